@@ -58,7 +58,8 @@ def build_areas(rng: np.random.Generator, origin_m: tuple[float, float], crs: st
     remote = remote.difference(shapely.union_all(towns))
     rows = [
         (f"{URBAN_SEAT.name}城区", f"{URBAN_SEAT.name_en} urban", AreaClass.URBAN, urban),
-        *[(f"{s.name}城区", f"{s.name_en} town", AreaClass.URBAN, t) for s, t in zip(TOWN_SEATS, towns, strict=True)],
+        *[(f"{s.name}城区", f"{s.name_en} town", AreaClass.URBAN, t)
+          for s, t in zip(TOWN_SEATS, towns, strict=True)],
         ("衢州农村", "Quzhou rural", AreaClass.RURAL, rural),
         (f"{REMOTE_SEAT.name}山区", f"{REMOTE_SEAT.name_en} mountains", AreaClass.REMOTE, remote),
     ]

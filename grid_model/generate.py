@@ -107,6 +107,7 @@ class _Builder:
     construction: list[int] = field(default_factory=list)
     length: list[float] = field(default_factory=list)
     customers: list[dict[str, object]] = field(default_factory=list)
+    house_numbers: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, nid: str, kind: NodeKind, parent: int, x: float, y: float, *,
             device: DeviceKind = DeviceKind.NONE, device_id: str = "",
@@ -261,7 +262,6 @@ def _emit_lv(b: _Builder, rng: np.random.Generator, xf: _Xfmr, xf_idx: int, xf_i
              shape: LvShape, cable: bool) -> None:
     """Emit the LV branches, service drops, meter boxes and customers under one transformer."""
     lv_build = Construction.CABLE if cable else Construction.OVERHEAD
-    house = 0
     for bi in range(1, int(rng.integers(shape.branches[0], shape.branches[1] + 1)) + 1):
         ang = rng.uniform(0, 2 * np.pi)
         ux, uy = np.cos(ang), np.sin(ang)
@@ -289,7 +289,8 @@ def _emit_lv(b: _Builder, rng: np.random.Generator, xf: _Xfmr, xf_idx: int, xf_i
                         parts = {"building": di + 10 * (bi - 1), "unit": ki if n_boxes > 1 else 0,
                                  "room": floor * 100 + door, "number": xf.number}
                     else:
-                        house += 1
+                        house = b.house_numbers.get(xf.road, 0) + 1
+                        b.house_numbers[xf.road] = house
                         parts = {"building": 0, "unit": 0, "room": 0, "number": house}
                     idx = b.add("", NodeKind.CUSTOMER, bx, cx, cy)
                     b.customers.append({"node": idx, "x_m": cx, "y_m": cy, "zone": xf.zone,
@@ -419,6 +420,7 @@ def _customer_table(rng: np.random.Generator, p: RegionParams, cust: pd.DataFram
         "district": [d[0] for d in cust["district"]],
         "subdistrict": [d[0] for d in cust["subdistrict"]],
         "road": [d[0] for d in cust["road"]],
+        "road_en": [d[1] for d in cust["road"]],
         "number": cust["number"].astype(np.int32),
         "building": cust["building"].astype(np.int32),
         "unit": cust["unit"].astype(np.int32),

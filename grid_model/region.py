@@ -89,9 +89,21 @@ def default_cache_dir() -> Path:
     return Path(base) / "outage-dispatch"
 
 
+_GENERATOR_MODULES = ("areas.py", "generate.py", "names.py", "network.py", "region.py", "roads.py")
+
+
+def generator_fingerprint() -> str:
+    """Hash of the generator's source, so a changed generator never reads an old cache."""
+    h = hashlib.sha256()
+    for name in _GENERATOR_MODULES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def cache_path(params: RegionParams, cache_dir: Path | None = None) -> Path:
     folder = cache_dir or default_cache_dir()
-    return folder / f"region-seed{params.seed}-scale{params.scale:g}-v{CACHE_FORMAT}.pkl"
+    return folder / (f"region-seed{params.seed}-scale{params.scale:g}-"
+                     f"v{CACHE_FORMAT}-{generator_fingerprint()}.pkl")
 
 
 def save_region(region: Region, path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Work orders and crews through their life, dispatch policies, the event-driven engine, KPIs."""

@@ -1,0 +1,65 @@
+"""Repair crews: who they are (depot, skills, shift) and the roster of the embedded region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grid_model.network import AreaClass
+from grid_model.region import Region
+
+DAY = 86_400
+SKILLS = ("lv", "mv", "cable")
+
+
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """A crew and its daily shift: on duty from ``shift_start_s`` (seconds after the storm
+    clock's midnight-aligned start) for ``shift_hours``, every day."""
+
+    crew_id: str
+    depot_id: str
+    x_m: float
+    y_m: float
+    skills: frozenset[str]
+    shift_start_s: int
+    shift_hours: float
+
+    def shifts(self, until_s: int) -> list[tuple[int, int]]:
+        """(start, end) of every shift that begins before ``until_s``."""
+        out = []
+        start = self.shift_start_s - DAY
+        while start < until_s:
+            end = start + int(self.shift_hours * 3600)
+            if end > 0:
+                out.append((max(start, 0), end))
+            start += DAY
+        return out
+
+
+_SKILL_MIX = {
+    AreaClass.URBAN: ((("lv",), 0.40), (("lv", "mv"), 0.25), (("mv",), 0.15), (("mv", "cable"), 0.20)),
+    AreaClass.RURAL: ((("lv",), 0.45), (("lv", "mv"), 0.35), (("mv",), 0.20)),
+    AreaClass.REMOTE: ((("lv",), 0.45), (("lv", "mv"), 0.35), (("mv",), 0.20)),
+}
+_CREWS_PER_DEPOT = {AreaClass.URBAN: 30, AreaClass.RURAL: 22, AreaClass.REMOTE: 16}
+
+
+def region_roster(region: Region, *, seed: int = 0, scale: float = 1.0) -> list[Crew]:
+    """Crews of every depot: skills drawn from the depot's area mix, two overlapping
+    16-hour storm shifts (06:00-22:00 and 14:00-06:00 from a 06:00 storm start)."""
+    rng = np.random.default_rng([seed, region.seed])
+    crews = []
+    for depot in region.depots:
+        area = AreaClass(depot.area)
+        n = max(2, round(_CREWS_PER_DEPOT[area] * scale))
+        mixes, shares = zip(*_SKILL_MIX[area], strict=True)
+        picks = rng.choice(len(mixes), n, p=np.array(shares))
+        for k in range(n):
+            crews.append(Crew(
+                crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id,
+                x_m=depot.x_m, y_m=depot.y_m, skills=frozenset(mixes[picks[k]]),
+                shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0,
+            ))
+    return crews

@@ -1,0 +1,129 @@
+"""The simulated world of demo and replay: the storm's ground truth, energisation and
+repair work. The engine never looks in here; it learns only what crews report.
+
+Faults open their operating element (a device, a service drop, a customer's own breaker);
+a customer is dark while any open element lies on its path. A crew on site repairs the open
+elements that darken its site. At a transformer or below, it then works through every fault
+under the site (the callers' drops and their own breakers). At an MV site that is not dark
+(the prediction was too high) it patrols downstream and repairs the topmost operated
+devices; faults further down are left to their own orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.stormfile import TruthFault
+
+CHECK_ONLY_S = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class WorldFault:
+    t_s: int
+    node_idx: int
+    operates_idx: int
+    repair_s: int
+
+
+class World:
+    """Energisation state and customer outage records, updated as faults occur and clear."""
+
+    def __init__(self, network: Network, customer_nodes: np.ndarray, faults: list[WorldFault]) -> None:
+        self.net = network
+        self.faults = sorted(faults, key=lambda f: (f.t_s, f.node_idx))
+        n = network.n_nodes
+        self._dark = np.zeros(n, dtype=np.int32)
+        self._is_customer = np.zeros(n, dtype=bool)
+        self._is_customer[customer_nodes] = True
+        self._out_since = np.zeros(n, dtype=np.int64)
+        self.outage_s = np.zeros(n, dtype=np.int64)
+        self.interruptions = np.zeros(n, dtype=np.int64)
+        self._open: dict[int, list[WorldFault]] = {}
+        self._claimed_by: dict[int, str] = {}
+        self._claims: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_truth(cls, network: Network, customer_nodes: np.ndarray,
+                   truth: list[TruthFault]) -> World:
+        index = network.index_of()
+        device_index = {d: i for i, d in enumerate(network.device_id) if d}
+        faults = [WorldFault(f.t_s, index[f.element_id],
+                             device_index.get(f.operates_id, index.get(f.operates_id, -1)),
+                             f.repair_s) for f in truth]
+        return cls(network, customer_nodes, faults)
+
+    def apply_fault(self, fault: WorldFault) -> None:
+        """The fault's element fails; its operating element opens if it was closed."""
+        op = fault.operates_idx
+        if op in self._open:
+            self._open[op].append(fault)
+            return
+        self._open[op] = [fault]
+        sl = self.net.subtree(op)
+        newly = (self._dark[sl] == 0) & self._is_customer[sl]
+        self._out_since[sl][newly] = fault.t_s
+        self.interruptions[sl][newly] += 1
+        self._dark[sl] += 1
+
+    def customer_id_at(self, node: int) -> str:
+        """The customer number a caller at ``node`` gives (the first meter of a meter box)."""
+        while not self._is_customer[node]:
+            node += 1
+        return self.net.node_id[node]
+
+    def dark_customers_below(self, nodes: tuple[int, ...]) -> set[int]:
+        """Customers under any of ``nodes`` who are still dark."""
+        out: set[int] = set()
+        for node in nodes:
+            sl = self.net.subtree(node)
+            hit = np.flatnonzero((self._dark[sl] > 0) & self._is_customer[sl])
+            out.update((hit + sl.start).tolist())
+        return out
+
+    def is_dark(self, node: int) -> bool:
+        return bool(self._dark[node] > 0)
+
+    def start_repair(self, order_id: str, site: int) -> int:
+        """Crew at ``site`` claims the open elements it can see; returns the work seconds."""
+        net = self.net
+        claimed = [op for op in net.path_up(site) if op in self._open and op not in self._claimed_by]
+        end = site + int(net.size[site])
+        below = sorted(op for op in self._open if site < op < end and op not in self._claimed_by)
+        if net.kind[site] >= NodeKind.TRANSFORMER:
+            claimed += below
+        elif not claimed:
+            for op in below:
+                if net.device[op] != DeviceKind.NONE and not any(
+                        net.is_ancestor(top, op) for top in claimed):
+                    claimed.append(op)
+        for op in claimed:
+            self._claimed_by[op] = order_id
+        self._claims[order_id] = claimed
+        work = sum(f.repair_s for op in claimed for f in self._open[op])
+        return int(work) if claimed else CHECK_ONLY_S
+
+    def finish_repair(self, order_id: str, t_s: int) -> tuple[int, ...]:
+        """Close every element the crew claimed; returns them (they are re-energised)."""
+        done = self._claims.pop(order_id, [])
+        for op in done:
+            del self._claimed_by[op]
+            del self._open[op]
+            sl = self.net.subtree(op)
+            self._dark[sl] -= 1
+            back = (self._dark[sl] == 0) & self._is_customer[sl]
+            self.outage_s[sl][back] += t_s - self._out_since[sl][back]
+        return tuple(done)
+
+    def finalize(self, t_s: int) -> None:
+        """Charge customers still dark at the end of the run up to ``t_s``."""
+        dark = (self._dark > 0) & self._is_customer
+        self.outage_s[dark] += t_s - self._out_since[dark]
+        self._out_since[dark] = t_s
+
+    @property
+    def open_elements(self) -> int:
+        return len(self._open)

@@ -1,0 +1,1 @@
+"""The network: build, import, areas, address resolution, tracing, outage prediction, storms."""

@@ -1,0 +1,83 @@
+"""Postal addresses as callers give them, reduced to a comparable key.
+
+Callers drop the district, use full-width digits, write 幢 or 座 for 栋, 弄 for a lane
+number, 户 for 室, or read out the romanised form. Both scripts reduce to
+``AddressKey(road, number, building, unit, room)``; the road is matched against the
+region's known roads, so free text around it does not matter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_ZH_PART = re.compile(r"(\d+)\s*(号楼|号|弄|栋|幢|座|单元|室|户)")
+_EN_PART = re.compile(
+    r"(room|rm|unit|building|bldg|no\.?|number|#)\s*(\d+)", re.IGNORECASE
+)
+_SPACES = re.compile(r"[\s,，、.。·]+")
+
+
+@dataclass(frozen=True, slots=True)
+class AddressKey:
+    """What identifies one customer's premises inside a region."""
+
+    road: str
+    number: int
+    building: int = 0
+    unit: int = 0
+    room: int = 0
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width digits and letters to ASCII), lower case, single spaces."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def parse_chinese(text: str, roads: frozenset[str]) -> AddressKey | None:
+    """Key of a Chinese address, or None when no known road or no house number is found.
+
+    ``88弄3号502室`` reads as lane 88, building 3, room 502; ``3号楼`` is building 3.
+    """
+    flat = normalise(text).replace(" ", "")
+    first_digit = re.search(r"\d", flat)
+    place = flat[: first_digit.start()] if first_digit else flat
+    road = _longest_road_in(place, roads)
+    if road is None:
+        return None
+    number = building = unit = room = 0
+    for value, marker in _ZH_PART.findall(flat[len(place):]):
+        v = int(value)
+        if marker in ("号", "弄") and not number:
+            number = v
+        elif marker in ("号", "号楼", "栋", "幢", "座"):
+            building = v
+        elif marker == "单元":
+            unit = v
+        else:
+            room = v
+    if not number:
+        return None
+    return AddressKey(road, number, building, unit, room)
+
+
+def parse_romanised(text: str, roads_en: frozenset[str]) -> AddressKey | None:
+    """Key of a romanised address (``Room 502, Building 3, No. 88 Jingui Lu, ...``)."""
+    flat = normalise(text)
+    road = _longest_road_in(flat, roads_en)
+    if road is None:
+        return None
+    parts = {"number": 0, "building": 0, "unit": 0, "room": 0}
+    for label, value in _EN_PART.findall(flat):
+        label = label.lower().rstrip(".")
+        key = {"rm": "room", "bldg": "building", "no": "number", "#": "number"}.get(label, label)
+        parts[key] = int(value)
+    if not parts["number"]:
+        return None
+    return AddressKey(road, **parts)
+
+
+def _longest_road_in(text: str, roads: frozenset[str]) -> str | None:
+    found = [r for r in roads if r in text]
+    return max(found, key=len) if found else None

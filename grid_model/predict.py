@@ -1,0 +1,251 @@
+"""Outage prediction: roll calls up the feeder to the device that most likely operated.
+
+Incremental, as an OMS prediction engine works: each new call updates counters of distinct
+calling units (customers, service drops, LV branches, transformers) on its path, then the
+call joins the incident at the highest element whose rule holds. When a later call reveals
+a larger outage, the incidents below it merge into it; merged incidents are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from grid_model.network import DeviceKind, Network, NodeKind
+
+
+class IncidentKind(StrEnum):
+    DEVICE = "device"
+    CUSTOMER_SIDE = "customer_side"
+    PLANNED = "planned"
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRules:
+    """When an element is predicted out, from the distinct calling units below it.
+
+    Each level needs a minimum count and a minimum share of its downstream units calling, so
+    that scattered single-customer faults (drops, customers' own breakers) do not add up to a
+    phantom feeder outage. An element a crew has just restored, and the MV devices below it,
+    are known to be energised and are not predicted again for ``restored_quiet_s``.
+    """
+
+    drop_min_callers: int = 2
+    drop_min_share: float = 0.3
+    lv_fuse_min_drops: int = 2
+    lv_fuse_min_share: float = 0.5
+    transformer_min_drops: int = 2
+    transformer_min_share: float = 0.5
+    mv_min_transformers: int = 2
+    mv_min_share: float = 0.3
+    restored_quiet_s: int = 3 * 3600
+
+
+@dataclass(slots=True)
+class Incident:
+    """One predicted outage cause and the calls it explains."""
+
+    incident_id: str
+    node_idx: int
+    kind: IncidentKind
+    first_report_s: int
+    call_ids: list[str] = field(default_factory=list)
+    caller_nodes: set[int] = field(default_factory=set)
+    merged_into: str = ""
+    closed_s: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return not self.merged_into and self.closed_s is None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """What one call did: joined ``incident_id``; created it; merged these into it."""
+
+    incident_id: str
+    created: bool
+    merged: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Planned:
+    incident_id: str
+    device_idx: int
+    start_s: int
+    end_s: int
+
+
+class OutagePredictor:
+    """Incremental call grouping on a ``Network``; O(path length) per call."""
+
+    def __init__(self, network: Network, rules: PredictionRules | None = None) -> None:
+        self.net = network
+        self.rules = rules or PredictionRules()
+        n = network.n_nodes
+        self._kind = network.kind.tolist()
+        self._parent = network.parent.tolist()
+        self._has_device = (network.device != DeviceKind.NONE).tolist()
+        self._customers_under = _count_below(network, NodeKind.CUSTOMER) + _count_below(
+            network, NodeKind.METER_BOX)
+        self._drops_under = _count_below(network, NodeKind.SERVICE_DROP)
+        self._xfmrs_under = _count_below(network, NodeKind.TRANSFORMER)
+        self._callers = [0] * n
+        self._drops = [0] * n
+        self._xfmrs_out = [0] * n
+        self._xfmr_is_out = [False] * n
+        self._restored_s: dict[int, int] = {}
+        self._open_at = np.full(n, -1, dtype=np.int64)
+        self._caller_incident: dict[int, int] = {}
+        self.incidents: list[Incident] = []
+        self._incident_idx: dict[str, int] = {}
+        self._planned: list[_Planned] = []
+
+    def add_planned(self, outage_id: str, device_idx: int, start_s: int, end_s: int) -> None:
+        """Register a planned outage; calls from under it inside its window attach to it."""
+        inc = Incident(outage_id, device_idx, IncidentKind.PLANNED, start_s)
+        self.incidents.append(inc)
+        self._planned.append(_Planned(outage_id, device_idx, start_s, end_s))
+        self._incident_idx[outage_id] = len(self.incidents) - 1
+
+    def incident(self, incident_id: str) -> Incident:
+        return self.incidents[self._incident_idx[incident_id]]
+
+    def add_call(self, call_id: str, node_idx: int, t_s: int) -> IncidentChange:
+        """Group one located call; returns the incident it joined and any merges."""
+        for po in self._planned:
+            if po.start_s <= t_s <= po.end_s and self.net.is_ancestor(po.device_idx, node_idx):
+                inc = self.incident(po.incident_id)
+                inc.call_ids.append(call_id)
+                return IncidentChange(inc.incident_id, False)
+        existing = self._caller_incident.get(node_idx)
+        if existing is not None and self.incidents[existing].is_open:
+            inc = self._surviving(self.incidents[existing])
+            inc.call_ids.append(call_id)
+            return IncidentChange(inc.incident_id, False)
+        path = self._path_up(node_idx)
+        self._count_caller(path, +1)
+        target = self._target(path, t_s)
+        for a in reversed(path):
+            if self._open_at[a] >= 0:
+                inc = self.incidents[self._open_at[a]]
+                self._attach(inc, call_id, node_idx)
+                return IncidentChange(inc.incident_id, False)
+            if a == target:
+                break
+        kind = IncidentKind.CUSTOMER_SIDE if self.net.kind[target] in (
+            NodeKind.CUSTOMER, NodeKind.METER_BOX) else IncidentKind.DEVICE
+        inc = Incident(f"I{len(self.incidents) + 1:06d}", target, kind, t_s)
+        self.incidents.append(inc)
+        k = len(self.incidents) - 1
+        self._incident_idx[inc.incident_id] = k
+        sl = self.net.subtree(target)
+        merged = []
+        for j in np.flatnonzero(self._open_at[sl] >= 0):
+            child = self.incidents[self._open_at[sl.start + j]]
+            self._merge(child, inc)
+            merged.append(child.incident_id)
+        self._open_at[target] = k
+        self._attach(inc, call_id, node_idx)
+        return IncidentChange(inc.incident_id, True, tuple(merged))
+
+    def close(self, incident_id: str, t_s: int) -> None:
+        """The incident is repaired: its callers stop counting toward later predictions."""
+        inc = self.incident(incident_id)
+        if not inc.is_open:
+            return
+        inc.closed_s = t_s
+        if inc.kind == IncidentKind.PLANNED:
+            return
+        self._open_at[inc.node_idx] = -1
+        self._restored_s[inc.node_idx] = t_s
+        for node in inc.caller_nodes:
+            if self._caller_incident.get(node) == self._incident_idx[incident_id]:
+                del self._caller_incident[node]
+                self._count_caller(self._path_up(node), -1)
+
+    def _path_up(self, idx: int) -> list[int]:
+        parent, out = self._parent, []
+        while idx >= 0:
+            out.append(idx)
+            idx = parent[idx]
+        return out
+
+    def _surviving(self, inc: Incident) -> Incident:
+        while inc.merged_into:
+            inc = self.incident(inc.merged_into)
+        return inc
+
+    def _attach(self, inc: Incident, call_id: str, node_idx: int) -> None:
+        inc.call_ids.append(call_id)
+        inc.caller_nodes.add(node_idx)
+        self._caller_incident[node_idx] = self._incident_idx[inc.incident_id]
+
+    def _merge(self, child: Incident, parent: Incident) -> None:
+        child.merged_into = parent.incident_id
+        self._open_at[child.node_idx] = -1
+        k = self._incident_idx[parent.incident_id]
+        for node in child.caller_nodes:
+            self._caller_incident[node] = k
+        parent.caller_nodes |= child.caller_nodes
+        parent.call_ids.extend(child.call_ids)
+        parent.first_report_s = min(parent.first_report_s, child.first_report_s)
+
+    def _count_caller(self, path: list[int], step: int) -> None:
+        """Add or remove one calling unit along its path, updating distinct-unit counters."""
+        kind, callers, drops = self._kind, self._callers, self._drops
+        for i, a in enumerate(path):
+            callers[a] += step
+            if kind[a] == NodeKind.SERVICE_DROP and callers[a] == (1 if step > 0 else 0):
+                for up in path[i + 1:]:
+                    drops[up] += step
+            elif kind[a] == NodeKind.TRANSFORMER:
+                out = self._transformer_out(a)
+                if out != self._xfmr_is_out[a]:
+                    self._xfmr_is_out[a] = out
+                    for up in path[i:]:
+                        self._xfmrs_out[up] += 1 if out else -1
+
+    def _transformer_out(self, a: int) -> bool:
+        r = self.rules
+        return (self._drops[a] >= r.transformer_min_drops
+                and self._drops[a] >= r.transformer_min_share * self._drops_under[a])
+
+    def _target(self, path: list[int], t_s: int) -> int:
+        """Highest element on the path whose rule holds; the caller's own node otherwise."""
+        r, kind = self.rules, self._kind
+        quiet_from = len(path)
+        for i, a in enumerate(path):
+            if t_s - self._restored_s.get(a, -r.restored_quiet_s) < r.restored_quiet_s:
+                quiet_from = i
+                break
+        best = path[0]
+        for i, a in enumerate(path):
+            k = kind[a]
+            if i >= quiet_from or (quiet_from < len(path) and k < NodeKind.TRANSFORMER):
+                continue
+            if k == NodeKind.SERVICE_DROP:
+                ok = (self._callers[a] >= r.drop_min_callers
+                      and self._callers[a] >= r.drop_min_share * self._customers_under[a])
+            elif k == NodeKind.LV_BRANCH:
+                ok = (self._drops[a] >= r.lv_fuse_min_drops
+                      and self._drops[a] >= r.lv_fuse_min_share * self._drops_under[a])
+            elif k == NodeKind.TRANSFORMER:
+                ok = self._xfmr_is_out[a]
+            elif self._has_device[a]:
+                ok = (self._xfmrs_out[a] >= r.mv_min_transformers
+                      and self._xfmrs_out[a] >= r.mv_min_share * self._xfmrs_under[a])
+            else:
+                ok = False
+            if ok:
+                best = a
+        return best
+
+
+def _count_below(net: Network, kind: NodeKind) -> list[int]:
+    """Number of nodes of ``kind`` in each node's subtree (inclusive), from preorder prefix sums."""
+    prefix = np.concatenate([[0], np.cumsum(net.kind == kind)])
+    idx = np.arange(net.n_nodes)
+    return (prefix[idx + net.size] - prefix[idx]).tolist()

@@ -1,0 +1,1 @@
+"""Travel times and crew routing on plain arrays; knows nothing of grids or HTTP."""

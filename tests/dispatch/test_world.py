@@ -1,0 +1,39 @@
+"""The simulated world: faults in series restore customers only when both are repaired."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dispatch.world import World, WorldFault
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+
+
+def test_downstream_repair_is_not_credited_until_the_upstream_fault_is_fixed() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    upstream = WorldFault(100, idx["J2"], idx["J2"], 3600)
+    downstream = WorldFault(200, idx["T3"], idx["T3"], 1800)
+    world = World(net, customers, [upstream, downstream])
+    world.apply_fault(upstream)
+    world.apply_fault(downstream)
+    assert world.is_dark(idx["C3"]) and not world.is_dark(idx["C1"])
+    assert world.start_repair("W-T3", idx["T3"]) == 1800 + 3600  # both darken T3's site
+    assert set(world.finish_repair("W-T3", 5600)) == {idx["J2"], idx["T3"]}
+    assert not world.is_dark(idx["C4"])
+    cmi = world.outage_s[customers]
+    assert cmi.tolist() == [0, 0, 5500, 5500, 5500]
+    assert world.interruptions[customers].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_crew_at_a_healthy_site_patrols_down_to_the_operated_device() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    fuse = WorldFault(0, idx["J3"], idx["J3"], 7200)
+    world = World(net, customers, [fuse])
+    world.apply_fault(fuse)
+    assert world.start_repair("W-F1", idx["F1"]) == 7200
+    assert world.finish_repair("W-F1", 9000) == (idx["J3"],)
+    world.finalize(10_000)
+    assert world.outage_s[customers].tolist() == [0, 0, 9000, 9000, 9000]

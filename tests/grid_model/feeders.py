@@ -1,0 +1,44 @@
+"""Tiny hand-built feeders whose traces and outages can be checked by eye."""
+
+from __future__ import annotations
+
+from grid_model.network import Construction, DeviceKind, Network, NodeKind, build_network
+
+K, D = NodeKind, DeviceKind
+
+# id, kind, parent id, device, device id
+TWO_FAULTS_IN_SERIES: list[tuple[str, NodeKind, str, DeviceKind, str]] = [
+    ("S1", K.SUBSTATION, "", D.NONE, ""),
+    ("F1", K.FEEDER_HEAD, "S1", D.BREAKER, "CB-F1"),
+    ("J1", K.MV_NODE, "F1", D.NONE, ""),
+    ("J2", K.MV_NODE, "J1", D.RECLOSER, "RC-J2"),
+    ("J3", K.MV_NODE, "J2", D.FUSE, "FU-J3"),
+    ("T1", K.TRANSFORMER, "J1", D.FUSE, "FU-T1"),
+    ("T3", K.TRANSFORMER, "J3", D.FUSE, "FU-T3"),
+    ("L1", K.LV_BRANCH, "T1", D.FUSE, "LF-L1"),
+    ("L3", K.LV_BRANCH, "T3", D.FUSE, "LF-L3"),
+    ("SD1", K.SERVICE_DROP, "L1", D.NONE, ""),
+    ("SD3", K.SERVICE_DROP, "L3", D.NONE, ""),
+    ("SD4", K.SERVICE_DROP, "L3", D.NONE, ""),
+    ("MB1", K.METER_BOX, "SD1", D.NONE, ""),
+    ("MB3", K.METER_BOX, "SD3", D.NONE, ""),
+    ("MB4", K.METER_BOX, "SD4", D.NONE, ""),
+    ("C1", K.CUSTOMER, "MB1", D.NONE, ""),
+    ("C2", K.CUSTOMER, "MB1", D.NONE, ""),
+    ("C3", K.CUSTOMER, "MB3", D.NONE, ""),
+    ("C4", K.CUSTOMER, "MB4", D.NONE, ""),
+    ("C5", K.CUSTOMER, "MB4", D.NONE, ""),
+]
+
+
+def build(rows: list[tuple[str, NodeKind, str, DeviceKind, str]]) -> Network:
+    ids = [r[0] for r in rows]
+    pos = {nid: i for i, nid in enumerate(ids)}
+    n = len(rows)
+    return build_network(
+        node_id=ids, kind=[r[1] for r in rows],
+        parent=[pos[r[2]] if r[2] else -1 for r in rows],
+        x_m=[100.0 * i for i in range(n)], y_m=[0.0] * n, device=[r[3] for r in rows],
+        device_id=[r[4] for r in rows], construction=[Construction.OVERHEAD] * n,
+        length_m=[10.0] * n, area=[0] * n,
+    )

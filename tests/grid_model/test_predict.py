@@ -1,0 +1,88 @@
+"""Call roll-up on the hand-built feeder: customer-side, drop, merge upward, planned outage."""
+
+from __future__ import annotations
+
+from grid_model.network import DeviceKind, NodeKind
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+
+
+def test_lone_call_is_a_probable_customer_side_fault() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    change = p.add_call("K1", idx["C1"], 100)
+    inc = p.incident(change.incident_id)
+    assert change.created and inc.kind == IncidentKind.CUSTOMER_SIDE and inc.node_idx == idx["C1"]
+
+
+def test_second_drop_calling_rolls_up_and_merges_the_lower_incident() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    first = p.add_call("K1", idx["C3"], 100)
+    second = p.add_call("K2", idx["C4"], 160)
+    inc = p.incident(second.incident_id)
+    # T3 has two drops (SD3, SD4), both calling: its fuse and the LV fuse qualify; the
+    # higher one (the transformer fuse) is predicted, and the lone-call incident merges in.
+    assert inc.node_idx == idx["T3"] and inc.kind == IncidentKind.DEVICE
+    assert second.merged == (first.incident_id,)
+    assert p.incident(first.incident_id).merged_into == inc.incident_id
+    assert inc.call_ids == ["K1", "K2"] and inc.first_report_s == 100
+    third = p.add_call("K3", idx["C5"], 200)
+    assert third.incident_id == inc.incident_id and not third.created
+
+
+def test_one_drop_calling_under_each_transformer_is_not_a_feeder_outage() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    for k, c in enumerate(["C3", "C4", "C1", "C2"]):
+        change = p.add_call(f"K{k}", idx[c], 100 + k)
+    open_nodes = sorted(net.node_id[i.node_idx] for i in p.incidents if i.is_open)
+    # T3 has both its drops calling: out. T1 has one drop with two callers: that drop is
+    # out, but one transformer out of two is not enough evidence against the breaker.
+    assert open_nodes == ["SD1", "T3"]
+    assert p.incident(change.incident_id).call_ids == ["K2", "K3"]
+
+
+def test_two_transformers_out_roll_up_to_the_breaker_above_both() -> None:
+    rows = list(TWO_FAULTS_IN_SERIES)
+    rows += [("SD2", NodeKind.SERVICE_DROP, "L1", DeviceKind.NONE, ""),
+             ("MB2", NodeKind.METER_BOX, "SD2", DeviceKind.NONE, ""),
+             ("C6", NodeKind.CUSTOMER, "MB2", DeviceKind.NONE, "")]
+    net = build(rows)
+    idx = net.index_of()
+    p = OutagePredictor(net, PredictionRules(mv_min_share=0.5))
+    for k, c in enumerate(["C3", "C4", "C1", "C6"]):
+        change = p.add_call(f"K{k}", idx[c], 100 + k)
+    inc = p.incident(change.incident_id)
+    assert net.node_id[inc.node_idx] == "F1" and change.created
+    assert sorted(net.node_id[p.incident(i).node_idx] for i in change.merged) == ["C1", "T3"]
+    assert [net.node_id[i.node_idx] for i in p.incidents if i.is_open] == ["F1"]
+
+
+def test_restored_device_is_not_predicted_again_during_the_quiet_period() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    p.add_call("K1", idx["C3"], 0)
+    change = p.add_call("K2", idx["C4"], 10)
+    p.close(change.incident_id, 1000)
+    again = p.add_call("K3", idx["C3"], 1100)
+    again = p.add_call("K4", idx["C4"], 1200)
+    assert p.incident(again.incident_id).node_idx != idx["T3"]
+    later = p.add_call("K5", idx["C5"], 1000 + 4 * 3600)
+    assert p.incident(later.incident_id).node_idx == idx["T3"]
+
+
+def test_calls_inside_a_planned_outage_attach_to_it_and_are_not_dispatched() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    p.add_planned("PO1", idx["J3"], 1000, 5000)
+    inside = p.add_call("K1", idx["C4"], 2000)
+    assert inside.incident_id == "PO1" and not inside.created
+    assert p.incident("PO1").kind == IncidentKind.PLANNED
+    after = p.add_call("K2", idx["C4"], 6000)
+    assert after.created and after.incident_id != "PO1"

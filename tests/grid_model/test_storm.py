@@ -1,0 +1,101 @@
+"""Storm ground truth agrees with the calls; the event file round-trips and rejects bad lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grid_model.region import Region
+from grid_model.resolve import CallResolver
+from grid_model.storm import StormParams, generate_storm
+from grid_model.stormfile import StormFileError, read_events, read_truth, write_storm
+
+
+def test_every_caller_is_dark_at_call_time_from_the_cause_the_truth_names(small_region: Region) -> None:
+    storm = generate_storm(small_region, StormParams(seed=3))
+    net = small_region.network
+    assert storm.faults and storm.calls
+    fault_by_id = {f.fault_id: f for f in storm.faults}
+    planned_by_id = {p.outage_id: p for p in storm.planned}
+    node_of = small_region.customers["node_idx"].to_numpy()
+    for call, cause, row in zip(storm.calls, storm.call_cause, storm.call_customer_idx, strict=True):
+        node = int(node_of[row])
+        if cause in planned_by_id:
+            po = planned_by_id[cause]
+            assert net.is_ancestor(po.device_idx, node) and call.t_s >= po.start_s
+        else:
+            f = fault_by_id[cause]
+            assert net.is_ancestor(f.operates_idx, node), "caller is not below the operated element"
+            assert call.t_s >= f.t_s, "call before the fault"
+    for f in storm.faults:
+        assert net.is_ancestor(f.operates_idx, f.node_idx)
+        assert f.operates_idx == f.node_idx or net.device_id[f.operates_idx]
+
+
+def test_storm_is_deterministic_for_a_seed(small_region: Region) -> None:
+    a = generate_storm(small_region, StormParams(seed=4))
+    b = generate_storm(small_region, StormParams(seed=4))
+    c = generate_storm(small_region, StormParams(seed=5))
+    assert a.calls == b.calls and a.faults == b.faults
+    assert a.calls != c.calls
+
+
+def test_event_file_round_trips_and_every_call_resolves_to_its_caller(
+        small_region: Region, tmp_path: Path) -> None:
+    storm = generate_storm(small_region, StormParams(seed=3))
+    ev_path, truth_path = write_storm(storm, small_region, tmp_path, "s3")
+    events = read_events(ev_path, small_region)
+    assert [e.call_id for e in events if hasattr(e, "call_id")] == [c.call_id for c in storm.calls]
+    times = [e.t_s for e in events]
+    assert times == sorted(times)
+    faults, planned, calls = read_truth(truth_path)
+    assert len(faults) == len(storm.faults) and len(planned) == len(storm.planned)
+    resolver = CallResolver(small_region)
+    net = small_region.network
+    for call, row in zip(storm.calls, storm.call_customer_idx, strict=True):
+        res = resolver.resolve(call)
+        assert res.located, res.reason
+        true_node = int(small_region.customers["node_idx"].iat[row])
+        if call.lon is None:
+            assert res.node_idx == true_node
+        assert calls[call.call_id][0] == small_region.customers["customer_id"].iat[row]
+    assert np.all(np.diff(times) >= 0)
+    assert net.n_nodes > 0
+
+
+def _write(path: Path, header: dict[str, object], lines: list[str]) -> Path:
+    path.write_text(json.dumps(header) + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+HEADER = {"format": "outage-dispatch/storm-events", "version": 1}
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (['{"t_s": 5, "type": "call", "call_id": "K1", "customer_id": "0000000000"}'],
+     r":2: call K1: unknown customer '0000000000'"),
+    (['{"t_s": 5, "type": "call", "call_id": "K1"', ], r":2: malformed JSON"),
+    (['{"t_s": 9, "type": "call", "call_id": "K1", "address": "x"}',
+      '{"t_s": 5, "type": "call", "call_id": "K2", "address": "y"}'],
+     r":3: time 5 s is earlier than the previous event \(9 s\)"),
+    (['{"t_s": "noon", "type": "call", "call_id": "K1", "address": "x"}'],
+     r":2: field 't_s' must be int"),
+    (['{"t_s": 1, "type": "hail", "call_id": "K1"}'], r":2: unknown event type 'hail'"),
+    (['{"t_s": 1, "type": "call", "call_id": "K1"}'], r":2: call K1 has none of"),
+])
+def test_bad_event_lines_stop_with_line_number_and_reason(
+        small_region: Region, tmp_path: Path, lines: list[str], message: str) -> None:
+    path = _write(tmp_path / "bad.events.jsonl", HEADER, lines)
+    with pytest.raises(StormFileError, match=message):
+        read_events(path, small_region)
+
+
+def test_wrong_header_and_missing_file(small_region: Region, tmp_path: Path) -> None:
+    path = _write(tmp_path / "x.jsonl", {"format": "something-else", "version": 1}, [])
+    with pytest.raises(StormFileError, match=":1: header must have format"):
+        read_events(path, small_region)
+    with pytest.raises(StormFileError, match="cannot open"):
+        read_events(tmp_path / "missing.jsonl", small_region)
