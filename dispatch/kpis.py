@@ -3,7 +3,7 @@
 Reliability indices follow IEEE 1366 for the event: SAIDI = customer-minutes interrupted /
 customers served, SAIFI = customer interruptions / customers served, CAIDI = SAIDI / SAIFI.
 Arrival and repair limits run from an order's first report; an order never reached counts
-as late, one cancelled because an upstream repair restored it is not counted.
+as late; merged and cancelled orders are not counted.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "work_orders": len(orders),
         "work_orders_dispatched": len(outcomes),
         "work_orders_merged": status_count["merged"],
-        "work_orders_cancelled_restored_upstream": status_count["cancelled"],
+        "work_orders_cancelled": status_count["cancelled"],
         "work_orders_open_at_end": status_count["new"] + status_count["assigned"] + status_count["on_site"],
         "calls_unlocated": len(engine.unlocated),
         "arrival_within_limit_rate": _rate(outcomes),
@@ -104,7 +104,7 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("work orders", "work_orders"),
         ("  dispatched (not merged/cancelled)", "work_orders_dispatched"),
         ("  merged into a larger outage", "work_orders_merged"),
-        ("  restored by an upstream repair", "work_orders_cancelled_restored_upstream"),
+        ("  cancelled", "work_orders_cancelled"),
         ("  still open at end", "work_orders_open_at_end"),
         ("calls unlocated (kept for triage)", "calls_unlocated"),
         ("arrival within limit", "arrival_within_limit_rate"),
