@@ -1,0 +1,426 @@
+"""Numba kernels of the dispatch solver (private: call through ``routing.solver``).
+
+Plain arrays only. ``D`` is a namedtuple of the problem's arrays, ``S`` of the mutable
+solution state; both are built by ``routing.arrays``. Costs and times are int64.
+Insertion is evaluated by re-timing the route suffix, stopping as soon as a finish time
+matches the old schedule (the rest is then unchanged): O(route length) at worst.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+INF = np.int64(2**62)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def travel(D, a, b):  # type: ignore[no-untyped-def]
+    kind = D.travel_kind
+    if kind == 0:
+        return D.matrix[a, b]
+    if kind == 3:
+        if a == b:
+            return np.int64(0)
+        return D.road_table[D.point_node[a], D.point_node[b]] + D.point_access[a] + D.point_access[b]
+    dx = D.x[a] - D.x[b]
+    dy = D.y[a] - D.y[b]
+    d = np.sqrt(dx * dx + dy * dy)
+    if kind == 1:
+        return np.int64(np.rint(d * D.seconds_per_metre))
+    return np.int64(np.floor(d * 10.0))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def order_cost(D, j, a, f, leg):  # type: ignore[no-untyped-def]
+    if D.distance_objective:
+        return leg
+    late = a - D.deadline[j]
+    if late < 0:
+        late = 0
+    return D.customers[j] * (f - D.reported[j]) + D.lateness_weight * D.priority[j] * late
+
+
+@nb.njit(cache=True, nogil=True)
+def unassigned_cost(D, j):  # type: ignore[no-untyped-def]
+    if D.distance_objective:
+        return np.int64(10**12)
+    return order_cost(D, j, D.horizon, D.horizon + D.service[j], 0)
+
+
+@nb.njit(cache=True, nogil=True)
+def recompute_route(D, S, r):  # type: ignore[no-untyped-def]
+    """Re-time route ``r`` and refresh its prefix caches; returns False if it is infeasible."""
+    K = D.n_crews
+    t = D.crew_start[r]
+    prev = r
+    cost = np.int64(0)
+    load = np.int64(0)
+    ok = True
+    for i in range(S.rlen[r]):
+        j = S.routes[r, i]
+        leg = travel(D, prev, K + j)
+        a = t + leg
+        if a < D.earliest[j]:
+            a = D.earliest[j]
+        if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[j]):
+            ok = False
+        f = a + D.service[j]
+        cost += order_cost(D, j, a, f, leg)
+        S.fin[r, i] = f
+        S.cpre[r, i] = cost
+        S.pos_of[j] = i
+        S.route_of[j] = r
+        load += D.demand[j]
+        t = f
+        prev = K + j
+    if D.closed_routes and S.rlen[r] > 0:
+        back = travel(D, prev, r)
+        if D.hard_windows and t + back > D.crew_end[r]:
+            ok = False
+        if D.distance_objective:
+            cost += back
+    S.rcost[r] = cost
+    S.load[r] = load
+    if D.crew_capacity[r] > 0 and load > D.crew_capacity[r]:
+        ok = False
+    return ok
+
+
+@nb.njit(cache=True, nogil=True)
+def insert_delta(D, S, r, p, c):  # type: ignore[no-untyped-def]
+    """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
+    if (D.crew_skills[r] & D.order_skill[c]) == 0:
+        return INF
+    L = S.rlen[r]
+    if p < S.frozen[r] or p > L or S.routes.shape[1] <= L + 1:
+        return INF
+    if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
+        return INF
+    K = D.n_crews
+    if p > 0:
+        t = S.fin[r, p - 1]
+        prev = K + S.routes[r, p - 1]
+        cost = S.cpre[r, p - 1]
+    else:
+        t = D.crew_start[r]
+        prev = r
+        cost = np.int64(0)
+    leg = travel(D, prev, K + c)
+    a = t + leg
+    if a < D.earliest[c]:
+        a = D.earliest[c]
+    if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[c]):
+        return INF
+    f = a + D.service[c]
+    cost += order_cost(D, c, a, f, leg)
+    t = f
+    prev = K + c
+    for i in range(p, L):
+        j = S.routes[r, i]
+        leg = travel(D, prev, K + j)
+        a = t + leg
+        if a < D.earliest[j]:
+            a = D.earliest[j]
+        if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[j]):
+            return INF
+        f = a + D.service[j]
+        cost += order_cost(D, j, a, f, leg)
+        if f == S.fin[r, i]:
+            return cost + (S.rcost[r] - S.cpre[r, i]) - S.rcost[r]
+        t = f
+        prev = K + j
+    if D.closed_routes:
+        back = travel(D, prev, r)
+        if D.hard_windows and t + back > D.crew_end[r]:
+            return INF
+        if D.distance_objective:
+            cost += back
+    return cost - S.rcost[r]
+
+
+@nb.njit(cache=True, nogil=True)
+def insert_at(D, S, r, p, c):  # type: ignore[no-untyped-def]
+    L = S.rlen[r]
+    for i in range(L, p, -1):
+        S.routes[r, i] = S.routes[r, i - 1]
+    S.routes[r, p] = c
+    S.rlen[r] = L + 1
+    S.route_of[c] = r
+    recompute_route(D, S, r)
+
+
+@nb.njit(cache=True, nogil=True)
+def remove_range(D, S, r, start, length, out, n_out):  # type: ignore[no-untyped-def]
+    """Remove ``length`` orders from position ``start`` of route ``r``; append them to ``out``."""
+    L = S.rlen[r]
+    for i in range(start, start + length):
+        c = S.routes[r, i]
+        out[n_out] = c
+        n_out += 1
+        S.route_of[c] = -1
+    for i in range(start + length, L):
+        S.routes[r, i - length] = S.routes[r, i]
+    S.rlen[r] = L - length
+    recompute_route(D, S, r)
+    return n_out
+
+
+@nb.njit(cache=True, nogil=True)
+def best_insertion(D, S, NB, CN, c, blink):  # type: ignore[no-untyped-def]
+    """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
+    of its nearest crews' routes (granular neighbourhood). Returns (route, position, delta)."""
+    best_r, best_p, best_d = -1, -1, INF
+    for k in range(NB.shape[1]):
+        q = NB[c, k]
+        r = S.route_of[q]
+        if r < 0:
+            continue
+        for p in (S.pos_of[q], S.pos_of[q] + 1):
+            if blink > 0.0 and np.random.random() < blink:
+                continue
+            d = insert_delta(D, S, r, p, c)
+            if d < best_d:
+                best_r, best_p, best_d = r, p, d
+    for k in range(CN.shape[1]):
+        r = CN[c, k]
+        for p in (0, S.rlen[r]):
+            d = insert_delta(D, S, r, p, c)
+            if d < best_d:
+                best_r, best_p, best_d = r, p, d
+    for r in range(D.n_crews):
+        if S.rlen[r] == 0 and (D.crew_skills[r] & D.order_skill[c]) != 0:
+            d = insert_delta(D, S, r, 0, c)
+            if d < best_d:
+                best_r, best_p, best_d = r, 0, d
+            break
+    return best_r, best_p, best_d
+
+
+@nb.njit(cache=True, nogil=True)
+def total_cost(D, S):  # type: ignore[no-untyped-def]
+    tot = np.int64(0)
+    for r in range(D.n_crews):
+        tot += S.rcost[r]
+    for j in range(D.n_orders):
+        if S.route_of[j] < 0:
+            tot += unassigned_cost(D, j)
+    return tot
+
+
+@nb.njit(cache=True, nogil=True)
+def seed_rng(seed):  # type: ignore[no-untyped-def]
+    np.random.seed(seed)
+
+
+@nb.njit(cache=True, nogil=True)
+def recreate(D, S, NB, CN, removed, n_removed, blink, mode):  # type: ignore[no-untyped-def]
+    """Insert ``removed`` orders greedily in a random, weight or deadline order."""
+    if mode == 0:
+        np.random.shuffle(removed[:n_removed])
+    else:
+        key = np.empty(n_removed, dtype=np.int64)
+        for i in range(n_removed):
+            c = removed[i]
+            if mode == 1:
+                key[i] = -(D.demand[c] if D.distance_objective else
+                           D.customers[c] + D.lateness_weight * D.priority[c])
+            else:
+                key[i] = D.deadline[c]
+        order = np.argsort(key, kind="mergesort")
+        removed[:n_removed] = removed[:n_removed][order]
+    for i in range(n_removed):
+        c = removed[i]
+        r, p, d = best_insertion(D, S, NB, CN, c, blink)
+        if r >= 0 and d < unassigned_cost(D, c):
+            insert_at(D, S, r, p, c)
+
+
+@nb.njit(cache=True, nogil=True)
+def construct_by_insertion(D, S, NB, CN):  # type: ignore[no-untyped-def]
+    """Insert every unrouted order, in random order, at its cheapest granular position."""
+    pending = np.empty(D.n_orders, dtype=np.int64)
+    n = 0
+    for j in range(D.n_orders):
+        if S.route_of[j] < 0:
+            pending[n] = j
+            n += 1
+    recreate(D, S, NB, CN, pending, n, 0.0, 0)
+
+
+@nb.njit(cache=True, nogil=True)
+def construct_by_rule(D, S, w_priority):  # type: ignore[no-untyped-def]
+    """The crew that frees up first takes the order with the highest weight per second of
+    work (travel + repair); weight = customers + w_priority * lateness_weight * priority.
+    With ``w_priority`` = 0 this is the dispatcher's rule of thumb."""
+    K, N = D.n_crews, D.n_orders
+    free = D.crew_start.copy()
+    pos = np.arange(K)
+    done = np.zeros(N, dtype=np.bool_)
+    for j in range(N):
+        if S.route_of[j] >= 0:
+            done[j] = True
+    for r in range(K):
+        if S.rlen[r] > 0:
+            free[r] = S.fin[r, S.rlen[r] - 1]
+            pos[r] = K + S.routes[r, S.rlen[r] - 1]
+    active = np.ones(K, dtype=np.bool_)
+    while True:
+        r = -1
+        for k in range(K):
+            if active[k] and (r < 0 or free[k] < free[r]):
+                r = k
+        if r < 0:
+            break
+        best, best_score = -1, -1.0
+        for j in range(N):
+            if done[j] or (D.crew_skills[r] & D.order_skill[j]) == 0:
+                continue
+            if S.rlen[r] + 1 >= S.routes.shape[1]:
+                break
+            leg = travel(D, pos[r], K + j)
+            a = free[r] + leg
+            if a < D.earliest[j]:
+                a = D.earliest[j]
+            if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[j]):
+                continue
+            if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
+                continue
+            w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
+            score = (w + 1e-9) / (a - free[r] + D.service[j] + 1.0)
+            if score > best_score:
+                best, best_score = j, score
+        if best < 0:
+            active[r] = False
+            continue
+        S.routes[r, S.rlen[r]] = best
+        S.rlen[r] += 1
+        S.route_of[best] = r
+        S.load[r] += D.demand[best]
+        done[best] = True
+        leg = travel(D, pos[r], K + best)
+        a = free[r] + leg
+        if a < D.earliest[best]:
+            a = D.earliest[best]
+        free[r] = a + D.service[best]
+        pos[r] = K + best
+    for r in range(K):
+        recompute_route(D, S, r)
+
+
+@nb.njit(cache=True, nogil=True)
+def _touch(S, r, it, stamp, touched, n_touch, backup, backup_len):  # type: ignore[no-untyped-def]
+    """Back route ``r`` up the first time an iteration changes it; returns its old cost."""
+    if stamp[r] == it:
+        return n_touch, np.int64(0)
+    stamp[r] = it
+    touched[n_touch] = r
+    backup_len[r] = S.rlen[r]
+    backup[r, :S.rlen[r]] = S.routes[r, :S.rlen[r]]
+    return n_touch + 1, S.rcost[r]
+
+
+@nb.njit(cache=True, nogil=True)
+def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
+                    avg_removed, max_string, blink):  # type: ignore[no-untyped-def]
+    """Ruin (adjacent string removals) and recreate, accepted by simulated annealing with the
+    temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
+    solution in ``B``. Returns (current cost, best cost, accepted count)."""
+    K, N = D.n_crews, D.n_orders
+    cap = S.routes.shape[1]
+    removed = np.empty(N, dtype=np.int64)
+    touched = np.zeros(K, dtype=np.int64)
+    stamp = np.zeros(K, dtype=np.int64)
+    backup = np.empty((K, cap), dtype=np.int64)
+    backup_len = np.zeros(K, dtype=np.int64)
+    accepted = 0
+    for it in range(1, n_iter + 1):
+        temp = t_start * (t_end / t_start) ** (it / n_iter) if t_start > 0 else 0.0
+        n_touch = 0
+        n_removed = 0
+        old_part = np.int64(0)
+        routed = 0
+        nonempty = 0
+        for r in range(K):
+            if S.rlen[r] > S.frozen[r]:
+                routed += S.rlen[r] - S.frozen[r]
+                nonempty += 1
+        if routed == 0:
+            break
+        ls_max = min(float(max_string), routed / nonempty)
+        ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
+        ks = int(np.random.uniform(1.0, max(1.0, ks_max) + 1.0))
+        seed = np.random.randint(N)
+        while S.route_of[seed] < 0 or S.pos_of[seed] < S.frozen[S.route_of[seed]]:
+            seed = np.random.randint(N)
+        ruined = 0
+        for k in range(-1, NB.shape[1]):
+            if ruined >= ks:
+                break
+            q = seed if k < 0 else NB[seed, k]
+            r = S.route_of[q]
+            if r < 0 or stamp[r] == it or S.pos_of[q] < S.frozen[r]:
+                continue
+            L = S.rlen[r]
+            lo = S.frozen[r]
+            length = int(np.random.uniform(1.0, min(ls_max, float(L - lo)) + 1.0))
+            first = max(lo, S.pos_of[q] - length + 1)
+            last = min(S.pos_of[q], L - length)
+            start = first if last <= first else np.random.randint(first, last + 1)
+            n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
+            old_part += old
+            n_removed = remove_range(D, S, r, start, length, removed, n_removed)
+            ruined += 1
+        for _ in range(5):
+            j = np.random.randint(N)
+            if S.route_of[j] < 0:
+                fresh = True
+                for i in range(n_removed):
+                    if removed[i] == j:
+                        fresh = False
+                if fresh:
+                    removed[n_removed] = j
+                    n_removed += 1
+                    old_part += unassigned_cost(D, j)
+        for i in range(n_removed):
+            c = removed[i]
+            for k in range(NB.shape[1]):
+                r = S.route_of[NB[c, k]]
+                if r >= 0:
+                    n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
+                    old_part += old
+            for k in range(CN.shape[1]):
+                n_touch, old = _touch(S, CN[c, k], it, stamp, touched, n_touch, backup, backup_len)
+                old_part += old
+        for r in range(K):
+            if S.rlen[r] == 0:
+                n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
+        u = np.random.random()
+        recreate(D, S, NB, CN, removed, n_removed, blink, 0 if u < 0.4 else (1 if u < 0.8 else 2))
+        new_part = np.int64(0)
+        for i in range(n_touch):
+            new_part += S.rcost[touched[i]]
+        for i in range(n_removed):
+            if S.route_of[removed[i]] < 0:
+                new_part += unassigned_cost(D, removed[i])
+        new_cost = cur_cost - old_part + new_part
+        if new_cost < cur_cost - temp * np.log(np.random.random() + 1e-300):
+            cur_cost = new_cost
+            accepted += 1
+            if new_cost < best_cost:
+                best_cost = new_cost
+                B.routes[:, :] = S.routes
+                B.rlen[:] = S.rlen
+        else:
+            for i in range(n_removed):
+                S.route_of[removed[i]] = -1
+            for i in range(n_touch):
+                r = touched[i]
+                for p in range(S.rlen[r]):
+                    S.route_of[S.routes[r, p]] = -1
+            for i in range(n_touch):
+                r = touched[i]
+                S.rlen[r] = backup_len[r]
+                S.routes[r, :backup_len[r]] = backup[r, :backup_len[r]]
+                recompute_route(D, S, r)
+    return cur_cost, best_cost, accepted

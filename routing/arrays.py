@@ -1,0 +1,75 @@
+"""The one module that turns a ``Problem`` into the kernels' arrays and their state back into
+routes. Kernels see namedtuples of C-contiguous int64/float64 arrays, never objects."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from routing.problem import Objective, Problem
+
+KernelData = namedtuple("KernelData", [
+    "n_crews", "n_orders", "travel_kind", "x", "y", "seconds_per_metre", "matrix", "road_table",
+    "point_node", "point_access", "crew_start", "crew_end", "crew_skills", "crew_capacity",
+    "reported", "earliest", "deadline", "service", "customers", "priority", "demand", "order_skill",
+    "horizon", "lateness_weight", "distance_objective", "closed_routes", "hard_windows",
+])
+State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "fin", "cpre", "load",
+                             "frozen"])
+Best = namedtuple("Best", ["routes", "rlen"])
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def kernel_data(p: Problem) -> KernelData:
+    return KernelData(
+        np.int64(p.n_crews), np.int64(p.n_orders), np.int64(int(p.travel_kind)),
+        np.ascontiguousarray(p.x, dtype=np.float64), np.ascontiguousarray(p.y, dtype=np.float64),
+        float(p.seconds_per_metre),
+        _i64(p.matrix if p.matrix.size else np.zeros((1, 1))),
+        _i64(p.road_table if p.road_table.size else np.zeros((1, 1))),
+        _i64(p.point_node if p.point_node.size else np.zeros(1)),
+        _i64(p.point_access_s if p.point_access_s.size else np.zeros(1)),
+        _i64(p.crew_start_s), _i64(p.crew_end_s), _i64(p.crew_skills), _i64(p.crew_capacity),
+        _i64(p.reported_s), _i64(p.earliest_s), _i64(p.deadline_s), _i64(p.service_s),
+        _i64(p.customers), _i64(p.priority), _i64(p.demand), _i64(p.order_skill),
+        np.int64(p.horizon_s), np.int64(p.lateness_weight),
+        p.objective == Objective.DISTANCE, bool(p.closed_routes), bool(p.hard_windows),
+    )
+
+
+def route_capacity(p: Problem) -> int:
+    """Longest route the state can hold: generous, but bounded so state stays small."""
+    return int(min(p.n_orders + 1, max(256, 8 * -(-p.n_orders // p.n_crews) + 1)))
+
+
+def empty_state(p: Problem) -> State:
+    k, n, cap = p.n_crews, p.n_orders, route_capacity(p)
+    frozen = _i64(p.frozen) if p.frozen.size else np.zeros(k, dtype=np.int64)
+    return State(np.full((k, cap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
+                 np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                 np.zeros(k, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
+                 np.zeros((k, cap), dtype=np.int64), np.zeros(k, dtype=np.int64), frozen)
+
+
+def state_from_routes(p: Problem, routes: dict[str, list[str]]) -> State:
+    """Load a plan's routes (crew id -> order ids) into a fresh state."""
+    s = empty_state(p)
+    crew = {c: i for i, c in enumerate(p.crew_ids)}
+    order = {o: j for j, o in enumerate(p.order_ids)}
+    for crew_id, seq in routes.items():
+        r = crew[crew_id]
+        if len(seq) >= s.routes.shape[1]:
+            raise ValueError(f"route of {crew_id} has {len(seq)} orders, more than the solver "
+                             f"holds ({s.routes.shape[1] - 1})")
+        for i, o in enumerate(seq):
+            s.routes[r, i] = order[o]
+        s.rlen[r] = len(seq)
+    return s
+
+
+def routes_from_arrays(p: Problem, routes: np.ndarray, rlen: np.ndarray) -> dict[str, list[str]]:
+    return {c: [p.order_ids[j] for j in routes[r, : rlen[r]]] for r, c in enumerate(p.crew_ids)}

@@ -1,0 +1,207 @@
+"""``solve(problem, stop, seed=...)``: construction, then ruin-and-recreate improvement with
+simulated annealing, in numba kernels; ``DispatchSolver`` keeps a plan alive for live use
+(insert a new order, remove one, re-optimise with jobs frozen).
+
+The kernels' own cost is checked against ``routing.evaluate`` on every result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from routing import _kernels_solver as K
+from routing._kernels_neighbours import nearest_lists
+from routing.arrays import (
+    Best,
+    State,
+    empty_state,
+    kernel_data,
+    routes_from_arrays,
+    state_from_routes,
+)
+from routing.evaluate import evaluate
+from routing.problem import Objective, Problem
+
+
+class StoppingCriterion(Protocol):
+    def __call__(self, elapsed_s: float, iterations: int, since_improvement: int) -> bool: ...
+
+    def fraction(self, elapsed_s: float, iterations: int) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MaxRuntime:
+    seconds: float
+
+    def __call__(self, elapsed_s: float, iterations: int, since_improvement: int) -> bool:
+        return elapsed_s >= self.seconds
+
+    def fraction(self, elapsed_s: float, iterations: int) -> float:
+        return min(1.0, elapsed_s / self.seconds) if self.seconds > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class MaxIterations:
+    iterations: int
+
+    def __call__(self, elapsed_s: float, iterations: int, since_improvement: int) -> bool:
+        return iterations >= self.iterations
+
+    def fraction(self, elapsed_s: float, iterations: int) -> float:
+        return min(1.0, iterations / self.iterations) if self.iterations > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class NoImprovement:
+    iterations: int
+    budget: StoppingCriterion = field(default_factory=lambda: MaxRuntime(3600.0))
+
+    def __call__(self, elapsed_s: float, iterations: int, since_improvement: int) -> bool:
+        return since_improvement >= self.iterations or self.budget(elapsed_s, iterations, since_improvement)
+
+    def fraction(self, elapsed_s: float, iterations: int) -> float:
+        return self.budget.fraction(elapsed_s, iterations)
+
+
+@dataclass(frozen=True, slots=True)
+class SolverParams:
+    """Granularity, string removal and annealing settings (SISR defaults)."""
+
+    k_orders: int = 30
+    k_crews: int = 8
+    avg_removed: float = 10.0
+    max_string: int = 10
+    blink: float = 0.01
+    temp_start: float = 2.0
+    temp_end: float = 0.02
+    chunk_iterations: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    routes: dict[str, list[str]]
+    unassigned: list[str]
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    plan: Plan
+    cost: int
+    history: list[tuple[float, int]]
+    iterations: int
+    construct_s: float
+    runtime_s: float
+
+
+class CostMismatch(AssertionError):
+    """The kernels' bookkeeping disagrees with the independent evaluator."""
+
+
+class DispatchSolver:
+    """A live plan for one problem: improve it, insert or remove orders, read it back."""
+
+    def __init__(self, problem: Problem, *, seed: int = 0, params: SolverParams | None = None,
+                 initial: dict[str, list[str]] | None = None) -> None:
+        self.problem = problem
+        self.params = params or SolverParams()
+        self.D = kernel_data(problem)
+        K.seed_rng(seed)
+        t0 = time.perf_counter()
+        self.NB, self.CN = nearest_lists(self.D, self.params.k_orders, self.params.k_crews)
+        self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
+        for r in range(problem.n_crews):
+            K.recompute_route(self.D, self.S, r)
+        if problem.objective == Objective.DISPATCH:
+            K.construct_by_rule(self.D, self.S, 1.0)
+        K.construct_by_insertion(self.D, self.S, self.NB, self.CN)
+        self.cost = int(K.total_cost(self.D, self.S))
+        self.construct_s = time.perf_counter() - t0
+        self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
+        self.best_cost = self.cost
+
+    def _temperature(self, frac: float) -> float:
+        routed = int(np.sum(self.S.rcost))
+        per_order = max(1.0, routed / max(1, self.problem.n_orders))
+        p = self.params
+        return per_order * p.temp_start * (p.temp_end / p.temp_start) ** frac
+
+    def improve(self, stop: StoppingCriterion) -> Result:
+        """Ruin and recreate until ``stop``; the best plan seen is kept and returned."""
+        t0 = time.perf_counter()
+        history = [(0.0, self.best_cost)]
+        iterations = since = 0
+        chunk = self.params.chunk_iterations
+        while True:
+            elapsed = time.perf_counter() - t0
+            if stop(elapsed, iterations, since) or self.problem.n_orders < 2:
+                break
+            f0 = stop.fraction(elapsed, iterations)
+            before = self.best_cost
+            self.cost, self.best_cost, _ = K.sisr_iterations(
+                self.D, self.S, self.best, self.NB, self.CN, chunk,
+                self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
+                np.int64(self.cost), np.int64(self.best_cost), self.params.avg_removed,
+                self.params.max_string, self.params.blink)
+            iterations += chunk
+            since = 0 if self.best_cost < before else since + chunk
+            if self.best_cost < before:
+                history.append((time.perf_counter() - t0, int(self.best_cost)))
+        self._restore_best()
+        return self.result(history, iterations, time.perf_counter() - t0)
+
+    def _restore_best(self) -> None:
+        self.S.route_of[:] = -1
+        self.S.routes[:, :] = self.best.routes
+        self.S.rlen[:] = self.best.rlen
+        for r in range(self.problem.n_crews):
+            K.recompute_route(self.D, self.S, r)
+        self.cost = int(K.total_cost(self.D, self.S))
+
+    def insert(self, order_idx: int) -> tuple[str, int] | None:
+        """Put one unplanned order at its cheapest position; None if it stays unassigned."""
+        if self.S.route_of[order_idx] >= 0:
+            raise ValueError(f"order {self.problem.order_ids[order_idx]} is already planned")
+        r, p, d = K.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
+        if r < 0 or d >= K.unassigned_cost(self.D, order_idx):
+            return None
+        K.insert_at(self.D, self.S, r, p, order_idx)
+        self._sync_best()
+        return self.problem.crew_ids[r], int(p)
+
+    def remove(self, order_idx: int) -> None:
+        """Take one order out of the plan (cancelled, merged or done elsewhere)."""
+        r = int(self.S.route_of[order_idx])
+        if r < 0:
+            return
+        buf = np.empty(1, dtype=np.int64)
+        K.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
+        self._sync_best()
+
+    def _sync_best(self) -> None:
+        self.cost = int(K.total_cost(self.D, self.S))
+        self.best.routes[:, :] = self.S.routes
+        self.best.rlen[:] = self.S.rlen
+        self.best_cost = self.cost
+
+    def plan(self) -> Plan:
+        routes = routes_from_arrays(self.problem, self.S.routes, self.S.rlen)
+        unassigned = [self.problem.order_ids[j] for j in np.flatnonzero(self.S.route_of < 0)]
+        return Plan(routes, unassigned, self.cost)
+
+    def result(self, history: list[tuple[float, int]], iterations: int, runtime_s: float) -> Result:
+        plan = self.plan()
+        check = evaluate(self.problem, plan.routes)
+        if check.cost != plan.cost:
+            raise CostMismatch(f"solver cost {plan.cost} != evaluator cost {check.cost}")
+        return Result(plan, plan.cost, history, iterations, self.construct_s, runtime_s)
+
+
+def solve(problem: Problem, stop: StoppingCriterion, *, seed: int = 0,
+          params: SolverParams | None = None, initial: dict[str, list[str]] | None = None) -> Result:
+    """Plan ``problem`` until ``stop``; deterministic for ``seed`` under an iteration limit."""
+    return DispatchSolver(problem, seed=seed, params=params, initial=initial).improve(stop)
