@@ -37,7 +37,7 @@ def travel_between(p: Problem, a: int, b: int) -> int:
     if p.travel_kind == TravelKind.EUCLIDEAN:
         return int(np.rint(d * p.seconds_per_metre))
     if p.travel_kind == TravelKind.DIMACS:
-        return int(math.floor(d * 10.0))
+        return math.floor(d * 10.0)
     if a == b:
         return 0
     return int(p.road_table[p.point_node[a], p.point_node[b]] + p.point_access_s[a]

@@ -101,8 +101,8 @@ def problem_from_dict(data: dict[str, Any]) -> Problem:
         name=str(data.get("name", "instance")), crew_ids=crew_ids, order_ids=order_ids,
         skill_names=names, x=np.asarray(x), y=np.asarray(y),
         crew_start_s=ints(crews, where_c, "start"), crew_end_s=ints(crews, where_c, "end"),
-        crew_skills=np.asarray([skill_bits(names, c["skills"], w) for c, w in zip(crews, where_c, strict=True)],
-                               dtype=np.int64),
+        crew_skills=np.asarray([skill_bits(names, c["skills"], w)
+                                for c, w in zip(crews, where_c, strict=True)], dtype=np.int64),
         crew_capacity=ints(crews, where_c, "capacity", 0),
         reported_s=ints(orders, where_o, "reported"), earliest_s=ints(orders, where_o, "earliest", 0),
         deadline_s=ints(orders, where_o, "deadline"), service_s=ints(orders, where_o, "service"),

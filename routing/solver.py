@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from routing import _kernels_solver as K
+from routing import _kernels_solver as kern
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
     Best,
@@ -98,7 +98,7 @@ class Result:
     runtime_s: float
 
 
-class CostMismatch(AssertionError):
+class CostMismatchError(AssertionError):
     """The kernels' bookkeeping disagrees with the independent evaluator."""
 
 
@@ -110,16 +110,16 @@ class DispatchSolver:
         self.problem = problem
         self.params = params or SolverParams()
         self.D = kernel_data(problem)
-        K.seed_rng(seed)
+        kern.seed_rng(seed)
         t0 = time.perf_counter()
         self.NB, self.CN = nearest_lists(self.D, self.params.k_orders, self.params.k_crews)
         self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
         for r in range(problem.n_crews):
-            K.recompute_route(self.D, self.S, r)
+            kern.recompute_route(self.D, self.S, r)
         if problem.objective == Objective.DISPATCH:
-            K.construct_by_rule(self.D, self.S, 1.0)
-        K.construct_by_insertion(self.D, self.S, self.NB, self.CN)
-        self.cost = int(K.total_cost(self.D, self.S))
+            kern.construct_by_rule(self.D, self.S, 1.0)
+        kern.construct_by_insertion(self.D, self.S, self.NB, self.CN)
+        self.cost = int(kern.total_cost(self.D, self.S))
         self.construct_s = time.perf_counter() - t0
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
@@ -142,7 +142,7 @@ class DispatchSolver:
                 break
             f0 = stop.fraction(elapsed, iterations)
             before = self.best_cost
-            self.cost, self.best_cost, _ = K.sisr_iterations(
+            self.cost, self.best_cost, _ = kern.sisr_iterations(
                 self.D, self.S, self.best, self.NB, self.CN, chunk,
                 self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
                 np.int64(self.cost), np.int64(self.best_cost), self.params.avg_removed,
@@ -159,17 +159,17 @@ class DispatchSolver:
         self.S.routes[:, :] = self.best.routes
         self.S.rlen[:] = self.best.rlen
         for r in range(self.problem.n_crews):
-            K.recompute_route(self.D, self.S, r)
-        self.cost = int(K.total_cost(self.D, self.S))
+            kern.recompute_route(self.D, self.S, r)
+        self.cost = int(kern.total_cost(self.D, self.S))
 
     def insert(self, order_idx: int) -> tuple[str, int] | None:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
         if self.S.route_of[order_idx] >= 0:
             raise ValueError(f"order {self.problem.order_ids[order_idx]} is already planned")
-        r, p, d = K.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
-        if r < 0 or d >= K.unassigned_cost(self.D, order_idx):
+        r, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
+        if r < 0 or d >= kern.unassigned_cost(self.D, order_idx):
             return None
-        K.insert_at(self.D, self.S, r, p, order_idx)
+        kern.insert_at(self.D, self.S, r, p, order_idx)
         self._sync_best()
         return self.problem.crew_ids[r], int(p)
 
@@ -179,11 +179,11 @@ class DispatchSolver:
         if r < 0:
             return
         buf = np.empty(1, dtype=np.int64)
-        K.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
+        kern.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
         self._sync_best()
 
     def _sync_best(self) -> None:
-        self.cost = int(K.total_cost(self.D, self.S))
+        self.cost = int(kern.total_cost(self.D, self.S))
         self.best.routes[:, :] = self.S.routes
         self.best.rlen[:] = self.S.rlen
         self.best_cost = self.cost
@@ -197,7 +197,7 @@ class DispatchSolver:
         plan = self.plan()
         check = evaluate(self.problem, plan.routes)
         if check.cost != plan.cost:
-            raise CostMismatch(f"solver cost {plan.cost} != evaluator cost {check.cost}")
+            raise CostMismatchError(f"solver cost {plan.cost} != evaluator cost {check.cost}")
         return Result(plan, plan.cost, history, iterations, self.construct_s, runtime_s)
 
 
