@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from grid_model.stormfile import StormFileError
+from routing.evaluate import PlanError
+from routing.problem import ProblemError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -56,6 +58,37 @@ def _storm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _solve(args: argparse.Namespace) -> int:
+    import time
+
+    from routing.evaluate import evaluate, unassigned_reason
+    from routing.io import read_instance, read_vrptw, write_plan
+    from routing.problem import Objective
+    from routing.solver import MaxIterations, MaxRuntime, solve
+
+    t0 = time.perf_counter()
+    problem = read_vrptw(Path(args.file), args.format) if args.format else read_instance(Path(args.file))
+    stop = MaxIterations(args.iterations) if args.iterations else MaxRuntime(args.seconds)
+    result = solve(problem, stop, seed=args.seed)
+    plan = result.plan
+    ev = evaluate(problem, plan.routes)
+    routes: dict[str, list[object]] = dict(plan.routes)
+    info: dict[str, object] = {"name": "outage-dispatch sisr", "seed": args.seed,
+                               "seconds": round(time.perf_counter() - t0, 3), "cost": ev.cost,
+                               "iterations": result.iterations}
+    if problem.objective == Objective.DISTANCE:
+        routes = {c: [int(o) for o in seq] for c, seq in plan.routes.items() if seq}
+        info["distance"] = ev.cost / 10
+    else:
+        info.update(on_time_rate=round(ev.on_time_rate, 4), travel_s=ev.travel_s,
+                    customer_minutes=round(ev.customer_minutes, 1))
+    index = {o: j for j, o in enumerate(problem.order_ids)}
+    info["unassigned_reasons"] = {o: unassigned_reason(problem, index[o]) for o in plan.unassigned}
+    write_plan(Path(args.output), problem, routes, plan.unassigned, info)  # type: ignore[arg-type]
+    print(json.dumps({k: v for k, v in info.items() if k != "unassigned_reasons"}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outage-dispatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     storm.add_argument("--scale", type=float, default=1.0)
     storm.add_argument("--out", default="out/storms")
     storm.set_defaults(func=_storm)
+    solve = sub.add_parser("solve", help="plan crews for an instance (FORMATS.md) or a VRPTW file")
+    solve.add_argument("file", help="INSTANCE.json, or a VRPLIB / Solomon file with --format")
+    solve.add_argument("--format", choices=["vrplib", "solomon"], help="read a VRPTW file")
+    solve.add_argument("--seconds", type=float, default=10.0, help="time limit (default 10)")
+    solve.add_argument("--iterations", type=int, help="stop after this many iterations instead")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("-o", "--output", required=True, help="PLAN.json to write")
+    solve.set_defaults(func=_solve)
     return parser
 
 
@@ -85,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (StormFileError, ValueError) as exc:
+    except (StormFileError, ProblemError, PlanError, ValueError) as exc:
         print(f"outage-dispatch: error: {exc}", file=sys.stderr)
         return 2
 

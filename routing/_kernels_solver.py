@@ -424,3 +424,36 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                 S.routes[r, :backup_len[r]] = backup[r, :backup_len[r]]
                 recompute_route(D, S, r)
     return cur_cost, best_cost, accepted
+
+
+@nb.njit(cache=True, nogil=True)
+def construct_nearest_available(D, S):  # type: ignore[no-untyped-def]
+    """Orders by deadline, each to the crew with the skill that can get there first."""
+    K = D.n_crews
+    free = D.crew_start.copy()
+    pos = np.arange(K)
+    order = np.argsort(D.deadline, kind="mergesort")
+    for j in order:
+        best, best_a = -1, INF
+        for r in range(K):
+            if (D.crew_skills[r] & D.order_skill[j]) == 0 or S.rlen[r] + 1 >= S.routes.shape[1]:
+                continue
+            if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
+                continue
+            a = free[r] + travel(D, pos[r], K + j)
+            if a < D.earliest[j]:
+                a = D.earliest[j]
+            if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[j]):
+                continue
+            if a < best_a:
+                best, best_a = r, a
+        if best < 0:
+            continue
+        S.routes[best, S.rlen[best]] = j
+        S.rlen[best] += 1
+        S.route_of[j] = best
+        S.load[best] += D.demand[j]
+        free[best] = best_a + D.service[j]
+        pos[best] = K + j
+    for r in range(K):
+        recompute_route(D, S, r)

@@ -97,6 +97,21 @@ def evaluate(p: Problem, routes: dict[str, list[str]], *, strict: bool = True) -
     return _summary(p, cost, arrival, travel_total, len(unassigned))
 
 
+def unassigned_reason(p: Problem, j: int) -> str:
+    """Why order ``j`` is left out of a plan, in a dispatcher's words."""
+    able = np.flatnonzero(p.crew_skills & p.order_skill[j])
+    if len(able) == 0:
+        names = [s for b, s in enumerate(p.skill_names) if p.order_skill[j] >> b & 1]
+        return f"no crew has the skill {', '.join(names)}"
+    reach = [max(int(p.crew_start_s[c]) + travel_between(p, int(c), p.n_crews + j), int(p.earliest_s[j]))
+             for c in able]
+    if all(a > p.crew_end_s[c] for a, c in zip(reach, able, strict=True)):
+        return "no crew with the skill can reach it before the end of its shift"
+    if p.hard_windows and all(a > p.deadline_s[j] for a in reach):
+        return "no crew can reach it before its hard deadline"
+    return "serving it would delay other orders more than leaving it costs"
+
+
 def _order_cost(p: Problem, j: int, a: int, f: int) -> int:
     if p.objective == Objective.DISTANCE:
         return 0

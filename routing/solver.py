@@ -17,6 +17,7 @@ from routing import _kernels_solver as kern
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
     Best,
+    KernelData,
     State,
     empty_state,
     kernel_data,
@@ -189,9 +190,7 @@ class DispatchSolver:
         self.best_cost = self.cost
 
     def plan(self) -> Plan:
-        routes = routes_from_arrays(self.problem, self.S.routes, self.S.rlen)
-        unassigned = [self.problem.order_ids[j] for j in np.flatnonzero(self.S.route_of < 0)]
-        return Plan(routes, unassigned, self.cost)
+        return plan_of_state(self.problem, self.D, self.S)
 
     def result(self, history: list[tuple[float, int]], iterations: int, runtime_s: float) -> Result:
         plan = self.plan()
@@ -199,6 +198,13 @@ class DispatchSolver:
         if check.cost != plan.cost:
             raise CostMismatchError(f"solver cost {plan.cost} != evaluator cost {check.cost}")
         return Result(plan, plan.cost, history, iterations, self.construct_s, runtime_s)
+
+
+def plan_of_state(problem: Problem, data: KernelData, state: State) -> Plan:
+    """The routes, unassigned orders and cost held in a kernel state."""
+    routes = routes_from_arrays(problem, state.routes, state.rlen)
+    unassigned = [problem.order_ids[j] for j in np.flatnonzero(state.route_of < 0)]
+    return Plan(routes, unassigned, int(kern.total_cost(data, state)))
 
 
 def solve(problem: Problem, stop: StoppingCriterion, *, seed: int = 0,
