@@ -6,6 +6,7 @@ looks the rest up in an all-pairs table computed once by the numba Dijkstra kern
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routing._kernels_paths import many_to_many, nearest_points
+from routing.problem import Problem, TravelKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +81,14 @@ class RoadTravel:
         """Seconds from each snapped point a to one snapped point b (vectorised over a)."""
         a = np.asarray(a_node, dtype=np.int64)
         return self.table_s[a, b_node].astype(np.float64) + np.asarray(a_access_s) + b_access_s
+
+
+def with_road_travel(problem: Problem, travel: RoadTravel) -> Problem:
+    """The same problem with travel over the road graph: each point snapped to its nearest
+    road node, plus walking access; no point-to-point matrix is ever built."""
+    nodes, access = travel.snap(problem.x, problem.y)
+    return dataclasses.replace(
+        problem, travel_kind=TravelKind.ROAD,
+        road_table=np.ascontiguousarray(np.rint(travel.table_s).astype(np.int64)),
+        point_node=np.ascontiguousarray(nodes, dtype=np.int64),
+        point_access_s=np.ascontiguousarray(np.rint(access), dtype=np.int64))

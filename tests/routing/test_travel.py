@@ -51,3 +51,26 @@ def test_disconnected_graph_and_negative_weight_are_refused() -> None:
     g.edges[a, b]["travel_s"] = -1.0
     with pytest.raises(ValueError, match="negative travel_s"):
         RoadTravel(g)
+
+
+def test_problem_on_roads_prices_legs_from_the_table() -> None:
+    from routing.evaluate import travel_between
+    from routing.io import problem_from_dict
+    from routing.solver import MaxIterations, solve
+    from routing.travel import with_road_travel
+
+    g = _random_graph(6)
+    pts = [(g.nodes[v]["x"], g.nodes[v]["y"]) for v in (1, 9, 17, 33, 41)]
+    inst = {"name": "roads", "horizon": 50000, "lateness_weight": 100,
+            "travel": {"kind": "euclidean", "speed_kmh": 30.0},
+            "crews": [{"id": "C1", "x": pts[0][0], "y": pts[0][1], "start": 0, "end": 50000,
+                       "skills": ["lv"]}],
+            "orders": [{"id": f"W{i}", "x": x, "y": y, "reported": 0, "deadline": 3600,
+                        "service": 600, "skill": "lv", "customers": 5, "priority": 1}
+                       for i, (x, y) in enumerate(pts[1:])]}
+    travel = RoadTravel(g)
+    p = with_road_travel(problem_from_dict(inst), travel)
+    road = nx.dijkstra_path_length(g, 1, 9, weight="travel_s")
+    assert travel_between(p, 0, 1) == pytest.approx(road, abs=1.0)
+    result = solve(p, MaxIterations(200), seed=0)
+    assert not result.plan.unassigned

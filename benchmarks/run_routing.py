@@ -1,0 +1,211 @@
+"""Routing benchmarks: storm dispatch instances against dispatchers' rules and OR-Tools,
+VRPTW literature instances against PyVRP, and a CI-sized latency record.
+
+    python -m benchmarks.run_routing --suite ci      # ~1 min, run by `make bench-ci`
+    python -m benchmarks.run_routing --suite storm   # 300/60, 1000/30, 10000/300
+    python -m benchmarks.run_routing --suite vrptw [--instances R1_10_1 ...] [--seconds 60]
+
+Each workload runs in a fresh process so peak memory is its own; results are JSON under
+``benchmarks/results/``. Kernels are warmed up first and their load/compile time reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def warm_up() -> float:
+    """Load (or compile) every kernel on a tiny instance; returns the seconds it took."""
+    from routing.heuristics import nearest_available, rule_of_thumb
+    from routing.io import problem_from_dict
+    from routing.solver import DispatchSolver, MaxIterations
+
+    t0 = time.perf_counter()
+    inst = {"name": "warm", "horizon": 9000, "travel": {"kind": "euclidean", "speed_kmh": 30.0},
+            "crews": [{"id": "C", "x": 0.0, "y": 0.0, "start": 0, "end": 9000, "skills": ["lv"]}],
+            "orders": [{"id": f"W{i}", "x": 100.0 * i, "y": 0.0, "reported": 0, "deadline": 900,
+                        "service": 60, "skill": "lv", "customers": 1, "priority": 1} for i in range(4)]}
+    p = problem_from_dict(inst)
+    s = DispatchSolver(p)
+    s.improve(MaxIterations(10))
+    s.remove(0)
+    s.insert(0)
+    rule_of_thumb(p)
+    nearest_available(p)
+    return time.perf_counter() - t0
+
+
+def reference_workload() -> float:
+    """A fixed numpy workload timed in the same run: solver times are reported as ratios to it."""
+    rng = np.random.default_rng(0)
+    data = rng.random(2_000_000)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        np.sort(data)
+    return time.perf_counter() - t0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds: float | None,
+                   seed: int = 1) -> dict[str, Any]:
+    from dispatch.instances import storm_instance
+    from grid_model.region import load_region
+    from routing.heuristics import nearest_available, rule_of_thumb
+    from routing.io import problem_from_dict
+    from routing.solver import DispatchSolver, MaxRuntime
+
+    compile_s = warm_up()
+    p = problem_from_dict(storm_instance(load_region(), n_orders=n_orders, n_crews=n_crews, seed=seed))
+    out: dict[str, Any] = {"workload": f"storm {n_orders} orders / {n_crews} crews", "orders": n_orders,
+                           "crews": n_crews, "seconds": seconds, "kernel_load_or_compile_s": compile_s}
+    rule, near = rule_of_thumb(p), nearest_available(p)
+    out["rule_of_thumb"] = {"cost": rule.cost, "unassigned": len(rule.plan.unassigned),
+                            "runtime_s": rule.runtime_s}
+    out["nearest_available"] = {"cost": near.cost, "unassigned": len(near.plan.unassigned),
+                                "runtime_s": near.runtime_s}
+    solver = DispatchSolver(p, seed=seed)
+    out["first_plan_s"] = solver.construct_s
+    out["first_plan_cost"] = solver.best_cost
+    res = solver.improve(MaxRuntime(seconds))
+    out["ours"] = {"cost": res.cost, "unassigned": len(res.plan.unassigned), "iterations": res.iterations,
+                   "history": res.history[-20:],
+                   "below_rule_of_thumb": round(1 - res.cost / rule.cost, 4),
+                   "below_nearest_available": round(1 - res.cost / near.cost, 4)}
+    order = int(np.flatnonzero(solver.S.route_of >= 0)[0])
+    times = []
+    for _ in range(50):
+        solver.remove(order)
+        t0 = time.perf_counter()
+        solver.insert(order)
+        times.append(time.perf_counter() - t0)
+    out["insert_one_order_ms"] = {"median": 1000 * float(np.median(times)),
+                                  "p95": 1000 * float(np.percentile(times, 95))}
+    if ortools_seconds:
+        from routing.ortools_backend import solve_ortools
+
+        ort = solve_ortools(p, ortools_seconds)
+        found = bool(ort.history)
+        out["ortools"] = {"seconds": ortools_seconds, "found_plan": found, "cost": ort.cost,
+                          "unassigned": len(ort.plan.unassigned)}
+        out["ours"]["below_ortools"] = round(1 - res.cost / ort.cost, 4) if found else None
+    out["peak_memory_mb"] = _peak_mb()
+    return out
+
+
+def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: bool) -> dict[str, Any]:
+    from routing.io import read_vrptw
+    from routing.solver import MaxRuntime, solve
+
+    compile_s = warm_up()
+    p = read_vrptw(Path(path), fmt)
+    res = solve(p, MaxRuntime(seconds), seed=1)
+    ours = res.cost / 10
+    out: dict[str, Any] = {"instance": p.name, "seconds": seconds, "bks": bks,
+                           "kernel_load_or_compile_s": compile_s,
+                           "ours": {"distance": ours, "gap": round((ours - bks) / bks, 5),
+                                    "routes": sum(1 for r in res.plan.routes.values() if r),
+                                    "unassigned": len(res.plan.unassigned), "iterations": res.iterations}}
+    if with_pyvrp:
+        import pyvrp
+        from pyvrp.stop import MaxRuntime as PyvrpRuntime
+
+        data = pyvrp.read(path, round_func="dimacs")
+        r = pyvrp.solve(data, stop=PyvrpRuntime(seconds), seed=1, display=False)
+        dist = r.cost() / 10
+        out["pyvrp"] = {"distance": dist, "gap": round((dist - bks) / bks, 5), "feasible": r.is_feasible(),
+                        "version": pyvrp.__version__ if hasattr(pyvrp, "__version__") else "?"}
+    out["peak_memory_mb"] = _peak_mb()
+    return out
+
+
+def ci_workload() -> dict[str, Any]:
+    """Fixed-iteration runs (deterministic work) timed against the reference workload."""
+    from routing.io import read_vrptw
+    from routing.solver import DispatchSolver, MaxIterations
+
+    compile_s = warm_up()
+    ref = min(reference_workload() for _ in range(3))
+    runs = {}
+    for name in ("C101", "R101", "RC201"):
+        p = read_vrptw(SHARED / "vrptw-solomon" / f"{name}.txt", "solomon")
+        best = float("inf")
+        for _ in range(3):
+            s = DispatchSolver(p, seed=1)
+            t0 = time.perf_counter()
+            res = s.improve(MaxIterations(4000))
+            best = min(best, time.perf_counter() - t0)
+        runs[name] = {"seconds": best, "ratio_to_reference": round(best / ref, 3),
+                      "distance": res.cost / 10, "iterations": res.iterations}
+    return {"reference_workload_s": ref, "kernel_load_or_compile_s": compile_s, "runs": runs,
+            "ratio_total": round(sum(r["seconds"] for r in runs.values()) / ref, 3),
+            "peak_memory_mb": _peak_mb()}
+
+
+def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def _bks(folder: str, name: str) -> float:
+    import csv
+
+    with open(SHARED / folder / "bks.csv") as fh:
+        for row in csv.DictReader(fh):
+            if row["instance"] == name:
+                return float(row.get("bks_distance") or row["dimacs_distance"])
+    raise KeyError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=["ci", "storm", "vrptw", "solomon"], required=True)
+    ap.add_argument("--instances", nargs="*")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--no-pyvrp", action="store_true")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    meta = {"machine": platform.machine(), "python": platform.python_version(),
+            "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    if args.suite == "ci":
+        result: Any = _in_child(ci_workload)
+    elif args.suite == "storm":
+        result = [_in_child(storm_workload, 300, 60, 10.0, 10.0),
+                  _in_child(storm_workload, 1000, 30, 30.0, 60.0),
+                  _in_child(storm_workload, 10000, 300, 30.0, 30.0)]
+    else:
+        folder, fmt, ext = (("vrptw-hg1000", "vrplib", ".vrp") if args.suite == "vrptw"
+                            else ("vrptw-solomon", "solomon", ".txt"))
+        names = args.instances or sorted(p.stem for p in (SHARED / folder).glob(f"*{ext}"))
+        result = []
+        for name in names:
+            row = _in_child(vrptw_workload, str(SHARED / folder / f"{name}{ext}"), fmt, args.seconds,
+                            _bks(folder, name), not args.no_pyvrp)
+            print(json.dumps(row), flush=True)
+            result.append(row)
+    doc = {"suite": args.suite, "meta": meta, "results": result}
+    out = args.out or RESULTS / f"routing-{args.suite}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1))
+    print(json.dumps(doc, indent=1) if args.suite == "ci" else f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
