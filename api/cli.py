@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from grid_model.calls_csv import CallFileError
+from grid_model.network import NetworkError
 from grid_model.stormfile import StormFileError
 from routing.evaluate import PlanError
 from routing.problem import ProblemError
@@ -89,6 +91,46 @@ def _solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_grid(spec: str):  # type: ignore[no-untyped-def]
+    """``default`` (the embedded region), ``simbench:CODE``, or a pandapower JSON file."""
+    if spec == "default":
+        from grid_model.region import load_region
+
+        return load_region()
+    if spec.startswith("simbench:"):
+        from grid_model.pandapower_import import simbench_region
+
+        return simbench_region(spec.split(":", 1)[1])
+    path = Path(spec)
+    if not path.exists():
+        raise ValueError(f"--grid {spec!r}: not 'default', 'simbench:CODE' or an existing file")
+    import pandapower as pp
+
+    from grid_model.pandapower_import import region_from_pandapower
+
+    return region_from_pandapower(pp.from_json(str(path)), name=path.stem)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from grid_model.calls_csv import read_calls_csv
+    from grid_model.incidents import predict_calls
+
+    region = load_grid(args.grid)
+    rows = read_calls_csv(Path(args.calls))
+    pred = predict_calls(region, rows.calls)
+    doc = {"grid": args.grid, "epoch": rows.epoch, "calls": len(rows.calls),
+           "rejected_rows": rows.rejected, "incidents": pred.incidents}
+    Path(args.output).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    for line in rows.rejected:
+        print(f"rejected: {line}", file=sys.stderr)
+    kinds: dict[str, int] = {}
+    for inc in pred.incidents:
+        kinds[str(inc["kind"])] = kinds.get(str(inc["kind"]), 0) + 1
+    print(f"{len(rows.calls)} calls -> {len(pred.incidents)} incidents {kinds}; "
+          f"{len(rows.rejected)} rows rejected; wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outage-dispatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("-o", "--output", required=True, help="PLAN.json to write")
     solve.set_defaults(func=_solve)
+    pr = sub.add_parser("predict", help="group trouble calls into incidents on a grid")
+    pr.add_argument("--grid", default="default", help="default | simbench:CODE | pandapower .json")
+    pr.add_argument("--calls", required=True, help="CSV: call_id,time,customer_id[,address,lon,lat]")
+    pr.add_argument("-o", "--output", required=True, help="incidents.json to write")
+    pr.set_defaults(func=_predict)
     return parser
 
 
@@ -126,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (StormFileError, ProblemError, PlanError, ValueError) as exc:
+    except (StormFileError, CallFileError, NetworkError, ProblemError, PlanError, ValueError) as exc:
         print(f"outage-dispatch: error: {exc}", file=sys.stderr)
         return 2
 

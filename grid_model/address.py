@@ -79,5 +79,10 @@ def parse_romanised(text: str, roads_en: frozenset[str]) -> AddressKey | None:
 
 
 def _longest_road_in(text: str, roads: frozenset[str]) -> str | None:
+    """The longest known road in ``text``: first as a suffix (callers name the road last
+    before the number), then anywhere."""
+    for n in range(min(len(text), 12), 1, -1):
+        if text[-n:] in roads:
+            return text[-n:]
     found = [r for r in roads if r in text]
     return max(found, key=len) if found else None

@@ -62,7 +62,9 @@ _ALLOWED_PARENTS: dict[int, frozenset[int]] = {
     NodeKind.MV_NODE: frozenset({NodeKind.FEEDER_HEAD, NodeKind.MV_NODE}),
     NodeKind.TRANSFORMER: frozenset({NodeKind.FEEDER_HEAD, NodeKind.MV_NODE}),
     NodeKind.LV_BRANCH: frozenset({NodeKind.TRANSFORMER, NodeKind.LV_BRANCH}),
-    NodeKind.SERVICE_DROP: frozenset({NodeKind.LV_BRANCH, NodeKind.TRANSFORMER}),
+    # MV-connected customers of imported grids hang their service drop on an MV node.
+    NodeKind.SERVICE_DROP: frozenset({NodeKind.LV_BRANCH, NodeKind.TRANSFORMER, NodeKind.MV_NODE,
+                                      NodeKind.FEEDER_HEAD, NodeKind.SUBSTATION}),
     NodeKind.METER_BOX: frozenset({NodeKind.SERVICE_DROP}),
     NodeKind.CUSTOMER: frozenset({NodeKind.METER_BOX}),
 }

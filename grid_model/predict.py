@@ -8,12 +8,17 @@ a larger outage, the incidents below it merge into it; merged incidents are kept
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
 from grid_model.network import DeviceKind, Network, NodeKind
+
+_DROP = int(NodeKind.SERVICE_DROP)
+_LV_BRANCH = int(NodeKind.LV_BRANCH)
+_TRANSFORMER = int(NodeKind.TRANSFORMER)
 
 
 class IncidentKind(StrEnum):
@@ -26,21 +31,30 @@ class IncidentKind(StrEnum):
 class PredictionRules:
     """When an element is predicted out, from the distinct calling units below it.
 
-    Each level needs a minimum count and a minimum share of its downstream units calling, so
-    that scattered single-customer faults (drops, customers' own breakers) do not add up to a
-    phantom feeder outage. An element a crew has just restored, and the MV devices below it,
-    are known to be energised and are not predicted again for ``restored_quiet_s``.
+    An element with ``n`` units below it (customers of a service drop, service drops of an
+    LV fuse or transformer) is predicted out when at least ``min_units`` of them call and their
+    share reaches the point where "out, each unit calling with ``expected_call_share``" is
+    more likely than "healthy, units calling on their own faults with ``noise_share``" (a
+    likelihood-ratio test). An MV device needs ``mv_min_transformers`` transformers predicted
+    out below it and ``mv_min_share`` of its transformers. Scattered single-customer faults
+    thus do not add up to a phantom feeder outage. An element a crew has just restored, and
+    the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``.
     """
 
-    drop_min_callers: int = 2
-    drop_min_share: float = 0.3
-    lv_fuse_min_drops: int = 2
-    lv_fuse_min_share: float = 0.5
-    transformer_min_drops: int = 2
-    transformer_min_share: float = 0.5
+    expected_call_share: float = 0.3
+    noise_share: float = 0.03
+    min_units: int = 2
     mv_min_transformers: int = 2
     mv_min_share: float = 0.3
     restored_quiet_s: int = 3 * 3600
+
+    @property
+    def unit_share(self) -> float:
+        q, e = self.expected_call_share, self.noise_share
+        if not 0.0 < e < q < 1.0:
+            raise ValueError("need 0 < noise_share < expected_call_share < 1")
+        healthy = math.log((1 - e) / (1 - q))
+        return healthy / (math.log(q / e) + healthy)
 
 
 @dataclass(slots=True)
@@ -88,15 +102,16 @@ class OutagePredictor:
         self._kind = network.kind.tolist()
         self._parent = network.parent.tolist()
         self._has_device = (network.device != DeviceKind.NONE).tolist()
-        self._customers_under = _count_below(network, NodeKind.CUSTOMER) + _count_below(
-            network, NodeKind.METER_BOX)
-        self._drops_under = _count_below(network, NodeKind.SERVICE_DROP)
-        self._xfmrs_under = _count_below(network, NodeKind.TRANSFORMER)
+        self._customers_under = (_count_below(network, NodeKind.CUSTOMER)
+                                 + _count_below(network, NodeKind.METER_BOX)).tolist()
+        self._drops_under = _count_below(network, NodeKind.SERVICE_DROP).tolist()
+        self._xfmrs_under = _count_below(network, NodeKind.TRANSFORMER).tolist()
         self._callers = [0] * n
         self._drops = [0] * n
         self._xfmrs_out = [0] * n
         self._xfmr_is_out = [False] * n
         self._restored_s: dict[int, int] = {}
+        self._share = self.rules.unit_share
         self._open_at = np.full(n, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
         self.incidents: list[Incident] = []
@@ -115,6 +130,8 @@ class OutagePredictor:
 
     def add_call(self, call_id: str, node_idx: int, t_s: int) -> IncidentChange:
         """Group one located call; returns the incident it joined and any merges."""
+        if not 0 <= node_idx < self.net.n_nodes:
+            raise ValueError(f"call {call_id}: node {node_idx} is not in the network")
         for po in self._planned:
             if po.start_s <= t_s <= po.end_s and self.net.is_ancestor(po.device_idx, node_idx):
                 inc = self.incident(po.incident_id)
@@ -166,6 +183,24 @@ class OutagePredictor:
                 del self._caller_incident[node]
                 self._count_caller(self._path_up(node), -1)
 
+    def confidence(self, inc: Incident) -> float:
+        """How sure the prediction is: 1 for a planned outage; for an element, how far the
+        share of its units calling exceeds the share its rule needs; 0.5 for a lone caller,
+        who may have lost the service drop rather than their own breaker."""
+        if inc.kind == IncidentKind.PLANNED:
+            return 1.0
+        if inc.kind == IncidentKind.CUSTOMER_SIDE:
+            return 0.5
+        a = inc.node_idx
+        kind = self._kind[a]
+        if kind == NodeKind.SERVICE_DROP:
+            share, need = self._callers[a] / max(1, self._customers_under[a]), self._share
+        elif kind in (NodeKind.LV_BRANCH, NodeKind.TRANSFORMER):
+            share, need = self._drops[a] / max(1, self._drops_under[a]), self._share
+        else:
+            share, need = self._xfmrs_out[a] / max(1, self._xfmrs_under[a]), self.rules.mv_min_share
+        return round(min(0.99, 0.5 + 0.5 * min(1.0, share / (2.0 * need))), 3)
+
     def _path_up(self, idx: int) -> list[int]:
         parent, out = self._parent, []
         while idx >= 0:
@@ -198,10 +233,10 @@ class OutagePredictor:
         kind, callers, drops = self._kind, self._callers, self._drops
         for i, a in enumerate(path):
             callers[a] += step
-            if kind[a] == NodeKind.SERVICE_DROP and callers[a] == (1 if step > 0 else 0):
+            if kind[a] == _DROP and callers[a] == (1 if step > 0 else 0):
                 for up in path[i + 1:]:
                     drops[up] += step
-            elif kind[a] == NodeKind.TRANSFORMER:
+            elif kind[a] == _TRANSFORMER:
                 out = self._transformer_out(a)
                 if out != self._xfmr_is_out[a]:
                     self._xfmr_is_out[a] = out
@@ -209,30 +244,30 @@ class OutagePredictor:
                         self._xfmrs_out[up] += 1 if out else -1
 
     def _transformer_out(self, a: int) -> bool:
-        r = self.rules
-        return (self._drops[a] >= r.transformer_min_drops
-                and self._drops[a] >= r.transformer_min_share * self._drops_under[a])
+        return self._units_out(self._drops[a], self._drops_under[a])
+
+    def _units_out(self, calling: int, units: int) -> bool:
+        return calling >= self.rules.min_units and calling >= self._share * units
 
     def _target(self, path: list[int], t_s: int) -> int:
         """Highest element on the path whose rule holds; the caller's own node otherwise."""
         r, kind = self.rules, self._kind
         quiet_from = len(path)
-        for i, a in enumerate(path):
-            if t_s - self._restored_s.get(a, -r.restored_quiet_s) < r.restored_quiet_s:
-                quiet_from = i
-                break
+        if self._restored_s:
+            for i, a in enumerate(path):
+                if t_s - self._restored_s.get(a, -r.restored_quiet_s) < r.restored_quiet_s:
+                    quiet_from = i
+                    break
         best = path[0]
         for i, a in enumerate(path):
             k = kind[a]
-            if i >= quiet_from or (quiet_from < len(path) and k < NodeKind.TRANSFORMER):
+            if i >= quiet_from or (quiet_from < len(path) and k < _TRANSFORMER):
                 continue
-            if k == NodeKind.SERVICE_DROP:
-                ok = (self._callers[a] >= r.drop_min_callers
-                      and self._callers[a] >= r.drop_min_share * self._customers_under[a])
-            elif k == NodeKind.LV_BRANCH:
-                ok = (self._drops[a] >= r.lv_fuse_min_drops
-                      and self._drops[a] >= r.lv_fuse_min_share * self._drops_under[a])
-            elif k == NodeKind.TRANSFORMER:
+            if k == _DROP:
+                ok = self._callers[a] >= 2 and self._units_out(self._callers[a], self._customers_under[a])
+            elif k == _LV_BRANCH:
+                ok = self._has_device[a] and self._units_out(self._drops[a], self._drops_under[a])
+            elif k == _TRANSFORMER:
                 ok = self._xfmr_is_out[a]
             elif self._has_device[a]:
                 ok = (self._xfmrs_out[a] >= r.mv_min_transformers
@@ -244,8 +279,8 @@ class OutagePredictor:
         return best
 
 
-def _count_below(net: Network, kind: NodeKind) -> list[int]:
+def _count_below(net: Network, kind: NodeKind) -> np.ndarray:
     """Number of nodes of ``kind`` in each node's subtree (inclusive), from preorder prefix sums."""
     prefix = np.concatenate([[0], np.cumsum(net.kind == kind)])
     idx = np.arange(net.n_nodes)
-    return (prefix[idx + net.size] - prefix[idx]).tolist()
+    return prefix[idx + net.size] - prefix[idx]

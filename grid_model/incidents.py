@@ -1,0 +1,62 @@
+"""Calls in, incidents out: resolve, trace and group a batch of calls, and render the
+incidents as the ``predict`` command writes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
+from grid_model.region import Region
+from grid_model.resolve import CallResolver
+from grid_model.storm import Call
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    incidents: list[dict[str, object]]
+    unlocated: int
+
+
+def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | None = None,
+                  resolver: CallResolver | None = None) -> Prediction:
+    """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``."""
+    net = region.network
+    resolver = resolver or CallResolver(region)
+    predictor = OutagePredictor(net, rules)
+    unlocated: list[dict[str, object]] = []
+    for call in calls:
+        res = resolver.resolve(call)
+        if not res.located:
+            unlocated.append({"incident_id": f"U{len(unlocated) + 1:06d}", "kind": "unlocated",
+                              "device_id": None, "customers_out": [], "call_ids": [call.call_id],
+                              "confidence": 0.0, "reason": res.reason, "first_report_s": call.t_s})
+            continue
+        predictor.add_call(call.call_id, res.node_idx, call.t_s)
+    cust = region.customers
+    cust_node = cust["node_idx"].to_numpy()
+    cust_ids = cust["customer_id"].to_numpy()
+    critical = (cust["critical"] != "").to_numpy()
+    merged_from: dict[str, list[str]] = {}
+    for inc in predictor.incidents:
+        if inc.merged_into:
+            merged_from.setdefault(inc.merged_into, []).append(inc.incident_id)
+    out: list[dict[str, object]] = []
+    for inc in predictor.incidents:
+        if not inc.is_open or (inc.kind == IncidentKind.PLANNED and not inc.call_ids):
+            continue
+        sl = net.subtree(inc.node_idx)
+        lo, hi = np.searchsorted(cust_node, [sl.start, sl.stop])
+        node = inc.node_idx
+        device = net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node]
+        out.append({
+            "incident_id": inc.incident_id, "kind": inc.kind.value, "device_id": device,
+            "element_kind": KIND_NAMES[net.kind[node]], "customers_out": cust_ids[lo:hi].tolist(),
+            "critical_customers": cust_ids[lo:hi][critical[lo:hi]].tolist(),
+            "call_ids": list(inc.call_ids), "confidence": predictor.confidence(inc),
+            "first_report_s": inc.first_report_s, "area_class": AREA_NAMES[net.area[node]],
+            "merged_from": merged_from.get(inc.incident_id, []),
+        })
+    return Prediction(out + unlocated, len(unlocated))

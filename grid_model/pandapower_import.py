@@ -1,0 +1,269 @@
+"""Build a ``Region`` from any pandapower net, and so from every SimBench grid.
+
+Conventions (README, "Bring your own grid"):
+- the substation is every bus at the external grid's side of the HV/MV transformers (buses
+  above 35 kV, and the MV busbars those transformers feed); each line leaving it heads a feeder;
+- ids keep the source's tables: nodes are ``bus:17``, customers ``load:3051`` (one per load),
+  devices from switches ``switch:44``; a node remembers the element on the edge into it
+  (``line:203``, ``trafo:12``);
+- switches keep their role: an open switch breaks its line or transformer, a closed circuit
+  breaker (``CB``) becomes a breaker device; load-break and disconnect switches protect nothing;
+- where the source has no protective device, one is placed: a breaker at each feeder head, a
+  fuse on the MV side of each distribution transformer, a fuse at each LV feeder outlet;
+- the result must be radial: a loop or an island stops the import with their element ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from grid_model.network import (
+    AREA_NAMES,
+    AreaClass,
+    Construction,
+    DeviceKind,
+    NetworkError,
+    NodeKind,
+    build_network,
+)
+from grid_model.region import Region
+
+HV_KV = 35.0
+LV_KV = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    element: str
+    other: int
+
+
+def _geo_of(net: Any) -> dict[int, tuple[float, float]]:
+    out: dict[int, tuple[float, float]] = {}
+    if "geo" in net.bus.columns:
+        for b, g in net.bus["geo"].items():
+            if isinstance(g, str) and g:
+                lon, lat = json.loads(g)["coordinates"][:2]
+                out[int(b)] = (float(lon), float(lat))
+    elif "bus_geodata" in net and len(net.bus_geodata):
+        for b, row in net.bus_geodata.iterrows():
+            out[int(b)] = (float(row["x"]), float(row["y"]))
+    return out
+
+
+def _open_elements(net: Any) -> tuple[set[int], set[int], dict[tuple[str, int], int]]:
+    """Lines and trafos broken by an open switch; closed CBs by (et, element)."""
+    open_lines, open_trafos, breakers = set(), set(), {}
+    for sid, sw in net.switch.iterrows():
+        et, el = sw["et"], int(sw["element"])
+        if not bool(sw["closed"]):
+            if et == "l":
+                open_lines.add(el)
+            elif et == "t":
+                open_trafos.add(el)
+        elif sw.get("type") == "CB" and et in ("l", "t"):
+            breakers.setdefault((et, el), int(sid))
+    return open_lines, open_trafos, breakers
+
+
+def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.URBAN) -> Region:
+    """Trace ``net`` from its external grid into a radial ``Region``."""
+    vn = net.bus["vn_kv"].astype(float).to_dict()
+    open_lines, open_trafos, breakers = _open_elements(net)
+    adj: dict[int, list[_Edge]] = {int(b): [] for b in net.bus.index}
+    for lid, ln in net.line.iterrows():
+        if bool(ln["in_service"]) and int(lid) not in open_lines:
+            a, b = int(ln["from_bus"]), int(ln["to_bus"])
+            adj[a].append(_Edge(f"line:{lid}", b))
+            adj[b].append(_Edge(f"line:{lid}", a))
+    dist_trafo: set[str] = set()
+    for tid, tr in net.trafo.iterrows():
+        if bool(tr["in_service"]) and int(tid) not in open_trafos:
+            a, b = int(tr["hv_bus"]), int(tr["lv_bus"])
+            adj[a].append(_Edge(f"trafo:{tid}", b))
+            adj[b].append(_Edge(f"trafo:{tid}", a))
+            if vn[b] <= LV_KV:
+                dist_trafo.add(f"trafo:{tid}")
+    for _, sw in net.switch[(net.switch["et"] == "b") & net.switch["closed"].astype(bool)].iterrows():
+        a, b = int(sw["bus"]), int(sw["element"])
+        adj[a].append(_Edge("bus-bus", b))
+        adj[b].append(_Edge("bus-bus", a))
+    roots = [int(b) for b in net.ext_grid["bus"]]
+    if not roots:
+        raise NetworkError("the net has no ext_grid: nothing feeds it")
+    # substation group: everything reachable from the external grid without a distribution
+    # line at MV or LV level (HV buses, HV/MV transformers, the MV busbars they feed)
+    group: set[int] = set()
+    queue = deque(roots)
+    while queue:
+        b = queue.popleft()
+        if b in group:
+            continue
+        group.add(b)
+        for e in adj[b]:
+            hv_side = vn[b] > HV_KV
+            if e.element == "bus-bus" or (hv_side and e.element.startswith(("trafo", "line"))):
+                queue.append(e.other)
+    parent: dict[int, int] = {}
+    via: dict[int, str] = {}
+    order: list[int] = []
+    queue = deque()
+    for b in sorted(group):
+        for e in adj[b]:
+            if e.other not in group and e.element.startswith("line"):
+                if e.other in parent:
+                    raise NetworkError(f"loop: bus:{e.other} is fed twice from the substation "
+                                       f"({via[e.other]} and {e.element})")
+                parent[e.other], via[e.other] = -1, e.element
+                queue.append(e.other)
+    while queue:
+        b = queue.popleft()
+        order.append(b)
+        for e in adj[b]:
+            if e.other in group or (e.element == via[b] and e.other == parent[b]):
+                continue
+            if e.other in parent:
+                raise NetworkError(f"loop closed by {e.element} between bus:{b} and bus:{e.other}")
+            parent[e.other], via[e.other] = b, e.element
+            queue.append(e.other)
+    loads_by_bus: dict[int, list[int]] = {}
+    for lid, ld in net.load.iterrows():
+        loads_by_bus.setdefault(int(ld["bus"]), []).append(int(lid))
+    fed = set(order) | group
+    for b, loads in loads_by_bus.items():
+        if b not in fed:
+            raise NetworkError(f"island: bus:{b} (with load:{loads[0]}) is not connected to the "
+                               "external grid through closed elements")
+    return _assemble(net, name, area, group, order, parent, via, dist_trafo, breakers,
+                     loads_by_bus, vn)
+
+
+def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list[int],
+              parent: dict[int, int], via: dict[int, str], dist_trafo: set[str],
+              breakers: dict[tuple[str, int], int], loads_by_bus: dict[int, list[int]],
+              vn: dict[int, float]) -> Region:
+    geo = _geo_of(net)
+    lons = [geo[b][0] for b in geo] or [0.0]
+    lats = [geo[b][1] for b in geo] or [0.0]
+    lon0, lat0 = float(np.mean(lons)), float(np.mean(lats))
+    crs = f"EPSG:{32600 + int((lon0 + 180) // 6) + 1 if lat0 >= 0 else 32700 + int((lon0 + 180) // 6) + 1}"
+    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    ox, oy = to_utm.transform(lon0, lat0)
+
+    def xy(b: int) -> tuple[float, float]:
+        if b in geo:
+            return tuple(float(v) for v in to_utm.transform(*geo[b]))  # type: ignore[return-value]
+        return float(ox), float(oy)
+
+    ids, kinds, parents, xs, ys, devs, dev_ids, builds, lengths = [], [], [], [], [], [], [], [], []
+    pos: dict[str, int] = {}
+    edge_of: dict[str, str] = {}
+
+    def add(nid: str, kind: NodeKind, par: str, x: float, y: float, dev: DeviceKind = DeviceKind.NONE,
+            dev_id: str = "", build: Construction = Construction.NONE, length: float = 0.0) -> None:
+        pos[nid] = len(ids)
+        ids.append(nid)
+        kinds.append(int(kind))
+        parents.append(pos[par] if par else -1)
+        xs.append(x)
+        ys.append(y)
+        devs.append(int(dev))
+        dev_ids.append(dev_id)
+        builds.append(int(build))
+        lengths.append(length)
+
+    sub_bus = min(group)
+    sx, sy = xy(sub_bus)
+    sub_id = f"bus:{sub_bus}"
+    add(sub_id, NodeKind.SUBSTATION, "", sx, sy)
+    line_len = net.line["length_km"].astype(float).to_dict()
+    feeders = []
+    for b in order:
+        element = via[b]
+        el_no = int(element.split(":")[1])
+        x, y = xy(b)
+        kind_of_parent = None if parent[b] < 0 else NodeKind(kinds[pos[f"bus:{parent[b]}"]])
+        length = 1000.0 * line_len.get(el_no, 0.0) if element.startswith("line") else 10.0
+        cb = breakers.get((element[0], el_no))
+        if parent[b] < 0:
+            dev_id = f"switch:{cb}" if cb is not None else f"breaker:{element}"
+            add(f"bus:{b}", NodeKind.FEEDER_HEAD, sub_id, x, y, DeviceKind.BREAKER, dev_id,
+                Construction.OVERHEAD, length)
+            feeders.append({"feeder_id": f"bus:{b}", "substation_id": sub_id, "head": element})
+        elif element in dist_trafo:
+            dev, dev_id = ((DeviceKind.BREAKER, f"switch:{cb}") if cb is not None
+                           else (DeviceKind.FUSE, f"fuse:{element}"))
+            add(f"bus:{b}", NodeKind.TRANSFORMER, f"bus:{parent[b]}", x, y, dev, dev_id,
+                Construction.OVERHEAD, length)
+        elif vn[b] <= LV_KV:
+            outlet = kind_of_parent == NodeKind.TRANSFORMER
+            dev, dev_id = ((DeviceKind.FUSE, f"fuse:{element}") if outlet and cb is None
+                           else (DeviceKind.BREAKER, f"switch:{cb}") if cb is not None
+                           else (DeviceKind.NONE, ""))
+            add(f"bus:{b}", NodeKind.LV_BRANCH, f"bus:{parent[b]}", x, y, dev, dev_id,
+                Construction.OVERHEAD, length)
+        else:
+            dev, dev_id = (DeviceKind.BREAKER, f"switch:{cb}") if cb is not None else (DeviceKind.NONE, "")
+            add(f"bus:{b}", NodeKind.MV_NODE, f"bus:{parent[b]}", x, y, dev, dev_id,
+                Construction.OVERHEAD, length)
+        edge_of[f"bus:{b}"] = element
+    cust_rows = []
+    for b in [*sorted(group), *order]:
+        for lid in loads_by_bus.get(b, []):
+            x, y = xy(b)
+            add(f"drop:load:{lid}", NodeKind.SERVICE_DROP, sub_id if b in group else f"bus:{b}", x, y)
+            add(f"box:load:{lid}", NodeKind.METER_BOX, f"drop:load:{lid}", x, y)
+            add(f"load:{lid}", NodeKind.CUSTOMER, f"box:load:{lid}", x, y)
+            cust_rows.append((f"load:{lid}", x, y))
+    network = build_network(node_id=ids, kind=kinds, parent=parents, x_m=xs, y_m=ys, device=devs,
+                            device_id=dev_ids, construction=builds, length_m=lengths,
+                            area=np.full(len(ids), int(area), dtype=np.int8))
+    index = network.index_of()
+    to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    cx = np.array([r[1] for r in cust_rows])
+    cy = np.array([r[2] for r in cust_rows])
+    lon, lat = to_wgs.transform(cx, cy) if len(cust_rows) else (np.zeros(0), np.zeros(0))
+    n = len(cust_rows)
+    customers = pd.DataFrame({
+        "customer_id": [r[0] for r in cust_rows], "meter_id": [f"meter:{r[0]}" for r in cust_rows],
+        "node_idx": [index[r[0]] for r in cust_rows], "address": [""] * n, "address_en": [""] * n,
+        "district": [""] * n, "subdistrict": [""] * n, "road": [""] * n, "road_en": [""] * n,
+        "number": np.zeros(n, dtype=np.int32), "building": np.zeros(n, dtype=np.int32),
+        "unit": np.zeros(n, dtype=np.int32), "room": np.zeros(n, dtype=np.int32),
+        "x_m": cx, "y_m": cy, "critical": [""] * n, "lon": lon, "lat": lat,
+        "area": np.full(n, int(area), dtype=np.int8),
+    }).sort_values("node_idx", kind="stable").reset_index(drop=True)
+    pts = shapely.points(np.column_stack([network.x_m, network.y_m]))
+    hull = shapely.convex_hull(shapely.multipoints(pts)).buffer(500.0)
+    areas = gpd.GeoDataFrame({"area_id": ["A0"], "name": [name], "name_en": [name],
+                              "area_class": [AREA_NAMES[area]]}, geometry=[hull], crs=crs)
+    feeder_df = pd.DataFrame(feeders)
+    feeder_df["transformers"] = [
+        int((network.kind[network.subtree(index[f])] == NodeKind.TRANSFORMER).sum())
+        for f in feeder_df["feeder_id"]] if len(feeder_df) else []
+    feeder_df["reclosers"] = 0
+    return Region(name=name, seed=0, scale=1.0, crs=crs, origin_m=(float(ox), float(oy)),
+                  network=network, customers=customers, areas=areas, roads=nx.Graph(), depots=(),
+                  feeders=feeder_df)
+
+
+def simbench_region(code: str) -> Region:
+    """A SimBench grid by its code, e.g. ``1-MVLV-urban-all-0-sw``."""
+    import simbench
+
+    try:
+        net = simbench.get_simbench_net(code)
+    except Exception as exc:  # simbench raises bare errors for unknown codes
+        raise ValueError(f"unknown SimBench code {code!r}: {exc}") from exc
+    area = AreaClass.URBAN if ("urban" in code or "comm" in code) else AreaClass.RURAL
+    return region_from_pandapower(net, name=f"simbench:{code}", area=area)
