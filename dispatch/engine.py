@@ -191,6 +191,8 @@ class DispatchEngine:
         kind = NodeKind(net.kind[node])
         if kind in _LV_KINDS:
             limit_class = "lv"
+        elif kind == NodeKind.TRANSFORMER:
+            limit_class = "mv"  # pad- or pole-mounted, replacing a transformer is MV work
         else:
             limit_class = "cable" if net.construction[node] == Construction.CABLE else "mv"
         area = AREA_NAMES[net.area[node]]

@@ -49,6 +49,8 @@ def storm_instance(region: Region, *, n_orders: int, n_crews: int, seed: int,
         area = AREA_NAMES[net.area[op]]
         if net.kind[op] >= NodeKind.LV_BRANCH:
             skill = "lv"
+        elif net.kind[op] == NodeKind.TRANSFORMER:
+            skill = "mv"
         else:
             skill = "cable" if net.construction[op] == Construction.CABLE else "mv"
         reported = -int(rng.uniform(0, 3 * 3600))

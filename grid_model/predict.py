@@ -35,7 +35,8 @@ class PredictionRules:
     LV fuse or transformer) is predicted out when at least ``min_units`` of them call and their
     share reaches the point where "out, each unit calling with ``expected_call_share``" is
     more likely than "healthy, units calling on their own faults with ``noise_share``" (a
-    likelihood-ratio test). An MV device needs ``mv_min_transformers`` transformers predicted
+    likelihood-ratio test). A transformer with several LV outlets needs two of them and half
+    calling, so one blown outlet fuse is not taken for the transformer. An MV device needs ``mv_min_transformers`` transformers predicted
     out below it and ``mv_min_share`` of its transformers. Scattered single-customer faults
     thus do not add up to a phantom feeder outage. An element a crew has just restored, and
     the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``.
@@ -45,7 +46,7 @@ class PredictionRules:
     noise_share: float = 0.03
     min_units: int = 2
     mv_min_transformers: int = 2
-    mv_min_share: float = 0.3
+    mv_min_share: float = 0.5
     restored_quiet_s: int = 3 * 3600
 
     @property
@@ -102,12 +103,20 @@ class OutagePredictor:
         self._kind = network.kind.tolist()
         self._parent = network.parent.tolist()
         self._has_device = (network.device != DeviceKind.NONE).tolist()
+        self._dev_anc = network.device_ancestor.tolist()
         self._customers_under = (_count_below(network, NodeKind.CUSTOMER)
                                  + _count_below(network, NodeKind.METER_BOX)).tolist()
         self._drops_under = _count_below(network, NodeKind.SERVICE_DROP).tolist()
         self._xfmrs_under = _count_below(network, NodeKind.TRANSFORMER).tolist()
         self._callers = [0] * n
         self._drops = [0] * n
+        self._outlets = [0] * n
+        outlet = (network.kind == NodeKind.LV_BRANCH) & (network.device != DeviceKind.NONE)
+        outlet &= network.kind[np.maximum(network.parent, 0)] == NodeKind.TRANSFORMER
+        self._is_outlet = outlet.tolist()
+        prefix = np.concatenate([[0], np.cumsum(outlet)])
+        idx = np.arange(n)
+        self._outlets_under = (prefix[idx + network.size] - prefix[idx]).tolist()
         self._xfmrs_out = [0] * n
         self._xfmr_is_out = [False] * n
         self._restored_s: dict[int, int] = {}
@@ -142,10 +151,10 @@ class OutagePredictor:
             inc = self._surviving(self.incidents[existing])
             inc.call_ids.append(call_id)
             return IncidentChange(inc.incident_id, False)
-        path = self._path_up(node_idx)
-        self._count_caller(path, +1)
-        target = self._target(path, t_s)
-        for a in reversed(path):
+        lv, chain = self._paths(node_idx)
+        self._count_caller(lv, chain, +1)
+        target = self._target(chain, t_s)
+        for a in reversed(chain):
             if self._open_at[a] >= 0:
                 inc = self.incidents[self._open_at[a]]
                 self._attach(inc, call_id, node_idx)
@@ -181,7 +190,7 @@ class OutagePredictor:
         for node in inc.caller_nodes:
             if self._caller_incident.get(node) == self._incident_idx[incident_id]:
                 del self._caller_incident[node]
-                self._count_caller(self._path_up(node), -1)
+                self._count_caller(*self._paths(node), -1)
 
     def confidence(self, inc: Incident) -> float:
         """How sure the prediction is: 1 for a planned outage; for an element, how far the
@@ -201,12 +210,25 @@ class OutagePredictor:
             share, need = self._xfmrs_out[a] / max(1, self._xfmrs_under[a]), self.rules.mv_min_share
         return round(min(0.99, 0.5 + 0.5 * min(1.0, share / (2.0 * need))), 3)
 
-    def _path_up(self, idx: int) -> list[int]:
-        parent, out = self._parent, []
+    def _paths(self, idx: int) -> tuple[list[int], list[int]]:
+        """The LV part of a caller's path (up to and including its transformer) and the
+        candidate chain: that LV part, then every protective device above it. Only these
+        elements can be predicted, so MV nodes without a device are never visited."""
+        parent, kind, dev_anc = self._parent, self._kind, self._dev_anc
+        lv = []
         while idx >= 0:
-            out.append(idx)
+            lv.append(idx)
+            if kind[idx] <= _TRANSFORMER:
+                break
             idx = parent[idx]
-        return out
+        chain = list(lv)
+        p = parent[lv[-1]]
+        d = dev_anc[p] if p >= 0 else -1
+        while d >= 0:
+            chain.append(d)
+            p = parent[d]
+            d = dev_anc[p] if p >= 0 else -1
+        return lv, chain
 
     def _surviving(self, inc: Incident) -> Incident:
         while inc.merged_into:
@@ -228,22 +250,35 @@ class OutagePredictor:
         parent.call_ids.extend(child.call_ids)
         parent.first_report_s = min(parent.first_report_s, child.first_report_s)
 
-    def _count_caller(self, path: list[int], step: int) -> None:
-        """Add or remove one calling unit along its path, updating distinct-unit counters."""
-        kind, callers, drops = self._kind, self._callers, self._drops
-        for i, a in enumerate(path):
+    def _count_caller(self, lv: list[int], chain: list[int], step: int) -> None:
+        """Add or remove one calling unit, updating distinct-unit counters on the LV part of
+        its path; a transformer that flips in or out updates the devices above it."""
+        kind, callers, drops, outlets = self._kind, self._callers, self._drops, self._outlets
+        first = 1 if step > 0 else 0
+        stop = len(lv)
+        path = lv
+        for i in range(stop):
+            a = path[i]
             callers[a] += step
-            if kind[a] == _DROP and callers[a] == (1 if step > 0 else 0):
-                for up in path[i + 1:]:
+            k = kind[a]
+            if k == _DROP and callers[a] == first:
+                for up in path[i + 1:stop]:
                     drops[up] += step
-            elif kind[a] == _TRANSFORMER:
+            elif k == _LV_BRANCH and self._is_outlet[a] and callers[a] == first:
+                for up in path[i + 1:stop]:
+                    outlets[up] += step
+            elif k == _TRANSFORMER:
                 out = self._transformer_out(a)
                 if out != self._xfmr_is_out[a]:
                     self._xfmr_is_out[a] = out
-                    for up in path[i:]:
+                    for up in chain[i:]:
                         self._xfmrs_out[up] += 1 if out else -1
 
     def _transformer_out(self, a: int) -> bool:
+        """With two or more LV outlets, at least two calling and half of them (one blown
+        outlet fuse must not look like the transformer); else by its service drops."""
+        if self._outlets_under[a] >= 2:
+            return self._outlets[a] >= 2 and 2 * self._outlets[a] >= self._outlets_under[a]
         return self._units_out(self._drops[a], self._drops_under[a])
 
     def _units_out(self, calling: int, units: int) -> bool:

@@ -175,7 +175,7 @@ def _damage(rng: np.random.Generator, region: Region, hazard: np.ndarray, t_peak
     for k, (t, node, repair, fc) in enumerate(out):
         operates = node if fc.name in ("service_drop", "customer_side") else int(net.device_ancestor[node])
         cable = net.construction[node] == Construction.CABLE
-        limit_class = "cable" if cable and fc.limit_class == "mv" else fc.limit_class
+        limit_class = "cable" if cable and fc.name == "mv_section" else fc.limit_class
         faults.append(Fault(f"X{k + 1:05d}", t, node, operates, fc.name, limit_class, repair))
     return tuple(faults)
 

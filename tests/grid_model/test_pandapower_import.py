@@ -1,0 +1,96 @@
+"""Import from pandapower: ids, conventional devices, switch roles, and loops and islands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandapower as pp
+import pytest
+
+from api.cli import main
+from grid_model.network import NetworkError
+from grid_model.pandapower_import import region_from_pandapower
+from grid_model.trace import trace
+
+
+def _net() -> pp.pandapowerNet:
+    """110 kV grid -> 20 kV busbar -> two MV buses -> one 0.4 kV transformer -> LV feeder."""
+    net = pp.create_empty_network()
+    hv = pp.create_bus(net, 110.0)
+    mvbar = pp.create_bus(net, 20.0)
+    m1, m2 = pp.create_bus(net, 20.0), pp.create_bus(net, 20.0)
+    lv0, lv1, lv2 = (pp.create_bus(net, 0.4) for _ in range(3))
+    pp.create_ext_grid(net, hv)
+    pp.create_transformer(net, hv, mvbar, std_type="25 MVA 110/20 kV")
+    pp.create_line(net, mvbar, m1, 1.0, std_type="NA2XS2Y 1x95 RM/25 12/20 kV")
+    pp.create_line(net, m1, m2, 2.0, std_type="NA2XS2Y 1x95 RM/25 12/20 kV")
+    pp.create_transformer(net, m2, lv0, std_type="0.4 MVA 20/0.4 kV")
+    pp.create_line(net, lv0, lv1, 0.1, std_type="NAYY 4x50 SE")
+    pp.create_line(net, lv1, lv2, 0.1, std_type="NAYY 4x50 SE")
+    pp.create_load(net, lv1, 0.003)
+    pp.create_load(net, lv2, 0.003)
+    pp.create_load(net, lv2, 0.004)
+    pp.create_switch(net, m1, 1, et="l", closed=True, type="CB")
+    return net
+
+
+def test_ids_and_devices_follow_the_documented_convention() -> None:
+    region = region_from_pandapower(_net(), name="tiny")
+    net = region.network
+    idx = net.index_of()
+    assert sorted(region.customers["customer_id"]) == ["load:0", "load:1", "load:2"]
+    t = trace(net, idx["load:2"])
+    assert t.service_drop == "drop:load:2" and t.meter_box == "box:load:2"
+    assert t.lv_branches == ("bus:6", "bus:5")
+    assert t.transformer == "bus:4"
+    assert t.mv_sections == ("bus:3",)
+    assert t.feeder == "bus:2" and t.substation == "bus:0"
+    # LV outlet fuse, transformer fuse, the source's CB on line 1 (kept), a feeder breaker
+    assert t.devices == ("fuse:line:2", "fuse:trafo:1", "switch:0", "breaker:line:0")
+
+
+def test_open_switch_breaks_its_line_and_leaves_an_island() -> None:
+    net = _net()
+    pp.create_switch(net, 3, 1, et="l", closed=False, type="LBS")
+    with pytest.raises(NetworkError, match=r"island: bus:\d+ \(with load:\d+\)"):
+        region_from_pandapower(net, name="tiny")
+
+
+def test_a_loop_is_named_by_its_closing_element() -> None:
+    net = _net()
+    pp.create_line(net, 1, 3, 1.0, std_type="NA2XS2Y 1x95 RM/25 12/20 kV")
+    with pytest.raises(NetworkError, match="loop"):
+        region_from_pandapower(net, name="tiny")
+
+
+def test_predict_cli_on_a_pandapower_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grid = tmp_path / "tiny.json"
+    pp.to_json(_net(), str(grid))
+    calls = tmp_path / "calls.csv"
+    calls.write_text("call_id,time,customer_id\n"
+                     "K1,2024-02-04T10:00:00Z,load:1\n"
+                     "K2,2024-02-04T10:02:00Z,load:2\n"
+                     "K3,later,load:0\n"
+                     "K4,2024-02-04T10:03:00Z,load:77\n", encoding="utf-8")
+    out = tmp_path / "incidents.json"
+    assert main(["predict", "--grid", str(grid), "--calls", str(calls), "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["rejected_rows"] == [f"{calls}:4: call K3: bad time 'later'"]
+    incidents = {i["kind"]: i for i in doc["incidents"]}
+    assert incidents["unlocated"]["call_ids"] == ["K4"]
+    device = incidents["device"]
+    assert device["device_id"] == "drop:load:2" or device["customers_out"]
+    for cid in ("load:1", "load:2"):
+        holders = [i for i in doc["incidents"] if cid in i["customers_out"]]
+        assert len(holders) == 1
+
+
+def test_predict_cli_refuses_a_csv_without_its_columns(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    grid = tmp_path / "tiny.json"
+    pp.to_json(_net(), str(grid))
+    calls = tmp_path / "calls.csv"
+    calls.write_text("id,when\nK1,0\n", encoding="utf-8")
+    assert main(["predict", "--grid", str(grid), "--calls", str(calls), "-o", str(tmp_path / "o")]) == 2
+    assert "missing column(s) call_id, time, customer_id" in capsys.readouterr().err
