@@ -174,7 +174,8 @@ def speed() -> dict[str, Any]:
     return {"customers": len(cust), "nodes": net.n_nodes, "build_arrays_s": round(build_s, 3),
             "resolver_index_s": round(index_s, 3),
             "calls": len(calls), "resolve_trace_group_s": round(ours_s, 3),
-            "calls_per_s": round(len(calls) / ours_s), "naive_networkx_trace_s_extrapolated": round(naive_s, 2),
+            "calls_per_s": round(len(calls) / ours_s),
+            "naive_networkx_trace_s_extrapolated": round(naive_s, 2),
             "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 

@@ -36,9 +36,10 @@ class PredictionRules:
     share reaches the point where "out, each unit calling with ``expected_call_share``" is
     more likely than "healthy, units calling on their own faults with ``noise_share``" (a
     likelihood-ratio test). A transformer with several LV outlets needs two of them and half
-    calling, so one blown outlet fuse is not taken for the transformer. An MV device needs ``mv_min_transformers`` transformers predicted
-    out below it and ``mv_min_share`` of its transformers. Scattered single-customer faults
-    thus do not add up to a phantom feeder outage. An element a crew has just restored, and
+    calling, so one blown outlet fuse is not taken for the transformer. An MV device needs
+    ``mv_min_transformers`` transformers predicted out below it and ``mv_min_share`` of its
+    transformers. Scattered single-customer faults thus do not add up to a phantom feeder
+    outage. An element a crew has just restored, and
     the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``.
     """
 
