@@ -1,0 +1,73 @@
+"""Instance and plan files: malformed input names the field and the item; the CLI writes
+feasible plans and reasons for what it leaves out."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.cli import main
+from routing.evaluate import evaluate
+from routing.io import problem_from_dict, problem_to_dict, read_instance
+from routing.problem import ProblemError
+
+DATA = Path(__file__).parents[1] / "data"
+BASE: dict[str, Any] = json.loads((DATA / "two_crews.instance.json").read_text())
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    inst = copy.deepcopy(BASE)
+    change(inst)
+    return inst
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda i: i["orders"][2].pop("service"), r"orders\[2\] \(W3\): missing field 'service'"),
+    (lambda i: i["orders"][1].update(service=-5), r"orders\[1\] \(W2\): service must be >= 0, got -5"),
+    (lambda i: i["orders"][4].update(skill="hv"), r"orders\[4\] \(W5\): unknown skill 'hv'"),
+    (lambda i: i["crews"][0].update(start="dawn"), r"crews\[0\] \(C1\)\.start: must be an integer"),
+    (lambda i: i.update(travel={"kind": "matrix", "seconds": [[0, 1], [1, 0]]}),
+     r"travel\.seconds: shape \(2, 2\), expected \(8, 8\)"),
+    (lambda i: i.pop("horizon"), r"instance: missing field 'horizon'"),
+    (lambda i: i["orders"].append(dict(i["orders"][0])), r"orders: id 'W1' appears more than once"),
+    (lambda i: i.update(travel={"kind": "teleport"}), r"travel\.kind: must be 'euclidean' or 'matrix'"),
+])
+def test_malformed_instances_name_the_field_and_item(change: Any, message: str) -> None:
+    with pytest.raises(ProblemError, match=message):
+        problem_from_dict(_broken(change))
+
+
+def test_instance_round_trips_through_json() -> None:
+    p = read_instance(DATA / "two_crews.instance.json")
+    again = problem_from_dict(json.loads(json.dumps(problem_to_dict(p))))
+    routes = {"C1": ["W1", "W6"], "C2": ["W3", "W4", "W5", "W2"]}
+    assert evaluate(again, routes).cost == evaluate(p, routes).cost
+
+
+def test_cli_solve_writes_a_feasible_plan_and_explains_what_it_leaves_out(tmp_path: Path) -> None:
+    inst = _broken(lambda i: i["orders"].append(
+        {"id": "W7", "x": 10.0, "y": 10.0, "reported": 0, "deadline": 900, "service": 600,
+         "skill": "cable", "customers": 4, "priority": 1}))
+    inst["crews"].append({"id": "C3", "x": 9e6, "y": 9e6, "start": 0, "end": 100,
+                          "skills": ["cable"]})
+    path = tmp_path / "i.json"
+    path.write_text(json.dumps(inst))
+    out = tmp_path / "plan.json"
+    assert main(["solve", str(path), "--iterations", "300", "--seed", "3", "-o", str(out)]) == 0
+    plan = json.loads(out.read_text())
+    p = problem_from_dict(inst)
+    assert evaluate(p, plan["routes"]).cost == plan["solver"]["cost"]
+    assert plan["unassigned"] == ["W7"]
+    assert plan["solver"]["unassigned_reasons"]["W7"] == (
+        "no crew with the skill can reach it before the end of its shift")
+
+
+def test_cli_solve_reports_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "i.json"
+    path.write_text("{not json")
+    assert main(["solve", str(path), "--seconds", "1", "-o", str(tmp_path / "p.json")]) == 2
+    assert "malformed JSON at line 1" in capsys.readouterr().err
