@@ -7,12 +7,16 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grid_model.calls_csv import CallFileError
 from grid_model.network import NetworkError
 from grid_model.stormfile import StormFileError
 from routing.evaluate import PlanError
 from routing.problem import ProblemError
+
+if TYPE_CHECKING:
+    from grid_model.region import Region
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -74,7 +78,7 @@ def _solve(args: argparse.Namespace) -> int:
     result = solve(problem, stop, seed=args.seed)
     plan = result.plan
     ev = evaluate(problem, plan.routes)
-    routes: dict[str, list[object]] = dict(plan.routes)
+    routes: dict[str, list[object]] = {c: list(seq) for c, seq in plan.routes.items()}
     info: dict[str, object] = {"name": "outage-dispatch sisr", "seed": args.seed,
                                "seconds": round(time.perf_counter() - t0, 3), "cost": ev.cost,
                                "iterations": result.iterations}
@@ -91,7 +95,7 @@ def _solve(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_grid(spec: str):  # type: ignore[no-untyped-def]
+def load_grid(spec: str) -> Region:
     """``default`` (the embedded region), ``simbench:CODE``, or a pandapower JSON file."""
     if spec == "default":
         from grid_model.region import load_region

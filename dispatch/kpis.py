@@ -59,8 +59,8 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
     orders = list(engine.orders.values())
     outcomes = order_outcomes(orders, engine.limits)
     with_limit = [o for o in outcomes if o.repair_limit_s is not None]
-    repaired_ok = sum(1 for o in with_limit
-                      if o.repaired_s is not None and o.repaired_s <= o.repair_limit_s)  # type: ignore[operator]
+    repaired_ok = sum(1 for o in with_limit if o.repaired_s is not None
+                      and o.repair_limit_s is not None and o.repaired_s <= o.repair_limit_s)
     cust_nodes = engine.region.customers["node_idx"].to_numpy()
     n_cust = len(cust_nodes)
     cmi = float(world.outage_s[cust_nodes].sum()) / 60.0

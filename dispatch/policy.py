@@ -64,10 +64,10 @@ class NearestAvailableCrew:
         for crew_id in self._freed:
             if crew_id in taken or not engine.is_idle(crew_id):
                 continue
-            order = self._pop_most_urgent(engine.crew_skills(crew_id))
-            if order is not None:
+            waiting = self._pop_most_urgent(engine.crew_skills(crew_id))
+            if waiting is not None:
                 taken.add(crew_id)
-                out.append((order.order_id, crew_id))
+                out.append((waiting.order_id, crew_id))
         self._freed.clear()
         return out
 

@@ -55,9 +55,9 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
     for state in engine.crews.values():
         if not state.visits:
             continue
-        pts = [f.xy(state.crew.x_m, state.crew.y_m)]
-        pts += [f.xy(engine.orders[o].x_m, engine.orders[o].y_m) for o in state.visits]
-        parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="#3867d6" '
+        stops = [f.xy(state.crew.x_m, state.crew.y_m)]
+        stops += [f.xy(engine.orders[o].x_m, engine.orders[o].y_m) for o in state.visits]
+        parts.append(f'<polyline points="{" ".join(stops)}" fill="none" stroke="#3867d6" '
                      f'stroke-opacity="0.35" stroke-width="0.7"><title>crew {state.crew.crew_id}: '
                      f'{len(state.visits)} jobs</title></polyline>')
     for o in engine.orders.values():
@@ -80,8 +80,8 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
         parts.append(f'<rect x="{float(cx) - 4}" y="{float(cy) - 4}" width="8" height="8" '
                      f'fill="#2d3436"><title>{net.node_id[s]}</title></rect>')
     for d in region.depots:
-        cx, cy = (float(v) for v in f.xy(d.x_m, d.y_m).split(","))
-        parts.append(f'<polygon points="{cx},{cy - 6} {cx - 5},{cy + 4} {cx + 5},{cy + 4}" '
+        dx, dy = (float(v) for v in f.xy(d.x_m, d.y_m).split(","))
+        parts.append(f'<polygon points="{dx},{dy - 6} {dx - 5},{dy + 4} {dx + 5},{dy + 4}" '
                      f'fill="#8e44ad"><title>{html.escape(d.name)}</title></polygon>')
     summary = " · ".join(f"{k}: {v}" for k, v in kpis.items() if not isinstance(v, dict))
     doc = f"""<!doctype html>

@@ -4,7 +4,9 @@ roads and service stations. Deterministic for a seed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -125,7 +127,7 @@ class _Builder:
 
 
 def _sample_in(rng: np.random.Generator, geom: shapely.Geometry, n: int,
-               draw: callable) -> np.ndarray:  # type: ignore[valid-type]
+               draw: Callable[[int], np.ndarray]) -> np.ndarray:
     out = np.empty((0, 2))
     while len(out) < n:
         pts = draw(4 * (n - len(out)) + 8)
@@ -299,7 +301,9 @@ def _emit_lv(b: _Builder, rng: np.random.Generator, xf: _Xfmr, xf_idx: int, xf_i
 
 
 def _address(row: dict[str, object]) -> tuple[str, str]:
-    (d, d_en), (s, s_en), (r, r_en) = row["district"], row["subdistrict"], row["road"]  # type: ignore[misc]
+    names = cast(tuple[tuple[str, str], tuple[str, str], tuple[str, str]],
+                 (row["district"], row["subdistrict"], row["road"]))
+    (d, d_en), (s, s_en), (r, r_en) = names
     num, bld, unit, room = row["number"], row["building"], row["unit"], row["room"]
     zh = f"{d} {s} {r} {num} 号"
     en = f"No. {num} {r_en}, {s_en}, {d_en}"
@@ -360,8 +364,9 @@ def generate_region(params: RegionParams | None = None) -> Region:
             trunk_set = set(trunk)
             reclosers: set[int] = set()
             if not cable and dist[far] > p.long_feeder_m:
+                trunk_dist = dist[np.asarray(trunk)]
                 for share in (0.35, 0.7):
-                    reclosers.add(min(trunk, key=lambda u, t=share * dist[far]: abs(dist[u] - t)))
+                    reclosers.add(trunk[int(np.argmin(np.abs(trunk_dist - share * dist[far])))])
             children: list[list[int]] = [[] for _ in range(len(pts))]
             for v in order[1:]:
                 children[int(parent[v])].append(int(v))

@@ -128,7 +128,7 @@ def preorder_from_parent(parent: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]
     if n and (parent.max() >= n or parent.min() < -1):
         raise NetworkError("parent index out of range")
     children: list[list[int]] = [[] for _ in range(n)]
-    roots = []
+    roots: list[int] = []
     for i, p in enumerate(parent.tolist()):
         (roots if p < 0 else children[p]).append(i)
     order: list[int] = []

@@ -63,7 +63,9 @@ def _geo_of(net: Any) -> dict[int, tuple[float, float]]:
 
 def _open_elements(net: Any) -> tuple[set[int], set[int], dict[tuple[str, int], int]]:
     """Lines and trafos broken by an open switch; closed CBs by (et, element)."""
-    open_lines, open_trafos, breakers = set(), set(), {}
+    open_lines: set[int] = set()
+    open_trafos: set[int] = set()
+    breakers: dict[tuple[str, int], int] = {}
     for sid, sw in net.switch.iterrows():
         et, el = sw["et"], int(sw["element"])
         if not bool(sw["closed"]):
@@ -165,7 +167,15 @@ def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list
             return tuple(float(v) for v in to_utm.transform(*geo[b]))  # type: ignore[return-value]
         return float(ox), float(oy)
 
-    ids, kinds, parents, xs, ys, devs, dev_ids, builds, lengths = [], [], [], [], [], [], [], [], []
+    ids: list[str] = []
+    dev_ids: list[str] = []
+    kinds: list[int] = []
+    parents: list[int] = []
+    devs: list[int] = []
+    builds: list[int] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    lengths: list[float] = []
     pos: dict[str, int] = {}
     edge_of: dict[str, str] = {}
 

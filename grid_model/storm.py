@@ -148,7 +148,7 @@ def generate_storm(region: Region, params: StormParams | None = None) -> Storm:
     faults = _damage(rng, region, hazard, t_peak, duration_s)
     planned = _planned_outages(rng, region, p, duration_s)
     calls, cause, cust_idx = _calls(rng, region, p, faults, planned)
-    return Storm(p, (tuple(p0.tolist()), tuple(p1.tolist())), faults, planned,  # type: ignore[arg-type]
+    return Storm(p, (tuple(p0.tolist()), tuple(p1.tolist())), faults, planned,
                  calls, cause, cust_idx)
 
 
@@ -172,11 +172,11 @@ def _damage(rng: np.random.Generator, region: Region, hazard: np.ndarray, t_peak
         out.extend((int(ti), int(n), int(r), fc) for ti, n, r in zip(t, hit, repair, strict=True))
     out.sort(key=lambda f: (f[0], f[1]))
     faults = []
-    for k, (t, node, repair, fc) in enumerate(out):
+    for k, (t_s, node, repair_s, fc) in enumerate(out):
         operates = node if fc.name in ("service_drop", "customer_side") else int(net.device_ancestor[node])
         cable = net.construction[node] == Construction.CABLE
         limit_class = "cable" if cable and fc.name == "mv_section" else fc.limit_class
-        faults.append(Fault(f"X{k + 1:05d}", t, node, operates, fc.name, limit_class, repair))
+        faults.append(Fault(f"X{k + 1:05d}", t_s, node, operates, fc.name, limit_class, repair_s))
     return tuple(faults)
 
 

@@ -9,7 +9,7 @@ from routing._kernels_solver import travel
 
 
 @nb.njit(cache=True, nogil=True)
-def nearest_lists(D, k_orders, k_crews):  # type: ignore[no-untyped-def]
+def nearest_lists(D, k_orders, k_crews):
     """For each order: its ``k_orders`` nearest other orders and ``k_crews`` nearest crews
     able to serve it, by travel time; brute force, O(N^2), no dense matrix kept."""
     K, N = D.n_crews, D.n_orders

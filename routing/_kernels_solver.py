@@ -15,7 +15,7 @@ INF = np.int64(2**62)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def travel(D, a, b):  # type: ignore[no-untyped-def]
+def travel(D, a, b):
     kind = D.travel_kind
     if kind == 0:
         return D.matrix[a, b]
@@ -32,7 +32,7 @@ def travel(D, a, b):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def order_cost(D, j, a, f, leg):  # type: ignore[no-untyped-def]
+def order_cost(D, j, a, f, leg):
     if D.distance_objective:
         return leg
     late = a - D.deadline[j]
@@ -42,14 +42,14 @@ def order_cost(D, j, a, f, leg):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def unassigned_cost(D, j):  # type: ignore[no-untyped-def]
+def unassigned_cost(D, j):
     if D.distance_objective:
         return np.int64(10**12)
     return order_cost(D, j, D.horizon, D.horizon + D.service[j], 0)
 
 
 @nb.njit(cache=True, nogil=True)
-def recompute_route(D, S, r):  # type: ignore[no-untyped-def]
+def recompute_route(D, S, r):
     """Re-time route ``r`` and refresh its prefix caches; returns False if it is infeasible."""
     K = D.n_crews
     t = D.crew_start[r]
@@ -88,7 +88,7 @@ def recompute_route(D, S, r):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def insert_delta(D, S, r, p, c):  # type: ignore[no-untyped-def]
+def insert_delta(D, S, r, p, c):
     """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
     if (D.crew_skills[r] & D.order_skill[c]) == 0:
         return INF
@@ -140,7 +140,7 @@ def insert_delta(D, S, r, p, c):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def insert_at(D, S, r, p, c):  # type: ignore[no-untyped-def]
+def insert_at(D, S, r, p, c):
     L = S.rlen[r]
     for i in range(L, p, -1):
         S.routes[r, i] = S.routes[r, i - 1]
@@ -151,7 +151,7 @@ def insert_at(D, S, r, p, c):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def remove_range(D, S, r, start, length, out, n_out):  # type: ignore[no-untyped-def]
+def remove_range(D, S, r, start, length, out, n_out):
     """Remove ``length`` orders from position ``start`` of route ``r``; append them to ``out``."""
     L = S.rlen[r]
     for i in range(start, start + length):
@@ -167,7 +167,7 @@ def remove_range(D, S, r, start, length, out, n_out):  # type: ignore[no-untyped
 
 
 @nb.njit(cache=True, nogil=True)
-def best_insertion(D, S, NB, CN, c, blink):  # type: ignore[no-untyped-def]
+def best_insertion(D, S, NB, CN, c, blink):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
     of its nearest crews' routes (granular neighbourhood). Returns (route, position, delta)."""
     best_r, best_p, best_d = -1, -1, INF
@@ -198,7 +198,7 @@ def best_insertion(D, S, NB, CN, c, blink):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def total_cost(D, S):  # type: ignore[no-untyped-def]
+def total_cost(D, S):
     tot = np.int64(0)
     for r in range(D.n_crews):
         tot += S.rcost[r]
@@ -209,12 +209,12 @@ def total_cost(D, S):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def seed_rng(seed):  # type: ignore[no-untyped-def]
+def seed_rng(seed):
     np.random.seed(seed)
 
 
 @nb.njit(cache=True, nogil=True)
-def recreate(D, S, NB, CN, removed, n_removed, blink, mode):  # type: ignore[no-untyped-def]
+def recreate(D, S, NB, CN, removed, n_removed, blink, mode):
     """Insert ``removed`` orders greedily in a random, weight or deadline order."""
     if mode == 0:
         np.random.shuffle(removed[:n_removed])
@@ -237,7 +237,7 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode):  # type: ignore[no-
 
 
 @nb.njit(cache=True, nogil=True)
-def construct_by_insertion(D, S, NB, CN):  # type: ignore[no-untyped-def]
+def construct_by_insertion(D, S, NB, CN):
     """Insert every unrouted order, in random order, at its cheapest granular position."""
     pending = np.empty(D.n_orders, dtype=np.int64)
     n = 0
@@ -249,7 +249,7 @@ def construct_by_insertion(D, S, NB, CN):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def construct_by_rule(D, S, w_priority):  # type: ignore[no-untyped-def]
+def construct_by_rule(D, S, w_priority):
     """The crew that frees up first takes the order with the highest weight per second of
     work (travel + repair); weight = customers + w_priority * lateness_weight * priority.
     With ``w_priority`` = 0 this is the dispatcher's rule of thumb."""
@@ -309,7 +309,7 @@ def construct_by_rule(D, S, w_priority):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def _touch(S, r, it, stamp, touched, n_touch, backup, backup_len):  # type: ignore[no-untyped-def]
+def _touch(S, r, it, stamp, touched, n_touch, backup, backup_len):
     """Back route ``r`` up the first time an iteration changes it; returns its old cost."""
     if stamp[r] == it:
         return n_touch, np.int64(0)
@@ -322,7 +322,7 @@ def _touch(S, r, it, stamp, touched, n_touch, backup, backup_len):  # type: igno
 
 @nb.njit(cache=True, nogil=True)
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
-                    avg_removed, max_string, blink):  # type: ignore[no-untyped-def]
+                    avg_removed, max_string, blink):
     """Ruin (adjacent string removals) and recreate, accepted by simulated annealing with the
     temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
     solution in ``B``. Returns (current cost, best cost, accepted count)."""
@@ -427,7 +427,7 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
 
 
 @nb.njit(cache=True, nogil=True)
-def construct_nearest_available(D, S):  # type: ignore[no-untyped-def]
+def construct_nearest_available(D, S):
     """Orders by deadline, each to the crew with the skill that can get there first."""
     K = D.n_crews
     free = D.crew_start.copy()
