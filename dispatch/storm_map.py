@@ -58,7 +58,7 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
         stops = [f.xy(state.crew.x_m, state.crew.y_m)]
         stops += [f.xy(engine.orders[o].x_m, engine.orders[o].y_m) for o in state.visits]
         parts.append(f'<polyline points="{" ".join(stops)}" fill="none" stroke="#3867d6" '
-                     f'stroke-opacity="0.35" stroke-width="0.7"><title>crew {state.crew.crew_id}: '
+                     f'stroke-opacity="0.18" stroke-width="0.6"><title>crew {state.crew.crew_id}: '
                      f'{len(state.visits)} jobs</title></polyline>')
     for o in engine.orders.values():
         if o.status in (OrderStatus.MERGED, OrderStatus.CANCELLED):

@@ -35,8 +35,8 @@ class PredictionRules:
     LV fuse or transformer) is predicted out when at least ``min_units`` of them call and their
     share reaches the point where "out, each unit calling with ``expected_call_share``" is
     more likely than "healthy, units calling on their own faults with ``noise_share``" (a
-    likelihood-ratio test). A transformer with several LV outlets needs two of them and half
-    calling, so one blown outlet fuse is not taken for the transformer. An MV device needs
+    likelihood-ratio test). A transformer with several LV outlets needs two of them and more
+    than half calling, so blown outlet fuses are not taken for the transformer. An MV device needs
     ``mv_min_transformers`` transformers predicted out below it and ``mv_min_share`` of its
     transformers. Scattered single-customer faults thus do not add up to a phantom feeder
     outage. An element a crew has just restored, and
@@ -276,10 +276,12 @@ class OutagePredictor:
                         self._xfmrs_out[up] += 1 if out else -1
 
     def _transformer_out(self, a: int) -> bool:
-        """With two or more LV outlets, at least two calling and half of them (one blown
-        outlet fuse must not look like the transformer); else by its service drops."""
+        """Whether the transformer's area is dark (this is what MV devices above count). With
+        two or more LV outlets, at least two calling and more than half of them (one or two
+        blown outlet fuses must not look like the transformer; a dark transformer lights up
+        nearly every outlet); otherwise by its service drops."""
         if self._outlets_under[a] >= 2:
-            return self._outlets[a] >= 2 and 2 * self._outlets[a] >= self._outlets_under[a]
+            return self._outlets[a] >= 2 and 2 * self._outlets[a] > self._outlets_under[a]
         return self._units_out(self._drops[a], self._drops_under[a])
 
     def _units_out(self, calling: int, units: int) -> bool:
@@ -304,7 +306,9 @@ class OutagePredictor:
             elif k == _LV_BRANCH:
                 ok = self._has_device[a] and self._units_out(self._drops[a], self._drops_under[a])
             elif k == _TRANSFORMER:
-                ok = self._xfmr_is_out[a]
+                # with a single outlet the calls cannot tell the transformer fuse from the
+                # outlet fuse, and the fuse nearer the fault is the likelier to have blown
+                ok = self._xfmr_is_out[a] and self._outlets_under[a] != 1
             elif self._has_device[a]:
                 ok = (self._xfmrs_out[a] >= r.mv_min_transformers
                       and self._xfmrs_out[a] >= r.mv_min_share * self._xfmrs_under[a])

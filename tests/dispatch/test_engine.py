@@ -37,22 +37,23 @@ def _engine(region: Region, travel: RoadTravel) -> DispatchEngine:
 
 
 def _two_drop_customers(region: Region) -> tuple[str, str, int]:
-    """Customers under two different drops of a transformer that has exactly two drops."""
+    """Customers under the two drops of a transformer's only LV outlet, and that outlet."""
     net = region.network
     cust = region.customers
     for x in net.nodes_of_kind(NodeKind.TRANSFORMER):
         sl = net.subtree(int(x))
+        outlets = [i for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.LV_BRANCH]
         drops = [i for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.SERVICE_DROP]
-        if len(drops) == 2:
+        if len(outlets) == 1 and len(drops) == 2:
             ids = [cust.loc[cust["node_idx"] == d + 2, "customer_id"].iat[0] for d in drops]
-            return ids[0], ids[1], int(x)
-    raise AssertionError("no transformer with two drops")
+            return ids[0], ids[1], outlets[0]
+    raise AssertionError("no transformer with one outlet of two drops")
 
 
 def test_merge_hands_the_en_route_crew_to_the_surviving_order(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    a, b, xfmr = _two_drop_customers(small_region)
+    a, b, outlet = _two_drop_customers(small_region)
     eng.handle(ShiftStarted(0, "C1"))
     eng.handle(ShiftStarted(0, "C2"))
     first = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
@@ -65,11 +66,11 @@ def test_merge_hands_the_en_route_crew_to_the_surviving_order(
     assert len(handover) == 1 and handover[0].from_order_id == w1.order_id
     w2 = eng.orders[handover[0].order_id]
     assert w1.status == OrderStatus.MERGED and w1.merged_into == w2.order_id
-    assert w2.node_idx == xfmr and w2.crew_id == crew and w2.first_report_s == 100
+    assert w2.node_idx == outlet and w2.crew_id == crew and w2.first_report_s == 100
     assert w2.deadline_s == 100 + eng.limits.arrival_limit(w2.area)
     eng.handle(CrewArrived(900, crew, w2.order_id))
     assert w2.status == OrderStatus.ON_SITE and w2.arrived_s == 900
-    eng.handle(RepairFinished(5000, crew, w2.order_id, (xfmr,)))
+    eng.handle(RepairFinished(5000, crew, w2.order_id, (outlet,)))
     assert w2.status == OrderStatus.CLOSED and w2.repaired_s == 5000
     assert eng.crews[crew].status == "idle"
 

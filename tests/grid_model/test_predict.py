@@ -23,9 +23,10 @@ def test_second_drop_calling_rolls_up_and_merges_the_lower_incident() -> None:
     first = p.add_call("K1", idx["C3"], 100)
     second = p.add_call("K2", idx["C4"], 160)
     inc = p.incident(second.incident_id)
-    # T3 has two drops (SD3, SD4), both calling: its fuse and the LV fuse qualify; the
-    # higher one (the transformer fuse) is predicted, and the lone-call incident merges in.
-    assert inc.node_idx == idx["T3"] and inc.kind == IncidentKind.DEVICE
+    # Both drops below LV fuse L3 call. T3 has that one outlet only, so the calls cannot
+    # tell its fuse from L3's, and the fuse nearer the fault is predicted; the lone-call
+    # incident merges in.
+    assert inc.node_idx == idx["L3"] and inc.kind == IncidentKind.DEVICE
     assert second.merged == (first.incident_id,)
     assert p.incident(first.incident_id).merged_into == inc.incident_id
     assert inc.call_ids == ["K1", "K2"] and inc.first_report_s == 100
@@ -40,21 +41,23 @@ def test_one_drop_calling_under_each_transformer_is_not_a_feeder_outage() -> Non
     for k, c in enumerate(["C3", "C4", "C1", "C2"]):
         change = p.add_call(f"K{k}", idx[c], 100 + k)
     open_nodes = sorted(net.node_id[i.node_idx] for i in p.incidents if i.is_open)
-    # T3 has both its drops calling: out. T1 has one drop with two callers: that drop is
-    # out, but one transformer out of two is not enough evidence against the breaker.
-    assert open_nodes == ["SD1", "T3"]
+    # Both drops under L3 call: its fuse is out. T1 has one drop with two callers: that drop
+    # is out. No transformer is out, so nothing points at the breaker.
+    assert open_nodes == ["L3", "SD1"]
     assert p.incident(change.incident_id).call_ids == ["K2", "K3"]
 
 
 def test_two_transformers_out_roll_up_to_the_breaker_above_both() -> None:
     rows = list(TWO_FAULTS_IN_SERIES)
-    rows += [("SD2", NodeKind.SERVICE_DROP, "L1", DeviceKind.NONE, ""),
-             ("MB2", NodeKind.METER_BOX, "SD2", DeviceKind.NONE, ""),
-             ("C6", NodeKind.CUSTOMER, "MB2", DeviceKind.NONE, "")]
+    for t, n in (("T1", "1"), ("T3", "3")):  # a second LV outlet on each transformer
+        rows += [(f"L{n}b", NodeKind.LV_BRANCH, t, DeviceKind.FUSE, f"LF-L{n}b"),
+                 (f"SD{n}b", NodeKind.SERVICE_DROP, f"L{n}b", DeviceKind.NONE, ""),
+                 (f"MB{n}b", NodeKind.METER_BOX, f"SD{n}b", DeviceKind.NONE, ""),
+                 (f"C{n}b", NodeKind.CUSTOMER, f"MB{n}b", DeviceKind.NONE, "")]
     net = build(rows)
     idx = net.index_of()
     p = OutagePredictor(net, PredictionRules(mv_min_share=0.5))
-    for k, c in enumerate(["C3", "C4", "C1", "C6"]):
+    for k, c in enumerate(["C3", "C3b", "C1", "C1b"]):
         change = p.add_call(f"K{k}", idx[c], 100 + k)
     inc = p.incident(change.incident_id)
     assert net.node_id[inc.node_idx] == "F1" and change.created
@@ -71,9 +74,9 @@ def test_restored_device_is_not_predicted_again_during_the_quiet_period() -> Non
     p.close(change.incident_id, 1000)
     again = p.add_call("K3", idx["C3"], 1100)
     again = p.add_call("K4", idx["C4"], 1200)
-    assert p.incident(again.incident_id).node_idx != idx["T3"]
+    assert p.incident(again.incident_id).node_idx != idx["L3"]
     later = p.add_call("K5", idx["C5"], 1000 + 4 * 3600)
-    assert p.incident(later.incident_id).node_idx == idx["T3"]
+    assert p.incident(later.incident_id).node_idx == idx["L3"]
 
 
 def test_calls_inside_a_planned_outage_attach_to_it_and_are_not_dispatched() -> None:
