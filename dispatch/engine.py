@@ -237,10 +237,7 @@ class DispatchEngine:
         return self._free_crew(crew_id, child.order_id, t_s)
 
     def _free_crew(self, crew_id: str, order_id: str, t_s: int) -> list[Decision]:
-        state = self.crews[crew_id]
-        state.busy_s += t_s - state.leg_start_s
-        state.order_id = ""
-        self._become_available(state, t_s)
+        self._release(self.crews[crew_id], t_s)
         self.log.recalled += 1
         return [Recall(t_s, order_id, crew_id)]
 
@@ -262,12 +259,23 @@ class DispatchEngine:
         elif state.status != "off":
             state.going_off = True
 
-    def _on_arrived(self, ev: CrewArrived) -> None:
-        state = self._crew(ev.crew_id)
-        order = self._order(ev.order_id)
+    def _crew_on(self, crew_id: str, order_id: str, what: str) -> tuple[CrewState, WorkOrder]:
+        """The crew and the order it reports on; refused unless that is its assigned order."""
+        state = self._crew(crew_id)
+        order = self._order(order_id)
         if state.order_id != order.order_id:
-            raise EventError(f"crew {ev.crew_id} arrived at {ev.order_id} but is assigned "
+            raise EventError(f"crew {crew_id} {what} {order_id} but is assigned "
                              f"{state.order_id or 'nothing'}")
+        return state, order
+
+    def _release(self, state: CrewState, t_s: int) -> None:
+        """The crew's job ends (done or called off): book its busy time, make it available."""
+        state.busy_s += t_s - state.leg_start_s
+        state.order_id = ""
+        self._become_available(state, t_s)
+
+    def _on_arrived(self, ev: CrewArrived) -> None:
+        state, order = self._crew_on(ev.crew_id, ev.order_id, "arrived at")
         order.move(OrderStatus.ON_SITE, ev.t_s)
         state.visits.append(order.order_id)
         state.status = "on_site"
@@ -275,17 +283,11 @@ class DispatchEngine:
         self._crew_snap[ev.crew_id] = self._order_snap[order.order_id]
 
     def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
-        state = self._crew(ev.crew_id)
-        order = self._order(ev.order_id)
-        if state.order_id != order.order_id:
-            raise EventError(f"crew {ev.crew_id} reports {ev.order_id} repaired but is assigned "
-                             f"{state.order_id or 'nothing'}")
+        state, order = self._crew_on(ev.crew_id, ev.order_id, "reports repaired")
         order.move(OrderStatus.REPAIRED, ev.t_s)
         order.move(OrderStatus.CLOSED, ev.t_s)
         self._close_incident(order, ev.t_s)
-        state.busy_s += ev.t_s - state.leg_start_s
-        state.order_id = ""
-        self._become_available(state, ev.t_s)
+        self._release(state, ev.t_s)
         return []
 
     def callers_of(self, order_id: str) -> set[int]:

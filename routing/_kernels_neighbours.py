@@ -8,6 +8,21 @@ import numpy as np
 from routing._kernels_solver import travel
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _keep_best(best_d, best_i, m, k, d, i):
+    """Insert (d, i) into the ``m`` smallest kept so far (sorted, at most ``k``); new ``m``."""
+    if m == k and d >= best_d[m - 1]:
+        return m
+    j = m if m < k else k - 1
+    while j > 0 and best_d[j - 1] > d:
+        best_d[j] = best_d[j - 1]
+        best_i[j] = best_i[j - 1]
+        j -= 1
+    best_d[j] = d
+    best_i[j] = i
+    return m + 1 if m < k else m
+
+
 @nb.njit(cache=True, nogil=True)
 def nearest_lists(D, k_orders, k_crews):
     """For each order: its ``k_orders`` nearest other orders and ``k_crews`` nearest crews
@@ -24,35 +39,13 @@ def nearest_lists(D, k_orders, k_crews):
         for q in range(N):
             if q == c:
                 continue
-            d = travel(D, K + c, K + q) + travel(D, K + q, K + c)
-            if m == ko and d >= best_d[m - 1]:
-                continue
-            i = m if m < ko else ko - 1
-            while i > 0 and best_d[i - 1] > d:
-                best_d[i] = best_d[i - 1]
-                best_i[i] = best_i[i - 1]
-                i -= 1
-            best_d[i] = d
-            best_i[i] = q
-            if m < ko:
-                m += 1
+            m = _keep_best(best_d, best_i, m, ko, travel(D, K + c, K + q) + travel(D, K + q, K + c), q)
         nb_idx[c, :] = best_i[:ko]
         m = 0
         for r in range(K):
             if (D.crew_skills[r] & D.order_skill[c]) == 0:
                 continue
-            d = travel(D, r, K + c)
-            if m == kc and d >= best_d[m - 1]:
-                continue
-            i = m if m < kc else kc - 1
-            while i > 0 and best_d[i - 1] > d:
-                best_d[i] = best_d[i - 1]
-                best_i[i] = best_i[i - 1]
-                i -= 1
-            best_d[i] = d
-            best_i[i] = r
-            if m < kc:
-                m += 1
+            m = _keep_best(best_d, best_i, m, kc, travel(D, r, K + c), r)
         for i in range(kc):
             cn_idx[c, i] = best_i[i] if i < m else best_i[0] if m > 0 else 0
     return nb_idx, cn_idx
