@@ -94,6 +94,8 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "saifi": round(saifi, 5),
         "caidi_minutes": round(saidi / saifi, 2) if saifi else None,
         "crew_utilisation": round(busy / duty, 4) if duty else None,
+        "crew_assignments": engine.log.assigned,
+        "crew_recalls": engine.log.recalled,
         "storm_end_s": end_s,
     }
 

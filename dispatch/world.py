@@ -123,7 +123,3 @@ class World:
         dark = (self._dark > 0) & self._is_customer
         self.outage_s[dark] += t_s - self._out_since[dark]
         self._out_since[dark] = t_s
-
-    @property
-    def open_elements(self) -> int:
-        return len(self._open)

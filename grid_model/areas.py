@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
 from grid_model.network import AREA_NAMES, AreaClass
 
@@ -88,7 +88,3 @@ def area_class_at(areas: gpd.GeoDataFrame, x_m: np.ndarray, y_m: np.ndarray) -> 
 def territory_polygon(areas: gpd.GeoDataFrame) -> Polygon:
     """The whole service territory: the union of the area polygons."""
     return shapely.union_all(list(areas.geometry))
-
-
-def point_km(seat: Seat, origin_m: tuple[float, float]) -> Point:
-    return Point(origin_m[0] + seat.x_km * 1000.0, origin_m[1] + seat.y_km * 1000.0)

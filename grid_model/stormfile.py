@@ -145,17 +145,6 @@ def _field(path: Path, lineno: int, obj: dict[str, object], key: str, typ: type)
     return val
 
 
-def read_header(path: Path) -> dict[str, object]:
-    with open(path, encoding="utf-8") as fh:
-        try:
-            head = json.loads(fh.readline())
-        except json.JSONDecodeError as exc:
-            raise StormFileError(f"{path}:1: malformed header: {exc.msg}") from exc
-    if not isinstance(head, dict):
-        raise StormFileError(f"{path}:1: header must be a JSON object")
-    return head
-
-
 def read_events(path: Path, region: Region) -> list[StormEvent]:
     """Read and validate an event file against ``region``.
 

@@ -191,13 +191,3 @@ def write_plan(path: Path, problem: Problem, routes: dict[str, list[str]], unass
                solver: dict[str, Any]) -> None:
     doc = {"instance": problem.name, "routes": routes, "unassigned": unassigned, "solver": solver}
     Path(path).write_text(json.dumps(doc, indent=1), encoding="utf-8")
-
-
-def read_plan(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot read plan: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("routes"), dict):
-        raise ProblemError(f"{path}: a plan needs a 'routes' object")
-    return doc
