@@ -1,0 +1,125 @@
+"""Write benchmarks/README.md from the JSON results, so the figures there are the ones measured.
+
+    python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _load(name: str) -> Any:
+    return json.loads((RESULTS / name).read_text())["results"]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def render() -> str:
+    storm, hg = _load("routing-storm.json"), _load("routing-vrptw.json")
+    solomon, ci = _load("routing-solomon.json"), _load("routing-ci.json")
+    speed, accuracy = _load("predict-speed.json"), _load("predict-accuracy.json")
+    big = next(r for r in storm if r["orders"] == 10000)
+    mid = next(r for r in storm if r["orders"] == 1000)
+    out = ["""# Benchmarks
+
+Every figure here comes from a JSON file in `results/`, rendered by `python -m benchmarks.report`,
+measured on the project's 2-core machine. Each workload runs in a fresh process with its peers;
+kernel load (or first compile) time is reported apart from run time.
+
+```
+python -m benchmarks.run_routing --suite storm      # results/routing-storm.json (about 6 min)
+python -m benchmarks.run_routing --suite vrptw --instances R1_10_1 C1_10_1 RC2_10_1 --seconds 60
+python -m benchmarks.run_routing --suite solomon --seconds 10 --no-pyvrp
+python -m benchmarks.run_routing --suite ci         # what `make bench-ci` runs in CI
+python -m benchmarks.run_predict --suite accuracy   # results/predict-accuracy.json
+python -m benchmarks.run_predict --suite speed      # results/predict-speed.json
+```
+
+## Storm dispatch (FORMATS.md objective; lower is better)
+
+Instances cut from generated storms on the embedded region (`dispatch/instances.py`): orders at
+operated elements with their customers, area arrival limits, repair times, skills and critical
+priority; crews at their service stations with a 16-hour horizon; euclidean travel at 35 km/h with
+a 1.3 detour. "Rule of thumb": the crew that frees up first takes the job with the most customers
+per hour of work. "Nearest available": most urgent order to the crew that gets there first.
+
+| workload | first plan | ours after 30 s (10 s at 300) | below rule of thumb | below nearest available | OR-Tools (GLS) | ours below OR-Tools | insert one order | peak memory |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |"""]
+    for r in storm:
+        o, ort, ins = r["ours"], r["ortools"], r["insert_one_order_ms"]
+        out.append(f"| {r['orders']:,} orders / {r['crews']} crews | {r['first_plan_s']:.2f} s | "
+                   f"{o['cost']:.3e} ({o['unassigned']} left out) | {100 * o['below_rule_of_thumb']:.1f} % | "
+                   f"{100 * o['below_nearest_available']:.1f} % | {ort['cost']:.3e} after {ort['seconds']:.0f} s "
+                   f"({ort['unassigned']} left out) | {100 * o['below_ortools']:.1f} % | "
+                   f"{ins['median']:.2f} ms (p95 {ins['p95']:.2f}) | {r['peak_memory_mb']:.0f} MB |")
+    out.append(f"""
+Targets: 10,000/300 first plan under 2 s: {_met(big['first_plan_s'] < 2)}; 25 % below the rule of
+thumb after 30 s: {_met(big['ours']['below_rule_of_thumb'] >= 0.25)}; insert under 20 ms:
+{_met(big['insert_one_order_ms']['median'] < 20)}; memory under 2 GB: {_met(big['peak_memory_mb'] < 2048)};
+1,000/30 after 30 s at least 15 % below OR-Tools after 60 s: {_met(mid['ours']['below_ortools'] >= 0.15)}.
+Crews cannot serve every order within 16 hours in the larger workloads, so plans leave orders out
+(charged as if reached at the horizon, as FORMATS.md says).
+
+## VRPTW literature instances (DIMACS convention, distance; gap to best known)
+
+| instance | BKS | ours, 60 s | ours gap | PyVRP, 60 s | PyVRP gap |
+| --- | --- | --- | --- | --- | --- |""")
+    for r in hg:
+        out.append(f"| {r['instance']} | {r['bks']:,} | {r['ours']['distance']:,} | {100 * r['ours']['gap']:.2f} % | "
+                   f"{r['pyvrp']['distance']:,} | {100 * r['pyvrp']['gap']:.2f} % |")
+    worse = sum(r["ours"]["gap"] > r["pyvrp"]["gap"] for r in hg)
+    out.append(f"""
+Target, no worse than PyVRP at 60 s: {_met(worse == 0)} ({worse} of {len(hg)} instances run so far
+are worse; the full 30 run with `--suite vrptw` alone, about an hour).
+
+| Solomon, 10 s (ours) | BKS (DIMACS) | ours | gap |
+| --- | --- | --- | --- |""")
+    for r in solomon:
+        out.append(f"| {r['instance']} | {r['bks']} | {r['ours']['distance']} | {100 * r['ours']['gap']:.2f} % |")
+    ratios = ", ".join(f"{k} {v['ratio_to_reference']}" for k, v in ci["runs"].items())
+    out.append(f"""
+## CI latency record
+
+`make bench-ci` (run by `.ci/run`) solves C101, R101 and RC201 for a fixed 4,000 iterations and
+divides each time by a fixed numpy sort timed in the same run, so a slowdown shows as a ratio even
+on a noisy machine. Baseline (`results/routing-ci.json`): reference {ci['reference_workload_s']:.2f} s;
+ratios {ratios}; total {ci['ratio_total']}.
+
+## Outage prediction
+
+Speed on the default region ({speed['customers']:,} customers, {speed['nodes']:,} nodes): building the
+trace arrays {speed['build_arrays_s']} s (target 10 s: {_met(speed['build_arrays_s'] < 10)}); resolving,
+tracing and grouping 10,000 calls (70 % by customer number, 20 % by address, 10 % by position)
+{speed['resolve_trace_group_s']} s, {speed['calls_per_s']:,} calls/s (target 0.5 s:
+{_met(speed['resolve_trace_group_s'] < 0.5)}); the naive way, a networkx path search per call,
+extrapolates to {speed['naive_networkx_trace_s_extrapolated']} s. Peak memory {speed['peak_memory_mb']} MB.
+
+Accuracy (definitions in `benchmarks/run_predict.py`): faults at 25 random non-nested devices on
+two SimBench grids, and each generated storm's faults up to its peak on the default region.
+
+| grid | call rate | incidents | device match | customers-out F1 |
+| --- | --- | --- | --- | --- |""")
+    for c in accuracy:
+        name = c["grid"] + (f" storm {c['storm_seed']}" if "storm_seed" in c else "")
+        for k in sorted(x for x in c if x.startswith("rate_")):
+            v = c[k]
+            out.append(f"| {name} | {k[5:]} | {v['incidents']} | {100 * v['device_match']:.1f} % | "
+                       f"{v['customers_out_f1']:.3f} |")
+    at30 = [c["rate_0.3"] for c in accuracy]
+    out.append(f"""
+Targets at a 30 % call rate, device match 95 %: {_met(all(v['device_match'] >= 0.95 for v in at30))};
+customers-out F1 0.97: {_met(all(v['customers_out_f1'] >= 0.97 for v in at30))}.
+""")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    (HERE / "README.md").write_text(render(), encoding="utf-8")
+    print(f"wrote {HERE / 'README.md'}")
