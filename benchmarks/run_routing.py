@@ -25,6 +25,7 @@ import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
+TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def warm_up() -> float:
@@ -143,7 +144,7 @@ def ci_workload() -> dict[str, Any]:
     ref = min(reference_workload() for _ in range(3))
     runs = {}
     for name in ("C101", "R101", "RC201"):
-        p = read_vrptw(SHARED / "vrptw-solomon" / f"{name}.txt", "solomon")
+        p = read_vrptw(TESTS_DATA / "solomon" / f"{name}.txt", "solomon")
         best = float("inf")
         for _ in range(3):
             s = DispatchSolver(p, seed=1)

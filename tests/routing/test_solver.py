@@ -19,7 +19,7 @@ from routing.solver import DispatchSolver, MaxIterations, solve
 from tests.routing.naive import brute_force_optimum
 
 DATA = Path(__file__).parents[1] / "data"
-SOLOMON = Path(__file__).parents[3] / "shared" / "data" / "vrptw-solomon"
+SOLOMON = DATA / "solomon"
 
 
 def _random_instance(seed: int, n: int = 7) -> Problem:
@@ -124,7 +124,6 @@ def test_ortools_models_the_same_objective() -> None:
     assert ref.cost == optimum
 
 
-@pytest.mark.skipif(not SOLOMON.exists(), reason="shared Solomon data not beside the checkout")
 def test_solomon_c101_reaches_the_known_optimum() -> None:
     p = read_vrptw(SOLOMON / "C101.txt", "solomon")
     result = solve(p, MaxIterations(5000), seed=1)
