@@ -205,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
     print(json.dumps(doc, indent=1) if args.suite == "ci" else f"wrote {out}")
+    baseline = RESULTS / "routing-ci.json"
+    if args.suite == "ci" and baseline.exists() and out != baseline:
+        ref = json.loads(baseline.read_text())["results"]["ratio_total"]
+        change = result["ratio_total"] / ref
+        verdict = "SLOWER than" if change > 1.3 else "in line with"
+        print(f"solver latency ratio {result['ratio_total']} vs baseline {ref}: x{change:.2f}, "
+              f"{verdict} the committed baseline (warning only; timings are noisy)")
     return 0
 
 
