@@ -5,21 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grid_model.storm import Call
+from grid_model.stormfile import PlannedOutageEvent
+
+# A planned outage reaches the engine as the storm file records it.
+PlannedOutageAnnounced = PlannedOutageEvent
 
 
 @dataclass(frozen=True, slots=True)
 class CallReceived:
     t_s: int
     call: Call
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedOutageAnnounced:
-    t_s: int
-    outage_id: str
-    device_id: str
-    start_s: int
-    end_s: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from dispatch.events import (
     CrewArrived,
     Event,
     Handover,
-    PlannedOutageAnnounced,
     Recall,
     RepairFinished,
     ShiftEnded,
@@ -53,7 +52,7 @@ def storm_events(events: Sequence[StormEvent]) -> list[Event]:
         if isinstance(ev, Call):
             out.append(CallReceived(ev.t_s, ev))
         elif isinstance(ev, PlannedOutageEvent):
-            out.append(PlannedOutageAnnounced(ev.t_s, ev.outage_id, ev.device_id, ev.start_s, ev.end_s))
+            out.append(ev)
     return out
 
 
