@@ -94,13 +94,8 @@ class DispatchEngine:
         self.crews = {c.crew_id: CrewState(c, c.x_m, c.y_m) for c in crews}
         self.unlocated: list[UnlocatedCall] = []
         self.log = EngineLog()
-        node_idx = region.customers["node_idx"].to_numpy()
-        is_cust = np.zeros(self.net.n_nodes, dtype=np.int64)
-        is_cust[node_idx] = 1
-        is_crit = np.zeros(self.net.n_nodes, dtype=np.int64)
-        is_crit[node_idx[(region.customers["critical"] != "").to_numpy()]] = 1
-        self._cust_prefix = np.concatenate([[0], np.cumsum(is_cust)])
-        self._crit_prefix = np.concatenate([[0], np.cumsum(is_crit)])
+        self._customers_below = self.net.count_below(self.net.kind == NodeKind.CUSTOMER)
+        self._critical_below = self.net.count_below(region.critical_node_mask())
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._order_list: list[WorkOrder] = []
         self._first_open = 0
@@ -196,15 +191,14 @@ class DispatchEngine:
         else:
             limit_class = "cable" if net.construction[node] == Construction.CABLE else "mv"
         area = AREA_NAMES[net.area[node]]
-        end = node + int(net.size[node])
         order = WorkOrder(
             order_id=f"W{len(self._order_list) + 1:06d}", incident_id=incident_id, node_idx=node,
             element_id=net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node],
             x_m=float(net.x_m[node]), y_m=float(net.y_m[node]), area=area, skill=limit_class,
             limit_class=limit_class, first_report_s=first_report_s,
             deadline_s=first_report_s + self.limits.arrival_limit(area),
-            customers=int(self._cust_prefix[end] - self._cust_prefix[node]),
-            critical=int(self._crit_prefix[end] - self._crit_prefix[node]),
+            customers=int(self._customers_below[node]),
+            critical=int(self._critical_below[node]),
         )
         order.history.append((t_s, OrderStatus.NEW))
         self.orders[order.order_id] = order

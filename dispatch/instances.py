@@ -35,17 +35,16 @@ def storm_instance(region: Region, *, n_orders: int, n_crews: int, seed: int,
         intensity += 0.4
         storm_seed += 1000
     net = region.network
-    cust_nodes = region.customers["node_idx"].to_numpy()
-    crit_nodes = cust_nodes[(region.customers["critical"] != "").to_numpy()]
+    customers_below = net.count_below(net.kind == NodeKind.CUSTOMER)
+    critical_below = net.count_below(region.critical_node_mask())
     ops = sorted(faults_by_op)
     chosen = sorted(rng.choice(len(ops), n_orders, replace=False).tolist())
     limits = ServiceLimits()
     orders = []
     for k, i in enumerate(chosen):
         op = ops[i]
-        sl = net.subtree(op)
-        customers = int(np.count_nonzero((cust_nodes >= sl.start) & (cust_nodes < sl.stop)))
-        critical = bool(np.any((crit_nodes >= sl.start) & (crit_nodes < sl.stop)))
+        customers = int(customers_below[op])
+        critical = bool(critical_below[op])
         area = AREA_NAMES[net.area[op]]
         if net.kind[op] >= NodeKind.LV_BRANCH:
             skill = "lv"

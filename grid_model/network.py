@@ -118,6 +118,13 @@ class Network:
         """Map from external node id to node idx."""
         return {nid: i for i, nid in enumerate(self.node_id)}
 
+    def count_below(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """For every node, how many nodes of its subtree (itself included) ``mask`` marks;
+        one prefix sum over the preorder, then one subtraction per node."""
+        prefix = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        idx = np.arange(self.n_nodes)
+        return prefix[idx + self.size] - prefix[idx]
+
     def nodes_of_kind(self, kind: NodeKind) -> npt.NDArray[np.int64]:
         return np.flatnonzero(self.kind == kind).astype(np.int64)
 

@@ -105,19 +105,18 @@ class OutagePredictor:
         self._parent = network.parent.tolist()
         self._has_device = (network.device != DeviceKind.NONE).tolist()
         self._dev_anc = network.device_ancestor.tolist()
-        self._customers_under = (_count_below(network, NodeKind.CUSTOMER)
-                                 + _count_below(network, NodeKind.METER_BOX)).tolist()
-        self._drops_under = _count_below(network, NodeKind.SERVICE_DROP).tolist()
-        self._xfmrs_under = _count_below(network, NodeKind.TRANSFORMER).tolist()
+        kind = network.kind
+        self._customers_under = network.count_below(
+            (kind == NodeKind.CUSTOMER) | (kind == NodeKind.METER_BOX)).tolist()
+        self._drops_under = network.count_below(kind == NodeKind.SERVICE_DROP).tolist()
+        self._xfmrs_under = network.count_below(kind == NodeKind.TRANSFORMER).tolist()
         self._callers = [0] * n
         self._drops = [0] * n
         self._outlets = [0] * n
         outlet = (network.kind == NodeKind.LV_BRANCH) & (network.device != DeviceKind.NONE)
         outlet &= network.kind[np.maximum(network.parent, 0)] == NodeKind.TRANSFORMER
         self._is_outlet = outlet.tolist()
-        prefix = np.concatenate([[0], np.cumsum(outlet)])
-        idx = np.arange(n)
-        self._outlets_under = (prefix[idx + network.size] - prefix[idx]).tolist()
+        self._outlets_under = network.count_below(outlet).tolist()
         self._xfmrs_out = [0] * n
         self._xfmr_is_out = [False] * n
         self._restored_s: dict[int, int] = {}
@@ -317,10 +316,3 @@ class OutagePredictor:
             if ok:
                 best = a
         return best
-
-
-def _count_below(net: Network, kind: NodeKind) -> np.ndarray:
-    """Number of nodes of ``kind`` in each node's subtree (inclusive), from preorder prefix sums."""
-    prefix = np.concatenate([[0], np.cumsum(net.kind == kind)])
-    idx = np.arange(net.n_nodes)
-    return prefix[idx + net.size] - prefix[idx]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from grid_model.network import AREA_NAMES, Network, NodeKind
@@ -55,6 +56,13 @@ class Region:
     roads: nx.Graph
     depots: tuple[Depot, ...]
     feeders: pd.DataFrame
+
+    def critical_node_mask(self) -> np.ndarray:
+        """True at the network node of every critical customer (hospital, life support)."""
+        mask = np.zeros(self.network.n_nodes, dtype=bool)
+        nodes = self.customers["node_idx"].to_numpy()
+        mask[nodes[(self.customers["critical"] != "").to_numpy()]] = True
+        return mask
 
     def summary(self) -> dict[str, int]:
         """The counts the README quotes."""

@@ -51,3 +51,11 @@ def test_duplicate_ids_are_rejected() -> None:
     rows[16] = ("C1", NodeKind.CUSTOMER, "MB1", DeviceKind.NONE, "")
     with pytest.raises(NetworkError, match="'C1' appears more than once"):
         build(rows)
+
+
+def test_count_below_counts_marked_nodes_in_every_subtree() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = net.count_below(net.kind == NodeKind.CUSTOMER)
+    assert customers[idx["S1"]] == 5 and customers[idx["J2"]] == 3
+    assert customers[idx["SD4"]] == 2 and customers[idx["C1"]] == 1 and customers[idx["L1"]] == 2
