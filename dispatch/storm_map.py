@@ -27,8 +27,13 @@ class _Frame:
         self.k = _WIDTH / (maxx - minx)
         self.height = int((maxy - miny) * self.k)
 
+    def px(self, x: float, y: float) -> tuple[float, float]:
+        return round((x - self.minx) * self.k, 1), round((self.maxy - y) * self.k, 1)
+
     def xy(self, x: float, y: float) -> str:
-        return f"{(x - self.minx) * self.k:.1f},{(self.maxy - y) * self.k:.1f}"
+        """``"px,py"``, as SVG point lists want it."""
+        a, b = self.px(x, y)
+        return f"{a},{b}"
 
 
 def _polygons(geom: Polygon | MultiPolygon) -> list[Polygon]:
@@ -47,9 +52,8 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
     g = region.roads
     for a, b, data in g.edges(data=True):
         arterial = data["road_class"] == "arterial"
-        pa, pb = g.nodes[a], g.nodes[b]
-        parts.append(f'<line x1="{f.xy(pa["x"], pa["y"]).replace(",", chr(34) + " y1=" + chr(34))}" '
-                     f'x2="{f.xy(pb["x"], pb["y"]).replace(",", chr(34) + " y2=" + chr(34))}" '
+        (x1, y1), (x2, y2) = (f.px(g.nodes[v]["x"], g.nodes[v]["y"]) for v in (a, b))
+        parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
                      f'stroke="{"#b07a3a" if arterial else "#cfcfcf"}" '
                      f'stroke-width="{1.4 if arterial else 0.4}"/>')
     for state in engine.crews.values():
@@ -70,17 +74,17 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
         else:
             color = "#e67e22"
         r = 1.2 + 0.8 * np.log10(1 + o.customers)
-        cx, cy = f.xy(o.x_m, o.y_m).split(",")
+        cx, cy = f.px(o.x_m, o.y_m)
         parts.append(f'<circle cx="{cx}" cy="{cy}" r="{r:.1f}" fill="{color}" fill-opacity="0.75">'
                      f'<title>{o.order_id} {html.escape(o.element_id)}: {o.customers} customers, '
                      f'{o.area}</title></circle>')
     net = region.network
     for s in net.nodes_of_kind(NodeKind.SUBSTATION):
-        cx, cy = f.xy(net.x_m[s], net.y_m[s]).split(",")
-        parts.append(f'<rect x="{float(cx) - 4}" y="{float(cy) - 4}" width="8" height="8" '
+        sx, sy = f.px(net.x_m[s], net.y_m[s])
+        parts.append(f'<rect x="{sx - 4:.1f}" y="{sy - 4:.1f}" width="8" height="8" '
                      f'fill="#2d3436"><title>{net.node_id[s]}</title></rect>')
     for d in region.depots:
-        dx, dy = (float(v) for v in f.xy(d.x_m, d.y_m).split(","))
+        dx, dy = f.px(d.x_m, d.y_m)
         parts.append(f'<polygon points="{dx},{dy - 6} {dx - 5},{dy + 4} {dx + 5},{dy + 4}" '
                      f'fill="#8e44ad"><title>{html.escape(d.name)}</title></polygon>')
     summary = " · ".join(f"{k}: {v}" for k, v in kpis.items() if not isinstance(v, dict))
