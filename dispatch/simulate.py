@@ -78,7 +78,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             push(end, _SHIFT_END, ShiftEnded(end, crew.crew_id))
     trip: dict[str, tuple[int, str]] = {}
     outside_left = len(events)
-    handled = rejected = callbacks = 0
+    handled = rejected = callbacks = callbacks_pending = 0
     called_back: dict[int, int] = {}
     t = 0
     bar = tqdm(total=len(events), unit="event", disable=not progress, mininterval=0.5)
@@ -89,6 +89,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
         if prio == _OUTSIDE:
             outside_left -= 1
             bar.update(1)
+        elif prio == _OUTSIDE_FOLLOWUP:
+            callbacks_pending -= 1
         if isinstance(item, WorldFault):
             world.apply_fault(item)
             continue
@@ -118,6 +120,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
                     continue
                 called_back[node] = called_back.get(node, 0) + 1
                 callbacks += 1
+                callbacks_pending += 1
                 call = Call(f"CB{callbacks:06d}", t + CALLBACK_DELAY_S,
                             customer_id=world.customer_id_at(node))
                 push(call.t_s, _OUTSIDE_FOLLOWUP, CallReceived(call.t_s, call))
@@ -132,8 +135,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
                 trip[d.crew_id] = (trip[d.crew_id][0], d.order_id)
             elif isinstance(d, Recall):
                 trip.pop(d.crew_id, None)
-        if outside_left == 0 and not trip and not engine.has_open_work() and \
-                not any(p == _OUTSIDE_FOLLOWUP for _, p, _, _ in heap):
+        if outside_left == 0 and callbacks_pending == 0 and not trip and not engine.has_open_work():
             break
     bar.close()
     engine.finish(t)
