@@ -27,6 +27,16 @@ def _num(obj: dict[str, Any], key: str, where: str, *, integer: bool = True) -> 
     return v
 
 
+def _require_fields(rows: list[Any], label: str, required: tuple[str, ...]) -> None:
+    """Every row an object with every required field; the error names the row and field."""
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ProblemError(f"{label}[{i}]: expected an object")
+        for key in required:
+            if key not in row:
+                raise ProblemError(f"{label}[{i}] ({row.get('id', '?')}): missing field {key!r}")
+
+
 def problem_from_dict(data: dict[str, Any]) -> Problem:
     """Build a ``Problem`` from an instance object; errors name the field and the item."""
     if not isinstance(data, dict):
@@ -37,23 +47,14 @@ def problem_from_dict(data: dict[str, Any]) -> Problem:
     crews, orders = data["crews"], data["orders"]
     if not isinstance(crews, list) or not isinstance(orders, list):
         raise ProblemError("instance: crews and orders must be lists")
+    _require_fields(crews, "crews", _CREW_REQUIRED)
+    _require_fields(orders, "orders", _ORDER_REQUIRED)
     skills: list[str] = []
     for i, c in enumerate(crews):
-        if not isinstance(c, dict):
-            raise ProblemError(f"crews[{i}]: expected an object")
-        for key in _CREW_REQUIRED:
-            if key not in c:
-                raise ProblemError(f"crews[{i}] ({c.get('id', '?')}): missing field {key!r}")
         if not isinstance(c["skills"], list) or not all(isinstance(s, str) for s in c["skills"]):
             raise ProblemError(f"crews[{i}] ({c['id']}).skills: must be a list of skill names")
         skills.extend(s for s in c["skills"] if s not in skills)
     names = tuple(skills)
-    for j, o in enumerate(orders):
-        if not isinstance(o, dict):
-            raise ProblemError(f"orders[{j}]: expected an object")
-        for key in _ORDER_REQUIRED:
-            if key not in o:
-                raise ProblemError(f"orders[{j}] ({o.get('id', '?')}): missing field {key!r}")
     k, n = len(crews), len(orders)
     crew_ids = tuple(str(c["id"]) for c in crews)
     order_ids = tuple(str(o["id"]) for o in orders)
