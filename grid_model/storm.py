@@ -8,8 +8,10 @@ really failed), kept apart; ``grid_model.stormfile`` writes and reads both.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from grid_model.network import Construction, DeviceKind, NodeKind
 from grid_model.region import Region
@@ -216,9 +218,15 @@ def _calls(rng: np.random.Generator, region: Region, p: StormParams, faults: tup
         first_cause[sl] = k
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
+    cause_of = first_cause[cust_node]
+    by_cause = np.argsort(cause_of, kind="stable")  # customers grouped by cause, rows ascending
+    causes_sorted = cause_of[by_cause]
+    ks = [k for _t, k in by_op.values()]
+    lows = np.searchsorted(causes_sorted, ks, side="left")
+    highs = np.searchsorted(causes_sorted, ks, side="right")
     raw: list[tuple[int, int, str]] = []
-    for _t, k in by_op.values():
-        members = np.flatnonzero(first_cause[cust_node] == k)
+    for k, lo, hi in zip(ks, lows, highs, strict=True):
+        members = by_cause[lo:hi]
         if len(members) == 0:
             continue
         share = 0.9 if faults[k].fault_class == "customer_side" else _call_probability(len(members))
@@ -239,35 +247,43 @@ def _calls(rng: np.random.Generator, region: Region, p: StormParams, faults: tup
             if rng.random() < p.duplicate_share]
     raw.extend(dups)
     raw.sort()
+    cards = _caller_cards(cust)
     calls, causes, idxs = [], [], []
     for k, (t, c, cause) in enumerate(raw):
-        calls.append(_render_call(rng, p, f"K{k + 1:06d}", t, cust.iloc[c]))
+        calls.append(_render_call(rng, p, f"K{k + 1:06d}", t, cards, c))
         causes.append(cause)
         idxs.append(c)
     return tuple(calls), tuple(causes), tuple(idxs)
 
 
-def _render_call(rng: np.random.Generator, p: StormParams, call_id: str, t: int, row: object
-                 ) -> Call:
+_CARD_COLUMNS = ("customer_id", "meter_id", "address", "address_en", "district", "lon", "lat")
+
+
+def _caller_cards(cust: pd.DataFrame) -> dict[str, list[Any]]:
+    """What a caller may say about themselves, as plain per-column lists indexed by row."""
+    return {col: cust[col].tolist() for col in _CARD_COLUMNS}
+
+
+def _render_call(rng: np.random.Generator, p: StormParams, call_id: str, t: int,
+                 cards: dict[str, list[Any]], row: int) -> Call:
     """How the caller identifies themselves: customer number, meter, address or a GPS fix."""
     u = rng.random()
-    r = row  # a pandas row: customer_id, meter_id, address, address_en, district, lon, lat
     if u < p.address_only_share:
-        text = str(r.address)  # type: ignore[attr-defined]
+        text = str(cards["address"][row])
         v = rng.random()
         if v < 0.3:
-            text = text.replace(str(r.district) + " ", "")  # type: ignore[attr-defined]
+            text = text.replace(str(cards["district"][row]) + " ", "")
         elif v < 0.5:
             text = text.translate(_FULLWIDTH).replace(" ", "")
         elif v < 0.65:
-            text = str(r.address_en)  # type: ignore[attr-defined]
+            text = str(cards["address_en"][row])
         return Call(call_id, t, address=text)
     u -= p.address_only_share
     if u < p.meter_id_share:
-        return Call(call_id, t, meter_id=str(r.meter_id))  # type: ignore[attr-defined]
+        return Call(call_id, t, meter_id=str(cards["meter_id"][row]))
     u -= p.meter_id_share
     if u < p.coordinates_only_share:
         jitter = rng.normal(0, 0.00008, 2)
-        return Call(call_id, t, lon=round(float(r.lon) + float(jitter[0]), 6),  # type: ignore[attr-defined]
-                    lat=round(float(r.lat) + float(jitter[1]), 6))  # type: ignore[attr-defined]
-    return Call(call_id, t, customer_id=str(r.customer_id))  # type: ignore[attr-defined]
+        return Call(call_id, t, lon=round(float(cards["lon"][row]) + float(jitter[0]), 6),
+                    lat=round(float(cards["lat"][row]) + float(jitter[1]), 6))
+    return Call(call_id, t, customer_id=str(cards["customer_id"][row]))
