@@ -16,7 +16,7 @@ SKILLS = ("lv", "mv", "cable")
 @dataclass(frozen=True, slots=True)
 class Crew:
     """A crew and its daily shift: on duty from ``shift_start_s`` (seconds after the storm
-    clock's midnight-aligned start) for ``shift_hours``, every day."""
+    clock's start) for ``shift_hours``, every day; a mutual-aid crew only from ``joins_s``."""
 
     crew_id: str
     depot_id: str
@@ -25,6 +25,7 @@ class Crew:
     skills: frozenset[str]
     shift_start_s: int
     shift_hours: float
+    joins_s: int = 0
 
     def shifts(self, until_s: int) -> list[tuple[int, int]]:
         """(start, end) of every shift that begins before ``until_s``."""
@@ -32,10 +33,17 @@ class Crew:
         start = self.shift_start_s - DAY
         while start < until_s:
             end = start + int(self.shift_hours * 3600)
-            if end > 0:
-                out.append((max(start, 0), end))
+            if end > self.joins_s:
+                out.append((max(start, self.joins_s), end))
             start += DAY
         return out
+
+    def shift_at(self, t_s: int) -> tuple[int, int] | None:
+        """The shift under way at ``t_s``, else the next one within two days, else None."""
+        for start, end in self.shifts(t_s + 2 * DAY):
+            if end > t_s:
+                return start, end
+        return None
 
 
 _SKILL_MIX = {
@@ -62,4 +70,20 @@ def region_roster(region: Region, *, seed: int = 0, scale: float = 1.0) -> list[
                 x_m=depot.x_m, y_m=depot.y_m, skills=frozenset(mixes[picks[k]]),
                 shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0,
             ))
+    return crews
+
+
+def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[Crew]:
+    """``n`` visiting crews (lv and mv skills) arriving at ``joins_s``, spread over the depots
+    round-robin, working the storm's day shift pattern from then on."""
+    rng = np.random.default_rng([seed, region.seed, 7])
+    depots = list(region.depots)
+    order = rng.permutation(len(depots))
+    crews = []
+    for k in range(n):
+        depot = depots[order[k % len(depots)]]
+        crews.append(Crew(
+            crew_id=f"MA-C{k + 1:03d}", depot_id=depot.depot_id, x_m=depot.x_m, y_m=depot.y_m,
+            skills=frozenset({"lv", "mv"}), shift_start_s=joins_s % DAY, shift_hours=16.0,
+            joins_s=joins_s))
     return crews

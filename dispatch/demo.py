@@ -12,7 +12,8 @@ from pathlib import Path
 from dispatch.crews import region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.kpis import compute_kpis
-from dispatch.policy import NearestAvailableCrew
+from dispatch.optimizer import RestorationOptimizer
+from dispatch.policy import DispatchPolicy, NearestAvailableCrew
 from dispatch.simulate import run, storm_events
 from dispatch.storm_map import render_map
 from dispatch.world import World
@@ -24,7 +25,8 @@ from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
 
-POLICIES = {"baseline": NearestAvailableCrew}
+POLICIES: dict[str, type[DispatchPolicy]] = {"optimizer": RestorationOptimizer,
+                                             "baseline": NearestAvailableCrew}
 HORIZON_AFTER_STORM_S = 5 * 86_400
 
 

@@ -7,20 +7,29 @@ reports), never the storm's ground truth. Calls are resolved and grouped into in
 
 from __future__ import annotations
 
+import heapq
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dispatch.crews import Crew
+from dispatch.estimates import RepairEstimates
 from dispatch.events import (
+    Alert,
     Assign,
+    CallbackDone,
     CallReceived,
     CallUnlocated,
+    ClockTick,
     CrewArrived,
+    CrewPosition,
     Decision,
+    Divert,
+    EtrUpdate,
     Event,
     Handover,
+    OrderCancelled,
     PlannedOutageAnnounced,
     Recall,
     RepairFinished,
@@ -39,6 +48,10 @@ from routing.travel import RoadTravel
 log = logging.getLogger(__name__)
 
 _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeKind.LV_BRANCH)
+_WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
+_OPEN = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE)
+# An ETR that moves by less than this is not re-announced.
+ETR_STEP_S = 10 * 60
 
 
 class EventError(ValueError):
@@ -47,7 +60,8 @@ class EventError(ValueError):
 
 @dataclass(slots=True)
 class CrewState:
-    """Where a crew is and what it is doing; busy and duty seconds feed utilisation."""
+    """Where a crew is and what it is doing; busy and duty seconds feed utilisation.
+    En route, (x_m, y_m) is where the leg began at ``leg_start_s``; it arrives at ``eta_s``."""
 
     crew: Crew
     x_m: float
@@ -55,11 +69,26 @@ class CrewState:
     status: str = "off"
     order_id: str = ""
     going_off: bool = False
+    shift_end_s: int = 0
     busy_s: int = 0
     duty_s: int = 0
     duty_since: int = 0
+    busy_since: int = 0
     leg_start_s: int = 0
+    eta_s: int = 0
     visits: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CrewAvailability:
+    """When and where a crew is next free to start a job, until when it may, and the job it
+    is committed to (driving there) meanwhile; what a planner needs of a crew."""
+
+    free_s: int
+    end_s: int
+    x_m: float
+    y_m: float
+    committed: str
 
 
 @dataclass(slots=True)
@@ -73,6 +102,9 @@ class UnlocatedCall:
 class EngineLog:
     assigned: int = 0
     recalled: int = 0
+    diverted: int = 0
+    callbacks: int = 0
+    alerts: int = 0
     rejected: list[str] = field(default_factory=list)
 
 
@@ -80,12 +112,14 @@ class DispatchEngine:
     """Holds work orders, crews and incidents; ``handle`` one event at a time."""
 
     def __init__(self, region: Region, crews: list[Crew], policy: DispatchPolicy, *,
-                 travel: RoadTravel, limits: ServiceLimits | None = None) -> None:
+                 travel: RoadTravel, limits: ServiceLimits | None = None,
+                 estimates: RepairEstimates | None = None) -> None:
         self.region = region
         self.net = region.network
         self.policy = policy
         self.travel = travel
         self.limits = limits or ServiceLimits()
+        self.estimates = estimates or RepairEstimates()
         self.resolver = CallResolver(region)
         self.predictor = OutagePredictor(self.net)
         self.clock_s: int | None = None
@@ -101,6 +135,11 @@ class DispatchEngine:
         self._first_open = 0
         self._order_snap: dict[str, tuple[int, float]] = {}
         self._crew_snap: dict[str, tuple[int, float]] = {}
+        self.etr: dict[str, int] = {}
+        self.etr_history: list[tuple[int, str, int]] = []
+        self._alerts: list[tuple[int, str, str, int]] = []
+        self._plan_version = -1
+        self._etr_dirty: set[str] = set()
 
     # -- queries the policy uses -------------------------------------------------------
     def idle_crews(self, skill: str) -> list[str]:
@@ -111,6 +150,43 @@ class DispatchEngine:
 
     def crew_skills(self, crew_id: str) -> frozenset[str]:
         return self.crews[crew_id].crew.skills
+
+    def on_duty_crews(self) -> list[str]:
+        return [cid for cid, s in self.crews.items() if s.status != "off"]
+
+    def open_orders(self) -> list[WorkOrder]:
+        """Orders waiting for a crew, on a crew's way or being worked."""
+        self._skip_closed()
+        return [o for o in self._order_list[self._first_open:] if o.status in _OPEN]
+
+    def repair_estimate(self, order: WorkOrder) -> int:
+        return self.estimates.repair_s(self.net, order.node_idx)
+
+    def position(self, crew_id: str, t_s: int) -> tuple[float, float]:
+        """Where the crew is at ``t_s``: en route, straight-line progress along its leg."""
+        s = self.crews[crew_id]
+        if s.status != "en_route" or s.eta_s <= s.leg_start_s:
+            return s.x_m, s.y_m
+        dest = self.orders[s.order_id]
+        f = min(1.0, max(0.0, (t_s - s.leg_start_s) / (s.eta_s - s.leg_start_s)))
+        return s.x_m + f * (dest.x_m - s.x_m), s.y_m + f * (dest.y_m - s.y_m)
+
+    def availability(self, crew_id: str, t_s: int) -> CrewAvailability:
+        """When and where the crew can next start a job (see ``CrewAvailability``)."""
+        s = self.crews[crew_id]
+        if s.status == "off":
+            shift = s.crew.shift_at(t_s)
+            start, end = shift if shift else (t_s, t_s)
+            return CrewAvailability(max(start, t_s), end, s.crew.x_m, s.crew.y_m, "")
+        end = s.shift_end_s
+        if s.status == "idle":
+            return CrewAvailability(t_s, end, s.x_m, s.y_m, "")
+        order = self.orders[s.order_id]
+        if s.status == "en_route":
+            return CrewAvailability(s.leg_start_s, t_s if s.going_off else end, s.x_m, s.y_m,
+                                    s.order_id)
+        free = max(t_s, (order.arrived_s or t_s) + self.repair_estimate(order))
+        return CrewAvailability(free, free if s.going_off else max(end, free), s.x_m, s.y_m, "")
 
     def travel_from_crews(self, crew_ids: list[str], order: WorkOrder) -> np.ndarray:
         """Seconds from each crew's position to the order."""
@@ -128,7 +204,9 @@ class DispatchEngine:
             raise EventError(f"event at {event.t_s} s is before the engine clock {self.clock_s} s")
         self.clock_s = event.t_s
         out: list[Decision] = []
-        if isinstance(event, CallReceived):
+        if isinstance(event, ClockTick):
+            pass
+        elif isinstance(event, CallReceived):
             out.extend(self._on_call(event))
         elif isinstance(event, PlannedOutageAnnounced):
             self._on_planned(event)
@@ -140,9 +218,17 @@ class DispatchEngine:
             self._on_arrived(event)
         elif isinstance(event, RepairFinished):
             out.extend(self._on_repaired(event))
+        elif isinstance(event, CallbackDone):
+            self._on_callback(event)
+        elif isinstance(event, OrderCancelled):
+            out.extend(self._on_cancelled(event))
+        elif isinstance(event, CrewPosition):
+            self._on_position(event)
         else:
             raise EventError(f"unknown event {type(event).__name__}")
         out.extend(self._dispatch(event.t_s))
+        out.extend(self._due_alerts(event.t_s))
+        out.extend(self._refresh_etrs(event.t_s))
         return out
 
     def _crew(self, crew_id: str) -> CrewState:
@@ -179,6 +265,9 @@ class DispatchEngine:
             out.extend(self._merge_order(child_id, order, ev.t_s))
         if order.status == OrderStatus.NEW:
             self.policy.on_order(order)
+        self._etr_dirty.add(order.order_id)
+        below = self._open_order_at[self.net.subtree(order.node_idx)]
+        self._etr_dirty.update(self._order_list[k].order_id for k in below[below >= 0].tolist())
         return out
 
     def _new_order(self, incident_id: str, node: int, first_report_s: int, t_s: int) -> WorkOrder:
@@ -201,6 +290,13 @@ class DispatchEngine:
             critical=int(self._critical_below[node]),
         )
         order.history.append((t_s, OrderStatus.NEW))
+        heapq.heappush(self._alerts, (order.deadline_s - self.limits.alert_before_s["arrival"],
+                                      order.order_id, "arrival_limit", order.deadline_s))
+        repair_limit = self.limits.repair_limit(limit_class)
+        if repair_limit is not None:
+            due = first_report_s + repair_limit
+            heapq.heappush(self._alerts, (due - self.limits.alert_before_s["repair"],
+                                          order.order_id, "repair_limit", due))
         self.orders[order.order_id] = order
         self.order_of_incident[incident_id] = order.order_id
         self._order_list.append(order)
@@ -213,20 +309,27 @@ class DispatchEngine:
         """Fold the order of a merged incident into ``into``; a crew on its way keeps going
         and takes over the surviving order. A crew already on site finishes its job."""
         child = self.orders.get(self.order_of_incident.get(incident_id, ""))
-        if child is None or child.status not in (OrderStatus.NEW, OrderStatus.ASSIGNED):
+        if child is None or child.status not in _WAITING:
             return []
-        crew_id = child.crew_id
+        crew_id = child.crew_id if child.status == OrderStatus.EN_ROUTE else ""
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         self._open_order_at[child.node_idx] = -1
+        self.etr.pop(child.order_id, None)
         into.first_report_s = min(into.first_report_s, child.first_report_s)
         into.deadline_s = min(into.deadline_s, child.deadline_s)
+        self.policy.on_order_change(child)
         if not crew_id:
             return []
         if into.status == OrderStatus.NEW and into.skill in self.crews[crew_id].crew.skills:
             into.crew_id = crew_id
             into.move(OrderStatus.ASSIGNED, t_s)
-            self.crews[crew_id].order_id = into.order_id
+            into.move(OrderStatus.EN_ROUTE, t_s)
+            state = self.crews[crew_id]
+            state.order_id = into.order_id
+            state.eta_s = state.leg_start_s + round(float(self._travel_from(state, into)))
+            self.policy.on_order_change(into)
+            self._etr_dirty.add(into.order_id)
             return [Handover(t_s, child.order_id, into.order_id, crew_id)]
         return self._free_crew(crew_id, child.order_id, t_s)
 
@@ -238,12 +341,16 @@ class DispatchEngine:
     def _on_shift_start(self, ev: ShiftStarted) -> None:
         state = self._crew(ev.crew_id)
         state.going_off = False
+        shift = state.crew.shift_at(ev.t_s)
+        state.shift_end_s = shift[1] if shift else ev.t_s
         if state.status == "off":
             state.x_m, state.y_m = state.crew.x_m, state.crew.y_m
             self._crew_snap.pop(ev.crew_id, None)
             state.status = "idle"
             state.duty_since = ev.t_s
             self.policy.on_crew_free(ev.crew_id)
+        else:
+            self.policy.on_crew_change(ev.crew_id)
 
     def _on_shift_end(self, ev: ShiftEnded) -> None:
         state = self._crew(ev.crew_id)
@@ -252,6 +359,17 @@ class DispatchEngine:
             state.duty_s += ev.t_s - state.duty_since
         elif state.status != "off":
             state.going_off = True
+        self.policy.on_crew_change(ev.crew_id)
+
+    def _on_position(self, ev: CrewPosition) -> None:
+        """A GPS fix: an en-route crew's leg restarts from where it is, anyone else is there."""
+        state = self._crew(ev.crew_id)
+        state.x_m, state.y_m = ev.x_m, ev.y_m
+        self._crew_snap.pop(ev.crew_id, None)
+        if state.status == "en_route":
+            state.leg_start_s = ev.t_s
+            state.eta_s = ev.t_s + round(float(self._travel_from(state, self.orders[state.order_id])))
+        self.policy.on_crew_change(ev.crew_id)
 
     def _crew_on(self, crew_id: str, order_id: str, what: str) -> tuple[CrewState, WorkOrder]:
         """The crew and the order it reports on; refused unless that is its assigned order."""
@@ -264,25 +382,50 @@ class DispatchEngine:
 
     def _release(self, state: CrewState, t_s: int) -> None:
         """The crew's job ends (done or called off): book its busy time, make it available."""
-        state.busy_s += t_s - state.leg_start_s
+        state.busy_s += t_s - state.busy_since
         state.order_id = ""
         self._become_available(state, t_s)
 
     def _on_arrived(self, ev: CrewArrived) -> None:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "arrived at")
+        if state.status != "en_route":
+            raise EventError(f"crew {ev.crew_id} arrived at {ev.order_id} but is {state.status}")
         order.move(OrderStatus.ON_SITE, ev.t_s)
         state.visits.append(order.order_id)
         state.status = "on_site"
         state.x_m, state.y_m = order.x_m, order.y_m
         self._crew_snap[ev.crew_id] = self._order_snap[order.order_id]
+        self._etr_dirty.add(order.order_id)
+        self.policy.on_crew_change(ev.crew_id)
 
     def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "reports repaired")
+        if state.status != "on_site":
+            raise EventError(f"crew {ev.crew_id} reports {ev.order_id} repaired but is {state.status}")
         order.move(OrderStatus.REPAIRED, ev.t_s)
-        order.move(OrderStatus.CLOSED, ev.t_s)
+        self.etr.pop(order.order_id, None)
         self._close_incident(order, ev.t_s)
         self._release(state, ev.t_s)
         return []
+
+    def _on_callback(self, ev: CallbackDone) -> None:
+        order = self._order(ev.order_id)
+        if order.status != OrderStatus.REPAIRED:
+            raise EventError(f"callback for {ev.order_id}, which is {order.status.value}, not repaired")
+        order.move(OrderStatus.CALLBACK_DONE, ev.t_s)
+        order.move(OrderStatus.CLOSED, ev.t_s)
+        self.log.callbacks += 1
+
+    def _on_cancelled(self, ev: OrderCancelled) -> list[Decision]:
+        order = self._order(ev.order_id)
+        if order.status not in _WAITING:
+            raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
+        crew_id = order.crew_id if order.status == OrderStatus.EN_ROUTE else ""
+        order.move(OrderStatus.CANCELLED, ev.t_s)
+        self.etr.pop(order.order_id, None)
+        self._close_incident(order, ev.t_s)
+        self.policy.on_order_change(order)
+        return self._free_crew(crew_id, order.order_id, ev.t_s) if crew_id else []
 
     def callers_of(self, order_id: str) -> set[int]:
         """Nodes whose calls the order's incident (or the one it merged into) explains."""
@@ -302,6 +445,7 @@ class DispatchEngine:
             state.status = "off"
             state.going_off = False
             state.duty_s += t_s - state.duty_since
+            self.policy.on_crew_change(state.crew.crew_id)
         else:
             state.status = "idle"
             self.policy.on_crew_free(state.crew.crew_id)
@@ -315,27 +459,119 @@ class DispatchEngine:
             self._crew_snap[crew_id] = snap
         return snap
 
+    def _travel_from(self, state: CrewState, order: WorkOrder) -> float:
+        return float(self.travel_from_crews([state.crew.crew_id], order)[0])
+
     def _dispatch(self, t_s: int) -> list[Decision]:
+        """Carry out the policy's assignments; an en-route crew given another order is
+        diverted from where it is now, and its old order waits again."""
         out: list[Decision] = []
         for order_id, crew_id in self.policy.decide(self, t_s):
             order, state = self.orders[order_id], self.crews[crew_id]
-            travel = round(float(self.travel_from_crews([crew_id], order)[0]))
+            if order.status != OrderStatus.NEW or state.status not in ("idle", "en_route") \
+                    or order.skill not in state.crew.skills:
+                raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status}) "
+                                     f"to {order_id} ({order.status.value}, {order.skill})")
+            dropped = state.order_id if state.status == "en_route" else ""
+            if dropped:
+                state.x_m, state.y_m = self.position(crew_id, t_s)
+                self._crew_snap.pop(crew_id, None)
+                old = self.orders[dropped]
+                old.crew_id = ""
+                old.move(OrderStatus.NEW, t_s)
+            else:
+                state.busy_since = t_s
+            travel = round(self._travel_from(state, order))
             order.crew_id = crew_id
             order.move(OrderStatus.ASSIGNED, t_s)
+            order.move(OrderStatus.EN_ROUTE, t_s)
             state.status = "en_route"
             state.order_id = order_id
             state.leg_start_s = t_s
+            state.eta_s = t_s + travel
             self.log.assigned += 1
-            out.append(Assign(t_s, order_id, crew_id, travel))
+            self._etr_dirty.add(order_id)
+            if dropped:
+                self._etr_dirty.add(dropped)
+                self.log.diverted += 1
+                out.append(Divert(t_s, crew_id, dropped, order_id, travel))
+            else:
+                out.append(Assign(t_s, order_id, crew_id, travel))
         return out
+
+    def _due_alerts(self, t_s: int) -> list[Decision]:
+        """Orders about to break their arrival or repair limit, once each."""
+        out: list[Decision] = []
+        while self._alerts and self._alerts[0][0] <= t_s:
+            _, order_id, kind, due = heapq.heappop(self._alerts)
+            order = self.orders[order_id]
+            pending = order.status in _WAITING if kind == "arrival_limit" else order.status in _OPEN
+            if pending:
+                self.log.alerts += 1
+                out.append(Alert(t_s, order_id, kind, due))
+        return out
+
+    def _refresh_etrs(self, t_s: int) -> list[Decision]:
+        """ETRs of open orders after the plan changed; all of them when the policy re-planned."""
+        version = self.policy.plan_version
+        if version == self._plan_version and not self._etr_dirty:
+            return []
+        orders = self.open_orders() if version != self._plan_version else \
+            [self.orders[o] for o in sorted(self._etr_dirty) if self.orders[o].status in _OPEN]
+        self._plan_version = version
+        self._etr_dirty.clear()
+        out: list[Decision] = []
+        for order in orders:
+            etr = self._etr_of(order, t_s)
+            old = self.etr.get(order.order_id)
+            if old is None or abs(etr - old) >= ETR_STEP_S:
+                self.etr[order.order_id] = etr
+                self.etr_history.append((t_s, order.order_id, etr))
+                out.append(EtrUpdate(t_s, order.order_id, etr))
+        return out
+
+    def _own_finish(self, order: WorkOrder, t_s: int) -> int | None:
+        """When the order's own repair should be done (never before now): on site, arrival
+        plus the estimate; otherwise the policy's plan, or the crew's arrival plus the estimate."""
+        if order.status == OrderStatus.ON_SITE and order.arrived_s is not None:
+            return max(t_s, order.arrived_s + self.repair_estimate(order))
+        planned = self.policy.planned_finish(order.order_id)
+        if planned is not None:
+            return max(t_s, planned)
+        if order.status == OrderStatus.EN_ROUTE:
+            return max(t_s, self.crews[order.crew_id].eta_s + self.repair_estimate(order))
+        return None
+
+    def _etr_of(self, order: WorkOrder, t_s: int) -> int:
+        """Customers behind ``order`` are back when it and every open order upstream of it
+        are repaired. An order no plan has reached is quoted at the policy's horizon."""
+        etr = 0
+        ups = [self._order_list[k] for k in self._open_order_at[self.net.path_up(order.node_idx)] if k >= 0]
+        for up in [order, *ups]:
+            finish = self._own_finish(up, t_s)
+            etr = max(etr, finish if finish is not None else t_s + self.policy.horizon_s)
+        return etr
+
+    def customer_etr(self, customer_id: str) -> int | None:
+        """The ETR of a customer behind an open order, or None when none covers it."""
+        node = self.resolver.customer_node(customer_id)
+        if node is None:
+            return None
+        for up in self.net.path_up(node):
+            k = self._open_order_at[up]
+            if k >= 0:
+                return self.etr.get(self._order_list[k].order_id)
+        return None
+
+    def _skip_closed(self) -> None:
+        orders = self._order_list
+        while self._first_open < len(orders) and orders[self._first_open].status not in _OPEN:
+            self._first_open += 1
 
     def has_open_work(self) -> bool:
         """True while any work order is waiting, on its way or being worked."""
-        active = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.ON_SITE)
-        orders = self._order_list
-        while self._first_open < len(orders) and orders[self._first_open].status not in active:
-            self._first_open += 1
-        return any(o.status in active for o in orders[self._first_open:])
+        self._skip_closed()
+        return any(o.status in _OPEN for o in self._order_list[self._first_open:])
 
     def finish(self, t_s: int) -> None:
         """Close the books at the end of a run: count duty time of crews still on shift."""
@@ -343,4 +579,4 @@ class DispatchEngine:
             if state.status != "off":
                 state.duty_s += t_s - state.duty_since
                 if state.status in ("en_route", "on_site"):
-                    state.busy_s += t_s - state.leg_start_s
+                    state.busy_s += t_s - state.busy_since

@@ -46,7 +46,42 @@ class RepairFinished:
     restored_nodes: tuple[int, ...]
 
 
-Event = CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
+@dataclass(frozen=True, slots=True)
+class CallbackDone:
+    """The call-taker has called the customers back after the repair; the order can close."""
+
+    t_s: int
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    """A dispatcher cancels an order (duplicate, customer reports power back, hoax)."""
+
+    t_s: int
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CrewPosition:
+    """A crew's reported position (vehicle GPS), in the region's projected metres."""
+
+    t_s: int
+    crew_id: str
+    x_m: float
+    y_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClockTick:
+    """Time passes with nothing else happening: alerts fall due, plans age."""
+
+    t_s: int
+
+
+Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
+         | CallbackDone | OrderCancelled | CrewPosition | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +112,40 @@ class Handover:
 
 
 @dataclass(frozen=True, slots=True)
+class Divert:
+    """An en-route crew drops ``from_order_id`` (back to the queue) for ``order_id``."""
+
+    t_s: int
+    crew_id: str
+    from_order_id: str
+    order_id: str
+    travel_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallUnlocated:
     t_s: int
     call_id: str
     reason: str
 
 
-Decision = Assign | Handover | Recall | CallUnlocated
+@dataclass(frozen=True, slots=True)
+class EtrUpdate:
+    """An order's estimated restoration time (storm clock seconds) was set or moved."""
+
+    t_s: int
+    order_id: str
+    etr_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An order is about to break a promise: ``kind`` is ``arrival_limit`` or ``repair_limit``."""
+
+    t_s: int
+    order_id: str
+    kind: str
+    due_s: int
+
+
+Decision = Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert

@@ -94,8 +94,11 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "saifi": round(saifi, 5),
         "caidi_minutes": round(saidi / saifi, 2) if saifi else None,
         "crew_utilisation": round(busy / duty, 4) if duty else None,
+        "callbacks_done": engine.log.callbacks,
         "crew_assignments": engine.log.assigned,
         "crew_recalls": engine.log.recalled,
+        "crew_diversions": engine.log.diverted,
+        "alerts": engine.log.alerts,
         "storm_end_s": end_s,
     }
 
@@ -121,6 +124,8 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("SAIFI", "saifi"),
         ("CAIDI (min)", "caidi_minutes"),
         ("crew utilisation", "crew_utilisation"),
+        ("callbacks done", "callbacks_done"),
+        ("crews diverted on the way", "crew_diversions"),
     ]
 
     def cell(k: dict[str, object], key: object) -> str:

@@ -19,6 +19,9 @@ class ServiceLimits:
         "urban": 45 * MINUTE, "rural": 90 * MINUTE, "remote": 120 * MINUTE})
     repair_s: dict[str, int | None] = field(default_factory=lambda: {
         "lv": 8 * HOUR, "mv": 16 * HOUR, "cable": None})
+    # How long before a limit falls due the dispatcher is alerted that an order may break it.
+    alert_before_s: dict[str, int] = field(default_factory=lambda: {
+        "arrival": 10 * MINUTE, "repair": HOUR})
 
     def arrival_limit(self, area: str) -> int:
         return self.arrival_s[area]

@@ -1,4 +1,8 @@
-"""Work orders and their lifecycle; every transition is checked and time-stamped."""
+"""Work orders and their lifecycle; every transition is checked and time-stamped.
+
+new -> assigned -> en route -> on site -> repaired -> callback done -> closed; an order
+waiting or on its way may instead be merged into a larger outage or cancelled, and a crew on
+its way may be recalled or diverted (the order is new again)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from enum import StrEnum
 class OrderStatus(StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"
+    EN_ROUTE = "en_route"
     ON_SITE = "on_site"
     REPAIRED = "repaired"
+    CALLBACK_DONE = "callback_done"
     CLOSED = "closed"
     MERGED = "merged"
     CANCELLED = "cancelled"
@@ -18,10 +24,13 @@ class OrderStatus(StrEnum):
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.MERGED, OrderStatus.CANCELLED}),
-    OrderStatus.ASSIGNED: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.MERGED,
+    OrderStatus.ASSIGNED: frozenset({OrderStatus.EN_ROUTE, OrderStatus.NEW, OrderStatus.MERGED,
+                                     OrderStatus.CANCELLED}),
+    OrderStatus.EN_ROUTE: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.MERGED,
                                      OrderStatus.CANCELLED}),
     OrderStatus.ON_SITE: frozenset({OrderStatus.REPAIRED}),
-    OrderStatus.REPAIRED: frozenset({OrderStatus.CLOSED}),
+    OrderStatus.REPAIRED: frozenset({OrderStatus.CALLBACK_DONE}),
+    OrderStatus.CALLBACK_DONE: frozenset({OrderStatus.CLOSED}),
     OrderStatus.CLOSED: frozenset(),
     OrderStatus.MERGED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),

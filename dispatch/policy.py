@@ -14,15 +14,27 @@ if TYPE_CHECKING:
 
 
 class DispatchPolicy(Protocol):
-    """Told of new orders and freed crews; asked for (order_id, crew_id) assignments."""
+    """Told of new orders, orders changed by others (merged, cancelled, handed over), freed
+    crews and other crew changes; asked for (order_id, crew_id) assignments. Sending an
+    en-route crew to another order diverts it. A policy that plans says when each order
+    should be done and bumps ``plan_version`` when it re-plans (the engine then re-quotes
+    every ETR); ``horizon_s`` is how far ahead an order left out of its plan is quoted."""
 
     name: str
+    plan_version: int
+    horizon_s: int
 
     def on_order(self, order: WorkOrder) -> None: ...
 
+    def on_order_change(self, order: WorkOrder) -> None: ...
+
     def on_crew_free(self, crew_id: str) -> None: ...
 
+    def on_crew_change(self, crew_id: str) -> None: ...
+
     def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]: ...
+
+    def planned_finish(self, order_id: str) -> int | None: ...
 
 
 class NearestAvailableCrew:
@@ -31,6 +43,8 @@ class NearestAvailableCrew:
     waiting order it can work. Keep it unchanged: it is the yardstick."""
 
     name = "baseline"
+    plan_version = 0
+    horizon_s = 24 * 3600
 
     def __init__(self) -> None:
         self._new: list[WorkOrder] = []
@@ -43,6 +57,16 @@ class NearestAvailableCrew:
 
     def on_crew_free(self, crew_id: str) -> None:
         self._freed.append(crew_id)
+
+    def on_order_change(self, order: WorkOrder) -> None:
+        """Nothing to do: waiting orders are checked for status when they come up."""
+
+    def on_crew_change(self, crew_id: str) -> None:
+        """Nothing to do: only idle crews are ever sent."""
+
+    def planned_finish(self, order_id: str) -> int | None:
+        """No plan beyond the next job: the engine quotes assigned orders itself."""
+        return None
 
     def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

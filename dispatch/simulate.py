@@ -14,8 +14,10 @@ from dispatch.crews import Crew
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
     Assign,
+    CallbackDone,
     CallReceived,
     CrewArrived,
+    Divert,
     Event,
     Handover,
     Recall,
@@ -30,11 +32,13 @@ from grid_model.stormfile import PlannedOutageEvent, StormEvent
 log = logging.getLogger(__name__)
 
 # Tie-break at equal times: the grid changes first, then crews, then calls.
-_FAULT, _SHIFT_END, _REPAIR, _ARRIVE, _SHIFT_START, _OUTSIDE, _OUTSIDE_FOLLOWUP = range(7)
+_FAULT, _SHIFT_END, _REPAIR, _ARRIVE, _SHIFT_START, _CALLBACK, _OUTSIDE, _OUTSIDE_FOLLOWUP = range(8)
 # Customers still dark after a crew reports a repair above them (callers, and neighbours who
-# see the lights come back around them) call this much later.
-CALLBACK_DELAY_S = 30 * 60
-MAX_CALLBACKS = 2
+# see the lights come back around them) call again this much later, at most this often.
+REPEAT_CALL_DELAY_S = 30 * 60
+MAX_REPEAT_CALLS = 2
+# The call-taker calls the customers of a repaired order back this long after the repair.
+CALLBACK_AFTER_S = 20 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,7 @@ class RunResult:
     end_s: int
     events: int
     rejected: int
-    callbacks: int
+    repeat_calls: int
 
 
 def storm_events(events: Sequence[StormEvent]) -> list[Event]:
@@ -78,7 +82,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             push(end, _SHIFT_END, ShiftEnded(end, crew.crew_id))
     trip: dict[str, tuple[int, str]] = {}
     outside_left = len(events)
-    handled = rejected = callbacks = callbacks_pending = 0
+    handled = rejected = repeats = followups_pending = 0
     called_back: dict[int, int] = {}
     t = 0
     bar = tqdm(total=len(events), unit="event", disable=not progress, mininterval=0.5)
@@ -89,8 +93,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
         if prio == _OUTSIDE:
             outside_left -= 1
             bar.update(1)
-        elif prio == _OUTSIDE_FOLLOWUP:
-            callbacks_pending -= 1
+        elif prio in (_OUTSIDE_FOLLOWUP, _CALLBACK):
+            followups_pending -= 1
         if isinstance(item, WorldFault):
             world.apply_fault(item)
             continue
@@ -116,28 +120,30 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             still_dark = world.dark_customers_below(item.restored_nodes)
             still_dark |= {n for n in engine.callers_of(item.order_id) if world.is_dark(n)}
             for node in sorted(still_dark):
-                if called_back.get(node, 0) >= MAX_CALLBACKS:
+                if called_back.get(node, 0) >= MAX_REPEAT_CALLS:
                     continue
                 called_back[node] = called_back.get(node, 0) + 1
-                callbacks += 1
-                callbacks_pending += 1
-                call = Call(f"CB{callbacks:06d}", t + CALLBACK_DELAY_S,
+                repeats += 1
+                followups_pending += 1
+                call = Call(f"RC{repeats:06d}", t + REPEAT_CALL_DELAY_S,
                             customer_id=world.customer_id_at(node))
                 push(call.t_s, _OUTSIDE_FOLLOWUP, CallReceived(call.t_s, call))
+            followups_pending += 1
+            push(t + CALLBACK_AFTER_S, _CALLBACK, CallbackDone(t + CALLBACK_AFTER_S, item.order_id))
         if isinstance(item, CrewArrived):
             work = world.start_repair(item.order_id, engine.orders[item.order_id].node_idx)
             push(t + work, _REPAIR, ("repair", item.crew_id, trip[item.crew_id][0]))
         for d in decisions:
-            if isinstance(d, Assign):
+            if isinstance(d, Assign | Divert):
                 trip[d.crew_id] = (seq + 1, d.order_id)
                 push(t + d.travel_s, _ARRIVE, ("arrive", d.crew_id, seq + 1))
             elif isinstance(d, Handover):
                 trip[d.crew_id] = (trip[d.crew_id][0], d.order_id)
             elif isinstance(d, Recall):
                 trip.pop(d.crew_id, None)
-        if outside_left == 0 and callbacks_pending == 0 and not trip and not engine.has_open_work():
+        if outside_left == 0 and followups_pending == 0 and not trip and not engine.has_open_work():
             break
     bar.close()
     engine.finish(t)
     world.finalize(t)
-    return RunResult(end_s=t, events=handled, rejected=rejected, callbacks=callbacks)
+    return RunResult(end_s=t, events=handled, rejected=rejected, repeat_calls=repeats)

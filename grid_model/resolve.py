@@ -63,6 +63,11 @@ class CallResolver:
         self._territory = territory_polygon(region.areas)
         self._to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
 
+    def customer_node(self, customer_id: str) -> int | None:
+        """The network node of a customer number, or None when it is not on the books."""
+        row = self._by_customer.get(customer_id.strip())
+        return None if row is None else int(self._customer_node[row])
+
     def resolve(self, call: Call) -> Resolution:
         """Resolve one call by the first identification it carries."""
         if call.customer_id:

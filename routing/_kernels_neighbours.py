@@ -24,23 +24,23 @@ def _keep_best(best_d, best_i, m, k, d, i):
 
 
 @nb.njit(cache=True, nogil=True)
-def nearest_lists(D, k_orders, k_crews):
-    """For each order: its ``k_orders`` nearest other orders and ``k_crews`` nearest crews
-    able to serve it, by travel time; brute force, O(N^2), no dense matrix kept."""
+def nearest_rows(D, rows, nb_idx, cn_idx):
+    """Fill ``nb_idx[c]`` and ``cn_idx[c]`` for each order c in ``rows``: its nearest other
+    orders and nearest crews able to serve it, by travel time (brute force, O(N) per row).
+    Orders no crew can serve (skill mask 0: retired from a live plan) are nobody's neighbour."""
     K, N = D.n_crews, D.n_orders
-    ko = min(k_orders, max(N - 1, 0))
-    kc = min(k_crews, K)
-    nb_idx = np.empty((N, ko), dtype=np.int64)
-    cn_idx = np.empty((N, kc), dtype=np.int64)
+    ko = nb_idx.shape[1]
+    kc = cn_idx.shape[1]
     best_d = np.empty(max(ko, kc) + 1, dtype=np.int64)
     best_i = np.empty(max(ko, kc) + 1, dtype=np.int64)
-    for c in range(N):
+    for c in rows:
         m = 0
         for q in range(N):
-            if q == c:
+            if q == c or D.order_skill[q] == 0:
                 continue
             m = _keep_best(best_d, best_i, m, ko, travel(D, K + c, K + q) + travel(D, K + q, K + c), q)
-        nb_idx[c, :] = best_i[:ko]
+        for i in range(ko):
+            nb_idx[c, i] = best_i[i] if i < m else c
         m = 0
         for r in range(K):
             if (D.crew_skills[r] & D.order_skill[c]) == 0:
@@ -48,4 +48,13 @@ def nearest_lists(D, k_orders, k_crews):
             m = _keep_best(best_d, best_i, m, kc, travel(D, r, K + c), r)
         for i in range(kc):
             cn_idx[c, i] = best_i[i] if i < m else best_i[0] if m > 0 else 0
+
+
+@nb.njit(cache=True, nogil=True)
+def nearest_lists(D, k_orders, k_crews):
+    """Neighbour lists of every order (see ``nearest_rows``); no dense matrix is kept."""
+    K, N = D.n_crews, D.n_orders
+    nb_idx = np.empty((N, min(k_orders, max(N - 1, 0))), dtype=np.int64)
+    cn_idx = np.empty((N, min(k_crews, K)), dtype=np.int64)
+    nearest_rows(D, np.arange(N), nb_idx, cn_idx)
     return nb_idx, cn_idx

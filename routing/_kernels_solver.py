@@ -461,3 +461,12 @@ def construct_nearest_available(D, S):
         pos[best] = K + j
     for r in range(K):
         recompute_route(D, S, r)
+
+
+@nb.njit(cache=True, nogil=True)
+def advance_starts(D, S, crews, t):
+    """Crews in ``crews`` cannot start before ``t``: move their start up and re-time them."""
+    for r in crews:
+        if D.crew_start[r] < t:
+            D.crew_start[r] = t
+            recompute_route(D, S, r)

@@ -108,13 +108,11 @@ class DispatchSolver:
 
     def __init__(self, problem: Problem, *, seed: int = 0, params: SolverParams | None = None,
                  initial: dict[str, list[str]] | None = None) -> None:
-        self.problem = problem
+        self._problem = problem
         self.params = params or SolverParams()
-        self.D = kernel_data(problem)
         kern.seed_rng(seed)
         t0 = time.perf_counter()
-        self.NB, self.CN = nearest_lists(self.D, self.params.k_orders, self.params.k_crews)
-        self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
+        self._load(problem, initial)
         for r in range(problem.n_crews):
             kern.recompute_route(self.D, self.S, r)
         if problem.objective == Objective.DISPATCH:
@@ -125,21 +123,39 @@ class DispatchSolver:
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
 
+    def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
+        """Kernel arrays, neighbour lists and a state holding ``initial`` (or nothing)."""
+        self.crew_ids = problem.crew_ids
+        self.order_ids = list(problem.order_ids)
+        self.D = kernel_data(problem)
+        self.NB, self.CN = nearest_lists(self.D, self.params.k_orders, self.params.k_crews)
+        self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
+
+    @property
+    def problem(self) -> Problem:
+        return self._problem
+
     def _temperature(self, frac: float) -> float:
         routed = int(np.sum(self.S.rcost))
-        per_order = max(1.0, routed / max(1, self.problem.n_orders))
+        per_order = max(1.0, routed / max(1, int(self.D.n_orders)))
         p = self.params
         return per_order * p.temp_start * (p.temp_end / p.temp_start) ** frac
 
     def improve(self, stop: StoppingCriterion) -> Result:
         """Ruin and recreate until ``stop``; the best plan seen is kept and returned."""
+        history, iterations, seconds = self.search(stop)
+        return self.result(history, iterations, seconds)
+
+    def search(self, stop: StoppingCriterion) -> tuple[list[tuple[float, int]], int, float]:
+        """Ruin and recreate until ``stop`` and keep the best plan; returns the best cost
+        over time, the iterations run and the seconds taken."""
         t0 = time.perf_counter()
         history = [(0.0, self.best_cost)]
         iterations = since = 0
         chunk = self.params.chunk_iterations
         while True:
             elapsed = time.perf_counter() - t0
-            if stop(elapsed, iterations, since) or self.problem.n_orders < 2:
+            if stop(elapsed, iterations, since) or self.D.n_orders < 2:
                 break
             f0 = stop.fraction(elapsed, iterations)
             before = self.best_cost
@@ -153,26 +169,26 @@ class DispatchSolver:
             if self.best_cost < before:
                 history.append((time.perf_counter() - t0, int(self.best_cost)))
         self._restore_best()
-        return self.result(history, iterations, time.perf_counter() - t0)
+        return history, iterations, time.perf_counter() - t0
 
     def _restore_best(self) -> None:
         self.S.route_of[:] = -1
         self.S.routes[:, :] = self.best.routes
         self.S.rlen[:] = self.best.rlen
-        for r in range(self.problem.n_crews):
+        for r in range(int(self.D.n_crews)):
             kern.recompute_route(self.D, self.S, r)
         self.cost = int(kern.total_cost(self.D, self.S))
 
     def insert(self, order_idx: int) -> tuple[str, int] | None:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
         if self.S.route_of[order_idx] >= 0:
-            raise ValueError(f"order {self.problem.order_ids[order_idx]} is already planned")
+            raise ValueError(f"order {self.order_ids[order_idx]} is already planned")
         r, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
         if r < 0 or d >= kern.unassigned_cost(self.D, order_idx):
             return None
         kern.insert_at(self.D, self.S, r, p, order_idx)
         self._sync_best()
-        return self.problem.crew_ids[r], int(p)
+        return self.crew_ids[r], int(p)
 
     def remove(self, order_idx: int) -> None:
         """Take one order out of the plan (cancelled, merged or done elsewhere)."""

@@ -67,6 +67,7 @@ class RoadTravel:
         if np.isinf(table).any():
             raise ValueError("road graph is not connected")
         self.table_s = table.astype(np.float32)
+        self.table_int_s = np.ascontiguousarray(np.rint(table).astype(np.int64))
         self.build_seconds = time.perf_counter() - t0
 
     def snap(self, x_m: npt.ArrayLike, y_m: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +90,6 @@ def with_road_travel(problem: Problem, travel: RoadTravel) -> Problem:
     nodes, access = travel.snap(problem.x, problem.y)
     return dataclasses.replace(
         problem, travel_kind=TravelKind.ROAD,
-        road_table=np.ascontiguousarray(np.rint(travel.table_s).astype(np.int64)),
+        road_table=travel.table_int_s,
         point_node=np.ascontiguousarray(nodes, dtype=np.int64),
         point_access_s=np.ascontiguousarray(np.rint(access), dtype=np.int64))

@@ -1,5 +1,7 @@
 """The engine on a small region: a call becomes an order and a crew; a second call under the
-same transformer merges the order and the crew on its way keeps it; bad events are refused."""
+same transformer merges the order and the crew on its way keeps it; ETRs follow the order
+through its life and count the open order upstream; callbacks close orders; a cancelled
+order frees its crew; alerts warn before a limit is broken; bad events are refused."""
 
 from __future__ import annotations
 
@@ -8,11 +10,18 @@ import pytest
 from dispatch.crews import Crew
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
+    Alert,
     Assign,
+    CallbackDone,
     CallReceived,
     CallUnlocated,
+    ClockTick,
     CrewArrived,
+    Decision,
+    EtrUpdate,
     Handover,
+    OrderCancelled,
+    Recall,
     RepairFinished,
     ShiftStarted,
 )
@@ -36,6 +45,10 @@ def _engine(region: Region, travel: RoadTravel) -> DispatchEngine:
     return DispatchEngine(region, crews, NearestAvailableCrew(), travel=travel)
 
 
+def _only(decisions: list[Decision], kind: type) -> list:  # type: ignore[type-arg]
+    return [d for d in decisions if isinstance(d, kind)]
+
+
 def _two_drop_customers(region: Region) -> tuple[str, str, int]:
     """Customers under the two drops of a transformer's only LV outlet, and that outlet."""
     net = region.network
@@ -57,12 +70,13 @@ def test_merge_hands_the_en_route_crew_to_the_surviving_order(
     eng.handle(ShiftStarted(0, "C1"))
     eng.handle(ShiftStarted(0, "C2"))
     first = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    assert len(first) == 1 and isinstance(first[0], Assign)
-    w1 = eng.orders[first[0].order_id]
-    assert w1.status == OrderStatus.ASSIGNED and w1.skill == "lv"
-    crew = first[0].crew_id
+    (assign,) = _only(first, Assign)
+    w1 = eng.orders[assign.order_id]
+    assert w1.status == OrderStatus.EN_ROUTE and w1.skill == "lv"
+    assert [s for _, s in w1.history] == [OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE]
+    crew = assign.crew_id
     second = eng.handle(CallReceived(200, Call("K2", 200, customer_id=b)))
-    handover = [d for d in second if isinstance(d, Handover)]
+    handover = _only(second, Handover)
     assert len(handover) == 1 and handover[0].from_order_id == w1.order_id
     w2 = eng.orders[handover[0].order_id]
     assert w1.status == OrderStatus.MERGED and w1.merged_into == w2.order_id
@@ -71,8 +85,70 @@ def test_merge_hands_the_en_route_crew_to_the_surviving_order(
     eng.handle(CrewArrived(900, crew, w2.order_id))
     assert w2.status == OrderStatus.ON_SITE and w2.arrived_s == 900
     eng.handle(RepairFinished(5000, crew, w2.order_id, (outlet,)))
-    assert w2.status == OrderStatus.CLOSED and w2.repaired_s == 5000
+    assert w2.status == OrderStatus.REPAIRED and w2.repaired_s == 5000
     assert eng.crews[crew].status == "idle"
+    eng.handle(CallbackDone(6200, w2.order_id))
+    assert w2.status == OrderStatus.CLOSED and w2.history[-2:] == [
+        (6200, OrderStatus.CALLBACK_DONE), (6200, OrderStatus.CLOSED)]
+    assert eng.log.callbacks == 1
+    with pytest.raises(EventError, match="callback for W000002, which is closed"):
+        eng.handle(CallbackDone(6300, w2.order_id))
+
+
+def test_etr_follows_the_order_and_waits_for_the_open_order_upstream(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, _ = _two_drop_customers(small_region)
+    eng.handle(ShiftStarted(0, "C1"))
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    (assign,) = _only(out, Assign)
+    order = eng.orders[assign.order_id]
+    estimate = eng.repair_estimate(order)
+    (etr,) = _only(out, EtrUpdate)
+    assert etr.etr_s == 100 + assign.travel_s + estimate == eng.etr[order.order_id]
+    assert eng.customer_etr(a) == etr.etr_s
+    arrive = 100 + assign.travel_s + 1200  # twenty minutes late: the ETR moves with it
+    out = eng.handle(CrewArrived(arrive, assign.crew_id, order.order_id))
+    assert _only(out, EtrUpdate)[0].etr_s == arrive + estimate
+    assert [e for _, o, e in eng.etr_history if o == order.order_id] == [etr.etr_s, arrive + estimate]
+    # Calls from every customer of the other transformers of the feeder roll up to an MV order above the one
+    # being worked: the worked order's customers are back only when both are repaired.
+    net = small_region.network
+    cust = small_region.customers
+    feeder = next(n for n in net.path_up(order.node_idx) if net.kind[n] == NodeKind.FEEDER_HEAD)
+    sl = net.subtree(feeder)
+    t = arrive
+    for x in range(sl.start, sl.stop):
+        if net.kind[x] == NodeKind.TRANSFORMER and not net.is_ancestor(x, order.node_idx):
+            t += 1
+            rows = cust[(cust["node_idx"] > x) & (cust["node_idx"] < x + net.size[x])]
+            for cid in rows["customer_id"]:
+                eng.handle(CallReceived(t, Call(f"K{t}{cid}", t, customer_id=str(cid))))
+    upstream = [o for o in eng.open_orders()
+                if o is not order and net.is_ancestor(o.node_idx, order.node_idx)]
+    assert upstream, "the calls should have rolled up to an order above the worked one"
+    eng.handle(ClockTick(t + 1))
+    up_etr = max(eng.etr[o.order_id] for o in upstream)
+    assert eng.etr[order.order_id] == max(arrive + estimate, up_etr)
+
+
+def test_a_cancelled_order_frees_its_crew_and_alerts_warn_before_the_limit(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, _ = _two_drop_customers(small_region)
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    order = eng.orders[_only(out, EtrUpdate)[0].order_id]
+    assert order.status == OrderStatus.NEW  # nobody on shift yet
+    warn_at = order.deadline_s - eng.limits.alert_before_s["arrival"]
+    assert not _only(eng.handle(ClockTick(warn_at - 1)), Alert)
+    (alert,) = _only(eng.handle(ClockTick(warn_at)), Alert)
+    assert (alert.order_id, alert.kind, alert.due_s) == (order.order_id, "arrival_limit", order.deadline_s)
+    (assign,) = _only(eng.handle(ShiftStarted(warn_at + 10, "C1")), Assign)
+    out = eng.handle(OrderCancelled(warn_at + 20, order.order_id, "customer reports power back"))
+    assert _only(out, Recall) == [Recall(warn_at + 20, order.order_id, assign.crew_id)]
+    assert order.status == OrderStatus.CANCELLED and eng.crews["C1"].status == "idle"
+    with pytest.raises(EventError, match=r"cannot cancel W000001: it is cancelled"):
+        eng.handle(OrderCancelled(warn_at + 30, order.order_id, "again"))
 
 
 def test_bad_events_are_refused_and_change_nothing(small_region: Region, travel: RoadTravel) -> None:
@@ -94,7 +170,9 @@ def test_repair_reported_for_an_order_never_reached_is_refused(
     eng = _engine(small_region, travel)
     a, _, _ = _two_drop_customers(small_region)
     eng.handle(ShiftStarted(0, "C1"))
-    (assign,) = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    with pytest.raises(Exception, match="cannot go from assigned to repaired"):
+    (assign,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    with pytest.raises(EventError, match="reports W000001 repaired but is en_route"):
         eng.handle(RepairFinished(300, assign.crew_id, assign.order_id, ()))
-    assert eng.orders[assign.order_id].status == OrderStatus.ASSIGNED
+    assert eng.orders[assign.order_id].status == OrderStatus.EN_ROUTE
+    with pytest.raises(EventError, match="callback for W000001, which is en_route, not repaired"):
+        eng.handle(CallbackDone(310, assign.order_id))

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.orders import OrderStatus, TransitionError, WorkOrder
+from dispatch.orders import ALLOWED, OrderStatus, TransitionError, WorkOrder
+
+# A shortest walk from NEW to each status, to set up every transition.
+_PATH = {
+    OrderStatus.NEW: [],
+    OrderStatus.ASSIGNED: [OrderStatus.ASSIGNED],
+    OrderStatus.EN_ROUTE: [OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE],
+    OrderStatus.ON_SITE: [OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE],
+    OrderStatus.REPAIRED: [OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE,
+                           OrderStatus.REPAIRED],
+    OrderStatus.CALLBACK_DONE: [OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE,
+                                OrderStatus.REPAIRED, OrderStatus.CALLBACK_DONE],
+    OrderStatus.CLOSED: [OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE,
+                         OrderStatus.REPAIRED, OrderStatus.CALLBACK_DONE, OrderStatus.CLOSED],
+    OrderStatus.MERGED: [OrderStatus.MERGED],
+    OrderStatus.CANCELLED: [OrderStatus.CANCELLED],
+}
+_ALL_STEPS = [(a, b) for a in OrderStatus for b in OrderStatus]
 
 
 def _order() -> WorkOrder:
@@ -13,18 +30,35 @@ def _order() -> WorkOrder:
 
 def test_full_lifecycle_is_time_stamped() -> None:
     o = _order()
-    for t, s in [(200, OrderStatus.ASSIGNED), (900, OrderStatus.ON_SITE),
-                 (4000, OrderStatus.REPAIRED), (4000, OrderStatus.CLOSED)]:
+    steps = [(200, OrderStatus.ASSIGNED), (200, OrderStatus.EN_ROUTE), (900, OrderStatus.ON_SITE),
+             (4000, OrderStatus.REPAIRED), (4900, OrderStatus.CALLBACK_DONE),
+             (4900, OrderStatus.CLOSED)]
+    for t, s in steps:
         o.move(s, t)
-    assert o.history == [(200, OrderStatus.ASSIGNED), (900, OrderStatus.ON_SITE),
-                         (4000, OrderStatus.REPAIRED), (4000, OrderStatus.CLOSED)]
+    assert o.history == steps
     assert o.arrived_s == 900 and o.repaired_s == 4000
+
+
+@pytest.mark.parametrize(("start", "to"), _ALL_STEPS, ids=[f"{a.value}->{b.value}" for a, b in _ALL_STEPS])
+def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(
+        start: OrderStatus, to: OrderStatus) -> None:
+    o = _order()
+    for s in _PATH[start]:
+        o.move(s, 1)
+    if to in ALLOWED[start]:
+        o.move(to, 2)
+        assert o.status == to and o.history[-1] == (2, to)
+    else:
+        with pytest.raises(TransitionError, match=f"cannot go from {start.value} to {to.value}"):
+            o.move(to, 2)
+        assert o.status == start and len(o.history) == len(_PATH[start])
 
 
 @pytest.mark.parametrize(("steps", "bad"), [
     ([], OrderStatus.REPAIRED),
     ([OrderStatus.ASSIGNED], OrderStatus.CLOSED),
-    ([OrderStatus.ASSIGNED, OrderStatus.ON_SITE], OrderStatus.MERGED),
+    ([OrderStatus.ASSIGNED], OrderStatus.ON_SITE),
+    ([OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE], OrderStatus.MERGED),
     ([OrderStatus.MERGED], OrderStatus.ASSIGNED),
 ])
 def test_impossible_transitions_are_refused(steps: list[OrderStatus], bad: OrderStatus) -> None:
