@@ -24,7 +24,9 @@ from dispatch.events import (
     ClockTick,
     CrewArrived,
     CrewPosition,
+    CrewReleased,
     Decision,
+    DeviceOperated,
     Divert,
     EtrUpdate,
     Event,
@@ -40,7 +42,7 @@ from dispatch.limits import ServiceLimits
 from dispatch.orders import OrderStatus, WorkOrder
 from dispatch.policy import DispatchPolicy
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
-from grid_model.predict import IncidentKind, OutagePredictor
+from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from routing.travel import RoadTravel
@@ -103,6 +105,7 @@ class EngineLog:
     assigned: int = 0
     recalled: int = 0
     diverted: int = 0
+    assists: int = 0
     callbacks: int = 0
     alerts: int = 0
     rejected: list[str] = field(default_factory=list)
@@ -122,6 +125,7 @@ class DispatchEngine:
         self.estimates = estimates or RepairEstimates()
         self.resolver = CallResolver(region)
         self.predictor = OutagePredictor(self.net)
+        self._device_index = {d: i for i, d in enumerate(self.net.device_id) if d}
         self.clock_s: int | None = None
         self.orders: dict[str, WorkOrder] = {}
         self.order_of_incident: dict[str, str] = {}
@@ -185,7 +189,9 @@ class DispatchEngine:
         if s.status == "en_route":
             return CrewAvailability(s.leg_start_s, t_s if s.going_off else end, s.x_m, s.y_m,
                                     s.order_id)
-        free = max(t_s, (order.arrived_s or t_s) + self.repair_estimate(order))
+        share = self.repair_estimate(order) // len(order.team)
+        # past its estimate, a repair is expected to need a quarter of it again
+        free = max(t_s + share // 4, (order.arrived_s or t_s) + share)
         return CrewAvailability(free, free if s.going_off else max(end, free), s.x_m, s.y_m, "")
 
     def travel_from_crews(self, crew_ids: list[str], order: WorkOrder) -> np.ndarray:
@@ -218,12 +224,16 @@ class DispatchEngine:
             self._on_arrived(event)
         elif isinstance(event, RepairFinished):
             out.extend(self._on_repaired(event))
+        elif isinstance(event, CrewReleased):
+            self._on_released(event)
         elif isinstance(event, CallbackDone):
             self._on_callback(event)
         elif isinstance(event, OrderCancelled):
             out.extend(self._on_cancelled(event))
         elif isinstance(event, CrewPosition):
             self._on_position(event)
+        elif isinstance(event, DeviceOperated):
+            out.extend(self._on_device(event))
         else:
             raise EventError(f"unknown event {type(event).__name__}")
         out.extend(self._dispatch(event.t_s))
@@ -244,10 +254,9 @@ class DispatchEngine:
             raise EventError(f"unknown work order {order_id!r}") from None
 
     def _on_planned(self, ev: PlannedOutageAnnounced) -> None:
-        try:
-            device_idx = self.net.device_id.index(ev.device_id)
-        except ValueError:
-            raise EventError(f"planned outage {ev.outage_id}: unknown device {ev.device_id!r}") from None
+        device_idx = self._device_index.get(ev.device_id)
+        if device_idx is None:
+            raise EventError(f"planned outage {ev.outage_id}: unknown device {ev.device_id!r}")
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
 
     def _on_call(self, ev: CallReceived) -> list[Decision]:
@@ -256,13 +265,24 @@ class DispatchEngine:
             self.unlocated.append(UnlocatedCall(ev.call.call_id, ev.t_s, res.reason))
             return [CallUnlocated(ev.t_s, ev.call.call_id, res.reason)]
         change = self.predictor.add_call(ev.call.call_id, res.node_idx, ev.t_s)
+        return self._on_change(change, ev.t_s)
+
+    def _on_device(self, ev: DeviceOperated) -> list[Decision]:
+        device = self._device_index.get(ev.device_id)
+        if device is None:
+            raise EventError(f"device report: unknown device {ev.device_id!r}")
+        change = self.predictor.add_device_report(f"SCADA:{ev.device_id}@{ev.t_s}", device, ev.t_s)
+        return self._on_change(change, ev.t_s)
+
+    def _on_change(self, change: IncidentChange, t_s: int) -> list[Decision]:
+        """A new incident gets a work order that absorbs the orders of incidents it merged."""
         inc = self.predictor.incident(change.incident_id)
         if inc.kind == IncidentKind.PLANNED or not change.created:
             return []
-        order = self._new_order(inc.incident_id, inc.node_idx, inc.first_report_s, ev.t_s)
+        order = self._new_order(inc.incident_id, inc.node_idx, inc.first_report_s, t_s)
         out: list[Decision] = []
         for child_id in change.merged:
-            out.extend(self._merge_order(child_id, order, ev.t_s))
+            out.extend(self._merge_order(child_id, order, t_s))
         if order.status == OrderStatus.NEW:
             self.policy.on_order(order)
         self._etr_dirty.add(order.order_id)
@@ -312,6 +332,7 @@ class DispatchEngine:
         if child is None or child.status not in _WAITING:
             return []
         crew_id = child.crew_id if child.status == OrderStatus.EN_ROUTE else ""
+        helpers, child.assists = child.assists, []
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         self._open_order_at[child.node_idx] = -1
@@ -319,8 +340,9 @@ class DispatchEngine:
         into.first_report_s = min(into.first_report_s, child.first_report_s)
         into.deadline_s = min(into.deadline_s, child.deadline_s)
         self.policy.on_order_change(child)
+        out = [d for c in helpers for d in self._free_crew(c, child.order_id, t_s)]
         if not crew_id:
-            return []
+            return out
         if into.status == OrderStatus.NEW and into.skill in self.crews[crew_id].crew.skills:
             into.crew_id = crew_id
             into.move(OrderStatus.ASSIGNED, t_s)
@@ -330,8 +352,8 @@ class DispatchEngine:
             state.eta_s = state.leg_start_s + round(float(self._travel_from(state, into)))
             self.policy.on_order_change(into)
             self._etr_dirty.add(into.order_id)
-            return [Handover(t_s, child.order_id, into.order_id, crew_id)]
-        return self._free_crew(crew_id, child.order_id, t_s)
+            return [*out, Handover(t_s, child.order_id, into.order_id, crew_id)]
+        return out + self._free_crew(crew_id, child.order_id, t_s)
 
     def _free_crew(self, crew_id: str, order_id: str, t_s: int) -> list[Decision]:
         self._release(self.crews[crew_id], t_s)
@@ -375,7 +397,7 @@ class DispatchEngine:
         """The crew and the order it reports on; refused unless that is its assigned order."""
         state = self._crew(crew_id)
         order = self._order(order_id)
-        if state.order_id != order.order_id:
+        if state.order_id != order.order_id or crew_id not in order.team:
             raise EventError(f"crew {crew_id} {what} {order_id} but is assigned "
                              f"{state.order_id or 'nothing'}")
         return state, order
@@ -390,7 +412,8 @@ class DispatchEngine:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "arrived at")
         if state.status != "en_route":
             raise EventError(f"crew {ev.crew_id} arrived at {ev.order_id} but is {state.status}")
-        order.move(OrderStatus.ON_SITE, ev.t_s)
+        if order.status != OrderStatus.ON_SITE:
+            order.move(OrderStatus.ON_SITE, ev.t_s)
         state.visits.append(order.order_id)
         state.status = "on_site"
         state.x_m, state.y_m = order.x_m, order.y_m
@@ -405,8 +428,21 @@ class DispatchEngine:
         order.move(OrderStatus.REPAIRED, ev.t_s)
         self.etr.pop(order.order_id, None)
         self._close_incident(order, ev.t_s)
-        self._release(state, ev.t_s)
+        for crew_id in order.team:
+            self._release(self.crews[crew_id], ev.t_s)
+        self.policy.on_order_change(order)
         return []
+
+    def _on_released(self, ev: CrewReleased) -> None:
+        state, order = self._crew_on(ev.crew_id, ev.order_id, "leaves")
+        if state.status != "on_site" or len(order.team) < 2:
+            raise EventError(f"crew {ev.crew_id} cannot leave {ev.order_id}: only a crew on site "
+                             f"with others on the job can")
+        if order.crew_id == ev.crew_id:
+            order.crew_id = order.assists.pop(0)
+        else:
+            order.assists.remove(ev.crew_id)
+        self._release(state, ev.t_s)
 
     def _on_callback(self, ev: CallbackDone) -> None:
         order = self._order(ev.order_id)
@@ -420,12 +456,12 @@ class DispatchEngine:
         order = self._order(ev.order_id)
         if order.status not in _WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
-        crew_id = order.crew_id if order.status == OrderStatus.EN_ROUTE else ""
+        team = order.team if order.status == OrderStatus.EN_ROUTE else []
         order.move(OrderStatus.CANCELLED, ev.t_s)
         self.etr.pop(order.order_id, None)
         self._close_incident(order, ev.t_s)
         self.policy.on_order_change(order)
-        return self._free_crew(crew_id, order.order_id, ev.t_s) if crew_id else []
+        return [d for c in team for d in self._free_crew(c, order.order_id, ev.t_s)]
 
     def callers_of(self, order_id: str) -> set[int]:
         """Nodes whose calls the order's incident (or the one it merged into) explains."""
@@ -468,17 +504,24 @@ class DispatchEngine:
         out: list[Decision] = []
         for order_id, crew_id in self.policy.decide(self, t_s):
             order, state = self.orders[order_id], self.crews[crew_id]
-            if order.status != OrderStatus.NEW or state.status not in ("idle", "en_route") \
-                    or order.skill not in state.crew.skills:
+            helping = order.status in (OrderStatus.EN_ROUTE, OrderStatus.ON_SITE) and state.status == "idle"
+            if not (order.status == OrderStatus.NEW or helping) or crew_id in order.team \
+                    or state.status not in ("idle", "en_route") or order.skill not in state.crew.skills:
                 raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status}) "
                                      f"to {order_id} ({order.status.value}, {order.skill})")
+            if helping:
+                out.append(self._send_assist(order, state, t_s))
+                continue
             dropped = state.order_id if state.status == "en_route" else ""
             if dropped:
                 state.x_m, state.y_m = self.position(crew_id, t_s)
                 self._crew_snap.pop(crew_id, None)
                 old = self.orders[dropped]
-                old.crew_id = ""
-                old.move(OrderStatus.NEW, t_s)
+                if old.assists:  # a helper on its way takes the lead
+                    old.crew_id = old.assists.pop(0)
+                else:
+                    old.crew_id = ""
+                    old.move(OrderStatus.NEW, t_s)
             else:
                 state.busy_since = t_s
             travel = round(self._travel_from(state, order))
@@ -498,6 +541,20 @@ class DispatchEngine:
             else:
                 out.append(Assign(t_s, order_id, crew_id, travel))
         return out
+
+    def _send_assist(self, order: WorkOrder, state: CrewState, t_s: int) -> Decision:
+        """An idle crew joins the team of an order already being reached or worked."""
+        travel = round(self._travel_from(state, order))
+        order.assists.append(state.crew.crew_id)
+        state.busy_since = t_s
+        state.status = "en_route"
+        state.order_id = order.order_id
+        state.leg_start_s = t_s
+        state.eta_s = t_s + travel
+        self.log.assigned += 1
+        self.log.assists += 1
+        self._etr_dirty.add(order.order_id)
+        return Assign(t_s, order.order_id, state.crew.crew_id, travel)
 
     def _due_alerts(self, t_s: int) -> list[Decision]:
         """Orders about to break their arrival or repair limit, once each."""
@@ -534,7 +591,7 @@ class DispatchEngine:
         """When the order's own repair should be done (never before now): on site, arrival
         plus the estimate; otherwise the policy's plan, or the crew's arrival plus the estimate."""
         if order.status == OrderStatus.ON_SITE and order.arrived_s is not None:
-            return max(t_s, order.arrived_s + self.repair_estimate(order))
+            return max(t_s, order.arrived_s + self.repair_estimate(order) // max(1, len(order.team)))
         planned = self.policy.planned_finish(order.order_id)
         if planned is not None:
             return max(t_s, planned)
@@ -551,6 +608,14 @@ class DispatchEngine:
             finish = self._own_finish(up, t_s)
             etr = max(etr, finish if finish is not None else t_s + self.policy.horizon_s)
         return etr
+
+    def open_order_above(self, order: WorkOrder) -> WorkOrder | None:
+        """The nearest open order upstream of ``order`` (its customers wait for it too)."""
+        for node in self.net.path_up(order.node_idx)[1:]:
+            k = self._open_order_at[node]
+            if k >= 0:
+                return self._order_list[k]
+        return None
 
     def customer_etr(self, customer_id: str) -> int | None:
         """The ETR of a customer behind an open order, or None when none covers it."""

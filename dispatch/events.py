@@ -47,6 +47,15 @@ class RepairFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class CrewReleased:
+    """A helping crew leaves a team job before it is done (not needed on site)."""
+
+    t_s: int
+    crew_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackDone:
     """The call-taker has called the customers back after the repair; the order can close."""
 
@@ -74,6 +83,14 @@ class CrewPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceOperated:
+    """A telemetered protective device (SCADA on a feeder breaker) reports it opened."""
+
+    t_s: int
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClockTick:
     """Time passes with nothing else happening: alerts fall due, plans age."""
 
@@ -81,7 +98,7 @@ class ClockTick:
 
 
 Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
-         | CallbackDone | OrderCancelled | CrewPosition | ClockTick)
+         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)

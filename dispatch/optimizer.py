@@ -7,6 +7,11 @@ its route. Every ``replan_interval_s`` of storm clock (sooner when an idle crew 
 while orders wait) the plan is rebuilt from the engine's state and improved by ruin and
 recreate for a fixed number of iterations, so a replay is deterministic for its seed.
 
+Teams: an order with many customers behind a long repair (a feeder or recloser lockout) is
+planned as ``team_size`` jobs at the same place, each a share of the work and of the
+customers; whichever crew comes first leads, the others join it on site and the work is
+shared (a utility sends several crews to patrol and repair a locked-out feeder).
+
 Restoration-aware weights: an order is weighted by every customer behind it, including
 those also behind open orders further down. The plan's customer-minutes then bound the
 restoration customer-minutes from above (a customer behind faults in series is back at the
@@ -38,14 +43,18 @@ SKILLS = ("lv", "mv", "cable")
 class OptimizerParams:
     """Re-planning cadence and effort, the objective's weights, and the diversion rule."""
 
-    replan_interval_s: int = 15 * 60
-    min_replan_gap_s: int = 2 * 60
-    improve_iterations: int = 600
-    lateness_weight: int = 100
+    replan_interval_s: int = 30 * 60
+    min_replan_gap_s: int = 10 * 60
+    improve_iterations: int = 300
+    lateness_weight: int = 10
     critical_priority: int = 10
     divert_min_gain: int = 20 * 3600
     divert_for_customers: int = 200
     divert_candidates: int = 3
+    team_min_customers: int = 300
+    team_min_repair_s: int = 3 * 3600
+    team_size: int = 3
+    blocked_weight_share: float = 0.1
     horizon_s: int = 24 * 3600
     seed: int = 0
 
@@ -75,6 +84,8 @@ class RestorationOptimizer:
         self._idle: set[str] = set()
         self._last_replan: int | None = None
         self._starved = False
+        self._jobs_of: dict[str, list[str]] = {}
+        self._nothing_to_pull: set[str] = set()
 
     # -- what the engine tells us ------------------------------------------------------
     def on_order(self, order: WorkOrder) -> None:
@@ -92,9 +103,47 @@ class RestorationOptimizer:
         self._crews.add(crew_id)
 
     def planned_finish(self, order_id: str) -> int | None:
-        if self.plan is None or not self.plan.has_order(order_id):
+        """When the last job of the order ends in the plan (None if none is planned)."""
+        if self.plan is None:
             return None
-        return self.plan.finish_s(order_id)
+        ends = [self.plan.finish_s(j) for j in self._jobs_of.get(order_id, ())]
+        planned = [e for e in ends if e is not None]
+        return max(planned) if planned else None
+
+    def _team_slots(self, engine: DispatchEngine, order: WorkOrder) -> int:
+        """How many crews the order should get: ``team_size`` for a long repair behind many
+        customers, else one."""
+        big = order.customers >= self.params.team_min_customers and \
+            engine.repair_estimate(order) >= self.params.team_min_repair_s
+        return self.params.team_size if big else 1
+
+    def _job(self, engine: DispatchEngine, order: WorkOrder, job_id: str, place: int) -> NewOrder:
+        """One crew's share of an order: the work is shared by the team it should get; the
+        lead carries every customer, the k-th helper what it saves (1/(k(k+1)) of them:
+        a second crew halves the time left, a third cuts a third of that), so leads of
+        other outages go before helpers."""
+        slots = self._team_slots(engine, order)
+        weight = max(1, order.customers)
+        if engine.open_order_above(order) is not None:
+            weight = max(1, round(weight * self.params.blocked_weight_share))
+        if place:
+            weight = -(-weight // (place * (place + 1)))
+        p = self.params
+        return NewOrder(job_id, order.x_m, order.y_m, order.first_report_s, order.deadline_s,
+                        engine.repair_estimate(order) // slots, weight,
+                        p.critical_priority if order.critical else 1, order.skill)
+
+    def _jobs(self, engine: DispatchEngine, order: WorkOrder) -> list[NewOrder]:
+        """The plan's jobs for an order: one per crew it should still get."""
+        have = len(order.team)
+        slots = self._team_slots(engine, order)
+        return [self._job(engine, order, order.order_id if k == 0 else f"{order.order_id}+{k}", k)
+                for k in range(have, slots)]
+
+    def _committed_job(self, engine: DispatchEngine, order: WorkOrder, crew_id: str) -> NewOrder:
+        place = order.team.index(crew_id)
+        return self._job(engine, order, order.order_id if place == 0 else f"{order.order_id}+{crew_id}",
+                         place)
 
     # -- deciding ----------------------------------------------------------------------
     def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
@@ -124,6 +173,7 @@ class RestorationOptimizer:
         self._changed.clear()
         self._crews.clear()
         self._starved = False
+        self._nothing_to_pull.clear()
         self._last_replan = t_s
         self._idle = {c for c, s in engine.crews.items() if s.status == "idle"}
         problem, initial = self._snapshot(engine, t_s)
@@ -136,32 +186,41 @@ class RestorationOptimizer:
     def _snapshot(self, engine: DispatchEngine, t_s: int) -> tuple[Problem, dict[str, list[str]]]:
         crew_ids = list(engine.crews)
         avail = [engine.availability(c, t_s) for c in crew_ids]
-        orders = [o for o in engine.open_orders()
-                  if o.status in (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)]
+        jobs: list[NewOrder] = []
+        initial: dict[str, list[str]] = {}
+        for c, a in zip(crew_ids, avail, strict=True):
+            if a.committed:
+                job = self._committed_job(engine, engine.orders[a.committed], c)
+                jobs.append(job)
+                initial[c] = [job.order_id]
+        for o in engine.open_orders():
+            jobs += self._jobs(engine, o)
+        self._jobs_of = {}
+        for job in jobs:
+            self._jobs_of.setdefault(job_order(job.order_id), []).append(job.order_id)
         p = self.params
         i64 = np.int64
         problem = Problem(
-            name=f"storm@{t_s}", crew_ids=tuple(crew_ids), order_ids=tuple(o.order_id for o in orders),
+            name=f"storm@{t_s}", crew_ids=tuple(crew_ids), order_ids=tuple(j.order_id for j in jobs),
             skill_names=SKILLS,
-            x=np.array([a.x_m for a in avail] + [o.x_m for o in orders], dtype=np.float64),
-            y=np.array([a.y_m for a in avail] + [o.y_m for o in orders], dtype=np.float64),
+            x=np.array([a.x_m for a in avail] + [j.x for j in jobs], dtype=np.float64),
+            y=np.array([a.y_m for a in avail] + [j.y for j in jobs], dtype=np.float64),
             crew_start_s=np.array([a.free_s for a in avail], dtype=i64),
             crew_end_s=np.array([max(a.end_s, a.free_s) for a in avail], dtype=i64),
             crew_skills=np.array([_skill_mask(engine.crews[c].crew.skills) for c in crew_ids], dtype=i64),
             crew_capacity=np.zeros(len(crew_ids), dtype=i64),
-            reported_s=np.array([o.first_report_s for o in orders], dtype=i64),
-            earliest_s=np.zeros(len(orders), dtype=i64),
-            deadline_s=np.array([o.deadline_s for o in orders], dtype=i64),
-            service_s=np.array([engine.repair_estimate(o) for o in orders], dtype=i64),
-            customers=np.array([max(1, o.customers) for o in orders], dtype=i64),
-            priority=np.array([p.critical_priority if o.critical else 1 for o in orders], dtype=i64),
-            demand=np.zeros(len(orders), dtype=i64),
-            order_skill=np.array([_skill_mask({o.skill}) for o in orders], dtype=i64),
+            reported_s=np.array([j.reported_s for j in jobs], dtype=i64),
+            earliest_s=np.zeros(len(jobs), dtype=i64),
+            deadline_s=np.array([j.deadline_s for j in jobs], dtype=i64),
+            service_s=np.array([j.service_s for j in jobs], dtype=i64),
+            customers=np.array([j.customers for j in jobs], dtype=i64),
+            priority=np.array([j.priority for j in jobs], dtype=i64),
+            demand=np.zeros(len(jobs), dtype=i64),
+            order_skill=np.array([_skill_mask({j.skill}) for j in jobs], dtype=i64),
             horizon_s=t_s + p.horizon_s, lateness_weight=p.lateness_weight,
             travel_kind=TravelKind.EUCLIDEAN,
             frozen=np.array([1 if a.committed else 0 for a in avail], dtype=i64),
         )
-        initial = {c: [a.committed] for c, a in zip(crew_ids, avail, strict=True) if a.committed}
         return with_road_travel(problem, engine.travel), initial
 
     def _apply(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
@@ -169,12 +228,11 @@ class RestorationOptimizer:
         plan = self.plan
         assert plan is not None
         for order in self._changed:
-            if not plan.has_order(order.order_id):
-                continue
-            if order.status in (OrderStatus.MERGED, OrderStatus.CANCELLED):
-                plan.retire(order.order_id)
-            elif order.status == OrderStatus.EN_ROUTE:
+            if order.status == OrderStatus.EN_ROUTE and plan.has_order(order.order_id):
                 plan.commit(order.crew_id, order.order_id)
+            elif order.status not in (OrderStatus.NEW, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE):
+                for job in self._jobs_of.pop(order.order_id, ()):
+                    plan.retire(job)
         self._changed.clear()
         for crew_id in sorted(self._crews):
             self._sync_crew(engine, crew_id, t_s)
@@ -182,12 +240,13 @@ class RestorationOptimizer:
         out: list[tuple[str, str]] = []
         if self._new:
             plan.advance(sorted(self._idle), t_s)
+            self._nothing_to_pull.clear()
         for order in self._new:
             if order.status != OrderStatus.NEW:
                 continue
-            plan.add(NewOrder(order.order_id, order.x_m, order.y_m, order.first_report_s,
-                              order.deadline_s, engine.repair_estimate(order), max(1, order.customers),
-                              self.params.critical_priority if order.critical else 1, order.skill))
+            for new_job in self._jobs(engine, order):
+                plan.add(new_job)
+                self._jobs_of.setdefault(order.order_id, []).append(new_job.order_id)
             if order.critical or order.customers >= self.params.divert_for_customers:
                 out += self._maybe_divert(engine, order, t_s)
         self._new.clear()
@@ -198,9 +257,9 @@ class RestorationOptimizer:
         plan = self.plan
         assert plan is not None
         state = engine.crews[crew_id]
-        for order_id in plan.committed(crew_id):
-            if state.status != "en_route" or state.order_id != order_id:
-                plan.retire(order_id)
+        for job in plan.committed(crew_id):
+            if state.status != "en_route" or state.order_id != job_order(job):
+                plan.retire(job)
         a = engine.availability(crew_id, t_s)
         plan.move_crew(crew_id, start_s=a.free_s, x=a.x_m, y=a.y_m, end_s=max(a.end_s, a.free_s))
 
@@ -210,7 +269,8 @@ class RestorationOptimizer:
         plan = self.plan
         assert plan is not None
         en_route = [c for c, s in engine.crews.items()
-                    if s.status == "en_route" and order.skill in s.crew.skills and not s.going_off]
+                    if s.status == "en_route" and order.skill in s.crew.skills and not s.going_off
+                    and engine.orders[s.order_id].team == [c]]
         if not en_route:
             return []
         here = np.array([engine.position(c, t_s) for c in en_route])
@@ -238,19 +298,30 @@ class RestorationOptimizer:
         starved = False
         for crew_id in sorted(self._idle):
             head = plan.head(crew_id)
+            if head is None and crew_id not in self._nothing_to_pull:
+                head = plan.pull(crew_id)
             if head is None:
+                self._nothing_to_pull.add(crew_id)
                 starved = True
                 continue
-            if engine.orders[head].status != OrderStatus.NEW:
+            order = engine.orders[job_order(head)]
+            joinable = order.status in (OrderStatus.EN_ROUTE, OrderStatus.ON_SITE) and \
+                crew_id not in order.team and len(order.team) < self._team_slots(engine, order)
+            if order.status != OrderStatus.NEW and not joinable:
                 plan.retire(head)
                 starved = True
                 continue
             plan.commit(crew_id, head)
-            out.append((head, crew_id))
+            out.append((order.order_id, crew_id))
         for _, crew_id in out:
             self._idle.discard(crew_id)
         self._starved = starved and plan.has_waiting()
         return out
+
+
+def job_order(job_id: str) -> str:
+    """The work order a plan job belongs to (team jobs are ``<order>+<slot>``)."""
+    return job_id.partition("+")[0]
 
 
 def _skill_mask(skills: set[str] | frozenset[str]) -> int:

@@ -43,7 +43,8 @@ class TransitionError(ValueError):
 
 @dataclass(slots=True)
 class WorkOrder:
-    """A repair job for one incident: where, what skill, by when, for how many customers."""
+    """A repair job for one incident: where, what skill, by when, for how many customers.
+    ``crew_id`` leads the work; ``assists`` are crews sent to help on a large outage."""
 
     order_id: str
     incident_id: str
@@ -60,6 +61,7 @@ class WorkOrder:
     critical: int
     status: OrderStatus = OrderStatus.NEW
     crew_id: str = ""
+    assists: list[str] = field(default_factory=list)
     merged_into: str = ""
     history: list[tuple[int, OrderStatus]] = field(default_factory=list)
     arrived_s: int | None = None
@@ -76,6 +78,10 @@ class WorkOrder:
             self.arrived_s = t_s
         elif to == OrderStatus.REPAIRED:
             self.repaired_s = t_s
+
+    @property
+    def team(self) -> list[str]:
+        return [self.crew_id, *self.assists] if self.crew_id else list(self.assists)
 
     @property
     def urgency(self) -> tuple[int, int, int]:

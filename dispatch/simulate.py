@@ -17,6 +17,8 @@ from dispatch.events import (
     CallbackDone,
     CallReceived,
     CrewArrived,
+    CrewReleased,
+    DeviceOperated,
     Divert,
     Event,
     Handover,
@@ -31,8 +33,9 @@ from grid_model.stormfile import PlannedOutageEvent, StormEvent
 
 log = logging.getLogger(__name__)
 
-# Tie-break at equal times: the grid changes first, then crews, then calls.
-_FAULT, _SHIFT_END, _REPAIR, _ARRIVE, _SHIFT_START, _CALLBACK, _OUTSIDE, _OUTSIDE_FOLLOWUP = range(8)
+# Tie-break at equal times: the grid changes first, then telemetry, crews, then calls.
+(_FAULT, _TELEMETRY, _SHIFT_END, _REPAIR, _ARRIVE, _SHIFT_START, _CALLBACK, _OUTSIDE,
+ _OUTSIDE_FOLLOWUP) = range(9)
 # Customers still dark after a crew reports a repair above them (callers, and neighbours who
 # see the lights come back around them) call again this much later, at most this often.
 REPEAT_CALL_DELAY_S = 30 * 60
@@ -81,6 +84,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             push(start, _SHIFT_START, ShiftStarted(start, crew.crew_id))
             push(end, _SHIFT_END, ShiftEnded(end, crew.crew_id))
     trip: dict[str, tuple[int, str]] = {}
+    repair_token: dict[str, int] = {}
     outside_left = len(events)
     handled = rejected = repeats = followups_pending = 0
     called_back: dict[int, int] = {}
@@ -96,18 +100,25 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
         elif prio in (_OUTSIDE_FOLLOWUP, _CALLBACK):
             followups_pending -= 1
         if isinstance(item, WorldFault):
-            world.apply_fault(item)
+            op = item.operates_idx
+            if world.apply_fault(item) and world.telemetered[op]:
+                push(t, _TELEMETRY, DeviceOperated(t, world.net.device_id[op]))
             continue
         if isinstance(item, tuple):
-            kind, crew_id, token = item
-            if trip.get(crew_id, (None,))[0] != token:
-                continue
-            order_id = trip[crew_id][1]
+            kind, key, token = item
             if kind == "arrive":
-                item = CrewArrived(t, crew_id, order_id)
+                if trip.get(key, (None,))[0] != token:
+                    continue
+                item = CrewArrived(t, key, trip[key][1])
             else:
-                del trip[crew_id]
-                item = RepairFinished(t, crew_id, order_id, world.finish_repair(order_id, t))
+                if repair_token.get(key) != token:
+                    continue
+                del repair_token[key]
+                team = engine.orders[key].team
+                for crew_id in team:
+                    trip.pop(crew_id, None)
+                reporter = next(c for c in team if engine.crews[c].status == "on_site")
+                item = RepairFinished(t, reporter, key, world.finish_repair(key, t))
         try:
             decisions = engine.handle(item)  # type: ignore[arg-type]
         except EventError as exc:
@@ -131,8 +142,17 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             followups_pending += 1
             push(t + CALLBACK_AFTER_S, _CALLBACK, CallbackDone(t + CALLBACK_AFTER_S, item.order_id))
         if isinstance(item, CrewArrived):
-            work = world.start_repair(item.order_id, engine.orders[item.order_id].node_idx)
-            push(t + work, _REPAIR, ("repair", item.crew_id, trip[item.crew_id][0]))
+            order_id = item.order_id
+            if world.is_repairing(order_id):
+                done = world.join_repair(order_id, t)
+            else:
+                done = world.start_repair(order_id, engine.orders[order_id].node_idx, t)
+            if done is None:
+                trip.pop(item.crew_id, None)
+                push(t, _REPAIR, CrewReleased(t, item.crew_id, order_id))
+            else:
+                push(done, _REPAIR, ("repair", order_id, seq + 1))
+                repair_token[order_id] = seq
         for d in decisions:
             if isinstance(d, Assign | Divert):
                 trip[d.crew_id] = (seq + 1, d.order_id)

@@ -7,10 +7,16 @@ elements that darken its site. At a transformer or below, it then works through 
 under the site (the callers' drops and their own breakers). At an MV site that is not dark
 (the prediction was too high) it patrols downstream and repairs the topmost operated
 devices; faults further down are left to their own orders.
+
+Crews joining a repair (a team on a feeder lockout) share its work: each fault is worked by
+one crew at a time, so the job ends when the work left, spread over the crews on site, is
+done, and never before the longest fault left is. A crew that would not end it sooner is
+sent away at once.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +35,34 @@ class WorldFault:
     repair_s: int
 
 
+@dataclass(slots=True)
+class _Repair:
+    """Work left on one site (crew-seconds), its longest single fault, and the crews on it."""
+
+    left_s: float
+    longest_s: float
+    crews: int
+    since_s: int
+
+    def advance(self, t_s: int) -> None:
+        dt = t_s - self.since_s
+        self.left_s = max(0.0, self.left_s - self.crews * dt)
+        self.longest_s = max(0.0, self.longest_s - dt)
+        self.since_s = t_s
+
+    def finish_s(self) -> int:
+        return self.since_s + math.ceil(max(self.left_s / self.crews, self.longest_s))
+
+
 class World:
     """Energisation state and customer outage records, updated as faults occur and clear."""
 
-    def __init__(self, network: Network, customer_nodes: np.ndarray, faults: list[WorldFault]) -> None:
+    def __init__(self, network: Network, customer_nodes: np.ndarray, faults: list[WorldFault], *,
+                 telemetered: np.ndarray | None = None) -> None:
         self.net = network
+        # Devices whose opening SCADA reports at once: by default every feeder breaker.
+        self.telemetered = telemetered if telemetered is not None else (
+            (network.kind == NodeKind.FEEDER_HEAD) & (network.device == DeviceKind.BREAKER))
         self.faults = sorted(faults, key=lambda f: (f.t_s, f.node_idx))
         n = network.n_nodes
         self._dark = np.zeros(n, dtype=np.int32)
@@ -45,6 +74,7 @@ class World:
         self._open: dict[int, list[WorldFault]] = {}
         self._claimed_by: dict[int, str] = {}
         self._claims: dict[str, list[int]] = {}
+        self._repairs: dict[str, _Repair] = {}
 
     @classmethod
     def from_truth(cls, network: Network, customer_nodes: np.ndarray,
@@ -56,18 +86,20 @@ class World:
                              f.repair_s) for f in truth]
         return cls(network, customer_nodes, faults)
 
-    def apply_fault(self, fault: WorldFault) -> None:
-        """The fault's element fails; its operating element opens if it was closed."""
+    def apply_fault(self, fault: WorldFault) -> bool:
+        """The fault's element fails; its operating element opens if it was closed (then
+        True is returned)."""
         op = fault.operates_idx
         if op in self._open:
             self._open[op].append(fault)
-            return
+            return False
         self._open[op] = [fault]
         sl = self.net.subtree(op)
         newly = (self._dark[sl] == 0) & self._is_customer[sl]
         self._out_since[sl][newly] = fault.t_s
         self.interruptions[sl][newly] += 1
         self._dark[sl] += 1
+        return True
 
     def customer_id_at(self, node: int) -> str:
         """The customer number a caller at ``node`` gives (the first meter of a meter box)."""
@@ -87,8 +119,9 @@ class World:
     def is_dark(self, node: int) -> bool:
         return bool(self._dark[node] > 0)
 
-    def start_repair(self, order_id: str, site: int) -> int:
-        """Crew at ``site`` claims the open elements it can see; returns the work seconds."""
+    def start_repair(self, order_id: str, site: int, t_s: int) -> int:
+        """The first crew at ``site`` claims the open elements it can see; returns when the
+        repair will be done."""
         net = self.net
         claimed = [op for op in net.path_up(site) if op in self._open and op not in self._claimed_by]
         end = site + int(net.size[site])
@@ -103,12 +136,28 @@ class World:
         for op in claimed:
             self._claimed_by[op] = order_id
         self._claims[order_id] = claimed
-        work = sum(f.repair_s for op in claimed for f in self._open[op])
-        return int(work) if claimed else CHECK_ONLY_S
+        faults = [f.repair_s for op in claimed for f in self._open[op]] or [CHECK_ONLY_S]
+        job = _Repair(float(sum(faults)), float(max(faults)), 1, t_s)
+        self._repairs[order_id] = job
+        return job.finish_s()
+
+    def is_repairing(self, order_id: str) -> bool:
+        return order_id in self._repairs
+
+    def join_repair(self, order_id: str, t_s: int) -> int | None:
+        """Another crew joins the repair under way; returns its new finish time, or None
+        when one more crew would not end it sooner (the crew is not needed and leaves)."""
+        job = self._repairs[order_id]
+        job.advance(t_s)
+        if job.longest_s * job.crews >= job.left_s:
+            return None
+        job.crews += 1
+        return job.finish_s()
 
     def finish_repair(self, order_id: str, t_s: int) -> tuple[int, ...]:
         """Close every element the crew claimed; returns them (they are re-energised)."""
         done = self._claims.pop(order_id, [])
+        self._repairs.pop(order_id, None)
         for op in done:
             del self._claimed_by[op]
             del self._open[op]

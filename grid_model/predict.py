@@ -177,6 +177,31 @@ class OutagePredictor:
         self._attach(inc, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, tuple(merged))
 
+    def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
+        """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
+        incident at the device for certain, absorbing the open incidents below it; calls
+        from below attach to it."""
+        if not 0 <= device_idx < self.net.n_nodes or not self._has_device[device_idx]:
+            raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
+        if self._open_at[device_idx] >= 0:
+            return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
+        for a in self.net.path_up(device_idx)[1:]:
+            if self._open_at[a] >= 0:
+                return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
+        inc = Incident(f"I{len(self.incidents) + 1:06d}", device_idx, IncidentKind.DEVICE, t_s)
+        self.incidents.append(inc)
+        k = len(self.incidents) - 1
+        self._incident_idx[inc.incident_id] = k
+        sl = self.net.subtree(device_idx)
+        merged = []
+        for j in np.flatnonzero(self._open_at[sl] >= 0):
+            child = self.incidents[self._open_at[sl.start + j]]
+            self._merge(child, inc)
+            merged.append(child.incident_id)
+        self._open_at[device_idx] = k
+        inc.call_ids.append(report_id)
+        return IncidentChange(inc.incident_id, True, tuple(merged))
+
     def close(self, incident_id: str, t_s: int) -> None:
         """The incident is repaired: its callers stop counting toward later predictions."""
         inc = self.incident(incident_id)

@@ -470,3 +470,27 @@ def advance_starts(D, S, crews, t):
         if D.crew_start[r] < t:
             D.crew_start[r] = t
             recompute_route(D, S, r)
+
+
+@nb.njit(cache=True, nogil=True)
+def best_pull(D, S, r):
+    """The queued (not committed) order that crew ``r``, free now with an empty route, would
+    start soonest ahead of its plan, weighted by customers and priority; -1 if none gains."""
+    K = D.n_crews
+    best = -1
+    best_gain = 0.0
+    for q in range(K):
+        for i in range(S.frozen[q], S.rlen[q]):
+            j = S.routes[q, i]
+            if (D.crew_skills[r] & D.order_skill[j]) == 0:
+                continue
+            a = D.crew_start[r] + travel(D, r, K + j)
+            if a < D.earliest[j]:
+                a = D.earliest[j]
+            if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[j]):
+                continue
+            ahead = S.fin[q, i] - D.service[j] - a
+            gain = float(ahead) * (D.customers[j] + D.lateness_weight * D.priority[j])
+            if gain > best_gain:
+                best, best_gain = j, gain
+    return best

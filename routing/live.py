@@ -280,6 +280,18 @@ class LivePlan(DispatchSolver):
         self.S.frozen[r] += 1
         self._reroute(r)
 
+    def pull(self, crew_id: str) -> str | None:
+        """A free crew with nothing planned takes the queued order it can start soonest ahead
+        of the plan (weighted by customers and priority) to the head of its route."""
+        r = self._crew_index[crew_id]
+        j = int(kern.best_pull(self.D, self.S, r))
+        if j < 0:
+            return None
+        self.remove(j)
+        kern.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
+        self._sync_best()
+        return self.order_ids[j]
+
     def divert_gain(self, crew_id: str, order_id: str) -> int:
         """Plan cost saved if the crew dropped its committed job for ``order_id`` (the job
         it drops goes back to the plan); negative when diverting would cost more."""

@@ -51,7 +51,10 @@ def test_cli_demo_prints_the_kpi_table_and_writes_json(
     text = capsys.readouterr().out
     assert code == 0
     assert "SAIDI (min)" in text and "arrival within limit" in text
+    header = next(line for line in text.splitlines() if line.startswith("KPI"))
+    assert header.split()[1:] == ["optimizer", "baseline"]  # both policies, side by side
     data = json.loads(out.read_text())
+    assert data["policy"] == "optimizer"
     for key in ("work_orders", "customer_minutes_interrupted", "arrival_within_limit_rate",
                 "arrival_within_limit_rate_by_area", "critical_arrival_within_limit_rate",
                 "repair_within_limit_rate", "saidi_minutes", "saifi", "caidi_minutes"):

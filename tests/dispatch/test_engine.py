@@ -18,6 +18,7 @@ from dispatch.events import (
     ClockTick,
     CrewArrived,
     Decision,
+    DeviceOperated,
     EtrUpdate,
     Handover,
     OrderCancelled,
@@ -176,3 +177,18 @@ def test_repair_reported_for_an_order_never_reached_is_refused(
     assert eng.orders[assign.order_id].status == OrderStatus.EN_ROUTE
     with pytest.raises(EventError, match="callback for W000001, which is en_route, not repaired"):
         eng.handle(CallbackDone(310, assign.order_id))
+
+
+def test_a_feeder_breaker_report_opens_one_order_for_the_whole_feeder(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
+    out = eng.handle(DeviceOperated(100, net.device_id[feeder]))
+    (order,) = eng.orders.values()
+    assert order.node_idx == feeder and order.skill in ("mv", "cable")
+    assert order.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[feeder])
+    assert _only(out, EtrUpdate)[0].order_id == order.order_id
+    with pytest.raises(EventError, match="unknown device 'CB-NOWHERE'"):
+        eng.handle(DeviceOperated(200, "CB-NOWHERE"))
+    assert len(eng.orders) == 1

@@ -18,7 +18,7 @@ def test_downstream_repair_is_not_credited_until_the_upstream_fault_is_fixed() -
     world.apply_fault(upstream)
     world.apply_fault(downstream)
     assert world.is_dark(idx["C3"]) and not world.is_dark(idx["C1"])
-    assert world.start_repair("W-T3", idx["T3"]) == 1800 + 3600  # both darken T3's site
+    assert world.start_repair("W-T3", idx["T3"], 0) == 1800 + 3600  # both darken T3's site
     assert set(world.finish_repair("W-T3", 5600)) == {idx["J2"], idx["T3"]}
     assert not world.is_dark(idx["C4"])
     cmi = world.outage_s[customers]
@@ -33,7 +33,29 @@ def test_crew_at_a_healthy_site_patrols_down_to_the_operated_device() -> None:
     fuse = WorldFault(0, idx["J3"], idx["J3"], 7200)
     world = World(net, customers, [fuse])
     world.apply_fault(fuse)
-    assert world.start_repair("W-F1", idx["F1"]) == 7200
+    assert world.start_repair("W-F1", idx["F1"], 0) == 7200
     assert world.finish_repair("W-F1", 9000) == (idx["J3"],)
     world.finalize(10_000)
     assert world.outage_s[customers].tolist() == [0, 0, 9000, 9000, 9000]
+
+
+def test_a_team_shares_the_work_but_no_fault_is_split() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    # Three damaged spans behind the same recloser: 3 h, 2 h and 1 h of work.
+    faults = [WorldFault(0, idx["J2"], idx["J2"], h * 3600) for h in (3, 2, 1)]
+    world = World(net, customers, faults)
+    for f in faults:
+        world.apply_fault(f)
+    assert world.start_repair("W-J2", idx["J2"], 1000) == 1000 + 6 * 3600
+    # A second crew after an hour: 5 h left for two crews, but the 3 h span (2 h left) is
+    # one crew's work: 2.5 h more.
+    assert world.join_repair("W-J2", 1000 + 3600) == 1000 + 3600 + 9000
+    # A third crew half an hour later: 4 h left over three crews is 80 min, but the longest
+    # span still has 1.5 h.
+    assert world.join_repair("W-J2", 1000 + 5400) == 1000 + 5400 + 5400
+    # A fourth crew is not needed: the 1.5 h span left bounds the job whatever it does.
+    assert world.join_repair("W-J2", 1000 + 6000) is None
+    assert world.finish_repair("W-J2", 1000 + 10_800) == (idx["J2"],)
+    assert not world.is_repairing("W-J2")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
 from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
@@ -89,3 +91,27 @@ def test_calls_inside_a_planned_outage_attach_to_it_and_are_not_dispatched() -> 
     assert p.incident("PO1").kind == IncidentKind.PLANNED
     after = p.add_call("K2", idx["C4"], 6000)
     assert after.created and after.incident_id != "PO1"
+
+
+def test_a_telemetered_breaker_is_an_incident_at_once_and_absorbs_the_calls_below() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    lone = p.add_call("K1", idx["C1"], 100)
+    scada = p.add_device_report("SCADA:CB-F1", idx["F1"], 130)
+    inc = p.incident(scada.incident_id)
+    assert scada.created and inc.node_idx == idx["F1"] and inc.kind == IncidentKind.DEVICE
+    assert scada.merged == (lone.incident_id,) and inc.first_report_s == 100
+    later = p.add_call("K2", idx["C4"], 200)
+    assert later.incident_id == inc.incident_id and not later.created
+    again = p.add_device_report("SCADA:CB-F1", idx["F1"], 210)
+    assert again.incident_id == inc.incident_id and not again.created
+    below = p.add_device_report("SCADA:RC-J2", idx["J2"], 220)
+    assert below.incident_id == inc.incident_id and not below.created
+
+
+def test_a_device_report_from_a_node_without_a_device_is_refused() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    p = OutagePredictor(net)
+    with pytest.raises(ValueError, match="node 2 is not a protective device"):
+        p.add_device_report("SCADA:J1", net.index_of()["J1"], 10)
