@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.crews import region_roster
+from dispatch.crews import generator_fleet, region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.kpis import compute_kpis
 from dispatch.optimizer import RestorationOptimizer
@@ -59,14 +59,16 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
     t0 = time.perf_counter()
     crews = region_roster(region, seed=seed, scale=crew_scale)
     travel = RoadTravel(region.roads)
-    engine = DispatchEngine(region, crews, POLICIES[policy](), travel=travel)
+    engine = DispatchEngine(region, crews, POLICIES[policy](), travel=travel,
+                            generators=generator_fleet(region))
     world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
     max_s = int(storm.params.duration_h * 3600) + HORIZON_AFTER_STORM_S
     result = run(engine, world, storm_events(events), crews, max_s=max_s, progress=progress)
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=policy, end_s=result.end_s)
     kpis.update({"storm_seed": seed, "calls": len(storm.calls), "faults": len(storm.faults),
-                 "crews": len(crews), "events_rejected": result.rejected})
+                 "crews": len(crews), "generator_trucks": len(engine.trucks),
+                 "events_rejected": result.rejected})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     map_path = out_dir / f"map-{policy}.html"

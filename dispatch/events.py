@@ -91,6 +91,14 @@ class DeviceOperated:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratorConnected:
+    """A generator truck has arrived and supplies its critical customer."""
+
+    t_s: int
+    truck_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClockTick:
     """Time passes with nothing else happening: alerts fall due, plans age."""
 
@@ -98,7 +106,8 @@ class ClockTick:
 
 
 Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
-         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | ClockTick)
+         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated
+         | GeneratorConnected | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,4 +174,25 @@ class Alert:
     due_s: int
 
 
-Decision = Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert
+@dataclass(frozen=True, slots=True)
+class SendGenerator:
+    """A generator truck goes to the critical customer at ``node_idx`` behind ``order_id``."""
+
+    t_s: int
+    truck_id: str
+    order_id: str
+    node_idx: int
+    travel_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorReleased:
+    """The customer's supply is back (or never needed it): the truck is free again."""
+
+    t_s: int
+    truck_id: str
+    node_idx: int
+
+
+Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | SendGenerator
+            | GeneratorReleased)

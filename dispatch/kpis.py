@@ -65,6 +65,8 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
     n_cust = len(cust_nodes)
     cmi = float(world.outage_s[cust_nodes].sum()) / 60.0
     interruptions = int(world.interruptions[cust_nodes].sum())
+    critical_nodes = np.flatnonzero(engine.region.critical_node_mask())
+    critical_cmi = float(world.outage_s[critical_nodes].sum()) / 60.0
     saidi = cmi / n_cust
     saifi = interruptions / n_cust
     duty = sum(s.duty_s for s in engine.crews.values())
@@ -88,6 +90,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "median_arrival_minutes": round(float(np.median(arrivals)) / 60, 1) if len(arrivals) else None,
         "repair_within_limit_rate": round(repaired_ok / len(with_limit), 4) if with_limit else None,
         "customer_minutes_interrupted": round(cmi, 1),
+        "critical_customer_minutes_interrupted": round(critical_cmi, 1),
         "customer_interruptions": interruptions,
         "customers_served": n_cust,
         "saidi_minutes": round(saidi, 3),
@@ -98,6 +101,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "crew_assignments": engine.log.assigned,
         "crew_recalls": engine.log.recalled,
         "crew_diversions": engine.log.diverted,
+        "generators_connected": engine.log.generators_connected,
         "alerts": engine.log.alerts,
         "storm_end_s": end_s,
     }
@@ -120,12 +124,14 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("median arrival (min)", "median_arrival_minutes"),
         ("repairs within time limit", "repair_within_limit_rate"),
         ("customer-minutes interrupted", "customer_minutes_interrupted"),
+        ("  of critical customers", "critical_customer_minutes_interrupted"),
         ("SAIDI (min)", "saidi_minutes"),
         ("SAIFI", "saifi"),
         ("CAIDI (min)", "caidi_minutes"),
         ("crew utilisation", "crew_utilisation"),
         ("callbacks done", "callbacks_done"),
         ("crews diverted on the way", "crew_diversions"),
+        ("generator trucks connected", "generators_connected"),
     ]
 
     def cell(k: dict[str, object], key: object) -> str:

@@ -21,9 +21,12 @@ from dispatch.events import (
     DeviceOperated,
     Divert,
     Event,
+    GeneratorConnected,
+    GeneratorReleased,
     Handover,
     Recall,
     RepairFinished,
+    SendGenerator,
     ShiftEnded,
     ShiftStarted,
 )
@@ -42,6 +45,8 @@ REPEAT_CALL_DELAY_S = 30 * 60
 MAX_REPEAT_CALLS = 2
 # The call-taker calls the customers of a repaired order back this long after the repair.
 CALLBACK_AFTER_S = 20 * 60
+# A generator truck supplies its customer this long after it arrives.
+GENERATOR_HOOKUP_S = 30 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             push(end, _SHIFT_END, ShiftEnded(end, crew.crew_id))
     trip: dict[str, tuple[int, str]] = {}
     repair_token: dict[str, int] = {}
+    truck_token: dict[str, int] = {}
+    truck_node: dict[str, int] = {}
     outside_left = len(events)
     handled = rejected = repeats = followups_pending = 0
     called_back: dict[int, int] = {}
@@ -106,7 +113,12 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             continue
         if isinstance(item, tuple):
             kind, key, token = item
-            if kind == "arrive":
+            if kind == "generator":
+                if truck_token.get(key) != token:
+                    continue
+                del truck_token[key]  # connected: a release now disconnects it
+                item = GeneratorConnected(t, key)
+            elif kind == "arrive":
                 if trip.get(key, (None,))[0] != token:
                     continue
                 item = CrewArrived(t, key, trip[key][1])
@@ -141,6 +153,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
                 push(call.t_s, _OUTSIDE_FOLLOWUP, CallReceived(call.t_s, call))
             followups_pending += 1
             push(t + CALLBACK_AFTER_S, _CALLBACK, CallbackDone(t + CALLBACK_AFTER_S, item.order_id))
+        if isinstance(item, GeneratorConnected):
+            world.connect_generator(truck_node[item.truck_id], t)
         if isinstance(item, CrewArrived):
             order_id = item.order_id
             if world.is_repairing(order_id):
@@ -161,6 +175,12 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
                 trip[d.crew_id] = (trip[d.crew_id][0], d.order_id)
             elif isinstance(d, Recall):
                 trip.pop(d.crew_id, None)
+            elif isinstance(d, SendGenerator):
+                truck_token[d.truck_id] = seq + 1
+                truck_node[d.truck_id] = d.node_idx
+                push(t + d.travel_s + GENERATOR_HOOKUP_S, _ARRIVE, ("generator", d.truck_id, seq + 1))
+            elif isinstance(d, GeneratorReleased) and truck_token.pop(d.truck_id, None) is None:
+                world.disconnect_generator(d.node_idx, t)  # it was connected
         if outside_left == 0 and followups_pending == 0 and not trip and not engine.has_open_work():
             break
     bar.close()

@@ -8,6 +8,9 @@ under the site (the callers' drops and their own breakers). At an MV site that i
 (the prediction was too high) it patrols downstream and repairs the topmost operated
 devices; faults further down are left to their own orders.
 
+A mobile generator connected at a customer supplies it until it is disconnected: the customer
+is not out meanwhile, whatever fails or is repaired upstream.
+
 Crews joining a repair (a team on a feeder lockout) share its work: each fault is worked by
 one crew at a time, so the job ends when the work left, spread over the crews on site, is
 done, and never before the longest fault left is. A crew that would not end it sooner is
@@ -69,6 +72,7 @@ class World:
         self._is_customer = np.zeros(n, dtype=bool)
         self._is_customer[customer_nodes] = True
         self._out_since = np.zeros(n, dtype=np.int64)
+        self._backed = np.zeros(n, dtype=bool)
         self.outage_s = np.zeros(n, dtype=np.int64)
         self.interruptions = np.zeros(n, dtype=np.int64)
         self._open: dict[int, list[WorldFault]] = {}
@@ -95,7 +99,7 @@ class World:
             return False
         self._open[op] = [fault]
         sl = self.net.subtree(op)
-        newly = (self._dark[sl] == 0) & self._is_customer[sl]
+        newly = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
         self._out_since[sl][newly] = fault.t_s
         self.interruptions[sl][newly] += 1
         self._dark[sl] += 1
@@ -163,12 +167,24 @@ class World:
             del self._open[op]
             sl = self.net.subtree(op)
             self._dark[sl] -= 1
-            back = (self._dark[sl] == 0) & self._is_customer[sl]
+            back = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
             self.outage_s[sl][back] += t_s - self._out_since[sl][back]
         return tuple(done)
 
+    def connect_generator(self, node: int, t_s: int) -> None:
+        """A generator truck supplies the customer at ``node`` from ``t_s``."""
+        if self._is_customer[node] and self._dark[node] > 0 and not self._backed[node]:
+            self.outage_s[node] += t_s - self._out_since[node]
+        self._backed[node] = True
+
+    def disconnect_generator(self, node: int, t_s: int) -> None:
+        """The truck leaves; a customer still cut off is out again from ``t_s``."""
+        self._backed[node] = False
+        if self._dark[node] > 0:
+            self._out_since[node] = t_s
+
     def finalize(self, t_s: int) -> None:
         """Charge customers still dark at the end of the run up to ``t_s``."""
-        dark = (self._dark > 0) & self._is_customer
+        dark = (self._dark > 0) & self._is_customer & ~self._backed
         self.outage_s[dark] += t_s - self._out_since[dark]
         self._out_since[dark] = t_s

@@ -5,9 +5,10 @@ order frees its crew; alerts warn before a limit is broken; bad events are refus
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from dispatch.crews import Crew
+from dispatch.crews import Crew, GeneratorTruck
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
     Alert,
@@ -20,10 +21,13 @@ from dispatch.events import (
     Decision,
     DeviceOperated,
     EtrUpdate,
+    GeneratorConnected,
+    GeneratorReleased,
     Handover,
     OrderCancelled,
     Recall,
     RepairFinished,
+    SendGenerator,
     ShiftStarted,
 )
 from dispatch.orders import OrderStatus
@@ -192,3 +196,33 @@ def test_a_feeder_breaker_report_opens_one_order_for_the_whole_feeder(
     with pytest.raises(EventError, match="unknown device 'CB-NOWHERE'"):
         eng.handle(DeviceOperated(200, "CB-NOWHERE"))
     assert len(eng.orders) == 1
+
+
+def test_a_critical_customer_gets_the_nearest_generator_truck_until_the_repair(
+        small_region: Region, travel: RoadTravel) -> None:
+    d = small_region.depots[0]
+    far = small_region.depots[-1]
+    trucks = [GeneratorTruck("G-NEAR", d.depot_id, d.x_m, d.y_m),
+              GeneratorTruck("G-FAR", far.depot_id, far.x_m + 20_000, far.y_m)]
+    crews = [Crew("C1", d.depot_id, d.x_m, d.y_m, frozenset({"lv", "mv", "cable"}), 0, 16.0)]
+    eng = DispatchEngine(small_region, crews, NearestAvailableCrew(), travel=travel, generators=trucks)
+    cust = small_region.customers
+    row = cust[cust["critical"] != ""].iloc[0]
+    node = int(row["node_idx"])
+    d_near = np.hypot(small_region.network.x_m[node] - d.x_m, small_region.network.y_m[node] - d.y_m)
+    assert d_near < np.hypot(small_region.network.x_m[node] - far.x_m - 20_000,
+                             small_region.network.y_m[node] - far.y_m)
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=str(row["customer_id"]))))
+    (send,) = _only(out, SendGenerator)
+    order = eng.orders[send.order_id]
+    assert (send.truck_id, send.node_idx) == ("G-NEAR", node) and order.critical == 1
+    assert eng.trucks["G-NEAR"].status == "en_route" and eng.trucks["G-FAR"].status == "idle"
+    with pytest.raises(EventError, match="generator truck G-FAR connected but is idle"):
+        eng.handle(GeneratorConnected(200, "G-FAR"))
+    assert not _only(eng.handle(GeneratorConnected(100 + send.travel_s, "G-NEAR")), GeneratorReleased)
+    assert eng.trucks["G-NEAR"].status == "connected" and eng.log.generators_connected == 1
+    (assign,) = _only(eng.handle(ShiftStarted(3000, "C1")), Assign)
+    eng.handle(CrewArrived(3000 + assign.travel_s, "C1", order.order_id))
+    out = eng.handle(RepairFinished(9000, "C1", order.order_id, (node,)))
+    assert _only(out, GeneratorReleased) == [GeneratorReleased(9000, "G-NEAR", node)]
+    assert eng.trucks["G-NEAR"].status == "idle"

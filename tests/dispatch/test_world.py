@@ -59,3 +59,19 @@ def test_a_team_shares_the_work_but_no_fault_is_split() -> None:
     assert world.join_repair("W-J2", 1000 + 6000) is None
     assert world.finish_repair("W-J2", 1000 + 10_800) == (idx["J2"],)
     assert not world.is_repairing("W-J2")
+
+
+def test_a_generator_supplies_a_customer_until_it_leaves() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    fault = WorldFault(100, idx["J2"], idx["J2"], 7200)
+    world = World(net, customers, [fault])
+    world.apply_fault(fault)
+    world.connect_generator(idx["C3"], 1900)  # the truck is there 30 min after the fault
+    world.start_repair("W-J2", idx["J2"], 4000)
+    world.disconnect_generator(idx["C3"], 8000)  # leaves before the line is back
+    world.finish_repair("W-J2", 11_200)
+    world.finalize(12_000)
+    assert world.outage_s[customers].tolist() == [0, 0, 1800 + 3200, 11_100, 11_100]
+    assert world.interruptions[customers].tolist() == [0, 0, 1, 1, 1]
