@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from grid_model.region import Region
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _demo(args: argparse.Namespace) -> int:
     from dispatch.demo import run_demo
     from dispatch.kpis import format_kpi_table
@@ -32,7 +39,9 @@ def _demo(args: argparse.Namespace) -> int:
     runs = []
     for policy in policies:
         res = run_demo(seed=args.seed, policy=policy, out_dir=out_dir, region_params=params,
-                       crew_scale=args.scale if args.scale < 1 else 1.0, progress=not args.quiet)
+                       crew_scale=args.scale if args.scale < 1 else 1.0,
+                       mutual_aid_crews=args.mutual_aid, mutual_aid_at_h=args.mutual_aid_at,
+                       progress=not args.quiet)
         k = res.kpis
         print(f"\n{policy}: {k['calls']:,} calls, {k['faults']:,} faults, {k['crews']} crews; "
               f"region {res.seconds['region']:.1f} s, storm {res.seconds['storm']:.1f} s, "
@@ -154,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="output folder (default out/demo-seed<N>)")
     demo.add_argument("--scale", type=float, default=1.0,
                       help="shrink the region (and crews) for quick runs; 1 = the default region")
+    demo.add_argument("--mutual-aid", type=_non_negative_int, default=0, metavar="N",
+                      help="N visiting crews (lv and mv) join mid-storm")
+    demo.add_argument("--mutual-aid-at", type=float, default=24.0, metavar="HOURS",
+                      help="when the visiting crews arrive, hours into the storm (default 24)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.crews import generator_fleet, region_roster
+from dispatch.crews import generator_fleet, mutual_aid, region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.kpis import compute_kpis
 from dispatch.optimizer import RestorationOptimizer
@@ -42,8 +42,10 @@ class DemoResult:
 
 def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
              region_params: RegionParams | None = None, crew_scale: float = 1.0,
+             mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0,
              progress: bool = True) -> DemoResult:
-    """Run storm ``seed`` on the embedded region with ``policy``; write KPIs, map, storm files."""
+    """Run storm ``seed`` on the embedded region with ``policy``; write KPIs, map, storm files.
+    ``mutual_aid_crews`` visiting crews join ``mutual_aid_at_h`` hours into the storm."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose from {sorted(POLICIES)}")
     seconds: dict[str, float] = {}
@@ -58,6 +60,7 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
     seconds["storm"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     crews = region_roster(region, seed=seed, scale=crew_scale)
+    crews += mutual_aid(region, mutual_aid_crews, joins_s=int(mutual_aid_at_h * 3600), seed=seed)
     travel = RoadTravel(region.roads)
     engine = DispatchEngine(region, crews, POLICIES[policy](), travel=travel,
                             generators=generator_fleet(region))

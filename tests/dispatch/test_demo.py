@@ -60,3 +60,22 @@ def test_cli_demo_prints_the_kpi_table_and_writes_json(
                 "repair_within_limit_rate", "saidi_minutes", "saifi", "caidi_minutes"):
         assert key in data
     assert set(data["arrival_within_limit_rate_by_area"]) == {"urban", "rural", "remote"}
+
+
+def test_mutual_aid_crews_join_mid_storm_and_take_work(
+        small_region: Region, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTAGE_DISPATCH_CACHE", str(cache_dir))
+    res = run_demo(seed=2, policy="baseline", out_dir=tmp_path, region_params=SMALL, crew_scale=0.3,
+                   mutual_aid_crews=4, mutual_aid_at_h=20.0, progress=False)
+    visiting = {c: s for c, s in res.engine.crews.items() if c.startswith("MA-")}
+    assert len(visiting) == 4 and res.kpis["crews"] == len(res.engine.crews)
+    first_job = [t for o in res.engine.orders.values() for t, s in o.history
+                 if s == OrderStatus.EN_ROUTE and o.team and o.team[0] in visiting]
+    assert first_job and min(first_job) >= 20 * 3600
+    assert sum(s.duty_s for s in visiting.values()) > 0
+
+
+def test_cli_refuses_a_negative_mutual_aid_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--mutual-aid", "-3"])
+    assert "must be 0 or more, got -3" in capsys.readouterr().err
