@@ -41,7 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
         res = run_demo(seed=args.seed, policy=policy, out_dir=out_dir, region_params=params,
                        crew_scale=args.scale if args.scale < 1 else 1.0,
                        mutual_aid_crews=args.mutual_aid, mutual_aid_at_h=args.mutual_aid_at,
-                       progress=not args.quiet)
+                       ami=not args.no_ami, progress=not args.quiet)
         k = res.kpis
         print(f"\n{policy}: {k['calls']:,} calls, {k['faults']:,} faults, {k['crews']} crews; "
               f"region {res.seconds['region']:.1f} s, storm {res.seconds['storm']:.1f} s, "
@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="N visiting crews (lv and mv) join mid-storm")
     demo.add_argument("--mutual-aid-at", type=float, default=24.0, metavar="HOURS",
                       help="when the visiting crews arrive, hours into the storm (default 24)")
+    demo.add_argument("--no-ami", action="store_true",
+                      help="no smart-meter last gasps and restores (calls and SCADA only)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")

@@ -14,7 +14,7 @@ from dispatch.engine import DispatchEngine
 from dispatch.kpis import compute_kpis
 from dispatch.optimizer import RestorationOptimizer
 from dispatch.policy import DispatchPolicy, NearestAvailableCrew
-from dispatch.simulate import run, storm_events
+from dispatch.simulate import AmiParams, run, storm_events
 from dispatch.storm_map import render_map
 from dispatch.world import World
 from grid_model.generate import RegionParams
@@ -42,10 +42,11 @@ class DemoResult:
 
 def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
              region_params: RegionParams | None = None, crew_scale: float = 1.0,
-             mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0,
+             mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0, ami: bool = True,
              progress: bool = True) -> DemoResult:
     """Run storm ``seed`` on the embedded region with ``policy``; write KPIs, map, storm files.
-    ``mutual_aid_crews`` visiting crews join ``mutual_aid_at_h`` hours into the storm."""
+    ``mutual_aid_crews`` visiting crews join ``mutual_aid_at_h`` hours into the storm; with
+    ``ami``, smart meters report supply lost and back (``AmiParams``)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose from {sorted(POLICIES)}")
     seconds: dict[str, float] = {}
@@ -66,12 +67,13 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
                             generators=generator_fleet(region))
     world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
     max_s = int(storm.params.duration_h * 3600) + HORIZON_AFTER_STORM_S
-    result = run(engine, world, storm_events(events), crews, max_s=max_s, progress=progress)
+    result = run(engine, world, storm_events(events), crews, max_s=max_s,
+                 ami=AmiParams(seed=seed) if ami else None, progress=progress)
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=policy, end_s=result.end_s)
     kpis.update({"storm_seed": seed, "calls": len(storm.calls), "faults": len(storm.faults),
                  "crews": len(crews), "generator_trucks": len(engine.trucks),
-                 "events_rejected": result.rejected})
+                 "ami_messages": result.ami_messages, "events_rejected": result.rejected})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     map_path = out_dir / f"map-{policy}.html"

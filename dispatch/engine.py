@@ -17,6 +17,7 @@ from dispatch.crews import Crew, GeneratorTruck
 from dispatch.estimates import RepairEstimates
 from dispatch.events import (
     Alert,
+    AmiMessage,
     Assign,
     CallbackDone,
     CallReceived,
@@ -48,6 +49,7 @@ from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
 from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
+from grid_model.storm import Call
 from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
@@ -255,11 +257,13 @@ class DispatchEngine:
             self._on_position(event)
         elif isinstance(event, DeviceOperated):
             out.extend(self._on_device(event))
+        elif isinstance(event, AmiMessage):
+            out.extend(self._on_ami(event))
         elif isinstance(event, GeneratorConnected):
             out.extend(self._on_generator(event))
         else:
             raise EventError(f"unknown event {type(event).__name__}")
-        if isinstance(event, RepairFinished | OrderCancelled) and self._truck_at:
+        if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self._truck_at:
             out.extend(self._release_generators(event.t_s))
         out.extend(self._dispatch(event.t_s))
         out.extend(self._due_alerts(event.t_s))
@@ -298,6 +302,24 @@ class DispatchEngine:
             raise EventError(f"device report: unknown device {ev.device_id!r}")
         change = self.predictor.add_device_report(f"SCADA:{ev.device_id}@{ev.t_s}", device, ev.t_s)
         return self._on_change(change, ev.t_s)
+
+    def _on_ami(self, ev: AmiMessage) -> list[Decision]:
+        """A last gasp is grouped like a call; when every meter that reported to an incident
+        is back, its order, still waiting or on its way, is cancelled."""
+        if ev.kind not in ("last_gasp", "restore"):
+            raise EventError(f"AMI message from {ev.meter_id}: kind must be last_gasp or restore, "
+                             f"got {ev.kind!r}")
+        msg_id = f"AMI:{ev.meter_id}@{ev.t_s}"
+        res = self.resolver.resolve(Call(msg_id, ev.t_s, meter_id=ev.meter_id))
+        if not res.located:
+            raise EventError(f"AMI message: {res.reason}")
+        if ev.kind == "last_gasp":
+            return self._on_change(self.predictor.add_last_gasp(msg_id, res.node_idx, ev.t_s), ev.t_s)
+        over = self.predictor.add_restore(msg_id, res.node_idx, ev.t_s)
+        order = self.orders.get(self.order_of_incident.get(over or "", ""))
+        if order is None or order.status not in _WAITING:
+            return []
+        return self._cancel(order, ev.t_s)
 
     def _on_change(self, change: IncidentChange, t_s: int) -> list[Decision]:
         """A new incident gets a work order that absorbs the orders of incidents it merged."""
@@ -483,12 +505,16 @@ class DispatchEngine:
         order = self._order(ev.order_id)
         if order.status not in _WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
+        return self._cancel(order, ev.t_s)
+
+    def _cancel(self, order: WorkOrder, t_s: int) -> list[Decision]:
+        """Cancel a waiting or en-route order; its crews are called back."""
         team = order.team if order.status == OrderStatus.EN_ROUTE else []
-        order.move(OrderStatus.CANCELLED, ev.t_s)
+        order.move(OrderStatus.CANCELLED, t_s)
         self.etr.pop(order.order_id, None)
-        self._close_incident(order, ev.t_s)
+        self._close_incident(order, t_s)
         self.policy.on_order_change(order)
-        return [d for c in team for d in self._free_crew(c, order.order_id, ev.t_s)]
+        return [d for c in team for d in self._free_crew(c, order.order_id, t_s)]
 
     def callers_of(self, order_id: str) -> set[int]:
         """Nodes whose calls the order's incident (or the one it merged into) explains."""

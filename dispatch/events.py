@@ -91,6 +91,16 @@ class DeviceOperated:
 
 
 @dataclass(frozen=True, slots=True)
+class AmiMessage:
+    """A smart meter's message through its concentrator: ``last_gasp`` (supply lost) or
+    ``restore`` (supply back)."""
+
+    t_s: int
+    meter_id: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratorConnected:
     """A generator truck has arrived and supplies its critical customer."""
 
@@ -106,7 +116,7 @@ class ClockTick:
 
 
 Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
-         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated
+         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | AmiMessage
          | GeneratorConnected | ClockTick)
 
 

@@ -8,11 +8,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from tqdm import tqdm
 
 from dispatch.crews import Crew
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
+    AmiMessage,
     Assign,
     CallbackDone,
     CallReceived,
@@ -50,11 +52,25 @@ GENERATOR_HOOKUP_S = 30 * 60
 
 
 @dataclass(frozen=True, slots=True)
+class AmiParams:
+    """Smart meters behind concentrators at the transformers: a last gasp gets through only
+    while the concentrator has supply (a fault below the transformer), with
+    ``last_gasp_share``; a restore with ``restore_share`` at the next poll."""
+
+    last_gasp_share: float = 0.8
+    restore_share: float = 0.9
+    last_gasp_delay_s: tuple[int, int] = (10, 120)
+    restore_delay_s: tuple[int, int] = (60, 900)
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     end_s: int
     events: int
     rejected: int
     repeat_calls: int
+    ami_messages: int
 
 
 def storm_events(events: Sequence[StormEvent]) -> list[Event]:
@@ -69,9 +85,9 @@ def storm_events(events: Sequence[StormEvent]) -> list[Event]:
 
 
 def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Sequence[Crew], *,
-        max_s: int, progress: bool = False) -> RunResult:
+        max_s: int, ami: AmiParams | None = None, progress: bool = False) -> RunResult:
     """Feed ``events`` and the world's consequences to the engine until all work is done
-    or the clock passes ``max_s``."""
+    or the clock passes ``max_s``; with ``ami``, meters report supply lost and back."""
     heap: list[tuple[int, int, int, object]] = []
     seq = 0
 
@@ -93,7 +109,20 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
     truck_token: dict[str, int] = {}
     truck_node: dict[str, int] = {}
     outside_left = len(events)
-    handled = rejected = repeats = followups_pending = 0
+    handled = rejected = repeats = followups_pending = ami_sent = 0
+    rng = np.random.default_rng(ami.seed if ami else 0)
+    meter_at = dict(zip(engine.region.customers["node_idx"].tolist(),
+                        engine.region.customers["meter_id"].tolist(), strict=True)) if ami else {}
+
+    def meters(nodes: np.ndarray, kind: str, share: float, delay: tuple[int, int], t: int) -> None:
+        nonlocal followups_pending, ami_sent
+        picked = nodes[rng.random(len(nodes)) < share]
+        for node, lag in zip(picked.tolist(), rng.integers(delay[0], delay[1] + 1, len(picked)).tolist(),
+                             strict=True):
+            followups_pending += 1
+            ami_sent += 1
+            push(t + lag, _OUTSIDE_FOLLOWUP, AmiMessage(t + lag, meter_at[node], kind))
+
     called_back: dict[int, int] = {}
     t = 0
     bar = tqdm(total=len(events), unit="event", disable=not progress, mininterval=0.5)
@@ -110,6 +139,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             op = item.operates_idx
             if world.apply_fault(item) and world.telemetered[op]:
                 push(t, _TELEMETRY, DeviceOperated(t, world.net.device_id[op]))
+            if ami and len(world.newly_dark) and world.concentrator_alive(op):
+                meters(world.newly_dark, "last_gasp", ami.last_gasp_share, ami.last_gasp_delay_s, t)
             continue
         if isinstance(item, tuple):
             kind, key, token = item
@@ -139,6 +170,8 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             log.warning("event rejected: %s", exc)
             continue
         handled += 1
+        if isinstance(item, RepairFinished) and ami:
+            meters(world.newly_back, "restore", ami.restore_share, ami.restore_delay_s, t)
         if isinstance(item, RepairFinished):
             still_dark = world.dark_customers_below(item.restored_nodes)
             still_dark |= {n for n in engine.callers_of(item.order_id) if world.is_dark(n)}
@@ -186,4 +219,5 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
     bar.close()
     engine.finish(t)
     world.finalize(t)
-    return RunResult(end_s=t, events=handled, rejected=rejected, repeat_calls=repeats)
+    return RunResult(end_s=t, events=handled, rejected=rejected, repeat_calls=repeats,
+                     ami_messages=ami_sent)

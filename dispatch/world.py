@@ -73,6 +73,9 @@ class World:
         self._is_customer[customer_nodes] = True
         self._out_since = np.zeros(n, dtype=np.int64)
         self._backed = np.zeros(n, dtype=bool)
+        # customers the last fault darkened and the last repair brought back (for AMI)
+        self.newly_dark = np.zeros(0, dtype=np.int64)
+        self.newly_back = np.zeros(0, dtype=np.int64)
         self.outage_s = np.zeros(n, dtype=np.int64)
         self.interruptions = np.zeros(n, dtype=np.int64)
         self._open: dict[int, list[WorldFault]] = {}
@@ -94,12 +97,14 @@ class World:
         """The fault's element fails; its operating element opens if it was closed (then
         True is returned)."""
         op = fault.operates_idx
+        self.newly_dark = np.zeros(0, dtype=np.int64)
         if op in self._open:
             self._open[op].append(fault)
             return False
         self._open[op] = [fault]
         sl = self.net.subtree(op)
         newly = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
+        self.newly_dark = np.flatnonzero(newly) + sl.start
         self._out_since[sl][newly] = fault.t_s
         self.interruptions[sl][newly] += 1
         self._dark[sl] += 1
@@ -162,6 +167,7 @@ class World:
         """Close every element the crew claimed; returns them (they are re-energised)."""
         done = self._claims.pop(order_id, [])
         self._repairs.pop(order_id, None)
+        back_nodes = []
         for op in done:
             del self._claimed_by[op]
             del self._open[op]
@@ -169,7 +175,19 @@ class World:
             self._dark[sl] -= 1
             back = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
             self.outage_s[sl][back] += t_s - self._out_since[sl][back]
+            back_nodes.append(np.flatnonzero(back) + sl.start)
+        self.newly_back = np.concatenate(back_nodes) if back_nodes else np.zeros(0, dtype=np.int64)
         return tuple(done)
+
+    def concentrator_alive(self, node: int) -> bool:
+        """Whether the AMI concentrator at the transformer above ``node`` has supply, so that
+        the last gasps of meters below ``node`` get through: never when ``node`` is the
+        transformer or above it."""
+        if self.net.kind[node] <= NodeKind.TRANSFORMER:
+            return False
+        while self.net.kind[node] != NodeKind.TRANSFORMER:
+            node = int(self.net.parent[node])
+        return bool(self._dark[node] == 0)
 
     def connect_generator(self, node: int, t_s: int) -> None:
         """A generator truck supplies the customer at ``node`` from ``t_s``."""

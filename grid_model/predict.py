@@ -4,6 +4,10 @@ Incremental, as an OMS prediction engine works: each new call updates counters o
 calling units (customers, service drops, LV branches, transformers) on its path, then the
 call joins the incident at the highest element whose rule holds. When a later call reveals
 a larger outage, the incidents below it merge into it; merged incidents are kept.
+
+AMI: a meter's last gasp counts as a call that cannot be the customer's own breaker (the
+meter itself lost supply), so it is never grouped below the service drop. A restore message
+takes the meter out of the counts; an incident whose every reporting meter is back is over.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class Incident:
     first_report_s: int
     call_ids: list[str] = field(default_factory=list)
     caller_nodes: set[int] = field(default_factory=set)
+    restored_nodes: set[int] = field(default_factory=set)
     merged_into: str = ""
     closed_s: int | None = None
 
@@ -139,6 +144,26 @@ class OutagePredictor:
 
     def add_call(self, call_id: str, node_idx: int, t_s: int) -> IncidentChange:
         """Group one located call; returns the incident it joined and any merges."""
+        return self._group(call_id, node_idx, t_s, ami=False)
+
+    def add_last_gasp(self, message_id: str, node_idx: int, t_s: int) -> IncidentChange:
+        """Group one meter's last gasp: like a call, but at least at the service drop."""
+        return self._group(message_id, node_idx, t_s, ami=True)
+
+    def add_restore(self, message_id: str, node_idx: int, t_s: int) -> str | None:
+        """A meter reports supply back. Returns the open incident it reported to when every
+        node that reported to it is now back (the outage is over), else None."""
+        k = self._caller_incident.get(node_idx)
+        if k is None or not self.incidents[k].is_open:
+            return None
+        inc = self.incidents[k]
+        del self._caller_incident[node_idx]
+        self._count_caller(*self._paths(node_idx), -1)
+        inc.restored_nodes.add(node_idx)
+        inc.call_ids.append(message_id)
+        return inc.incident_id if inc.caller_nodes <= inc.restored_nodes else None
+
+    def _group(self, call_id: str, node_idx: int, t_s: int, *, ami: bool) -> IncidentChange:
         if not 0 <= node_idx < self.net.n_nodes:
             raise ValueError(f"call {call_id}: node {node_idx} is not in the network")
         for po in self._planned:
@@ -154,6 +179,9 @@ class OutagePredictor:
         lv, chain = self._paths(node_idx)
         self._count_caller(lv, chain, +1)
         target = self._target(chain, t_s)
+        if ami:
+            target = next(a for a in chain if self._kind[a] <= _DROP) if self._kind[target] > _DROP \
+                else target
         for a in reversed(chain):
             if self._open_at[a] >= 0:
                 inc = self.incidents[self._open_at[a]]
@@ -263,15 +291,17 @@ class OutagePredictor:
     def _attach(self, inc: Incident, call_id: str, node_idx: int) -> None:
         inc.call_ids.append(call_id)
         inc.caller_nodes.add(node_idx)
+        inc.restored_nodes.discard(node_idx)
         self._caller_incident[node_idx] = self._incident_idx[inc.incident_id]
 
     def _merge(self, child: Incident, parent: Incident) -> None:
         child.merged_into = parent.incident_id
         self._open_at[child.node_idx] = -1
         k = self._incident_idx[parent.incident_id]
-        for node in child.caller_nodes:
+        for node in child.caller_nodes - child.restored_nodes:
             self._caller_incident[node] = k
         parent.caller_nodes |= child.caller_nodes
+        parent.restored_nodes |= child.restored_nodes
         parent.call_ids.extend(child.call_ids)
         parent.first_report_s = min(parent.first_report_s, child.first_report_s)
 

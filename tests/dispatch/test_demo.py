@@ -36,6 +36,7 @@ def test_demo_kpis_agree_with_the_orders_and_outage_records(
     assert k["caidi_minutes"] == pytest.approx(k["saidi_minutes"] / k["saifi"], abs=0.01)
     assert world.outage_s[nodes].max() <= k["storm_end_s"]
     assert json.loads(res.files["kpis"].read_text())["saidi_minutes"] == k["saidi_minutes"]
+    assert k["ami_messages"] > 0 and k["events_rejected"] == 0
     assert "<svg" in res.files["map"].read_text()
 
 

@@ -12,6 +12,7 @@ from dispatch.crews import Crew, GeneratorTruck
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
     Alert,
+    AmiMessage,
     Assign,
     CallbackDone,
     CallReceived,
@@ -226,3 +227,23 @@ def test_a_critical_customer_gets_the_nearest_generator_truck_until_the_repair(
     out = eng.handle(RepairFinished(9000, "C1", order.order_id, (node,)))
     assert _only(out, GeneratorReleased) == [GeneratorReleased(9000, "G-NEAR", node)]
     assert eng.trucks["G-NEAR"].status == "idle"
+
+
+def test_meters_report_an_outage_and_its_end(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    cust = small_region.customers
+    a, b, _ = _two_drop_customers(small_region)
+    meter = {c: str(cust.loc[cust["customer_id"] == c, "meter_id"].iat[0]) for c in (a, b)}
+    out = eng.handle(AmiMessage(100, meter[a], "last_gasp"))
+    (order,) = eng.orders.values()
+    assert small_region.network.kind[order.node_idx] == NodeKind.SERVICE_DROP  # not customer-side
+    eng.handle(ShiftStarted(120, "C1"))
+    assert order.status == OrderStatus.EN_ROUTE
+    out = eng.handle(AmiMessage(400, meter[a], "restore"))  # back before the crew got there
+    assert order.status == OrderStatus.CANCELLED
+    assert _only(out, Recall) == [Recall(400, order.order_id, order.crew_id)]
+    assert eng.crews[order.crew_id].status == "idle"
+    with pytest.raises(EventError, match="unknown meter id 'M-NOWHERE'"):
+        eng.handle(AmiMessage(500, "M-NOWHERE", "last_gasp"))
+    with pytest.raises(EventError, match="kind must be last_gasp or restore, got 'ping'"):
+        eng.handle(AmiMessage(510, meter[b], "ping"))

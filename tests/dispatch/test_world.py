@@ -75,3 +75,21 @@ def test_a_generator_supplies_a_customer_until_it_leaves() -> None:
     world.finalize(12_000)
     assert world.outage_s[customers].tolist() == [0, 0, 1800 + 3200, 11_100, 11_100]
     assert world.interruptions[customers].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_last_gasps_get_through_only_while_the_transformer_has_supply() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    drop = WorldFault(100, idx["SD4"], idx["SD4"], 1800)
+    fuse = WorldFault(200, idx["T3"], idx["T3"], 3600)
+    world = World(net, customers, [drop, fuse])
+    world.apply_fault(drop)
+    assert world.newly_dark.tolist() == [idx["C4"], idx["C5"]]
+    assert world.concentrator_alive(idx["SD4"])
+    world.apply_fault(fuse)
+    assert world.newly_dark.tolist() == [idx["C3"]]  # C4 and C5 were already out
+    assert not world.concentrator_alive(idx["T3"]) and not world.concentrator_alive(idx["SD4"])
+    world.start_repair("W-T3", idx["T3"], 1000)  # claims the fuse and the drop below it
+    world.finish_repair("W-T3", 6400)
+    assert sorted(world.newly_back.tolist()) == [idx["C3"], idx["C4"], idx["C5"]]

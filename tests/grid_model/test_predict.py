@@ -115,3 +115,30 @@ def test_a_device_report_from_a_node_without_a_device_is_refused() -> None:
     p = OutagePredictor(net)
     with pytest.raises(ValueError, match="node 2 is not a protective device"):
         p.add_device_report("SCADA:J1", net.index_of()["J1"], 10)
+
+
+def test_a_last_gasp_is_never_taken_for_the_customers_own_breaker() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    gasp = p.add_last_gasp("AMI1", idx["C3"], 100)
+    inc = p.incident(gasp.incident_id)
+    assert inc.node_idx == idx["SD3"] and inc.kind == IncidentKind.DEVICE
+    call = p.add_call("K1", idx["C1"], 110)  # the same evidence by phone is customer-side
+    assert p.incident(call.incident_id).kind == IncidentKind.CUSTOMER_SIDE
+
+
+def test_an_incident_is_over_when_every_reporting_meter_is_back() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    p.add_last_gasp("AMI1", idx["C4"], 100)
+    change = p.add_last_gasp("AMI2", idx["C5"], 105)
+    inc = p.incident(change.incident_id)
+    assert inc.node_idx == idx["SD4"] and inc.caller_nodes == {idx["C4"], idx["C5"]}
+    assert p.add_restore("AMI3", idx["C4"], 900) is None
+    assert p.add_restore("AMI4", idx["C1"], 905) is None  # never reported: nothing to do
+    assert p.add_restore("AMI5", idx["C5"], 910) == inc.incident_id
+    # Out again before anyone closed the incident: the meter reports to it once more.
+    again = p.add_last_gasp("AMI6", idx["C5"], 2000)
+    assert again.incident_id == inc.incident_id and idx["C5"] not in inc.restored_nodes
