@@ -112,7 +112,8 @@ def _solve(args: argparse.Namespace) -> int:
 
 
 def load_grid(spec: str) -> Region:
-    """``default`` (the embedded region), ``simbench:CODE``, or a pandapower JSON file."""
+    """``default`` (the embedded region), ``simbench:CODE``, a GeoPackage or a folder of
+    GeoJSON layers (docs/grid-layers.md), or a pandapower JSON file."""
     if spec == "default":
         from grid_model.region import load_region
 
@@ -124,6 +125,10 @@ def load_grid(spec: str) -> Region:
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"--grid {spec!r}: not 'default', 'simbench:CODE' or an existing file")
+    if path.is_dir() or path.suffix.lower() == ".gpkg":
+        from grid_model.geo_import import region_from_layers
+
+        return region_from_layers(path)
     import pandapower as pp
 
     from grid_model.pandapower_import import region_from_pandapower
@@ -189,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("-o", "--output", required=True, help="PLAN.json to write")
     solve.set_defaults(func=_solve)
     pr = sub.add_parser("predict", help="group trouble calls into incidents on a grid")
-    pr.add_argument("--grid", default="default", help="default | simbench:CODE | pandapower .json")
+    pr.add_argument("--grid", default="default",
+                    help="default | simbench:CODE | GeoPackage or GeoJSON folder | pandapower .json")
     pr.add_argument("--calls", required=True, help="CSV: call_id,time,customer_id[,address,lon,lat]")
     pr.add_argument("-o", "--output", required=True, help="incidents.json to write")
     pr.set_defaults(func=_predict)

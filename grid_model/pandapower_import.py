@@ -20,21 +20,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
-import networkx as nx
 import numpy as np
-import pandas as pd
-import shapely
 from pyproj import Transformer
 
+from grid_model.assemble import NodeTable, region_of, utm_crs
 from grid_model.network import (
-    AREA_NAMES,
     AreaClass,
     Construction,
     DeviceKind,
     NetworkError,
     NodeKind,
-    build_network,
 )
 from grid_model.region import Region
 
@@ -158,7 +153,7 @@ def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list
     lons = [geo[b][0] for b in geo] or [0.0]
     lats = [geo[b][1] for b in geo] or [0.0]
     lon0, lat0 = float(np.mean(lons)), float(np.mean(lats))
-    crs = f"EPSG:{32600 + int((lon0 + 180) // 6) + 1 if lat0 >= 0 else 32700 + int((lon0 + 180) // 6) + 1}"
+    crs = utm_crs(lon0, lat0)
     to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     ox, oy = to_utm.transform(lon0, lat0)
 
@@ -167,30 +162,9 @@ def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list
             return tuple(float(v) for v in to_utm.transform(*geo[b]))  # type: ignore[return-value]
         return float(ox), float(oy)
 
-    ids: list[str] = []
-    dev_ids: list[str] = []
-    kinds: list[int] = []
-    parents: list[int] = []
-    devs: list[int] = []
-    builds: list[int] = []
-    xs: list[float] = []
-    ys: list[float] = []
-    lengths: list[float] = []
-    pos: dict[str, int] = {}
+    table = NodeTable()
+    add, kinds, pos = table.add, table.kinds, table.pos
     edge_of: dict[str, str] = {}
-
-    def add(nid: str, kind: NodeKind, par: str, x: float, y: float, dev: DeviceKind = DeviceKind.NONE,
-            dev_id: str = "", build: Construction = Construction.NONE, length: float = 0.0) -> None:
-        pos[nid] = len(ids)
-        ids.append(nid)
-        kinds.append(int(kind))
-        parents.append(pos[par] if par else -1)
-        xs.append(x)
-        ys.append(y)
-        devs.append(int(dev))
-        dev_ids.append(dev_id)
-        builds.append(int(build))
-        lengths.append(length)
 
     sub_bus = min(group)
     sx, sy = xy(sub_bus)
@@ -227,44 +201,13 @@ def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list
             add(f"bus:{b}", NodeKind.MV_NODE, f"bus:{parent[b]}", x, y, dev, dev_id,
                 Construction.OVERHEAD, length)
         edge_of[f"bus:{b}"] = element
-    cust_rows = []
     for b in [*sorted(group), *order]:
         for lid in loads_by_bus.get(b, []):
             x, y = xy(b)
-            add(f"drop:load:{lid}", NodeKind.SERVICE_DROP, sub_id if b in group else f"bus:{b}", x, y)
-            add(f"box:load:{lid}", NodeKind.METER_BOX, f"drop:load:{lid}", x, y)
-            add(f"load:{lid}", NodeKind.CUSTOMER, f"box:load:{lid}", x, y)
-            cust_rows.append((f"load:{lid}", x, y))
-    network = build_network(node_id=ids, kind=kinds, parent=parents, x_m=xs, y_m=ys, device=devs,
-                            device_id=dev_ids, construction=builds, length_m=lengths,
-                            area=np.full(len(ids), int(area), dtype=np.int8))
-    index = network.index_of()
-    to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    cx = np.array([r[1] for r in cust_rows])
-    cy = np.array([r[2] for r in cust_rows])
-    lon, lat = to_wgs.transform(cx, cy) if len(cust_rows) else (np.zeros(0), np.zeros(0))
-    n = len(cust_rows)
-    customers = pd.DataFrame({
-        "customer_id": [r[0] for r in cust_rows], "meter_id": [f"meter:{r[0]}" for r in cust_rows],
-        "node_idx": [index[r[0]] for r in cust_rows], "address": [""] * n, "address_en": [""] * n,
-        "district": [""] * n, "subdistrict": [""] * n, "road": [""] * n, "road_en": [""] * n,
-        "number": np.zeros(n, dtype=np.int32), "building": np.zeros(n, dtype=np.int32),
-        "unit": np.zeros(n, dtype=np.int32), "room": np.zeros(n, dtype=np.int32),
-        "x_m": cx, "y_m": cy, "critical": [""] * n, "lon": lon, "lat": lat,
-        "area": np.full(n, int(area), dtype=np.int8),
-    }).sort_values("node_idx", kind="stable").reset_index(drop=True)
-    pts = shapely.points(np.column_stack([network.x_m, network.y_m]))
-    hull = shapely.convex_hull(shapely.multipoints(pts)).buffer(500.0)
-    areas = gpd.GeoDataFrame({"area_id": ["A0"], "name": [name], "name_en": [name],
-                              "area_class": [AREA_NAMES[area]]}, geometry=[hull], crs=crs)
-    feeder_df = pd.DataFrame(feeders)
-    feeder_df["transformers"] = [
-        int((network.kind[network.subtree(index[f])] == NodeKind.TRANSFORMER).sum())
-        for f in feeder_df["feeder_id"]] if len(feeder_df) else []
-    feeder_df["reclosers"] = 0
-    return Region(name=name, seed=0, scale=1.0, crs=crs, origin_m=(float(ox), float(oy)),
-                  network=network, customers=customers, areas=areas, roads=nx.Graph(), depots=(),
-                  feeders=feeder_df)
+            table.add_customer(f"load:{lid}", sub_id if b in group else f"bus:{b}", x, y,
+                               drop_id=f"drop:load:{lid}")
+    return region_of(table, name=name, crs=crs, origin_m=(float(ox), float(oy)), area=area,
+                     feeders=feeders)
 
 
 def simbench_region(code: str) -> Region:
