@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -167,6 +169,14 @@ class DispatchEngine:
         self._alerts: list[tuple[int, str, str, int]] = []
         self._plan_version = -1
         self._etr_dirty: set[str] = set()
+        self._handlers: dict[type, Callable[[Any], list[Decision]]] = {
+            ClockTick: lambda ev: [], CallReceived: self._on_call, PlannedOutageAnnounced: self._on_planned,
+            ShiftStarted: self._on_shift_start, ShiftEnded: self._on_shift_end,
+            CrewArrived: self._on_arrived, RepairFinished: self._on_repaired,
+            CrewReleased: self._on_released, CallbackDone: self._on_callback,
+            OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
+            DeviceOperated: self._on_device, AmiMessage: self._on_ami,
+            GeneratorConnected: self._on_generator}
 
     # -- queries the policy uses -------------------------------------------------------
     def idle_crews(self, skill: str) -> list[str]:
@@ -231,38 +241,11 @@ class DispatchEngine:
         """Apply one event and return the decisions it leads to."""
         if self.clock_s is not None and event.t_s < self.clock_s:
             raise EventError(f"event at {event.t_s} s is before the engine clock {self.clock_s} s")
-        self.clock_s = event.t_s
-        out: list[Decision] = []
-        if isinstance(event, ClockTick):
-            pass
-        elif isinstance(event, CallReceived):
-            out.extend(self._on_call(event))
-        elif isinstance(event, PlannedOutageAnnounced):
-            self._on_planned(event)
-        elif isinstance(event, ShiftStarted):
-            self._on_shift_start(event)
-        elif isinstance(event, ShiftEnded):
-            self._on_shift_end(event)
-        elif isinstance(event, CrewArrived):
-            self._on_arrived(event)
-        elif isinstance(event, RepairFinished):
-            out.extend(self._on_repaired(event))
-        elif isinstance(event, CrewReleased):
-            self._on_released(event)
-        elif isinstance(event, CallbackDone):
-            self._on_callback(event)
-        elif isinstance(event, OrderCancelled):
-            out.extend(self._on_cancelled(event))
-        elif isinstance(event, CrewPosition):
-            self._on_position(event)
-        elif isinstance(event, DeviceOperated):
-            out.extend(self._on_device(event))
-        elif isinstance(event, AmiMessage):
-            out.extend(self._on_ami(event))
-        elif isinstance(event, GeneratorConnected):
-            out.extend(self._on_generator(event))
-        else:
+        handler = self._handlers.get(type(event))
+        if handler is None:
             raise EventError(f"unknown event {type(event).__name__}")
+        out = handler(event)  # a refused event raises before it changes anything
+        self.clock_s = event.t_s
         if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self._truck_at:
             out.extend(self._release_generators(event.t_s))
         out.extend(self._dispatch(event.t_s))
@@ -282,11 +265,12 @@ class DispatchEngine:
         except KeyError:
             raise EventError(f"unknown work order {order_id!r}") from None
 
-    def _on_planned(self, ev: PlannedOutageAnnounced) -> None:
+    def _on_planned(self, ev: PlannedOutageAnnounced) -> list[Decision]:
         device_idx = self._device_index.get(ev.device_id)
         if device_idx is None:
             raise EventError(f"planned outage {ev.outage_id}: unknown device {ev.device_id!r}")
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
+        return []
 
     def _on_call(self, ev: CallReceived) -> list[Decision]:
         res = self.resolver.resolve(ev.call)
@@ -409,7 +393,7 @@ class DispatchEngine:
         self.log.recalled += 1
         return [Recall(t_s, order_id, crew_id)]
 
-    def _on_shift_start(self, ev: ShiftStarted) -> None:
+    def _on_shift_start(self, ev: ShiftStarted) -> list[Decision]:
         state = self._crew(ev.crew_id)
         state.going_off = False
         shift = state.crew.shift_at(ev.t_s)
@@ -422,8 +406,9 @@ class DispatchEngine:
             self.policy.on_crew_free(ev.crew_id)
         else:
             self.policy.on_crew_change(ev.crew_id)
+        return []
 
-    def _on_shift_end(self, ev: ShiftEnded) -> None:
+    def _on_shift_end(self, ev: ShiftEnded) -> list[Decision]:
         state = self._crew(ev.crew_id)
         if state.status == "idle":
             state.status = "off"
@@ -431,8 +416,9 @@ class DispatchEngine:
         elif state.status != "off":
             state.going_off = True
         self.policy.on_crew_change(ev.crew_id)
+        return []
 
-    def _on_position(self, ev: CrewPosition) -> None:
+    def _on_position(self, ev: CrewPosition) -> list[Decision]:
         """A GPS fix: an en-route crew's leg restarts from where it is, anyone else is there."""
         state = self._crew(ev.crew_id)
         state.x_m, state.y_m = ev.x_m, ev.y_m
@@ -441,6 +427,7 @@ class DispatchEngine:
             state.leg_start_s = ev.t_s
             state.eta_s = ev.t_s + round(float(self._travel_from(state, self.orders[state.order_id])))
         self.policy.on_crew_change(ev.crew_id)
+        return []
 
     def _crew_on(self, crew_id: str, order_id: str, what: str) -> tuple[CrewState, WorkOrder]:
         """The crew and the order it reports on; refused unless that is its assigned order."""
@@ -457,7 +444,7 @@ class DispatchEngine:
         state.order_id = ""
         self._become_available(state, t_s)
 
-    def _on_arrived(self, ev: CrewArrived) -> None:
+    def _on_arrived(self, ev: CrewArrived) -> list[Decision]:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "arrived at")
         if state.status != "en_route":
             raise EventError(f"crew {ev.crew_id} arrived at {ev.order_id} but is {state.status}")
@@ -469,6 +456,7 @@ class DispatchEngine:
         self._crew_snap[ev.crew_id] = self._order_snap[order.order_id]
         self._etr_dirty.add(order.order_id)
         self.policy.on_crew_change(ev.crew_id)
+        return []
 
     def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "reports repaired")
@@ -482,7 +470,7 @@ class DispatchEngine:
         self.policy.on_order_change(order)
         return []
 
-    def _on_released(self, ev: CrewReleased) -> None:
+    def _on_released(self, ev: CrewReleased) -> list[Decision]:
         state, order = self._crew_on(ev.crew_id, ev.order_id, "leaves")
         if state.status != "on_site" or len(order.team) < 2:
             raise EventError(f"crew {ev.crew_id} cannot leave {ev.order_id}: only a crew on site "
@@ -492,14 +480,16 @@ class DispatchEngine:
         else:
             order.assists.remove(ev.crew_id)
         self._release(state, ev.t_s)
+        return []
 
-    def _on_callback(self, ev: CallbackDone) -> None:
+    def _on_callback(self, ev: CallbackDone) -> list[Decision]:
         order = self._order(ev.order_id)
         if order.status != OrderStatus.REPAIRED:
             raise EventError(f"callback for {ev.order_id}, which is {order.status.value}, not repaired")
         order.move(OrderStatus.CALLBACK_DONE, ev.t_s)
         order.move(OrderStatus.CLOSED, ev.t_s)
         self.log.callbacks += 1
+        return []
 
     def _on_cancelled(self, ev: OrderCancelled) -> list[Decision]:
         order = self._order(ev.order_id)

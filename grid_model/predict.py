@@ -191,19 +191,9 @@ class OutagePredictor:
                 break
         kind = IncidentKind.CUSTOMER_SIDE if self.net.kind[target] in (
             NodeKind.CUSTOMER, NodeKind.METER_BOX) else IncidentKind.DEVICE
-        inc = Incident(f"I{len(self.incidents) + 1:06d}", target, kind, t_s)
-        self.incidents.append(inc)
-        k = len(self.incidents) - 1
-        self._incident_idx[inc.incident_id] = k
-        sl = self.net.subtree(target)
-        merged = []
-        for j in np.flatnonzero(self._open_at[sl] >= 0):
-            child = self.incidents[self._open_at[sl.start + j]]
-            self._merge(child, inc)
-            merged.append(child.incident_id)
-        self._open_at[target] = k
+        inc, merged = self._open_incident(target, kind, t_s)
         self._attach(inc, call_id, node_idx)
-        return IncidentChange(inc.incident_id, True, tuple(merged))
+        return IncidentChange(inc.incident_id, True, merged)
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
@@ -216,19 +206,9 @@ class OutagePredictor:
         for a in self.net.path_up(device_idx)[1:]:
             if self._open_at[a] >= 0:
                 return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
-        inc = Incident(f"I{len(self.incidents) + 1:06d}", device_idx, IncidentKind.DEVICE, t_s)
-        self.incidents.append(inc)
-        k = len(self.incidents) - 1
-        self._incident_idx[inc.incident_id] = k
-        sl = self.net.subtree(device_idx)
-        merged = []
-        for j in np.flatnonzero(self._open_at[sl] >= 0):
-            child = self.incidents[self._open_at[sl.start + j]]
-            self._merge(child, inc)
-            merged.append(child.incident_id)
-        self._open_at[device_idx] = k
+        inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
         inc.call_ids.append(report_id)
-        return IncidentChange(inc.incident_id, True, tuple(merged))
+        return IncidentChange(inc.incident_id, True, merged)
 
     def close(self, incident_id: str, t_s: int) -> None:
         """The incident is repaired: its callers stop counting toward later predictions."""
@@ -282,6 +262,21 @@ class OutagePredictor:
             p = parent[d]
             d = dev_anc[p] if p >= 0 else -1
         return lv, chain
+
+    def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
+        """A new incident at ``node``; the open incidents below it merge into it."""
+        inc = Incident(f"I{len(self.incidents) + 1:06d}", node, kind, t_s)
+        self.incidents.append(inc)
+        k = len(self.incidents) - 1
+        self._incident_idx[inc.incident_id] = k
+        sl = self.net.subtree(node)
+        merged = []
+        for j in np.flatnonzero(self._open_at[sl] >= 0):
+            child = self.incidents[self._open_at[sl.start + j]]
+            self._merge(child, inc)
+            merged.append(child.incident_id)
+        self._open_at[node] = k
+        return inc, tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:
         while inc.merged_into:

@@ -247,3 +247,12 @@ def test_meters_report_an_outage_and_its_end(small_region: Region, travel: RoadT
         eng.handle(AmiMessage(500, "M-NOWHERE", "last_gasp"))
     with pytest.raises(EventError, match="kind must be last_gasp or restore, got 'ping'"):
         eng.handle(AmiMessage(510, meter[b], "ping"))
+
+
+def test_a_refused_event_does_not_move_the_clock(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    eng.handle(ShiftStarted(50, "C1"))
+    with pytest.raises(EventError, match="unknown crew 'C9'"):
+        eng.handle(ShiftStarted(900, "C9"))
+    eng.handle(ShiftStarted(60, "C2"))  # still accepted: the bad event changed nothing
+    assert eng.clock_s == 60 and eng.crews["C2"].status == "idle"
