@@ -88,18 +88,3 @@ def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[C
             joins_s=joins_s))
     return crews
 
-
-@dataclass(frozen=True, slots=True)
-class GeneratorTruck:
-    """A mobile generator that can supply one critical customer until the repair is done."""
-
-    truck_id: str
-    depot_id: str
-    x_m: float
-    y_m: float
-
-
-def generator_fleet(region: Region, *, per_depot: int = 1) -> list[GeneratorTruck]:
-    """``per_depot`` trucks at every service station."""
-    return [GeneratorTruck(f"{d.depot_id}-G{k + 1}", d.depot_id, d.x_m, d.y_m)
-            for d in region.depots for k in range(per_depot)]

@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.crews import generator_fleet, mutual_aid, region_roster
+from dispatch.crews import mutual_aid, region_roster
 from dispatch.engine import DispatchEngine
+from dispatch.generators import generator_fleet
 from dispatch.kpis import compute_kpis
 from dispatch.optimizer import RestorationOptimizer
 from dispatch.policy import DispatchPolicy, NearestAvailableCrew
@@ -72,7 +73,7 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=policy, end_s=result.end_s)
     kpis.update({"storm_seed": seed, "calls": len(storm.calls), "faults": len(storm.faults),
-                 "crews": len(crews), "generator_trucks": len(engine.trucks),
+                 "crews": len(crews), "generator_trucks": len(engine.generators.trucks),
                  "ami_messages": result.ami_messages, "events_rejected": result.rejected})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.crews import Crew, GeneratorTruck
+from dispatch.crews import Crew
 from dispatch.estimates import RepairEstimates
 from dispatch.events import (
     Alert,
@@ -33,17 +33,17 @@ from dispatch.events import (
     Divert,
     EtrUpdate,
     Event,
+    EventError,
     GeneratorConnected,
-    GeneratorReleased,
     Handover,
     OrderCancelled,
     PlannedOutageAnnounced,
     Recall,
     RepairFinished,
-    SendGenerator,
     ShiftEnded,
     ShiftStarted,
 )
+from dispatch.generators import GeneratorFleet, GeneratorTruck
 from dispatch.limits import ServiceLimits
 from dispatch.orders import OrderStatus, WorkOrder
 from dispatch.policy import DispatchPolicy
@@ -61,10 +61,6 @@ _WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
 _OPEN = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE)
 # An ETR that moves by less than this is not re-announced.
 ETR_STEP_S = 10 * 60
-
-
-class EventError(ValueError):
-    """An event the engine cannot accept (out of order, unknown crew or order)."""
 
 
 @dataclass(slots=True)
@@ -86,19 +82,6 @@ class CrewState:
     leg_start_s: int = 0
     eta_s: int = 0
     visits: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class TruckState:
-    """A generator truck: idle where it last was, on its way to a critical customer, or
-    connected there."""
-
-    truck: GeneratorTruck
-    x_m: float
-    y_m: float
-    status: str = "idle"
-    node_idx: int = -1
-    order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +140,7 @@ class DispatchEngine:
         self._customers_below = self.net.count_below(self.net.kind == NodeKind.CUSTOMER)
         self._critical = region.critical_node_mask()
         self._critical_below = self.net.count_below(self._critical)
-        self.trucks = {g.truck_id: TruckState(g, g.x_m, g.y_m) for g in generators or []}
-        self._truck_at: dict[int, str] = {}
+        self.generators = GeneratorFleet(generators or [], self.net, travel)
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._order_list: list[WorkOrder] = []
         self._first_open = 0
@@ -246,8 +228,8 @@ class DispatchEngine:
             raise EventError(f"unknown event {type(event).__name__}")
         out = handler(event)  # a refused event raises before it changes anything
         self.clock_s = event.t_s
-        if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self._truck_at:
-            out.extend(self._release_generators(event.t_s))
+        if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self.generators.serving:
+            out.extend(self.generators.release(self._covered, event.t_s))
         out.extend(self._dispatch(event.t_s))
         out.extend(self._due_alerts(event.t_s))
         out.extend(self._refresh_etrs(event.t_s))
@@ -316,8 +298,10 @@ class DispatchEngine:
             out.extend(self._merge_order(child_id, order, t_s))
         if order.status == OrderStatus.NEW:
             self.policy.on_order(order)
-        if order.critical and self.trucks:
-            out.extend(self._send_generators(order, t_s))
+        if order.critical and self.generators.trucks:
+            sl = self.net.subtree(order.node_idx)
+            nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
+            out.extend(self.generators.send(order.order_id, nodes, t_s))
         self._etr_dirty.add(order.order_id)
         below = self._open_order_at[self.net.subtree(order.node_idx)]
         self._etr_dirty.update(self._order_list[k].order_id for k in below[below >= 0].tolist())
@@ -599,53 +583,14 @@ class DispatchEngine:
         self._etr_dirty.add(order.order_id)
         return Assign(t_s, order.order_id, state.crew.crew_id, travel)
 
-    def _send_generators(self, order: WorkOrder, t_s: int) -> list[Decision]:
-        """Critical customers behind a new order each get the nearest idle generator truck,
-        ahead of the repair, while trucks last."""
-        sl = self.net.subtree(order.node_idx)
-        out: list[Decision] = []
-        for node in (np.flatnonzero(self._critical[sl]) + sl.start).tolist():
-            idle = [k for k, s in self.trucks.items() if s.status == "idle"]
-            if not idle:
-                break
-            if node in self._truck_at:
-                continue
-            at_nodes, at_access = self.travel.snap([self.trucks[k].x_m for k in idle],
-                                                   [self.trucks[k].y_m for k in idle])
-            b_node, b_access = self.travel.snap(self.net.x_m[node], self.net.y_m[node])
-            travel = self.travel.between_snapped(at_nodes, at_access, int(b_node[0]), float(b_access[0]))
-            k = int(np.argmin(travel))
-            state = self.trucks[idle[k]]
-            state.status, state.node_idx, state.order_id = "en_route", node, order.order_id
-            self._truck_at[node] = state.truck.truck_id
-            out.append(SendGenerator(t_s, state.truck.truck_id, order.order_id, node,
-                                     round(float(travel[k]))))
-        return out
-
     def _on_generator(self, ev: GeneratorConnected) -> list[Decision]:
-        state = self.trucks.get(ev.truck_id)
-        if state is None:
-            raise EventError(f"unknown generator truck {ev.truck_id!r}")
-        if state.status != "en_route":
-            raise EventError(f"generator truck {ev.truck_id} connected but is {state.status}")
-        state.status = "connected"
-        state.x_m, state.y_m = float(self.net.x_m[state.node_idx]), float(self.net.y_m[state.node_idx])
+        self.generators.connect(ev.truck_id)
         self.log.generators_connected += 1
-        return self._release_generators(ev.t_s)
+        return list(self.generators.release(self._covered, ev.t_s))
 
-    def _release_generators(self, t_s: int) -> list[Decision]:
-        """Trucks whose customer no open order covers any more are free again."""
-        out: list[Decision] = []
-        for node, truck_id in list(self._truck_at.items()):
-            if (self._open_order_at[self.net.path_up(node)] >= 0).any():
-                continue
-            state = self.trucks[truck_id]
-            del self._truck_at[node]
-            if state.status == "en_route":  # called back: it stops where it is
-                state.x_m, state.y_m = float(self.net.x_m[node]), float(self.net.y_m[node])
-            state.status, state.node_idx, state.order_id = "idle", -1, ""
-            out.append(GeneratorReleased(t_s, truck_id, node))
-        return out
+    def _covered(self, node: int) -> bool:
+        """Whether an open order covers ``node`` (on it or upstream of it)."""
+        return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
 
     def _due_alerts(self, t_s: int) -> list[Decision]:
         """Orders about to break their arrival or repair limit, once each."""

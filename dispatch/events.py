@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from grid_model.storm import Call
 from grid_model.stormfile import PlannedOutageEvent
 
+
+class EventError(ValueError):
+    """An event the engine cannot accept (out of order, unknown crew or order, impossible)."""
+
+
 # A planned outage reaches the engine as the storm file records it.
 PlannedOutageAnnounced = PlannedOutageEvent
 

@@ -8,15 +8,18 @@ while orders wait) the plan is rebuilt from the engine's state and improved by r
 recreate for a fixed number of iterations, so a replay is deterministic for its seed.
 
 Teams: an order with many customers behind a long repair (a feeder or recloser lockout) is
-planned as ``team_size`` jobs at the same place, each a share of the work and of the
-customers; whichever crew comes first leads, the others join it on site and the work is
-shared (a utility sends several crews to patrol and repair a locked-out feeder).
+planned as ``team_size`` jobs at the same place, each a share of the work; the first carries
+every customer, each further one what it saves. Whichever crew comes first leads, the others
+join it on site and share the work (a utility sends several crews to patrol and repair a
+locked-out feeder). An idle crew with nothing planned pulls the queued job it can start
+soonest ahead of plan.
 
 Restoration-aware weights: an order is weighted by every customer behind it, including
 those also behind open orders further down. The plan's customer-minutes then bound the
 restoration customer-minutes from above (a customer behind faults in series is back at the
 later repair, which is at most the sum of both), so repairs high in the feeder that hold many
-customers dark go first, and a downstream repair gains nothing from jumping ahead of them.
+customers dark go first. An order below another open order weighs ``blocked_weight_share``
+of its customers: they come back only when the order above is repaired too.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dispatch.crews import Crew, GeneratorTruck
+from dispatch.crews import Crew
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
     Alert,
@@ -31,6 +31,7 @@ from dispatch.events import (
     SendGenerator,
     ShiftStarted,
 )
+from dispatch.generators import GeneratorTruck
 from dispatch.orders import OrderStatus
 from dispatch.policy import NearestAvailableCrew
 from grid_model.network import NodeKind
@@ -217,16 +218,17 @@ def test_a_critical_customer_gets_the_nearest_generator_truck_until_the_repair(
     (send,) = _only(out, SendGenerator)
     order = eng.orders[send.order_id]
     assert (send.truck_id, send.node_idx) == ("G-NEAR", node) and order.critical == 1
-    assert eng.trucks["G-NEAR"].status == "en_route" and eng.trucks["G-FAR"].status == "idle"
+    fleet = eng.generators.trucks
+    assert fleet["G-NEAR"].status == "en_route" and fleet["G-FAR"].status == "idle"
     with pytest.raises(EventError, match="generator truck G-FAR connected but is idle"):
         eng.handle(GeneratorConnected(200, "G-FAR"))
     assert not _only(eng.handle(GeneratorConnected(100 + send.travel_s, "G-NEAR")), GeneratorReleased)
-    assert eng.trucks["G-NEAR"].status == "connected" and eng.log.generators_connected == 1
+    assert eng.generators.trucks["G-NEAR"].status == "connected" and eng.log.generators_connected == 1
     (assign,) = _only(eng.handle(ShiftStarted(3000, "C1")), Assign)
     eng.handle(CrewArrived(3000 + assign.travel_s, "C1", order.order_id))
     out = eng.handle(RepairFinished(9000, "C1", order.order_id, (node,)))
     assert _only(out, GeneratorReleased) == [GeneratorReleased(9000, "G-NEAR", node)]
-    assert eng.trucks["G-NEAR"].status == "idle"
+    assert eng.generators.trucks["G-NEAR"].status == "idle"
 
 
 def test_meters_report_an_outage_and_its_end(small_region: Region, travel: RoadTravel) -> None:
