@@ -7,7 +7,6 @@ reports), never the storm's ground truth. Calls are resolved and grouped into in
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.alerts import LimitAlerts
 from dispatch.crews import Crew
 from dispatch.estimates import RepairEstimates
 from dispatch.events import (
-    Alert,
     AmiMessage,
     Assign,
     CallbackDone,
@@ -110,7 +109,6 @@ class EngineLog:
     diverted: int = 0
     assists: int = 0
     callbacks: int = 0
-    alerts: int = 0
     generators_connected: int = 0
     rejected: list[str] = field(default_factory=list)
 
@@ -148,7 +146,7 @@ class DispatchEngine:
         self._crew_snap: dict[str, tuple[int, float]] = {}
         self.etr: dict[str, int] = {}
         self.etr_history: list[tuple[int, str, int]] = []
-        self._alerts: list[tuple[int, str, str, int]] = []
+        self.alerts = LimitAlerts(self.limits)
         self._plan_version = -1
         self._etr_dirty: set[str] = set()
         self._handlers: dict[type, Callable[[Any], list[Decision]]] = {
@@ -231,7 +229,7 @@ class DispatchEngine:
         if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self.generators.serving:
             out.extend(self.generators.release(self._covered, event.t_s))
         out.extend(self._dispatch(event.t_s))
-        out.extend(self._due_alerts(event.t_s))
+        out.extend(self.alerts.due(event.t_s, self.orders))
         out.extend(self._refresh_etrs(event.t_s))
         return out
 
@@ -327,13 +325,7 @@ class DispatchEngine:
             critical=int(self._critical_below[node]),
         )
         order.history.append((t_s, OrderStatus.NEW))
-        heapq.heappush(self._alerts, (order.deadline_s - self.limits.alert_before_s["arrival"],
-                                      order.order_id, "arrival_limit", order.deadline_s))
-        repair_limit = self.limits.repair_limit(limit_class)
-        if repair_limit is not None:
-            due = first_report_s + repair_limit
-            heapq.heappush(self._alerts, (due - self.limits.alert_before_s["repair"],
-                                          order.order_id, "repair_limit", due))
+        self.alerts.watch(order)
         self.orders[order.order_id] = order
         self.order_of_incident[incident_id] = order.order_id
         self._order_list.append(order)
@@ -355,7 +347,9 @@ class DispatchEngine:
         self._open_order_at[child.node_idx] = -1
         self.etr.pop(child.order_id, None)
         into.first_report_s = min(into.first_report_s, child.first_report_s)
-        into.deadline_s = min(into.deadline_s, child.deadline_s)
+        if child.deadline_s < into.deadline_s:
+            into.deadline_s = child.deadline_s
+            self.alerts.watch(into)
         self.policy.on_order_change(child)
         out = [d for c in helpers for d in self._free_crew(c, child.order_id, t_s)]
         if not crew_id:
@@ -591,18 +585,6 @@ class DispatchEngine:
     def _covered(self, node: int) -> bool:
         """Whether an open order covers ``node`` (on it or upstream of it)."""
         return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
-
-    def _due_alerts(self, t_s: int) -> list[Decision]:
-        """Orders about to break their arrival or repair limit, once each."""
-        out: list[Decision] = []
-        while self._alerts and self._alerts[0][0] <= t_s:
-            _, order_id, kind, due = heapq.heappop(self._alerts)
-            order = self.orders[order_id]
-            pending = order.status in _WAITING if kind == "arrival_limit" else order.status in _OPEN
-            if pending:
-                self.log.alerts += 1
-                out.append(Alert(t_s, order_id, kind, due))
-        return out
 
     def _refresh_etrs(self, t_s: int) -> list[Decision]:
         """ETRs of open orders after the plan changed; all of them when the policy re-planned."""

@@ -102,7 +102,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "crew_recalls": engine.log.recalled,
         "crew_diversions": engine.log.diverted,
         "generators_connected": engine.log.generators_connected,
-        "alerts": engine.log.alerts,
+        "alerts": engine.alerts.raised,
         "storm_end_s": end_s,
     }
 
