@@ -139,7 +139,7 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             op = item.operates_idx
             if world.apply_fault(item) and world.telemetered[op]:
                 push(t, _TELEMETRY, DeviceOperated(t, world.net.device_id[op]))
-            if ami and len(world.newly_dark) and world.concentrator_alive(op):
+            if ami and len(world.newly_dark) and world.sends_last_gasps(op):
                 meters(world.newly_dark, "last_gasp", ami.last_gasp_share, ami.last_gasp_delay_s, t)
             continue
         if isinstance(item, tuple):

@@ -179,11 +179,11 @@ class World:
         self.newly_back = np.concatenate(back_nodes) if back_nodes else np.zeros(0, dtype=np.int64)
         return tuple(done)
 
-    def concentrator_alive(self, node: int) -> bool:
-        """Whether the AMI concentrator at the transformer above ``node`` has supply, so that
-        the last gasps of meters below ``node`` get through: never when ``node`` is the
-        transformer or above it."""
-        if self.net.kind[node] <= NodeKind.TRANSFORMER:
+    def sends_last_gasps(self, node: int) -> bool:
+        """Whether meters below an element that just opened send last gasps that get
+        through: their meter must lose supply (not so for a customer's own breaker) while the
+        AMI concentrator at their transformer keeps it (not so at the transformer or above)."""
+        if not NodeKind.TRANSFORMER < self.net.kind[node] < NodeKind.CUSTOMER:
             return False
         while self.net.kind[node] != NodeKind.TRANSFORMER:
             node = int(self.net.parent[node])

@@ -21,13 +21,20 @@ class Prediction:
 
 
 def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | None = None,
-                  resolver: CallResolver | None = None) -> Prediction:
-    """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``."""
+                  resolver: CallResolver | None = None,
+                  last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
+    """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
+    ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time."""
     net = region.network
     resolver = resolver or CallResolver(region)
     predictor = OutagePredictor(net, rules)
     unlocated: list[dict[str, object]] = []
+    gasps = sorted(last_gasps or [], key=lambda g: g[2])
+    g = 0
     for call in calls:
+        while g < len(gasps) and gasps[g][2] <= call.t_s:
+            predictor.add_last_gasp(*gasps[g])
+            g += 1
         res = resolver.resolve(call)
         if not res.located:
             unlocated.append({"incident_id": f"U{len(unlocated) + 1:06d}", "kind": "unlocated",
@@ -35,6 +42,8 @@ def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | No
                               "confidence": 0.0, "reason": res.reason, "first_report_s": call.t_s})
             continue
         predictor.add_call(call.call_id, res.node_idx, call.t_s)
+    for gasp in gasps[g:]:
+        predictor.add_last_gasp(*gasp)
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
     cust_ids = cust["customer_id"].to_numpy()

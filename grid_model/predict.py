@@ -6,8 +6,10 @@ call joins the incident at the highest element whose rule holds. When a later ca
 a larger outage, the incidents below it merge into it; merged incidents are kept.
 
 AMI: a meter's last gasp counts as a call that cannot be the customer's own breaker (the
-meter itself lost supply), so it is never grouped below the service drop. A restore message
-takes the meter out of the counts; an incident whose every reporting meter is back is over.
+meter itself lost supply), so it is never grouped below the service drop. It also proves that
+the concentrator at its transformer had supply, so for ``ami_alive_s`` neither that
+transformer nor anything above it is predicted out. A restore message takes the meter out of
+the counts; an incident whose every reporting meter is back is over.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ class PredictionRules:
     ``mv_min_transformers`` transformers predicted out below it and ``mv_min_share`` of its
     transformers. Scattered single-customer faults thus do not add up to a phantom feeder
     outage. An element a crew has just restored, and
-    the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``.
+    the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``;
+    a transformer whose concentrator passed on a last gasp, and everything above it, for
+    ``ami_alive_s``.
     """
 
     expected_call_share: float = 0.3
@@ -53,6 +57,7 @@ class PredictionRules:
     mv_min_transformers: int = 2
     mv_min_share: float = 0.5
     restored_quiet_s: int = 3 * 3600
+    ami_alive_s: int = 3600
 
     @property
     def unit_share(self) -> float:
@@ -125,6 +130,7 @@ class OutagePredictor:
         self._xfmrs_out = [0] * n
         self._xfmr_is_out = [False] * n
         self._restored_s: dict[int, int] = {}
+        self._concentrator_alive_s: dict[int, int] = {}
         self._share = self.rules.unit_share
         self._open_at = np.full(n, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
@@ -147,7 +153,12 @@ class OutagePredictor:
         return self._group(call_id, node_idx, t_s, ami=False)
 
     def add_last_gasp(self, message_id: str, node_idx: int, t_s: int) -> IncidentChange:
-        """Group one meter's last gasp: like a call, but at least at the service drop."""
+        """Group one meter's last gasp: like a call, but at least at the service drop, and
+        never at or above its transformer, whose concentrator passed the message on."""
+        if 0 <= node_idx < self.net.n_nodes:
+            lv, _ = self._paths(node_idx)
+            if self._kind[lv[-1]] == _TRANSFORMER:
+                self._concentrator_alive_s[lv[-1]] = t_s
         return self._group(message_id, node_idx, t_s, ami=True)
 
     def add_restore(self, message_id: str, node_idx: int, t_s: int) -> str | None:
@@ -344,6 +355,12 @@ class OutagePredictor:
             for i, a in enumerate(path):
                 if t_s - self._restored_s.get(a, -r.restored_quiet_s) < r.restored_quiet_s:
                     quiet_from = i
+                    break
+        if self._concentrator_alive_s:
+            for i, a in enumerate(path):
+                if kind[a] == _TRANSFORMER:
+                    if t_s - self._concentrator_alive_s.get(a, -r.ami_alive_s) < r.ami_alive_s:
+                        quiet_from = min(quiet_from, i)
                     break
         best = path[0]
         for i, a in enumerate(path):

@@ -77,7 +77,7 @@ def test_a_generator_supplies_a_customer_until_it_leaves() -> None:
     assert world.interruptions[customers].tolist() == [0, 0, 1, 1, 1]
 
 
-def test_last_gasps_get_through_only_while_the_transformer_has_supply() -> None:
+def test_last_gasps_come_from_meters_cut_off_below_a_transformer_with_supply() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
     customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
@@ -86,10 +86,10 @@ def test_last_gasps_get_through_only_while_the_transformer_has_supply() -> None:
     world = World(net, customers, [drop, fuse])
     world.apply_fault(drop)
     assert world.newly_dark.tolist() == [idx["C4"], idx["C5"]]
-    assert world.concentrator_alive(idx["SD4"])
+    assert world.sends_last_gasps(idx["SD4"]) and not world.sends_last_gasps(idx["C4"])
     world.apply_fault(fuse)
     assert world.newly_dark.tolist() == [idx["C3"]]  # C4 and C5 were already out
-    assert not world.concentrator_alive(idx["T3"]) and not world.concentrator_alive(idx["SD4"])
+    assert not world.sends_last_gasps(idx["T3"]) and not world.sends_last_gasps(idx["SD4"])
     world.start_repair("W-T3", idx["T3"], 1000)  # claims the fuse and the drop below it
     world.finish_repair("W-T3", 6400)
     assert sorted(world.newly_back.tolist()) == [idx["C3"], idx["C4"], idx["C5"]]

@@ -142,3 +142,24 @@ def test_an_incident_is_over_when_every_reporting_meter_is_back() -> None:
     # Out again before anyone closed the incident: the meter reports to it once more.
     again = p.add_last_gasp("AMI6", idx["C5"], 2000)
     assert again.incident_id == inc.incident_id and idx["C5"] not in inc.restored_nodes
+
+
+def test_a_last_gasp_proves_its_transformer_has_supply() -> None:
+    rows = list(TWO_FAULTS_IN_SERIES)
+    rows += [("L3b", NodeKind.LV_BRANCH, "T3", DeviceKind.FUSE, "LF-L3b"),
+             ("SD3b", NodeKind.SERVICE_DROP, "L3b", DeviceKind.NONE, ""),
+             ("MB3b", NodeKind.METER_BOX, "SD3b", DeviceKind.NONE, ""),
+             ("C3b", NodeKind.CUSTOMER, "MB3b", DeviceKind.NONE, "")]
+    net = build(rows)
+    idx = net.index_of()
+    by_phone = OutagePredictor(net)
+    by_phone.add_call("K1", idx["C3"], 100)
+    rolled = by_phone.add_call("K2", idx["C3b"], 110)
+    assert by_phone.incident(rolled.incident_id).node_idx == idx["T3"]  # both outlets: the transformer
+    with_ami = OutagePredictor(net)
+    gasp = with_ami.add_last_gasp("AMI1", idx["C3"], 100)  # its concentrator at T3 passed it on
+    call = with_ami.add_call("K2", idx["C3b"], 110)
+    assert with_ami.incident(gasp.incident_id).node_idx == idx["SD3"]
+    assert with_ami.incident(call.incident_id).node_idx == idx["C3b"]  # two faults, not T3
+    later = with_ami.add_call("K3", idx["C4"], 110 + 3600)  # the evidence has gone stale
+    assert with_ami.incident(later.incident_id).node_idx == idx["T3"]
