@@ -44,10 +44,11 @@ class DemoResult:
 def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
              region_params: RegionParams | None = None, crew_scale: float = 1.0,
              mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0, ami: bool = True,
-             progress: bool = True) -> DemoResult:
+             ami_seed: int | None = None, progress: bool = True) -> DemoResult:
     """Run storm ``seed`` on the embedded region with ``policy``; write KPIs, map, storm files.
     ``mutual_aid_crews`` visiting crews join ``mutual_aid_at_h`` hours into the storm; with
-    ``ami``, smart meters report supply lost and back (``AmiParams``)."""
+    ``ami``, smart meters report supply lost and back (``AmiParams``, which meters get through
+    drawn with ``ami_seed``, by default the storm seed)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose from {sorted(POLICIES)}")
     seconds: dict[str, float] = {}
@@ -69,12 +70,14 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
     world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
     max_s = int(storm.params.duration_h * 3600) + HORIZON_AFTER_STORM_S
     result = run(engine, world, storm_events(events), crews, max_s=max_s,
-                 ami=AmiParams(seed=seed) if ami else None, progress=progress)
+                 ami=AmiParams(seed=seed if ami_seed is None else ami_seed) if ami else None,
+                 progress=progress)
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=policy, end_s=result.end_s)
     kpis.update({"storm_seed": seed, "calls": len(storm.calls), "faults": len(storm.faults),
                  "crews": len(crews), "generator_trucks": len(engine.generators.trucks),
-                 "ami_messages": result.ami_messages, "events_rejected": result.rejected})
+                 "ami_messages": result.ami_messages, "ami_seed": seed if ami_seed is None else ami_seed,
+                 "events_rejected": result.rejected})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     map_path = out_dir / f"map-{policy}.html"

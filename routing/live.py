@@ -171,14 +171,6 @@ class LivePlan(DispatchSolver):
         r = self.S.route_of[j]
         return None if r < 0 else int(self.S.fin[r, self.S.pos_of[j]])
 
-    def finish_times(self) -> dict[str, int]:
-        """Planned finish of every routed order."""
-        out = {}
-        for r in range(len(self.crew_ids)):
-            for i in range(self.S.rlen[r]):
-                out[self.order_ids[self.S.routes[r, i]]] = int(self.S.fin[r, i])
-        return out
-
     def search(self, stop: StoppingCriterion) -> tuple[list[tuple[float, int]], int, float]:
         if self._best_stale:
             super()._sync_best()
@@ -187,9 +179,11 @@ class LivePlan(DispatchSolver):
 
     def _sync_best(self) -> None:
         """Between searches only the cost is kept current; the best copy is taken when a
-        search starts (saves a copy of every route on each live change)."""
+        search starts (saves a copy of every route on each live change). Every change comes
+        through here, so the evaluator's snapshot is dropped too."""
         self.cost = int(kern.total_cost(self.D, self.S))
         self._best_stale = True
+        self._snapshot = None
 
     # -- changes -------------------------------------------------------------------------
     def advance(self, crew_ids: list[str], t_s: int) -> None:

@@ -110,3 +110,12 @@ def test_a_travel_matrix_cannot_grow() -> None:
                            "orders": [_order("W0", 0.0, 0.0)]})
     with pytest.raises(ValueError, match="cannot grow a travel matrix"):
         LivePlan(p)
+
+
+def test_the_evaluators_snapshot_follows_a_crew_that_moves() -> None:
+    plan = LivePlan(_problem([_order(f"W{k}", 900.0 * k, 0.0) for k in range(1, 5)]))
+    _agrees(plan)  # takes a snapshot
+    plan.move_crew("C1", start_s=3000, x=4000.0, y=0.0)
+    plan.advance(["C0"], 600)
+    _agrees(plan)
+    assert int(plan.problem.crew_start_s[1]) == 3000 and int(plan.problem.crew_start_s[0]) == 600
