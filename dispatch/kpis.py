@@ -54,6 +54,20 @@ def _rate(outcomes: list[OrderOutcome]) -> float | None:
     return round(ok / len(outcomes), 4)
 
 
+def etr_accuracy(engine: DispatchEngine) -> dict[str, float | None]:
+    """How the first ETR quoted for each repaired order compared with its repair: mean
+    absolute error in hours, and the share within an hour."""
+    first: dict[str, int] = {}
+    for _, order_id, etr in engine.etr_history:
+        first.setdefault(order_id, etr)
+    errors = [abs(first[o.order_id] - o.repaired_s) / 3600 for o in engine.orders.values()
+              if o.repaired_s is not None and o.order_id in first]
+    if not errors:
+        return {"etr_first_mae_hours": None, "etr_first_within_1h_rate": None}
+    return {"etr_first_mae_hours": round(float(np.mean(errors)), 2),
+            "etr_first_within_1h_rate": round(sum(e <= 1.0 for e in errors) / len(errors), 4)}
+
+
 def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: int) -> dict[str, object]:
     """Every KPI of a run as one flat JSON-ready dict."""
     orders = list(engine.orders.values())
@@ -104,6 +118,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "generators_connected": engine.log.generators_connected,
         "alerts": engine.alerts.raised,
         "storm_end_s": end_s,
+        **etr_accuracy(engine),
     }
 
 
@@ -129,6 +144,8 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("SAIFI", "saifi"),
         ("CAIDI (min)", "caidi_minutes"),
         ("crew utilisation", "crew_utilisation"),
+        ("first ETR within 1 h of the repair", "etr_first_within_1h_rate"),
+        ("first ETR error, mean (h)", "etr_first_mae_hours"),
         ("callbacks done", "callbacks_done"),
         ("crews diverted on the way", "crew_diversions"),
         ("generator trucks connected", "generators_connected"),

@@ -32,6 +32,7 @@ from dispatch.events import (
     ShiftStarted,
 )
 from dispatch.generators import GeneratorTruck
+from dispatch.kpis import etr_accuracy
 from dispatch.orders import OrderStatus
 from dispatch.policy import NearestAvailableCrew
 from grid_model.network import NodeKind
@@ -258,3 +259,16 @@ def test_a_refused_event_does_not_move_the_clock(small_region: Region, travel: R
         eng.handle(ShiftStarted(900, "C9"))
     eng.handle(ShiftStarted(60, "C2"))  # still accepted: the bad event changed nothing
     assert eng.clock_s == 60 and eng.crews["C2"].status == "idle"
+
+
+def test_etr_accuracy_compares_the_first_quote_with_the_repair(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, _ = _two_drop_customers(small_region)
+    eng.handle(ShiftStarted(0, "C1"))
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    (assign,) = _only(out, Assign)
+    first = _only(out, EtrUpdate)[0].etr_s
+    eng.handle(CrewArrived(100 + assign.travel_s, assign.crew_id, assign.order_id))
+    eng.handle(RepairFinished(first + 5400, assign.crew_id, assign.order_id, ()))
+    assert etr_accuracy(eng) == {"etr_first_mae_hours": 1.5, "etr_first_within_1h_rate": 0.0}
