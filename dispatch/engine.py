@@ -33,6 +33,7 @@ from dispatch.events import (
     EtrUpdate,
     Event,
     EventError,
+    FaultFound,
     GeneratorConnected,
     Handover,
     OrderCancelled,
@@ -129,6 +130,7 @@ class DispatchEngine:
         self.resolver = CallResolver(region)
         self.predictor = OutagePredictor(self.net)
         self._device_index = {d: i for i, d in enumerate(self.net.device_id) if d}
+        self._node_index = self.net.index_of()
         self.clock_s: int | None = None
         self.orders: dict[str, WorkOrder] = {}
         self.order_of_incident: dict[str, str] = {}
@@ -141,6 +143,7 @@ class DispatchEngine:
         self.generators = GeneratorFleet(generators or [], self.net, travel)
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._order_list: list[WorkOrder] = []
+        self._order_pos: dict[str, int] = {}
         self._first_open = 0
         self._order_snap: dict[str, tuple[int, float]] = {}
         self._crew_snap: dict[str, tuple[int, float]] = {}
@@ -153,7 +156,8 @@ class DispatchEngine:
             ClockTick: lambda ev: [], CallReceived: self._on_call, PlannedOutageAnnounced: self._on_planned,
             ShiftStarted: self._on_shift_start, ShiftEnded: self._on_shift_end,
             CrewArrived: self._on_arrived, RepairFinished: self._on_repaired,
-            CrewReleased: self._on_released, CallbackDone: self._on_callback,
+            CrewReleased: self._on_released, FaultFound: self._on_fault_found,
+            CallbackDone: self._on_callback,
             OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
             DeviceOperated: self._on_device, AmiMessage: self._on_ami,
             GeneratorConnected: self._on_generator}
@@ -329,6 +333,7 @@ class DispatchEngine:
         self.orders[order.order_id] = order
         self.order_of_incident[incident_id] = order.order_id
         self._order_list.append(order)
+        self._order_pos[order.order_id] = len(self._order_list) - 1
         self._open_order_at[node] = len(self._order_list) - 1
         nodes, access = self.travel.snap(order.x_m, order.y_m)
         self._order_snap[order.order_id] = (int(nodes[0]), float(access[0]))
@@ -459,6 +464,31 @@ class DispatchEngine:
             order.assists.remove(ev.crew_id)
         self._release(state, ev.t_s)
         return []
+
+    def _on_fault_found(self, ev: FaultFound) -> list[Decision]:
+        """The crew on site found the cause upstream: the order moves there (more customers
+        behind it) and absorbs the orders below it; crews on their way to those turn back."""
+        state, order = self._crew_on(ev.crew_id, ev.order_id, "reports a fault for")
+        node = self._node_index.get(ev.element_id)
+        if state.status != "on_site" or node is None or node == order.node_idx \
+                or not self.net.is_ancestor(node, order.node_idx):
+            raise EventError(f"crew {ev.crew_id} reports a fault at {ev.element_id!r} for {ev.order_id}: "
+                             f"it must be on site and the element upstream of the order's")
+        change = self.predictor.relocate(order.incident_id, node)
+        if self._open_order_at[order.node_idx] == self._order_pos[order.order_id]:
+            self._open_order_at[order.node_idx] = -1
+        net = self.net
+        order.node_idx = node
+        order.element_id = net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node]
+        order.customers = int(self._customers_below[node])
+        order.critical = int(self._critical_below[node])
+        self._open_order_at[node] = self._order_pos[order.order_id]
+        out: list[Decision] = []
+        for child_id in change.merged:
+            out.extend(self._merge_order(child_id, order, ev.t_s))
+        self.policy.on_order_change(order)
+        self._etr_dirty.add(order.order_id)
+        return out
 
     def _on_callback(self, ev: CallbackDone) -> list[Decision]:
         order = self._order(ev.order_id)

@@ -61,6 +61,16 @@ class CrewReleased:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultFound:
+    """A crew on site reports the fault is at ``element_id``, upstream of its order's site."""
+
+    t_s: int
+    crew_id: str
+    order_id: str
+    element_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackDone:
     """The call-taker has called the customers back after the repair; the order can close."""
 
@@ -121,8 +131,8 @@ class ClockTick:
 
 
 Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
-         | CrewReleased | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | AmiMessage
-         | GeneratorConnected | ClockTick)
+         | CrewReleased | FaultFound | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated
+         | AmiMessage | GeneratorConnected | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)

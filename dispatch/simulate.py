@@ -23,6 +23,7 @@ from dispatch.events import (
     DeviceOperated,
     Divert,
     Event,
+    FaultFound,
     GeneratorConnected,
     GeneratorReleased,
     Handover,
@@ -193,7 +194,11 @@ def run(engine: DispatchEngine, world: World, events: Sequence[Event], crews: Se
             if world.is_repairing(order_id):
                 done = world.join_repair(order_id, t)
             else:
-                done = world.start_repair(order_id, engine.orders[order_id].node_idx, t)
+                site = engine.orders[order_id].node_idx
+                done = world.start_repair(order_id, site, t)
+                top = world.found_above(order_id, site)
+                if top is not None:
+                    push(t, _ARRIVE, FaultFound(t, item.crew_id, order_id, world.net.node_id[top]))
             if done is None:
                 trip.pop(item.crew_id, None)
                 push(t, _REPAIR, CrewReleased(t, item.crew_id, order_id))

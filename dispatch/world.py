@@ -150,6 +150,12 @@ class World:
         self._repairs[order_id] = job
         return job.finish_s()
 
+    def found_above(self, order_id: str, site: int) -> int | None:
+        """The highest element above ``site`` the crew found open and took on, if any: what
+        it reports when the outage is bigger than its order said."""
+        above = [op for op in self._claims.get(order_id, []) if op != site and self.net.is_ancestor(op, site)]
+        return min(above) if above else None
+
     def is_repairing(self, order_id: str) -> bool:
         return order_id in self._repairs
 

@@ -221,6 +221,18 @@ class OutagePredictor:
         inc.call_ids.append(report_id)
         return IncidentChange(inc.incident_id, True, merged)
 
+    def relocate(self, incident_id: str, node_idx: int) -> IncidentChange:
+        """A crew found the incident's cause upstream at ``node_idx``: the incident moves
+        there and absorbs the open incidents below it."""
+        inc = self.incident(incident_id)
+        if not inc.is_open or node_idx == inc.node_idx or not self.net.is_ancestor(node_idx, inc.node_idx):
+            raise ValueError(f"incident {incident_id} cannot move to node {node_idx}: not open or not "
+                             f"upstream of {inc.node_idx}")
+        self._open_at[inc.node_idx] = -1
+        inc.node_idx = node_idx
+        inc.kind = IncidentKind.DEVICE
+        return IncidentChange(incident_id, False, self._settle(inc))
+
     def close(self, incident_id: str, t_s: int) -> None:
         """The incident is repaired: its callers stop counting toward later predictions."""
         inc = self.incident(incident_id)
@@ -278,16 +290,19 @@ class OutagePredictor:
         """A new incident at ``node``; the open incidents below it merge into it."""
         inc = Incident(f"I{len(self.incidents) + 1:06d}", node, kind, t_s)
         self.incidents.append(inc)
-        k = len(self.incidents) - 1
-        self._incident_idx[inc.incident_id] = k
-        sl = self.net.subtree(node)
+        self._incident_idx[inc.incident_id] = len(self.incidents) - 1
+        return inc, self._settle(inc)
+
+    def _settle(self, inc: Incident) -> tuple[str, ...]:
+        """Place ``inc`` at its node; the open incidents below it merge into it."""
+        sl = self.net.subtree(inc.node_idx)
         merged = []
         for j in np.flatnonzero(self._open_at[sl] >= 0):
             child = self.incidents[self._open_at[sl.start + j]]
             self._merge(child, inc)
             merged.append(child.incident_id)
-        self._open_at[node] = k
-        return inc, tuple(merged)
+        self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+        return tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:
         while inc.merged_into:

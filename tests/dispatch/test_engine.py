@@ -22,6 +22,7 @@ from dispatch.events import (
     Decision,
     DeviceOperated,
     EtrUpdate,
+    FaultFound,
     GeneratorConnected,
     GeneratorReleased,
     Handover,
@@ -272,3 +273,30 @@ def test_etr_accuracy_compares_the_first_quote_with_the_repair(
     eng.handle(CrewArrived(100 + assign.travel_s, assign.crew_id, assign.order_id))
     eng.handle(RepairFinished(first + 5400, assign.crew_id, assign.order_id, ()))
     assert etr_accuracy(eng) == {"etr_first_mae_hours": 1.5, "etr_first_within_1h_rate": 0.0}
+
+
+def test_a_fault_found_upstream_moves_the_order_and_turns_back_crews_below(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    cust = small_region.customers
+    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
+    xfmrs = [int(x) for x in net.nodes_of_kind(NodeKind.TRANSFORMER) if net.is_ancestor(feeder, int(x))][:2]
+    first = [str(cust.loc[(cust["node_idx"] > x) & (cust["node_idx"] < x + net.size[x]),
+                          "customer_id"].iat[0]) for x in xfmrs]
+    eng.handle(ShiftStarted(0, "C1"))
+    eng.handle(ShiftStarted(0, "C2"))
+    (go_a,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first[0]))), Assign)
+    (go_b,) = _only(eng.handle(CallReceived(110, Call("K2", 110, customer_id=first[1]))), Assign)
+    a, b = eng.orders[go_a.order_id], eng.orders[go_b.order_id]
+    with pytest.raises(EventError, match="must be on site"):
+        eng.handle(FaultFound(150, go_a.crew_id, a.order_id, net.node_id[feeder]))
+    eng.handle(CrewArrived(100 + go_a.travel_s, go_a.crew_id, a.order_id))
+    with pytest.raises(EventError, match="the element upstream"):
+        eng.handle(FaultFound(100 + go_a.travel_s, go_a.crew_id, a.order_id, net.node_id[xfmrs[1]]))
+    out = eng.handle(FaultFound(100 + go_a.travel_s, go_a.crew_id, a.order_id, net.node_id[feeder]))
+    assert a.node_idx == feeder and a.element_id == net.device_id[feeder]
+    assert a.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[feeder])
+    assert b.status == OrderStatus.MERGED and b.merged_into == a.order_id
+    assert _only(out, Recall) == [Recall(100 + go_a.travel_s, b.order_id, go_b.crew_id)]
+    assert eng.crews[go_b.crew_id].status == "idle" and eng.open_order_above(a) is None

@@ -163,3 +163,27 @@ def test_a_last_gasp_proves_its_transformer_has_supply() -> None:
     assert with_ami.incident(call.incident_id).node_idx == idx["C3b"]  # two faults, not T3
     later = with_ami.add_call("K3", idx["C4"], 110 + 3600)  # the evidence has gone stale
     assert with_ami.incident(later.incident_id).node_idx == idx["T3"]
+
+
+def test_a_cause_found_upstream_moves_the_incident_and_absorbs_those_below() -> None:
+    rows = [*TWO_FAULTS_IN_SERIES,
+            ("T4", NodeKind.TRANSFORMER, "J2", DeviceKind.FUSE, "FU-T4"),
+            ("L4", NodeKind.LV_BRANCH, "T4", DeviceKind.FUSE, "LF-L4"),
+            ("SD6", NodeKind.SERVICE_DROP, "L4", DeviceKind.NONE, ""),
+            ("MB6", NodeKind.METER_BOX, "SD6", DeviceKind.NONE, ""),
+            ("C6", NodeKind.CUSTOMER, "MB6", DeviceKind.NONE, "")]
+    net = build(rows)
+    idx = net.index_of()
+    p = OutagePredictor(net)
+    worked = p.add_call("K1", idx["C3"], 100)  # lone calls: customer-side
+    other = p.add_call("K2", idx["C6"], 110)
+    elsewhere = p.add_call("K3", idx["C1"], 120)
+    moved = p.relocate(worked.incident_id, idx["J2"])  # the crew finds the recloser open
+    inc = p.incident(worked.incident_id)
+    assert inc.node_idx == idx["J2"] and inc.kind == IncidentKind.DEVICE and not moved.created
+    assert moved.merged == (other.incident_id,)
+    assert p.incident(other.incident_id).merged_into == inc.incident_id
+    assert p.incident(elsewhere.incident_id).is_open
+    assert p.add_call("K4", idx["C4"], 200).incident_id == inc.incident_id
+    with pytest.raises(ValueError, match="not open or not upstream"):
+        p.relocate(inc.incident_id, idx["T1"])
