@@ -72,6 +72,15 @@ def _two_drop_customers(region: Region) -> tuple[str, str, int]:
     raise AssertionError("no transformer with one outlet of two drops")
 
 
+def _lone_call_dispatched(eng: DispatchEngine, region: Region) -> tuple[str, Assign, list[Decision]]:
+    """C1 on shift; a customer calls at t=100 and C1 is sent: (customer, assignment, decisions)."""
+    a, _, _ = _two_drop_customers(region)
+    eng.handle(ShiftStarted(0, "C1"))
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    (assign,) = _only(out, Assign)
+    return a, assign, out
+
+
 def test_merge_hands_the_en_route_crew_to_the_surviving_order(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
@@ -107,10 +116,7 @@ def test_merge_hands_the_en_route_crew_to_the_surviving_order(
 def test_etr_follows_the_order_and_waits_for_the_open_order_upstream(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    a, _, _ = _two_drop_customers(small_region)
-    eng.handle(ShiftStarted(0, "C1"))
-    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    (assign,) = _only(out, Assign)
+    a, assign, out = _lone_call_dispatched(eng, small_region)
     order = eng.orders[assign.order_id]
     estimate = eng.repair_estimate(order)
     (etr,) = _only(out, EtrUpdate)
@@ -265,10 +271,7 @@ def test_a_refused_event_does_not_move_the_clock(small_region: Region, travel: R
 def test_etr_accuracy_compares_the_first_quote_with_the_repair(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    a, _, _ = _two_drop_customers(small_region)
-    eng.handle(ShiftStarted(0, "C1"))
-    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    (assign,) = _only(out, Assign)
+    _, assign, out = _lone_call_dispatched(eng, small_region)
     first = _only(out, EtrUpdate)[0].etr_s
     eng.handle(CrewArrived(100 + assign.travel_s, assign.crew_id, assign.order_id))
     eng.handle(RepairFinished(first + 5400, assign.crew_id, assign.order_id, ()))
