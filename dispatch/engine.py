@@ -17,6 +17,7 @@ import numpy as np
 from dispatch.alerts import LimitAlerts
 from dispatch.crews import Crew
 from dispatch.estimates import RepairEstimates
+from dispatch.etr import EtrBook
 from dispatch.events import (
     AmiMessage,
     Assign,
@@ -30,7 +31,6 @@ from dispatch.events import (
     Decision,
     DeviceOperated,
     Divert,
-    EtrUpdate,
     Event,
     EventError,
     FaultFound,
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeKind.LV_BRANCH)
 _WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
 _OPEN = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE)
-# An ETR that moves by less than this is not re-announced.
-ETR_STEP_S = 10 * 60
 
 
 @dataclass(slots=True)
@@ -147,11 +145,8 @@ class DispatchEngine:
         self._first_open = 0
         self._order_snap: dict[str, tuple[int, float]] = {}
         self._crew_snap: dict[str, tuple[int, float]] = {}
-        self.etr: dict[str, int] = {}
-        self.etr_history: list[tuple[int, str, int]] = []
+        self.etrs = EtrBook()
         self.alerts = LimitAlerts(self.limits)
-        self._plan_version = -1
-        self._etr_dirty: set[str] = set()
         self._handlers: dict[type, Callable[[Any], list[Decision]]] = {
             ClockTick: lambda ev: [], CallReceived: self._on_call, PlannedOutageAnnounced: self._on_planned,
             ShiftStarted: self._on_shift_start, ShiftEnded: self._on_shift_end,
@@ -161,6 +156,16 @@ class DispatchEngine:
             OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
             DeviceOperated: self._on_device, AmiMessage: self._on_ami,
             GeneratorConnected: self._on_generator}
+
+    @property
+    def etr(self) -> dict[str, int]:
+        """The current ETR (storm clock seconds) of each open order."""
+        return self.etrs.current
+
+    @property
+    def etr_history(self) -> list[tuple[int, str, int]]:
+        """Every ETR quoted: (when, order, ETR)."""
+        return self.etrs.history
 
     # -- queries the policy uses -------------------------------------------------------
     def idle_crews(self, skill: str) -> list[str]:
@@ -234,7 +239,8 @@ class DispatchEngine:
             out.extend(self.generators.release(self._covered, event.t_s))
         out.extend(self._dispatch(event.t_s))
         out.extend(self.alerts.due(event.t_s, self.orders))
-        out.extend(self._refresh_etrs(event.t_s))
+        out.extend(self.etrs.refresh(event.t_s, self.policy.plan_version, self.open_orders, self.orders,
+                                     lambda order: self._etr_of(order, event.t_s)))
         return out
 
     def _crew(self, crew_id: str) -> CrewState:
@@ -304,9 +310,8 @@ class DispatchEngine:
             sl = self.net.subtree(order.node_idx)
             nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
             out.extend(self.generators.send(order.order_id, nodes, t_s))
-        self._etr_dirty.add(order.order_id)
         below = self._open_order_at[self.net.subtree(order.node_idx)]
-        self._etr_dirty.update(self._order_list[k].order_id for k in below[below >= 0].tolist())
+        self.etrs.touch(order.order_id, *(self._order_list[k].order_id for k in below[below >= 0].tolist()))
         return out
 
     def _new_order(self, incident_id: str, node: int, first_report_s: int, t_s: int) -> WorkOrder:
@@ -350,7 +355,7 @@ class DispatchEngine:
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         self._open_order_at[child.node_idx] = -1
-        self.etr.pop(child.order_id, None)
+        self.etrs.forget(child.order_id)
         into.first_report_s = min(into.first_report_s, child.first_report_s)
         if child.deadline_s < into.deadline_s:
             into.deadline_s = child.deadline_s
@@ -367,7 +372,7 @@ class DispatchEngine:
             state.order_id = into.order_id
             state.eta_s = state.leg_start_s + round(float(self._travel_from(state, into)))
             self.policy.on_order_change(into)
-            self._etr_dirty.add(into.order_id)
+            self.etrs.touch(into.order_id)
             return [*out, Handover(t_s, child.order_id, into.order_id, crew_id)]
         return out + self._free_crew(crew_id, child.order_id, t_s)
 
@@ -437,7 +442,7 @@ class DispatchEngine:
         state.status = "on_site"
         state.x_m, state.y_m = order.x_m, order.y_m
         self._crew_snap[ev.crew_id] = self._order_snap[order.order_id]
-        self._etr_dirty.add(order.order_id)
+        self.etrs.touch(order.order_id)
         self.policy.on_crew_change(ev.crew_id)
         return []
 
@@ -446,7 +451,7 @@ class DispatchEngine:
         if state.status != "on_site":
             raise EventError(f"crew {ev.crew_id} reports {ev.order_id} repaired but is {state.status}")
         order.move(OrderStatus.REPAIRED, ev.t_s)
-        self.etr.pop(order.order_id, None)
+        self.etrs.forget(order.order_id)
         self._close_incident(order, ev.t_s)
         for crew_id in order.team:
             self._release(self.crews[crew_id], ev.t_s)
@@ -487,7 +492,7 @@ class DispatchEngine:
         for child_id in change.merged:
             out.extend(self._merge_order(child_id, order, ev.t_s))
         self.policy.on_order_change(order)
-        self._etr_dirty.add(order.order_id)
+        self.etrs.touch(order.order_id)
         return out
 
     def _on_callback(self, ev: CallbackDone) -> list[Decision]:
@@ -509,7 +514,7 @@ class DispatchEngine:
         """Cancel a waiting or en-route order; its crews are called back."""
         team = order.team if order.status == OrderStatus.EN_ROUTE else []
         order.move(OrderStatus.CANCELLED, t_s)
-        self.etr.pop(order.order_id, None)
+        self.etrs.forget(order.order_id)
         self._close_incident(order, t_s)
         self.policy.on_order_change(order)
         return [d for c in team for d in self._free_crew(c, order.order_id, t_s)]
@@ -584,9 +589,9 @@ class DispatchEngine:
             state.leg_start_s = t_s
             state.eta_s = t_s + travel
             self.log.assigned += 1
-            self._etr_dirty.add(order_id)
+            self.etrs.touch(order_id)
             if dropped:
-                self._etr_dirty.add(dropped)
+                self.etrs.touch(dropped)
                 self.log.diverted += 1
                 out.append(Divert(t_s, crew_id, dropped, order_id, travel))
             else:
@@ -604,7 +609,7 @@ class DispatchEngine:
         state.eta_s = t_s + travel
         self.log.assigned += 1
         self.log.assists += 1
-        self._etr_dirty.add(order.order_id)
+        self.etrs.touch(order.order_id)
         return Assign(t_s, order.order_id, state.crew.crew_id, travel)
 
     def _on_generator(self, ev: GeneratorConnected) -> list[Decision]:
@@ -615,25 +620,6 @@ class DispatchEngine:
     def _covered(self, node: int) -> bool:
         """Whether an open order covers ``node`` (on it or upstream of it)."""
         return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
-
-    def _refresh_etrs(self, t_s: int) -> list[Decision]:
-        """ETRs of open orders after the plan changed; all of them when the policy re-planned."""
-        version = self.policy.plan_version
-        if version == self._plan_version and not self._etr_dirty:
-            return []
-        orders = self.open_orders() if version != self._plan_version else \
-            [self.orders[o] for o in sorted(self._etr_dirty) if self.orders[o].status in _OPEN]
-        self._plan_version = version
-        self._etr_dirty.clear()
-        out: list[Decision] = []
-        for order in orders:
-            etr = self._etr_of(order, t_s)
-            old = self.etr.get(order.order_id)
-            if old is None or abs(etr - old) >= ETR_STEP_S:
-                self.etr[order.order_id] = etr
-                self.etr_history.append((t_s, order.order_id, etr))
-                out.append(EtrUpdate(t_s, order.order_id, etr))
-        return out
 
     def _own_finish(self, order: WorkOrder, t_s: int) -> int | None:
         """When the order's own repair should be done (never before now): on site, arrival
@@ -673,7 +659,7 @@ class DispatchEngine:
         for up in self.net.path_up(node):
             k = self._open_order_at[up]
             if k >= 0:
-                return self.etr.get(self._order_list[k].order_id)
+                return self.etrs.current.get(self._order_list[k].order_id)
         return None
 
     def _skip_closed(self) -> None:
