@@ -100,6 +100,22 @@ def _last_gasps_for(region: Region, ops: list[int], rng: np.random.Generator) ->
             enumerate(zip(nodes, rng.integers(0, 120, len(nodes)), strict=True))]
 
 
+def _rates(region: Region, ops: list[int], rng: np.random.Generator) -> dict[str, Any]:
+    """Scores at each call rate, and at 30 % with last gasps, for faults at ``ops``."""
+    resolver = CallResolver(region)
+    out: dict[str, Any] = {}
+    for rate in RATES:
+        calls = _calls_for(region, ops, rate, rng)
+        pred = predict_calls(region, calls, resolver=resolver)
+        out[f"rate_{rate}"] = {"calls": len(calls), **_score(region, set(ops), pred.incidents)}
+    calls = _calls_for(region, ops, 0.3, rng)
+    gasps = _last_gasps_for(region, ops, rng)
+    pred = predict_calls(region, calls, resolver=resolver, last_gasps=gasps)
+    out["ami_rate_0.3"] = {"calls": len(calls), "last_gasps": len(gasps),
+                           **_score(region, set(ops), pred.incidents)}
+    return out
+
+
 def simbench_case(code: str, n_faults: int, seed: int) -> dict[str, Any]:
     from grid_model.pandapower_import import simbench_region
 
@@ -113,40 +129,18 @@ def simbench_case(code: str, n_faults: int, seed: int) -> dict[str, Any]:
             break
         if not any(net.is_ancestor(o, int(d)) or net.is_ancestor(int(d), o) for o in ops):
             ops.append(int(d))
-    resolver = CallResolver(region)
-    out: dict[str, Any] = {"grid": f"simbench:{code}", "faults": len(ops),
-                           "fault_kinds": {k.name.lower(): int(sum(net.kind[o] == k for o in ops))
-                                           for k in NodeKind if any(net.kind[o] == k for o in ops)}}
-    for rate in RATES:
-        calls = _calls_for(region, ops, rate, rng)
-        pred = predict_calls(region, calls, resolver=resolver)
-        out[f"rate_{rate}"] = {"calls": len(calls), **_score(region, set(ops), pred.incidents)}
-    calls = _calls_for(region, ops, 0.3, rng)
-    gasps = _last_gasps_for(region, ops, rng)
-    pred = predict_calls(region, calls, resolver=resolver, last_gasps=gasps)
-    out["ami_rate_0.3"] = {"calls": len(calls), "last_gasps": len(gasps),
-                           **_score(region, set(ops), pred.incidents)}
-    return out
+    return {"grid": f"simbench:{code}", "faults": len(ops),
+            "fault_kinds": {k.name.lower(): int(sum(net.kind[o] == k for o in ops))
+                            for k in NodeKind if any(net.kind[o] == k for o in ops)},
+            **_rates(region, ops, rng)}
 
 
 def storm_case(region: Region, storm_seed: int, seed: int) -> dict[str, Any]:
     storm = generate_storm(region, StormParams(seed=storm_seed))
     peak = int(storm.params.duration_h * 3600 / 2)
     ops = sorted({f.operates_idx for f in storm.faults if f.t_s <= peak})
-    rng = np.random.default_rng(seed)
-    resolver = CallResolver(region)
-    out: dict[str, Any] = {"grid": "default", "storm_seed": storm_seed, "snapshot_s": peak,
-                           "operated_elements": len(ops)}
-    for rate in RATES:
-        calls = _calls_for(region, ops, rate, rng)
-        pred = predict_calls(region, calls, resolver=resolver)
-        out[f"rate_{rate}"] = {"calls": len(calls), **_score(region, set(ops), pred.incidents)}
-    calls = _calls_for(region, ops, 0.3, rng)
-    gasps = _last_gasps_for(region, ops, rng)
-    pred = predict_calls(region, calls, resolver=resolver, last_gasps=gasps)
-    out["ami_rate_0.3"] = {"calls": len(calls), "last_gasps": len(gasps),
-                           **_score(region, set(ops), pred.incidents)}
-    return out
+    return {"grid": "default", "storm_seed": storm_seed, "snapshot_s": peak,
+            "operated_elements": len(ops), **_rates(region, ops, np.random.default_rng(seed))}
 
 
 def speed() -> dict[str, Any]:
