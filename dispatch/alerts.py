@@ -7,10 +7,7 @@ import heapq
 
 from dispatch.events import Alert
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderStatus, WorkOrder
-
-_WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
-_OPEN = (*_WAITING, OrderStatus.ON_SITE)
+from dispatch.orders import OPEN, WAITING, WorkOrder
 
 
 class LimitAlerts:
@@ -38,7 +35,7 @@ class LimitAlerts:
         while self._heap and self._heap[0][0] <= t_s:
             _, order_id, kind, limit = heapq.heappop(self._heap)
             order = orders[order_id]
-            pending = order.status in _WAITING if kind == "arrival_limit" else order.status in _OPEN
+            pending = order.status in WAITING if kind == "arrival_limit" else order.status in OPEN
             if pending and (order_id, kind) not in self._sent:
                 self._sent.add((order_id, kind))
                 self.raised += 1

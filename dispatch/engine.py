@@ -45,7 +45,7 @@ from dispatch.events import (
 )
 from dispatch.generators import GeneratorFleet, GeneratorTruck
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import OPEN, WAITING, OrderStatus, WorkOrder
 from dispatch.policy import DispatchPolicy
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
 from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
@@ -57,8 +57,6 @@ from routing.travel import RoadTravel
 log = logging.getLogger(__name__)
 
 _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeKind.LV_BRANCH)
-_WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
-_OPEN = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE)
 
 
 @dataclass(slots=True)
@@ -183,7 +181,7 @@ class DispatchEngine:
     def open_orders(self) -> list[WorkOrder]:
         """Orders waiting for a crew, on a crew's way or being worked."""
         self._skip_closed()
-        return [o for o in self._order_list[self._first_open:] if o.status in _OPEN]
+        return [o for o in self._order_list[self._first_open:] if o.status in OPEN]
 
     def repair_estimate(self, order: WorkOrder) -> int:
         return self.estimates.repair_s(self.net, order.node_idx)
@@ -291,7 +289,7 @@ class DispatchEngine:
             return self._on_change(self.predictor.add_last_gasp(msg_id, res.node_idx, ev.t_s), ev.t_s)
         over = self.predictor.add_restore(msg_id, res.node_idx, ev.t_s)
         order = self.orders.get(self.order_of_incident.get(over or "", ""))
-        if order is None or order.status not in _WAITING:
+        if order is None or order.status not in WAITING:
             return []
         return self._cancel(order, ev.t_s)
 
@@ -348,7 +346,7 @@ class DispatchEngine:
         """Fold the order of a merged incident into ``into``; a crew on its way keeps going
         and takes over the surviving order. A crew already on site finishes its job."""
         child = self.orders.get(self.order_of_incident.get(incident_id, ""))
-        if child is None or child.status not in _WAITING:
+        if child is None or child.status not in WAITING:
             return []
         crew_id = child.crew_id if child.status == OrderStatus.EN_ROUTE else ""
         helpers, child.assists = child.assists, []
@@ -506,7 +504,7 @@ class DispatchEngine:
 
     def _on_cancelled(self, ev: OrderCancelled) -> list[Decision]:
         order = self._order(ev.order_id)
-        if order.status not in _WAITING:
+        if order.status not in WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
         return self._cancel(order, ev.t_s)
 
@@ -664,13 +662,13 @@ class DispatchEngine:
 
     def _skip_closed(self) -> None:
         orders = self._order_list
-        while self._first_open < len(orders) and orders[self._first_open].status not in _OPEN:
+        while self._first_open < len(orders) and orders[self._first_open].status not in OPEN:
             self._first_open += 1
 
     def has_open_work(self) -> bool:
         """True while any work order is waiting, on its way or being worked."""
         self._skip_closed()
-        return any(o.status in _OPEN for o in self._order_list[self._first_open:])
+        return any(o.status in OPEN for o in self._order_list[self._first_open:])
 
     def finish(self, t_s: int) -> None:
         """Close the books at the end of a run: count duty time of crews still on shift."""

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from dispatch.events import EtrUpdate
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import OPEN, WorkOrder
 
 # An ETR that moves by less than this is not re-announced.
 ETR_STEP_S = 10 * 60
-_OPEN = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE)
 
 
 class EtrBook:
@@ -38,7 +37,7 @@ class EtrBook:
         if plan_version == self._plan_version and not self._due:
             return []
         todo = open_orders() if plan_version != self._plan_version else \
-            [orders[o] for o in sorted(self._due) if orders[o].status in _OPEN]
+            [orders[o] for o in sorted(self._due) if orders[o].status in OPEN]
         self._plan_version = plan_version
         self._due.clear()
         out = []

@@ -22,6 +22,10 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Waiting for a crew or on its way; open also counts orders being worked.
+WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
+OPEN = (*WAITING, OrderStatus.ON_SITE)
+
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.MERGED, OrderStatus.CANCELLED}),
     OrderStatus.ASSIGNED: frozenset({OrderStatus.EN_ROUTE, OrderStatus.NEW, OrderStatus.MERGED,
