@@ -115,6 +115,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "crew_assignments": engine.log.assigned,
         "crew_recalls": engine.log.recalled,
         "crew_diversions": engine.log.diverted,
+        "crews_sent_to_help": engine.log.assists,
         "generators_connected": engine.log.generators_connected,
         "alerts": engine.alerts.raised,
         "storm_end_s": end_s,

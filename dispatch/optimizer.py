@@ -24,13 +24,12 @@ of its customers: they come back only when the order above is repaired too.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import OPEN, OrderStatus, WorkOrder
 from routing.live import LivePlan, NewOrder
 from routing.problem import Problem, TravelKind
 from routing.solver import MaxIterations
@@ -65,9 +64,7 @@ class OptimizerParams:
 @dataclass(slots=True)
 class OptimizerStats:
     replans: int = 0
-    replan_s: float = 0.0
     diversions: int = 0
-    fast_path_s: list[float] = field(default_factory=list)
 
 
 class RestorationOptimizer:
@@ -150,14 +147,10 @@ class RestorationOptimizer:
 
     # -- deciding ----------------------------------------------------------------------
     def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
-        t0 = time.perf_counter()
         if self._replan_due(t_s):
             self.replan(engine, t_s)
         elif self.plan is not None:
-            out = self._apply(engine, t_s)
-            out += self._send_idle(engine)
-            self.stats.fast_path_s.append(time.perf_counter() - t0)
-            return out
+            return self._apply(engine, t_s) + self._send_idle(engine)
         return self._send_idle(engine)
 
     def _replan_due(self, t_s: int) -> bool:
@@ -171,7 +164,6 @@ class RestorationOptimizer:
     def replan(self, engine: DispatchEngine, t_s: int) -> None:
         """Rebuild the plan from the engine's waiting and committed orders and every crew's
         availability, then improve it."""
-        t0 = time.perf_counter()
         self._new.clear()
         self._changed.clear()
         self._crews.clear()
@@ -184,7 +176,6 @@ class RestorationOptimizer:
         self.plan.search(MaxIterations(self.params.improve_iterations))
         self.plan_version += 1
         self.stats.replans += 1
-        self.stats.replan_s += time.perf_counter() - t0
 
     def _snapshot(self, engine: DispatchEngine, t_s: int) -> tuple[Problem, dict[str, list[str]]]:
         crew_ids = list(engine.crews)
@@ -233,7 +224,7 @@ class RestorationOptimizer:
         for order in self._changed:
             if order.status == OrderStatus.EN_ROUTE and plan.has_order(order.order_id):
                 plan.commit(order.crew_id, order.order_id)
-            elif order.status not in (OrderStatus.NEW, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE):
+            elif order.status not in OPEN:
                 for job in self._jobs_of.pop(order.order_id, ()):
                     plan.retire(job)
         self._changed.clear()
