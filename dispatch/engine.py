@@ -175,9 +175,6 @@ class DispatchEngine:
     def crew_skills(self, crew_id: str) -> frozenset[str]:
         return self.crews[crew_id].crew.skills
 
-    def on_duty_crews(self) -> list[str]:
-        return [cid for cid, s in self.crews.items() if s.status != "off"]
-
     def open_orders(self) -> list[WorkOrder]:
         """Orders waiting for a crew, on a crew's way or being worked."""
         self._skip_closed()
