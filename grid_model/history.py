@@ -87,6 +87,14 @@ def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
             raise HistoryError(f"{path}: missing column(s) {', '.join(missing)}")
         rows: list[tuple[int, dict[str, str], datetime, datetime]] = []
         skipped: list[str] = []
+
+        def reject(line: int, exc: ValueError) -> None:
+            """A bad row stops the read, or with ``skip_bad_rows`` is noted and left out."""
+            message = f"{path}:{line}: {exc}"
+            if not skip_bad_rows:
+                raise HistoryError(message) from None
+            skipped.append(message)
+
         for line, row in enumerate(reader, start=2):
             try:
                 start = _instant(row[columns["start"]], "start")
@@ -96,10 +104,7 @@ def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
                                      f"{start.isoformat()}")
                 rows.append((line, row, start, restored))
             except ValueError as exc:
-                message = f"{path}:{line}: {exc}"
-                if not skip_bad_rows:
-                    raise HistoryError(message) from None
-                skipped.append(message)
+                reject(line, exc)
     if not rows:
         raise HistoryError(f"{path}: no outage events")
     epoch = min(start for _, _, start, _ in rows)
@@ -113,10 +118,7 @@ def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
             seen[event.event_id] = line
             events.append(event)
         except ValueError as exc:
-            message = f"{path}:{line}: {exc}"
-            if not skip_bad_rows:
-                raise HistoryError(message) from None
-            skipped.append(message)
+            reject(line, exc)
     events.sort(key=lambda e: (e.start_s, e.event_id))
     return History(epoch, tuple(events), tuple(skipped))
 
