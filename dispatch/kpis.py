@@ -15,7 +15,7 @@ import numpy as np
 
 from dispatch.engine import DispatchEngine
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import FOLDED, OrderStatus, WorkOrder
 from dispatch.world import World
 from grid_model.network import AREA_NAMES
 
@@ -36,7 +36,7 @@ class OrderOutcome:
 def order_outcomes(orders: Iterable[WorkOrder], limits: ServiceLimits) -> list[OrderOutcome]:
     out = []
     for o in orders:
-        if o.status in (OrderStatus.MERGED, OrderStatus.CANCELLED):
+        if o.status in FOLDED:
             continue
         out.append(OrderOutcome(
             area=o.area, critical=o.critical > 0, reached=o.arrived_s is not None,

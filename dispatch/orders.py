@@ -22,9 +22,11 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Waiting for a crew or on its way; open also counts orders being worked.
+# Waiting for a crew or on its way; open also counts orders being worked; folded orders never
+# get a crew of their own (merged into a larger outage, or cancelled).
 WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
 OPEN = (*WAITING, OrderStatus.ON_SITE)
+FOLDED = (OrderStatus.MERGED, OrderStatus.CANCELLED)
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.MERGED, OrderStatus.CANCELLED}),

@@ -10,7 +10,7 @@ import numpy as np
 from shapely.geometry import MultiPolygon, Polygon
 
 from dispatch.engine import DispatchEngine
-from dispatch.orders import OrderStatus
+from dispatch.orders import FOLDED
 from grid_model.network import NodeKind
 from grid_model.region import Region
 
@@ -65,7 +65,7 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
                      f'stroke-opacity="0.18" stroke-width="0.6"><title>crew {state.crew.crew_id}: '
                      f'{len(state.visits)} jobs</title></polyline>')
     for o in engine.orders.values():
-        if o.status in (OrderStatus.MERGED, OrderStatus.CANCELLED):
+        if o.status in FOLDED:
             continue
         if o.arrived_s is None:
             color = "#c0392b"
