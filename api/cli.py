@@ -58,6 +58,69 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _param(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a number") from None
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from dispatch.kpis import format_kpi_table
+    from dispatch.replay import ReplayOptions, replay_history, replay_storm
+
+    options = ReplayOptions(
+        policy=args.policy, crews=args.crews, crew_scale=args.crew_scale, mutual_aid=args.mutual_aid,
+        mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
+        params=dict(args.param or []), seed=args.seed, ami=not args.no_ami, history_format=args.format,
+        skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
+    if args.history:
+        replay = replay_history(Path(args.history), options)
+    else:
+        replay = replay_storm(Path(args.storm), options)
+    kpis = replay.kpis
+    print(format_kpi_table([kpis]))
+    if kpis.get("history_rows_skipped"):
+        print(f"skipped {kpis['history_rows_skipped']} bad row(s) of the history", file=sys.stderr)
+    if args.kpis_json:
+        Path(args.kpis_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.kpis_json).write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"replayed in {replay.seconds['simulation']:.1f} s" +
+          (f"; wrote {args.kpis_json}" if args.kpis_json else ""))
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from dispatch.experiment import execute, read_plan, write_results
+    from dispatch.experiment_report import write_report
+
+    plan = read_plan(Path(args.plan))
+    out_dir = Path(args.out)
+    where = ("in this process" if args.local
+             else args.scheduler or f"a LocalCluster of {args.workers} workers")
+    print(f"experiment {plan.name!r}: {len(plan.runs)} runs on {where}", flush=True)
+    with tqdm(total=len(plan.runs), unit="run", disable=args.quiet) as bar:
+        def done(out: object) -> None:
+            bar.update(1)
+
+        outputs = execute(plan.runs, scheduler=args.scheduler, workers=args.workers, local=args.local,
+                          on_done=done)
+    results_path = write_results(outputs, out_dir)
+    report = write_report(pd.read_parquet(results_path), out_dir, title=plan.name)
+    failed = [o.row for o in outputs if o.row["status"] != "ok"]
+    for row in failed:
+        print(f"run {row['run_id']} ({row['storm']}, {row['policy']}) failed: {row['error']}",
+              file=sys.stderr)
+    print(f"{len(outputs) - len(failed)} of {len(outputs)} runs succeeded; wrote {results_path} and {report}")
+    return 1 if failed else 0
+
+
 def _region(args: argparse.Namespace) -> int:
     from grid_model.generate import RegionParams
     from grid_model.region import load_region
@@ -176,6 +239,40 @@ def build_parser() -> argparse.ArgumentParser:
                       help="no smart-meter last gasps and restores (calls and SCADA only)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    rp = sub.add_parser("replay", help="replay a storm file or a utility's outage history through the "
+                                       "dispatch engine")
+    source = rp.add_mutually_exclusive_group(required=True)
+    source.add_argument("--storm", help="a storm event file (<name>.events.jsonl, truth file beside it)")
+    source.add_argument("--history", help="an outage history CSV (columns named by --format)")
+    rp.add_argument("--format", default="pge", choices=["pge"], help="history column mapping (default pge)")
+    rp.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
+    rp.add_argument("--crews", type=int, help="crews on the roster (required for --history; "
+                                              "with --storm, the first N of the region's roster)")
+    rp.add_argument("--crew-scale", type=float, default=1.0, help="--storm: scale the region's roster")
+    rp.add_argument("--depots", help="--history: staging CSV depot_id,lat,lon,crews (default: staged "
+                                     "near the events)")
+    rp.add_argument("--mutual-aid", type=_non_negative_int, default=0, metavar="N",
+                    help="N visiting crews (lv and mv) join mid-storm")
+    rp.add_argument("--mutual-aid-at", type=float, default=24.0, metavar="HOURS",
+                    help="when the visiting crews arrive, hours into the storm (default 24)")
+    rp.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
+                    help="a policy parameter (optimizer field, or arrival_urban_min and so on); repeatable")
+    rp.add_argument("--seed", type=int, default=0, help="roster, repair-time and AMI draws (default 0)")
+    rp.add_argument("--no-ami", action="store_true", help="--storm: no smart-meter messages")
+    rp.add_argument("--skip-bad-rows", action="store_true",
+                    help="skip history rows that cannot be read (counted) instead of stopping")
+    rp.add_argument("--kpis-json", help="write the KPI JSON here")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    rp.set_defaults(func=_replay)
+    ex = sub.add_parser("experiment", help="run storms x policies x parameters x seeds on Dask; "
+                                           "write results.parquet and report.html")
+    ex.add_argument("plan", help="PLAN.toml (format: dispatch/experiment.py, README)")
+    ex.add_argument("--out", required=True, help="output folder")
+    ex.add_argument("--scheduler", help="a Dask scheduler address (tcp://...); default a LocalCluster")
+    ex.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    ex.add_argument("--local", action="store_true", help="run one after another in this process, no Dask")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.set_defaults(func=_experiment)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")
     region.add_argument("--seed", type=int, default=2024)
     region.add_argument("--scale", type=float, default=1.0)

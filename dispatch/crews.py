@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from grid_model.network import AreaClass
-from grid_model.region import Region
+from grid_model.region import Region, Staging
 
 DAY = 86_400
 SKILLS = ("lv", "mv", "cable")
@@ -73,11 +74,45 @@ def region_roster(region: Region, *, seed: int = 0, scale: float = 1.0) -> list[
     return crews
 
 
+def region_staging(region: Region) -> list[Staging]:
+    """The region's depots, each weighted by its usual number of crews."""
+    return [Staging(d, float(_CREWS_PER_DEPOT[AreaClass(d.area)])) for d in region.depots]
+
+
+def staged_roster(depots: Sequence[Staging], n: int, *, seed: int = 0) -> list[Crew]:
+    """``n`` crews staged over ``depots`` in proportion to their shares (largest remainder),
+    skills as the staging says or drawn from each depot's area mix, the two overlapping
+    16-hour shifts of ``region_roster``."""
+    if n < 1:
+        raise ValueError(f"a roster needs at least one crew, got {n}")
+    weights = np.array([max(s.crews, 0.0) for s in depots], dtype=np.float64)
+    if not len(weights) or weights.sum() <= 0:
+        raise ValueError("no depot to stage crews at")
+    share = weights / weights.sum() * n
+    counts = np.floor(share).astype(np.int64)
+    for k in np.argsort(-(share - counts), kind="stable")[: n - int(counts.sum())]:
+        counts[k] += 1
+    rng = np.random.default_rng([seed, 11])
+    crews = []
+    for staging, count in zip(depots, counts.tolist(), strict=True):
+        depot = staging.depot
+        mixes, shares = zip(*_SKILL_MIX[AreaClass(depot.area)], strict=True)
+        picks = rng.choice(len(mixes), count, p=np.array(shares))
+        for k in range(count):
+            crews.append(Crew(
+                crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id, x_m=depot.x_m,
+                y_m=depot.y_m, skills=staging.skills or frozenset(mixes[picks[k]]),
+                shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0))
+    return crews
+
+
 def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[Crew]:
     """``n`` visiting crews (lv and mv skills) arriving at ``joins_s``, spread over the depots
     round-robin, working the storm's day shift pattern from then on."""
     rng = np.random.default_rng([seed, region.seed, 7])
     depots = list(region.depots)
+    if n and not depots:
+        raise ValueError("mutual-aid crews need a depot to join at")
     order = rng.permutation(len(depots))
     crews = []
     for k in range(n):

@@ -78,6 +78,8 @@ class World:
         self.newly_back = np.zeros(0, dtype=np.int64)
         self.outage_s = np.zeros(n, dtype=np.int64)
         self.interruptions = np.zeros(n, dtype=np.int64)
+        # (t_s, change in customers out): the customers-out curve of a run's report
+        self.out_changes: list[tuple[int, int]] = []
         self._open: dict[int, list[WorldFault]] = {}
         self._claimed_by: dict[int, str] = {}
         self._claims: dict[str, list[int]] = {}
@@ -108,6 +110,7 @@ class World:
         self._out_since[sl][newly] = fault.t_s
         self.interruptions[sl][newly] += 1
         self._dark[sl] += 1
+        self.out_changes.append((fault.t_s, len(self.newly_dark)))
         return True
 
     def customer_id_at(self, node: int) -> str:
@@ -183,6 +186,7 @@ class World:
             self.outage_s[sl][back] += t_s - self._out_since[sl][back]
             back_nodes.append(np.flatnonzero(back) + sl.start)
         self.newly_back = np.concatenate(back_nodes) if back_nodes else np.zeros(0, dtype=np.int64)
+        self.out_changes.append((t_s, -len(self.newly_back)))
         return tuple(done)
 
     def sends_last_gasps(self, node: int) -> bool:
@@ -199,6 +203,7 @@ class World:
         """A generator truck supplies the customer at ``node`` from ``t_s``."""
         if self._is_customer[node] and self._dark[node] > 0 and not self._backed[node]:
             self.outage_s[node] += t_s - self._out_since[node]
+            self.out_changes.append((t_s, -1))
         self._backed[node] = True
 
     def disconnect_generator(self, node: int, t_s: int) -> None:
@@ -206,6 +211,8 @@ class World:
         self._backed[node] = False
         if self._dark[node] > 0:
             self._out_since[node] = t_s
+            if self._is_customer[node]:
+                self.out_changes.append((t_s, 1))
 
     def finalize(self, t_s: int) -> None:
         """Charge customers still dark at the end of the run up to ``t_s``."""

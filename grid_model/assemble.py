@@ -3,6 +3,7 @@ around it (customer table, one service area around the grid, feeder table)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -61,27 +62,37 @@ class NodeTable:
         self.lengths.append(length)
 
     def add_customer(self, cid: str, drop_parent: str, x: float, y: float, *, meter_id: str = "",
-                     address: str = "", critical: str = "", drop_id: str = "") -> None:
-        """A customer behind its own meter box, on a service drop (its own unless named)."""
+                     address: str = "", critical: str = "", drop_id: str = "",
+                     box_id: str = "") -> None:
+        """A customer behind a meter box on a service drop (each its own unless named)."""
         drop = drop_id or f"drop:{cid}"
         if drop not in self.pos:
             self.add(drop, NodeKind.SERVICE_DROP, drop_parent, x, y)
-        self.add(f"box:{cid}", NodeKind.METER_BOX, drop, x, y)
-        self.add(cid, NodeKind.CUSTOMER, f"box:{cid}", x, y)
+        box = box_id or f"box:{cid}"
+        if box not in self.pos:
+            self.add(box, NodeKind.METER_BOX, drop, x, y)
+        self.add(cid, NodeKind.CUSTOMER, box, x, y)
         self.customers.append((cid, x, y, meter_id or f"meter:{cid}", address, critical))
 
-    def network(self, area: AreaClass) -> Network:
+    def network(self, area: AreaClass, node_area: Mapping[str, int] | None = None) -> Network:
+        """The built network; every node in ``area`` unless ``node_area`` names its class
+        (a node it leaves out takes its parent's)."""
+        areas = np.full(len(self.ids), int(area), dtype=np.int8)
+        if node_area:
+            for i, nid in enumerate(self.ids):  # parents come first, so theirs is already set
+                par = self.parents[i]
+                areas[i] = node_area.get(nid, areas[par] if par >= 0 else int(area))
         return build_network(node_id=self.ids, kind=self.kinds, parent=self.parents, x_m=self.xs,
                              y_m=self.ys, device=self.devs, device_id=self.dev_ids,
-                             construction=self.builds, length_m=self.lengths,
-                             area=np.full(len(self.ids), int(area), dtype=np.int8))
+                             construction=self.builds, length_m=self.lengths, area=areas)
 
 
 def region_of(table: NodeTable, *, name: str, crs: str, origin_m: tuple[float, float],
-              area: AreaClass, feeders: list[dict[str, str]]) -> Region:
+              area: AreaClass, feeders: list[dict[str, str]],
+              node_area: Mapping[str, int] | None = None) -> Region:
     """The region around an imported network: customers with their meters, addresses and
     positions, a service area hugging the grid, and the feeder table."""
-    network = table.network(area)
+    network = table.network(area, node_area)
     index = network.index_of()
     rows = table.customers
     n = len(rows)
@@ -97,8 +108,8 @@ def region_of(table: NodeTable, *, name: str, crs: str, origin_m: tuple[float, f
         "building": np.zeros(n, dtype=np.int32), "unit": np.zeros(n, dtype=np.int32),
         "room": np.zeros(n, dtype=np.int32), "x_m": cx, "y_m": cy,
         "critical": [r[5] for r in rows], "lon": lon, "lat": lat,
-        "area": np.full(n, int(area), dtype=np.int8),
     }).sort_values("node_idx", kind="stable").reset_index(drop=True)
+    customers["area"] = network.area[customers["node_idx"].to_numpy()]
     pts = shapely.points(np.column_stack([network.x_m, network.y_m]))
     hull = shapely.convex_hull(shapely.multipoints(pts)).buffer(500.0)
     areas = gpd.GeoDataFrame({"area_id": ["A0"], "name": [name], "name_en": [name],

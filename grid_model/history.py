@@ -60,10 +60,12 @@ class History:
     events: tuple[HistoryEvent, ...]
     skipped: tuple[str, ...] = field(default_factory=tuple)
 
-    def customer_minutes(self) -> float:
+    def customer_minutes(self, stale_after_s: int | None = None) -> float:
         """Customer-minutes the utility's own restorations add up to: the yardstick a replay's
-        customer-minutes compare with."""
-        return sum(e.customers * (e.restored_s - e.start_s) for e in self.events) / 60.0
+        customer-minutes compare with; events open longer than ``stale_after_s`` (entries an
+        outage map left standing) are left out."""
+        return sum(e.customers * (e.restored_s - e.start_s) for e in self.events
+                   if stale_after_s is None or e.restored_s - e.start_s <= stale_after_s) / 60.0
 
 
 def _instant(text: str, what: str) -> datetime:

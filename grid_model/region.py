@@ -42,6 +42,16 @@ class Depot:
 
 
 @dataclass(frozen=True, slots=True)
+class Staging:
+    """Crews staged at a depot for a storm: its share of the roster, and their skills (empty:
+    drawn from the depot's area mix)."""
+
+    depot: Depot
+    crews: float
+    skills: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Region:
     """A service territory: its network, customers, areas, roads and service stations."""
 

@@ -110,6 +110,22 @@ def _call_json(c: Call) -> dict[str, object]:
     return out
 
 
+def read_header(path: Path, expected_format: str = EVENTS_FORMAT) -> dict[str, object]:
+    """The header line of a storm file (region, storm parameters, start), checked."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            line = fh.readline()
+    except OSError as exc:
+        raise StormFileError(f"{path}: cannot open: {exc.strerror}") from exc
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise StormFileError(f"{path}:1: malformed JSON: {exc.msg}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != expected_format or obj.get("version") != VERSION:
+        raise StormFileError(f"{path}:1: header must have format {expected_format!r} and version {VERSION}")
+    return obj
+
+
 def _lines(path: Path, expected_format: str) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield (line number, object) after the header; raise StormFileError with the line."""
     try:
