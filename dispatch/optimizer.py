@@ -296,20 +296,20 @@ class RestorationOptimizer:
                 head = plan.pull(crew_id)
             if head is None:
                 self._nothing_to_pull.add(crew_id)
-                starved = True
+                starved = starved or plan.has_unplanned(crew_id)
                 continue
             order = engine.orders[job_order(head)]
             joinable = order.status in (OrderStatus.EN_ROUTE, OrderStatus.ON_SITE) and \
                 crew_id not in order.team and len(order.team) < self._team_slots(engine, order)
             if order.status != OrderStatus.NEW and not joinable:
                 plan.retire(head)
-                starved = True
+                starved = starved or plan.has_unplanned(crew_id)
                 continue
             plan.commit(crew_id, head)
             out.append((order.order_id, crew_id))
         for _, crew_id in out:
             self._idle.discard(crew_id)
-        self._starved = starved and plan.has_waiting()
+        self._starved = starved
         return out
 
 

@@ -153,11 +153,11 @@ class LivePlan(DispatchSolver):
         r = self._crew_index[crew_id]
         return [self.order_ids[j] for j in self.S.routes[r, :self.S.frozen[r]]]
 
-    def has_waiting(self) -> bool:
-        """True when some live order is queued behind a crew's committed job or unplanned."""
-        if bool(np.any(self.S.rlen > self.S.frozen)):
-            return True
-        return bool(np.any((self.S.route_of < 0) & (self.D.order_skill != 0)))
+    def has_unplanned(self, crew_id: str) -> bool:
+        """True when a live order the crew has the skills for is in no route: only a new plan
+        can give it to the crew (``pull`` takes queued orders only)."""
+        mask = self.D.crew_skills[self._crew_index[crew_id]]
+        return bool(np.any((self.S.route_of < 0) & ((self.D.order_skill & mask) != 0)))
 
     def head(self, crew_id: str) -> str | None:
         """The first order of the crew's route that it is not yet committed to."""
