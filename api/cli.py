@@ -121,6 +121,37 @@ def _experiment(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, grid=args.grid,
+                                 grid_scale=args.scale, policy=args.policy)
+    settings.check()
+    logging.getLogger().setLevel(logging.INFO)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.auth import create_token
+    from api.settings import ensure_secret
+    from api.store import Store
+
+    data_dir = Path(args.data_dir)
+    secret = ensure_secret(data_dir)
+    from api.settings import Settings
+
+    store = Store(Settings.from_env(data_dir).database_url)
+    store.migrate()
+    print(create_token(store, secret, args.role, args.crew))
+    store.dispose()
+    return 0
+
+
 def _region(args: argparse.Namespace) -> int:
     from grid_model.generate import RegionParams
     from grid_model.region import load_region
@@ -174,13 +205,14 @@ def _solve(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_grid(spec: str) -> Region:
-    """``default`` (the embedded region), ``simbench:CODE``, a GeoPackage or a folder of
-    GeoJSON layers (docs/grid-layers.md), or a pandapower JSON file."""
+def load_grid(spec: str, scale: float = 1.0) -> Region:
+    """``default`` (the embedded region, shrunk by ``scale``), ``simbench:CODE``, a GeoPackage
+    or a folder of GeoJSON layers (docs/grid-layers.md), or a pandapower JSON file."""
     if spec == "default":
+        from grid_model.generate import RegionParams
         from grid_model.region import load_region
 
-        return load_region()
+        return load_region(RegionParams(scale=scale))
     if spec.startswith("simbench:"):
         from grid_model.pandapower_import import simbench_region
 
@@ -273,6 +305,26 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--local", action="store_true", help="run one after another in this process, no Dask")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.set_defaults(func=_experiment)
+    sv = sub.add_parser("serve", help="run the dispatcher API (FastAPI) over a store in --data-dir")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--data-dir", required=True, help="SQLite store and secret.key here (DATABASE_URL "
+                                                      "selects PostgreSQL instead)")
+    sv.add_argument("--grid", default="default", help="the grid served (as predict --grid)")
+    sv.add_argument("--scale", type=float, default=1.0, help="shrink the default region")
+    sv.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
+    sv.add_argument("--dev", action="store_true",
+                    help="development mode: a default secret and anonymous read access are allowed")
+    sv.add_argument("--demo", action="store_true", help="run the default storm on a simulated clock "
+                                                        "(development use only)")
+    sv.set_defaults(func=_serve)
+    tk = sub.add_parser("token", help="API tokens")
+    tk_sub = tk.add_subparsers(dest="token_command", required=True)
+    tc = tk_sub.add_parser("create", help="create a token for a role and print it (shown once)")
+    tc.add_argument("--role", required=True, choices=["call_taker", "dispatcher", "crew", "viewer"])
+    tc.add_argument("--crew", help="the crew a crew token speaks for")
+    tc.add_argument("--data-dir", required=True)
+    tc.set_defaults(func=_token)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")
     region.add_argument("--seed", type=int, default=2024)
     region.add_argument("--scale", type=float, default=1.0)

@@ -30,6 +30,7 @@ from dispatch.events import (
     CrewReleased,
     Decision,
     DeviceOperated,
+    DispatcherAssigned,
     Divert,
     Event,
     EventError,
@@ -153,7 +154,7 @@ class DispatchEngine:
             CallbackDone: self._on_callback,
             OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
             DeviceOperated: self._on_device, AmiMessage: self._on_ami,
-            GeneratorConnected: self._on_generator}
+            GeneratorConnected: self._on_generator, DispatcherAssigned: self._on_dispatcher_assign}
 
     @property
     def etr(self) -> dict[str, int]:
@@ -563,34 +564,65 @@ class DispatchEngine:
             if helping:
                 out.append(self._send_assist(order, state, t_s))
                 continue
-            dropped = state.order_id if state.status == "en_route" else ""
-            if dropped:
-                state.x_m, state.y_m = self.position(crew_id, t_s)
-                self._crew_snap.pop(crew_id, None)
-                old = self.orders[dropped]
-                if old.assists:  # a helper on its way takes the lead
-                    old.crew_id = old.assists.pop(0)
-                else:
-                    old.crew_id = ""
-                    old.move(OrderStatus.NEW, t_s)
+            out.append(self._send(order, state, t_s))
+        return out
+
+    def _send(self, order: WorkOrder, state: CrewState, t_s: int) -> Decision:
+        """Send the crew to a waiting order; an en-route crew is diverted from where it is
+        now, and its old order waits again (or goes to a helper on its way)."""
+        crew_id, order_id = state.crew.crew_id, order.order_id
+        dropped = state.order_id if state.status == "en_route" else ""
+        if dropped:
+            state.x_m, state.y_m = self.position(crew_id, t_s)
+            self._crew_snap.pop(crew_id, None)
+            old = self.orders[dropped]
+            if old.assists:  # a helper on its way takes the lead
+                old.crew_id = old.assists.pop(0)
             else:
-                state.busy_since = t_s
-            travel = round(self._travel_from(state, order))
-            order.crew_id = crew_id
-            order.move(OrderStatus.ASSIGNED, t_s)
-            order.move(OrderStatus.EN_ROUTE, t_s)
-            state.status = "en_route"
-            state.order_id = order_id
-            state.leg_start_s = t_s
-            state.eta_s = t_s + travel
-            self.log.assigned += 1
-            self.etrs.touch(order_id)
-            if dropped:
-                self.etrs.touch(dropped)
-                self.log.diverted += 1
-                out.append(Divert(t_s, crew_id, dropped, order_id, travel))
-            else:
-                out.append(Assign(t_s, order_id, crew_id, travel))
+                old.crew_id = ""
+                old.move(OrderStatus.NEW, t_s)
+        else:
+            state.busy_since = t_s
+        travel = round(self._travel_from(state, order))
+        order.crew_id = crew_id
+        order.move(OrderStatus.ASSIGNED, t_s)
+        order.move(OrderStatus.EN_ROUTE, t_s)
+        state.status = "en_route"
+        state.order_id = order_id
+        state.leg_start_s = t_s
+        state.eta_s = t_s + travel
+        self.log.assigned += 1
+        self.etrs.touch(order_id)
+        if dropped:
+            self.etrs.touch(dropped)
+            self.log.diverted += 1
+            return Divert(t_s, crew_id, dropped, order_id, travel)
+        return Assign(t_s, order_id, crew_id, travel)
+
+    def _on_dispatcher_assign(self, ev: DispatcherAssigned) -> list[Decision]:
+        """A dispatcher's choice of crew for a waiting order (see ``DispatcherAssigned``)."""
+        order, state = self._order(ev.order_id), self._crew(ev.crew_id)
+        if order.status not in WAITING:
+            raise EventError(f"cannot send a crew to {ev.order_id}: it is {order.status.value}")
+        if state.status not in ("idle", "en_route"):
+            raise EventError(f"crew {ev.crew_id} is {state.status}: only an idle or en-route crew "
+                             f"can be sent")
+        if order.skill not in state.crew.skills:
+            raise EventError(f"crew {ev.crew_id} lacks the skill {order.skill} that {ev.order_id} needs")
+        if ev.crew_id in order.team:
+            raise EventError(f"crew {ev.crew_id} is already on {ev.order_id}")
+        out: list[Decision] = []
+        if order.crew_id:
+            previous = order.crew_id
+            order.crew_id = ""
+            order.move(OrderStatus.NEW, ev.t_s)
+            out.extend(self._free_crew(previous, order.order_id, ev.t_s))
+        dropped = state.order_id if state.status == "en_route" else ""
+        out.append(self._send(order, state, ev.t_s))
+        for changed in (order, self.orders[dropped]) if dropped else (order,):
+            self.policy.on_order_change(changed)
+        self.policy.on_crew_change(ev.crew_id)
+        self.policy.on_override()
         return out
 
     def _send_assist(self, order: WorkOrder, state: CrewState, t_s: int) -> Decision:

@@ -124,6 +124,16 @@ class GeneratorConnected:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatcherAssigned:
+    """A dispatcher sends ``crew_id`` to ``order_id``, overriding the plan: a crew already on
+    its way there is called back, and the crew's own trip, if any, waits again."""
+
+    t_s: int
+    order_id: str
+    crew_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClockTick:
     """Time passes with nothing else happening: alerts fall due, plans age."""
 
@@ -132,7 +142,7 @@ class ClockTick:
 
 Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
          | CrewReleased | FaultFound | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated
-         | AmiMessage | GeneratorConnected | ClockTick)
+         | AmiMessage | GeneratorConnected | DispatcherAssigned | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ class RestorationOptimizer:
         self._idle: set[str] = set()
         self._last_replan: int | None = None
         self._starved = False
+        self._override = False
         self._jobs_of: dict[str, list[str]] = {}
         self._nothing_to_pull: set[str] = set()
 
@@ -101,6 +102,10 @@ class RestorationOptimizer:
     def on_crew_change(self, crew_id: str) -> None:
         self._idle.discard(crew_id)
         self._crews.add(crew_id)
+
+    def on_override(self) -> None:
+        """A dispatcher moved crews by hand: re-plan from the engine's state at the next event."""
+        self._override = True
 
     def planned_finish(self, order_id: str) -> int | None:
         """When the last job of the order ends in the plan (None if none is planned)."""
@@ -156,6 +161,8 @@ class RestorationOptimizer:
     def _replan_due(self, t_s: int) -> bool:
         if self.plan is None:
             return bool(self._new)
+        if self._override:
+            return True
         since = t_s - (self._last_replan or 0)
         if self._starved and since >= self.params.min_replan_gap_s:
             return True
@@ -168,6 +175,7 @@ class RestorationOptimizer:
         self._changed.clear()
         self._crews.clear()
         self._starved = False
+        self._override = False
         self._nothing_to_pull.clear()
         self._last_replan = t_s
         self._idle = {c for c, s in engine.crews.items() if s.status == "idle"}

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 class DispatchPolicy(Protocol):
     """Told of new orders, orders changed by others (merged, cancelled, handed over), freed
-    crews and other crew changes; asked for (order_id, crew_id) assignments. Sending an
+    crews and other crew changes, and a dispatcher overriding it; asked for (order_id,
+    crew_id) assignments. Sending an
     en-route crew to another order diverts it. A policy that plans says when each order
     should be done and bumps ``plan_version`` when it re-plans (the engine then re-quotes
     every ETR); ``horizon_s`` is how far ahead an order left out of its plan is quoted."""
@@ -31,6 +32,8 @@ class DispatchPolicy(Protocol):
     def on_crew_free(self, crew_id: str) -> None: ...
 
     def on_crew_change(self, crew_id: str) -> None: ...
+
+    def on_override(self) -> None: ...
 
     def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]: ...
 
@@ -59,7 +62,13 @@ class NearestAvailableCrew:
         self._freed.append(crew_id)
 
     def on_order_change(self, order: WorkOrder) -> None:
-        """Nothing to do: waiting orders are checked for status when they come up."""
+        """An order waiting again (its crew sent elsewhere by a dispatcher) goes back in the
+        backlog; others are checked for status when they come up."""
+        if order.status == OrderStatus.NEW:
+            self._new.append(order)
+
+    def on_override(self) -> None:
+        """Nothing to re-plan: the next free crew takes the most urgent waiting order."""
 
     def on_crew_change(self, crew_id: str) -> None:
         """Nothing to do: only idle crews are ever sent."""

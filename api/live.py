@@ -1,0 +1,243 @@
+"""The live dispatch service behind the API: the engine as a deterministic fold over the
+store's event log.
+
+A request that changes anything appends an event to the log (committed, with its sequence
+number and a storm-clock time that never goes back) and hands it to the engine thread, which
+applies events strictly in log order. Calls are acknowledged once committed; requests that need
+the engine's verdict (a crew's report, a dispatcher's choice) wait for their event to be
+applied, and an event the engine refuses changes nothing, then or on any later rebuild. On
+start the engine is rebuilt by applying the whole log. Clock ticks are logged too, so a rebuild
+makes the same plans. Changes are published to server-sent-event subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pyproj import Transformer
+
+from api.settings import Settings
+from api.store import Store, StoredEvent
+from dispatch.crews import region_roster
+from dispatch.engine import DispatchEngine
+from dispatch.events import (
+    CallbackDone,
+    CallReceived,
+    ClockTick,
+    CrewArrived,
+    CrewPosition,
+    Decision,
+    DispatcherAssigned,
+    Event,
+    EventError,
+    OrderCancelled,
+    PlannedOutageAnnounced,
+    RepairFinished,
+    ShiftEnded,
+    ShiftStarted,
+)
+from dispatch.replay import make_policy
+from grid_model.region import Region
+from grid_model.storm import Call
+from routing.travel import RoadTravel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What applying one logged event did: refused (with the reason) or the decisions."""
+
+    seq: int
+    refused: str = ""
+    decisions: tuple[Decision, ...] = ()
+
+
+def _payload_event(ev: StoredEvent, region: Region) -> Event:
+    """The engine event of a logged one."""
+    p, t = ev.payload, ev.t_s
+    kind = ev.kind
+    if kind == "call":
+        return CallReceived(t, Call(p["call_id"], t, customer_id=p.get("customer_id") or "",
+                                    meter_id=p.get("meter_id") or "", address=p.get("address") or "",
+                                    lon=p.get("lon"), lat=p.get("lat")))
+    if kind in ("tick", "replan"):
+        return ClockTick(t)
+    if kind == "arrived":
+        return CrewArrived(t, p["crew_id"], p["order_id"])
+    if kind == "repaired":
+        return RepairFinished(t, p["crew_id"], p["order_id"], tuple(p["restored_nodes"]))
+    if kind == "callback_done":
+        return CallbackDone(t, p["order_id"])
+    if kind == "cancelled":
+        return OrderCancelled(t, p["order_id"], p.get("reason", ""))
+    if kind == "assign":
+        return DispatcherAssigned(t, p["order_id"], p["crew_id"])
+    if kind == "position":
+        return CrewPosition(t, p["crew_id"], p["x_m"], p["y_m"])
+    if kind == "shift_start":
+        return ShiftStarted(t, p["crew_id"])
+    if kind == "shift_end":
+        return ShiftEnded(t, p["crew_id"])
+    if kind == "planned_outage":
+        return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"])
+    raise ValueError(f"event {ev.seq}: unknown kind {kind!r}")
+
+
+class LiveDispatch:
+    """Owns the engine, the store and the engine thread (see the module docstring)."""
+
+    def __init__(self, settings: Settings, store: Store, region: Region) -> None:
+        self.settings = settings
+        self.store = store
+        self.region = region
+        epoch = store.meta_setdefault("epoch", datetime.now(UTC).isoformat())
+        self.epoch = datetime.fromisoformat(epoch)
+        self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
+        self.to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
+        policy, limits = make_policy(settings.policy, {})
+        self.crews = region_roster(region, seed=0, scale=min(1.0, settings.grid_scale))
+        self.engine = DispatchEngine(region, list(self.crews), policy, travel=RoadTravel(region.roads),
+                                     limits=limits)
+        self.lock = threading.RLock()  # held while the engine changes or is read
+        self._append_lock = threading.Lock()
+        self._queue: queue.Queue[tuple[StoredEvent, Future[Outcome] | None] | None] = queue.Queue()
+        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
+        self._last_t = 0
+        self.applied_seq = 0
+        self.refused = 0
+        self.ready = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- clock ---------------------------------------------------------------------
+    def now_s(self) -> int:
+        return max(0, int((datetime.now(UTC) - self.epoch).total_seconds()))
+
+    # -- start and stop ------------------------------------------------------------
+    def start(self) -> None:
+        """Rebuild the engine from the log, then start the engine and clock threads."""
+        t0 = time.perf_counter()
+        n = 0
+        for ev in self.store.events_after(0):
+            self._apply(ev)
+            self._last_t = ev.t_s
+            n += 1
+        log.info("engine rebuilt from %d logged events in %.1f s", n, time.perf_counter() - t0)
+        self._shift_changes()
+        for target in (self._run, self._tick):
+            th = threading.Thread(target=target, daemon=True, name=f"live-{target.__name__}")
+            th.start()
+            self._threads.append(th)
+        self.ready = True
+
+    def _shift_changes(self) -> None:
+        """Crews whose shift is under way start it; crews past their shift end it (a crew at
+        work finishes its job first)."""
+        t = max(self.now_s(), self._last_t)
+        due = []
+        with self.lock:
+            for crew in self.crews:
+                shift = crew.shift_at(t)
+                on = shift is not None and shift[0] <= t
+                s = self.engine.crews[crew.crew_id]
+                if on and (s.status == "off" or s.going_off):
+                    due.append(("shift_start", crew.crew_id))
+                elif not on and s.status != "off" and not s.going_off:
+                    due.append(("shift_end", crew.crew_id))
+        for kind, crew_id in due:
+            self.submit(kind, {"crew_id": crew_id})
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        for th in self._threads:
+            th.join(timeout=5)
+
+    # -- intake --------------------------------------------------------------------
+    def submit(self, kind: str, payload: dict[str, Any], *, call: dict[str, Any] | None = None,
+               wait: bool = False) -> tuple[int, Future[Outcome] | None]:
+        """Log an event and queue it for the engine; with ``wait`` a future gives its outcome.
+        Raises ``DuplicateCallError`` (nothing logged) for a call id already stored."""
+        future: Future[Outcome] | None = Future() if wait else None
+        with self._append_lock:
+            t = max(self.now_s(), self._last_t)
+            seq = self.store.append(t, kind, payload, call=call)
+            self._last_t = t
+            self._queue.put((StoredEvent(seq, t, kind, payload), future))
+        return seq, future
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            ev, future = item
+            outcome = self._apply(ev)
+            if future is not None:
+                future.set_result(outcome)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.settings.tick_s):
+            self._shift_changes()
+            self.submit("tick", {})
+
+    def _apply(self, ev: StoredEvent) -> Outcome:
+        with self.lock:
+            if ev.kind == "replan":
+                self.engine.policy.on_override()
+            try:
+                decisions = tuple(self.engine.handle(_payload_event(ev, self.region)))
+            except (EventError, ValueError, KeyError) as exc:
+                self.refused += 1
+                self.applied_seq = ev.seq
+                return Outcome(ev.seq, refused=str(exc))
+            self.applied_seq = ev.seq
+        if ev.kind != "tick" or decisions:
+            self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind,
+                           "decisions": [_decision_json(d) for d in decisions]})
+        return Outcome(ev.seq, decisions=decisions)
+
+    def wait_applied(self, seq: int, timeout_s: float = 30.0) -> bool:
+        """Block until the engine has applied event ``seq`` (True), or time out."""
+        deadline = time.monotonic() + timeout_s
+        while self.applied_seq < seq:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    # -- change stream -------------------------------------------------------------
+    def subscribe(self, loop: asyncio.AbstractEventLoop
+                  ) -> tuple[asyncio.Queue[dict[str, Any]], Callable[[], None]]:
+        """A queue of change messages for an SSE client on ``loop``, and how to unsubscribe."""
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        entry = (loop, q)
+        self._subscribers.add(entry)
+        return q, lambda: self._subscribers.discard(entry)
+
+    def _publish(self, message: dict[str, Any]) -> None:
+        for loop, q in list(self._subscribers):
+            def put(q: asyncio.Queue[dict[str, Any]] = q) -> None:
+                if not q.full():  # a subscriber that cannot keep up misses changes, never blocks us
+                    q.put_nowait(message)
+            try:
+                loop.call_soon_threadsafe(put)
+            except RuntimeError:  # its loop has closed
+                self._subscribers.discard((loop, q))
+
+
+def _decision_json(d: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(d).__name__}
+    for name in d.__slots__:
+        out[name] = getattr(d, name)
+    return out

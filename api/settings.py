@@ -1,0 +1,79 @@
+"""Server settings: where the data lives, which database, the secret that keys API tokens, and
+the limits on requests. Values come from arguments and the environment, never from the repo.
+
+The secret is ``OUTAGE_DISPATCH_SECRET``, else the data folder's ``secret.key`` (created, mode
+0600, by ``outage-dispatch token create``). Outside development mode the server refuses to start
+without one, or with the development default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEV_SECRET = "development-only-secret-do-not-use"
+SECRET_FILE = "secret.key"
+DB_FILE = "outage-dispatch.db"
+
+
+class SettingsError(ValueError):
+    """Settings the server cannot start with; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret: str
+    dev_mode: bool = False
+    grid: str = "default"
+    grid_scale: float = 1.0
+    policy: str = "optimizer"
+    max_body_bytes: int = 64 * 1024
+    # how far outside the territory a call's coordinates may lie, metres
+    territory_margin_m: float = 2_000.0
+    tick_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, data_dir: Path, *, dev_mode: bool = False, **overrides: object) -> Settings:
+        """Settings for ``data_dir`` with ``DATABASE_URL`` and the secret from the environment."""
+        data_dir = Path(data_dir)
+        url = os.environ.get("DATABASE_URL") or f"sqlite:///{(data_dir / DB_FILE).resolve()}"
+        secret = os.environ.get("OUTAGE_DISPATCH_SECRET") or read_secret(data_dir) or ""
+        if not secret and dev_mode:
+            secret = DEV_SECRET
+        return cls(data_dir=data_dir, database_url=url, secret=secret, dev_mode=dev_mode,
+                   **overrides)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """Refuse to serve without a real secret unless in development mode."""
+        if self.dev_mode:
+            return
+        if not self.secret:
+            raise SettingsError("no secret: set OUTAGE_DISPATCH_SECRET, or run `outage-dispatch token "
+                                f"create --data-dir {self.data_dir}` once to create "
+                                f"{self.data_dir / SECRET_FILE}")
+        if self.secret == DEV_SECRET or len(self.secret) < 16:
+            raise SettingsError("the secret is the development default or shorter than 16 characters; "
+                                "set a real OUTAGE_DISPATCH_SECRET (development mode only allows it)")
+
+
+def read_secret(data_dir: Path) -> str | None:
+    path = Path(data_dir) / SECRET_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def ensure_secret(data_dir: Path) -> str:
+    """The configured secret, or a new random one written to ``secret.key`` (mode 0600)."""
+    configured = os.environ.get("OUTAGE_DISPATCH_SECRET") or read_secret(data_dir)
+    if configured:
+        return configured
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path = data_dir / SECRET_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return secret

@@ -1,0 +1,91 @@
+"""API test fixtures: a small region, a store on SQLite or on a real PostgreSQL server started
+for the session, tokens for every role, and a client on the app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import create_token
+from api.pg_local import PostgresUnavailableError, local_postgres
+from api.settings import Settings
+from api.store import Store
+from grid_model.generate import RegionParams
+from grid_model.region import Region, load_region
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def region() -> Region:
+    return load_region(RegionParams(scale=0.1))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL server for the session; in CI its absence is a failure, elsewhere a skip."""
+    try:
+        with local_postgres() as url:
+            yield url
+    except PostgresUnavailableError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+
+
+def _fresh_database(server_url: str) -> str:
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return _fresh_database(request.getfixturevalue("postgres_server"))
+
+
+@dataclass
+class Api:
+    client: TestClient
+    tokens: dict[str, str]
+    region: Region
+    settings: Settings
+
+    def as_(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def make_settings(tmp_path: Path, database_url: str, **kw: object) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url, secret=SECRET, grid_scale=0.1,
+                    tick_s=3600.0, **kw)  # type: ignore[arg-type]
+
+
+def issue_tokens(settings: Settings, region: Region) -> dict[str, str]:
+    store = Store(settings.database_url)
+    store.migrate()
+    crew = "D01-C01"
+    tokens = {role: create_token(store, settings.secret, role) for role in ("call_taker", "dispatcher", "viewer")}
+    tokens["crew"] = create_token(store, settings.secret, "crew", crew)
+    tokens["other_crew"] = create_token(store, settings.secret, "crew", "D01-C02")
+    store.dispose()
+    return tokens
+
+
+@pytest.fixture
+def api(tmp_path: Path, database_url: str, region: Region) -> Iterator[Api]:
+    settings = make_settings(tmp_path, database_url)
+    tokens = issue_tokens(settings, region)
+    with TestClient(create_app(settings, region=region)) as client:
+        yield Api(client, tokens, region, settings)

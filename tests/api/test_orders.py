@@ -1,0 +1,157 @@
+"""Work orders and crews through the API: a crew's day (sent, on site, repaired, called back),
+versions that refuse stale updates, a dispatcher's reassignment, and who may do what."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from api.auth import create_token
+from api.store import Store
+from tests.api.conftest import Api
+
+
+def _order_for_call(api: Api, k: int = 7) -> dict[str, Any]:
+    cust = str(api.region.customers["customer_id"].iloc[k])
+    assert api.client.post("/v1/calls", json={"call_id": f"C{k}", "customer_id": cust},
+                           headers=api.as_("call_taker")).status_code == 201
+    for _ in range(200):
+        orders = api.client.get("/v1/work-orders", headers=api.as_("viewer")).json()
+        if orders and orders[-1]["crew_id"]:
+            return orders[-1]  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError("no crew was sent")
+
+
+def _crew_token(api: Api, crew_id: str) -> dict[str, str]:
+    store = Store(api.settings.database_url)
+    token = create_token(store, api.settings.secret, "crew", crew_id)
+    store.dispose()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _step(api: Api, order_id: str, status: str, headers: dict[str, str], version: str | None = None,
+          **extra: Any) -> Any:
+    if version is None:
+        version = api.client.get(f"/v1/work-orders/{order_id}", headers=headers).headers["ETag"]
+    return api.client.post(f"/v1/work-orders/{order_id}/status", json={"status": status, **extra},
+                           headers={**headers, "If-Match": version})
+
+
+def test_a_crew_works_its_order_through_its_life(api: Api) -> None:
+    order = _order_for_call(api)
+    oid, crew = order["order_id"], order["crew_id"]
+    assert order["status"] == "en_route" and order["etr_s"] is not None
+    mine = _crew_token(api, crew)
+    r = _step(api, oid, "on_site", mine)
+    assert r.status_code == 200 and r.json()["status"] == "on_site" and r.json()["arrived_s"] is not None
+    crew_view = api.client.get(f"/v1/crews/{crew}", headers=mine).json()
+    assert crew_view["status"] == "on_site" and crew_view["order_id"] == oid
+    r = _step(api, oid, "repaired", mine)
+    assert r.status_code == 200 and r.json()["status"] == "repaired"
+    assert api.client.get(f"/v1/crews/{crew}", headers=mine).json()["status"] == "idle"
+    r = _step(api, oid, "callback_done", api.as_("dispatcher"))
+    assert r.status_code == 200 and r.json()["status"] == "closed"  # the callback closes the order
+    kpis = api.client.get("/v1/kpis", headers=api.as_("viewer")).json()
+    assert kpis["work_orders_by_status"]["closed"] == 1 and kpis["work_orders_open"] == 0
+
+
+def test_a_stale_or_missing_version_changes_nothing(api: Api) -> None:
+    order = _order_for_call(api)
+    oid = order["order_id"]
+    h = api.as_("dispatcher")
+    old = api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"]
+    assert _step(api, oid, "on_site", h, version=old).status_code == 200
+    r = _step(api, oid, "repaired", h, version=old)
+    assert r.status_code == 409 and r.json()["fields"][0]["field"] == "If-Match"
+    assert api.client.get(f"/v1/work-orders/{oid}", headers=h).json()["status"] == "on_site"
+    r = api.client.post(f"/v1/work-orders/{oid}/status", json={"status": "repaired"}, headers=h)
+    assert r.status_code == 428
+
+
+def test_impossible_steps_are_refused_and_change_nothing(api: Api) -> None:
+    order = _order_for_call(api)
+    oid = order["order_id"]
+    h = api.as_("dispatcher")
+    r = _step(api, oid, "repaired", h)  # not on site yet
+    assert r.status_code == 409 and "en_route" in r.json()["error"]
+    r = _step(api, oid, "callback_done", h)
+    assert r.status_code == 409
+    assert api.client.get(f"/v1/work-orders/{oid}", headers=h).json()["status"] == "en_route"
+    assert _step(api, "W999999", "on_site", h, version='"x"').status_code == 404
+    r = api.client.post(f"/v1/work-orders/{oid}/status", json={"status": "flying"},
+                        headers={**h, "If-Match": "x"})
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "status"
+
+
+def test_a_dispatcher_reassigns_an_order_and_the_first_crew_is_called_back(api: Api) -> None:
+    order = _order_for_call(api)
+    oid, first = order["order_id"], order["crew_id"]
+    h = api.as_("dispatcher")
+    crews = api.client.get("/v1/crews?status=idle", headers=h).json()
+    other = next(c["crew_id"] for c in crews if order["skill"] in c["skills"] and c["crew_id"] != first)
+    version = api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"]
+    r = api.client.post(f"/v1/work-orders/{oid}/assignment", json={"crew_id": other},
+                        headers={**h, "If-Match": version})
+    assert r.status_code == 200 and r.json()["crew_id"] == other and r.json()["status"] == "en_route"
+    assert api.client.get(f"/v1/crews/{first}", headers=h).json()["status"] in ("idle", "en_route")
+    assert api.client.get(f"/v1/crews/{other}", headers=h).json()["order_id"] == oid
+    # the first crew's token no longer speaks for this order
+    r = _step(api, oid, "on_site", _crew_token(api, first))
+    assert r.status_code == 403
+    r = api.client.post(f"/v1/work-orders/{oid}/assignment", json={"crew_id": "nobody"},
+                        headers={**h, "If-Match": r.headers.get("ETag", version)})
+    assert r.status_code in (404, 409)
+
+
+def test_roles_are_enforced(api: Api) -> None:
+    order = _order_for_call(api)
+    oid = order["order_id"]
+    assert api.client.get("/v1/work-orders").status_code == 401
+    bad = {"Authorization": "Bearer odk_not-a-token"}
+    assert api.client.get("/v1/work-orders", headers=bad).status_code == 401
+    assert api.client.post("/v1/calls", json={"call_id": "X", "customer_id": "1"},
+                           headers=api.as_("viewer")).status_code == 403
+    assert api.client.post("/v1/calls", json={"call_id": "X", "customer_id": "1"},
+                           headers=api.as_("crew")).status_code == 403
+    assert _step(api, oid, "cancelled", api.as_("call_taker")).status_code == 403
+    assert _step(api, oid, "cancelled", api.as_("crew")).status_code == 403
+    assert api.client.post("/v1/plan/replan", headers=api.as_("viewer")).status_code == 403
+    # a crew token cannot move another crew, nor report on an order that is not its own
+    version = api.client.get("/v1/crews/D01-C02", headers=api.as_("crew")).headers["ETag"]
+    r = api.client.patch("/v1/crews/D01-C02", json={"lon": 118.9, "lat": 28.95},
+                         headers={**api.as_("crew"), "If-Match": version})
+    assert r.status_code == 403
+    if order["crew_id"] != "D01-C01":
+        assert _step(api, oid, "on_site", api.as_("crew")).status_code == 403
+    assert api.client.post("/v1/plan/replan", headers=api.as_("dispatcher")).status_code == 202
+
+
+def test_crew_position_and_duty_updates(api: Api) -> None:
+    h = api.as_("crew")  # D01-C01
+    version = api.client.get("/v1/crews/D01-C01", headers=h).headers["ETag"]
+    lon, lat = api.region.customers[["lon", "lat"]].iloc[0]
+    r = api.client.patch("/v1/crews/D01-C01", json={"lon": float(lon), "lat": float(lat)},
+                         headers={**h, "If-Match": version})
+    assert r.status_code == 200
+    assert abs(r.json()["lon"] - lon) < 1e-5 and abs(r.json()["lat"] - lat) < 1e-5
+    r = api.client.patch("/v1/crews/D01-C01", json={"on_duty": False}, headers={**h, "If-Match": r.headers["ETag"]})
+    assert r.status_code == 200 and r.json()["status"] == "off"
+    r = api.client.patch("/v1/crews/D01-C01", json={"lon": 2.35, "lat": 48.86},
+                         headers={**h, "If-Match": r.headers["ETag"]})
+    assert r.status_code == 422
+    r = api.client.patch("/v1/crews/D01-C01", json={}, headers={**h, "If-Match": "x"})
+    assert r.status_code == 422
+    assert api.client.get("/v1/crews/NOPE", headers=h).status_code == 404
+
+
+def test_customer_outage_and_plan(api: Api) -> None:
+    order = _order_for_call(api)
+    cust = str(api.region.customers["customer_id"].iloc[7])
+    r = api.client.get(f"/v1/customers/{cust}/outage", headers=api.as_("viewer")).json()
+    assert r["out"] is True and r["etr_s"] == order["etr_s"] and r["etr"].endswith("+00:00")
+    assert api.client.get("/v1/customers/nobody/outage", headers=api.as_("viewer")).status_code == 404
+    plan = api.client.get("/v1/plan", headers=api.as_("viewer")).json()
+    assert plan["policy"] == "optimizer" and order["order_id"] in plan["routes"][order["crew_id"]]
+    incidents = api.client.get("/v1/incidents", headers=api.as_("viewer")).json()
+    assert [i["order_id"] for i in incidents] == [order["order_id"]]
