@@ -72,12 +72,12 @@ def make_settings(tmp_path: Path, database_url: str, **kw: object) -> Settings:
                     tick_s=3600.0, **kw)  # type: ignore[arg-type]
 
 
-def issue_tokens(settings: Settings, region: Region) -> dict[str, str]:
+def issue_tokens(settings: Settings) -> dict[str, str]:
     store = Store(settings.database_url)
     store.migrate()
-    crew = "D01-C01"
-    tokens = {role: create_token(store, settings.secret, role) for role in ("call_taker", "dispatcher", "viewer")}
-    tokens["crew"] = create_token(store, settings.secret, "crew", crew)
+    tokens = {role: create_token(store, settings.secret, role)
+              for role in ("call_taker", "dispatcher", "viewer")}
+    tokens["crew"] = create_token(store, settings.secret, "crew", "D01-C01")
     tokens["other_crew"] = create_token(store, settings.secret, "crew", "D01-C02")
     store.dispose()
     return tokens
@@ -86,6 +86,6 @@ def issue_tokens(settings: Settings, region: Region) -> dict[str, str]:
 @pytest.fixture
 def api(tmp_path: Path, database_url: str, region: Region) -> Iterator[Api]:
     settings = make_settings(tmp_path, database_url)
-    tokens = issue_tokens(settings, region)
+    tokens = issue_tokens(settings)
     with TestClient(create_app(settings, region=region)) as client:
         yield Api(client, tokens, region, settings)

@@ -135,7 +135,8 @@ def test_crew_position_and_duty_updates(api: Api) -> None:
                          headers={**h, "If-Match": version})
     assert r.status_code == 200
     assert abs(r.json()["lon"] - lon) < 1e-5 and abs(r.json()["lat"] - lat) < 1e-5
-    r = api.client.patch("/v1/crews/D01-C01", json={"on_duty": False}, headers={**h, "If-Match": r.headers["ETag"]})
+    r = api.client.patch("/v1/crews/D01-C01", json={"on_duty": False},
+                         headers={**h, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200 and r.json()["status"] == "off"
     r = api.client.patch("/v1/crews/D01-C01", json={"lon": 2.35, "lat": 48.86},
                          headers={**h, "If-Match": r.headers["ETag"]})
