@@ -1,0 +1,93 @@
+"""Durability: a new server over the same store rebuilds the same engine state; settings
+refuse a missing or default secret outside development mode; tokens are stored hashed."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.cli import main
+from api.settings import DEV_SECRET, Settings, SettingsError
+from grid_model.region import Region
+from tests.api.conftest import Api, issue_tokens, make_settings
+
+
+def _caught_up(client: TestClient, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    for _ in range(300):
+        status = client.get("/v1/status", headers=headers).json()
+        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
+            return status  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError("engine did not catch up")
+
+
+def test_a_restarted_server_rebuilds_the_same_state(tmp_path: Path, database_url: str,
+                                                    region: Region) -> None:
+    settings = make_settings(tmp_path, database_url)
+    tokens = issue_tokens(settings)
+    h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
+    customers = region.customers["customer_id"]
+    with TestClient(create_app(settings, region=region)) as client:
+        for k in range(0, 400, 7):
+            assert client.post("/v1/calls", json={"call_id": f"R{k}", "customer_id": str(customers.iloc[k])},
+                               headers=h).status_code == 201
+        client.post("/v1/calls", json={"call_id": "R-lost", "address": "nowhere 1"}, headers=h)
+        order = client.get("/v1/work-orders?open_only=true", headers=h).json()[0]
+        client.post(f"/v1/work-orders/{order['order_id']}/status", json={"status": "on_site"},
+                    headers={**h, "If-Match": order["version"]})
+        before_status = _caught_up(client, h)
+        before = client.get("/v1/work-orders", headers=h).json()
+        crews_before = client.get("/v1/crews", headers=h).json()
+    with TestClient(create_app(settings, region=region)) as client:
+        after_status = _caught_up(client, h)
+        after = client.get("/v1/work-orders", headers=h).json()
+        crews_after = client.get("/v1/crews", headers=h).json()
+    assert before_status["store"]["calls"] == 58 + 1
+    assert after_status["engine"]["calls_unlocated"] == before_status["engine"]["calls_unlocated"] == 1
+    assert after_status["engine"]["calls_grouped"] == before_status["engine"]["calls_grouped"]
+    assert [(o["order_id"], o["status"], o["crew_id"], o["version"]) for o in after] == \
+        [(o["order_id"], o["status"], o["crew_id"], o["version"]) for o in before]
+    assert [(c["crew_id"], c["status"], c["order_id"]) for c in crews_after] == \
+        [(c["crew_id"], c["status"], c["order_id"]) for c in crews_before]
+
+
+def test_settings_refuse_a_missing_or_default_secret_outside_development(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(SettingsError, match="no secret"):
+        Settings(tmp_path, url, "").check()
+    with pytest.raises(SettingsError, match="development default"):
+        Settings(tmp_path, url, DEV_SECRET).check()
+    Settings(tmp_path, url, DEV_SECRET, dev_mode=True).check()
+    Settings(tmp_path, url, "a-real-secret-of-some-length").check()
+
+
+def test_token_create_prints_a_token_and_stores_only_its_hash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OUTAGE_DISPATCH_SECRET", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main(["token", "create", "--role", "dispatcher", "--data-dir", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("odk_") and len(token) > 40
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    db = sqlite3.connect(tmp_path / "outage-dispatch.db")
+    rows = db.execute("SELECT token_hash, role FROM api_keys").fetchall()
+    assert len(rows) == 1 and rows[0][1] == "dispatcher" and token not in rows[0][0]
+    assert main(["token", "create", "--role", "crew", "--data-dir", str(tmp_path)]) == 2
+    assert "needs --crew" in capsys.readouterr().err
+
+
+def test_health_and_metrics(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    customer = str(api.region.customers["customer_id"].iloc[3])
+    api.client.post("/v1/calls", json={"call_id": "M1", "customer_id": customer},
+                    headers=api.as_("call_taker"))
+    text = api.client.get("/metrics").text
+    assert 'calls_received_total{status="located"} 1.0' in text
+    assert "http_request_seconds_bucket" in text and "work_orders_open" in text
