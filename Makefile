@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-ci venv clean
+.PHONY: demo test lint bench-ci venv clean pg
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) lint pg
 	$(BIN)/python -m pytest -q
+
+# The API tests run against a real PostgreSQL server they start themselves; install Debian's
+# package when the server binaries are missing (as root, or with password-less sudo).
+pg: $(STAMP)
+	@$(BIN)/python -c "import sys; from api.pg_local import pg_bin; sys.exit(pg_bin() is None)" || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q postgresql >/dev/null; } || \
+	  echo "could not install PostgreSQL: the PostgreSQL half of the API tests will be skipped"; }
 
 # Solver latency on a fixed CI-sized workload, as ratios to a reference workload timed in the
 # same run (benchmarks/results/routing-ci.json); a slowdown shows even on a noisy machine.

@@ -550,10 +550,10 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         lv = live()
         counts = state["store"].counts()
         with lv.lock:
-            engine_calls = sum(1 for inc in lv.engine.predictor.incidents for c in inc.call_ids
-                               if not c.startswith(("SCADA:", "AMI:")))
+            grouped = sum(1 for inc in lv.engine.predictor.incidents if not inc.merged_into
+                          for c in inc.call_ids if not c.startswith(("SCADA:", "AMI:")))
             return {"store": counts, "engine": {"applied_seq": lv.applied_seq, "refused": lv.refused,
-                                                "calls_grouped": engine_calls,
+                                                "calls": lv.calls_applied, "calls_grouped": grouped,
                                                 "calls_unlocated": len(lv.engine.unlocated)}}
 
     @app.get("/v1/events/stream", tags=["events"], response_class=StreamingResponse, responses=ERRORS)

@@ -115,6 +115,7 @@ class LiveDispatch:
         self._last_t = 0
         self.applied_seq = 0
         self.refused = 0
+        self.calls_applied = 0
         self.ready = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -202,6 +203,7 @@ class LiveDispatch:
                 self.applied_seq = ev.seq
                 return Outcome(ev.seq, refused=str(exc))
             self.applied_seq = ev.seq
+            self.calls_applied += ev.kind == "call"
         if ev.kind != "tick" or decisions:
             self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind,
                            "decisions": [_decision_json(d) for d in decisions]})
