@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, timedelta
 from typing import Annotated, Any
@@ -33,6 +33,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,7 +61,7 @@ from grid_model.storm import Call
 
 log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem}
-                                            for code in (400, 401, 403, 404, 409, 413, 422, 428)}
+                                            for code in (400, 401, 403, 404, 409, 413, 422, 428, 503)}
 
 
 class ApiError(Exception):
@@ -103,6 +104,33 @@ class BodyLimit:
             if not too_big:
                 raise
             await _send_json(send, 413, {"error": f"request body over {self.limit} bytes", "fields": []})
+
+
+class Metrics:
+    """Count requests and time them per route (a plain ASGI middleware: cheap per request)."""
+
+    def __init__(self, app: ASGIApp, latency: Histogram, requests_total: Counter) -> None:
+        self.app, self.latency, self.requests_total = app, latency, requests_total
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            name = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(name).observe(time.perf_counter() - t0)
+            self.requests_total.labels(name, str(status)).inc()
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -155,20 +183,18 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                   description="Outage and repair dispatch: calls in, crews out.")
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        latency.labels(name).observe(time.perf_counter() - t0)
-        requests_total.labels(name, str(response.status_code)).inc()
-        return response
+    app.add_middleware(Metrics, latency=latency, requests_total=requests_total)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.error, "fields": exc.fields}, status_code=exc.status,
                             headers=exc.headers)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def store_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("store error: %s", exc)
+        return JSONResponse({"error": "the store is unavailable; nothing was changed, try again",
+                             "fields": []}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -253,28 +279,23 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                 raise ApiError(422, "position outside the service territory",
                                [{"field": "lon", "reason": "outside the service territory"},
                                 {"field": "lat", "reason": "outside the service territory"}])
-        call_id = body.call_id
         if idempotency_key:
             first = state["store"].idempotent_response(f"call:{idempotency_key}")
-            if first is not None:
-                call_id = first[2]
-        stored = state["store"].call(call_id)
-        if stored is not None:
-            response.status_code = 200
-            return call_out(stored)[0]
+            stored = state["store"].call(first[2]) if first is not None else None
+            if stored is not None:
+                response.status_code = 200
+                return call_out(stored)[0]
         row = {"call_id": body.call_id, "time": body.time.astimezone(UTC).isoformat() if body.time else None,
                "customer_id": body.customer_id or "", "meter_id": body.meter_id or "",
                "address": body.address or "", "lon": body.lon, "lat": body.lat}
         try:
-            lv.submit("call", row, call=row)
+            logged = lv.submit("call", row, call=row)
         except DuplicateCallError as dup:
             response.status_code = 200
             return call_out(dup.stored)[0]
         if idempotency_key:
             state["store"].save_response(f"call:{idempotency_key}", "call", 201, body.call_id)
-        stored = state["store"].call(body.call_id)
-        assert stored is not None  # committed by submit
-        out, located = call_out(stored)
+        out, located = call_out({**row, "t_s": logged.t_s, "received_at": logged.received_at})
         calls_total.labels("located" if located else "unlocated").inc()
         response.status_code = 201 if located else 202
         return out
@@ -335,9 +356,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
 
     def apply_and_answer(lv: LiveDispatch, kind: str, payload: dict[str, Any], order_id: str,
                          response: Response) -> WorkOrderOut:
-        _, future = lv.submit(kind, payload, wait=True)
-        assert future is not None
-        outcome = future.result(timeout=60)
+        outcome = lv.outcome(kind, payload)
         if outcome.refused:
             raise ApiError(409, outcome.refused)
         with lv.lock:
@@ -449,9 +468,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         elif body.on_duty is False and status != "off":
             steps.append(("shift_end", {"crew_id": crew_id}))
         for kind, payload in steps:
-            _, future = lv.submit(kind, payload, wait=True)
-            assert future is not None
-            outcome = future.result(timeout=60)
+            outcome = lv.outcome(kind, payload)
             if outcome.refused:
                 raise ApiError(409, outcome.refused)
         with lv.lock:
@@ -491,8 +508,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
     def replan(who: Who) -> dict[str, Any]:
         """Ask for a new plan from the current state at once."""
         allow(who, "dispatcher")
-        seq, _ = live().submit("replan", {})
-        return {"queued": seq}
+        return {"queued": live().submit("replan", {}).seq}
 
     @app.post("/v1/planned-outages", tags=["planned outages"], status_code=201, responses=ERRORS)
     def add_planned(body: PlannedOutageIn, who: Who) -> dict[str, Any]:
@@ -503,10 +519,8 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                            [{"field": "device_id", "reason": "unknown device"}])
         start_s = int((body.start - lv.epoch).total_seconds())
         end_s = int((body.end - lv.epoch).total_seconds())
-        _, future = lv.submit("planned_outage", {"outage_id": body.outage_id, "device_id": body.device_id,
-                                                 "start_s": start_s, "end_s": end_s}, wait=True)
-        assert future is not None
-        outcome = future.result(timeout=60)
+        outcome = lv.outcome("planned_outage", {"outage_id": body.outage_id, "device_id": body.device_id,
+                                                "start_s": start_s, "end_s": end_s})
         if outcome.refused:
             raise ApiError(409, outcome.refused)
         return {"outage_id": body.outage_id, "device_id": body.device_id, "start_s": start_s, "end_s": end_s}

@@ -1,18 +1,25 @@
 """The live dispatch service behind the API: the engine as a deterministic fold over the
 store's event log.
 
-A request that changes anything appends an event to the log (committed, with its sequence
-number and a storm-clock time that never goes back) and hands it to the engine thread, which
-applies events strictly in log order. Calls are acknowledged once committed; requests that need
+A request that changes anything hands its event to the writer thread, which commits waiting
+events together (group commit: one transaction for all that queued meanwhile), each with its
+sequence number and a storm-clock time that never goes back, and passes them on to the engine
+thread, which applies events strictly in log order. Calls are acknowledged once committed; requests that need
 the engine's verdict (a crew's report, a dispatcher's choice) wait for their event to be
 applied, and an event the engine refuses changes nothing, then or on any later rebuild. On
 start the engine is rebuilt by applying the whole log. Clock ticks are logged too, so a rebuild
 makes the same plans. Changes are published to server-sent-event subscribers.
+
+The engine decides (assignments, alerts, ETRs: ``DispatchEngine.settle``) once per burst, not
+per event: before the first event of a later clock second, after a tick or a re-plan request,
+and after a ``settle`` event the engine thread logs when it runs out of work. Every one of these
+is in the log, so a rebuild decides at the same points.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
@@ -26,7 +33,7 @@ from typing import Any
 from pyproj import Transformer
 
 from api.settings import Settings
-from api.store import Store, StoredEvent
+from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
 from dispatch.crews import region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
@@ -54,6 +61,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Logged:
+    """An event as committed to the log; ``outcome`` is set when the submitter waits."""
+
+    seq: int
+    t_s: int
+    received_at: str
+    outcome: Future[Outcome] | None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What applying one logged event did: refused (with the reason) or the decisions."""
 
@@ -70,7 +87,7 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
         return CallReceived(t, Call(p["call_id"], t, customer_id=p.get("customer_id") or "",
                                     meter_id=p.get("meter_id") or "", address=p.get("address") or "",
                                     lon=p.get("lon"), lat=p.get("lat")))
-    if kind in ("tick", "replan"):
+    if kind in ("tick", "replan", "settle"):
         return ClockTick(t)
     if kind == "arrived":
         return CrewArrived(t, p["crew_id"], p["order_id"])
@@ -109,13 +126,15 @@ class LiveDispatch:
         self.engine = DispatchEngine(region, list(self.crews), policy, travel=RoadTravel(region.roads),
                                      limits=limits)
         self.lock = threading.RLock()  # held while the engine changes or is read
-        self._append_lock = threading.Lock()
+        self._pending: queue.Queue[tuple[PendingEvent, bool, Future[Logged]] | None] = queue.Queue()
         self._queue: queue.Queue[tuple[StoredEvent, Future[Outcome] | None] | None] = queue.Queue()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
         self._last_t = 0
         self.applied_seq = 0
         self.refused = 0
         self.calls_applied = 0
+        self._unsettled = False
+        self._settle_asked = False
         self.ready = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -134,12 +153,19 @@ class LiveDispatch:
             self._last_t = ev.t_s
             n += 1
         log.info("engine rebuilt from %d logged events in %.1f s", n, time.perf_counter() - t0)
+        self._start_thread(self._write)
+        if self._unsettled:  # the log ends between decisions: log the point where they are made
+            self._settle_asked = True
+            self.submit("settle", {})
         self._shift_changes()
         for target in (self._run, self._tick):
-            th = threading.Thread(target=target, daemon=True, name=f"live-{target.__name__}")
-            th.start()
-            self._threads.append(th)
+            self._start_thread(target)
         self.ready = True
+
+    def _start_thread(self, target: Callable[[], None]) -> None:
+        th = threading.Thread(target=target, daemon=True, name=f"live-{target.__name__}")
+        th.start()
+        self._threads.append(th)
 
     def _shift_changes(self) -> None:
         """Crews whose shift is under way start it; crews past their shift end it (a crew at
@@ -160,22 +186,59 @@ class LiveDispatch:
 
     def stop(self) -> None:
         self._stop.set()
+        self._pending.put(None)
         self._queue.put(None)
         for th in self._threads:
             th.join(timeout=5)
 
     # -- intake --------------------------------------------------------------------
     def submit(self, kind: str, payload: dict[str, Any], *, call: dict[str, Any] | None = None,
-               wait: bool = False) -> tuple[int, Future[Outcome] | None]:
-        """Log an event and queue it for the engine; with ``wait`` a future gives its outcome.
-        Raises ``DuplicateCallError`` (nothing logged) for a call id already stored."""
-        future: Future[Outcome] | None = Future() if wait else None
-        with self._append_lock:
+               wait: bool = False) -> Logged:
+        """Log an event (returns once it is committed) and queue it for the engine; with
+        ``wait`` its outcome will follow. Raises ``DuplicateCallError`` (nothing logged) for a
+        call id already stored."""
+        done: Future[Logged] = Future()
+        self._pending.put((PendingEvent(0, kind, payload, now_iso(), call), wait, done))
+        return done.result()
+
+    def _write(self) -> None:
+        """The writer thread: commit everything waiting in one transaction, in order."""
+        while True:
+            item = self._pending.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 512:
+                try:
+                    more = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._pending.put(None)
+                    break
+                batch.append(more)
             t = max(self.now_s(), self._last_t)
-            seq = self.store.append(t, kind, payload, call=call)
+            events = [dataclasses.replace(ev, t_s=t) for ev, _, _ in batch]
+            try:
+                results = self.store.append_batch(events)
+            except Exception as exc:  # the store is down: every waiting request hears so
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
             self._last_t = t
-            self._queue.put((StoredEvent(seq, t, kind, payload), future))
-        return seq, future
+            for ev, (_, wait, done), result in zip(events, batch, results, strict=True):
+                if isinstance(result, dict):
+                    done.set_exception(DuplicateCallError(result))
+                    continue
+                future: Future[Outcome] | None = Future() if wait else None
+                self._queue.put((StoredEvent(result, t, ev.kind, ev.payload), future))
+                done.set_result(Logged(result, t, ev.received_at, future))
+
+    def outcome(self, kind: str, payload: dict[str, Any], timeout_s: float = 60.0) -> Outcome:
+        """Log an event and wait until the engine has applied (or refused) it."""
+        future = self.submit(kind, payload, wait=True).outcome
+        assert future is not None
+        return future.result(timeout=timeout_s)
 
     def _run(self) -> None:
         while True:
@@ -186,6 +249,9 @@ class LiveDispatch:
             outcome = self._apply(ev)
             if future is not None:
                 future.set_result(outcome)
+            if self._unsettled and not self._settle_asked and self._queue.empty():
+                self._settle_asked = True  # out of work: log the point where the engine decides
+                self._pending.put((PendingEvent(0, "settle", {}, now_iso()), False, Future()))
 
     def _tick(self) -> None:
         while not self._stop.wait(self.settings.tick_s):
@@ -193,21 +259,32 @@ class LiveDispatch:
             self.submit("tick", {})
 
     def _apply(self, ev: StoredEvent) -> Outcome:
+        decisions: list[Decision] = []
+        refused = ""
         with self.lock:
+            engine = self.engine
+            if self._unsettled and engine.clock_s is not None and ev.t_s > engine.clock_s:
+                decisions += engine.settle(engine.clock_s)
+                self._unsettled = False
             if ev.kind == "replan":
-                self.engine.policy.on_override()
+                engine.policy.on_override()
             try:
-                decisions = tuple(self.engine.handle(_payload_event(ev, self.region)))
+                decisions += engine.handle(_payload_event(ev, self.region), settle=False)
+                self._unsettled = True
+                self.calls_applied += ev.kind == "call"
             except (EventError, ValueError, KeyError) as exc:
                 self.refused += 1
-                self.applied_seq = ev.seq
-                return Outcome(ev.seq, refused=str(exc))
+                refused = str(exc)
+            if ev.kind in ("tick", "replan", "settle") and self._unsettled:
+                decisions += engine.settle(ev.t_s)
+                self._unsettled = False
+            if ev.kind == "settle":
+                self._settle_asked = False
             self.applied_seq = ev.seq
-            self.calls_applied += ev.kind == "call"
-        if ev.kind != "tick" or decisions:
-            self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind,
+        if decisions or ev.kind not in ("tick", "settle"):
+            self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind, "refused": refused,
                            "decisions": [_decision_json(d) for d in decisions]})
-        return Outcome(ev.seq, decisions=decisions)
+        return Outcome(ev.seq, refused=refused, decisions=tuple(decisions))
 
     def wait_applied(self, seq: int, timeout_s: float = 30.0) -> bool:
         """Block until the engine has applied event ``seq`` (True), or time out."""

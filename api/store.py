@@ -12,7 +12,6 @@ Schema changes go through Alembic (``api/migrations``); ``Store.migrate`` upgrad
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,6 +95,17 @@ class StoredEvent:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event waiting for the writer: its clock time, kind, payload and call row."""
+
+    t_s: int
+    kind: str
+    payload: dict[str, Any]
+    received_at: str
+    call: dict[str, Any] | None = None
+
+
 class DuplicateCallError(Exception):
     """A call id already stored; ``stored`` is the call as first received."""
 
@@ -126,7 +136,6 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self._append_lock = threading.Lock()
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -144,25 +153,29 @@ class Store:
         self.engine.dispose()
 
     # -- the event log ---------------------------------------------------------------
-    def append(self, t_s: int, kind: str, payload: dict[str, Any], *,
-               call: dict[str, Any] | None = None) -> int:
-        """Commit one event (and its call row); returns its sequence number. A call id already
-        stored raises ``DuplicateCallError`` and stores nothing."""
-        with self._append_lock, self.engine.begin() as conn:
-            key = conn.execute(insert(events).values(t_s=t_s, kind=kind, payload=payload,
-                                                     received_at=now_iso())).inserted_primary_key
-            assert key is not None
-            seq = key[0]
-            if call is not None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(calls).values(seq=seq, t_s=t_s, received_at=now_iso(), **call))
-                except IntegrityError:
-                    stored = self.call(call["call_id"])
-                    if stored is None:
-                        raise
-                    raise DuplicateCallError(stored) from None
-            return int(seq)
+    def append_batch(self, batch: list[PendingEvent]) -> list[int | dict[str, Any]]:
+        """Commit events in one transaction (group commit); for each, its sequence number, or,
+        for a call whose id is already stored (or earlier in the batch), the stored call, and
+        nothing of it is written."""
+        ids = [p.call["call_id"] for p in batch if p.call is not None]
+        out: list[int | dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            known = {r.call_id: dict(r._mapping) for r in conn.execute(
+                select(calls).where(calls.c.call_id.in_(ids)))} if ids else {}
+            for p in batch:
+                if p.call is not None and p.call["call_id"] in known:
+                    out.append(known[p.call["call_id"]])
+                    continue
+                key = conn.execute(insert(events).values(t_s=p.t_s, kind=p.kind, payload=p.payload,
+                                                         received_at=p.received_at)).inserted_primary_key
+                assert key is not None
+                seq = int(key[0])
+                if p.call is not None:
+                    row = {**p.call, "seq": seq, "t_s": p.t_s, "received_at": p.received_at}
+                    conn.execute(insert(calls).values(**row))
+                    known[p.call["call_id"]] = row
+                out.append(seq)
+        return out
 
     def events_after(self, seq: int = 0) -> Iterator[StoredEvent]:
         with self.engine.connect() as conn:

@@ -222,8 +222,9 @@ class DispatchEngine:
         return self.travel.between_snapped(nodes, access, b_node, b_access)
 
     # -- event handling ----------------------------------------------------------------
-    def handle(self, event: Event) -> list[Decision]:
-        """Apply one event and return the decisions it leads to."""
+    def handle(self, event: Event, *, settle: bool = True) -> list[Decision]:
+        """Apply one event and return the decisions it leads to. With ``settle`` false the
+        policy is not asked yet: a caller applying a burst of events settles once after it."""
         if self.clock_s is not None and event.t_s < self.clock_s:
             raise EventError(f"event at {event.t_s} s is before the engine clock {self.clock_s} s")
         handler = self._handlers.get(type(event))
@@ -233,10 +234,16 @@ class DispatchEngine:
         self.clock_s = event.t_s
         if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self.generators.serving:
             out.extend(self.generators.release(self._covered, event.t_s))
-        out.extend(self._dispatch(event.t_s))
-        out.extend(self.alerts.due(event.t_s, self.orders))
-        out.extend(self.etrs.refresh(event.t_s, self.policy.plan_version, self.open_orders, self.orders,
-                                     lambda order: self._etr_of(order, event.t_s)))
+        if settle:
+            out.extend(self.settle(event.t_s))
+        return out
+
+    def settle(self, t_s: int) -> list[Decision]:
+        """The decisions due now: the policy's assignments, alerts, re-quoted ETRs."""
+        out = self._dispatch(t_s)
+        out.extend(self.alerts.due(t_s, self.orders))
+        out.extend(self.etrs.refresh(t_s, self.policy.plan_version, self.open_orders, self.orders,
+                                     lambda order: self._etr_of(order, t_s)))
         return out
 
     def _crew(self, crew_id: str) -> CrewState:
