@@ -44,13 +44,16 @@ def create_token(store: Store, secret: str, role: str, crew_id: str | None = Non
 
 
 class TokenCache:
-    """Resolves tokens to principals, remembering the answers (keys are never edited, only
-    revoked, and a revoked key is refused once the server restarts)."""
+    """Resolves tokens to principals, remembering the answers (keys are only ever added)."""
 
     def __init__(self, store: Store, secret: str) -> None:
         self.store = store
         self.secret = secret
         self._known: dict[str, Principal] = {}
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token seen before, without asking the store."""
+        return self._known.get(token)
 
     def principal(self, token: str) -> Principal | None:
         found = self._known.get(token)

@@ -197,9 +197,15 @@ class LiveDispatch:
         """Log an event (returns once it is committed) and queue it for the engine; with
         ``wait`` its outcome will follow. Raises ``DuplicateCallError`` (nothing logged) for a
         call id already stored."""
+        return self.enqueue(kind, payload, call=call, wait=wait).result()
+
+    def enqueue(self, kind: str, payload: dict[str, Any], *, call: dict[str, Any] | None = None,
+                wait: bool = False) -> Future[Logged]:
+        """Hand an event to the writer; the future is done once it is committed (for an
+        ``async`` caller: ``await asyncio.wrap_future(...)``)."""
         done: Future[Logged] = Future()
         self._pending.put((PendingEvent(0, kind, payload, now_iso(), call), wait, done))
-        return done.result()
+        return done
 
     def _write(self) -> None:
         """The writer thread: commit everything waiting in one transaction, in order."""

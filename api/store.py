@@ -156,25 +156,31 @@ class Store:
     def append_batch(self, batch: list[PendingEvent]) -> list[int | dict[str, Any]]:
         """Commit events in one transaction (group commit); for each, its sequence number, or,
         for a call whose id is already stored (or earlier in the batch), the stored call, and
-        nothing of it is written."""
+        nothing of it is written. Only one writer appends: it numbers the events itself."""
         ids = [p.call["call_id"] for p in batch if p.call is not None]
         out: list[int | dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        call_rows: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             known = {r.call_id: dict(r._mapping) for r in conn.execute(
                 select(calls).where(calls.c.call_id.in_(ids)))} if ids else {}
+            seq = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
             for p in batch:
                 if p.call is not None and p.call["call_id"] in known:
                     out.append(known[p.call["call_id"]])
                     continue
-                key = conn.execute(insert(events).values(t_s=p.t_s, kind=p.kind, payload=p.payload,
-                                                         received_at=p.received_at)).inserted_primary_key
-                assert key is not None
-                seq = int(key[0])
+                seq += 1
+                event_rows.append({"seq": seq, "t_s": p.t_s, "kind": p.kind, "payload": p.payload,
+                                   "received_at": p.received_at})
                 if p.call is not None:
                     row = {**p.call, "seq": seq, "t_s": p.t_s, "received_at": p.received_at}
-                    conn.execute(insert(calls).values(**row))
+                    call_rows.append(row)
                     known[p.call["call_id"]] = row
                 out.append(seq)
+            if event_rows:
+                conn.execute(insert(events), event_rows)
+            if call_rows:
+                conn.execute(insert(calls), call_rows)
         return out
 
     def events_after(self, seq: int = 0) -> Iterator[StoredEvent]:
