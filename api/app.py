@@ -45,6 +45,7 @@ from api.schemas import (
     CallOut,
     CrewOut,
     CrewUpdate,
+    DeviceReportIn,
     PlannedOutageIn,
     Problem,
     StatusChange,
@@ -520,7 +521,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
     def add_planned(body: PlannedOutageIn, who: Who) -> dict[str, Any]:
         allow(who, "dispatcher")
         lv = live()
-        if body.device_id not in lv.engine._device_index:
+        if not lv.engine.knows_device(body.device_id):
             raise ApiError(404, f"no device {body.device_id!r}",
                            [{"field": "device_id", "reason": "unknown device"}])
         start_s = int((body.start - lv.epoch).total_seconds())
@@ -530,6 +531,18 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         if outcome.refused:
             raise ApiError(409, outcome.refused)
         return {"outage_id": body.outage_id, "device_id": body.device_id, "start_s": start_s, "end_s": end_s}
+
+    @app.post("/v1/device-reports", tags=["incidents"], status_code=201, responses=ERRORS)
+    async def device_report(body: DeviceReportIn, who: Who) -> dict[str, Any]:
+        """A protective device reported open (SCADA, or a field report of a blown fuse): an
+        incident at the device for certain."""
+        allow(who, "dispatcher")
+        lv = live()
+        if not lv.engine.knows_device(body.device_id):
+            raise ApiError(404, f"no device {body.device_id!r}",
+                           [{"field": "device_id", "reason": "unknown device"}])
+        logged = await asyncio.wrap_future(lv.enqueue("device", {"device_id": body.device_id}))
+        return {"device_id": body.device_id, "seq": logged.seq, "t_s": logged.t_s}
 
     @app.get("/v1/customers/{customer_id}/outage", tags=["customers"], responses=ERRORS)
     def customer_outage(customer_id: str, who: Who) -> dict[str, Any]:

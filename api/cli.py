@@ -206,13 +206,20 @@ def _solve(args: argparse.Namespace) -> int:
 
 
 def load_grid(spec: str, scale: float = 1.0) -> Region:
-    """``default`` (the embedded region, shrunk by ``scale``), ``simbench:CODE``, a GeoPackage
+    """``default`` (the embedded region, shrunk by ``scale``), ``simbench:CODE``,
+    ``history:FILE.csv`` (the grid built around an outage history, PG&E's columns), a GeoPackage
     or a folder of GeoJSON layers (docs/grid-layers.md), or a pandapower JSON file."""
     if spec == "default":
         from grid_model.generate import RegionParams
         from grid_model.region import load_region
 
         return load_region(RegionParams(scale=scale))
+    if spec.startswith("history:"):
+        from grid_model.history import read_history
+        from grid_model.history_grid import build_history_grid
+
+        grid, _ = build_history_grid(read_history(Path(spec.split(":", 1)[1])), n_crews=300)
+        return grid.region
     if spec.startswith("simbench:"):
         from grid_model.pandapower_import import simbench_region
 

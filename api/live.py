@@ -43,6 +43,7 @@ from dispatch.events import (
     CrewArrived,
     CrewPosition,
     Decision,
+    DeviceOperated,
     DispatcherAssigned,
     Event,
     EventError,
@@ -105,6 +106,8 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
         return ShiftStarted(t, p["crew_id"])
     if kind == "shift_end":
         return ShiftEnded(t, p["crew_id"])
+    if kind == "device":
+        return DeviceOperated(t, p["device_id"])
     if kind == "planned_outage":
         return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"])
     raise ValueError(f"event {ev.seq}: unknown kind {kind!r}")

@@ -117,6 +117,11 @@ class CrewUpdate(BaseModel):
         return self
 
 
+class DeviceReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: str = Field(min_length=1, max_length=64)
+
+
 class PlannedOutageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outage_id: str = Id

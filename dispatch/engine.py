@@ -167,6 +167,10 @@ class DispatchEngine:
         return self.etrs.history
 
     # -- queries the policy uses -------------------------------------------------------
+    def knows_device(self, device_id: str) -> bool:
+        """Whether ``device_id`` is a protective device of the network."""
+        return device_id in self._device_index
+
     def idle_crews(self, skill: str) -> list[str]:
         return [cid for cid, s in self.crews.items() if s.status == "idle" and skill in s.crew.skills]
 
