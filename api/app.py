@@ -65,6 +65,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem}
                                             for code in (400, 401, 403, 404, 409, 413, 422, 428, 503)}
 
 
+# Header values are printable ASCII (RFC 9110 tokens and entity tags).
+IfMatch = Annotated[str | None, Header(max_length=100, pattern=r"^[\x21-\x7e]+$")]
+IdempotencyKey = Annotated[str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")]
+
+
 class ApiError(Exception):
     def __init__(self, status: int, error: str, fields: list[dict[str, str]] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -273,7 +278,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                          200: {"model": CallOut, "description": "already received: the stored call"},
                          202: {"model": CallOut, "description": "stored, caller not found on the grid"}})
     async def post_call(body: CallIn, who: Who, response: Response,
-                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> CallOut:
+                  idempotency_key: IdempotencyKey = None) -> CallOut:
         """File a trouble call. It is committed before the answer; a re-send with the same
         call_id (or Idempotency-Key) gets the stored call back and stores nothing. (Async: it
         only resolves the caller, which takes microseconds, and awaits the commit.)"""
@@ -374,7 +379,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
     @app.post("/v1/work-orders/{order_id}/status", tags=["work orders"], response_model=WorkOrderOut,
               responses=ERRORS)
     def change_status(order_id: str, body: StatusChange, who: Who, response: Response,
-                      if_match: Annotated[str | None, Header(max_length=100)] = None) -> WorkOrderOut:
+                      if_match: IfMatch = None) -> WorkOrderOut:
         """A crew reports arrival (``on_site``) or the repair (``repaired``) of its own order;
         a dispatcher records the callback (``callback_done``) or cancels."""
         lv = live()
@@ -404,7 +409,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
     @app.post("/v1/work-orders/{order_id}/assignment", tags=["work orders"], response_model=WorkOrderOut,
               responses=ERRORS)
     def assign(order_id: str, body: AssignmentIn, who: Who, response: Response,
-               if_match: Annotated[str | None, Header(max_length=100)] = None) -> WorkOrderOut:
+               if_match: IfMatch = None) -> WorkOrderOut:
         """A dispatcher sends a crew to a waiting order, overriding the plan."""
         allow(who, "dispatcher")
         lv = live()
@@ -453,7 +458,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
 
     @app.patch("/v1/crews/{crew_id}", tags=["crews"], response_model=CrewOut, responses=ERRORS)
     def update_crew(crew_id: str, body: CrewUpdate, who: Who, response: Response,
-                    if_match: Annotated[str | None, Header(max_length=100)] = None) -> CrewOut:
+                    if_match: IfMatch = None) -> CrewOut:
         """A crew's GPS fix or duty change (its own crew only), or a dispatcher's."""
         allow(who, "crew", "dispatcher")
         lv = live()

@@ -44,5 +44,8 @@ def test_no_request_gets_a_server_error(case: schemathesis.Case, server: tuple[T
     for headers in ({"Authorization": f"Bearer {token}"}, {}):
         kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
         kwargs.pop("cookies", None)
-        response = client.request(**kwargs)
+        try:
+            response = client.request(**kwargs)
+        except UnicodeEncodeError:  # a header HTTP cannot carry: the client refuses to send it
+            continue
         case.validate_response(response, checks=[not_a_server_error, status_code_conformance])
