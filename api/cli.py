@@ -83,6 +83,13 @@ def _replay(args: argparse.Namespace) -> int:
         replay = replay_storm(Path(args.storm), options)
     kpis = replay.kpis
     print(format_kpi_table([kpis]))
+    if "utility_customer_minutes_interrupted" in kpis:
+        etr = kpis["utility_etr_first_within_1h_rate"]
+        etr_text = "n/a" if not isinstance(etr, float | int) else f"{100 * etr:.1f} %"
+        print(f"\nthe utility's own restorations: {kpis['utility_customer_minutes_interrupted']:,.0f} "
+              f"customer-minutes, median {kpis['utility_median_restoration_hours']} h to restore "
+              f"({kpis['utility_events_stale']} entries open over two weeks left out); first ETR within "
+              f"1 h: {etr_text}")
     if kpis.get("history_rows_skipped"):
         print(f"skipped {kpis['history_rows_skipped']} bad row(s) of the history", file=sys.stderr)
     if args.kpis_json:
@@ -127,7 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.settings import Settings
 
-    settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, grid=args.grid,
+    settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev, grid=args.grid,
                                  grid_scale=args.scale, policy=args.policy)
     settings.check()
     logging.getLogger().setLevel(logging.INFO)
@@ -322,8 +329,6 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
     sv.add_argument("--dev", action="store_true",
                     help="development mode: a default secret and anonymous read access are allowed")
-    sv.add_argument("--demo", action="store_true", help="run the default storm on a simulated clock "
-                                                        "(development use only)")
     sv.set_defaults(func=_serve)
     tk = sub.add_parser("token", help="API tokens")
     tk_sub = tk.add_subparsers(dest="token_command", required=True)

@@ -230,8 +230,9 @@ def execute(runs: Iterable[RunSpec], *, scheduler: str | None = None, workers: i
         return outputs
     from distributed import Client, LocalCluster, as_completed
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # its start-up chatter, not ours
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None)
+                                                  dashboard_address=None, silence_logs=logging.WARNING)
     try:
         with Client(scheduler or cluster) as client:
             futures = client.map(run_one, specs, pure=False)
