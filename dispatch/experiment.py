@@ -20,8 +20,8 @@ Plan file (TOML; paths are relative to it)::
     arrival_urban_min = [45, 60]
     improve_iterations = [100, 300]   # optimizer only: the baseline runs once per other values
 
-Run options (``crews``, ``mutual_aid``, ``mutual_aid_at_h``, ``ami``) may sit in a storm or in
-``[parameters]``; everything else in ``[parameters]`` is a policy parameter
+Run options (``crews``, ``mutual_aid``, ``mutual_aid_at_h``, ``ami``, ``skip_bad_rows``) may sit
+in a storm or in ``[parameters]``; everything else in ``[parameters]`` is a policy parameter
 (``dispatch.replay.make_policy``).
 """
 
@@ -45,7 +45,7 @@ from dispatch.replay import POLICIES, Replay, ReplayOptions, replay_history, rep
 
 log = logging.getLogger(__name__)
 
-_RUN_OPTIONS = {"crews": int, "mutual_aid": int, "mutual_aid_at_h": float, "ami": bool}
+_RUN_OPTIONS = {"crews": int, "mutual_aid": int, "mutual_aid_at_h": float, "ami": bool, "skip_bad_rows": bool}
 _STORM_KEYS = {"name", "storm", "history", "format", "depots", *_RUN_OPTIONS}
 _OPTIMIZER_ONLY = frozenset(f.name for f in dataclasses.fields(OptimizerParams))
 

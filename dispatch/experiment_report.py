@@ -36,6 +36,7 @@ KPI_COLUMNS = (
     ("first ETR within 1 h", "etr_first_within_1h_rate", "{:.1%}"),
     ("utility's own customer-minutes", "utility_customer_minutes_interrupted", "{:,.0f}"),
     ("utility's first ETR within 1 h", "utility_etr_first_within_1h_rate", "{:.1%}"),
+    ("history rows skipped (bad)", "history_rows_skipped", "{:.0f}"),
     ("replay seconds", "replay_seconds", "{:.1f}"),
 )
 

@@ -1,7 +1,7 @@
 """A utility's own outage history as a replay source: one row per outage event, read through a
 column mapping (``PGE_COLUMNS`` for PG&E's outage-map history) and checked row by row.
 
-Times become seconds from the earliest start. A bad row (a missing value, a time that does not
+CSV or Parquet. Times become seconds from the earliest start. A bad row (a missing value, a time that does not
 parse, a restoration before the start, a position off the globe, an unknown extent) stops the
 read with the file, line and reason, or, with ``skip_bad_rows``, is counted and reported while
 the others go through.
@@ -78,49 +78,74 @@ def _instant(text: str, what: str) -> datetime:
     return t.astimezone(UTC)
 
 
-def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
-                 skip_bad_rows: bool = False) -> History:
-    """Read an outage history CSV through ``columns`` (our field -> its column)."""
+def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
+    """The header and the rows of a CSV or Parquet file, each row with where it is
+    (``file:line``, or ``file row N`` for Parquet) and its values as text."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise HistoryError(f"{path}: cannot read as Parquet: {exc}") from exc
+
+        def text(v: object) -> str:
+            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+                return ""
+            return v.isoformat() if isinstance(v, pd.Timestamp | datetime) else str(v)
+
+        records = frame.to_dict(orient="records")
+        return ([str(c) for c in frame.columns],
+                [(f"{path} row {k + 1}", {str(c): text(v) for c, v in r.items()})
+                 for k, r in enumerate(records)])
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [columns[f] for f in REQUIRED if columns.get(f, "") not in header]
-        if missing:
-            raise HistoryError(f"{path}: missing column(s) {', '.join(missing)}")
-        rows: list[tuple[int, dict[str, str], datetime, datetime]] = []
-        skipped: list[str] = []
+        return (list(reader.fieldnames or []),
+                [(f"{path}:{line}", row) for line, row in enumerate(reader, start=2)])
 
-        def reject(line: int, exc: ValueError) -> None:
-            """A bad row stops the read, or with ``skip_bad_rows`` is noted and left out."""
-            message = f"{path}:{line}: {exc}"
-            if not skip_bad_rows:
-                raise HistoryError(message) from None
-            skipped.append(message)
 
-        for line, row in enumerate(reader, start=2):
-            try:
-                start = _instant(row[columns["start"]], "start")
-                restored = _instant(row[columns["restored"]], "restoration")
-                if restored < start:
-                    raise ValueError(f"restoration {restored.isoformat()} is before the start "
-                                     f"{start.isoformat()}")
-                rows.append((line, row, start, restored))
-            except ValueError as exc:
-                reject(line, exc)
+def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
+                 skip_bad_rows: bool = False) -> History:
+    """Read an outage history (CSV, or Parquet by its suffix) through ``columns`` (our field ->
+    its column)."""
+    header, table = _rows(path)
+    missing = [columns[f] for f in REQUIRED if columns.get(f, "") not in header]
+    if missing:
+        raise HistoryError(f"{path}: missing column(s) {', '.join(missing)}")
+    rows: list[tuple[str, dict[str, str], datetime, datetime]] = []
+    skipped: list[str] = []
+
+    def reject(where: str, exc: ValueError) -> None:
+        """A bad row stops the read, or with ``skip_bad_rows`` is noted and left out."""
+        message = f"{where}: {exc}"
+        if not skip_bad_rows:
+            raise HistoryError(message) from None
+        skipped.append(message)
+
+    for where, row in table:
+        try:
+            start = _instant(row[columns["start"]], "start")
+            restored = _instant(row[columns["restored"]], "restoration")
+            if restored < start:
+                raise ValueError(f"restoration {restored.isoformat()} is before the start "
+                                 f"{start.isoformat()}")
+            rows.append((where, row, start, restored))
+        except ValueError as exc:
+            reject(where, exc)
     if not rows:
         raise HistoryError(f"{path}: no outage events")
     epoch = min(start for _, _, start, _ in rows)
     events = []
-    seen: dict[str, int] = {}
-    for line, row, start, restored in rows:
+    seen: dict[str, str] = {}
+    for where, row, start, restored in rows:
         try:
             event = _event(row, columns, epoch, start, restored)
             if event.event_id in seen:
-                raise ValueError(f"event {event.event_id} already read on line {seen[event.event_id]}")
-            seen[event.event_id] = line
+                raise ValueError(f"event {event.event_id} already read at {seen[event.event_id]}")
+            seen[event.event_id] = where
             events.append(event)
         except ValueError as exc:
-            reject(line, exc)
+            reject(where, exc)
     events.sort(key=lambda e: (e.start_s, e.event_id))
     return History(epoch, tuple(events), tuple(skipped))
 

@@ -112,6 +112,22 @@ def test_failed_run_is_reported_and_the_others_finish(tmp_path: Path) -> None:
     assert "Failed runs" in page and "bad.csv:2" in page
 
 
+def test_bad_history_rows_can_be_skipped_and_are_counted_in_the_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    good_row = _history(tmp_path / "storm.csv", n=3).read_text(encoding="utf-8").splitlines()[1]
+    broken = "X1,2024-02-04T03:00:00Z,,2024-02-04T01:00:00Z,38.4,-122.7,T,C,D,CUSTOMER,1,W,,"
+    bad.write_text("\n".join([HEADER, good_row, broken]) + "\n", encoding="utf-8")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('policies = ["baseline"]\n[[storms]]\nhistory = "bad.csv"\ncrews = 1\n'
+                    'skip_bad_rows = true\n', encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["experiment", str(plan), "--out", str(out_dir), "--local", "--quiet"]) == 0
+    results = pd.read_parquet(out_dir / "results.parquet")
+    assert results["history_rows_skipped"].tolist() == [1] and results["work_orders"].tolist() == [1]
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert "history rows skipped (bad)" in page
+
+
 def test_report_holds_the_kpi_table_and_every_figure(tmp_path: Path) -> None:
     plan = read_plan(_plan(tmp_path))
     outputs = execute(plan.runs, local=True)

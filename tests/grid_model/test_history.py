@@ -45,7 +45,7 @@ def test_events_count_from_the_earliest_start_and_carry_their_element_kind(tmp_p
     (GOOD[1].replace("36.6", "136.6"), "position 136.6, -121.6 is off the globe"),
     (GOOD[1].replace("CUSTOMER", "FEEDER"), "extent 'FEEDER' is not one of"),
     (GOOD[1].replace(",1,REPLCE", ",-2,REPLCE"), "customers must be 0 or more, got -2"),
-    (GOOD[1].replace("E1,", "E2,", 1), "event E2 already read on line 2"),
+    (GOOD[1].replace("E1,", "E2,", 1), "event E2 already read at .*history.csv:2"),
 ])
 def test_a_bad_row_stops_the_read_with_its_line_or_is_skipped(tmp_path: Path, row: str, reason: str) -> None:
     path = _csv(tmp_path, [GOOD[0], row])
@@ -62,3 +62,20 @@ def test_missing_columns_and_an_empty_file_are_named(tmp_path: Path) -> None:
         read_history(_csv(tmp_path, GOOD, header=header))
     with pytest.raises(HistoryError, match="no outage events"):
         read_history(_csv(tmp_path, []))
+
+
+def test_a_parquet_history_reads_like_the_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    csv_path = _csv(tmp_path, GOOD)
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    frame["start_utc"] = pd.to_datetime(frame["start_utc"])  # a real timestamp column
+    frame["customers"] = frame["customers"].astype(int)
+    parquet = tmp_path / "history.parquet"
+    frame.to_parquet(parquet)
+    from_csv, from_parquet = read_history(csv_path), read_history(parquet)
+    assert from_parquet.events == from_csv.events and from_parquet.epoch == from_csv.epoch
+    frame.loc[1, "lat"] = "north"
+    frame.to_parquet(parquet)
+    with pytest.raises(HistoryError, match=r"history.parquet row 2: position 'north'"):
+        read_history(parquet)
