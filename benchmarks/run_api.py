@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,48 +30,19 @@ from typing import Any
 
 import numpy as np
 
+from api.server_process import create_token, free_port, server_env, start_server
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "benchmark-secret-0123456789abcdef"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(database_url: str | None) -> dict[str, str]:
-    env = {**os.environ, "OUTAGE_DISPATCH_SECRET": SECRET}
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
-
-
 def _serve(data_dir: Path, port: int, database_url: str | None,
            grid: str = "default") -> subprocess.Popen[bytes]:
-    import httpx
-
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--data-dir", str(data_dir), "--grid", grid], env=_env(database_url),
-                            stdout=(data_dir / "server.log").open("ab"), stderr=subprocess.STDOUT)
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError((data_dir / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    return start_server(data_dir, port, server_env(SECRET, database_url), "--grid", grid)
 
 
 def _token(data_dir: Path, database_url: str | None, role: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "api.cli", "token", "create", "--role", role, "--data-dir",
-                          str(data_dir)], env=_env(database_url), capture_output=True, text=True, check=True)
-    return out.stdout.strip()
+    return create_token(data_dir, server_env(SECRET, database_url), role)
 
 
 class _Connection:
@@ -203,7 +173,7 @@ def plan_at_10k(database_url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         dispatcher = _token(data_dir, database_url, "dispatcher")
-        port = _port()
+        port = free_port()
         proc = _serve(data_dir, port, database_url, grid=f"history:{pge}")
         try:
             t0 = time.perf_counter()
@@ -228,7 +198,7 @@ def run_store(database_url: str | None, *, rate: float, seconds: float) -> dict[
         data_dir = Path(tmp)
         token = _token(data_dir, database_url, "call_taker")
         dispatcher = _token(data_dir, database_url, "dispatcher")
-        port = _port()
+        port = free_port()
         proc = _serve(data_dir, port, database_url)
         try:
             load = _run_loop(_offer(port, token, dispatcher, customers, rate, seconds, 64))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -78,23 +79,30 @@ def _load(out_dir: Path, run_id: str, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
+def _tables(runs: pd.DataFrame, out_dir: Path, name: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each run's ``name`` table with the run's legend label; runs without one are skipped."""
+    for _, run in runs.iterrows():
+        table = _load(out_dir, run["run_id"], name)
+        if table is not None:
+            yield f"{run['policy']} ({run['run_id']})", table
+
+
 def _arrival_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
     """Per area class with orders, the share of orders reached within x minutes of their
     first report (log scale, under a minute drawn at one), the limit dashed."""
-    tables = [(run, _load(out_dir, run["run_id"], "orders")) for _, run in runs.iterrows()]
-    present = {str(a) for _, t in tables if t is not None for a in t["area"].unique()}
+    tables = list(_tables(runs, out_dir, "orders"))
+    present = {str(a) for _, t in tables for a in t["area"].unique()}
     areas = [a for a in AREA_NAMES if a in present] or [AREA_NAMES[0]]
     fig, axes = plt.subplots(1, len(areas), figsize=(4.4 * len(areas), 3.6), sharey=True, squeeze=False)
     for ax, area in zip(axes[0], areas, strict=True):
-        for run, orders in tables:
-            sel = None if orders is None else orders[orders["area"] == area]
-            if sel is None or not len(sel):
+        for label, orders in tables:
+            sel = orders[orders["area"] == area]
+            if not len(sel):
                 continue
             limit = float(sel["arrival_limit_s"].iloc[0]) / 60
             minutes = np.sort(sel["arrival_s"].to_numpy(dtype=float) / 60)
             reached = np.maximum(minutes[~np.isnan(minutes)], 1.0)
-            ax.step(reached, np.arange(1, len(reached) + 1) / len(minutes), where="post",
-                    label=f"{run['policy']} ({run['run_id']})")
+            ax.step(reached, np.arange(1, len(reached) + 1) / len(minutes), where="post", label=label)
             ax.axvline(limit, color="k", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_title(f"{area}: share of orders reached")
@@ -107,11 +115,8 @@ def _arrival_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
 
 def _timeline_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    for _, run in runs.iterrows():
-        tl = _load(out_dir, run["run_id"], "timeline")
-        if tl is not None:
-            ax.step(tl["t_s"] / 3600, tl["customers_out"], where="post",
-                    label=f"{run['policy']} ({run['run_id']})")
+    for label, tl in _tables(runs, out_dir, "timeline"):
+        ax.step(tl["t_s"] / 3600, tl["customers_out"], where="post", label=label)
     ax.set_xlabel("hours from storm start")
     ax.set_ylabel("customers out")
     ax.legend(fontsize=7)
@@ -120,12 +125,9 @@ def _timeline_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
 
 def _crew_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for _, run in runs.iterrows():
-        crews = _load(out_dir, run["run_id"], "crews")
-        if crews is not None:
-            on_duty = crews[crews["duty_s"] > 0]
-            ax.hist(on_duty["busy_s"] / on_duty["duty_s"], bins=20, range=(0, 1), histtype="step",
-                    label=f"{run['policy']} ({run['run_id']})")
+    for label, crews in _tables(runs, out_dir, "crews"):
+        on_duty = crews[crews["duty_s"] > 0]
+        ax.hist(on_duty["busy_s"] / on_duty["duty_s"], bins=20, range=(0, 1), histtype="step", label=label)
     ax.set_xlabel("share of duty time at work (travel and repair)")
     ax.set_ylabel("crews")
     ax.legend(fontsize=7)
@@ -134,12 +136,9 @@ def _crew_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
 
 def _etr_figure(runs: pd.DataFrame, out_dir: Path) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for _, run in runs.iterrows():
-        orders = _load(out_dir, run["run_id"], "orders")
-        if orders is not None:
-            err = orders["first_etr_error_s"].dropna() / 3600
-            ax.hist(err.clip(-24, 24), bins=48, range=(-24, 24), histtype="step",
-                    label=f"{run['policy']} ({run['run_id']})")
+    for label, orders in _tables(runs, out_dir, "orders"):
+        err = orders["first_etr_error_s"].dropna() / 3600
+        ax.hist(err.clip(-24, 24), bins=48, range=(-24, 24), histtype="step", label=label)
     ax.axvspan(-1, 1, color="g", alpha=0.1)
     ax.set_xlabel("first ETR minus repair, hours (clipped at ±24)")
     ax.set_ylabel("orders")

@@ -6,63 +6,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from api.server_process import create_token, free_port, server_env, start_server
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 
 SECRET = "crash-test-secret-0123456789"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OUTAGE_DISPATCH_SECRET": SECRET}
-    env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--data-dir", str(data_dir), "--scale", "0.1"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not become ready")
-
-
-def _token(data_dir: Path) -> str:
-    env = {**os.environ, "OUTAGE_DISPATCH_SECRET": SECRET}
-    env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "api.cli", "token", "create", "--role", "dispatcher",
-                          "--data-dir", str(data_dir)], env=env, capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
 def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
     customers = load_region(RegionParams(scale=0.1)).customers["customer_id"].tolist()
-    data_dir, log = tmp_path / "data", tmp_path / "server.log"
-    token = _token(data_dir)
-    headers = {"Authorization": f"Bearer {token}"}
-    port = _port()
-    proc = _start(data_dir, port, log)
+    data_dir = tmp_path / "data"
+    env = server_env(SECRET)
+    headers = {"Authorization": f"Bearer {create_token(data_dir, env, 'dispatcher')}"}
+    port = free_port()
+    proc = start_server(data_dir, port, env, "--scale", "0.1")
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -94,7 +58,7 @@ def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
         th.join()
     assert len(acknowledged) >= 150
 
-    proc = _start(data_dir, port, log)
+    proc = start_server(data_dir, port, env, "--scale", "0.1")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
             for _ in range(500):

@@ -1,0 +1,58 @@
+"""The server as a separate process on loopback, for tests and benchmarks that need a real
+one (a crash test kills it; a load test keeps its CPU apart from the load generator's)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(secret: str, database_url: str | None = None) -> dict[str, str]:
+    """This process's environment with the server's secret, and its database if not SQLite."""
+    env = {**os.environ, "OUTAGE_DISPATCH_SECRET": secret}
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def create_token(data_dir: Path, env: dict[str, str], role: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "api.cli", "token", "create", "--role", role, "--data-dir",
+                          str(data_dir)], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def start_server(data_dir: Path, port: int, env: dict[str, str], *extra: str,
+                 timeout_s: float = 120.0) -> subprocess.Popen[bytes]:
+    """``outage-dispatch serve`` on 127.0.0.1:``port``, returned once ``/readyz`` answers 200;
+    its output goes to ``data_dir/server.log``. Raises ``RuntimeError`` with the log's end if it
+    exits or is not ready in time."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "server.log"
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port",
+                             str(port), "--data-dir", str(data_dir), *extra], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server not ready in {timeout_s:.0f} s: {log.read_text()[-2000:]}")
