@@ -295,15 +295,6 @@ class LiveDispatch:
                            "decisions": [_decision_json(d) for d in decisions]})
         return Outcome(ev.seq, refused=refused, decisions=tuple(decisions))
 
-    def wait_applied(self, seq: int, timeout_s: float = 30.0) -> bool:
-        """Block until the engine has applied event ``seq`` (True), or time out."""
-        deadline = time.monotonic() + timeout_s
-        while self.applied_seq < seq:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.002)
-        return True
-
     # -- change stream -------------------------------------------------------------
     def subscribe(self, loop: asyncio.AbstractEventLoop
                   ) -> tuple[asyncio.Queue[dict[str, Any]], Callable[[], None]]:

@@ -205,10 +205,6 @@ class Store:
             row = conn.execute(select(calls).where(calls.c.call_id == call_id)).mappings().first()
             return dict(row) if row else None
 
-    def call_ids(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(select(calls.c.call_id).order_by(calls.c.seq))]
-
     # -- settings kept in the store --------------------------------------------------
     def meta_get(self, key: str) -> str | None:
         with self.engine.connect() as conn:
