@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-ci venv clean pg
+.PHONY: demo test lint bench-ci venv clean pg chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint pg
+test: $(STAMP) lint pg chromium
 	$(BIN)/python -m pytest -q
 
 # The API tests run against a real PostgreSQL server they start themselves; install Debian's
@@ -32,6 +32,14 @@ pg: $(STAMP)
 	  $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q postgresql >/dev/null; } || \
 	  echo "could not install PostgreSQL: the PostgreSQL half of the API tests will be skipped"; }
+
+# The map page is tested in headless Chromium (Debian's package, driven by Playwright).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+	  echo "could not install Chromium: the map page test will be skipped"; }
 
 # Solver latency on a fixed CI-sized workload, as ratios to a reference workload timed in the
 # same run (benchmarks/results/routing-ci.json); a slowdown shows even on a noisy machine.

@@ -17,14 +17,16 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import shapely
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -39,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal, TokenCache
 from api.live import LiveDispatch
+from api.map_layers import base_layer
 from api.schemas import (
     AssignmentIn,
     CallIn,
@@ -61,6 +64,7 @@ from grid_model.resolve import CallResolver
 from grid_model.storm import Call
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem}
                                             for code in (400, 401, 403, 404, 409, 413, 422, 428, 503)}
 
@@ -593,6 +597,40 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             return {"store": counts, "engine": {"applied_seq": lv.applied_seq, "refused": lv.refused,
                                                 "calls": lv.calls_applied, "calls_grouped": grouped,
                                                 "calls_unlocated": len(lv.engine.unlocated)}}
+
+    # -- the dispatcher's map page -------------------------------------------------------
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The map (``static/index.html``); it asks for a token unless anonymous reading is on."""
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/v1/me", tags=["health"], responses=ERRORS)
+    def me(who: Who) -> dict[str, Any]:
+        """Who the token speaks for, so a page can offer only what its role may do."""
+        return {"role": who.role, "crew_id": who.crew_id, "anonymous": who.anonymous}
+
+    @app.get("/v1/map/base", tags=["map"], responses=ERRORS)
+    def map_base(who: Who) -> dict[str, Any]:
+        """The offline base layer: area polygons and roads as GeoJSON (WGS84), and the depots."""
+        lv = live()
+        if "base" not in state:
+            state["base"] = base_layer(lv.region)
+        base: dict[str, Any] = state["base"]
+        return base
+
+    @app.get("/v1/map/critical", tags=["map"], responses=ERRORS)
+    def map_critical(who: Who) -> list[dict[str, Any]]:
+        """Critical customers (hospitals, life support): where, and whether an open order
+        covers them (their supply is out)."""
+        lv = live()
+        cust = lv.region.customers
+        rows = cust[cust["critical"] != ""]
+        with lv.lock:
+            return [{"customer_id": r.customer_id, "critical": r.critical, "lon": float(r.lon),
+                     "lat": float(r.lat), "out": lv.engine.customer_etr(r.customer_id) is not None}
+                    for r in rows.itertuples()]
 
     @app.get("/v1/events/stream", tags=["events"], response_class=StreamingResponse, responses=ERRORS)
     async def stream(request: Request, who: Who) -> StreamingResponse:

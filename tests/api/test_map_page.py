@@ -1,0 +1,110 @@
+"""The dispatcher's map in a real browser (headless Chromium driven by Playwright): the orders
+and crews drawn match the API's counts, a dispatcher reassigns an order through the page and
+the API shows it, the labels switch to Chinese; a screenshot is kept as a test artifact."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from grid_model.region import Region
+from tests.api.conftest import issue_tokens, make_settings
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def server(tmp_path: Path, region: Region) -> Iterator[tuple[str, dict[str, str]]]:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    tokens = issue_tokens(settings)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings, region=region), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", tokens
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _storm(base: str, token: str, region: Region) -> list[dict]:  # type: ignore[type-arg]
+    """Calls from customers under different transformers; returns the open orders once every
+    one has a crew."""
+    h = {"Authorization": f"Bearer {token}"}
+    customers = region.customers["customer_id"]
+    for k in range(8):
+        httpx.post(f"{base}/v1/calls", json={"call_id": f"P{k}", "customer_id": str(customers.iloc[97 * k])},
+                   headers=h).raise_for_status()
+    for _ in range(200):
+        orders = httpx.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
+        if orders and all(o["crew_id"] for o in orders):
+            return orders  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError("orders did not get crews")
+
+
+def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
+        server: tuple[str, dict[str, str]], region: Region) -> None:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            raise AssertionError("Chromium is missing (make test installs Debian's chromium package)")
+        pytest.skip("Chromium is not installed here (make test installs Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    base, tokens = server
+    h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
+    orders = _storm(base, tokens["dispatcher"], region)
+    on_duty = [c for c in httpx.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-US")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/")
+        page.fill("#token", "not-a-token")
+        page.click("#login-form button")
+        page.wait_for_selector("#login-error:has-text('not accepted')")
+        page.fill("#token", tokens["dispatcher"])
+        page.click("#login-form button")
+        page.wait_for_function(f"document.querySelectorAll('path.order-marker').length === {len(orders)}")
+        assert page.locator("path.crew-marker").count() == len(on_duty)
+        assert page.text_content("#count-orders") == str(len(orders))
+        assert page.text_content("#count-crews") == str(len(on_duty))
+        assert page.locator("#breach li").count() == min(10, sum(1 for o in orders if o["arrived_s"] is None))
+        # pick the order closest to its limit and send another crew through the page
+        order_id = page.get_attribute("#breach li >> nth=0", "data-order")
+        page.click("#breach li >> nth=0")
+        page.wait_for_selector("#reassign:not([hidden])")
+        crew_id = page.eval_on_selector("#crew-select", "s => s.value")
+        assert crew_id
+        page.click("#reassign button")
+        page.wait_for_selector(f"#reassign-result:has-text('{crew_id}')")
+        after = httpx.get(f"{base}/v1/work-orders/{order_id}", headers=h).json()
+        assert after["crew_id"] == crew_id and after["status"] == "en_route"
+        page.click("#lang")
+        assert page.text_content("#count-orders") == str(len(orders))
+        assert "未完成工单" in page.text_content("#kpis")
+        page.click("#lang")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map.png"))
+        browser.close()
+    assert errors == []
