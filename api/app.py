@@ -178,14 +178,30 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         store.migrate()
         reg = region if region is not None else await asyncio.to_thread(load_grid, settings.grid,
                                                                         settings.grid_scale)
-        live = LiveDispatch(settings, store, reg)
+        driver = None
+        if settings.demo:
+            from api.demo_storm import StormDriver, demo_clock
+
+            if store.counts()["events"]:
+                raise RuntimeError(f"--demo plays the storm from its start: {settings.database_url} already "
+                                   f"holds an event log; use an empty data folder")
+            live = LiveDispatch(settings, store, reg, clock=demo_clock(reg, 1, settings.demo_speed))
+        else:
+            live = LiveDispatch(settings, store, reg)
         await asyncio.to_thread(live.start)
+        if settings.demo:
+            driver = StormDriver(live, seed=1)
+            driver.start()
+            log.warning("demo mode (development use only): the default storm plays %gx faster than real "
+                        "time; anonymous visitors may read everything", settings.demo_speed)
         state.update(store=store, live=live, tokens=TokenCache(store, settings.secret),
                      resolver=CallResolver(reg), territory=territory_polygon(reg.areas).buffer(
                          settings.territory_margin_m))
         if settings.dev_mode:
             log.warning("development mode: anonymous visitors may read; do not expose this server")
         yield
+        if driver is not None:
+            driver.stop()
         live.stop()
         store.dispose()
 

@@ -134,10 +134,12 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.settings import Settings
 
-    settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev, grid=args.grid,
+    settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, demo=args.demo,
+                                 demo_speed=args.demo_speed, grid=args.grid,
                                  grid_scale=args.scale, policy=args.policy)
     settings.check()
     logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
                 timeout_graceful_shutdown=5)
     return 0
@@ -329,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
     sv.add_argument("--dev", action="store_true",
                     help="development mode: a default secret and anonymous read access are allowed")
+    sv.add_argument("--demo", action="store_true",
+                    help="development use only: play the default storm live on a simulated clock, "
+                         "anonymous visitors may read (needs a data folder without an event log)")
+    sv.add_argument("--demo-speed", type=float, default=60.0,
+                    help="--demo: storm seconds per real second (default 60)")
     sv.set_defaults(func=_serve)
     tk = sub.add_parser("token", help="API tokens")
     tk_sub = tk.add_subparsers(dest="token_command", required=True)

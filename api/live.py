@@ -42,6 +42,7 @@ from dispatch.events import (
     ClockTick,
     CrewArrived,
     CrewPosition,
+    CrewReleased,
     Decision,
     DeviceOperated,
     DispatcherAssigned,
@@ -106,6 +107,8 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
         return ShiftStarted(t, p["crew_id"])
     if kind == "shift_end":
         return ShiftEnded(t, p["crew_id"])
+    if kind == "released":
+        return CrewReleased(t, p["crew_id"], p["order_id"])
     if kind == "device":
         return DeviceOperated(t, p["device_id"])
     if kind == "planned_outage":
@@ -116,10 +119,16 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
 class LiveDispatch:
     """Owns the engine, the store and the engine thread (see the module docstring)."""
 
-    def __init__(self, settings: Settings, store: Store, region: Region) -> None:
+    def __init__(self, settings: Settings, store: Store, region: Region, *,
+                 clock: Callable[[], int] | None = None) -> None:
+        """``clock`` gives the storm clock in seconds (default: seconds since the store's epoch;
+        a demo runs a faster one)."""
         self.settings = settings
         self.store = store
         self.region = region
+        self._clock = clock
+        # called on the engine thread with each applied event's kind and decisions
+        self.listeners: list[Callable[[str, list[Decision]], None]] = []
         epoch = store.meta_setdefault("epoch", datetime.now(UTC).isoformat())
         self.epoch = datetime.fromisoformat(epoch)
         self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
@@ -144,6 +153,8 @@ class LiveDispatch:
 
     # -- clock ---------------------------------------------------------------------
     def now_s(self) -> int:
+        if self._clock is not None:
+            return self._clock()
         return max(0, int((datetime.now(UTC) - self.epoch).total_seconds()))
 
     # -- start and stop ------------------------------------------------------------
@@ -290,6 +301,8 @@ class LiveDispatch:
             if ev.kind == "settle":
                 self._settle_asked = False
             self.applied_seq = ev.seq
+        for listener in self.listeners:
+            listener(ev.kind, decisions)
         if decisions or ev.kind not in ("tick", "settle"):
             self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind, "refused": refused,
                            "decisions": [_decision_json(d) for d in decisions]})

@@ -35,6 +35,9 @@ class Settings:
     # how far outside the territory a call's coordinates may lie, metres
     territory_margin_m: float = 2_000.0
     tick_s: float = 60.0
+    # serve --demo: the default storm plays live on a clock this many times faster than real time
+    demo: bool = False
+    demo_speed: float = 60.0
 
     @classmethod
     def from_env(cls, data_dir: Path, *, dev_mode: bool = False, **overrides: object) -> Settings:

@@ -16,6 +16,7 @@ const TEXT = {
     status: "status", area: "area", due: "arrival due", late_by: "late by", in_min: "in", min: "min",
     crew_of: "crew", none: "none", reassigned: "Sent", failed: "Not done", live: "live", updated: "updated",
     statuses: { new: "waiting", assigned: "assigned", en_route: "on its way", on_site: "on site" },
+    areas: { urban: "urban", rural: "rural", remote: "remote mountain" },
   },
   zh: {
     title: "停电抢修调度", token: "访问令牌", sign_in: "登录", now: "当前",
@@ -29,6 +30,7 @@ const TEXT = {
     status: "状态", area: "区域", due: "应到时间", late_by: "已超", in_min: "剩余", min: "分钟",
     crew_of: "班组", none: "无", reassigned: "已派遣", failed: "未完成", live: "实时", updated: "更新于",
     statuses: { new: "待派工", assigned: "已派工", en_route: "在途", on_site: "到场" },
+    areas: { urban: "城区", rural: "农村", remote: "偏远山区" },
   },
 };
 const AREAS = { urban: "#f4d6a0", rural: "#d8ebc4", remote: "#c9dbe8" };
@@ -176,7 +178,7 @@ function selectOrder(orderId) {
   const status = TEXT[lang].statuses[o.status] || o.status;
   $("order-detail").innerHTML = "";
   const lines = [
-    `${o.order_id} · ${o.element_id}`, `${t("status")}: ${status} · ${t("area")}: ${o.area}`,
+    `${o.order_id} · ${o.element_id}`, `${t("status")}: ${status} · ${t("area")}: ${TEXT[lang].areas[o.area] || o.area}`,
     `${customers(o.customers)} · ${t("crew_of")}: ${o.crew_id || t("none")}`,
     `${t("due")}: ${minutesToBreach(o)} ${t("min")}`,
   ];

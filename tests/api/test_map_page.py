@@ -1,6 +1,7 @@
 """The dispatcher's map in a real browser (headless Chromium driven by Playwright): the orders
 and crews drawn match the API's counts, a dispatcher reassigns an order through the page and
-the API shows it, the labels switch to Chinese; a screenshot is kept as a test artifact."""
+the API shows it, the labels switch to Chinese; with ``serve --demo`` an anonymous visitor
+watches the default storm read-only. Screenshots are kept as test artifacts."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.server_process import free_port, server_env, start_server
 from grid_model.region import Region
 from tests.api.conftest import issue_tokens, make_settings
 
@@ -60,12 +62,21 @@ def _storm(base: str, token: str, region: Region) -> list[dict]:  # type: ignore
     raise AssertionError("orders did not get crews")
 
 
-def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
-        server: tuple[str, dict[str, str]], region: Region) -> None:
+def _need_chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             raise AssertionError("Chromium is missing (make test installs Debian's chromium package)")
         pytest.skip("Chromium is not installed here (make test installs Debian's chromium package)")
+    return CHROMIUM
+
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
+        server: tuple[str, dict[str, str]], region: Region) -> None:
+    chromium = _need_chromium()
     from playwright.sync_api import sync_playwright
 
     base, tokens = server
@@ -73,9 +84,7 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
     orders = _storm(base, tokens["dispatcher"], region)
     on_duty = [c for c in httpx.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-US")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -108,3 +117,44 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         page.screenshot(path=str(ARTIFACTS / "map.png"))
         browser.close()
     assert errors == []
+
+
+def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> None:
+    chromium = _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    env = server_env("")
+    env.pop("OUTAGE_DISPATCH_SECRET")
+    port = free_port()
+    proc = start_server(tmp_path / "demo", port, env, "--demo", "--demo-speed", "300", "--scale", "0.1")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert "demo mode (development use only)" in (tmp_path / "demo" / "server.log").read_text()
+        assert httpx.post(f"{base}/v1/calls", json={"call_id": "X", "customer_id": "1"}).status_code == 403
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(base + "/")
+            page.wait_for_selector("#app:not([hidden])")
+            assert "只读" in page.text_content("#who")  # read-only, in Chinese for a zh browser
+            page.wait_for_function("document.querySelectorAll('path.order-marker').length > 0",
+                                   timeout=60_000)
+            for _ in range(40):  # the storm moves on: compare a moment when page and API agree
+                drawn = page.locator("path.order-marker").count()
+                api_open = len(httpx.get(f"{base}/v1/work-orders?open_only=true").json())
+                if drawn == api_open == int(page.text_content("#count-orders") or -1):
+                    break
+                time.sleep(0.25)
+            else:
+                raise AssertionError(f"page shows {drawn} orders, the API {api_open}")
+            page.click("#breach li >> nth=0")
+            assert page.locator("#reassign").is_hidden()  # a reader cannot send crews
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "map-demo.png"))
+            browser.close()
+        assert errors == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
