@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal, TokenCache
 from api.live import LiveDispatch
-from api.map_layers import base_layer
+from api.map_layers import base_layer, outage_areas
 from api.schemas import (
     AssignmentIn,
     CallIn,
@@ -635,6 +635,14 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             state["base"] = base_layer(lv.region)
         base: dict[str, Any] = state["base"]
         return base
+
+    @app.get("/v1/map/outages", tags=["map"], responses=ERRORS)
+    def map_outages(who: Who) -> dict[str, Any]:
+        """The dark areas: for each open work order, the hull of the customers behind it."""
+        lv = live()
+        with lv.lock:
+            open_orders = [(o.order_id, o.node_idx) for o in lv.engine.orders.values() if o.status in OPEN]
+        return outage_areas(lv.region, open_orders)
 
     @app.get("/v1/map/critical", tags=["map"], responses=ERRORS)
     def map_critical(who: Who) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Transformer
 
@@ -32,3 +33,27 @@ def base_layer(region: Region) -> dict[str, Any]:
                        "area": AREA_NAMES[d.area]})
     return {"areas": {"type": "FeatureCollection", "features": area_features},
             "roads": {"type": "FeatureCollection", "features": [roads]}, "depots": depots}
+
+
+def outage_areas(region: Region, orders: list[tuple[str, int]], *, buffer_m: float = 40.0) -> dict[str, Any]:
+    """Where the lights are out: for each open order (id, network node), the hull of the
+    customers below its node, widened by ``buffer_m``, as GeoJSON (WGS84)."""
+    net = region.network
+    cust = region.customers
+    nodes = cust["node_idx"].to_numpy()
+    order_by_node = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order_by_node]
+    x, y = cust["x_m"].to_numpy(), cust["y_m"].to_numpy()
+    to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
+    features = []
+    for order_id, node in orders:
+        sl = net.subtree(node)
+        lo, hi = np.searchsorted(sorted_nodes, [sl.start, sl.stop])
+        rows = order_by_node[lo:hi]
+        if not len(rows):
+            continue
+        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([x[rows], y[rows]]))).buffer(buffer_m)
+        wgs = shapely.transform(hull, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1])))
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(wgs),
+                         "properties": {"order_id": order_id, "customers": len(rows)}})
+    return {"type": "FeatureCollection", "features": features}

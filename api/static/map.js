@@ -39,7 +39,7 @@ const STATUS_COLOUR = { new: "#d62728", assigned: "#ff7f0e", en_route: "#ff7f0e"
 let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
 let token = sessionStorage.getItem("token") || "";
 let me = null;
-let map, orderLayer, crewLayer, routeLayer, criticalLayer;
+let map, outageLayer, orderLayer, crewLayer, routeLayer, criticalLayer;
 let orders = new Map();
 let crews = [];
 let clock = 0;
@@ -100,6 +100,7 @@ async function start() {
   L.geoJSON(base.roads, { style: { color: "#9aa3ad", weight: 1 }, interactive: false }).addTo(map);
   base.depots.forEach((d) => L.circleMarker([d.lat, d.lon], { radius: 3, color: "#333", weight: 1, fillOpacity: 1,
     className: "depot-marker" }).bindTooltip(d.name).addTo(map));
+  outageLayer = L.layerGroup().addTo(map);
   criticalLayer = L.layerGroup().addTo(map);
   routeLayer = L.layerGroup().addTo(map);
   orderLayer = L.layerGroup().addTo(map);
@@ -113,12 +114,16 @@ function minutesToBreach(order) {
 }
 
 async function refresh() {
-  const [orderList, crewList, kpis, critical] = await Promise.all([
+  const [orderList, crewList, kpis, critical, outages] = await Promise.all([
     api("/v1/work-orders?open_only=true&limit=10000"), api("/v1/crews"), api("/v1/kpis"), api("/v1/map/critical"),
+    api("/v1/map/outages"),
   ]);
   clock = kpis.body.clock_s ?? 0;
   orders = new Map(orderList.body.map((o) => [o.order_id, o]));
   crews = crewList.body.filter((c) => c.status !== "off");
+  outageLayer.clearLayers();
+  L.geoJSON(outages.body, { style: { color: "#7a1f1f", weight: 1, fillColor: "#d62728", fillOpacity: 0.25,
+    className: "outage-area" }, interactive: false }).addTo(outageLayer);
   orderLayer.clearLayers();
   for (const o of orders.values()) {
     const late = o.arrived_s === null && minutesToBreach(o) < 0;

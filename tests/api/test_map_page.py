@@ -94,8 +94,10 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         page.wait_for_selector("#login-error:has-text('not accepted')")
         page.fill("#token", tokens["dispatcher"])
         page.click("#login-form button")
-        page.wait_for_function(f"document.querySelectorAll('path.order-marker').length === {len(orders)}")
+        page.wait_for_function(f"document.querySelectorAll('path.order-marker').length === {len(orders)}"
+                               f" && document.querySelectorAll('path.outage-area').length === {len(orders)}")
         assert page.locator("path.crew-marker").count() == len(on_duty)
+        assert page.locator("path.outage-area").count() == len(orders)  # one dark area per open order
         assert page.text_content("#count-orders") == str(len(orders))
         assert page.text_content("#count-crews") == str(len(on_duty))
         assert page.locator("#breach li").count() == min(10, sum(1 for o in orders if o["arrived_s"] is None))
