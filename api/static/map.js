@@ -10,7 +10,7 @@ const TEXT = {
     arrival_rate: "Arrivals within limit", unlocated: "Calls unlocated",
     closest: "Closest to breaching their limit", selected: "Selected work order", send_crew: "Send crew",
     reassign: "Reassign", legend: "Legend", st_new: "waiting for a crew", st_en_route: "crew on its way",
-    st_on_site: "crew on site", st_breached: "arrival limit broken", crew: "crew",
+    st_on_site: "crew on site", st_breached: "arrival limit broken", st_soon: "limit within 15 min", crew: "crew",
     critical: "critical customer out", bad_token: "That token was not accepted.",
     role: "Signed in as", anonymous: "read-only (development mode)", customers: "customers", customer: "customer",
     status: "status", area: "area", due: "arrival due", late_by: "late by", in_min: "in", min: "min",
@@ -24,7 +24,7 @@ const TEXT = {
     arrival_rate: "按时到达率", unlocated: "未定位来电",
     closest: "即将超出到达时限", selected: "选中工单", send_crew: "派遣班组",
     reassign: "改派", legend: "图例", st_new: "待派工", st_en_route: "班组在途",
-    st_on_site: "班组到场", st_breached: "已超到达时限", crew: "班组",
+    st_on_site: "班组到场", st_breached: "已超到达时限", st_soon: "15分钟内到时限", crew: "班组",
     critical: "停电的重要客户", bad_token: "令牌无效。",
     role: "当前角色", anonymous: "只读（开发模式）", customers: "户", customer: "户",
     status: "状态", area: "区域", due: "应到时间", late_by: "已超", in_min: "剩余", min: "分钟",
@@ -34,6 +34,7 @@ const TEXT = {
   },
 };
 const AREAS = { urban: "#f4d6a0", rural: "#d8ebc4", remote: "#c9dbe8" };
+const SOON_MIN = 15;  // an order this close to its arrival limit gets an amber ring
 const STATUS_COLOUR = { new: "#d62728", assigned: "#ff7f0e", en_route: "#ff7f0e", on_site: "#1f77b4" };
 
 let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
@@ -126,11 +127,13 @@ async function refresh() {
     className: "outage-area" }, interactive: false }).addTo(outageLayer);
   orderLayer.clearLayers();
   for (const o of orders.values()) {
-    const late = o.arrived_s === null && minutesToBreach(o) < 0;
+    const left = o.arrived_s === null ? minutesToBreach(o) : Infinity;
+    const late = left < 0;
+    const ring = late ? "#5a0000" : left <= SOON_MIN ? "#e6a700" : "#fff";
     const marker = L.circleMarker([o.lat, o.lon], {
-      radius: 4 + Math.min(8, Math.sqrt(o.customers)), color: late ? "#5a0000" : "#fff", weight: late ? 3 : 1,
+      radius: 4 + Math.min(8, Math.sqrt(o.customers)), color: ring, weight: ring === "#fff" ? 1 : 3,
       fillColor: STATUS_COLOUR[o.status] || "#777", fillOpacity: 0.9,
-      className: `order-marker status-${o.status}${late ? " late" : ""}`,
+      className: `order-marker status-${o.status}${late ? " late" : left <= SOON_MIN ? " soon" : ""}`,
     });
     marker.on("click", () => selectOrder(o.order_id));
     marker.bindTooltip(`${o.order_id} · ${customers(o.customers)}`);
