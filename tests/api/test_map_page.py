@@ -7,43 +7,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.server_process import free_port, server_env, start_server
 from grid_model.region import Region
-from tests.api.conftest import issue_tokens, make_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def server(tmp_path: Path, region: Region) -> Iterator[tuple[str, dict[str, str]]]:
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
-    tokens = issue_tokens(settings)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, region=region), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", tokens
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 def _storm(base: str, token: str, region: Region) -> list[dict]:  # type: ignore[type-arg]
@@ -75,11 +49,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 
 def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
-        server: tuple[str, dict[str, str]], region: Region) -> None:
+        http_server: tuple[str, dict[str, str]], region: Region) -> None:
     chromium = _need_chromium()
     from playwright.sync_api import sync_playwright
 
-    base, tokens = server
+    base, tokens = http_server
     h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
     orders = _storm(base, tokens["dispatcher"], region)
     on_duty = [c for c in httpx.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
