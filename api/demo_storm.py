@@ -26,7 +26,7 @@ from grid_model.storm import StormParams, generate_storm
 
 log = logging.getLogger(__name__)
 _FAULT, _ARRIVE, _REPAIR, _CALL, _CALLBACK = range(5)
-LEAD_IN_S = 600  # the clock starts this long before the first fault
+LEAD_IN_S = 300  # the clock starts this long before the first call (earlier faults apply at once)
 
 
 class StormClock:
@@ -41,7 +41,7 @@ class StormClock:
 
 def demo_clock(region: Any, seed: int, speed: float) -> StormClock:
     storm = generate_storm(region, StormParams(seed=seed))
-    first = min((f.t_s for f in storm.faults), default=0)
+    first = min((c.t_s for c in storm.calls), default=0)
     return StormClock(max(0, first - LEAD_IN_S), speed)
 
 
