@@ -194,9 +194,9 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             driver.start()
             log.warning("demo mode (development use only): the default storm plays %gx faster than real "
                         "time; anonymous visitors may read everything", settings.demo_speed)
-        state.update(store=store, live=live, tokens=TokenCache(store, settings.secret),
-                     resolver=CallResolver(reg), territory=territory_polygon(reg.areas).buffer(
-                         settings.territory_margin_m))
+        tokens = TokenCache(store, settings.secret, ttl_s=settings.token_cache_s)
+        territory = territory_polygon(reg.areas).buffer(settings.territory_margin_m)
+        state.update(store=store, live=live, tokens=tokens, resolver=CallResolver(reg), territory=territory)
         if settings.dev_mode:
             log.warning("development mode: anonymous visitors may read; do not expose this server")
         yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from api.store import Store
@@ -43,24 +44,32 @@ def create_token(store: Store, secret: str, role: str, crew_id: str | None = Non
     return token
 
 
-class TokenCache:
-    """Resolves tokens to principals, remembering the answers (keys are only ever added)."""
+def revoke_token(store: Store, secret: str, token: str) -> bool:
+    """Revoke a token; a running server refuses it within ``TokenCache.ttl_s``."""
+    return store.revoke_key(token_hash(secret, token))
 
-    def __init__(self, store: Store, secret: str) -> None:
+
+class TokenCache:
+    """Resolves tokens to principals, remembering each answer for ``ttl_s`` seconds, so a
+    request costs no store read and a revoked token stops working within that time."""
+
+    def __init__(self, store: Store, secret: str, *, ttl_s: float = 30.0) -> None:
         self.store = store
         self.secret = secret
-        self._known: dict[str, Principal] = {}
+        self.ttl_s = ttl_s
+        self._known: dict[str, tuple[float, Principal]] = {}
 
     def cached(self, token: str) -> Principal | None:
-        """The principal of a token seen before, without asking the store."""
-        return self._known.get(token)
+        """The principal of a token checked within ``ttl_s``, without asking the store."""
+        hit = self._known.get(token)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
 
     def principal(self, token: str) -> Principal | None:
-        found = self._known.get(token)
-        if found is None:
-            row = self.store.key(token_hash(self.secret, token))
-            if row is None:
-                return None
-            found = Principal(row[0], row[1])
-            self._known[token] = found
+        """The principal of a live token, asking the store; None for an unknown or revoked one."""
+        row = self.store.key(token_hash(self.secret, token))
+        if row is None:
+            self._known.pop(token, None)
+            return None
+        found = Principal(row[0], row[1])
+        self._known[token] = (time.monotonic(), found)
         return found

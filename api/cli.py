@@ -161,6 +161,26 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_revoke(args: argparse.Namespace) -> int:
+    from api.auth import revoke_token
+    from api.settings import Settings, read_secret
+    from api.store import Store
+
+    data_dir = Path(args.data_dir)
+    settings = Settings.from_env(data_dir)
+    secret = settings.secret or read_secret(data_dir)
+    if not secret:
+        raise ValueError(f"no secret for {data_dir}: nothing was ever issued there")
+    store = Store(settings.database_url)
+    store.migrate()
+    revoked = revoke_token(store, secret, args.token)
+    store.dispose()
+    if not revoked:
+        raise ValueError("no live token like that in this store")
+    print("revoked; a running server refuses it within 30 s")
+    return 0
+
+
 def _region(args: argparse.Namespace) -> int:
     from grid_model.generate import RegionParams
     from grid_model.region import load_region
@@ -344,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--crew", help="the crew a crew token speaks for")
     tc.add_argument("--data-dir", required=True)
     tc.set_defaults(func=_token)
+    tr = tk_sub.add_parser("revoke", help="revoke a token (a running server refuses it within 30 s)")
+    tr.add_argument("token")
+    tr.add_argument("--data-dir", required=True)
+    tr.set_defaults(func=_token_revoke)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")
     region.add_argument("--seed", type=int, default=2024)
     region.add_argument("--scale", type=float, default=1.0)

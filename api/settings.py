@@ -35,6 +35,7 @@ class Settings:
     # how far outside the territory a call's coordinates may lie, metres
     territory_margin_m: float = 2_000.0
     tick_s: float = 60.0
+    token_cache_s: float = 30.0  # a revoked token is refused within this long
     # serve --demo: the default storm plays live on a clock this many times faster than real time
     demo: bool = False
     demo_speed: float = 60.0

@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -226,6 +227,13 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(api_keys).values(key_id=key_id, token_hash=token_hash, role=role,
                                                  crew_id=crew_id, created_at=now_iso(), revoked=False))
+
+    def revoke_key(self, token_hash: str) -> bool:
+        """Revoke the key with this hash; False when there is no live one."""
+        with self.engine.begin() as conn:
+            live = (api_keys.c.token_hash == token_hash) & (api_keys.c.revoked.is_(False))
+            done = conn.execute(update(api_keys).where(live).values(revoked=True))
+            return bool(done.rowcount)
 
     def key(self, token_hash: str) -> tuple[str, str | None] | None:
         """(role, crew id) of a live key, or None."""

@@ -91,3 +91,19 @@ def test_health_and_metrics(api: Api) -> None:
     text = api.client.get("/metrics").text
     assert 'calls_received_total{status="located"} 1.0' in text
     assert "http_request_seconds_bucket" in text and "work_orders_open" in text
+
+
+def test_a_revoked_token_is_refused(tmp_path: Path, region: Region, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'outage-dispatch.db'}", token_cache_s=0.0)
+    monkeypatch.setenv("OUTAGE_DISPATCH_SECRET", settings.secret)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    token = issue_tokens(settings)["viewer"]
+    h = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, region=region)) as client:
+        assert client.get("/v1/kpis", headers=h).status_code == 200
+        assert main(["token", "revoke", token, "--data-dir", str(tmp_path)]) == 0
+        assert "revoked" in capsys.readouterr().out
+        assert client.get("/v1/kpis", headers=h).status_code == 401
+        assert main(["token", "revoke", token, "--data-dir", str(tmp_path)]) == 2
+        assert "no live token" in capsys.readouterr().err
