@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grid_model.network import AreaClass
-from grid_model.region import Region, Staging
+from grid_model.region import Depot, Region, Staging
 
 DAY = 86_400
 SKILLS = ("lv", "mv", "cable")
@@ -55,22 +55,24 @@ _SKILL_MIX = {
 _CREWS_PER_DEPOT = {AreaClass.URBAN: 30, AreaClass.RURAL: 22, AreaClass.REMOTE: 16}
 
 
+def _depot_crews(depot: Depot, count: int, rng: np.random.Generator,
+                 skills: frozenset[str] = frozenset()) -> list[Crew]:
+    """``count`` crews of a depot: the given skills, else each drawn from the depot's area mix;
+    two overlapping 16-hour storm shifts (06:00-22:00 and 14:00-06:00 from a 06:00 start)."""
+    mixes, shares = zip(*_SKILL_MIX[AreaClass(depot.area)], strict=True)
+    picks = rng.choice(len(mixes), count, p=np.array(shares))
+    return [Crew(crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id, x_m=depot.x_m,
+                 y_m=depot.y_m, skills=skills or frozenset(mixes[picks[k]]),
+                 shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0)
+            for k in range(count)]
+
+
 def region_roster(region: Region, *, seed: int = 0, scale: float = 1.0) -> list[Crew]:
-    """Crews of every depot: skills drawn from the depot's area mix, two overlapping
-    16-hour storm shifts (06:00-22:00 and 14:00-06:00 from a 06:00 storm start)."""
+    """Crews of every depot, its usual number scaled by ``scale`` (at least two)."""
     rng = np.random.default_rng([seed, region.seed])
     crews = []
     for depot in region.depots:
-        area = AreaClass(depot.area)
-        n = max(2, round(_CREWS_PER_DEPOT[area] * scale))
-        mixes, shares = zip(*_SKILL_MIX[area], strict=True)
-        picks = rng.choice(len(mixes), n, p=np.array(shares))
-        for k in range(n):
-            crews.append(Crew(
-                crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id,
-                x_m=depot.x_m, y_m=depot.y_m, skills=frozenset(mixes[picks[k]]),
-                shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0,
-            ))
+        crews += _depot_crews(depot, max(2, round(_CREWS_PER_DEPOT[AreaClass(depot.area)] * scale)), rng)
     return crews
 
 
@@ -81,8 +83,7 @@ def region_staging(region: Region) -> list[Staging]:
 
 def staged_roster(depots: Sequence[Staging], n: int, *, seed: int = 0) -> list[Crew]:
     """``n`` crews staged over ``depots`` in proportion to their shares (largest remainder),
-    skills as the staging says or drawn from each depot's area mix, the two overlapping
-    16-hour shifts of ``region_roster``."""
+    skills as the staging says or drawn from each depot's area mix."""
     if n < 1:
         raise ValueError(f"a roster needs at least one crew, got {n}")
     weights = np.array([max(s.crews, 0.0) for s in depots], dtype=np.float64)
@@ -93,17 +94,8 @@ def staged_roster(depots: Sequence[Staging], n: int, *, seed: int = 0) -> list[C
     for k in np.argsort(-(share - counts), kind="stable")[: n - int(counts.sum())]:
         counts[k] += 1
     rng = np.random.default_rng([seed, 11])
-    crews = []
-    for staging, count in zip(depots, counts.tolist(), strict=True):
-        depot = staging.depot
-        mixes, shares = zip(*_SKILL_MIX[AreaClass(depot.area)], strict=True)
-        picks = rng.choice(len(mixes), count, p=np.array(shares))
-        for k in range(count):
-            crews.append(Crew(
-                crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id, x_m=depot.x_m,
-                y_m=depot.y_m, skills=staging.skills or frozenset(mixes[picks[k]]),
-                shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0))
-    return crews
+    return [crew for staging, count in zip(depots, counts.tolist(), strict=True)
+            for crew in _depot_crews(staging.depot, count, rng, staging.skills)]
 
 
 def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[Crew]:
