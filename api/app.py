@@ -172,7 +172,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from api.cli import load_grid
+        from grid_model.grids import load_grid
 
         store = Store(settings.database_url)
         store.migrate()
