@@ -28,7 +28,8 @@ def server_env(secret: str, database_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def create_token(data_dir: Path, env: dict[str, str], role: str) -> str:
+def token_from_cli(data_dir: Path, env: dict[str, str], role: str) -> str:
+    """A token for ``role`` made by `outage-dispatch token create`, as an operator would."""
     out = subprocess.run([sys.executable, "-m", "api.cli", "token", "create", "--role", role, "--data-dir",
                           str(data_dir)], env=env, capture_output=True, text=True, check=True)
     return out.stdout.strip()

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from api.server_process import create_token, free_port, server_env, start_server
+from api.server_process import free_port, server_env, start_server, token_from_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "benchmark-secret-0123456789abcdef"
@@ -42,7 +42,7 @@ def _serve(data_dir: Path, port: int, database_url: str | None,
 
 
 def _token(data_dir: Path, database_url: str | None, role: str) -> str:
-    return create_token(data_dir, server_env(SECRET, database_url), role)
+    return token_from_cli(data_dir, server_env(SECRET, database_url), role)
 
 
 class _Connection:

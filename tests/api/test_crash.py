@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from api.server_process import create_token, free_port, server_env, start_server
+from api.server_process import free_port, server_env, start_server, token_from_cli
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 
@@ -24,7 +24,7 @@ def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
     customers = load_region(RegionParams(scale=0.1)).customers["customer_id"].tolist()
     data_dir = tmp_path / "data"
     env = server_env(SECRET)
-    headers = {"Authorization": f"Bearer {create_token(data_dir, env, 'dispatcher')}"}
+    headers = {"Authorization": f"Bearer {token_from_cli(data_dir, env, 'dispatcher')}"}
     port = free_port()
     proc = start_server(data_dir, port, env, "--scale", "0.1")
     acknowledged: list[str] = []
