@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,20 +51,32 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 
-def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
-        http_server: tuple[str, dict[str, str]], region: Region) -> None:
+@contextmanager
+def _page(locale: str) -> Iterator[tuple[Any, list[str]]]:
+    """A page in headless Chromium for a browser set to ``locale``, and the script errors it
+    raises."""
     chromium = _need_chromium()
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale=locale)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
+        http_server: tuple[str, dict[str, str]], region: Region) -> None:
+    _need_chromium()
     base, tokens = http_server
     h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
     orders = _storm(base, tokens["dispatcher"], region)
     on_duty = [c for c in httpx.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-US")
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with _page("en-US") as (page, errors):
         page.goto(base + "/")
         page.fill("#token", "not-a-token")
         page.click("#login-form button")
@@ -91,14 +106,11 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         page.click("#lang")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map.png"))
-        browser.close()
     assert errors == []
 
 
 def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> None:
-    chromium = _need_chromium()
-    from playwright.sync_api import sync_playwright
-
+    _need_chromium()
     env = server_env("")
     env.pop("OUTAGE_DISPATCH_SECRET")
     port = free_port()
@@ -107,11 +119,7 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
     try:
         assert "demo mode (development use only)" in (tmp_path / "demo" / "server.log").read_text()
         assert httpx.post(f"{base}/v1/calls", json={"call_id": "X", "customer_id": "1"}).status_code == 403
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with _page("zh-CN") as (page, errors):
             page.goto(base + "/")
             page.wait_for_selector("#app:not([hidden])")
             assert "只读" in page.text_content("#who")  # read-only, in Chinese for a zh browser
@@ -129,7 +137,6 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
             assert page.locator("#reassign").is_hidden()  # a reader cannot send crews
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "map-demo.png"))
-            browser.close()
         assert errors == []
     finally:
         proc.terminate()
