@@ -56,7 +56,7 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.store import DuplicateCallError, Store
-from dispatch.kpis import order_outcomes
+from dispatch.kpis import order_outcomes, within_limit_rate
 from dispatch.orders import OPEN, OrderStatus, WorkOrder
 from grid_model.areas import territory_polygon
 from grid_model.region import Region
@@ -593,12 +593,11 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             for s in lv.engine.crews.values():
                 crews[s.status] = crews.get(s.status, 0) + 1
             arrivals = np.array([o.arrival_s for o in reached], dtype=float)
-            on_time = sum(1 for o in reached if (o.arrival_s or 0) <= o.arrival_limit_s)
             return {"clock_s": lv.engine.clock_s, "work_orders": len(orders),
                     "work_orders_by_status": by_status,
                     "work_orders_open": sum(1 for o in orders if o.status in OPEN),
                     "calls_unlocated": len(lv.engine.unlocated), "crews_by_status": crews,
-                    "arrival_within_limit_rate": round(on_time / len(reached), 4) if reached else None,
+                    "arrival_within_limit_rate": within_limit_rate(reached),
                     "median_arrival_minutes": round(float(np.median(arrivals)) / 60, 1) if len(arrivals)
                     else None, "events_applied": lv.applied_seq, "events_refused": lv.refused}
 

@@ -47,7 +47,8 @@ def order_outcomes(orders: Iterable[WorkOrder], limits: ServiceLimits) -> list[O
     return out
 
 
-def _rate(outcomes: list[OrderOutcome]) -> float | None:
+def within_limit_rate(outcomes: list[OrderOutcome]) -> float | None:
+    """Share of the orders reached within their arrival limit (an order never reached misses)."""
     if not outcomes:
         return None
     ok = sum(1 for o in outcomes if o.arrival_s is not None and o.arrival_s <= o.arrival_limit_s)
@@ -97,10 +98,10 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "work_orders_cancelled": status_count["cancelled"],
         "work_orders_open_at_end": status_count["new"] + status_count["assigned"] + status_count["on_site"],
         "calls_unlocated": len(engine.unlocated),
-        "arrival_within_limit_rate": _rate(outcomes),
-        "arrival_within_limit_rate_by_area": {a: _rate([o for o in outcomes if o.area == a])
+        "arrival_within_limit_rate": within_limit_rate(outcomes),
+        "arrival_within_limit_rate_by_area": {a: within_limit_rate([o for o in outcomes if o.area == a])
                                               for a in AREA_NAMES},
-        "critical_arrival_within_limit_rate": _rate([o for o in outcomes if o.critical]),
+        "critical_arrival_within_limit_rate": within_limit_rate([o for o in outcomes if o.critical]),
         "median_arrival_minutes": round(float(np.median(arrivals)) / 60, 1) if len(arrivals) else None,
         "repair_within_limit_rate": round(repaired_ok / len(with_limit), 4) if with_limit else None,
         "customer_minutes_interrupted": round(cmi, 1),
