@@ -281,6 +281,16 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             engine_lag.set(lv._queue.qsize())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    def in_territory(lv: LiveDispatch, lon: float, lat: float) -> tuple[float, float]:
+        """The position in the region's metres; 422 naming lon and lat when it lies outside the
+        service territory (with its margin)."""
+        x, y = lv.to_utm.transform(lon, lat)
+        if not state["territory"].contains(shapely.Point(x, y)):
+            raise ApiError(422, "position outside the service territory",
+                           [{"field": "lon", "reason": "outside the service territory"},
+                            {"field": "lat", "reason": "outside the service territory"}])
+        return float(x), float(y)
+
     # -- calls -----------------------------------------------------------------------
     def call_out(row: dict[str, Any]) -> tuple[CallOut, bool]:
         res = state["resolver"].resolve(Call(row["call_id"], row["t_s"], customer_id=row["customer_id"],
@@ -305,11 +315,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         allow(who, "call_taker", "dispatcher")
         lv = live()
         if body.lon is not None and body.lat is not None:
-            x, y = lv.to_utm.transform(body.lon, body.lat)
-            if not state["territory"].contains(shapely.Point(x, y)):
-                raise ApiError(422, "position outside the service territory",
-                               [{"field": "lon", "reason": "outside the service territory"},
-                                {"field": "lat", "reason": "outside the service territory"}])
+            in_territory(lv, body.lon, body.lat)
         if idempotency_key:
             first = await asyncio.to_thread(state["store"].idempotent_response, f"call:{idempotency_key}")
             stored = await asyncio.to_thread(state["store"].call, first[2]) if first is not None else None
@@ -490,11 +496,8 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
             status = lv.engine.crews[crew_id].status
         steps: list[tuple[str, dict[str, Any]]] = []
         if body.lon is not None and body.lat is not None:
-            x, y = lv.to_utm.transform(body.lon, body.lat)
-            if not state["territory"].contains(shapely.Point(x, y)):
-                raise ApiError(422, "position outside the service territory",
-                               [{"field": "lon", "reason": "outside the service territory"}])
-            steps.append(("position", {"crew_id": crew_id, "x_m": float(x), "y_m": float(y)}))
+            x, y = in_territory(lv, body.lon, body.lat)
+            steps.append(("position", {"crew_id": crew_id, "x_m": x, "y_m": y}))
         if body.on_duty is True and status == "off":
             steps.append(("shift_start", {"crew_id": crew_id}))
         elif body.on_duty is False and status != "off":
