@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 class DispatchPolicy(Protocol):
     """Told of new orders, orders changed by others (merged, cancelled, handed over), freed
     crews and other crew changes, and a dispatcher overriding it; asked for (order_id,
-    crew_id) assignments. Sending an
-    en-route crew to another order diverts it. A policy that plans says when each order
-    should be done and bumps ``plan_version`` when it re-plans (the engine then re-quotes
-    every ETR); ``horizon_s`` is how far ahead an order left out of its plan is quoted."""
+    crew_id) assignments. Sending an en-route crew to another order diverts it. A policy that
+    plans says when each order should be done and bumps ``plan_version`` when it re-plans (the
+    engine then re-quotes every ETR); ``horizon_s`` is how far ahead an order left out of its
+    plan is quoted."""
 
     name: str
     plan_version: int
