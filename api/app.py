@@ -180,17 +180,18 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                                                                         settings.grid_scale)
         driver = None
         if settings.demo:
-            from api.demo_storm import StormDriver, demo_clock
+            from api.demo_storm import StormDriver, demo_clock, demo_storm
 
             if store.counts()["events"]:
                 raise RuntimeError(f"--demo plays the storm from its start: {settings.database_url} already "
                                    f"holds an event log; use an empty data folder")
-            live = LiveDispatch(settings, store, reg, clock=demo_clock(reg, 1, settings.demo_speed))
+            storm = await asyncio.to_thread(demo_storm, reg)
+            live = LiveDispatch(settings, store, reg, clock=demo_clock(storm, settings.demo_speed))
         else:
             live = LiveDispatch(settings, store, reg)
         await asyncio.to_thread(live.start)
         if settings.demo:
-            driver = StormDriver(live, seed=1)
+            driver = StormDriver(live, storm)
             driver.start()
             log.warning("demo mode (development use only): the default storm plays %gx faster than real "
                         "time; anonymous visitors may read everything", settings.demo_speed)

@@ -22,7 +22,8 @@ from api.store import DuplicateCallError
 from dispatch.events import Assign, Decision, Divert, Handover, Recall
 from dispatch.simulate import CALLBACK_AFTER_S
 from dispatch.world import World, WorldFault
-from grid_model.storm import StormParams, generate_storm
+from grid_model.region import Region
+from grid_model.storm import Storm, StormParams, generate_storm
 
 log = logging.getLogger(__name__)
 _FAULT, _ARRIVE, _REPAIR, _CALL, _CALLBACK = range(5)
@@ -39,19 +40,22 @@ class StormClock:
         return self.start_s + int((time.monotonic() - self._t0) * self.speed)
 
 
-def demo_clock(region: Any, seed: int, speed: float) -> StormClock:
-    storm = generate_storm(region, StormParams(seed=seed))
+def demo_storm(region: Region, seed: int = 1) -> Storm:
+    return generate_storm(region, StormParams(seed=seed))
+
+
+def demo_clock(storm: Storm, speed: float) -> StormClock:
+    """The storm clock from shortly before the storm's first call."""
     first = min((c.t_s for c in storm.calls), default=0)
     return StormClock(max(0, first - LEAD_IN_S), speed)
 
 
 class StormDriver:
-    """Plays storm ``seed`` into ``live`` (see the module docstring); a daemon thread."""
+    """Plays ``storm`` into ``live`` (see the module docstring); a daemon thread."""
 
-    def __init__(self, live: LiveDispatch, *, seed: int = 1) -> None:
+    def __init__(self, live: LiveDispatch, storm: Storm) -> None:
         self.live = live
         region = live.region
-        storm = generate_storm(region, StormParams(seed=seed))
         net = region.network
         self.world = World(net, region.customers["node_idx"].to_numpy(),
                            [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s) for f in storm.faults])
