@@ -17,6 +17,11 @@ import numpy as np
 
 INF = np.int64(2**62)
 
+# Kernels that allocate nothing are compiled without reference counting: numba increfs and
+# decrefs every array of ``D`` and ``S`` (atomically) on each call, which took over half of
+# the solver's time (numba issue #2345).
+_leaf = nb.njit(cache=True, nogil=True, _nrt=False)
+
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def travel(D, a, b):
@@ -45,14 +50,14 @@ def order_cost(D, j, a, f, leg):
     return D.customers[j] * (f - D.reported[j]) + D.lateness_weight * D.priority[j] * late
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def unassigned_cost(D, j):
     if D.distance_objective:
         return np.int64(10**12)
     return order_cost(D, j, D.horizon, D.horizon + D.service[j], 0)
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def recompute_route(D, S, r):
     """Re-time route ``r`` and refresh its prefix caches; returns False if it is infeasible."""
     K = D.n_crews
@@ -91,7 +96,7 @@ def recompute_route(D, S, r):
     return ok
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def insert_delta(D, S, r, p, c):
     """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
     if (D.crew_skills[r] & D.order_skill[c]) == 0:
@@ -143,7 +148,7 @@ def insert_delta(D, S, r, p, c):
     return cost - S.rcost[r]
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def insert_at(D, S, r, p, c):
     L = S.rlen[r]
     for i in range(L, p, -1):
@@ -154,7 +159,7 @@ def insert_at(D, S, r, p, c):
     recompute_route(D, S, r)
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def remove_range(D, S, r, start, length, out, n_out):
     """Remove ``length`` orders from position ``start`` of route ``r``; append them to ``out``."""
     L = S.rlen[r]
@@ -170,7 +175,7 @@ def remove_range(D, S, r, start, length, out, n_out):
     return n_out
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def best_insertion(D, S, NB, CN, c, blink):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
     of its nearest crews' routes (granular neighbourhood). Returns (route, position, delta)."""
@@ -201,7 +206,7 @@ def best_insertion(D, S, NB, CN, c, blink):
     return best_r, best_p, best_d
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def total_cost(D, S):
     tot = np.int64(0)
     for r in range(D.n_crews):
@@ -218,8 +223,9 @@ def seed_rng(seed):
 
 
 @nb.njit(cache=True, nogil=True)
-def recreate(D, S, NB, CN, removed, n_removed, blink, mode):
-    """Insert ``removed`` orders greedily in a random, weight or deadline order."""
+def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it):
+    """Insert ``removed`` orders greedily in a random, weight or deadline order; each route
+    is backed up in ``U`` before its first change of iteration ``it``."""
     if mode == 0:
         np.random.shuffle(removed[:n_removed])
     else:
@@ -237,6 +243,7 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode):
         c = removed[i]
         r, p, d = best_insertion(D, S, NB, CN, c, blink)
         if r >= 0 and d < unassigned_cost(D, c):
+            touch(S, U, r, it)
             insert_at(D, S, r, p, c)
 
 
@@ -249,7 +256,7 @@ def construct_by_insertion(D, S, NB, CN):
         if S.route_of[j] < 0:
             pending[n] = j
             n += 1
-    recreate(D, S, NB, CN, pending, n, 0.0, 0)
+    recreate(D, S, NB, CN, pending, n, 0.0, 0, undo_buffers(D, S), 1)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -313,15 +320,28 @@ def construct_by_rule(D, S, w_priority):
 
 
 @nb.njit(cache=True, nogil=True)
-def _touch(S, r, it, stamp, touched, n_touch, backup, backup_len):
-    """Back route ``r`` up the first time an iteration changes it; returns its old cost."""
+def undo_buffers(D, S):
+    """Backups of the routes one iteration changes: (stamp, touched, routes, lengths,
+    [routes touched, their cost before])."""
+    K = D.n_crews
+    return (np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64),
+            np.empty((K, S.routes.shape[1]), dtype=np.int64), np.zeros(K, dtype=np.int64),
+            np.zeros(2, dtype=np.int64))
+
+
+@_leaf
+def touch(S, U, r, it):
+    """Back route ``r`` up the first time iteration ``it`` changes it, adding its old cost."""
+    stamp, touched, backup, backup_len, acc = U
     if stamp[r] == it:
-        return n_touch, np.int64(0)
+        return
     stamp[r] = it
-    touched[n_touch] = r
+    touched[acc[0]] = r
+    acc[0] += 1
+    acc[1] += S.rcost[r]
     backup_len[r] = S.rlen[r]
-    backup[r, :S.rlen[r]] = S.routes[r, :S.rlen[r]]
-    return n_touch + 1, S.rcost[r]
+    for i in range(S.rlen[r]):
+        backup[r, i] = S.routes[r, i]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -329,20 +349,17 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     avg_removed, max_string, blink):
     """Ruin (adjacent string removals) and recreate, accepted by simulated annealing with the
     temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
-    solution in ``B``. Returns (current cost, best cost, accepted count)."""
+    solution in ``B``. Only the routes an iteration changes are backed up and, if it is
+    rejected, restored. Returns (current cost, best cost, accepted count)."""
     K, N = D.n_crews, D.n_orders
-    cap = S.routes.shape[1]
     removed = np.empty(N, dtype=np.int64)
-    touched = np.zeros(K, dtype=np.int64)
-    stamp = np.zeros(K, dtype=np.int64)
-    backup = np.empty((K, cap), dtype=np.int64)
-    backup_len = np.zeros(K, dtype=np.int64)
+    U = undo_buffers(D, S)
+    stamp, touched, backup, backup_len, acc = U
     accepted = 0
     for it in range(1, n_iter + 1):
         temp = t_start * (t_end / t_start) ** (it / n_iter) if t_start > 0 else 0.0
-        n_touch = 0
+        acc[:] = 0
         n_removed = 0
-        old_part = np.int64(0)
         routed = 0
         nonempty = 0
         for r in range(K):
@@ -371,10 +388,10 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
             first = max(lo, S.pos_of[q] - length + 1)
             last = min(S.pos_of[q], L - length)
             start = first if last <= first else np.random.randint(first, last + 1)
-            n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
-            old_part += old
+            touch(S, U, r, it)
             n_removed = remove_range(D, S, r, start, length, removed, n_removed)
             ruined += 1
+        old_unplanned = np.int64(0)
         for _ in range(5):
             j = np.random.randint(N)
             if S.route_of[j] < 0:
@@ -385,29 +402,17 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                 if fresh:
                     removed[n_removed] = j
                     n_removed += 1
-                    old_part += unassigned_cost(D, j)
-        for i in range(n_removed):
-            c = removed[i]
-            for k in range(NB.shape[1]):
-                r = S.route_of[NB[c, k]]
-                if r >= 0:
-                    n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
-                    old_part += old
-            for k in range(CN.shape[1]):
-                n_touch, old = _touch(S, CN[c, k], it, stamp, touched, n_touch, backup, backup_len)
-                old_part += old
-        for r in range(K):
-            if S.rlen[r] == 0:
-                n_touch, old = _touch(S, r, it, stamp, touched, n_touch, backup, backup_len)
+                    old_unplanned += unassigned_cost(D, j)
         u = np.random.random()
-        recreate(D, S, NB, CN, removed, n_removed, blink, 0 if u < 0.4 else (1 if u < 0.8 else 2))
+        recreate(D, S, NB, CN, removed, n_removed, blink, 0 if u < 0.4 else (1 if u < 0.8 else 2), U, it)
+        n_touch = acc[0]
         new_part = np.int64(0)
         for i in range(n_touch):
             new_part += S.rcost[touched[i]]
         for i in range(n_removed):
             if S.route_of[removed[i]] < 0:
                 new_part += unassigned_cost(D, removed[i])
-        new_cost = cur_cost - old_part + new_part
+        new_cost = cur_cost - acc[1] - old_unplanned + new_part
         if new_cost < cur_cost - temp * np.log(np.random.random() + 1e-300):
             cur_cost = new_cost
             accepted += 1
@@ -463,7 +468,7 @@ def construct_nearest_available(D, S):
         recompute_route(D, S, r)
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def advance_starts(D, S, crews, t):
     """Crews in ``crews`` cannot start before ``t``: move their start up and re-time them."""
     for r in crews:
@@ -472,7 +477,7 @@ def advance_starts(D, S, crews, t):
             recompute_route(D, S, r)
 
 
-@nb.njit(cache=True, nogil=True)
+@_leaf
 def best_pull(D, S, r):
     """The queued (not committed) order that crew ``r``, free now with an empty route, would
     start soonest ahead of its plan, weighted by customers and priority; -1 if none gains."""
