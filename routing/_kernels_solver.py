@@ -93,7 +93,51 @@ def recompute_route(D, S, r):
     S.load[r] = load
     if D.crew_capacity[r] > 0 and load > D.crew_capacity[r]:
         ok = False
+    if D.distance_objective:
+        latest_starts(D, S, r)
     return ok
+
+
+@_leaf
+def latest_starts(D, S, r):
+    """Backward pass: the latest start at each position of route ``r`` that keeps every later
+    order, and the return to the depot, within their limits."""
+    K = D.n_crews
+    L = S.rlen[r]
+    if L == 0:
+        return
+    j = S.routes[r, L - 1]
+    late = D.crew_end[r]
+    if D.hard_windows:
+        late = min(late, D.deadline[j])
+        if D.closed_routes:
+            late = min(late, D.crew_end[r] - D.service[j] - travel(D, K + j, r))
+    S.lst[r, L - 1] = late
+    for i in range(L - 2, -1, -1):
+        j = S.routes[r, i]
+        late = min(D.crew_end[r], late - travel(D, K + j, K + S.routes[r, i + 1]) - D.service[j])
+        if D.hard_windows:
+            late = min(late, D.deadline[j])
+        S.lst[r, i] = late
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _insert_distance(D, S, r, p, c, prev, leg, f):
+    """Distance objective: O(1) with the latest starts of the route (``f``: when ``c`` would
+    be finished, after ``leg`` from ``prev``)."""
+    K = D.n_crews
+    if p < S.rlen[r]:
+        nxt = K + S.routes[r, p]
+        leg2 = travel(D, K + c, nxt)
+        if f + leg2 > S.lst[r, p]:
+            return INF
+        return leg + leg2 - travel(D, prev, nxt)
+    if D.closed_routes:
+        back = travel(D, K + c, r)
+        if D.hard_windows and f + back > D.crew_end[r]:
+            return INF
+        return leg + back - travel(D, prev, r)
+    return leg
 
 
 @_leaf
@@ -122,6 +166,8 @@ def insert_delta(D, S, r, p, c):
     if a > D.crew_end[r] or (D.hard_windows and a > D.deadline[c]):
         return INF
     f = a + D.service[c]
+    if D.distance_objective:
+        return _insert_distance(D, S, r, p, c, prev, leg, f)
     cost += order_cost(D, c, a, f, leg)
     t = f
     prev = K + c
@@ -344,6 +390,72 @@ def touch(S, U, r, it):
         backup[r, i] = S.routes[r, i]
 
 
+@_leaf
+def ruin(D, S, NB, U, it, removed, avg_removed, max_string):
+    """Adjacent string removal (SISR): strings cut from routes near a random planned order,
+    appended to ``removed``; returns how many, or -1 when nothing movable is planned."""
+    K, N = D.n_crews, D.n_orders
+    stamp = U[0]
+    routed = 0
+    nonempty = 0
+    for r in range(K):
+        if S.rlen[r] > S.frozen[r]:
+            routed += S.rlen[r] - S.frozen[r]
+            nonempty += 1
+    if routed == 0:
+        return -1
+    ls_max = min(float(max_string), routed / nonempty)
+    ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
+    ks = int(np.random.uniform(1.0, max(1.0, ks_max) + 1.0))
+    seed = np.random.randint(N)
+    while S.route_of[seed] < 0 or S.pos_of[seed] < S.frozen[S.route_of[seed]]:
+        seed = np.random.randint(N)
+    n_removed = 0
+    ruined = 0
+    for k in range(-1, NB.shape[1]):
+        if ruined >= ks:
+            break
+        q = seed if k < 0 else NB[seed, k]
+        r = S.route_of[q]
+        if r < 0 or stamp[r] == it or S.pos_of[q] < S.frozen[r]:
+            continue
+        L = S.rlen[r]
+        lo = S.frozen[r]
+        length = int(np.random.uniform(1.0, min(ls_max, float(L - lo)) + 1.0))
+        first = max(lo, S.pos_of[q] - length + 1)
+        last = min(S.pos_of[q], L - length)
+        start = first if last <= first else np.random.randint(first, last + 1)
+        touch(S, U, r, it)
+        n_removed = remove_range(D, S, r, start, length, removed, n_removed)
+        ruined += 1
+    return n_removed
+
+
+@_leaf
+def undo(D, S, U, removed, n_removed):
+    """Reject an iteration: the routes it touched get their backups back."""
+    _, touched, backup, backup_len, acc = U
+    for i in range(n_removed):
+        S.route_of[removed[i]] = -1
+    for i in range(acc[0]):
+        r = touched[i]
+        for p in range(S.rlen[r]):
+            S.route_of[S.routes[r, p]] = -1
+    for i in range(acc[0]):
+        r = touched[i]
+        S.rlen[r] = backup_len[r]
+        for p in range(backup_len[r]):
+            S.routes[r, p] = backup[r, p]
+        recompute_route(D, S, r)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def recreate_mode():
+    """Insertion order of a recreate: random (40 %), by weight (40 %) or by deadline."""
+    u = np.random.random()
+    return 0 if u < 0.4 else (1 if u < 0.8 else 2)
+
+
 @nb.njit(cache=True, nogil=True)
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
                     avg_removed, max_string, blink):
@@ -351,46 +463,17 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
     temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
     solution in ``B``. Only the routes an iteration changes are backed up and, if it is
     rejected, restored. Returns (current cost, best cost, accepted count)."""
-    K, N = D.n_crews, D.n_orders
+    N = D.n_orders
     removed = np.empty(N, dtype=np.int64)
     U = undo_buffers(D, S)
-    stamp, touched, backup, backup_len, acc = U
+    touched, acc = U[1], U[4]
     accepted = 0
     for it in range(1, n_iter + 1):
         temp = t_start * (t_end / t_start) ** (it / n_iter) if t_start > 0 else 0.0
         acc[:] = 0
-        n_removed = 0
-        routed = 0
-        nonempty = 0
-        for r in range(K):
-            if S.rlen[r] > S.frozen[r]:
-                routed += S.rlen[r] - S.frozen[r]
-                nonempty += 1
-        if routed == 0:
+        n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string)
+        if n_removed < 0:
             break
-        ls_max = min(float(max_string), routed / nonempty)
-        ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
-        ks = int(np.random.uniform(1.0, max(1.0, ks_max) + 1.0))
-        seed = np.random.randint(N)
-        while S.route_of[seed] < 0 or S.pos_of[seed] < S.frozen[S.route_of[seed]]:
-            seed = np.random.randint(N)
-        ruined = 0
-        for k in range(-1, NB.shape[1]):
-            if ruined >= ks:
-                break
-            q = seed if k < 0 else NB[seed, k]
-            r = S.route_of[q]
-            if r < 0 or stamp[r] == it or S.pos_of[q] < S.frozen[r]:
-                continue
-            L = S.rlen[r]
-            lo = S.frozen[r]
-            length = int(np.random.uniform(1.0, min(ls_max, float(L - lo)) + 1.0))
-            first = max(lo, S.pos_of[q] - length + 1)
-            last = min(S.pos_of[q], L - length)
-            start = first if last <= first else np.random.randint(first, last + 1)
-            touch(S, U, r, it)
-            n_removed = remove_range(D, S, r, start, length, removed, n_removed)
-            ruined += 1
         old_unplanned = np.int64(0)
         for _ in range(5):
             j = np.random.randint(N)
@@ -403,11 +486,9 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     removed[n_removed] = j
                     n_removed += 1
                     old_unplanned += unassigned_cost(D, j)
-        u = np.random.random()
-        recreate(D, S, NB, CN, removed, n_removed, blink, 0 if u < 0.4 else (1 if u < 0.8 else 2), U, it)
-        n_touch = acc[0]
+        recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it)
         new_part = np.int64(0)
-        for i in range(n_touch):
+        for i in range(acc[0]):
             new_part += S.rcost[touched[i]]
         for i in range(n_removed):
             if S.route_of[removed[i]] < 0:
@@ -421,17 +502,7 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                 B.routes[:, :] = S.routes
                 B.rlen[:] = S.rlen
         else:
-            for i in range(n_removed):
-                S.route_of[removed[i]] = -1
-            for i in range(n_touch):
-                r = touched[i]
-                for p in range(S.rlen[r]):
-                    S.route_of[S.routes[r, p]] = -1
-            for i in range(n_touch):
-                r = touched[i]
-                S.rlen[r] = backup_len[r]
-                S.routes[r, :backup_len[r]] = backup[r, :backup_len[r]]
-                recompute_route(D, S, r)
+            undo(D, S, U, removed, n_removed)
     return cur_cost, best_cost, accepted
 
 

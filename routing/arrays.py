@@ -15,8 +15,10 @@ KernelData = namedtuple("KernelData", [
     "reported", "earliest", "deadline", "service", "customers", "priority", "demand", "order_skill",
     "horizon", "lateness_weight", "distance_objective", "closed_routes", "hard_windows",
 ])
+# fin: finish time at each position; cpre: cost up to it; lst (distance objective only): the
+# latest start at each position that keeps the rest of the route feasible.
 State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "fin", "cpre", "load",
-                             "frozen"])
+                             "frozen", "lst"])
 Best = namedtuple("Best", ["routes", "rlen"])
 
 
@@ -46,13 +48,19 @@ def route_capacity(p: Problem) -> int:
     return int(min(p.n_orders + 1, max(256, 8 * -(-p.n_orders // p.n_crews) + 1)))
 
 
-def empty_state(p: Problem) -> State:
-    k, n, cap = p.n_crews, p.n_orders, route_capacity(p)
-    frozen = _i64(p.frozen) if p.frozen.size else np.zeros(k, dtype=np.int64)
+def blank_state(n_crews: int, n_orders: int, cap: int, frozen: np.ndarray) -> State:
+    """A state with every route empty, room for ``n_orders`` orders and ``cap`` per route."""
+    k = n_crews
     return State(np.full((k, cap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
-                 np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                 np.full(n_orders, -1, dtype=np.int64), np.zeros(n_orders, dtype=np.int64),
                  np.zeros(k, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
-                 np.zeros((k, cap), dtype=np.int64), np.zeros(k, dtype=np.int64), frozen)
+                 np.zeros((k, cap), dtype=np.int64), np.zeros(k, dtype=np.int64),
+                 np.ascontiguousarray(frozen, dtype=np.int64), np.zeros((k, cap), dtype=np.int64))
+
+
+def empty_state(p: Problem) -> State:
+    frozen = p.frozen if p.frozen.size else np.zeros(p.n_crews, dtype=np.int64)
+    return blank_state(p.n_crews, p.n_orders, route_capacity(p), frozen)
 
 
 def state_from_routes(p: Problem, routes: dict[str, list[str]]) -> State:

@@ -17,7 +17,7 @@ import numpy as np
 
 from routing import _kernels_solver as kern
 from routing._kernels_neighbours import nearest_rows
-from routing.arrays import KernelData, State, kernel_data, route_capacity
+from routing.arrays import KernelData, blank_state, kernel_data, route_capacity
 from routing.problem import Problem, TravelKind, skill_bits
 from routing.solver import DispatchSolver, SolverParams, StoppingCriterion
 from routing.travel import RoadTravel
@@ -76,11 +76,7 @@ class LivePlan(DispatchSolver):
         self._full = full
         rcap = max(route_capacity(problem), 256)
         frozen = problem.frozen.astype(np.int64) if problem.frozen.size else np.zeros(k, dtype=np.int64)
-        self._state = State(np.full((k, rcap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
-                            np.full(cap, -1, dtype=np.int64), np.zeros(cap, dtype=np.int64),
-                            np.zeros(k, dtype=np.int64), np.zeros((k, rcap), dtype=np.int64),
-                            np.zeros((k, rcap), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                            np.ascontiguousarray(frozen))
+        self._state = blank_state(k, cap, rcap, frozen)
         ko = self.params.k_orders
         self._nb = np.zeros((cap, ko), dtype=np.int64)
         self._cn = np.zeros((cap, min(self.params.k_crews, k)), dtype=np.int64)

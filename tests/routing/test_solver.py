@@ -10,7 +10,7 @@ import pytest
 
 from routing import _kernels_solver as kern
 from routing.arrays import kernel_data, state_from_routes
-from routing.evaluate import evaluate
+from routing.evaluate import PlanError, evaluate
 from routing.heuristics import nearest_available, rule_of_thumb
 from routing.io import problem_from_dict, read_instance, read_vrptw
 from routing.ortools_backend import solve_ortools
@@ -73,6 +73,37 @@ def test_insert_delta_matches_full_recomputation() -> None:
                 after = evaluate(p, new, strict=False).cost
                 # ``before`` charged the held-out order as unassigned; the delta is routes only
                 assert delta == after - before + kern.unassigned_cost(d, c)
+
+
+def test_distance_insert_delta_matches_full_recomputation() -> None:
+    """VRPTW (R101: tight windows, capacity, closed routes): the O(1) insertion against the
+    evaluator, feasibility included."""
+    p = read_vrptw(SOLOMON / "R101.txt", "solomon")
+    routes = solve(p, MaxIterations(300), seed=3).plan.routes
+    d = kernel_data(p)
+    rng = np.random.default_rng(1)
+    checked = infeasible = 0
+    for c_id in rng.choice(p.order_ids, 12, replace=False):
+        held = {k: [o for o in v if o != c_id] for k, v in routes.items()}
+        s = state_from_routes(p, held)
+        for r in range(p.n_crews):
+            kern.recompute_route(d, s, r)
+        before = evaluate(p, held, strict=False).cost
+        c = p.order_ids.index(c_id)
+        for r, crew in enumerate(p.crew_ids[:12]):
+            for pos in range(len(held[crew]) + 1):
+                new = {k: list(v) for k, v in held.items()}
+                new[crew].insert(pos, str(c_id))
+                delta = kern.insert_delta(d, s, r, pos, c)
+                try:
+                    after = evaluate(p, new).cost
+                except PlanError:
+                    assert delta >= kern.INF
+                    infeasible += 1
+                    continue
+                assert delta == after - before + kern.unassigned_cost(d, c)
+                checked += 1
+    assert checked >= 20 and infeasible > 100
 
 
 def test_same_seed_same_plan_under_an_iteration_limit() -> None:
