@@ -20,7 +20,7 @@ INF = np.int64(2**62)
 # Kernels that allocate nothing are compiled without reference counting: numba increfs and
 # decrefs every array of ``D`` and ``S`` (atomically) on each call, which took over half of
 # the solver's time (numba issue #2345).
-_leaf = nb.njit(cache=True, nogil=True, _nrt=False)
+_leaf = nb.njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # numba-internal flag
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
