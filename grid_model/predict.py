@@ -34,6 +34,9 @@ class IncidentKind(StrEnum):
     PLANNED = "planned"
 
 
+_DEVICE, _CUSTOMER_SIDE = IncidentKind.DEVICE, IncidentKind.CUSTOMER_SIDE
+
+
 @dataclass(frozen=True, slots=True)
 class PredictionRules:
     """When an element is predicted out, from the distinct calling units below it.
@@ -225,8 +228,7 @@ class OutagePredictor:
                 return IncidentChange(inc.incident_id, False)
             if a == target:
                 break
-        kind = IncidentKind.CUSTOMER_SIDE if self.net.kind[target] in (
-            NodeKind.CUSTOMER, NodeKind.METER_BOX) else IncidentKind.DEVICE
+        kind = _CUSTOMER_SIDE if self._kind[target] > _DROP else _DEVICE
         inc, merged = self._open_incident(target, kind, t_s)
         self._attach(inc, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
@@ -321,7 +323,10 @@ class OutagePredictor:
     def _settle(self, inc: Incident) -> tuple[str, ...]:
         """Place ``inc`` at its node; the open incidents below it merge into it."""
         sl = self.net.subtree(inc.node_idx)
-        merged = []
+        merged: list[str] = []
+        if sl.stop - sl.start == 1:
+            self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+            return ()
         for j in np.flatnonzero(self._open_at[sl] >= 0):
             child = self.incidents[self._open_at[sl.start + j]]
             self._merge(child, inc)
