@@ -9,7 +9,9 @@ probability, in random order; the predicted incidents are compared with the trut
 - device match: share of predicted incidents whose element is an element that operated; a
   lone caller's customer-side incident matches a fault at that customer or their service drop
   (one LV visit resolves both, and one call cannot tell them apart);
-- customers-out F1: the customers under predicted incidents against those truly out.
+- customers-out F1: the customers under predicted incidents against those truly out;
+- recall ceiling: the share of customers out whose outage sent at least one call (or last
+  gasp). A fault nobody reports is found only when a predicted outage above it covers it.
 """
 
 from __future__ import annotations
@@ -70,6 +72,26 @@ def _score(region: Region, truth_ops: set[int], incidents: list[dict[str, Any]])
             "customers_out_f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4)}
 
 
+def _recall_ceiling(region: Region, ops: list[int], calls: list[Call],
+                    gasps: list[tuple[str, int, int]]) -> float:
+    """Share of the customers out whose outage at least one call or last gasp comes from; the
+    others are found only under a predicted outage above theirs."""
+    net = region.network
+    cust = region.customers
+    node_of = cust["node_idx"].to_numpy()
+    node_by_id = dict(zip(cust["customer_id"], node_of, strict=True))
+    reports = np.sort(np.asarray([node_by_id[c.customer_id] for c in calls] + [g[1] for g in gasps],
+                                 dtype=np.int64))
+    out = np.zeros(net.n_nodes, dtype=bool)
+    seen = np.zeros(net.n_nodes, dtype=bool)
+    for op in ops:
+        sl = net.subtree(op)
+        out[sl] = True
+        if np.searchsorted(reports, sl.stop) > np.searchsorted(reports, sl.start):
+            seen[sl] = True
+    return round(float(seen[node_of].sum() / max(1, out[node_of].sum())), 4)
+
+
 def _calls_for(region: Region, ops: list[int], rate: float, rng: np.random.Generator) -> list[Call]:
     net = region.network
     node_of = region.customers["node_idx"].to_numpy()
@@ -107,12 +129,14 @@ def _rates(region: Region, ops: list[int], rng: np.random.Generator) -> dict[str
     for rate in RATES:
         calls = _calls_for(region, ops, rate, rng)
         pred = predict_calls(region, calls, resolver=resolver)
-        out[f"rate_{rate}"] = {"calls": len(calls), **_score(region, set(ops), pred.incidents)}
+        out[f"rate_{rate}"] = {"calls": len(calls), **_score(region, set(ops), pred.incidents),
+                               "recall_ceiling": _recall_ceiling(region, ops, calls, [])}
     calls = _calls_for(region, ops, 0.3, rng)
     gasps = _last_gasps_for(region, ops, rng)
     pred = predict_calls(region, calls, resolver=resolver, last_gasps=gasps)
     out["ami_rate_0.3"] = {"calls": len(calls), "last_gasps": len(gasps),
-                           **_score(region, set(ops), pred.incidents)}
+                           **_score(region, set(ops), pred.incidents),
+                           "recall_ceiling": _recall_ceiling(region, ops, calls, gasps)}
     return out
 
 
