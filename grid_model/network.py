@@ -125,12 +125,6 @@ class Network:
         idx = np.arange(self.n_nodes)
         return prefix[idx + self.size] - prefix[idx]
 
-    def sum_below(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """For every node, the sum of ``values`` over its subtree (itself included)."""
-        prefix = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        idx = np.arange(self.n_nodes)
-        return prefix[idx + self.size] - prefix[idx]
-
     def nodes_of_kind(self, kind: NodeKind) -> npt.NDArray[np.int64]:
         return np.flatnonzero(self.kind == kind).astype(np.int64)
 

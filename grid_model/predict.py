@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
-import numpy.typing as npt
 
 from grid_model.network import DeviceKind, Network, NodeKind
 
@@ -41,20 +40,18 @@ _DEVICE, _CUSTOMER_SIDE = IncidentKind.DEVICE, IncidentKind.CUSTOMER_SIDE
 class PredictionRules:
     """When an element is predicted out, from the distinct calling units below it.
 
-    Each customer of a dark element calls with ``expected_call_share``; a customer whose
-    supply is fine calls on their own fault with ``noise_share``. An element is predicted out
-    when at least ``min_units`` units below it call and "out" explains the calls and the
-    silences better than "healthy" (a likelihood-ratio test): for a service drop the units are
-    its customers; for an LV fuse or a transformer they are its service drops, each weighed by
-    its customers (a drop of six households almost surely calls when dark, so its silence
-    counts against the outage far more than a one-household drop's). A transformer with
-    several LV outlets needs two of them and more than half calling, so blown outlet fuses
-    are not taken for the transformer. An MV device needs ``mv_min_transformers``
-    transformers predicted out below it and ``mv_min_share`` of its transformers. Scattered
-    single-customer faults thus do not add up to a phantom feeder outage. An element a crew
-    has just restored, and the MV devices below it, are known energised and are not
-    predicted for ``restored_quiet_s``; a transformer whose concentrator passed on a last
-    gasp, and everything above it, for ``ami_alive_s``.
+    An element with ``n`` units below it (customers of a service drop, service drops of an
+    LV fuse or transformer) is predicted out when at least ``min_units`` of them call and their
+    share reaches the point where "out, each unit calling with ``expected_call_share``" is
+    more likely than "healthy, units calling on their own faults with ``noise_share``" (a
+    likelihood-ratio test). A transformer with several LV outlets needs two of them and more
+    than half calling, so blown outlet fuses are not taken for the transformer. An MV device needs
+    ``mv_min_transformers`` transformers predicted out below it and ``mv_min_share`` of its
+    transformers. Scattered single-customer faults thus do not add up to a phantom feeder
+    outage. An element a crew has just restored, and
+    the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``;
+    a transformer whose concentrator passed on a last gasp, and everything above it, for
+    ``ami_alive_s``.
     """
 
     expected_call_share: float = 0.3
@@ -67,26 +64,11 @@ class PredictionRules:
 
     @property
     def unit_share(self) -> float:
-        """Share of one-customer units that must call for "out" to beat "healthy"."""
-        q, e = self._probabilities()
-        healthy = math.log((1 - e) / (1 - q))
-        return healthy / (math.log(q / e) + healthy)
-
-    def drop_weights(self, customers: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64],
-                                                                     npt.NDArray[np.float64]]:
-        """Per service drop with ``customers`` households: the log-likelihood ratio (out over
-        healthy) when it calls, and when it stays silent."""
-        q, e = self._probabilities()
-        m = np.maximum(customers, 1).astype(np.float64)
-        q_drop = 1.0 - (1.0 - q) ** m
-        e_drop = 1.0 - (1.0 - e) ** m
-        return np.log(q_drop / e_drop), np.log((1.0 - q_drop) / (1.0 - e_drop))
-
-    def _probabilities(self) -> tuple[float, float]:
         q, e = self.expected_call_share, self.noise_share
         if not 0.0 < e < q < 1.0:
             raise ValueError("need 0 < noise_share < expected_call_share < 1")
-        return q, e
+        healthy = math.log((1 - e) / (1 - q))
+        return healthy / (math.log(q / e) + healthy)
 
 
 @dataclass(slots=True)
@@ -139,13 +121,6 @@ class OutagePredictor:
         kind = network.kind
         self._customers_under = network.count_below(
             (kind == NodeKind.CUSTOMER) | (kind == NodeKind.METER_BOX)).tolist()
-        is_drop = kind == NodeKind.SERVICE_DROP
-        calling_w, silent_w = np.zeros(n), np.zeros(n)
-        calling_w[is_drop], silent_w[is_drop] = self.rules.drop_weights(
-            network.count_below(kind == NodeKind.CUSTOMER)[is_drop])
-        self._drop_calling_w = (calling_w - silent_w).tolist()
-        self._drops_silent = network.sum_below(silent_w).tolist()
-        self._drop_evidence = [0.0] * n
         self._drops_under = network.count_below(kind == NodeKind.SERVICE_DROP).tolist()
         self._xfmrs_under = network.count_below(kind == NodeKind.TRANSFORMER).tolist()
         self._callers = [0] * n
@@ -368,10 +343,8 @@ class OutagePredictor:
             callers[a] += step
             k = kind[a]
             if k == _DROP and callers[a] == first:
-                w = step * self._drop_calling_w[a]
                 for up in path[i + 1:stop]:
                     drops[up] += step
-                    self._drop_evidence[up] += w
             elif k == _LV_BRANCH and self._is_outlet[a] and callers[a] == first:
                 for up in path[i + 1:stop]:
                     outlets[up] += step
@@ -383,22 +356,16 @@ class OutagePredictor:
                         self._xfmrs_out[up] += 1 if out else -1
 
     def _transformer_out(self, a: int) -> bool:
-        """Whether the transformer's area is dark (this is what MV devices above count): its
-        service drops pass the likelihood-ratio test and, with two or more LV outlets, at
-        least two and more than half of them call (one or two blown outlet fuses must not look
-        like the transformer; a dark transformer lights up nearly every outlet)."""
-        if self._outlets_under[a] >= 2 and not (
-                self._outlets[a] >= 2 and 2 * self._outlets[a] > self._outlets_under[a]):
-            return False
-        return self._drops_out(a)
+        """Whether the transformer's area is dark (this is what MV devices above count). With
+        two or more LV outlets, at least two calling and more than half of them (one or two
+        blown outlet fuses must not look like the transformer; a dark transformer lights up
+        nearly every outlet); otherwise by its service drops."""
+        if self._outlets_under[a] >= 2:
+            return self._outlets[a] >= 2 and 2 * self._outlets[a] > self._outlets_under[a]
+        return self._units_out(self._drops[a], self._drops_under[a])
 
     def _units_out(self, calling: int, units: int) -> bool:
         return calling >= self.rules.min_units and calling >= self._share * units
-
-    def _drops_out(self, a: int) -> bool:
-        """The likelihood-ratio test over the service drops below ``a``."""
-        return (self._drops[a] >= self.rules.min_units
-                and self._drop_evidence[a] + self._drops_silent[a] >= 0.0)
 
     def _target(self, path: list[int], t_s: int) -> int:
         """Highest element on the path whose rule holds; the caller's own node otherwise."""
@@ -423,7 +390,7 @@ class OutagePredictor:
             if k == _DROP:
                 ok = self._callers[a] >= 2 and self._units_out(self._callers[a], self._customers_under[a])
             elif k == _LV_BRANCH:
-                ok = self._has_device[a] and self._drops_out(a)
+                ok = self._has_device[a] and self._units_out(self._drops[a], self._drops_under[a])
             elif k == _TRANSFORMER:
                 # with a single outlet the calls cannot tell the transformer fuse from the
                 # outlet fuse, and the fuse nearer the fault is the likelier to have blown

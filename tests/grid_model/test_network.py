@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from grid_model.network import DeviceKind, NetworkError, NodeKind
@@ -60,13 +59,3 @@ def test_count_below_counts_marked_nodes_in_every_subtree() -> None:
     customers = net.count_below(net.kind == NodeKind.CUSTOMER)
     assert customers[idx["S1"]] == 5 and customers[idx["J2"]] == 3
     assert customers[idx["SD4"]] == 2 and customers[idx["C1"]] == 1 and customers[idx["L1"]] == 2
-
-
-def test_sum_below_adds_values_over_every_subtree() -> None:
-    net = build(TWO_FAULTS_IN_SERIES)
-    idx = net.index_of()
-    values = np.zeros(net.n_nodes)
-    values[idx["C4"]], values[idx["C5"]], values[idx["C1"]] = 0.25, 1.5, -2.0
-    total = net.sum_below(values)
-    assert total[idx["SD4"]] == 1.75 and total[idx["T3"]] == 1.75
-    assert total[idx["F1"]] == -0.25 and total[idx["C3"]] == 0.0

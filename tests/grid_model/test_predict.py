@@ -67,41 +67,6 @@ def test_two_transformers_out_roll_up_to_the_breaker_above_both() -> None:
     assert [net.node_id[i.node_idx] for i in p.incidents if i.is_open] == ["F1"]
 
 
-def _transformer_with_big_silent_drops() -> list[tuple[str, NodeKind, str, DeviceKind, str]]:
-    """T feeds outlet LA (drop SDA, one household) and outlet LB (drop SDB, one household,
-    and drops SDC and SDD, eight households each)."""
-    rows = [("S1", NodeKind.SUBSTATION, "", DeviceKind.NONE, ""),
-            ("F1", NodeKind.FEEDER_HEAD, "S1", DeviceKind.BREAKER, "CB-F1"),
-            ("T", NodeKind.TRANSFORMER, "F1", DeviceKind.FUSE, "FU-T"),
-            ("LA", NodeKind.LV_BRANCH, "T", DeviceKind.FUSE, "LF-LA"),
-            ("LB", NodeKind.LV_BRANCH, "T", DeviceKind.FUSE, "LF-LB")]
-    for drop, outlet, households in (("A", "LA", 1), ("B", "LB", 1), ("C", "LB", 8), ("D", "LB", 8)):
-        rows += [(f"SD{drop}", NodeKind.SERVICE_DROP, outlet, DeviceKind.NONE, ""),
-                 (f"MB{drop}", NodeKind.METER_BOX, f"SD{drop}", DeviceKind.NONE, "")]
-        rows += [(f"C{drop}{h}", NodeKind.CUSTOMER, f"MB{drop}", DeviceKind.NONE, "")
-                 for h in range(households)]
-    return rows
-
-
-def test_silent_large_drops_keep_a_transformer_with_two_calling_outlets_in() -> None:
-    net = build(_transformer_with_big_silent_drops())
-    idx = net.index_of()
-    p = OutagePredictor(net)
-    p.add_call("K1", idx["CA0"], 100)
-    p.add_call("K2", idx["CB0"], 110)
-    # Both outlets have a caller, but sixteen households on the two big drops are silent:
-    # if T were out, one of them would almost surely have called. Two lone callers.
-    assert sorted((net.node_id[i.node_idx], i.kind) for i in p.incidents if i.is_open) == [
-        ("CA0", IncidentKind.CUSTOMER_SIDE), ("CB0", IncidentKind.CUSTOMER_SIDE)]
-    p.add_call("K3", idx["CC3"], 120)
-    change = p.add_call("K4", idx["CD5"], 130)
-    # Now a household on each big drop calls too: T is out and absorbs what was below it.
-    inc = p.incident(change.incident_id)
-    assert net.node_id[inc.node_idx] == "T" and inc.kind == IncidentKind.DEVICE
-    assert [i for i in p.incidents if i.is_open] == [inc]
-    assert sorted(inc.call_ids) == ["K1", "K2", "K3", "K4"]
-
-
 def test_restored_device_is_not_predicted_again_during_the_quiet_period() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
