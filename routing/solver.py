@@ -1,6 +1,7 @@
 """``solve(problem, stop, seed=...)``: construction, then ruin-and-recreate improvement with
-simulated annealing, in numba kernels; ``DispatchSolver`` keeps a plan alive for live use
-(insert a new order, remove one, re-optimise with jobs frozen).
+simulated annealing (for the distance objective, with a 2-opt* descent between chunks), in
+numba kernels; ``DispatchSolver`` keeps a plan alive for live use (insert a new order, remove
+one, re-optimise with jobs frozen).
 
 The kernels' own cost is checked against ``routing.evaluate`` on every result.
 """
@@ -165,11 +166,22 @@ class DispatchSolver:
                 np.int64(self.cost), np.int64(self.best_cost), self.params.avg_removed,
                 self.params.max_string, self.params.blink)
             iterations += chunk
+            if self.D.distance_objective:
+                self._exchange_tails()
             since = 0 if self.best_cost < before else since + chunk
             if self.best_cost < before:
                 history.append((time.perf_counter() - t0, int(self.best_cost)))
         self._restore_best()
         return history, iterations, time.perf_counter() - t0
+
+    def _exchange_tails(self) -> None:
+        """Distance objective: 2-opt* descent on the current plan between annealing chunks
+        (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept)."""
+        self.cost -= int(kern.tails_exchange_descent(self.D, self.S, self.NB))
+        if self.cost < self.best_cost:
+            self.best_cost = self.cost
+            self.best.routes[:, :] = self.S.routes
+            self.best.rlen[:] = self.S.rlen
 
     def _restore_best(self) -> None:
         self.S.route_of[:] = -1
