@@ -271,7 +271,7 @@ class LiveDispatch:
                 future.set_result(outcome)
             if self._unsettled and not self._settle_asked and self._queue.empty():
                 self._settle_asked = True  # out of work: log the point where the engine decides
-                self._pending.put((PendingEvent(0, "settle", {}, now_iso()), False, Future()))
+                self.enqueue("settle", {})
 
     def _tick(self) -> None:
         while not self._stop.wait(self.settings.tick_s):
