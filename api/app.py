@@ -546,13 +546,17 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         allow(who, "dispatcher")
         return {"queued": live().submit("replan", {}).seq}
 
+    def known_device(lv: LiveDispatch, device_id: str) -> None:
+        """404 naming ``device_id`` when the grid has no such protective device."""
+        if not lv.engine.knows_device(device_id):
+            raise ApiError(404, f"no device {device_id!r}",
+                           [{"field": "device_id", "reason": "unknown device"}])
+
     @app.post("/v1/planned-outages", tags=["planned outages"], status_code=201, responses=ERRORS)
     def add_planned(body: PlannedOutageIn, who: Who) -> dict[str, Any]:
         allow(who, "dispatcher")
         lv = live()
-        if not lv.engine.knows_device(body.device_id):
-            raise ApiError(404, f"no device {body.device_id!r}",
-                           [{"field": "device_id", "reason": "unknown device"}])
+        known_device(lv, body.device_id)
         start_s = int((body.start - lv.epoch).total_seconds())
         end_s = int((body.end - lv.epoch).total_seconds())
         outcome = lv.outcome("planned_outage", {"outage_id": body.outage_id, "device_id": body.device_id,
@@ -567,9 +571,7 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         incident at the device for certain."""
         allow(who, "dispatcher")
         lv = live()
-        if not lv.engine.knows_device(body.device_id):
-            raise ApiError(404, f"no device {body.device_id!r}",
-                           [{"field": "device_id", "reason": "unknown device"}])
+        known_device(lv, body.device_id)
         logged = await asyncio.wrap_future(lv.enqueue("device", {"device_id": body.device_id}))
         return {"device_id": body.device_id, "seq": logged.seq, "t_s": logged.t_s}
 
@@ -652,12 +654,14 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         """Critical customers (hospitals, life support): where, and whether an open order
         covers them (their supply is out)."""
         lv = live()
-        cust = lv.region.customers
-        rows = cust[cust["critical"] != ""]
+        if "critical" not in state:
+            cust = lv.region.customers
+            state["critical"] = list(cust[cust["critical"] != ""].itertuples())
+        rows = state["critical"]
         with lv.lock:
             return [{"customer_id": r.customer_id, "critical": r.critical, "lon": float(r.lon),
                      "lat": float(r.lat), "out": lv.engine.customer_etr(r.customer_id) is not None}
-                    for r in rows.itertuples()]
+                    for r in rows]
 
     @app.get("/v1/events/stream", tags=["events"], response_class=StreamingResponse, responses=ERRORS)
     async def stream(request: Request, who: Who) -> StreamingResponse:
