@@ -173,7 +173,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
     store.dispose()
     if not revoked:
         raise ValueError("no live token like that in this store")
-    print("revoked; a running server refuses it within 30 s")
+    print(f"revoked; a running server refuses it within {settings.token_cache_s:.0f} s")
     return 0
 
 
