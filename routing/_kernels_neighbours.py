@@ -23,10 +23,33 @@ def _keep_best(best_d, best_i, m, k, d, i):
     return m + 1 if m < k else m
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _directed(D, i, j):
+    """Travel from order ``i`` to ``j``, plus (hard windows) the least wait (weighed 1/5) and
+    the least lateness (weighed 1) of serving ``j`` right after ``i`` (Vidal et al. 2013)."""
+    K = D.n_crews
+    t = travel(D, K + i, K + j)
+    if not D.hard_windows:
+        return t
+    wait = D.earliest[j] - D.service[i] - t - D.deadline[i]
+    late = D.earliest[i] + D.service[i] + t - D.deadline[j]
+    return t + max(wait, 0) // 5 + max(late, 0)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def proximity(D, i, j):
+    """How near orders ``i`` and ``j`` are: the closer of the two directions, doubled (for
+    soft windows, the round trip)."""
+    if not D.hard_windows:
+        return travel(D, D.n_crews + i, D.n_crews + j) + travel(D, D.n_crews + j, D.n_crews + i)
+    return 2 * min(_directed(D, i, j), _directed(D, j, i))
+
+
 @nb.njit(cache=True, nogil=True)
 def nearest_rows(D, rows, nb_idx, cn_idx):
     """Fill ``nb_idx[c]`` and ``cn_idx[c]`` for each order c in ``rows``: its nearest other
-    orders and nearest crews able to serve it, by travel time (brute force, O(N) per row).
+    orders (by ``proximity``) and nearest crews able to serve it, by travel time (brute force,
+    O(N) per row).
     Orders no crew can serve (skill mask 0: retired from a live plan) are nobody's neighbour."""
     K, N = D.n_crews, D.n_orders
     ko = nb_idx.shape[1]
@@ -38,7 +61,7 @@ def nearest_rows(D, rows, nb_idx, cn_idx):
         for q in range(N):
             if q == c or D.order_skill[q] == 0:
                 continue
-            m = _keep_best(best_d, best_i, m, ko, travel(D, K + c, K + q) + travel(D, K + q, K + c), q)
+            m = _keep_best(best_d, best_i, m, ko, proximity(D, c, q), q)
         for i in range(ko):
             nb_idx[c, i] = best_i[i] if i < m else c
         m = 0

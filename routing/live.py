@@ -77,7 +77,7 @@ class LivePlan(DispatchSolver):
         rcap = max(route_capacity(problem), 256)
         frozen = problem.frozen.astype(np.int64) if problem.frozen.size else np.zeros(k, dtype=np.int64)
         self._state = blank_state(k, cap, rcap, frozen)
-        ko = self.params.k_orders
+        ko = self.params.orders_listed(problem.hard_windows)
         self._nb = np.zeros((cap, ko), dtype=np.int64)
         self._cn = np.zeros((cap, min(self.params.k_crews, k)), dtype=np.int64)
         self._views()

@@ -71,9 +71,11 @@ class NoImprovement:
 
 @dataclass(frozen=True, slots=True)
 class SolverParams:
-    """Granularity, string removal and annealing settings (SISR defaults)."""
+    """Granularity, string removal and annealing settings (SISR defaults). ``k_orders``:
+    neighbours listed per order; by default 50 under hard time windows, where many positions
+    next to a near order break a window, and 30 otherwise."""
 
-    k_orders: int = 30
+    k_orders: int | None = None
     k_crews: int = 8
     avg_removed: float = 10.0
     max_string: int = 10
@@ -81,6 +83,12 @@ class SolverParams:
     temp_start: float = 2.0
     temp_end: float = 0.02
     chunk_iterations: int = 250
+
+    def orders_listed(self, hard_windows: bool) -> int:
+        """Neighbours listed per order (see ``k_orders``)."""
+        if self.k_orders is not None:
+            return self.k_orders
+        return 50 if hard_windows else 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +137,8 @@ class DispatchSolver:
         self.crew_ids = problem.crew_ids
         self.order_ids = list(problem.order_ids)
         self.D = kernel_data(problem)
-        self.NB, self.CN = nearest_lists(self.D, self.params.k_orders, self.params.k_crews)
+        self.NB, self.CN = nearest_lists(self.D, self.params.orders_listed(problem.hard_windows),
+                                         self.params.k_crews)
         self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
 
     @property
