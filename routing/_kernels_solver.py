@@ -81,6 +81,7 @@ def recompute_route(D, S, r):
         S.pos_of[j] = i
         S.route_of[j] = r
         load += D.demand[j]
+        S.lpre[r, i] = load
         t = f
         prev = K + j
     if D.closed_routes and S.rlen[r] > 0:
@@ -547,7 +548,7 @@ def _head_end(D, S, r, i):
 def tails_exchange_delta(D, S, r1, i, r2, j):
     """2-opt*: distance change of giving route ``r1`` the tail of ``r2`` after position ``j``
     and ``r2`` the tail of ``r1`` after ``i`` (-1: the whole route); INF if infeasible.
-    O(1) but for the loads, with the latest-start arrays of the distance objective."""
+    O(1) with the latest-start and prefix-load arrays of the distance objective."""
     L1, L2 = S.rlen[r1], S.rlen[r2]
     if i + 1 < S.frozen[r1] or j + 1 < S.frozen[r2]:
         return INF
@@ -555,12 +556,8 @@ def tails_exchange_delta(D, S, r1, i, r2, j):
     if i + 1 + L2 - j - 1 >= cap or j + 1 + L1 - i - 1 >= cap:
         return INF
     if D.crew_capacity[r1] > 0:
-        head1 = np.int64(0)
-        for k in range(i + 1):
-            head1 += D.demand[S.routes[r1, k]]
-        head2 = np.int64(0)
-        for k in range(j + 1):
-            head2 += D.demand[S.routes[r2, k]]
+        head1 = S.lpre[r1, i] if i >= 0 else 0
+        head2 = S.lpre[r2, j] if j >= 0 else 0
         if (head1 + S.load[r2] - head2 > D.crew_capacity[r1]
                 or head2 + S.load[r1] - head1 > D.crew_capacity[r2]):
             return INF

@@ -15,10 +15,10 @@ KernelData = namedtuple("KernelData", [
     "reported", "earliest", "deadline", "service", "customers", "priority", "demand", "order_skill",
     "horizon", "lateness_weight", "distance_objective", "closed_routes", "hard_windows",
 ])
-# fin: finish time at each position; cpre: cost up to it; lst (distance objective only): the
-# latest start at each position that keeps the rest of the route feasible.
+# fin: finish time at each position; cpre: cost up to it; lpre: load up to it; lst (distance
+# objective only): the latest start at each position that keeps the rest of the route feasible.
 State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "fin", "cpre", "load",
-                             "frozen", "lst"])
+                             "frozen", "lst", "lpre"])
 Best = namedtuple("Best", ["routes", "rlen"])
 
 
@@ -55,7 +55,8 @@ def blank_state(n_crews: int, n_orders: int, cap: int, frozen: np.ndarray) -> St
                  np.full(n_orders, -1, dtype=np.int64), np.zeros(n_orders, dtype=np.int64),
                  np.zeros(k, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
                  np.zeros((k, cap), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                 np.ascontiguousarray(frozen, dtype=np.int64), np.zeros((k, cap), dtype=np.int64))
+                 np.ascontiguousarray(frozen, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
+                 np.zeros((k, cap), dtype=np.int64))
 
 
 def empty_state(p: Problem) -> State:
