@@ -25,8 +25,8 @@ def _keep_best(best_d, best_i, m, k, d, i):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _directed(D, i, j):
-    """Travel from order ``i`` to ``j``, plus (hard windows) the least wait (weighed 1/5) and
-    the least lateness (weighed 1) of serving ``j`` right after ``i`` (Vidal et al. 2013)."""
+    """Travel from order ``i`` to ``j``, plus (hard windows) the least wait (weight 1/5) and
+    the least lateness (weight 1) of serving ``j`` right after ``i`` (Vidal et al. 2013)."""
     K = D.n_crews
     t = travel(D, K + i, K + j)
     if not D.hard_windows:
@@ -38,8 +38,8 @@ def _directed(D, i, j):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def proximity(D, i, j):
-    """How near orders ``i`` and ``j`` are: the closer of the two directions, doubled (for
-    soft windows, the round trip)."""
+    """How near orders ``i`` and ``j`` are. Soft windows: the round trip's travel. Hard
+    windows: twice the nearer of the two directions, windows counted (same scale)."""
     if not D.hard_windows:
         return travel(D, D.n_crews + i, D.n_crews + j) + travel(D, D.n_crews + j, D.n_crews + i)
     return 2 * min(_directed(D, i, j), _directed(D, j, i))
