@@ -131,22 +131,41 @@ def latest_starts(D, S, r):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _after_head(D, S, r, tail_route, tail_start):
+    """Where a route of crew ``r`` goes next when the tail of ``tail_route`` from
+    ``tail_start`` follows its head: that tail's first order, else the depot ``r`` of a closed
+    route, else nowhere (-1)."""
+    if tail_start < S.rlen[tail_route]:
+        return D.n_crews + S.routes[tail_route, tail_start]
+    return r if D.closed_routes else -1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _joined_leg(D, S, r, t, prev, tail_route, tail_start):
+    """Distance objective: the leg from ``prev`` (done at ``t``) to where a route of crew ``r``
+    goes next (``_after_head``); INF if the joined route breaks a limit (the tail's latest
+    start, or the crew's end on the way back to the depot)."""
+    nxt = _after_head(D, S, r, tail_route, tail_start)
+    if nxt < 0:
+        return np.int64(0)
+    leg = travel(D, prev, nxt)
+    if nxt >= D.n_crews:
+        if t + leg > S.lst[tail_route, tail_start]:
+            return INF
+    elif D.hard_windows and t + leg > D.crew_end[r]:
+        return INF
+    return leg
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _insert_distance(D, S, r, p, c, prev, leg, f):
     """Distance objective: O(1) with the latest starts of the route (``f``: when ``c`` would
     be finished, after ``leg`` from ``prev``)."""
-    K = D.n_crews
-    if p < S.rlen[r]:
-        nxt = K + S.routes[r, p]
-        leg2 = travel(D, K + c, nxt)
-        if f + leg2 > S.lst[r, p]:
-            return INF
-        return leg + leg2 - travel(D, prev, nxt)
-    if D.closed_routes:
-        back = travel(D, K + c, r)
-        if D.hard_windows and f + back > D.crew_end[r]:
-            return INF
-        return leg + back - travel(D, prev, r)
-    return leg
+    out = _joined_leg(D, S, r, f, D.n_crews + c, r, p)
+    if out >= INF:
+        return INF
+    nxt = _after_head(D, S, r, r, p)
+    return leg + out - (travel(D, prev, nxt) if nxt >= 0 else 0)
 
 
 @_leaf
@@ -510,26 +529,6 @@ def _interchangeable(D, a, b):
     return (D.x[a] == D.x[b] and D.y[a] == D.y[b] and D.crew_start[a] == D.crew_start[b]
             and D.crew_end[a] == D.crew_end[b] and D.crew_skills[a] == D.crew_skills[b]
             and D.crew_capacity[a] == D.crew_capacity[b])
-
-
-@_leaf
-def _joined_leg(D, S, r, t, prev, tail_route, tail_start):
-    """Distance objective: the leg from ``prev`` (done at ``t``) to the tail of
-    ``tail_route`` from ``tail_start`` (or back to the depot of ``r`` when the tail is
-    empty); INF if the joined route breaks a limit."""
-    K = D.n_crews
-    if tail_start < S.rlen[tail_route]:
-        nxt = K + S.routes[tail_route, tail_start]
-        leg = travel(D, prev, nxt)
-        if t + leg > S.lst[tail_route, tail_start]:
-            return INF
-        return leg
-    if not D.closed_routes:
-        return np.int64(0)
-    leg = travel(D, prev, r)
-    if D.hard_windows and t + leg > D.crew_end[r]:
-        return INF
-    return leg
 
 
 @_leaf
