@@ -197,7 +197,9 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
                         "time; anonymous visitors may read everything", settings.demo_speed)
         tokens = TokenCache(store, settings.secret, ttl_s=settings.token_cache_s)
         territory = territory_polygon(reg.areas).buffer(settings.territory_margin_m)
-        state.update(store=store, live=live, tokens=tokens, resolver=CallResolver(reg), territory=territory)
+        critical = list(reg.customers[reg.customers["critical"] != ""].itertuples())
+        state.update(store=store, live=live, tokens=tokens, resolver=CallResolver(reg), territory=territory,
+                     critical=critical)
         if settings.dev_mode:
             log.warning("development mode: anonymous visitors may read; do not expose this server")
         yield
@@ -654,14 +656,10 @@ def create_app(settings: Settings, *, region: Region | None = None) -> FastAPI:
         """Critical customers (hospitals, life support): where, and whether an open order
         covers them (their supply is out)."""
         lv = live()
-        if "critical" not in state:
-            cust = lv.region.customers
-            state["critical"] = list(cust[cust["critical"] != ""].itertuples())
-        rows = state["critical"]
         with lv.lock:
             return [{"customer_id": r.customer_id, "critical": r.critical, "lon": float(r.lon),
                      "lat": float(r.lat), "out": lv.engine.customer_etr(r.customer_id) is not None}
-                    for r in rows]
+                    for r in state["critical"]]
 
     @app.get("/v1/events/stream", tags=["events"], response_class=StreamingResponse, responses=ERRORS)
     async def stream(request: Request, who: Who) -> StreamingResponse:
