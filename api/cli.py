@@ -27,17 +27,21 @@ def _demo(args: argparse.Namespace) -> int:
     from dispatch.kpis import format_kpi_table
     from grid_model.generate import RegionParams
 
-    out_dir = Path(args.out or f"out/demo-seed{args.seed}")
+    day = args.scenario == "day"
+    out_dir = Path(args.out or f"out/demo-{'day' if day else 'seed'}{args.seed}")
     params = RegionParams(scale=args.scale)
     policies = ["optimizer", "baseline"] if args.policy == "both" else [args.policy]
-    print(f"outage-dispatch demo: storm seed {args.seed} on the embedded region "
-          f"(scale {args.scale:g}), policy {' and '.join(policies)}", flush=True)
+    print(f"outage-dispatch demo: {'ordinary day' if day else 'storm'} seed {args.seed} on the embedded "
+          f"region (scale {args.scale:g}), policy {' and '.join(policies)}", flush=True)
     runs = []
     for policy in policies:
-        res = run_demo(seed=args.seed, policy=policy, out_dir=out_dir, region_params=params,
-                       crew_scale=args.scale if args.scale < 1 else 1.0,
+        res = run_demo(seed=args.seed, policy=policy, out_dir=out_dir, scenario=args.scenario,
+                       region_params=params, crew_scale=args.scale if args.scale < 1 else 1.0,
                        mutual_aid_crews=args.mutual_aid, mutual_aid_at_h=args.mutual_aid_at,
-                       ami=not args.no_ami, progress=not args.quiet)
+                       ami=not args.no_ami, roster=Path(args.roster) if args.roster else None,
+                       params=dict(args.param or []) if policy == "optimizer" else
+                       {k: v for k, v in (args.param or []) if k.startswith("arrival_")},
+                       progress=not args.quiet)
         k = res.kpis
         print(f"\n{policy}: {k['calls']:,} calls, {k['faults']:,} faults, {k['crews']} crews; "
               f"region {res.seconds['region']:.1f} s, storm {res.seconds['storm']:.1f} s, "
@@ -69,7 +73,8 @@ def _replay(args: argparse.Namespace) -> int:
     from dispatch.replay import ReplayOptions, replay_history, replay_storm
 
     options = ReplayOptions(
-        policy=args.policy, crews=args.crews, crew_scale=args.crew_scale, mutual_aid=args.mutual_aid,
+        policy=args.policy, crews=args.crews, responders=args.responders,
+        roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale, mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
         params=dict(args.param or []), seed=args.seed, ami=not args.no_ami, history_format=args.format,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
@@ -269,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="when the visiting crews arrive, hours into the storm (default 24)")
     demo.add_argument("--no-ami", action="store_true",
                       help="no smart-meter last gasps and restores (calls and SCADA only)")
+    demo.add_argument("--scenario", default="typhoon", choices=["typhoon", "day"],
+                      help="the default typhoon, or an ordinary day's faults with the normal roster")
+    demo.add_argument("--roster", help="a roster CSV (crew_id,role,lat,lon,skills,shift_start_h,"
+                                       "shift_hours[,depot_id,duty_limit_h,rest_h]) instead of the region's")
+    demo.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
+                      help="an optimizer parameter, or arrival_urban_min and so on; repeatable")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     rp = sub.add_parser("replay", help="replay a storm file or a utility's outage history through the "
@@ -278,8 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--history", help="an outage history CSV (columns named by --format)")
     rp.add_argument("--format", default="pge", choices=["pge"], help="history column mapping (default pge)")
     rp.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
-    rp.add_argument("--crews", type=int, help="crews on the roster (required for --history; "
-                                              "with --storm, the first N of the region's roster)")
+    rp.add_argument("--crews", type=int, help="repair crews on the roster (required for --history unless "
+                                              "--roster; with --storm, staged over the region's depots)")
+    rp.add_argument("--responders", type=_non_negative_int,
+                    help="first responders staged with --crews (default a third of the crews)")
+    rp.add_argument("--roster", help="a roster CSV (crew_id,role,lat,lon,skills,shift_start_h,shift_hours"
+                                     "[,depot_id,duty_limit_h,rest_h]) instead of --crews")
     rp.add_argument("--crew-scale", type=float, default=1.0, help="--storm: scale the region's roster")
     rp.add_argument("--depots", help="--history: staging CSV depot_id,lat,lon,crews (default: staged "
                                      "near the events)")

@@ -1,17 +1,63 @@
-"""Repair crews: who they are (depot, skills, shift) and the roster of the embedded region."""
+"""Who works an outage: first responders and repair crews, their skills, shifts and hours of
+service, and the rosters of the embedded region (storm and ordinary day) and of roster files.
+
+First responders are the transformer-area managers (台区经理) and the service stations'
+patrols: light vehicles, LV skill only. They go to every new incident at once, make it safe,
+find the device, fix small faults on the spot and hand the rest to repair crews.
+
+Roster sizes (``RosterParams``): one transformer-area manager per 2,500 customers, State Grid's
+ratio under the 台区经理 system (about 180,000 managers for some 460 million customers), each
+based at the centre of the customers he looks after; two patrols per service station. Repair
+crews per station by area class (urban 30, rural 22, remote 16) are a prefecture's whole storm
+mobilisation, contractors included; on an ordinary day a quarter of them are on the roster.
+Everyone works one of two overlapping 16-hour shifts (from 06:00 and from 14:00 of a storm that
+starts at 06:00), so 8 hours of rest follow every duty period.
+"""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
 
 import numpy as np
+from pyproj import Transformer
+from scipy.cluster.vq import kmeans2
 
 from grid_model.network import AreaClass
 from grid_model.region import Depot, Region, Staging
 
 DAY = 86_400
+HOUR = 3600
 SKILLS = ("lv", "mv", "cable")
+
+
+class CrewRole(StrEnum):
+    """What a crew is on the roster for (any crew may still take a first response)."""
+
+    FIRST_RESPONDER = "first_responder"
+    REPAIR = "repair"
+
+
+class RosterError(ValueError):
+    """A roster that cannot be used; the message names the file and line, or the crew."""
+
+
+@dataclass(frozen=True, slots=True)
+class DutyRules:
+    """Hours of service: at most ``max_duty_s`` on duty in a row, then ``min_rest_s`` of rest."""
+
+    max_duty_s: int = 16 * HOUR
+    min_rest_s: int = 8 * HOUR
+
+    def __post_init__(self) -> None:
+        if self.max_duty_s <= 0 or self.min_rest_s <= 0:
+            raise RosterError("duty limit and rest period must be positive")
+        if self.max_duty_s < self.min_rest_s:
+            raise RosterError(f"duty limit {self.max_duty_s / HOUR:g} h is shorter than the rest period "
+                              f"{self.min_rest_s / HOUR:g} h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +73,33 @@ class Crew:
     shift_start_s: int
     shift_hours: float
     joins_s: int = 0
+    role: CrewRole = CrewRole.REPAIR
+    duty: DutyRules = field(default_factory=DutyRules)
+
+    def __post_init__(self) -> None:
+        if not self.skills:
+            raise RosterError(f"crew {self.crew_id}: no skill (give at least one of {', '.join(SKILLS)})")
+        unknown = sorted(self.skills - set(SKILLS))
+        if unknown:
+            raise RosterError(f"crew {self.crew_id}: unknown skill(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(SKILLS)}")
+        if not 0 < self.shift_hours * HOUR <= self.duty.max_duty_s:
+            raise RosterError(f"crew {self.crew_id}: a {self.shift_hours:g} h shift breaks the "
+                              f"{self.duty.max_duty_s / HOUR:g} h duty limit")
+        if DAY - self.shift_hours * HOUR < self.duty.min_rest_s:
+            raise RosterError(f"crew {self.crew_id}: a {self.shift_hours:g} h daily shift leaves less "
+                              f"than the {self.duty.min_rest_s / HOUR:g} h rest period")
+
+    @property
+    def is_responder(self) -> bool:
+        return self.role == CrewRole.FIRST_RESPONDER
 
     def shifts(self, until_s: int) -> list[tuple[int, int]]:
         """(start, end) of every shift that begins before ``until_s``."""
         out = []
         start = self.shift_start_s - DAY
         while start < until_s:
-            end = start + int(self.shift_hours * 3600)
+            end = start + int(self.shift_hours * HOUR)
             if end > self.joins_s:
                 out.append((max(start, self.joins_s), end))
             start += DAY
@@ -47,33 +113,100 @@ class Crew:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RosterParams:
+    """How many crews of each kind the embedded region's roster holds (see the module
+    docstring); ``repair_scale`` and ``responder_scale`` multiply the usual numbers."""
+
+    customers_per_manager: int = 2500
+    patrols_per_station: int = 2
+    repair_scale: float = 1.0
+    responder_scale: float = 1.0
+
+    @classmethod
+    def normal_day(cls) -> RosterParams:
+        return cls(repair_scale=0.25)
+
+
 _SKILL_MIX = {
     AreaClass.URBAN: ((("lv",), 0.40), (("lv", "mv"), 0.25), (("mv",), 0.15), (("mv", "cable"), 0.20)),
     AreaClass.RURAL: ((("lv",), 0.45), (("lv", "mv"), 0.35), (("mv",), 0.20)),
     AreaClass.REMOTE: ((("lv",), 0.45), (("lv", "mv"), 0.35), (("mv",), 0.20)),
 }
 _CREWS_PER_DEPOT = {AreaClass.URBAN: 30, AreaClass.RURAL: 22, AreaClass.REMOTE: 16}
+# Two overlapping 16-hour shifts: from the storm clock's start (06:00) and eight hours later.
+_SHIFT_STARTS = (0, 8 * HOUR)
+# Transformer-area managers are named by the area class of their patch (M: mountain, remote).
+_AREA_LETTER = {AreaClass.URBAN: "U", AreaClass.RURAL: "R", AreaClass.REMOTE: "M"}
+SHIFT_HOURS = 16.0
 
 
 def _depot_crews(depot: Depot, count: int, rng: np.random.Generator,
                  skills: frozenset[str] = frozenset()) -> list[Crew]:
-    """``count`` crews of a depot: the given skills, else each drawn from the depot's area mix;
-    two overlapping 16-hour storm shifts (06:00-22:00 and 14:00-06:00 from a 06:00 start)."""
+    """``count`` repair crews of a depot: the given skills, else each drawn from the depot's
+    area mix; alternately on the two storm shifts."""
     mixes, shares = zip(*_SKILL_MIX[AreaClass(depot.area)], strict=True)
     picks = rng.choice(len(mixes), count, p=np.array(shares))
     return [Crew(crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id, x_m=depot.x_m,
                  y_m=depot.y_m, skills=skills or frozenset(mixes[picks[k]]),
-                 shift_start_s=0 if k % 2 == 0 else 8 * 3600, shift_hours=16.0)
+                 shift_start_s=_SHIFT_STARTS[k % 2], shift_hours=SHIFT_HOURS)
             for k in range(count)]
 
 
 def region_roster(region: Region, *, seed: int = 0, scale: float = 1.0) -> list[Crew]:
-    """Crews of every depot, its usual number scaled by ``scale`` (at least two)."""
+    """Repair crews of every depot, its usual number scaled by ``scale`` (at least two)."""
     rng = np.random.default_rng([seed, region.seed])
     crews = []
     for depot in region.depots:
         crews += _depot_crews(depot, max(2, round(_CREWS_PER_DEPOT[AreaClass(depot.area)] * scale)), rng)
     return crews
+
+
+def region_responders(region: Region, *, seed: int = 0, params: RosterParams | None = None) -> list[Crew]:
+    """First responders of the region: transformer-area managers, each at the centre of the
+    customers of his patch (k-means over the customers of each area class), and the service
+    stations' patrols; alternately on the two storm shifts."""
+    p = params or RosterParams()
+    rng = np.random.default_rng([seed, region.seed, 3])
+    cust = region.customers
+    xy = np.column_stack([cust["x_m"].to_numpy(), cust["y_m"].to_numpy()])
+    area = cust["area"].to_numpy()
+    depots = list(region.depots)
+    out: list[Crew] = []
+    for cls in AreaClass:
+        members = xy[area == int(cls)]
+        k = round(len(members) / p.customers_per_manager * p.responder_scale)
+        if not len(members) or k < 1:
+            continue
+        k = min(k, len(members))
+        centres, _ = kmeans2(members, members[rng.choice(len(members), k, replace=False)], iter=20,
+                             minit="matrix", seed=rng)
+        for c in centres:
+            out.append(_responder(f"TM-{_AREA_LETTER[cls]}{len(out) + 1:03d}", _nearest_depot(depots, c),
+                                  float(c[0]), float(c[1]), len(out)))
+    per_station = round(p.patrols_per_station * p.responder_scale)
+    for d in depots:
+        for k in range(per_station):
+            out.append(_responder(f"{d.depot_id}-P{k + 1}", d.depot_id, d.x_m, d.y_m, k))
+    return out
+
+
+def _nearest_depot(depots: Sequence[Depot], xy: np.ndarray) -> str:
+    if not depots:
+        return ""
+    d = np.hypot([p.x_m - xy[0] for p in depots], [p.y_m - xy[1] for p in depots])
+    return depots[int(np.argmin(d))].depot_id
+
+
+def _responder(crew_id: str, depot_id: str, x: float, y: float, k: int) -> Crew:
+    return Crew(crew_id=crew_id, depot_id=depot_id, x_m=x, y_m=y, skills=frozenset({"lv"}),
+                shift_start_s=_SHIFT_STARTS[k % 2], shift_hours=SHIFT_HOURS, role=CrewRole.FIRST_RESPONDER)
+
+
+def storm_roster(region: Region, *, seed: int = 0, params: RosterParams | None = None) -> list[Crew]:
+    """The region's whole roster: repair crews and first responders."""
+    p = params or RosterParams()
+    return region_roster(region, seed=seed, scale=p.repair_scale) + region_responders(region, seed=seed, params=p)
 
 
 def region_staging(region: Region) -> list[Staging]:
@@ -82,10 +215,27 @@ def region_staging(region: Region) -> list[Staging]:
 
 
 def staged_roster(depots: Sequence[Staging], n: int, *, seed: int = 0) -> list[Crew]:
-    """``n`` crews staged over ``depots`` in proportion to their shares (largest remainder),
-    skills as the staging says or drawn from each depot's area mix."""
+    """``n`` repair crews staged over ``depots`` in proportion to their shares (largest
+    remainder), skills as the staging says or drawn from each depot's area mix."""
     if n < 1:
         raise ValueError(f"a roster needs at least one crew, got {n}")
+    counts = _shares(depots, n)
+    rng = np.random.default_rng([seed, 11])
+    return [crew for staging, count in zip(depots, counts, strict=True)
+            for crew in _depot_crews(staging.depot, count, rng, staging.skills)]
+
+
+def staged_responders(depots: Sequence[Staging], n: int) -> list[Crew]:
+    """``n`` first responders staged over ``depots`` in proportion to their shares."""
+    out: list[Crew] = []
+    for staging, count in zip(depots, _shares(depots, n) if n else [0] * len(depots), strict=True):
+        d = staging.depot
+        out += [_responder(f"{d.depot_id}-P{k + 1:02d}", d.depot_id, d.x_m, d.y_m, k) for k in range(count)]
+    return out
+
+
+def _shares(depots: Sequence[Staging], n: int) -> list[int]:
+    """``n`` split over ``depots`` by their weights (largest remainder)."""
     weights = np.array([max(s.crews, 0.0) for s in depots], dtype=np.float64)
     if not len(weights) or weights.sum() <= 0:
         raise ValueError("no depot to stage crews at")
@@ -93,14 +243,12 @@ def staged_roster(depots: Sequence[Staging], n: int, *, seed: int = 0) -> list[C
     counts = np.floor(share).astype(np.int64)
     for k in np.argsort(-(share - counts), kind="stable")[: n - int(counts.sum())]:
         counts[k] += 1
-    rng = np.random.default_rng([seed, 11])
-    return [crew for staging, count in zip(depots, counts.tolist(), strict=True)
-            for crew in _depot_crews(staging.depot, count, rng, staging.skills)]
+    return [int(c) for c in counts]
 
 
 def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[Crew]:
-    """``n`` visiting crews (lv and mv skills) arriving at ``joins_s``, spread over the depots
-    round-robin, working the storm's day shift pattern from then on."""
+    """``n`` visiting repair crews (lv and mv skills) arriving at ``joins_s``, spread over the
+    depots round-robin, working a 16-hour shift from then on, every day."""
     rng = np.random.default_rng([seed, region.seed, 7])
     depots = list(region.depots)
     if n and not depots:
@@ -111,7 +259,60 @@ def mutual_aid(region: Region, n: int, *, joins_s: int, seed: int = 0) -> list[C
         depot = depots[order[k % len(depots)]]
         crews.append(Crew(
             crew_id=f"MA-C{k + 1:03d}", depot_id=depot.depot_id, x_m=depot.x_m, y_m=depot.y_m,
-            skills=frozenset({"lv", "mv"}), shift_start_s=joins_s % DAY, shift_hours=16.0,
+            skills=frozenset({"lv", "mv"}), shift_start_s=joins_s % DAY, shift_hours=SHIFT_HOURS,
             joins_s=joins_s))
     return crews
 
+
+_ROSTER_COLUMNS = ("crew_id", "role", "lat", "lon", "skills", "shift_start_h", "shift_hours")
+
+
+def read_roster(path: Path, crs: str) -> list[Crew]:
+    """A planner's roster: CSV ``crew_id,role,lat,lon,skills,shift_start_h,shift_hours`` and
+    optionally ``depot_id``, ``duty_limit_h``, ``rest_h``. ``role`` is ``first_responder`` or
+    ``repair``, ``skills`` space-separated (lv mv cable), ``shift_start_h`` hours after the
+    storm clock's start. A bad line stops the read with the file, line and reason."""
+    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    out: list[Crew] = []
+    seen: set[str] = set()
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _ROSTER_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RosterError(f"{path}: missing column(s) {', '.join(missing)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                out.append(_roster_row(row, to_utm))
+            except (RosterError, ValueError) as exc:
+                raise RosterError(f"{path}:{line}: {exc}") from None
+            if out[-1].crew_id in seen:
+                raise RosterError(f"{path}:{line}: crew {out[-1].crew_id} is listed twice")
+            seen.add(out[-1].crew_id)
+    if not out:
+        raise RosterError(f"{path}: no crew")
+    return out
+
+
+def _roster_row(row: dict[str, str], to_utm: Transformer) -> Crew:
+    crew_id = (row["crew_id"] or "").strip()
+    if not crew_id:
+        raise RosterError("crew_id is empty")
+    try:
+        role = CrewRole(row["role"].strip())
+    except ValueError:
+        raise RosterError(f"role {row['role']!r} is not one of {', '.join(r.value for r in CrewRole)}") from None
+    numbers = {}
+    for key in ("lat", "lon", "shift_start_h", "shift_hours"):
+        try:
+            numbers[key] = float(row[key])
+        except (TypeError, ValueError):
+            raise RosterError(f"{key} must be a number, got {row[key]!r}") from None
+    if not (-90 <= numbers["lat"] <= 90 and -180 <= numbers["lon"] <= 180):
+        raise RosterError(f"position {numbers['lat']}, {numbers['lon']} is out of range")
+    duty = DutyRules(*(round(float(row.get(key) or default) * HOUR)
+                       for key, default in (("duty_limit_h", 16), ("rest_h", 8))))
+    x, y = to_utm.transform(numbers["lon"], numbers["lat"])
+    return Crew(crew_id=crew_id, depot_id=(row.get("depot_id") or "").strip(), x_m=float(x), y_m=float(y),
+                skills=frozenset((row["skills"] or "").split()),
+                shift_start_s=round(numbers["shift_start_h"] * HOUR) % DAY,
+                shift_hours=numbers["shift_hours"], role=role, duty=duty)

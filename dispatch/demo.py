@@ -12,7 +12,7 @@ from pathlib import Path
 from dispatch.engine import DispatchEngine
 from dispatch.replay import ReplayOptions, replay_storm
 from dispatch.storm_map import render_map
-from dispatch.world import World
+from dispatch.sim.world import World
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 from grid_model.storm import StormParams, generate_storm
@@ -31,29 +31,33 @@ class DemoResult:
     world: World
 
 
-def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path,
+def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path, scenario: str = "typhoon",
              region_params: RegionParams | None = None, crew_scale: float = 1.0,
              mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0, ami: bool = True,
-             ami_seed: int | None = None, progress: bool = True) -> DemoResult:
-    """Run storm ``seed`` on the embedded region with ``policy``; write KPIs, map, storm files.
-    ``mutual_aid_crews`` visiting crews join ``mutual_aid_at_h`` hours into the storm; with
-    ``ami``, smart meters report supply lost and back (``AmiParams``, which meters get through
-    drawn with ``ami_seed``, by default the storm seed)."""
+             ami_seed: int | None = None, roster: Path | None = None,
+             params: dict[str, float] | None = None, progress: bool = True) -> DemoResult:
+    """Run storm ``seed`` of ``scenario`` (the default typhoon, or an ordinary ``day``) on the
+    embedded region with ``policy``; write KPIs, map, storm files. ``mutual_aid_crews``
+    visiting crews join ``mutual_aid_at_h`` hours into the storm; with ``ami``, smart meters
+    report supply lost and back (which meters get through drawn with ``ami_seed``, by default
+    the storm seed); ``roster`` replaces the region's crews; ``params`` as ``replay --param``."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     region = load_region(region_params)
     seconds["region"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    storm = generate_storm(region, StormParams(seed=seed))
-    ev_path, truth_path = write_storm(storm, region, out_dir, f"storm-{seed}")
+    storm = generate_storm(region, StormParams.normal_day(seed) if scenario == "day" else StormParams(seed=seed))
+    name = f"day-{seed}" if scenario == "day" else f"storm-{seed}"
+    ev_path, truth_path = write_storm(storm, region, out_dir, name)
     seconds["storm"] = time.perf_counter() - t0
     replay = replay_storm(ev_path, ReplayOptions(
         policy=policy, crew_scale=crew_scale, mutual_aid=mutual_aid_crews, mutual_aid_at_h=mutual_aid_at_h,
-        seed=seed, ami=ami, ami_seed=ami_seed, progress=progress), truth_path=truth_path, region=region)
+        seed=seed, ami=ami, ami_seed=ami_seed, roster=roster, params=params or {}, progress=progress),
+        truth_path=truth_path, region=region)
     seconds["simulation"] = replay.seconds["simulation"]
     kpis = replay.kpis
     kpis.pop("source")
-    kpis.update({"storm_seed": seed, "ami_seed": seed if ami_seed is None else ami_seed})
+    kpis.update({"scenario": scenario, "storm_seed": seed, "ami_seed": seed if ami_seed is None else ami_seed})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     map_path = out_dir / f"map-{policy}.html"

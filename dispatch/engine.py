@@ -1,12 +1,18 @@
 """The event-driven dispatch engine: events in, decisions out, on the storm clock.
 
-One engine serves live use and replay: it sees only what a utility sees (calls, crew
-reports), never the storm's ground truth. Calls are resolved and grouped into incidents by
-``grid_model``; each incident gets a work order; the policy assigns crews.
+One engine serves live use and replay: it sees only what a utility sees (calls, SCADA, smart
+meters, crews' reports), never the storm's ground truth. Calls are resolved and grouped into
+incidents by ``grid_model``; each incident gets a work order (``dispatch.orders``), and the
+order gets jobs (``dispatch.jobs``): a first response at once, repairs once the device is
+identified (by the first responder, or by SCADA for a telemetered breaker). The policy picks
+crews for jobs; the engine carries that out, keeps crews inside their hours of service
+(``dispatch.roster``), quotes ETRs and owes every calling customer a callback
+(``dispatch.callbacks``). An event it refuses raises ``EventError`` before changing anything.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +21,16 @@ from typing import Any
 import numpy as np
 
 from dispatch.alerts import LimitAlerts
-from dispatch.crews import Crew
+from dispatch.callbacks import CallbackBook, CallbackOutcome
+from dispatch.crews import SKILLS, Crew, CrewRole
 from dispatch.estimates import RepairEstimates
 from dispatch.etr import EtrBook
 from dispatch.events import (
+    Alert,
     AmiMessage,
     Assign,
     CallbackDone,
+    CallbackMade,
     CallReceived,
     CallUnlocated,
     ClockTick,
@@ -34,10 +43,12 @@ from dispatch.events import (
     Divert,
     Event,
     EventError,
-    FaultFound,
+    Finding,
+    FirstResponseDone,
     GeneratorConnected,
     Handover,
     OrderCancelled,
+    OutageReported,
     PlannedOutageAnnounced,
     Recall,
     RepairFinished,
@@ -45,9 +56,12 @@ from dispatch.events import (
     ShiftStarted,
 )
 from dispatch.generators import GeneratorFleet, GeneratorTruck
+from dispatch.jobs import LIVE_JOB, Job, JobKind, JobStatus
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OPEN, WAITING, OrderStatus, WorkOrder
+from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder
 from dispatch.policy import DispatchPolicy
+from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, CrewStatus
+from dispatch.view import Unreached
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
 from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
 from grid_model.region import Region
@@ -58,39 +72,8 @@ from routing.travel import RoadTravel
 log = logging.getLogger(__name__)
 
 _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeKind.LV_BRANCH)
-
-
-@dataclass(slots=True)
-class CrewState:
-    """Where a crew is and what it is doing; busy and duty seconds feed utilisation.
-    En route, (x_m, y_m) is where the leg began at ``leg_start_s``; it arrives at ``eta_s``."""
-
-    crew: Crew
-    x_m: float
-    y_m: float
-    status: str = "off"
-    order_id: str = ""
-    going_off: bool = False
-    shift_end_s: int = 0
-    busy_s: int = 0
-    duty_s: int = 0
-    duty_since: int = 0
-    busy_since: int = 0
-    leg_start_s: int = 0
-    eta_s: int = 0
-    visits: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class CrewAvailability:
-    """When and where a crew is next free to start a job, until when it may, and the job it
-    is committed to (driving there) meanwhile; what a planner needs of a crew."""
-
-    free_s: int
-    end_s: int
-    x_m: float
-    y_m: float
-    committed: str
+# What a call-taker's questions may settle on the call (see ``CallReceived``).
+TRIAGE = ("", "customer_reset")
 
 
 @dataclass(slots=True)
@@ -108,11 +91,19 @@ class EngineLog:
     assists: int = 0
     callbacks: int = 0
     generators_connected: int = 0
+    first_responses: int = 0
+    fixed_on_first_visit: int = 0
+    customer_side_faults: int = 0
+    resolved_by_phone: int = 0
+    reopened: int = 0
+    handed_back_at_duty_end: int = 0
+    hours_of_service_breaches: int = 0
+    assignments_refused: int = 0
     rejected: list[str] = field(default_factory=list)
 
 
 class DispatchEngine:
-    """Holds work orders, crews and incidents; ``handle`` one event at a time."""
+    """Holds work orders, jobs, crews and incidents; ``handle`` one event at a time."""
 
     def __init__(self, region: Region, crews: list[Crew], policy: DispatchPolicy, *,
                  travel: RoadTravel, limits: ServiceLimits | None = None,
@@ -130,30 +121,37 @@ class DispatchEngine:
         self._node_index = self.net.index_of()
         self.clock_s: int | None = None
         self.orders: dict[str, WorkOrder] = {}
+        self.jobs: dict[str, Job] = {}
         self.order_of_incident: dict[str, str] = {}
         self.crews = {c.crew_id: CrewState(c, c.x_m, c.y_m) for c in crews}
+        self.has_responders = any(c.role == CrewRole.FIRST_RESPONDER for c in crews)
         self.unlocated: list[UnlocatedCall] = []
         self.log = EngineLog()
+        self.callbacks = CallbackBook()
         self._customers_below = self.net.count_below(self.net.kind == NodeKind.CUSTOMER)
         self._critical = region.critical_node_mask()
         self._critical_below = self.net.count_below(self._critical)
+        self._customer_at = dict(zip(region.customers["node_idx"].tolist(),
+                                     region.customers["customer_id"].tolist(), strict=True))
         self.generators = GeneratorFleet(generators or [], self.net, travel)
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._order_list: list[WorkOrder] = []
         self._order_pos: dict[str, int] = {}
         self._first_open = 0
-        self._order_snap: dict[str, tuple[int, float]] = {}
+        self._live_jobs: dict[str, Job] = {}
+        self._snap: dict[str, tuple[int, float]] = {}
         self._crew_snap: dict[str, tuple[int, float]] = {}
+        self._planned_ends: list[tuple[int, str]] = []
         self.etrs = EtrBook()
         self.alerts = LimitAlerts(self.limits)
         self._handlers: dict[type, Callable[[Any], list[Decision]]] = {
             ClockTick: lambda ev: [], CallReceived: self._on_call, PlannedOutageAnnounced: self._on_planned,
             ShiftStarted: self._on_shift_start, ShiftEnded: self._on_shift_end,
-            CrewArrived: self._on_arrived, RepairFinished: self._on_repaired,
-            CrewReleased: self._on_released, FaultFound: self._on_fault_found,
-            CallbackDone: self._on_callback,
+            CrewArrived: self._on_arrived, FirstResponseDone: self._on_first_response,
+            RepairFinished: self._on_repaired, CrewReleased: self._on_released,
+            CallbackMade: self._on_callback_made, CallbackDone: self._on_callback_done,
             OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
-            DeviceOperated: self._on_device, AmiMessage: self._on_ami,
+            DeviceOperated: self._on_device, OutageReported: self._on_outage_report, AmiMessage: self._on_ami,
             GeneratorConnected: self._on_generator, DispatcherAssigned: self._on_dispatcher_assign}
 
     @property
@@ -166,64 +164,117 @@ class DispatchEngine:
         """Every ETR quoted: (when, order, ETR)."""
         return self.etrs.history
 
-    # -- queries the policy uses -------------------------------------------------------
-    def knows_device(self, device_id: str) -> bool:
-        """Whether ``device_id`` is a protective device of the network."""
-        return device_id in self._device_index
+    # -- the view policies read (dispatch.view.DispatchView) ------------------------------
+    def live_jobs(self) -> list[Job]:
+        """Jobs waiting for a crew, on a crew's way or being worked."""
+        return list(self._live_jobs.values())
 
-    def idle_crews(self, skill: str) -> list[str]:
-        return [cid for cid, s in self.crews.items() if s.status == "idle" and skill in s.crew.skills]
+    def order_of(self, job: Job) -> WorkOrder:
+        return self.orders[job.order_id]
 
-    def is_idle(self, crew_id: str) -> bool:
-        return self.crews[crew_id].status == "idle"
+    def unreached(self, order: WorkOrder) -> Unreached | None:
+        """The order's own and absorbed orders not yet reached (see ``Unreached``)."""
+        group = [o for o in (order, *(self.orders[a] for a in order.absorbed)) if o.reached_s is None]
+        if not group:
+            return None
+        return Unreached(len(group), min(o.deadline_s for o in group), any(o.critical for o in group))
 
-    def crew_skills(self, crew_id: str) -> frozenset[str]:
-        return self.crews[crew_id].crew.skills
+    def open_order_above(self, order: WorkOrder) -> WorkOrder | None:
+        for node in self.net.path_up(order.node_idx)[1:]:
+            k = self._open_order_at[node]
+            if k >= 0:
+                return self._order_list[k]
+        return None
 
-    def open_orders(self) -> list[WorkOrder]:
-        """Orders waiting for a crew, on a crew's way or being worked."""
-        self._skip_closed()
-        return [o for o in self._order_list[self._first_open:] if o.status in OPEN]
-
-    def repair_estimate(self, order: WorkOrder) -> int:
-        return self.estimates.repair_s(self.net, order.node_idx)
-
-    def position(self, crew_id: str, t_s: int) -> tuple[float, float]:
-        """Where the crew is at ``t_s``: en route, straight-line progress along its leg."""
-        s = self.crews[crew_id]
-        if s.status != "en_route" or s.eta_s <= s.leg_start_s:
-            return s.x_m, s.y_m
-        dest = self.orders[s.order_id]
-        f = min(1.0, max(0.0, (t_s - s.leg_start_s) / (s.eta_s - s.leg_start_s)))
-        return s.x_m + f * (dest.x_m - s.x_m), s.y_m + f * (dest.y_m - s.y_m)
+    def customers_behind(self, job: Job) -> tuple[int, bool]:
+        """Customers behind the job's element, and whether other open work upstream (an open
+        order above its order, or another live job of its order above the job) holds them dark
+        anyway."""
+        order = self.orders[job.order_id]
+        blocked = self.open_order_above(order) is not None or any(
+            other is not job and other.node_idx != job.node_idx and self.net.is_ancestor(other.node_idx, job.node_idx)
+            for other in self._live_jobs_of(order))
+        return int(self._customers_below[job.node_idx]), blocked
 
     def availability(self, crew_id: str, t_s: int) -> CrewAvailability:
-        """When and where the crew can next start a job (see ``CrewAvailability``)."""
+        """When and where the crew can next start a job, and until when (its duty limit)."""
         s = self.crews[crew_id]
-        if s.status == "off":
+        if s.status == CrewStatus.OFF:
             shift = s.crew.shift_at(t_s)
             start, end = shift if shift else (t_s, t_s)
-            return CrewAvailability(max(start, t_s), end, s.crew.x_m, s.crew.y_m, "")
-        end = s.shift_end_s
-        if s.status == "idle":
-            return CrewAvailability(t_s, end, s.x_m, s.y_m, "")
-        order = self.orders[s.order_id]
-        if s.status == "en_route":
-            return CrewAvailability(s.leg_start_s, t_s if s.going_off else end, s.x_m, s.y_m,
-                                    s.order_id)
-        share = self.repair_estimate(order) // len(order.team)
-        # past its estimate, a repair is expected to need a quarter of it again
-        free = max(t_s + share // 4, (order.arrived_s or t_s) + share)
-        return CrewAvailability(free, free if s.going_off else max(end, free), s.x_m, s.y_m, "")
+            if s.off_since_s is not None:
+                start = max(start, s.off_since_s + s.crew.duty.min_rest_s)
+            start = max(start, t_s)
+            return CrewAvailability(start, max(start, min(end, start + s.crew.duty.max_duty_s)),
+                                    s.crew.x_m, s.crew.y_m, "")
+        end = s.duty_end_s
+        if s.status == CrewStatus.IDLE:
+            return CrewAvailability(t_s, max(t_s, end), s.x_m, s.y_m, "")
+        job = self.jobs[s.job_id]
+        if s.status == CrewStatus.EN_ROUTE:
+            return CrewAvailability(s.leg_start_s, max(s.leg_start_s, end), s.x_m, s.y_m, s.job_id)
+        free = min(end, max(t_s, self._finish_on_site(job, t_s)))
+        return CrewAvailability(free, max(free, end), s.x_m, s.y_m, "")
 
-    def travel_from_crews(self, crew_ids: list[str], order: WorkOrder) -> np.ndarray:
-        """Seconds from each crew's position to the order."""
+    def travel_from_crews(self, crew_ids: list[str], job: Job) -> np.ndarray:
+        """Seconds from each crew's position to the job's site."""
         nodes = np.empty(len(crew_ids), dtype=np.int64)
         access = np.empty(len(crew_ids))
         for k, cid in enumerate(crew_ids):
             nodes[k], access[k] = self._crew_position(cid)
-        b_node, b_access = self._order_snap[order.order_id]
+        b_node, b_access = self._site_snap(job)
         return self.travel.between_snapped(nodes, access, b_node, b_access)
+
+    def position(self, crew_id: str, t_s: int) -> tuple[float, float]:
+        """Where the crew is at ``t_s``: en route, straight-line progress along its leg."""
+        s = self.crews[crew_id]
+        if s.status != CrewStatus.EN_ROUTE or s.eta_s <= s.leg_start_s:
+            return s.x_m, s.y_m
+        dest = self.jobs[s.job_id]
+        f = min(1.0, max(0.0, (t_s - s.leg_start_s) / (s.eta_s - s.leg_start_s)))
+        return s.x_m + f * (dest.x_m - s.x_m), s.y_m + f * (dest.y_m - s.y_m)
+
+    def fits_duty(self, crew_id: str, job: Job, t_s: int, travel_s: float) -> bool:
+        """Whether the crew, leaving now, can do its share of the job inside its duty limit."""
+        crews = len(job.team) + (0 if crew_id in job.team else 1)
+        return t_s + travel_s + self.share_s(job, max(1, crews)) <= self.crews[crew_id].duty_end_s
+
+    def share_s(self, job: Job, crews: int) -> int:
+        """A crew's share of the work left on the job when ``crews`` work it together."""
+        return self._work_left(job, self.clock_s or 0) // max(1, crews)
+
+    # -- other queries ------------------------------------------------------------------
+    def knows_device(self, device_id: str) -> bool:
+        """Whether ``device_id`` is a protective device of the network."""
+        return device_id in self._device_index
+
+    def open_orders(self) -> list[WorkOrder]:
+        """Orders not yet repaired: waiting for a crew, on a crew's way or being worked."""
+        self._skip_closed()
+        return [o for o in self._order_list[self._first_open:] if o.status in OPEN]
+
+    def has_open_work(self) -> bool:
+        """True while any order is open or any job is live."""
+        return bool(self._live_jobs) or bool(self.open_orders())
+
+    def crews_of(self, order: WorkOrder) -> list[str]:
+        """Crews on the order's live jobs (leads first)."""
+        return [c for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB for c in job.team]
+
+    def callers_of(self, order_id: str) -> set[int]:
+        """Nodes whose calls the order's incident (or the one it merged into) explains."""
+        inc = self.predictor.incident(self.orders[order_id].incident_id)
+        while inc.merged_into:
+            inc = self.predictor.incident(inc.merged_into)
+        return set(inc.caller_nodes)
+
+    def customer_etr(self, customer_id: str) -> int | None:
+        """The ETR of a customer behind an open order, or None when none covers it."""
+        node = self.resolver.customer_node(customer_id)
+        if node is None:
+            return None
+        holder = self._holder(node)
+        return None if holder is None else self.etrs.current.get(holder)
 
     # -- event handling ----------------------------------------------------------------
     def handle(self, event: Event, *, settle: bool = True) -> list[Decision]:
@@ -236,20 +287,31 @@ class DispatchEngine:
             raise EventError(f"unknown event {type(event).__name__}")
         out = handler(event)  # a refused event raises before it changes anything
         self.clock_s = event.t_s
-        if isinstance(event, RepairFinished | OrderCancelled | AmiMessage) and self.generators.serving:
+        if isinstance(event, RepairFinished | FirstResponseDone | OrderCancelled | AmiMessage) \
+                and self.generators.serving:
             out.extend(self.generators.release(self._covered, event.t_s))
         if settle:
             out.extend(self.settle(event.t_s))
         return out
 
     def settle(self, t_s: int) -> list[Decision]:
-        """The decisions due now: the policy's assignments, alerts, re-quoted ETRs."""
+        """The decisions due now: the policy's assignments, alerts, callbacks after planned
+        outages, re-quoted ETRs."""
         out = self._dispatch(t_s)
         out.extend(self.alerts.due(t_s, self.orders))
+        while self._planned_ends and self._planned_ends[0][0] <= t_s:
+            _, outage_id = heapq.heappop(self._planned_ends)
+            out.extend(self.callbacks.planned_ended(outage_id, t_s, self._holder))
         out.extend(self.etrs.refresh(t_s, self.policy.plan_version, self.open_orders, self.orders,
                                      lambda order: self._etr_of(order, t_s)))
         return out
 
+    def finish(self, t_s: int) -> None:
+        """Close the books at the end of a run: count duty time of crews still on duty."""
+        for state in self.crews.values():
+            state.close_books(t_s)
+
+    # -- lookups that refuse -------------------------------------------------------------
     def _crew(self, crew_id: str) -> CrewState:
         try:
             return self.crews[crew_id]
@@ -262,31 +324,78 @@ class DispatchEngine:
         except KeyError:
             raise EventError(f"unknown work order {order_id!r}") from None
 
+    def _job(self, job_id: str) -> Job:
+        try:
+            return self.jobs[job_id]
+        except KeyError:
+            raise EventError(f"unknown job {job_id!r}") from None
+
+    def _crew_on(self, crew_id: str, job_id: str, what: str) -> tuple[CrewState, Job]:
+        """The crew and the job it reports on; refused unless that is its job."""
+        state = self._crew(crew_id)
+        job = self._job(job_id)
+        if state.job_id != job_id or crew_id not in job.team:
+            raise EventError(f"crew {crew_id} {what} {job_id} but is on {state.job_id or 'no job'}")
+        return state, job
+
+    def _element_node(self, element_id: str) -> int | None:
+        node = self._device_index.get(element_id)
+        return self._node_index.get(element_id) if node is None else node
+
+    # -- incidents and orders ----------------------------------------------------------
     def _on_planned(self, ev: PlannedOutageAnnounced) -> list[Decision]:
         device_idx = self._device_index.get(ev.device_id)
         if device_idx is None:
             raise EventError(f"planned outage {ev.outage_id}: unknown device {ev.device_id!r}")
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
+        heapq.heappush(self._planned_ends, (ev.end_s, ev.outage_id))
         return []
 
     def _on_call(self, ev: CallReceived) -> list[Decision]:
+        if ev.triage not in TRIAGE:
+            raise EventError(f"call {ev.call.call_id}: triage must be one of {', '.join(TRIAGE)}, got {ev.triage!r}")
         res = self.resolver.resolve(ev.call)
         if not res.located:
             self.unlocated.append(UnlocatedCall(ev.call.call_id, ev.t_s, res.reason))
             return [CallUnlocated(ev.t_s, ev.call.call_id, res.reason)]
+        if ev.triage == "customer_reset":
+            self.log.resolved_by_phone += 1
+            self.log.customer_side_faults += 1
+            return []
         change = self.predictor.add_call(ev.call.call_id, res.node_idx, ev.t_s)
-        return self._on_change(change, ev.t_s)
+        out = self._on_change(change, ev.t_s, OrderOrigin.CALL)
+        self._owe_callback(change.incident_id, res.node_idx, ev.t_s)
+        return out
+
+    def _owe_callback(self, incident_id: str, node: int, t_s: int) -> None:
+        """The caller at ``node`` is owed a callback about the incident's order."""
+        customer_id = self._customer_at.get(node, self.net.node_id[node])
+        inc = self.predictor.incident(incident_id)
+        if inc.kind == IncidentKind.PLANNED:
+            self.callbacks.owe_after_planned(incident_id, customer_id, node, t_s)
+            return
+        order = self._surviving(self.orders[self.order_of_incident[self._surviving_incident(incident_id)]])
+        if order.status in OPEN:
+            self.callbacks.owe(order.order_id, customer_id, node, t_s)
 
     def _on_device(self, ev: DeviceOperated) -> list[Decision]:
-        device = self._device_index.get(ev.device_id)
+        return self._device_incident("SCADA", ev.device_id, ev.t_s, OrderOrigin.SCADA)
+
+    def _on_outage_report(self, ev: OutageReported) -> list[Decision]:
+        return self._device_incident("REPORT", ev.device_id, ev.t_s, OrderOrigin.REPORT)
+
+    def _device_incident(self, source: str, device_id: str, t_s: int, origin: OrderOrigin) -> list[Decision]:
+        """An incident at a protective device, for certain (SCADA: identified, its repair is
+        sent at once) or as reported (a first responder goes to find what operated)."""
+        device = self._device_index.get(device_id)
         if device is None:
-            raise EventError(f"device report: unknown device {ev.device_id!r}")
-        change = self.predictor.add_device_report(f"SCADA:{ev.device_id}@{ev.t_s}", device, ev.t_s)
-        return self._on_change(change, ev.t_s)
+            raise EventError(f"{source.lower()} report: unknown device {device_id!r}")
+        change = self.predictor.add_device_report(f"{source}:{device_id}@{t_s}", device, t_s)
+        return self._on_change(change, t_s, origin)
 
     def _on_ami(self, ev: AmiMessage) -> list[Decision]:
         """A last gasp is grouped like a call; when every meter that reported to an incident
-        is back, its order, still waiting or on its way, is cancelled."""
+        is back, its order, if no crew has reached it yet, is cancelled."""
         if ev.kind not in ("last_gasp", "restore"):
             raise EventError(f"AMI message from {ev.meter_id}: kind must be last_gasp or restore, "
                              f"got {ev.kind!r}")
@@ -295,24 +404,29 @@ class DispatchEngine:
         if not res.located:
             raise EventError(f"AMI message: {res.reason}")
         if ev.kind == "last_gasp":
-            return self._on_change(self.predictor.add_last_gasp(msg_id, res.node_idx, ev.t_s), ev.t_s)
+            return self._on_change(self.predictor.add_last_gasp(msg_id, res.node_idx, ev.t_s), ev.t_s,
+                                   OrderOrigin.AMI)
         over = self.predictor.add_restore(msg_id, res.node_idx, ev.t_s)
         order = self.orders.get(self.order_of_incident.get(over or "", ""))
         if order is None or order.status not in WAITING:
             return []
-        return self._cancel(order, ev.t_s)
+        return self._cancel_order(order, ev.t_s)
 
-    def _on_change(self, change: IncidentChange, t_s: int) -> list[Decision]:
-        """A new incident gets a work order that absorbs the orders of incidents it merged."""
+    def _on_change(self, change: IncidentChange, t_s: int, origin: OrderOrigin) -> list[Decision]:
+        """A new incident gets a work order and its first job; the orders of the incidents it
+        merged fold into it."""
         inc = self.predictor.incident(change.incident_id)
         if inc.kind == IncidentKind.PLANNED or not change.created:
             return []
-        order = self._new_order(inc.incident_id, inc.node_idx, inc.first_report_s, t_s)
+        order = self._new_order(inc.incident_id, inc.node_idx, t_s, origin)
         out: list[Decision] = []
         for child_id in change.merged:
             out.extend(self._merge_order(child_id, order, t_s))
-        if order.status == OrderStatus.NEW:
-            self.policy.on_order(order)
+        if origin == OrderOrigin.SCADA:
+            self._new_job(order, JobKind.REPAIR, order.node_idx, order.skill,
+                          self.estimates.repair_s(self.net, order.node_idx), t_s)
+        else:
+            self._new_job(order, JobKind.FIRST_RESPONSE, order.node_idx, "", self.estimates.first_response_s, t_s)
         if order.critical and self.generators.trucks:
             sl = self.net.subtree(order.node_idx)
             nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
@@ -321,7 +435,8 @@ class DispatchEngine:
         self.etrs.touch(order.order_id, *(self._order_list[k].order_id for k in below[below >= 0].tolist()))
         return out
 
-    def _new_order(self, incident_id: str, node: int, first_report_s: int, t_s: int) -> WorkOrder:
+    def _site(self, node: int) -> tuple[str, str, str]:
+        """Element id, area and repair class (lv, mv or cable) of a site."""
         net = self.net
         kind = NodeKind(net.kind[node])
         if kind in _LV_KINDS:
@@ -330,16 +445,17 @@ class DispatchEngine:
             limit_class = "mv"  # pad- or pole-mounted, replacing a transformer is MV work
         else:
             limit_class = "cable" if net.construction[node] == Construction.CABLE else "mv"
-        area = AREA_NAMES[net.area[node]]
+        element = net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node]
+        return element, AREA_NAMES[net.area[node]], limit_class
+
+    def _new_order(self, incident_id: str, node: int, t_s: int, origin: OrderOrigin) -> WorkOrder:
+        element, area, limit_class = self._site(node)
         order = WorkOrder(
             order_id=f"W{len(self._order_list) + 1:06d}", incident_id=incident_id, node_idx=node,
-            element_id=net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node],
-            x_m=float(net.x_m[node]), y_m=float(net.y_m[node]), area=area, skill=limit_class,
-            limit_class=limit_class, first_report_s=first_report_s,
-            deadline_s=first_report_s + self.limits.arrival_limit(area),
-            customers=int(self._customers_below[node]),
-            critical=int(self._critical_below[node]),
-        )
+            element_id=element, x_m=float(self.net.x_m[node]), y_m=float(self.net.y_m[node]), area=area,
+            skill=limit_class, limit_class=limit_class, first_report_s=t_s,
+            deadline_s=t_s + self.limits.arrival_limit(area), customers=int(self._customers_below[node]),
+            critical=int(self._critical_below[node]), origin=origin)
         order.history.append((t_s, OrderStatus.NEW))
         self.alerts.watch(order)
         self.orders[order.order_id] = order
@@ -347,207 +463,551 @@ class DispatchEngine:
         self._order_list.append(order)
         self._order_pos[order.order_id] = len(self._order_list) - 1
         self._open_order_at[node] = len(self._order_list) - 1
-        nodes, access = self.travel.snap(order.x_m, order.y_m)
-        self._order_snap[order.order_id] = (int(nodes[0]), float(access[0]))
         return order
 
+    def _new_job(self, order: WorkOrder, kind: JobKind, node: int, skill: str, service_s: int,
+                 t_s: int) -> Job:
+        element, _, limit_class = self._site(node)
+        letter = "F" if kind == JobKind.FIRST_RESPONSE else "R"
+        job = Job(job_id=f"{order.order_id}-{letter}{len(order.jobs) + 1}", kind=kind, order_id=order.order_id,
+                  node_idx=node, element_id=element, x_m=float(self.net.x_m[node]), y_m=float(self.net.y_m[node]),
+                  skill=skill, limit_class=limit_class, service_s=max(0, int(service_s)), created_s=t_s)
+        job.history.append((t_s, JobStatus.NEW))
+        self.jobs[job.job_id] = job
+        self._live_jobs[job.job_id] = job
+        order.jobs.append(job.job_id)
+        self.policy.on_job(job)
+        self.etrs.touch(order.order_id)
+        return job
+
+    def _surviving(self, order: WorkOrder) -> WorkOrder:
+        while order.merged_into:
+            order = self.orders[order.merged_into]
+        return order
+
+    def _surviving_incident(self, incident_id: str) -> str:
+        inc = self.predictor.incident(incident_id)
+        while inc.merged_into:
+            inc = self.predictor.incident(inc.merged_into)
+        return inc.incident_id
+
     def _merge_order(self, incident_id: str, into: WorkOrder, t_s: int) -> list[Decision]:
-        """Fold the order of a merged incident into ``into``; a crew on its way keeps going
-        and takes over the surviving order. A crew already on site finishes its job."""
+        """Fold the order of a merged incident into ``into``: its first response is no longer
+        needed (a crew on its way takes a job of ``into`` it can do, else turns back); jobs
+        being worked and repairs found go with it; so do its callers' callbacks. Orders of
+        an incident already reached are reached now."""
         child = self.orders.get(self.order_of_incident.get(incident_id, ""))
-        if child is None or child.status not in WAITING:
+        if child is None or child.status not in OPEN or child is into:
             return []
-        crew_id = child.crew_id if child.status == OrderStatus.EN_ROUTE else ""
-        helpers, child.assists = child.assists, []
+        out: list[Decision] = []
+        for job_id in child.jobs:
+            job = self.jobs[job_id]
+            if job.status not in LIVE_JOB or job.order_id != child.order_id:
+                continue
+            if job.kind == JobKind.FIRST_RESPONSE and job.status != JobStatus.ON_SITE:
+                out.extend(self._hand_over_or_recall(job, into, t_s))
+            else:
+                job.order_id = into.order_id
+                into.jobs.append(job_id)
+                self.policy.on_job_change(job)
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
-        self._open_order_at[child.node_idx] = -1
+        into.absorbed += [child.order_id, *child.absorbed]
+        self.callbacks.move(child.order_id, into.order_id)
+        if self._open_order_at[child.node_idx] == self._order_pos[child.order_id]:
+            self._open_order_at[child.node_idx] = -1
         self.etrs.forget(child.order_id)
-        into.first_report_s = min(into.first_report_s, child.first_report_s)
-        if child.deadline_s < into.deadline_s:
-            into.deadline_s = child.deadline_s
-            self.alerts.watch(into)
-        self.policy.on_order_change(child)
-        out = [d for c in helpers for d in self._free_crew(c, child.order_id, t_s)]
-        if not crew_id:
-            return out
-        if into.status == OrderStatus.NEW and into.skill in self.crews[crew_id].crew.skills:
-            into.crew_id = crew_id
-            into.move(OrderStatus.ASSIGNED, t_s)
-            into.move(OrderStatus.EN_ROUTE, t_s)
-            state = self.crews[crew_id]
-            state.order_id = into.order_id
-            state.eta_s = state.leg_start_s + round(float(self._travel_from(state, into)))
-            self.policy.on_order_change(into)
-            self.etrs.touch(into.order_id)
-            return [*out, Handover(t_s, child.order_id, into.order_id, crew_id)]
-        return out + self._free_crew(crew_id, child.order_id, t_s)
+        if into.reached_s is not None:
+            self._reach(into, t_s, into.reached_by)
+        self._refresh_waiting(into, t_s)
+        return out
 
-    def _free_crew(self, crew_id: str, order_id: str, t_s: int) -> list[Decision]:
-        self._release(self.crews[crew_id], t_s)
+    def _hand_over_or_recall(self, job: Job, into: WorkOrder, t_s: int) -> list[Decision]:
+        """A first response no longer needed: its crews on the way take a waiting job of
+        ``into`` they can do and can finish on duty, or turn back."""
+        team = job.team
+        job.crew_id, job.helpers = "", []
+        self._end_job(job, JobStatus.CANCELLED, t_s)
+        out: list[Decision] = []
+        for crew_id in team:
+            state = self.crews[crew_id]
+            target = next((self.jobs[j] for j in into.jobs if self.jobs[j].status == JobStatus.NEW
+                           and (not self.jobs[j].skill or self.jobs[j].skill in state.crew.skills)), None)
+            if target is not None:
+                state.x_m, state.y_m = self.position(crew_id, t_s)
+                self._crew_snap.pop(crew_id, None)
+                travel = round(float(self.travel_from_crews([crew_id], target)[0]))
+                if self.fits_duty(crew_id, target, t_s, travel):
+                    target.crew_id = crew_id
+                    target.move(JobStatus.EN_ROUTE, t_s)
+                    state.job_id = target.job_id
+                    state.leg_start_s, state.eta_s = t_s, t_s + travel
+                    self.policy.on_job_change(target)
+                    self.policy.on_crew_change(crew_id)
+                    self.etrs.touch(into.order_id)
+                    out.append(Handover(t_s, job.order_id, into.order_id, crew_id, target.job_id,
+                                        target.node_idx, travel, target.kind.value, target.skill))
+                    continue
+            out.append(self._recall(state, job, t_s))
+        return out
+
+    def _reach(self, order: WorkOrder, t_s: int, role: str) -> None:
+        """A crew is at the order's site: the order and every order it absorbed are reached."""
+        if order.status in WAITING:
+            order.move(OrderStatus.ON_SITE, t_s)
+        order.reach(t_s, role)
+        for other in order.absorbed:
+            self.orders[other].reach(t_s, role)
+
+    def _refresh_waiting(self, order: WorkOrder, t_s: int) -> None:
+        """A waiting order is en route while a crew of one of its jobs is on its way."""
+        if order.status not in WAITING:
+            return
+        moving = any(self.jobs[j].status == JobStatus.EN_ROUTE for j in order.jobs
+                     if self.jobs[j].order_id == order.order_id)
+        if moving and order.status == OrderStatus.NEW:
+            order.move(OrderStatus.ASSIGNED, t_s)
+            order.move(OrderStatus.EN_ROUTE, t_s)
+        elif not moving and order.status != OrderStatus.NEW:
+            order.move(OrderStatus.NEW, t_s)
+
+    def _live_jobs_of(self, order: WorkOrder) -> list[Job]:
+        return [job for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB and job.order_id == order.order_id]
+
+    def _restore(self, order: WorkOrder, t_s: int) -> list[Decision]:
+        """Nothing is left to do for the order: its customers are back (or advised)."""
+        order.move(OrderStatus.REPAIRED, t_s)
+        self.etrs.forget(order.order_id)
+        self._close_incident(order, t_s)
+        out: list[Decision] = list(self.callbacks.release(order.order_id, t_s, self._holder))
+        self._maybe_close(order, t_s)
+        return out
+
+    def _maybe_close(self, order: WorkOrder, t_s: int) -> None:
+        """A repaired order whose callers have all been called back is closed."""
+        if order.status == OrderStatus.REPAIRED and self.callbacks.all_done(order.order_id):
+            order.move(OrderStatus.CALLBACK_DONE, t_s)
+            order.move(OrderStatus.CLOSED, t_s)
+
+    def _cancel_order(self, order: WorkOrder, t_s: int) -> list[Decision]:
+        """Cancel an order no crew has reached; its jobs' crews are called back, its callers
+        called back."""
+        out: list[Decision] = []
+        for job in self._live_jobs_of(order):
+            out.extend(self._cancel_job(job, t_s))
+        order.move(OrderStatus.CANCELLED, t_s)
+        self.etrs.forget(order.order_id)
+        self._close_incident(order, t_s)
+        out.extend(self.callbacks.release(order.order_id, t_s, self._holder))
+        return out
+
+    def _close_incident(self, order: WorkOrder, t_s: int) -> None:
+        self.predictor.close(order.incident_id, t_s)
+        k = self._open_order_at[order.node_idx]
+        if k >= 0 and self._order_list[k] is order:
+            self._open_order_at[order.node_idx] = -1
+
+    def _holder(self, node: int) -> str | None:
+        """The open order nearest above ``node`` (holding it dark), if any."""
+        for up in self.net.path_up(node):
+            k = self._open_order_at[up]
+            if k >= 0:
+                return self._order_list[k].order_id
+        return None
+
+    def _covered(self, node: int) -> bool:
+        """Whether an open order covers ``node`` (on it or upstream of it)."""
+        return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
+
+    # -- jobs and crews ----------------------------------------------------------------
+    def _end_job(self, job: Job, to: JobStatus, t_s: int) -> None:
+        job.move(to, t_s)
+        self._live_jobs.pop(job.job_id, None)
+        self.policy.on_job_change(job)
+
+    def _cancel_job(self, job: Job, t_s: int) -> list[Decision]:
+        team = job.team
+        job.crew_id, job.helpers = "", []
+        self._end_job(job, JobStatus.CANCELLED, t_s)
+        return [self._recall(self.crews[c], job, t_s) for c in team]
+
+    def _recall(self, state: CrewState, job: Job, t_s: int) -> Recall:
+        """The crew leaves ``job`` (already taken off it): free again where it is now."""
+        if state.status == CrewStatus.EN_ROUTE:
+            state.x_m, state.y_m = self.position(state.crew_id, t_s)
+            self._crew_snap.pop(state.crew_id, None)
+        state.free(t_s)
         self.log.recalled += 1
-        return [Recall(t_s, order_id, crew_id)]
+        self.policy.on_crew_free(state.crew_id)
+        return Recall(t_s, job.order_id, state.crew_id, job.job_id)
+
+    def _detach(self, state: CrewState, t_s: int) -> Job:
+        """Take the crew off its job: a helper just leaves; a lead hands the lead to a helper,
+        or, with none, gives the job back (new again, the work it did booked)."""
+        job = self.jobs[state.job_id]
+        crew_id = state.crew_id
+        if state.status == CrewStatus.ON_SITE:
+            job.worked_s += t_s - state.arrived_s
+        if job.crew_id == crew_id:
+            job.crew_id = job.helpers.pop(0) if job.helpers else ""
+        else:
+            job.helpers.remove(crew_id)
+        if not job.team:
+            job.move(JobStatus.NEW, t_s)
+        elif job.status == JobStatus.ON_SITE and all(self.crews[c].status != CrewStatus.ON_SITE for c in job.team):
+            job.move(JobStatus.EN_ROUTE, t_s)
+        self.policy.on_job_change(job)
+        self._refresh_waiting(self.orders[job.order_id], t_s)
+        self.etrs.touch(job.order_id)
+        return job
+
+    def _work_left(self, job: Job, t_s: int) -> int:
+        """Expected crew-seconds of work left: the estimate less what crews did, and at least
+        a quarter of the estimate once it runs over."""
+        done = job.worked_s + sum(t_s - self.crews[c].arrived_s for c in job.team
+                                  if self.crews[c].status == CrewStatus.ON_SITE)
+        return max(job.service_s - done, job.service_s // 4) if done else job.service_s
+
+    def _finish_on_site(self, job: Job, t_s: int) -> int:
+        on_site = sum(1 for c in job.team if self.crews[c].status == CrewStatus.ON_SITE)
+        return t_s + self._work_left(job, t_s) // max(1, on_site)
+
+    def _duty_check(self, state: CrewState, t_s: int) -> list[Decision]:
+        """A crew reporting work past its duty limit: accepted, counted and alerted once."""
+        if not state.past_duty(t_s) or state.breached:
+            return []
+        state.breached = True
+        self.log.hours_of_service_breaches += 1
+        return [Alert(t_s, state.crew_id, "hours_of_service", state.duty_end_s)]
 
     def _on_shift_start(self, ev: ShiftStarted) -> list[Decision]:
         state = self._crew(ev.crew_id)
-        state.going_off = False
+        if state.status != CrewStatus.OFF:
+            return []
         shift = state.crew.shift_at(ev.t_s)
-        state.shift_end_s = shift[1] if shift else ev.t_s
-        if state.status == "off":
-            state.x_m, state.y_m = state.crew.x_m, state.crew.y_m
-            self._crew_snap.pop(ev.crew_id, None)
-            state.status = "idle"
-            state.duty_since = ev.t_s
-            self.policy.on_crew_free(ev.crew_id)
-        else:
-            self.policy.on_crew_change(ev.crew_id)
-        return []
+        end = shift[1] if shift and shift[0] <= ev.t_s else ev.t_s + state.crew.duty.max_duty_s
+        self._crew_snap.pop(ev.crew_id, None)
+        out: list[Decision] = []
+        if not state.start_duty(ev.t_s, end):
+            self.log.hours_of_service_breaches += 1
+            state.breached = True
+            out.append(Alert(ev.t_s, ev.crew_id, "hours_of_service",
+                             (state.off_since_s or 0) + state.crew.duty.min_rest_s))
+        self.policy.on_crew_free(ev.crew_id)
+        return out
 
     def _on_shift_end(self, ev: ShiftEnded) -> list[Decision]:
+        """The crew's duty ends: whatever it is on is handed back (the work it did counts)."""
         state = self._crew(ev.crew_id)
-        if state.status == "idle":
-            state.status = "off"
-            state.duty_s += ev.t_s - state.duty_since
-        elif state.status != "off":
-            state.going_off = True
+        if state.status == CrewStatus.OFF:
+            return []
+        out: list[Decision] = []
+        if state.status in ON_A_JOB:
+            job = self._detach(state, ev.t_s)
+            self.log.handed_back_at_duty_end += 1
+            out.append(Recall(ev.t_s, job.order_id, ev.crew_id, job.job_id))
+        state.end_duty(ev.t_s)
+        self._crew_snap.pop(ev.crew_id, None)
         self.policy.on_crew_change(ev.crew_id)
-        return []
+        return out
 
     def _on_position(self, ev: CrewPosition) -> list[Decision]:
         """A GPS fix: an en-route crew's leg restarts from where it is, anyone else is there."""
         state = self._crew(ev.crew_id)
         state.x_m, state.y_m = ev.x_m, ev.y_m
         self._crew_snap.pop(ev.crew_id, None)
-        if state.status == "en_route":
+        if state.status == CrewStatus.EN_ROUTE:
             state.leg_start_s = ev.t_s
-            state.eta_s = ev.t_s + round(float(self._travel_from(state, self.orders[state.order_id])))
+            state.eta_s = ev.t_s + round(float(self.travel_from_crews([ev.crew_id], self.jobs[state.job_id])[0]))
         self.policy.on_crew_change(ev.crew_id)
-        return []
-
-    def _crew_on(self, crew_id: str, order_id: str, what: str) -> tuple[CrewState, WorkOrder]:
-        """The crew and the order it reports on; refused unless that is its assigned order."""
-        state = self._crew(crew_id)
-        order = self._order(order_id)
-        if state.order_id != order.order_id or crew_id not in order.team:
-            raise EventError(f"crew {crew_id} {what} {order_id} but is assigned "
-                             f"{state.order_id or 'nothing'}")
-        return state, order
-
-    def _release(self, state: CrewState, t_s: int) -> None:
-        """The crew's job ends (done or called off): book its busy time, make it available."""
-        state.busy_s += t_s - state.busy_since
-        state.order_id = ""
-        self._become_available(state, t_s)
+        return self._duty_check(state, ev.t_s)
 
     def _on_arrived(self, ev: CrewArrived) -> list[Decision]:
-        state, order = self._crew_on(ev.crew_id, ev.order_id, "arrived at")
-        if state.status != "en_route":
-            raise EventError(f"crew {ev.crew_id} arrived at {ev.order_id} but is {state.status}")
-        if order.status != OrderStatus.ON_SITE:
-            order.move(OrderStatus.ON_SITE, ev.t_s)
-        state.visits.append(order.order_id)
-        state.status = "on_site"
-        state.x_m, state.y_m = order.x_m, order.y_m
-        self._crew_snap[ev.crew_id] = self._order_snap[order.order_id]
-        self.etrs.touch(order.order_id)
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "arrived at")
+        if state.status != CrewStatus.EN_ROUTE:
+            raise EventError(f"crew {ev.crew_id} arrived at {ev.job_id} but is {state.status.value}")
+        if job.status == JobStatus.EN_ROUTE:
+            job.move(JobStatus.ON_SITE, ev.t_s)
+        state.arrive(ev.t_s, job.x_m, job.y_m)
+        self._crew_snap[ev.crew_id] = self._site_snap(job)
+        self._reach(self.orders[job.order_id], ev.t_s, state.role.value)
+        self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)
-        return []
+        return self._duty_check(state, ev.t_s)
 
-    def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
-        state, order = self._crew_on(ev.crew_id, ev.order_id, "reports repaired")
-        if state.status != "on_site":
-            raise EventError(f"crew {ev.crew_id} reports {ev.order_id} repaired but is {state.status}")
-        order.move(OrderStatus.REPAIRED, ev.t_s)
-        self.etrs.forget(order.order_id)
-        self._close_incident(order, ev.t_s)
-        for crew_id in order.team:
-            self._release(self.crews[crew_id], ev.t_s)
-        self.policy.on_order_change(order)
-        return []
+    def _finish_job(self, job: Job, t_s: int) -> None:
+        """The job is done: every crew on it is free again."""
+        for crew_id in job.team:
+            state = self.crews[crew_id]
+            if state.status == CrewStatus.ON_SITE:
+                job.worked_s += t_s - state.arrived_s
+            state.free(t_s)
+            self.policy.on_crew_free(crew_id)
+        self._end_job(job, JobStatus.DONE, t_s)
 
-    def _on_released(self, ev: CrewReleased) -> list[Decision]:
-        state, order = self._crew_on(ev.crew_id, ev.order_id, "leaves")
-        if state.status != "on_site" or len(order.team) < 2:
-            raise EventError(f"crew {ev.crew_id} cannot leave {ev.order_id}: only a crew on site "
-                             f"with others on the job can")
-        if order.crew_id == ev.crew_id:
-            order.crew_id = order.assists.pop(0)
-        else:
-            order.assists.remove(ev.crew_id)
-        self._release(state, ev.t_s)
-        return []
-
-    def _on_fault_found(self, ev: FaultFound) -> list[Decision]:
-        """The crew on site found the cause upstream: the order moves there (more customers
-        behind it) and absorbs the orders below it; crews on their way to those turn back."""
-        state, order = self._crew_on(ev.crew_id, ev.order_id, "reports a fault for")
-        node = self._node_index.get(ev.element_id)
-        if state.status != "on_site" or node is None or node == order.node_idx \
-                or not self.net.is_ancestor(node, order.node_idx):
-            raise EventError(f"crew {ev.crew_id} reports a fault at {ev.element_id!r} for {ev.order_id}: "
-                             f"it must be on site and the element upstream of the order's")
-        change = self.predictor.relocate(order.incident_id, node)
-        if self._open_order_at[order.node_idx] == self._order_pos[order.order_id]:
-            self._open_order_at[order.node_idx] = -1
-        net = self.net
-        order.node_idx = node
-        order.element_id = net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node]
-        order.customers = int(self._customers_below[node])
-        order.critical = int(self._critical_below[node])
-        self._open_order_at[node] = self._order_pos[order.order_id]
-        out: list[Decision] = []
-        for child_id in change.merged:
-            out.extend(self._merge_order(child_id, order, ev.t_s))
-        self.policy.on_order_change(order)
+    def _on_first_response(self, ev: FirstResponseDone) -> list[Decision]:
+        """The responder's findings: a cause upstream moves the incident there; what it fixed
+        or found customer-side needs nothing more; the rest becomes repair jobs. With nothing
+        left to do the order is repaired."""
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "reports a first response for")
+        if job.kind != JobKind.FIRST_RESPONSE or state.status != CrewStatus.ON_SITE:
+            raise EventError(f"crew {ev.crew_id} reports a first response for {ev.job_id}: it must be on "
+                             f"site of a first-response job")
+        nodes = [self._finding_node(f, job) for f in ev.findings]
+        on_path = [n for n in nodes if self.net.is_ancestor(n, job.node_idx)]
+        anchor = min(on_path) if on_path else job.node_idx
+        found = [(self._checked_finding(f, n, job, anchor), f) for n, f in zip(nodes, ev.findings, strict=True)]
+        out = self._duty_check(state, ev.t_s)
+        self._finish_job(job, ev.t_s)
+        self.log.first_responses += 1
+        order = self.orders[job.order_id]
+        order.diagnosed = True
+        above = [node for node, _ in found if node != order.node_idx and self.net.is_ancestor(node, order.node_idx)]
+        if above:
+            out.extend(self._relocate(order, min(above), ev.t_s))
+            order = self._surviving(order)
+        utility = [f for _, f in found if not f.customer_side]
+        if found and all(f.fixed for f in utility) and any(f.fixed for f in utility):
+            self.log.fixed_on_first_visit += 1
+        self.log.customer_side_faults += sum(1 for _, f in found if f.customer_side)
+        if found and not utility:
+            order.customer_side = True
+        for node, f in found:
+            if not f.fixed and not f.customer_side and not any(
+                    j.node_idx == node and j.skill == f.skill for j in self._live_jobs_of(order)):
+                self._new_job(order, JobKind.REPAIR, node, f.skill, f.repair_s, ev.t_s)
+        if self.net.is_ancestor(job.node_idx, order.node_idx) or above:
+            for other in self._live_jobs_of(order):
+                if other.kind == JobKind.FIRST_RESPONSE and other.status == JobStatus.NEW:
+                    self._end_job(other, JobStatus.CANCELLED, ev.t_s)
+        if order.status in OPEN and not self._live_jobs_of(order):
+            if order.status in WAITING:
+                self._reach(order, ev.t_s, state.role.value)
+            out.extend(self._restore(order, ev.t_s))
         self.etrs.touch(order.order_id)
         return out
 
-    def _on_callback(self, ev: CallbackDone) -> list[Decision]:
+    def _finding_node(self, f: Finding, job: Job) -> int:
+        node = self._element_node(f.element_id)
+        if node is None:
+            raise EventError(f"first response for {job.job_id}: unknown element {f.element_id!r}")
+        return node
+
+    def _checked_finding(self, f: Finding, node: int, job: Job, anchor: int) -> int:
+        """The finding's node; refused unless it is on the site's supply path or below the
+        highest finding there (the cause), with a known skill (none only for customer-side
+        findings) and a repair time."""
+        if not (self.net.is_ancestor(node, job.node_idx) or self.net.is_ancestor(anchor, node)):
+            raise EventError(f"first response for {job.job_id}: {f.element_id} is neither on the supply path "
+                             f"of the site {job.element_id} nor below the cause found there")
+        if f.skill not in SKILLS and not (f.customer_side and not f.skill):
+            raise EventError(f"first response for {job.job_id}: finding {f.element_id} needs a skill of "
+                             f"{', '.join(SKILLS)}, got {f.skill!r}")
+        if f.repair_s < 0:
+            raise EventError(f"first response for {job.job_id}: repair time of {f.element_id} is negative")
+        return node
+
+    def _relocate(self, order: WorkOrder, node: int, t_s: int) -> list[Decision]:
+        """The cause lies upstream at ``node``: the order moves there (more customers behind
+        it) and absorbs the orders below; or, when an open order already covers ``node``,
+        it folds into that one."""
+        holder = self._holder(node)
+        if holder is not None and holder != order.order_id:
+            upper = self.orders[holder]
+            self.predictor.merge(order.incident_id, upper.incident_id)
+            return self._merge_order(order.incident_id, upper, t_s)
+        change = self.predictor.relocate(order.incident_id, node)
+        if self._open_order_at[order.node_idx] == self._order_pos[order.order_id]:
+            self._open_order_at[order.node_idx] = -1
+        element, _, limit_class = self._site(node)
+        order.node_idx, order.element_id = node, element
+        order.x_m, order.y_m = float(self.net.x_m[node]), float(self.net.y_m[node])
+        order.skill = order.limit_class = limit_class
+        order.customers = int(self._customers_below[node])
+        order.critical = int(self._critical_below[node])
+        self._open_order_at[node] = self._order_pos[order.order_id]
+        self.alerts.watch(order)
+        out: list[Decision] = []
+        for child_id in change.merged:
+            out.extend(self._merge_order(child_id, order, t_s))
+        return out
+
+    def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "reports repaired")
+        if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
+            raise EventError(f"crew {ev.crew_id} reports {ev.job_id} repaired but is {state.status.value} "
+                             f"on a {job.kind.value} job")
+        out = self._duty_check(state, ev.t_s)
+        self._finish_job(job, ev.t_s)
+        order = self.orders[job.order_id]
+        if order.status in OPEN and not self._live_jobs_of(order):
+            out.extend(self._restore(order, ev.t_s))
+        self.etrs.touch(order.order_id)
+        return out
+
+    def _on_released(self, ev: CrewReleased) -> list[Decision]:
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "leaves")
+        if state.status != CrewStatus.ON_SITE or len(job.team) < 2:
+            raise EventError(f"crew {ev.crew_id} cannot leave {ev.job_id}: only a crew on site "
+                             f"with others on the job can")
+        out = self._duty_check(state, ev.t_s)
+        self._detach(state, ev.t_s)
+        state.free(ev.t_s)
+        self.policy.on_crew_free(ev.crew_id)
+        return out
+
+    def _on_callback_made(self, ev: CallbackMade) -> list[Decision]:
+        """A callback's outcome; a customer still dark reopens work: their call is grouped
+        again and a new order opens where no open incident explains it."""
+        try:
+            outcome = CallbackOutcome(ev.outcome)
+        except ValueError:
+            raise EventError(f"callback {ev.callback_id}: outcome must be one of "
+                             f"{', '.join(o.value for o in CallbackOutcome)}, got {ev.outcome!r}") from None
+        if ev.callback_id not in self.callbacks.callbacks:
+            raise EventError(f"unknown callback {ev.callback_id!r}")
+        try:
+            cb = self.callbacks.record(ev.callback_id, outcome, ev.t_s)
+        except ValueError as exc:
+            raise EventError(str(exc)) from None
+        out: list[Decision] = []
+        if outcome == CallbackOutcome.STILL_DARK:
+            self.log.reopened += 1
+            change = self.predictor.add_call(f"CB:{cb.callback_id}@{ev.t_s}", cb.node_idx, ev.t_s)
+            out = self._on_change(change, ev.t_s, OrderOrigin.CALLBACK)
+            self._owe_callback(change.incident_id, cb.node_idx, ev.t_s)
+        if cb.outcome is not None:
+            self.log.callbacks += 1
+            order = self.orders.get(cb.order_id)
+            if order is not None:
+                self._maybe_close(order, ev.t_s)
+        return out
+
+    def _on_callback_done(self, ev: CallbackDone) -> list[Decision]:
+        """Every due callback of the order was made and found the customer's supply back."""
         order = self._order(ev.order_id)
-        if order.status != OrderStatus.REPAIRED:
-            raise EventError(f"callback for {ev.order_id}, which is {order.status.value}, not repaired")
-        order.move(OrderStatus.CALLBACK_DONE, ev.t_s)
-        order.move(OrderStatus.CLOSED, ev.t_s)
-        self.log.callbacks += 1
+        due = self.callbacks.due_of(order.order_id)
+        if order.status != OrderStatus.REPAIRED or not due:
+            raise EventError(f"callback for {ev.order_id}, which is {order.status.value}, "
+                             f"{'not repaired' if order.status != OrderStatus.REPAIRED else 'has none due'}")
+        for cb in due:
+            self.callbacks.record(cb.callback_id, CallbackOutcome.RESTORED, ev.t_s)
+            self.log.callbacks += 1
+        self._maybe_close(order, ev.t_s)
         return []
 
     def _on_cancelled(self, ev: OrderCancelled) -> list[Decision]:
         order = self._order(ev.order_id)
         if order.status not in WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
-        return self._cancel(order, ev.t_s)
+        return self._cancel_order(order, ev.t_s)
 
-    def _cancel(self, order: WorkOrder, t_s: int) -> list[Decision]:
-        """Cancel a waiting or en-route order; its crews are called back."""
-        team = order.team if order.status == OrderStatus.EN_ROUTE else []
-        order.move(OrderStatus.CANCELLED, t_s)
-        self.etrs.forget(order.order_id)
-        self._close_incident(order, t_s)
-        self.policy.on_order_change(order)
-        return [d for c in team for d in self._free_crew(c, order.order_id, t_s)]
+    def _on_generator(self, ev: GeneratorConnected) -> list[Decision]:
+        self.generators.connect(ev.truck_id)
+        self.log.generators_connected += 1
+        return list(self.generators.release(self._covered, ev.t_s))
 
-    def callers_of(self, order_id: str) -> set[int]:
-        """Nodes whose calls the order's incident (or the one it merged into) explains."""
-        inc = self.predictor.incident(self.orders[order_id].incident_id)
-        while inc.merged_into:
-            inc = self.predictor.incident(inc.merged_into)
-        return set(inc.caller_nodes)
+    # -- sending crews -----------------------------------------------------------------
+    def _dispatch(self, t_s: int) -> list[Decision]:
+        """Carry out the policy's assignments; one the crew cannot finish on duty, or no longer
+        possible, is skipped (counted) and the policy told of the crew."""
+        out: list[Decision] = []
+        for job_id, crew_id in self.policy.decide(self, t_s):
+            job, state = self.jobs[job_id], self.crews[crew_id]
+            helping = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and state.status == CrewStatus.IDLE
+            if not (job.status == JobStatus.NEW or helping) or crew_id in job.team \
+                    or state.status not in SENDABLE or (job.skill and job.skill not in state.crew.skills):
+                raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status.value}) "
+                                     f"to {job_id} ({job.status.value}, {job.skill or 'any skill'})")
+            travel = round(float(self.travel_from_crews([crew_id], job)[0]))
+            if not self.fits_duty(crew_id, job, t_s, travel):
+                self.log.assignments_refused += 1
+                self.policy.on_crew_change(crew_id)
+                if state.status == CrewStatus.IDLE:
+                    self.policy.on_crew_free(crew_id)
+                continue
+            out.append(self._send(job, state, t_s, travel))
+        return out
 
-    def _close_incident(self, order: WorkOrder, t_s: int) -> None:
-        self.predictor.close(order.incident_id, t_s)
-        if self._open_order_at[order.node_idx] >= 0 and \
-                self._order_list[self._open_order_at[order.node_idx]] is order:
-            self._open_order_at[order.node_idx] = -1
-
-    def _become_available(self, state: CrewState, t_s: int) -> None:
-        if state.going_off:
-            state.status = "off"
-            state.going_off = False
-            state.duty_s += t_s - state.duty_since
-            self.policy.on_crew_change(state.crew.crew_id)
+    def _send(self, job: Job, state: CrewState, t_s: int, travel: int) -> Decision:
+        """Send the crew to the job (as its lead, or to help a team already on it); an
+        en-route crew is diverted from where it is now, and its old job waits again."""
+        crew_id = state.crew_id
+        dropped = self._detach(state, t_s) if state.status == CrewStatus.EN_ROUTE else None
+        if dropped is not None:
+            state.x_m, state.y_m = self.position(crew_id, t_s)
+            self._crew_snap.pop(crew_id, None)
+            travel = round(float(self.travel_from_crews([crew_id], job)[0]))
+        if job.crew_id:
+            job.helpers.append(crew_id)
+            self.log.assists += 1
         else:
-            state.status = "idle"
-            self.policy.on_crew_free(state.crew.crew_id)
+            job.crew_id = crew_id
+        if job.status == JobStatus.NEW:
+            job.move(JobStatus.EN_ROUTE, t_s)
+        state.set_off(job.job_id, t_s, travel)
+        self._refresh_waiting(self.orders[job.order_id], t_s)
+        self.log.assigned += 1
+        self.etrs.touch(job.order_id)
+        if dropped is not None:
+            self.log.diverted += 1
+            return Divert(t_s, crew_id, dropped.order_id, job.order_id, travel, dropped.job_id, job.job_id,
+                          job.kind.value, job.node_idx, job.skill)
+        return Assign(t_s, job.order_id, crew_id, travel, job.job_id, job.kind.value, job.node_idx, job.skill)
+
+    def _on_dispatcher_assign(self, ev: DispatcherAssigned) -> list[Decision]:
+        """A dispatcher's choice of crew (see ``DispatcherAssigned``)."""
+        order, state = self._order(ev.order_id), self._crew(ev.crew_id)
+        if order.status not in OPEN:
+            raise EventError(f"cannot send a crew to {ev.order_id}: it is {order.status.value}")
+        if state.status not in SENDABLE:
+            raise EventError(f"crew {ev.crew_id} is {state.status.value}: only an idle or en-route crew "
+                             f"can be sent")
+        job = self._assignable_job(order, state, ev.job_id)
+        if ev.crew_id in job.team:
+            raise EventError(f"crew {ev.crew_id} is already on {job.job_id}")
+        travel = round(float(self.travel_from_crews([ev.crew_id], job)[0]))
+        if not self.fits_duty(ev.crew_id, job, ev.t_s, travel):
+            raise EventError(f"crew {ev.crew_id} cannot finish {job.job_id} before its duty limit at "
+                             f"{state.duty_end_s} s")
+        out: list[Decision] = []
+        lead = self.crews[job.crew_id] if job.crew_id else None
+        if lead is not None and job.status == JobStatus.EN_ROUTE and lead.status == CrewStatus.EN_ROUTE:
+            self._detach(lead, ev.t_s)
+            out.append(self._recall(lead, job, ev.t_s))
+        out.append(self._send(job, state, ev.t_s, travel))
+        self.policy.on_crew_change(ev.crew_id)
+        self.policy.on_override()
+        return out
+
+    def _assignable_job(self, order: WorkOrder, state: CrewState, job_id: str) -> Job:
+        """The job a dispatcher sends a crew to: the one named, else the order's first job
+        waiting for a crew that the crew can do."""
+        skills = state.crew.skills
+        if job_id:
+            job = self._job(job_id)
+            if job.order_id != order.order_id or job.status not in (JobStatus.NEW, JobStatus.EN_ROUTE):
+                raise EventError(f"job {job_id} is not a job of {order.order_id} waiting for a crew")
+            if job.skill and job.skill not in skills:
+                raise EventError(f"crew {state.crew_id} lacks the skill {job.skill} that {job_id} needs")
+            return job
+        waiting = [j for j in self._live_jobs_of(order) if j.status in (JobStatus.NEW, JobStatus.EN_ROUTE)]
+        for job in waiting:
+            if not job.skill or job.skill in skills:
+                return job
+        if waiting:
+            raise EventError(f"crew {state.crew_id} lacks the skill {waiting[0].skill} that {order.order_id} "
+                             f"needs")
+        raise EventError(f"work order {order.order_id} has no job waiting for a crew")
+
+    # -- positions, ETRs ---------------------------------------------------------------
+    def _site_snap(self, job: Job) -> tuple[int, float]:
+        snap = self._snap.get(job.job_id)
+        if snap is None:
+            nodes, access = self.travel.snap(job.x_m, job.y_m)
+            snap = (int(nodes[0]), float(access[0]))
+            self._snap[job.job_id] = snap
+        return snap
 
     def _crew_position(self, crew_id: str) -> tuple[int, float]:
         snap = self._crew_snap.get(crew_id)
@@ -558,122 +1018,34 @@ class DispatchEngine:
             self._crew_snap[crew_id] = snap
         return snap
 
-    def _travel_from(self, state: CrewState, order: WorkOrder) -> float:
-        return float(self.travel_from_crews([state.crew.crew_id], order)[0])
-
-    def _dispatch(self, t_s: int) -> list[Decision]:
-        """Carry out the policy's assignments; an en-route crew given another order is
-        diverted from where it is now, and its old order waits again."""
-        out: list[Decision] = []
-        for order_id, crew_id in self.policy.decide(self, t_s):
-            order, state = self.orders[order_id], self.crews[crew_id]
-            helping = order.status in (OrderStatus.EN_ROUTE, OrderStatus.ON_SITE) and state.status == "idle"
-            if not (order.status == OrderStatus.NEW or helping) or crew_id in order.team \
-                    or state.status not in ("idle", "en_route") or order.skill not in state.crew.skills:
-                raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status}) "
-                                     f"to {order_id} ({order.status.value}, {order.skill})")
-            if helping:
-                out.append(self._send_assist(order, state, t_s))
-                continue
-            out.append(self._send(order, state, t_s))
-        return out
-
-    def _send(self, order: WorkOrder, state: CrewState, t_s: int) -> Decision:
-        """Send the crew to a waiting order; an en-route crew is diverted from where it is
-        now, and its old order waits again (or goes to a helper on its way)."""
-        crew_id, order_id = state.crew.crew_id, order.order_id
-        dropped = state.order_id if state.status == "en_route" else ""
-        if dropped:
-            state.x_m, state.y_m = self.position(crew_id, t_s)
-            self._crew_snap.pop(crew_id, None)
-            old = self.orders[dropped]
-            if old.assists:  # a helper on its way takes the lead
-                old.crew_id = old.assists.pop(0)
-            else:
-                old.crew_id = ""
-                old.move(OrderStatus.NEW, t_s)
-        else:
-            state.busy_since = t_s
-        travel = round(self._travel_from(state, order))
-        order.crew_id = crew_id
-        order.move(OrderStatus.ASSIGNED, t_s)
-        order.move(OrderStatus.EN_ROUTE, t_s)
-        state.status = "en_route"
-        state.order_id = order_id
-        state.leg_start_s = t_s
-        state.eta_s = t_s + travel
-        self.log.assigned += 1
-        self.etrs.touch(order_id)
-        if dropped:
-            self.etrs.touch(dropped)
-            self.log.diverted += 1
-            return Divert(t_s, crew_id, dropped, order_id, travel)
-        return Assign(t_s, order_id, crew_id, travel)
-
-    def _on_dispatcher_assign(self, ev: DispatcherAssigned) -> list[Decision]:
-        """A dispatcher's choice of crew for a waiting order (see ``DispatcherAssigned``)."""
-        order, state = self._order(ev.order_id), self._crew(ev.crew_id)
-        if order.status not in WAITING:
-            raise EventError(f"cannot send a crew to {ev.order_id}: it is {order.status.value}")
-        if state.status not in ("idle", "en_route"):
-            raise EventError(f"crew {ev.crew_id} is {state.status}: only an idle or en-route crew "
-                             f"can be sent")
-        if order.skill not in state.crew.skills:
-            raise EventError(f"crew {ev.crew_id} lacks the skill {order.skill} that {ev.order_id} needs")
-        if ev.crew_id in order.team:
-            raise EventError(f"crew {ev.crew_id} is already on {ev.order_id}")
-        out: list[Decision] = []
-        if order.crew_id:
-            previous = order.crew_id
-            order.crew_id = ""
-            order.move(OrderStatus.NEW, ev.t_s)
-            out.extend(self._free_crew(previous, order.order_id, ev.t_s))
-        dropped = state.order_id if state.status == "en_route" else ""
-        out.append(self._send(order, state, ev.t_s))
-        for changed in (order, self.orders[dropped]) if dropped else (order,):
-            self.policy.on_order_change(changed)
-        self.policy.on_crew_change(ev.crew_id)
-        self.policy.on_override()
-        return out
-
-    def _send_assist(self, order: WorkOrder, state: CrewState, t_s: int) -> Decision:
-        """An idle crew joins the team of an order already being reached or worked."""
-        travel = round(self._travel_from(state, order))
-        order.assists.append(state.crew.crew_id)
-        state.busy_since = t_s
-        state.status = "en_route"
-        state.order_id = order.order_id
-        state.leg_start_s = t_s
-        state.eta_s = t_s + travel
-        self.log.assigned += 1
-        self.log.assists += 1
-        self.etrs.touch(order.order_id)
-        return Assign(t_s, order.order_id, state.crew.crew_id, travel)
-
-    def _on_generator(self, ev: GeneratorConnected) -> list[Decision]:
-        self.generators.connect(ev.truck_id)
-        self.log.generators_connected += 1
-        return list(self.generators.release(self._covered, ev.t_s))
-
-    def _covered(self, node: int) -> bool:
-        """Whether an open order covers ``node`` (on it or upstream of it)."""
-        return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
-
-    def _own_finish(self, order: WorkOrder, t_s: int) -> int | None:
-        """When the order's own repair should be done (never before now): on site, arrival
-        plus the estimate; otherwise the policy's plan, or the crew's arrival plus the estimate."""
-        if order.status == OrderStatus.ON_SITE and order.arrived_s is not None:
-            return max(t_s, order.arrived_s + self.repair_estimate(order) // max(1, len(order.team)))
-        planned = self.policy.planned_finish(order.order_id)
+    def _job_finish(self, job: Job, t_s: int) -> int | None:
+        """When the job should be done (never before now): on site from the work left;
+        otherwise the policy's plan, or the lead's arrival plus the work."""
+        if job.status == JobStatus.ON_SITE:
+            return self._finish_on_site(job, t_s)
+        planned = self.policy.planned_finish(job.job_id)
         if planned is not None:
             return max(t_s, planned)
-        if order.status == OrderStatus.EN_ROUTE:
-            return max(t_s, self.crews[order.crew_id].eta_s + self.repair_estimate(order))
+        if job.status == JobStatus.EN_ROUTE and job.crew_id:
+            return max(t_s, self.crews[job.crew_id].eta_s + self._work_left(job, t_s))
         return None
+
+    def _own_finish(self, order: WorkOrder, t_s: int) -> int | None:
+        """When the order's own work should be done: its last job, and after a first response
+        still to come, the repair its site's class usually needs."""
+        finish = t_s
+        for job in self._live_jobs_of(order):
+            f = self._job_finish(job, t_s)
+            if f is None:
+                return None
+            if job.kind == JobKind.FIRST_RESPONSE and not order.diagnosed:
+                f += self.estimates.repair_s(self.net, order.node_idx)
+            finish = max(finish, f)
+        return finish
 
     def _etr_of(self, order: WorkOrder, t_s: int) -> int:
         """Customers behind ``order`` are back when it and every open order upstream of it
-        are repaired. An order no plan has reached is quoted at the policy's horizon."""
+        are done. An order no plan has reached is quoted at the policy's horizon."""
         etr = 0
         ups = [self._order_list[k] for k in self._open_order_at[self.net.path_up(order.node_idx)] if k >= 0]
         for up in [order, *ups]:
@@ -681,39 +1053,8 @@ class DispatchEngine:
             etr = max(etr, finish if finish is not None else t_s + self.policy.horizon_s)
         return etr
 
-    def open_order_above(self, order: WorkOrder) -> WorkOrder | None:
-        """The nearest open order upstream of ``order`` (its customers wait for it too)."""
-        for node in self.net.path_up(order.node_idx)[1:]:
-            k = self._open_order_at[node]
-            if k >= 0:
-                return self._order_list[k]
-        return None
-
-    def customer_etr(self, customer_id: str) -> int | None:
-        """The ETR of a customer behind an open order, or None when none covers it."""
-        node = self.resolver.customer_node(customer_id)
-        if node is None:
-            return None
-        for up in self.net.path_up(node):
-            k = self._open_order_at[up]
-            if k >= 0:
-                return self.etrs.current.get(self._order_list[k].order_id)
-        return None
-
     def _skip_closed(self) -> None:
         orders = self._order_list
         while self._first_open < len(orders) and orders[self._first_open].status not in OPEN:
             self._first_open += 1
 
-    def has_open_work(self) -> bool:
-        """True while any work order is waiting, on its way or being worked."""
-        self._skip_closed()
-        return any(o.status in OPEN for o in self._order_list[self._first_open:])
-
-    def finish(self, t_s: int) -> None:
-        """Close the books at the end of a run: count duty time of crews still on shift."""
-        for state in self.crews.values():
-            if state.status != "off":
-                state.duty_s += t_s - state.duty_since
-                if state.status in ("en_route", "on_site"):
-                    state.busy_s += t_s - state.busy_since

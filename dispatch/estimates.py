@@ -1,6 +1,6 @@
-"""Repair durations the engine plans with before a crew reports: one median per element
-class (cable work takes longer), as a utility would take them from its own repair history.
-They set the service time of each order in the plan and feed every ETR."""
+"""Durations the engine plans with before a crew reports: a first responder's visit, and one
+repair median per element class (cable work takes longer), as a utility would take them from
+its own history. They set the service time of each job in the plan and feed every ETR."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class RepairEstimates:
         NodeKind.SERVICE_DROP: int(1.25 * HOUR), NodeKind.METER_BOX: int(1.25 * HOUR),
         NodeKind.CUSTOMER: HOUR // 2})
     cable_factor: float = 2.0
+    # A first responder on site: make safe, find the device, tell the customer.
+    first_response_s: int = 20 * 60
 
     def repair_s(self, net: Network, node: int) -> int:
         """Expected seconds on site for a fault at ``node``."""

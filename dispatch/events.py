@@ -18,8 +18,13 @@ PlannedOutageAnnounced = PlannedOutageEvent
 
 @dataclass(frozen=True, slots=True)
 class CallReceived:
+    """A trouble call. ``triage`` is what the call-taker's questions settled on the call:
+    ``customer_reset`` when the customer's own breaker had tripped and resetting it brought the
+    supply back (a customer-side fault found by phone: no work order)."""
+
     t_s: int
     call: Call
+    triage: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +41,37 @@ class ShiftEnded:
 
 @dataclass(frozen=True, slots=True)
 class CrewArrived:
+    """A crew reached the site of its job."""
+
     t_s: int
     crew_id: str
-    order_id: str
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a first responder found at or near the site: an open element (a device that
+    operated, a service drop, a customer's own breaker) with the skill and crew-seconds its
+    repair needs; ``fixed`` when the responder fixed it on the spot, ``customer_side`` when it
+    is the customer's own installation (the customer was advised; no utility repair)."""
+
+    element_id: str
+    skill: str
+    repair_s: int
+    fixed: bool = False
+    customer_side: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FirstResponseDone:
+    """The first responder's visit is over: ``findings`` is everything it found open (none:
+    the supply is back, nothing to do). A finding upstream of the site moves the incident
+    there."""
+
+    t_s: int
+    crew_id: str
+    job_id: str
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +80,7 @@ class RepairFinished:
 
     t_s: int
     crew_id: str
-    order_id: str
+    job_id: str
     restored_nodes: tuple[int, ...]
 
 
@@ -57,22 +90,23 @@ class CrewReleased:
 
     t_s: int
     crew_id: str
-    order_id: str
+    job_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class FaultFound:
-    """A crew on site reports the fault is at ``element_id``, upstream of its order's site."""
+class CallbackMade:
+    """The call-taker called a customer back: ``restored``, ``still_dark`` (work reopens) or
+    ``no_answer`` (to be tried again)."""
 
     t_s: int
-    crew_id: str
-    order_id: str
-    element_id: str
+    callback_id: str
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)
 class CallbackDone:
-    """The call-taker has called the customers back after the repair; the order can close."""
+    """The call-taker has called back every customer of the order whose callback is due, and
+    each has supply again."""
 
     t_s: int
     order_id: str
@@ -99,7 +133,17 @@ class CrewPosition:
 
 @dataclass(frozen=True, slots=True)
 class DeviceOperated:
-    """A telemetered protective device (SCADA on a feeder breaker) reports it opened."""
+    """A telemetered protective device (SCADA on a feeder breaker) reports it opened: the
+    device is identified, its repair can be sent at once."""
+
+    t_s: int
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutageReported:
+    """An outage is known below ``device_id`` (an outage record of a history), but nobody has
+    been there: a first responder goes to find what operated."""
 
     t_s: int
     device_id: str
@@ -125,12 +169,14 @@ class GeneratorConnected:
 
 @dataclass(frozen=True, slots=True)
 class DispatcherAssigned:
-    """A dispatcher sends ``crew_id`` to ``order_id``, overriding the plan: a crew already on
-    its way there is called back, and the crew's own trip, if any, waits again."""
+    """A dispatcher sends ``crew_id`` to ``order_id``'s job ``job_id`` (by default the first
+    job of the order waiting for a crew the crew can do), overriding the plan: a crew already
+    on its way there is called back, and the crew's own trip, if any, waits again."""
 
     t_s: int
     order_id: str
     crew_id: str
+    job_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,47 +186,68 @@ class ClockTick:
     t_s: int
 
 
-Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | RepairFinished
-         | CrewReleased | FaultFound | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated
-         | AmiMessage | GeneratorConnected | DispatcherAssigned | ClockTick)
+Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | FirstResponseDone
+         | RepairFinished | CrewReleased | CallbackMade | CallbackDone | OrderCancelled | CrewPosition
+         | DeviceOperated | OutageReported | AmiMessage | GeneratorConnected | DispatcherAssigned | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)
 class Assign:
+    """``crew_id`` sets off for job ``job_id`` (of ``order_id``, a ``kind`` job at the
+    network node ``node_idx`` needing ``skill``, "" for any), there in ``travel_s``."""
+
     t_s: int
     order_id: str
     crew_id: str
     travel_s: int
+    job_id: str
+    kind: str
+    node_idx: int
+    skill: str
 
 
 @dataclass(frozen=True, slots=True)
 class Recall:
-    """An en-route crew's job was cancelled (restored by another repair); it is free again."""
+    """The crew leaves ``job_id``: called back on its way (the job was cancelled or taken by
+    another crew) or off at the end of its duty, on its way or on site; it is free again."""
 
     t_s: int
     order_id: str
     crew_id: str
+    job_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """An en-route crew's order merged into ``order_id``; the crew keeps driving to its site."""
+    """An en-route crew's job ended (its order merged into ``order_id``); the crew keeps
+    driving, now to the ``kind`` job ``job_id`` at node ``node_idx`` needing ``skill``, there
+    in ``travel_s`` from now."""
 
     t_s: int
     from_order_id: str
     order_id: str
     crew_id: str
+    job_id: str
+    node_idx: int
+    travel_s: int
+    kind: str
+    skill: str
 
 
 @dataclass(frozen=True, slots=True)
 class Divert:
-    """An en-route crew drops ``from_order_id`` (back to the queue) for ``order_id``."""
+    """An en-route crew drops ``from_job_id`` (back to the queue) for job ``job_id``."""
 
     t_s: int
     crew_id: str
     from_order_id: str
     order_id: str
     travel_s: int
+    from_job_id: str
+    job_id: str
+    kind: str
+    node_idx: int
+    skill: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +268,26 @@ class EtrUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An order is about to break a promise: ``kind`` is ``arrival_limit`` or ``repair_limit``."""
+    """A promise or rule is about to break: ``kind`` is ``arrival_limit`` or ``repair_limit``
+    (for ``order_id``), or ``hours_of_service`` (``order_id`` names the crew working past its
+    duty limit, due at that limit)."""
 
     t_s: int
     order_id: str
     kind: str
     due_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDue:
+    """The customer ``customer_id`` (at ``node_idx``) who called about ``order_id`` should
+    have supply again: call them back."""
+
+    t_s: int
+    callback_id: str
+    order_id: str
+    customer_id: str
+    node_idx: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,5 +310,5 @@ class GeneratorReleased:
     node_idx: int
 
 
-Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | SendGenerator
-            | GeneratorReleased)
+Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | CallbackDue
+            | SendGenerator | GeneratorReleased)

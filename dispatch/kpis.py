@@ -1,9 +1,18 @@
-"""Storm KPIs from the engine's work orders and the world's customer outage records.
+"""Storm KPIs from the engine's work orders and jobs and the world's customer outage records.
 
-Reliability indices follow IEEE 1366 for the event: SAIDI = customer-minutes interrupted /
-customers served, SAIFI = customer interruptions / customers served, CAIDI = SAIDI / SAIFI.
-Arrival and repair limits run from an order's first report; an order never reached counts
-as late; merged and cancelled orders are not counted.
+Arrival is judged per 95598 order (and per order SCADA, a smart meter or a history's outage
+record opened before anyone called), merged ones included: an order is reached when the first
+crew of any job arrives at its incident's site, measured from that order's own report; an
+order never reached misses its limit; an order cancelled before anyone came (its customers'
+supply came back, a duplicate) needs no arrival and is left out, and so is work reopened by a
+callback (the customer's own order was judged already); both are counted. Repairs are
+judged per order too, from its own report to its outage's repair, against the limit of the
+element found (customer-side faults need no utility repair and are left out).
+
+Reliability indices follow IEEE 1366 for the event and count the utility's supply only (a
+fault in a customer's own installation is not an interruption of it): SAIDI = customer-minutes
+interrupted / customers served, SAIFI = customer interruptions / customers served, CAIDI =
+SAIDI / SAIFI. Customer-side outage minutes are reported apart.
 """
 
 from __future__ import annotations
@@ -13,10 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.crews import CrewRole
 from dispatch.engine import DispatchEngine
+from dispatch.jobs import JobKind
 from dispatch.limits import ServiceLimits
-from dispatch.orders import FOLDED, OrderStatus, WorkOrder
-from dispatch.world import World
+from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
+from dispatch.sim.field import FieldStats
+from dispatch.sim.world import World
 from grid_model.network import AREA_NAMES
 
 
@@ -29,30 +41,43 @@ class OrderOutcome:
     reached: bool
     arrival_s: int | None
     arrival_limit_s: int
+    reached_by: str
     repaired_s: int | None
     repair_limit_s: int | None
+    customer_side: bool
 
 
-def order_outcomes(orders: Iterable[WorkOrder], limits: ServiceLimits) -> list[OrderOutcome]:
+def _surviving(order: WorkOrder, orders: dict[str, WorkOrder]) -> WorkOrder:
+    while order.merged_into:
+        order = orders[order.merged_into]
+    return order
+
+
+def order_outcomes(orders: dict[str, WorkOrder], limits: ServiceLimits) -> list[OrderOutcome]:
+    """One outcome per order that promised an arrival: every order but those cancelled
+    (directly, or with the order they merged into) before a crew reached them, and work a
+    callback reopened (the customer's own order was judged already)."""
     out = []
-    for o in orders:
-        if o.status in FOLDED:
+    for o in orders.values():
+        head = _surviving(o, orders)
+        if o.origin == OrderOrigin.CALLBACK or o.reached_s is None and head.status == OrderStatus.CANCELLED:
             continue
         out.append(OrderOutcome(
-            area=o.area, critical=o.critical > 0, reached=o.arrived_s is not None,
-            arrival_s=None if o.arrived_s is None else o.arrived_s - o.first_report_s,
-            arrival_limit_s=o.deadline_s - o.first_report_s,
-            repaired_s=None if o.repaired_s is None else o.repaired_s - o.first_report_s,
-            repair_limit_s=limits.repair_limit(o.limit_class)))
+            area=o.area, critical=o.critical > 0, reached=o.reached_s is not None,
+            arrival_s=None if o.reached_s is None else o.reached_s - o.first_report_s,
+            arrival_limit_s=o.deadline_s - o.first_report_s, reached_by=o.reached_by,
+            repaired_s=None if head.repaired_s is None else max(0, head.repaired_s - o.first_report_s),
+            repair_limit_s=limits.repair_limit(head.limit_class), customer_side=head.customer_side))
     return out
 
 
-def within_limit_rate(outcomes: list[OrderOutcome]) -> float | None:
+def within_limit_rate(outcomes: Iterable[OrderOutcome]) -> float | None:
     """Share of the orders reached within their arrival limit (an order never reached misses)."""
-    if not outcomes:
+    items = list(outcomes)
+    if not items:
         return None
-    ok = sum(1 for o in outcomes if o.arrival_s is not None and o.arrival_s <= o.arrival_limit_s)
-    return round(ok / len(outcomes), 4)
+    ok = sum(1 for o in items if o.arrival_s is not None and o.arrival_s <= o.arrival_limit_s)
+    return round(ok / len(items), 4)
 
 
 def etr_accuracy(engine: DispatchEngine) -> dict[str, float | None]:
@@ -69,13 +94,40 @@ def etr_accuracy(engine: DispatchEngine) -> dict[str, float | None]:
             "etr_first_within_1h_rate": round(sum(e <= 1.0 for e in errors) / len(errors), 4)}
 
 
-def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: int) -> dict[str, object]:
-    """Every KPI of a run as one flat JSON-ready dict."""
+def _minutes(values: list[int], q: float) -> float | None:
+    return round(float(np.percentile(values, q)) / 60, 1) if values else None
+
+
+def arrival_kpis(engine: DispatchEngine) -> dict[str, object]:
+    """Arrival within limit (overall, by area class, critical), who got there first, the
+    median and 90th percentile arrival, and repairs within their limit."""
+    outcomes = order_outcomes(engine.orders, engine.limits)
+    arrivals = [o.arrival_s for o in outcomes if o.arrival_s is not None]
+    reached = [o for o in outcomes if o.reached]
+    repairs = [o for o in outcomes if o.repair_limit_s is not None and not o.customer_side]
+    repaired_ok = sum(1 for o in repairs if o.repaired_s is not None and o.repair_limit_s is not None
+                      and o.repaired_s <= o.repair_limit_s)
+    return {
+        "arrival_within_limit_rate": within_limit_rate(outcomes),
+        "arrival_within_limit_rate_by_area": {a: within_limit_rate(o for o in outcomes if o.area == a)
+                                              for a in AREA_NAMES},
+        "critical_arrival_within_limit_rate": within_limit_rate(o for o in outcomes if o.critical),
+        "orders_needing_arrival": len(outcomes),
+        "orders_never_reached": len(outcomes) - len(reached),
+        "reached_by_first_responder_share": round(
+            sum(o.reached_by == CrewRole.FIRST_RESPONDER.value for o in reached) / len(reached), 4)
+        if reached else None,
+        "median_arrival_minutes": _minutes(arrivals, 50),
+        "p90_arrival_minutes": _minutes(arrivals, 90),
+        "repair_within_limit_rate": round(repaired_ok / len(repairs), 4) if repairs else None,
+    }
+
+
+def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: int,
+                 field: FieldStats | None = None) -> dict[str, object]:
+    """Every KPI of a run as one flat JSON-ready dict; ``field``: the simulated field's own
+    records (its count of work past duty limits is the independent check)."""
     orders = list(engine.orders.values())
-    outcomes = order_outcomes(orders, engine.limits)
-    with_limit = [o for o in outcomes if o.repair_limit_s is not None]
-    repaired_ok = sum(1 for o in with_limit if o.repaired_s is not None
-                      and o.repair_limit_s is not None and o.repaired_s <= o.repair_limit_s)
     cust_nodes = engine.region.customers["node_idx"].to_numpy()
     n_cust = len(cust_nodes)
     cmi = float(world.outage_s[cust_nodes].sum()) / 60.0
@@ -86,38 +138,50 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
     saifi = interruptions / n_cust
     duty = sum(s.duty_s for s in engine.crews.values())
     busy = sum(s.busy_s for s in engine.crews.values())
-    arrivals = np.array([o.arrival_s for o in outcomes if o.arrival_s is not None], dtype=float)
     status_count = {s.value: 0 for s in OrderStatus}
     for o in orders:
         status_count[o.status.value] += 1
+    owed = len(engine.callbacks.callbacks)
+    jobs = engine.jobs.values()
+    log = engine.log
     return {
         "policy": policy,
         "work_orders": len(orders),
-        "work_orders_dispatched": len(outcomes),
+        "work_orders_dispatched": len(orders) - status_count["merged"] - status_count["cancelled"],
         "work_orders_merged": status_count["merged"],
         "work_orders_cancelled": status_count["cancelled"],
-        "work_orders_open_at_end": status_count["new"] + status_count["assigned"] + status_count["on_site"],
+        "work_orders_open_at_end": sum(status_count[s] for s in ("new", "assigned", "en_route", "on_site")),
         "calls_unlocated": len(engine.unlocated),
-        "arrival_within_limit_rate": within_limit_rate(outcomes),
-        "arrival_within_limit_rate_by_area": {a: within_limit_rate([o for o in outcomes if o.area == a])
-                                              for a in AREA_NAMES},
-        "critical_arrival_within_limit_rate": within_limit_rate([o for o in outcomes if o.critical]),
-        "median_arrival_minutes": round(float(np.median(arrivals)) / 60, 1) if len(arrivals) else None,
-        "repair_within_limit_rate": round(repaired_ok / len(with_limit), 4) if with_limit else None,
+        **arrival_kpis(engine),
+        "first_response_jobs": sum(1 for j in jobs if j.kind == JobKind.FIRST_RESPONSE),
+        "first_responses_done": log.first_responses,
+        "fixed_on_first_visit": log.fixed_on_first_visit,
+        "customer_side_faults": log.customer_side_faults,
+        "calls_resolved_by_phone": log.resolved_by_phone,
+        "repair_jobs": sum(1 for j in jobs if j.kind == JobKind.REPAIR),
+        "repairs_by_unqualified_crew": world.repairs_by_unqualified_crew,
+        "hours_of_service_breaches": (field.hours_of_service_breaches if field is not None
+                                      else log.hours_of_service_breaches),
+        "hours_of_service_alerts": log.hours_of_service_breaches,
+        "jobs_handed_back_at_duty_end": log.handed_back_at_duty_end,
         "customer_minutes_interrupted": round(cmi, 1),
         "critical_customer_minutes_interrupted": round(critical_cmi, 1),
+        "customer_side_customer_minutes": round(float(world.customer_side_s[cust_nodes].sum()) / 60.0, 1),
         "customer_interruptions": interruptions,
         "customers_served": n_cust,
         "saidi_minutes": round(saidi, 3),
         "saifi": round(saifi, 5),
         "caidi_minutes": round(saidi / saifi, 2) if saifi else None,
         "crew_utilisation": round(busy / duty, 4) if duty else None,
-        "callbacks_done": engine.log.callbacks,
-        "crew_assignments": engine.log.assigned,
-        "crew_recalls": engine.log.recalled,
-        "crew_diversions": engine.log.diverted,
-        "crews_sent_to_help": engine.log.assists,
-        "generators_connected": engine.log.generators_connected,
+        "callbacks_owed": owed,
+        "callbacks_done": engine.callbacks.done,
+        "callback_rate": round(engine.callbacks.done / owed, 4) if owed else None,
+        "work_reopened_by_callbacks": log.reopened,
+        "crew_assignments": log.assigned,
+        "crew_recalls": log.recalled,
+        "crew_diversions": log.diverted,
+        "crews_sent_to_help": log.assists,
+        "generators_connected": log.generators_connected,
         "alerts": engine.alerts.raised,
         "storm_end_s": end_s,
         **etr_accuracy(engine),
@@ -127,28 +191,38 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
 def format_kpi_table(kpis: list[dict[str, object]]) -> str:
     """A plain-text table, one column per run (policy)."""
     rows = [
-        ("work orders", "work_orders"),
-        ("  dispatched (not merged/cancelled)", "work_orders_dispatched"),
+        ("work orders (95598 and SCADA)", "work_orders"),
         ("  merged into a larger outage", "work_orders_merged"),
         ("  cancelled", "work_orders_cancelled"),
         ("  still open at end", "work_orders_open_at_end"),
         ("calls unlocated (kept for triage)", "calls_unlocated"),
-        ("arrival within limit", "arrival_within_limit_rate"),
+        ("arrival within limit (every order)", "arrival_within_limit_rate"),
         ("  urban (45 min)", ("arrival_within_limit_rate_by_area", "urban")),
         ("  rural (90 min)", ("arrival_within_limit_rate_by_area", "rural")),
         ("  remote (120 min)", ("arrival_within_limit_rate_by_area", "remote")),
         ("  critical customers", "critical_arrival_within_limit_rate"),
+        ("  reached first by a first responder", "reached_by_first_responder_share"),
         ("median arrival (min)", "median_arrival_minutes"),
+        ("90th percentile arrival (min)", "p90_arrival_minutes"),
+        ("first responses", "first_response_jobs"),
+        ("  fixed on the first visit", "fixed_on_first_visit"),
+        ("  customer-side faults", "customer_side_faults"),
+        ("calls resolved on the phone (own breaker)", "calls_resolved_by_phone"),
+        ("repair jobs", "repair_jobs"),
         ("repairs within time limit", "repair_within_limit_rate"),
-        ("customer-minutes interrupted", "customer_minutes_interrupted"),
+        ("repairs by unqualified crews", "repairs_by_unqualified_crew"),
+        ("hours-of-service breaches", "hours_of_service_breaches"),
+        ("customer-minutes interrupted (utility)", "customer_minutes_interrupted"),
         ("  of critical customers", "critical_customer_minutes_interrupted"),
+        ("customer-side customer-minutes", "customer_side_customer_minutes"),
         ("SAIDI (min)", "saidi_minutes"),
         ("SAIFI", "saifi"),
         ("CAIDI (min)", "caidi_minutes"),
         ("crew utilisation", "crew_utilisation"),
         ("first ETR within 1 h of the repair", "etr_first_within_1h_rate"),
         ("first ETR error, mean (h)", "etr_first_mae_hours"),
-        ("callbacks done", "callbacks_done"),
+        ("callbacks (every calling customer)", "callback_rate"),
+        ("  work reopened by a callback", "work_reopened_by_callbacks"),
         ("crews diverted on the way", "crew_diversions"),
         ("generator trucks connected", "generators_connected"),
     ]
@@ -157,7 +231,7 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         v = k[key[0]][key[1]] if isinstance(key, tuple) else k[key]  # type: ignore[index]
         if v is None:
             return "n/a"
-        if isinstance(v, float) and ("rate" in str(key) or key == "crew_utilisation"):
+        if isinstance(v, float) and ("rate" in str(key) or "share" in str(key) or key == "crew_utilisation"):
             return f"{100 * v:.1f} %"
         if isinstance(v, float):
             return f"{v:,.2f}" if v < 1000 else f"{v:,.0f}"

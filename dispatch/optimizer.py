@@ -1,44 +1,48 @@
-"""The optimizer policy: a live plan of every waiting order for every crew, improved as the
-storm unfolds, restoring the most customers soonest within the promised arrival limits.
+"""The optimizer policy: one live plan of every job (first responses and repairs) for every
+crew, improved as the storm unfolds: first responses inside the promised arrival limits,
+repairs restoring the most customers soonest, no crew past its duty limit.
 
-Each event takes the fast path: new orders are inserted at their cheapest place, orders that
-leave are retired, crews that move are re-timed, and every idle crew is sent to the head of
-its route. Every ``replan_interval_s`` of storm clock (sooner when an idle crew has nothing
-while orders wait) the plan is rebuilt from the engine's state and improved by ruin and
+Each event takes the fast path: new jobs are inserted at their cheapest place, jobs that end
+are retired, jobs whose weights changed (an order absorbed others, or was reached) are
+re-costed, crews that move are re-timed, and every idle crew is sent to the head of its route.
+Every ``replan_interval_s`` of storm clock (sooner when an idle crew has nothing while jobs
+wait, or a job came back) the plan is rebuilt from the engine's state and improved by ruin and
 recreate for a fixed number of iterations, so a replay is deterministic for its seed.
 
-Teams: an order with many customers behind a long repair (a feeder or recloser lockout) is
+The objective is FORMATS.md's, with each crew's end at its duty limit and every job finished
+by then. A job's weight: a repair weighs every customer behind its element (a tenth,
+``blocked_weight_share``, when open work upstream holds them dark anyway), so repairs high
+in the feeder go first; a first response weighs the same customers times
+``first_response_weight_share``, since the repair waits for its diagnosis. The job that will
+be an order's first arrival carries the arrival promise: past the earliest deadline of the
+orders not yet reached, every second costs ``arrival_priority`` times the lateness weight for
+each of them (``critical_priority`` more with a critical customer among them). Precedence is
+by construction: a repair job exists only once its device is identified.
+
+Teams: a repair with many customers behind a long job (a feeder or recloser lockout) is
 planned as ``team_size`` jobs at the same place, each a share of the work; the first carries
 every customer, each further one what it saves. Whichever crew comes first leads, the others
-join it on site and share the work (a utility sends several crews to patrol and repair a
-locked-out feeder). An idle crew with nothing planned pulls the queued job it can start
-soonest ahead of plan.
-
-Restoration-aware weights: an order is weighted by every customer behind it, including
-those also behind open orders further down. The plan's customer-minutes then bound the
-restoration customer-minutes from above (a customer behind faults in series is back at the
-later repair, which is at most the sum of both), so repairs high in the feeder that hold many
-customers dark go first. An order below another open order weighs ``blocked_weight_share``
-of its customers: they come back only when the order above is repaired too.
+join it on site. An idle crew with nothing planned pulls the queued job it can start soonest
+ahead of plan.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dispatch.orders import OPEN, OrderStatus, WorkOrder
+from dispatch.crews import SKILLS
+from dispatch.jobs import LIVE_JOB, Job, JobKind, JobStatus
+from dispatch.roster import CrewStatus
+from dispatch.view import DispatchView
 from routing.live import LivePlan, NewOrder
 from routing.problem import Problem, TravelKind
 from routing.solver import MaxIterations
 from routing.travel import with_road_travel
 
-if TYPE_CHECKING:
-    from dispatch.engine import DispatchEngine
-
-SKILLS = ("lv", "mv", "cable")
+# Deadline of a job that carries no arrival promise: never late.
+NO_DEADLINE_S = 2**40
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,9 @@ class OptimizerParams:
     min_replan_gap_s: int = 10 * 60
     improve_iterations: int = 300
     lateness_weight: int = 10
+    arrival_priority: int = 5
     critical_priority: int = 10
+    first_response_weight_share: float = 1.0
     divert_min_gain: int = 20 * 3600
     divert_for_customers: int = 200
     divert_candidates: int = 3
@@ -78,22 +84,23 @@ class RestorationOptimizer:
         self.plan_version = 0
         self.plan: LivePlan | None = None
         self.stats = OptimizerStats()
-        self._new: list[WorkOrder] = []
-        self._changed: list[WorkOrder] = []
+        self._new: list[Job] = []
+        self._changed: dict[str, Job] = {}
         self._crews: set[str] = set()
         self._idle: set[str] = set()
         self._last_replan: int | None = None
         self._starved = False
         self._override = False
-        self._jobs_of: dict[str, list[str]] = {}
+        self._plan_ids: dict[str, list[str]] = {}
+        self._live_ids: set[str] = set()
         self._nothing_to_pull: set[str] = set()
 
     # -- what the engine tells us ------------------------------------------------------
-    def on_order(self, order: WorkOrder) -> None:
-        self._new.append(order)
+    def on_job(self, job: Job) -> None:
+        self._new.append(job)
 
-    def on_order_change(self, order: WorkOrder) -> None:
-        self._changed.append(order)
+    def on_job_change(self, job: Job) -> None:
+        self._changed[job.job_id] = job
 
     def on_crew_free(self, crew_id: str) -> None:
         self._idle.add(crew_id)
@@ -107,56 +114,59 @@ class RestorationOptimizer:
         """A dispatcher moved crews by hand: re-plan from the engine's state at the next event."""
         self._override = True
 
-    def planned_finish(self, order_id: str) -> int | None:
-        """When the last job of the order ends in the plan (None if none is planned)."""
+    def planned_finish(self, job_id: str) -> int | None:
+        """When the last share of the job ends in the plan (None if none is planned)."""
         if self.plan is None:
             return None
-        ends = [self.plan.finish_s(j) for j in self._jobs_of.get(order_id, ())]
+        ends = [self.plan.finish_s(i) for i in self._plan_ids.get(job_id, ()) if i in self._live_ids]
         planned = [e for e in ends if e is not None]
         return max(planned) if planned else None
 
-    def _team_slots(self, engine: DispatchEngine, order: WorkOrder) -> int:
-        """How many crews the order should get: ``team_size`` for a long repair behind many
+    # -- jobs as the plan sees them ----------------------------------------------------
+    def _team_slots(self, view: DispatchView, job: Job) -> int:
+        """How many crews the job should get: ``team_size`` for a long repair behind many
         customers, else one."""
-        big = order.customers >= self.params.team_min_customers and \
-            engine.repair_estimate(order) >= self.params.team_min_repair_s
+        big = job.kind == JobKind.REPAIR and view.customers_behind(job)[0] >= self.params.team_min_customers \
+            and job.service_s >= self.params.team_min_repair_s
         return self.params.team_size if big else 1
 
-    def _job(self, engine: DispatchEngine, order: WorkOrder, job_id: str, place: int) -> NewOrder:
-        """One crew's share of an order: the work is shared by the team it should get; the
-        lead carries every customer, the k-th helper what it saves (1/(k(k+1)) of them:
-        a second crew halves the time left, a third cuts a third of that), so leads of
-        other outages go before helpers."""
-        slots = self._team_slots(engine, order)
-        weight = max(1, order.customers)
-        if engine.open_order_above(order) is not None:
-            weight = max(1, round(weight * self.params.blocked_weight_share))
+    def _plan_job(self, view: DispatchView, job: Job, place: int, plan_id: str) -> NewOrder:
+        """One crew's share of a job (see the module docstring for its weights)."""
+        p = self.params
+        order = view.order_of(job)
+        customers, blocked = view.customers_behind(job)
+        weight = max(1, customers)
+        if blocked:
+            weight = max(1, round(weight * p.blocked_weight_share))
+        if job.kind == JobKind.FIRST_RESPONSE:
+            weight = max(1, round(weight * p.first_response_weight_share))
         if place:
             weight = -(-weight // (place * (place + 1)))
-        p = self.params
-        return NewOrder(job_id, order.x_m, order.y_m, order.first_report_s, order.deadline_s,
-                        engine.repair_estimate(order) // slots, weight,
-                        p.critical_priority if order.critical else 1, order.skill)
+        deadline, priority = NO_DEADLINE_S, 0
+        unreached = view.unreached(order) if place == 0 else None
+        if unreached is not None:
+            deadline = unreached.deadline_s
+            priority = p.arrival_priority * unreached.count * (p.critical_priority if unreached.critical else 1)
+        return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline,
+                        view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or SKILLS)
 
-    def _jobs(self, engine: DispatchEngine, order: WorkOrder) -> list[NewOrder]:
-        """The plan's jobs for an order: one per crew it should still get."""
-        have = len(order.team)
-        slots = self._team_slots(engine, order)
-        return [self._job(engine, order, order.order_id if k == 0 else f"{order.order_id}+{k}", k)
-                for k in range(have, slots)]
+    def _open_slots(self, view: DispatchView, job: Job) -> list[NewOrder]:
+        """The plan's jobs for a job: one per crew it should still get."""
+        slots = self._team_slots(view, job)
+        return [self._plan_job(view, job, k, job.job_id if k == 0 else f"{job.job_id}+{k}")
+                for k in range(len(job.team), slots)]
 
-    def _committed_job(self, engine: DispatchEngine, order: WorkOrder, crew_id: str) -> NewOrder:
-        place = order.team.index(crew_id)
-        return self._job(engine, order, order.order_id if place == 0 else f"{order.order_id}+{crew_id}",
-                         place)
+    def _committed_slot(self, view: DispatchView, job: Job, crew_id: str) -> NewOrder:
+        place = job.team.index(crew_id)
+        return self._plan_job(view, job, place, job.job_id if place == 0 else f"{job.job_id}+{crew_id}")
 
     # -- deciding ----------------------------------------------------------------------
-    def decide(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
+    def decide(self, view: DispatchView, t_s: int) -> list[tuple[str, str]]:
         if self._replan_due(t_s):
-            self.replan(engine, t_s)
+            self.replan(view, t_s)
         elif self.plan is not None:
-            return self._apply(engine, t_s) + self._send_idle(engine)
-        return self._send_idle(engine)
+            return self._apply(view, t_s) + self._send_idle(view)
+        return self._send_idle(view)
 
     def _replan_due(self, t_s: int) -> bool:
         if self.plan is None:
@@ -168,9 +178,9 @@ class RestorationOptimizer:
             return True
         return since >= self.params.replan_interval_s and bool(self._new or self._changed or self._crews)
 
-    def replan(self, engine: DispatchEngine, t_s: int) -> None:
-        """Rebuild the plan from the engine's waiting and committed orders and every crew's
-        availability, then improve it."""
+    def replan(self, view: DispatchView, t_s: int) -> None:
+        """Rebuild the plan from the engine's live jobs and every crew's availability, then
+        improve it."""
         self._new.clear()
         self._changed.clear()
         self._crews.clear()
@@ -178,28 +188,32 @@ class RestorationOptimizer:
         self._override = False
         self._nothing_to_pull.clear()
         self._last_replan = t_s
-        self._idle = {c for c, s in engine.crews.items() if s.status == "idle"}
-        problem, initial = self._snapshot(engine, t_s)
-        self.plan = LivePlan(problem, travel=engine.travel, seed=self.params.seed, initial=initial)
+        self._idle = {c for c, s in view.crews.items() if s.status == CrewStatus.IDLE}
+        problem, initial = self._snapshot(view, t_s)
+        self.plan = LivePlan(problem, travel=view.travel, seed=self.params.seed, initial=initial)
         self.plan.search(MaxIterations(self.params.improve_iterations))
         self.plan_version += 1
         self.stats.replans += 1
 
-    def _snapshot(self, engine: DispatchEngine, t_s: int) -> tuple[Problem, dict[str, list[str]]]:
-        crew_ids = list(engine.crews)
-        avail = [engine.availability(c, t_s) for c in crew_ids]
+    def _snapshot(self, view: DispatchView, t_s: int) -> tuple[Problem, dict[str, list[str]]]:
+        crew_ids = list(view.crews)
+        avail = [view.availability(c, t_s) for c in crew_ids]
         jobs: list[NewOrder] = []
         initial: dict[str, list[str]] = {}
+        self._plan_ids = {}
         for c, a in zip(crew_ids, avail, strict=True):
             if a.committed:
-                job = self._committed_job(engine, engine.orders[a.committed], c)
-                jobs.append(job)
-                initial[c] = [job.order_id]
-        for o in engine.open_orders():
-            jobs += self._jobs(engine, o)
-        self._jobs_of = {}
-        for job in jobs:
-            self._jobs_of.setdefault(job_order(job.order_id), []).append(job.order_id)
+                job = view.jobs[a.committed]
+                new = self._committed_slot(view, job, c)
+                jobs.append(new)
+                initial[c] = [new.order_id]
+                self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
+        for job in view.live_jobs():
+            if job.status == JobStatus.NEW or job.status in LIVE_JOB and len(job.team) < self._team_slots(view, job):
+                for new in self._open_slots(view, job):
+                    jobs.append(new)
+                    self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
+        self._live_ids = {j.order_id for j in jobs}
         p = self.params
         i64 = np.int64
         problem = Problem(
@@ -209,7 +223,7 @@ class RestorationOptimizer:
             y=np.array([a.y_m for a in avail] + [j.y for j in jobs], dtype=np.float64),
             crew_start_s=np.array([a.free_s for a in avail], dtype=i64),
             crew_end_s=np.array([max(a.end_s, a.free_s) for a in avail], dtype=i64),
-            crew_skills=np.array([_skill_mask(engine.crews[c].crew.skills) for c in crew_ids], dtype=i64),
+            crew_skills=np.array([_skill_mask(view.crews[c].crew.skills) for c in crew_ids], dtype=i64),
             crew_capacity=np.zeros(len(crew_ids), dtype=i64),
             reported_s=np.array([j.reported_s for j in jobs], dtype=i64),
             earliest_s=np.zeros(len(jobs), dtype=i64),
@@ -218,80 +232,117 @@ class RestorationOptimizer:
             customers=np.array([j.customers for j in jobs], dtype=i64),
             priority=np.array([j.priority for j in jobs], dtype=i64),
             demand=np.zeros(len(jobs), dtype=i64),
-            order_skill=np.array([_skill_mask({j.skill}) for j in jobs], dtype=i64),
+            order_skill=np.array([_skill_mask(j.skill) for j in jobs], dtype=i64),
             horizon_s=t_s + p.horizon_s, lateness_weight=p.lateness_weight,
-            travel_kind=TravelKind.EUCLIDEAN,
+            travel_kind=TravelKind.EUCLIDEAN, finish_within_end=True,
             frozen=np.array([1 if a.committed else 0 for a in avail], dtype=i64),
         )
-        return with_road_travel(problem, engine.travel), initial
+        return with_road_travel(problem, view.travel), initial
 
-    def _apply(self, engine: DispatchEngine, t_s: int) -> list[tuple[str, str]]:
+    def _apply(self, view: DispatchView, t_s: int) -> list[tuple[str, str]]:
         """Fast path: bring the live plan up to date with what changed since the last event."""
         plan = self.plan
         assert plan is not None
-        for order in self._changed:
-            if order.status == OrderStatus.EN_ROUTE and plan.has_order(order.order_id):
-                plan.commit(order.crew_id, order.order_id)
-            elif order.status not in OPEN:
-                for job in self._jobs_of.pop(order.order_id, ()):
-                    plan.retire(job)
-        self._changed.clear()
         for crew_id in sorted(self._crews):
-            self._sync_crew(engine, crew_id, t_s)
+            self._sync_crew(view, crew_id, t_s)
         self._crews.clear()
+        for job in self._changed.values():
+            self._sync_job(view, job)
+        self._changed.clear()
         out: list[tuple[str, str]] = []
         if self._new:
             plan.advance(sorted(self._idle), t_s)
             self._nothing_to_pull.clear()
-        for order in self._new:
-            if order.status != OrderStatus.NEW:
+        for job in self._new:
+            if job.status != JobStatus.NEW or job.job_id in self._plan_ids:
                 continue
-            for new_job in self._jobs(engine, order):
-                plan.add(new_job)
-                self._jobs_of.setdefault(order.order_id, []).append(new_job.order_id)
+            for new in self._open_slots(view, job):
+                plan.add(new)
+                self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
+                self._live_ids.add(new.order_id)
+            order = view.order_of(job)
             if order.critical or order.customers >= self.params.divert_for_customers:
-                out += self._maybe_divert(engine, order, t_s)
+                out += self._maybe_divert(view, job, t_s)
         self._new.clear()
         return out
 
-    def _sync_crew(self, engine: DispatchEngine, crew_id: str, t_s: int) -> None:
+    def _retire(self, plan_id: str) -> None:
+        assert self.plan is not None
+        if plan_id in self._live_ids:
+            self.plan.retire(plan_id)
+            self._live_ids.discard(plan_id)
+
+    def _sync_job(self, view: DispatchView, job: Job) -> None:
+        """A job changed: ended (its shares leave the plan), taken by a crew the plan did not
+        send (committed now), given back with no share left in the plan (re-plan), or its
+        weights moved (re-costed)."""
+        plan = self.plan
+        assert plan is not None
+        ids = self._plan_ids.get(job.job_id, [])
+        if job.status not in LIVE_JOB:
+            for plan_id in self._plan_ids.pop(job.job_id, []):
+                self._retire(plan_id)
+            return
+        live = [i for i in ids if i in self._live_ids]
+        if job.status == JobStatus.NEW and not live:
+            self._override = bool(ids) or self._override
+            return
+        committed = {i for c in job.team for i in plan.committed(c)}
+        for crew_id in job.team:
+            state = view.crews[crew_id]
+            if state.status == CrewStatus.EN_ROUTE and state.job_id == job.job_id \
+                    and not any(i in committed for i in plan.committed(crew_id)):
+                free = [i for i in live if i not in committed]
+                if free:
+                    plan.commit(crew_id, free[0])
+                    committed.add(free[0])
+        for plan_id in live:
+            if plan_id in committed:
+                continue
+            slot = plan_id.rpartition("+")[2]
+            if plan_id != job.job_id and not slot.isdigit():
+                continue
+            new = self._plan_job(view, job, 0 if plan_id == job.job_id else int(slot), plan_id)
+            plan.update(plan_id, deadline_s=new.deadline_s, priority=new.priority, customers=new.customers)
+
+    def _sync_crew(self, view: DispatchView, crew_id: str, t_s: int) -> None:
         """Re-time a crew from its availability; a job it reached or dropped leaves the plan."""
         plan = self.plan
         assert plan is not None
-        state = engine.crews[crew_id]
-        for job in plan.committed(crew_id):
-            if state.status != "en_route" or state.order_id != job_order(job):
-                plan.retire(job)
-        a = engine.availability(crew_id, t_s)
+        state = view.crews[crew_id]
+        for plan_id in plan.committed(crew_id):
+            if state.status != CrewStatus.EN_ROUTE or state.job_id != job_of(plan_id):
+                self._retire(plan_id)
+        a = view.availability(crew_id, t_s)
         plan.move_crew(crew_id, start_s=a.free_s, x=a.x_m, y=a.y_m, end_s=max(a.end_s, a.free_s))
 
-    def _maybe_divert(self, engine: DispatchEngine, order: WorkOrder, t_s: int) -> list[tuple[str, str]]:
-        """For a critical or large new order, divert the nearby en-route crew that saves the
+    def _maybe_divert(self, view: DispatchView, job: Job, t_s: int) -> list[tuple[str, str]]:
+        """For a critical or large new job, divert the nearby en-route crew that saves the
         plan most, when the saving passes ``divert_min_gain``."""
         plan = self.plan
         assert plan is not None
-        en_route = [c for c, s in engine.crews.items()
-                    if s.status == "en_route" and order.skill in s.crew.skills and not s.going_off
-                    and engine.orders[s.order_id].team == [c]]
-        if not en_route:
+        en_route = [c for c, s in view.crews.items()
+                    if s.status == CrewStatus.EN_ROUTE and (not job.skill or job.skill in s.crew.skills)
+                    and view.jobs[s.job_id].team == [c] and view.jobs[s.job_id].job_id in self._plan_ids]
+        if not en_route or job.job_id not in self._live_ids:
             return []
-        here = np.array([engine.position(c, t_s) for c in en_route])
-        dist = np.hypot(here[:, 0] - order.x_m, here[:, 1] - order.y_m)
+        here = np.array([view.position(c, t_s) for c in en_route])
+        dist = np.hypot(here[:, 0] - job.x_m, here[:, 1] - job.y_m)
         best_gain, best_crew = self.params.divert_min_gain - 1, ""
         for k in np.argsort(dist, kind="stable")[: self.params.divert_candidates]:
             crew_id = en_route[int(k)]
             x, y = here[int(k)]
             plan.move_crew(crew_id, start_s=t_s, x=float(x), y=float(y))
-            gain = plan.divert_gain(crew_id, order.order_id)
+            gain = plan.divert_gain(crew_id, job.job_id)
             if gain > best_gain:
                 best_gain, best_crew = gain, crew_id
         if not best_crew:
             return []
-        plan.divert(best_crew, order.order_id)
+        plan.divert(best_crew, job.job_id)
         self.stats.diversions += 1
-        return [(order.order_id, best_crew)]
+        return [(job.job_id, best_crew)]
 
-    def _send_idle(self, engine: DispatchEngine) -> list[tuple[str, str]]:
+    def _send_idle(self, view: DispatchView) -> list[tuple[str, str]]:
         """Every idle crew sets off for the head of its route."""
         plan = self.plan
         if plan is None:
@@ -306,25 +357,26 @@ class RestorationOptimizer:
                 self._nothing_to_pull.add(crew_id)
                 starved = starved or plan.has_unplanned(crew_id)
                 continue
-            order = engine.orders[job_order(head)]
-            joinable = order.status in (OrderStatus.EN_ROUTE, OrderStatus.ON_SITE) and \
-                crew_id not in order.team and len(order.team) < self._team_slots(engine, order)
-            if order.status != OrderStatus.NEW and not joinable:
-                plan.retire(head)
+            job = view.jobs[job_of(head)]
+            joinable = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and \
+                crew_id not in job.team and len(job.team) < self._team_slots(view, job)
+            if job.status != JobStatus.NEW and not joinable:
+                self._retire(head)
                 starved = starved or plan.has_unplanned(crew_id)
                 continue
             plan.commit(crew_id, head)
-            out.append((order.order_id, crew_id))
+            out.append((job.job_id, crew_id))
         for _, crew_id in out:
             self._idle.discard(crew_id)
         self._starved = starved
         return out
 
 
-def job_order(job_id: str) -> str:
-    """The work order a plan job belongs to (team jobs are ``<order>+<slot>``)."""
-    return job_id.partition("+")[0]
+def job_of(plan_id: str) -> str:
+    """The job a plan entry belongs to (team shares are ``<job>+<slot>``)."""
+    return plan_id.partition("+")[0]
 
 
-def _skill_mask(skills: set[str] | frozenset[str]) -> int:
-    return sum(1 << SKILLS.index(s) for s in skills)
+def _skill_mask(skills: str | tuple[str, ...] | frozenset[str]) -> int:
+    names = (skills,) if isinstance(skills, str) else skills
+    return sum(1 << SKILLS.index(s) for s in names)

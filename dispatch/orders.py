@@ -1,8 +1,13 @@
-"""Work orders and their lifecycle; every transition is checked and time-stamped.
+"""Work orders (95598 orders) and their lifecycle, as the customer sees it; every transition is
+checked and time-stamped. Crews work an order through its jobs (``dispatch.jobs``).
 
-new -> assigned -> en route -> on site -> repaired -> callback done -> closed; an order
-waiting or on its way may instead be merged into a larger outage or cancelled, and a crew on
-its way may be recalled or diverted (the order is new again)."""
+new -> assigned -> en route -> on site -> repaired -> callback done -> closed. ``on site``
+means reached: the first crew of any job has arrived (the arrival promise is kept or broken
+then); the order stays on site through diagnosis and repair, and is repaired when its
+customers' supply is back (or a customer-side fault was confirmed and the customer advised).
+An order not yet repaired may be merged into a larger outage; one not yet reached may be
+cancelled, and a crew on its way may be recalled (the order is new again).
+"""
 
 from __future__ import annotations
 
@@ -22,19 +27,31 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Waiting for a crew or on its way; open also counts orders being worked; folded orders never
-# get a crew of their own (merged into a larger outage, or cancelled).
+class OrderOrigin(StrEnum):
+    """What opened the order: a 95598 call, SCADA, a smart meter's last gasp, an outage report
+    from a history, or a callback that found the customer still dark."""
+
+    CALL = "call"
+    SCADA = "scada"
+    AMI = "ami"
+    REPORT = "report"
+    CALLBACK = "callback"
+
+
+# Not reached yet; open also counts orders reached and being worked; folded orders never get
+# a crew of their own (merged into a larger outage, or cancelled).
 WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
 OPEN = (*WAITING, OrderStatus.ON_SITE)
 FOLDED = (OrderStatus.MERGED, OrderStatus.CANCELLED)
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.MERGED, OrderStatus.CANCELLED}),
-    OrderStatus.ASSIGNED: frozenset({OrderStatus.EN_ROUTE, OrderStatus.NEW, OrderStatus.MERGED,
-                                     OrderStatus.CANCELLED}),
-    OrderStatus.EN_ROUTE: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.MERGED,
-                                     OrderStatus.CANCELLED}),
-    OrderStatus.ON_SITE: frozenset({OrderStatus.REPAIRED}),
+    OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.ON_SITE, OrderStatus.REPAIRED,
+                                OrderStatus.MERGED, OrderStatus.CANCELLED}),
+    OrderStatus.ASSIGNED: frozenset({OrderStatus.EN_ROUTE, OrderStatus.NEW, OrderStatus.ON_SITE,
+                                     OrderStatus.REPAIRED, OrderStatus.MERGED, OrderStatus.CANCELLED}),
+    OrderStatus.EN_ROUTE: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.REPAIRED,
+                                     OrderStatus.MERGED, OrderStatus.CANCELLED}),
+    OrderStatus.ON_SITE: frozenset({OrderStatus.REPAIRED, OrderStatus.MERGED}),
     OrderStatus.REPAIRED: frozenset({OrderStatus.CALLBACK_DONE}),
     OrderStatus.CALLBACK_DONE: frozenset({OrderStatus.CLOSED}),
     OrderStatus.CLOSED: frozenset(),
@@ -49,8 +66,11 @@ class TransitionError(ValueError):
 
 @dataclass(slots=True)
 class WorkOrder:
-    """A repair job for one incident: where, what skill, by when, for how many customers.
-    ``crew_id`` leads the work; ``assists`` are crews sent to help on a large outage."""
+    """One 95598 order: where, for how many customers, and the promise made when it was
+    opened: a crew within ``deadline_s`` (its own report plus the arrival limit of its area).
+    ``node_idx`` is the site of its incident (moved when the cause is found upstream);
+    ``skill`` and ``limit_class`` the repair it is expected to need. ``jobs`` are the crews'
+    tasks for it; ``absorbed`` the orders merged into it, reached when it is."""
 
     order_id: str
     incident_id: str
@@ -65,13 +85,17 @@ class WorkOrder:
     deadline_s: int
     customers: int
     critical: int
+    origin: OrderOrigin = OrderOrigin.CALL
     status: OrderStatus = OrderStatus.NEW
-    crew_id: str = ""
-    assists: list[str] = field(default_factory=list)
     merged_into: str = ""
     history: list[tuple[int, OrderStatus]] = field(default_factory=list)
-    arrived_s: int | None = None
+    reached_s: int | None = None
+    reached_by: str = ""
     repaired_s: int | None = None
+    customer_side: bool = False
+    diagnosed: bool = False
+    jobs: list[str] = field(default_factory=list)
+    absorbed: list[str] = field(default_factory=list)
 
     def move(self, to: OrderStatus, t_s: int) -> None:
         """Step the lifecycle; raises ``TransitionError`` for a step it does not allow."""
@@ -80,14 +104,17 @@ class WorkOrder:
                                   f"{self.status.value} to {to.value}")
         self.status = to
         self.history.append((t_s, to))
-        if to == OrderStatus.ON_SITE:
-            self.arrived_s = t_s
-        elif to == OrderStatus.REPAIRED:
+        if to == OrderStatus.REPAIRED:
             self.repaired_s = t_s
 
-    @property
-    def team(self) -> list[str]:
-        return [self.crew_id, *self.assists] if self.crew_id else list(self.assists)
+    def reach(self, t_s: int, role: str) -> bool:
+        """The first crew is there (at ``t_s``, never before the order's own report); returns
+        False when it had been reached already."""
+        if self.reached_s is not None:
+            return False
+        self.reached_s = max(t_s, self.first_report_s)
+        self.reached_by = role
+        return True
 
     @property
     def urgency(self) -> tuple[int, int, int]:

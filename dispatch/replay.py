@@ -3,10 +3,11 @@ its truth file beside it) or a utility's own outage history.
 
 A history has no topology and no repair times: each event becomes one element of a grid built
 around the events (``grid_model.history_grid``), reported at its start as the outage record
-says (a device report, so one work order per event), with a repair time drawn around the median
-of its element class (``grid_model.storm.FAULT_CLASSES``) from the replay's seed. The utility's
-own restorations stay the yardstick: its customer-minutes and first-ETR accuracy go in the KPIs
-beside ours.
+says (an outage report: one work order per event, a first responder sent to find what
+operated, as PG&E's "Awaiting T-Man"), with a repair time drawn around the median of its
+element class (``grid_model.storm.FAULT_CLASSES``, minor faults included) from the replay's
+seed. The utility's own restorations stay the yardstick: its customer-minutes and first-ETR
+accuracy go in the KPIs beside ours.
 """
 
 from __future__ import annotations
@@ -20,23 +21,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dispatch.crews import Crew, mutual_aid, region_roster, region_staging, staged_roster
+from dispatch.crews import (
+    Crew,
+    RosterParams,
+    mutual_aid,
+    read_roster,
+    region_staging,
+    staged_responders,
+    staged_roster,
+    storm_roster,
+)
 from dispatch.engine import DispatchEngine
-from dispatch.events import DeviceOperated, Event
+from dispatch.events import Event, OutageReported
 from dispatch.generators import generator_fleet
 from dispatch.kpis import compute_kpis
 from dispatch.limits import ServiceLimits
 from dispatch.optimizer import OptimizerParams, RestorationOptimizer
 from dispatch.orders import FOLDED
 from dispatch.policy import DispatchPolicy, NearestAvailableCrew
-from dispatch.simulate import AmiParams, RunResult, run, storm_events
-from dispatch.world import World, WorldFault
+from dispatch.sim.field import AmiParams, FieldParams, FieldSim
+from dispatch.sim.run import RunResult, run, storm_events
+from dispatch.sim.world import World, WorldFault
 from grid_model.generate import RegionParams
 from grid_model.history import FORMATS, History, read_history
 from grid_model.history_grid import HistoryGrid, HistoryGridParams, build_history_grid
-from grid_model.network import AREA_NAMES, Construction
-from grid_model.region import Region, load_region
-from grid_model.storm import CABLE_REPAIR_FACTOR, FAULT_CLASSES, Call
+from grid_model.network import AREA_NAMES, Construction, NodeKind
+from grid_model.region import Region, Staging, load_region
+from grid_model.storm import CABLE_REPAIR_FACTOR, FAULT_CLASSES, MINOR_REPAIR_MEDIAN_S, Call
 from grid_model.stormfile import StormFileError, read_events, read_header, read_truth
 from routing.travel import RoadTravel
 
@@ -56,10 +67,14 @@ class ReplayError(ValueError):
 class ReplayOptions:
     """What a planner chooses for one replay. ``params`` holds optimizer parameters by field
     name and the arrival limits promised (``arrival_urban_min`` and so on); ``seed`` draws the
-    roster, repair times (history) and, unless ``ami_seed`` is given, which meters get through."""
+    roster, repair times (history), the field's randomness and, unless ``ami_seed`` is given,
+    which meters get through. ``crews`` (repair crews) and ``responders`` stage a roster;
+    ``roster`` reads one from a file instead."""
 
     policy: str = "optimizer"
     crews: int | None = None
+    responders: int | None = None
+    roster: Path | None = None
     crew_scale: float = 1.0
     mutual_aid: int = 0
     mutual_aid_at_h: float = 24.0
@@ -84,10 +99,11 @@ class Replay:
     region: Region
     result: RunResult
     seconds: dict[str, float]
+    field: FieldSim
 
     def orders_table(self) -> pd.DataFrame:
         """One row per dispatched work order (merged and cancelled ones left out): where, how
-        many customers, and its times from the first report."""
+        many customers, and its times from its report."""
         first_etr: dict[str, int] = {}
         for _, order_id, etr in self.engine.etr_history:
             first_etr.setdefault(order_id, etr)
@@ -100,7 +116,7 @@ class Replay:
             "customers": [o.customers for o in orders], "critical": [o.critical for o in orders],
             "first_report_s": [o.first_report_s for o in orders],
             "arrival_limit_s": [o.deadline_s - o.first_report_s for o in orders],
-            "arrival_s": [np.nan if o.arrived_s is None else o.arrived_s - o.first_report_s for o in orders],
+            "arrival_s": [np.nan if o.reached_s is None else o.reached_s - o.first_report_s for o in orders],
             "repaired_s": [np.nan if o.repaired_s is None else o.repaired_s - o.first_report_s
                            for o in orders],
             "first_etr_error_s": [np.nan if o.repaired_s is None or o.order_id not in first_etr
@@ -151,12 +167,31 @@ def make_policy(name: str, params: Mapping[str, float]) -> tuple[DispatchPolicy,
 
 def _simulate(region: Region, crews: list[Crew], events: list[Event], world: World, options: ReplayOptions,
               travel: RoadTravel, *, max_s: int, ami: AmiParams | None,
-              with_generators: bool) -> tuple[DispatchEngine, RunResult]:
+              with_generators: bool) -> tuple[DispatchEngine, FieldSim, RunResult]:
     policy, limits = make_policy(options.policy, options.params)
     engine = DispatchEngine(region, crews, policy, travel=travel, limits=limits,
                             generators=generator_fleet(region) if with_generators else None)
-    result = run(engine, world, events, crews, max_s=max_s, ami=ami, progress=options.progress)
-    return engine, result
+    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=options.seed), ami=ami, until_s=max_s)
+    field.add_outside(events)
+    result = run(engine, field, max_s=max_s, progress=options.progress)
+    return engine, field, result
+
+
+def _roster(region: Region, options: ReplayOptions, params: RosterParams, stagings: list[Staging] | None) -> list[Crew]:
+    """The replay's crews: a roster file; or ``crews`` repair crews and ``responders`` first
+    responders staged over ``stagings`` (responders by default a third of the crews); or the
+    region's own roster; then any mutual aid."""
+    if options.roster is not None:
+        crews = read_roster(options.roster, region.crs)
+    elif options.crews is not None:
+        depots = stagings or region_staging(region)
+        responders = options.responders if options.responders is not None else options.crews // 3
+        crews = staged_roster(depots, options.crews, seed=options.seed) + staged_responders(depots, responders)
+    else:
+        crews = storm_roster(region, seed=options.seed, params=dataclasses.replace(
+            params, repair_scale=params.repair_scale * options.crew_scale))
+    return crews + mutual_aid(region, options.mutual_aid, joins_s=int(options.mutual_aid_at_h * 3600),
+                              seed=options.seed)
 
 
 def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path | None = None,
@@ -177,44 +212,45 @@ def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path 
     faults, _, _ = read_truth(truth_path)
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if options.crews is None:
-        crews = region_roster(region, seed=options.seed, scale=options.crew_scale)
-    else:
-        crews = staged_roster(region_staging(region), options.crews, seed=options.seed)
-    crews += mutual_aid(region, options.mutual_aid, joins_s=int(options.mutual_aid_at_h * 3600),
-                        seed=options.seed)
     storm = header.get("storm")
     duration_h = float(storm.get("duration_h", 30.0)) if isinstance(storm, dict) else 30.0
+    day = isinstance(storm, dict) and storm.get("kind") == "day"
+    crews = _roster(region, options, RosterParams.normal_day() if day else RosterParams(), None)
     world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
-    engine, result = _simulate(region, crews, storm_events(events), world, options,
-                               RoadTravel(region.roads), max_s=int(duration_h * 3600) + HORIZON_AFTER_STORM_S,
-                               ami=AmiParams(seed=options.seed if options.ami_seed is None
-                                             else options.ami_seed) if options.ami else None,
-                               with_generators=True)
+    engine, field, result = _simulate(
+        region, crews, storm_events(events), world, options, RoadTravel(region.roads),
+        max_s=int(duration_h * 3600) + HORIZON_AFTER_STORM_S,
+        ami=AmiParams(seed=options.seed if options.ami_seed is None else options.ami_seed) if options.ami else None,
+        with_generators=True)
     seconds["simulation"] = time.perf_counter() - t0
-    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s)
+    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
     kpis.update({"source": str(events_path), "calls": sum(isinstance(e, Call) for e in events),
                  "faults": len(faults), "crews": len(crews),
                  "generator_trucks": len(engine.generators.trucks),
                  "ami_messages": result.ami_messages, "events_rejected": result.rejected,
                  "replay_seconds": round(seconds["simulation"], 2)})
-    return Replay(kpis, engine, world, region, result, seconds)
+    return Replay(kpis, engine, world, region, result, seconds, field)
 
 
 def history_faults(history: History, grid: HistoryGrid, *, seed: int, spread: float) -> list[WorldFault]:
     """Each event's element fails at its start and opens itself; repair times are drawn
-    lognormally (sigma ``spread``) around the median of the element's class (doubled for cable)."""
+    lognormally (sigma ``spread``) around the median of the element's class (doubled for
+    cable), or, for the class's share of minor faults, around ``MINOR_REPAIR_MEDIAN_S``."""
     net = grid.region.network
     index = net.index_of()
     rng = np.random.default_rng([seed, 5])
     draws = rng.lognormal(0.0, spread, len(history.events))
+    minor_rng = np.random.default_rng([seed, 6])
     out = []
     for e, draw in zip(history.events, draws.tolist(), strict=True):
         node = index[grid.event_node[e.event_id]]
-        median = FAULT_CLASSES[int(net.kind[node])].repair_median_s
-        if net.construction[node] == Construction.CABLE:
-            median *= CABLE_REPAIR_FACTOR
-        out.append(WorldFault(e.start_s, node, node, round(median * draw)))
+        fc = FAULT_CLASSES[int(net.kind[node])]
+        cable = net.construction[node] == Construction.CABLE
+        median = fc.repair_median_s * (CABLE_REPAIR_FACTOR if cable else 1.0)
+        if minor_rng.random() < fc.minor_share:
+            median = MINOR_REPAIR_MEDIAN_S
+        skill = "cable" if cable and net.kind[node] <= NodeKind.MV_NODE else fc.limit_class
+        out.append(WorldFault(e.start_s, node, node, round(median * draw), skill))
     return out
 
 
@@ -239,18 +275,16 @@ def replay_history(path: Path, options: ReplayOptions, *,
     if options.history_format not in FORMATS:
         raise ReplayError(f"unknown history format {options.history_format!r}; "
                           f"choose from {', '.join(FORMATS)}")
-    if options.crews is None or options.crews < 1:
-        raise ReplayError("a history replay needs the number of crews (--crews N, at least 1)")
+    if options.roster is None and (options.crews is None or options.crews < 1):
+        raise ReplayError("a history replay needs the number of crews (--crews N, at least 1) or a --roster")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     history = read_history(path, columns=FORMATS[options.history_format], skip_bad_rows=options.skip_bad_rows)
     gp = dataclasses.replace(grid_params or HistoryGridParams(), seed=options.seed)
-    grid, depots = build_history_grid(history, n_crews=options.crews, params=gp, depots_file=options.depots,
+    grid, depots = build_history_grid(history, n_crews=options.crews or 1, params=gp, depots_file=options.depots,
                                       name=path.stem)
     region = grid.region
-    crews = staged_roster(depots, options.crews, seed=options.seed)
-    crews += mutual_aid(region, options.mutual_aid, joins_s=int(options.mutual_aid_at_h * 3600),
-                        seed=options.seed)
+    crews = _roster(region, options, RosterParams(), depots)
     travel = RoadTravel(region.roads, access_speed_kmh=gp.access_speed_kmh, access_detour=gp.detour)
     seconds["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -258,16 +292,16 @@ def replay_history(path: Path, options: ReplayOptions, *,
     faults = history_faults(history, grid, seed=options.seed, spread=options.repair_spread)
     world = World(net, region.customers["node_idx"].to_numpy(), faults,
                   telemetered=np.zeros(net.n_nodes, dtype=bool))
-    events: list[Event] = [DeviceOperated(e.start_s, e.event_id) for e in history.events]
+    events: list[Event] = [OutageReported(e.start_s, e.event_id) for e in history.events]
     last_start = max(e.start_s for e in history.events)
-    engine, result = _simulate(region, crews, events, world, options, travel,
-                               max_s=last_start + HORIZON_AFTER_STORM_S, ami=None, with_generators=False)
+    engine, field, result = _simulate(region, crews, events, world, options, travel,
+                                      max_s=last_start + HORIZON_AFTER_STORM_S, ami=None, with_generators=False)
     seconds["simulation"] = time.perf_counter() - t0
-    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s)
+    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
     kpis.update({"source": str(path), "history_events": len(history.events),
                  "history_rows_skipped": len(history.skipped), "crews": len(crews),
                  "depots": len(depots), "events_rejected": result.rejected,
                  "customers_by_area": {a: int((region.customers["area"] == i).sum())
                                        for i, a in enumerate(AREA_NAMES)},
                  "replay_seconds": round(seconds["simulation"], 2), **utility_yardstick(history)})
-    return Replay(kpis, engine, world, region, result, seconds)
+    return Replay(kpis, engine, world, region, result, seconds, field)

@@ -60,16 +60,16 @@ def render_map(region: Region, engine: DispatchEngine, kpis: dict[str, object], 
         if not state.visits:
             continue
         stops = [f.xy(state.crew.x_m, state.crew.y_m)]
-        stops += [f.xy(engine.orders[o].x_m, engine.orders[o].y_m) for o in state.visits]
+        stops += [f.xy(engine.jobs[j].x_m, engine.jobs[j].y_m) for j in state.visits]
         parts.append(f'<polyline points="{" ".join(stops)}" fill="none" stroke="#3867d6" '
                      f'stroke-opacity="0.18" stroke-width="0.6"><title>crew {state.crew.crew_id}: '
                      f'{len(state.visits)} jobs</title></polyline>')
     for o in engine.orders.values():
         if o.status in FOLDED:
             continue
-        if o.arrived_s is None:
+        if o.reached_s is None:
             color = "#c0392b"
-        elif o.arrived_s <= o.deadline_s:
+        elif o.reached_s <= o.deadline_s:
             color = "#27ae60"
         else:
             color = "#e67e22"

@@ -235,6 +235,15 @@ class OutagePredictor:
         inc.kind = IncidentKind.DEVICE
         return IncidentChange(incident_id, False, self._settle(inc))
 
+    def merge(self, incident_id: str, into_id: str) -> None:
+        """A crew found that the incident's cause is the one of ``into_id`` (open, upstream):
+        it merges into that incident, its callers with it."""
+        child, parent = self.incident(incident_id), self.incident(into_id)
+        if not child.is_open or not parent.is_open or not self.net.is_ancestor(parent.node_idx, child.node_idx):
+            raise ValueError(f"incident {incident_id} cannot merge into {into_id}: not both open, or "
+                             f"{into_id} is not upstream")
+        self._merge(child, parent)
+
     def close(self, incident_id: str, t_s: int) -> None:
         """The incident is repaired: its callers stop counting toward later predictions."""
         inc = self.incident(incident_id)

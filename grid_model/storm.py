@@ -1,5 +1,12 @@
 """Seeded storm generator: a wind field moving along a track damages assets by their
 fragility, the nearest protective device operates, and some of the customers left dark call.
+The same generator draws an ordinary day (``StormParams.normal_day``): no wind, every asset
+failing at its everyday rate at any hour.
+
+A share of the faults of each class is minor: a fuse blown by a branch brushing the line, a
+loose connection, a tripped breaker; the element itself is sound, and re-fusing or resetting
+takes minutes (``MINOR_REPAIR_MEDIAN_S``). A first responder with the skill fixes these on the
+spot; the rest need a repair crew.
 
 Output is a time-ordered list of events (what the utility sees) and the ground truth (what
 really failed), kept apart; ``grid_model.stormfile`` writes and reads both.
@@ -37,14 +44,30 @@ class StormParams:
     address_only_share: float = 0.15
     meter_id_share: float = 0.05
     coordinates_only_share: float = 0.04
+    # an ordinary day: every asset fails at its full-wind fragility times this, at any hour
+    day_hazard: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCENARIOS:
+            raise ValueError(f"unknown storm kind {self.kind!r}; choose from {', '.join(SCENARIOS)}")
+
+    @classmethod
+    def normal_day(cls, seed: int = 1) -> StormParams:
+        """An ordinary day's faults over the region (a few hundred calls), from midnight."""
+        return cls(seed=seed, kind="day", start="2026-05-12T00:00:00+08:00", duration_h=24.0,
+                   planned_outages=2)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
+SCENARIOS = ("typhoon", "day")
+
+
 @dataclass(frozen=True, slots=True)
 class FaultClass:
-    """Fragility at full wind (probability, or per km for lines) and the repair it needs."""
+    """Fragility at full wind (probability, or per km for lines), the repair it needs, and the
+    share of its faults that are minor (re-fusing or a reset, no damaged part)."""
 
     name: str
     limit_class: str
@@ -52,17 +75,22 @@ class FaultClass:
     p_cable: float
     per_km: bool
     repair_median_s: float
+    minor_share: float
 
 
+# Minor shares: a storm's line faults are mostly real damage (trees down, broken poles); fuses
+# blown by brushing branches and loose connections are the rest. A customer-side fault is the
+# customer's own installation and is never a utility repair.
 FAULT_CLASSES: dict[int, FaultClass] = {
-    NodeKind.FEEDER_HEAD: FaultClass("mv_section", "mv", 0.02, 0.005, False, 5 * HOUR),
-    NodeKind.MV_NODE: FaultClass("mv_section", "mv", 0.10, 0.008, True, 5 * HOUR),
-    NodeKind.TRANSFORMER: FaultClass("transformer", "mv", 0.07, 0.012, False, 4 * HOUR),
-    NodeKind.LV_BRANCH: FaultClass("lv_branch", "lv", 0.12, 0.03, False, 2.5 * HOUR),
-    NodeKind.SERVICE_DROP: FaultClass("service_drop", "lv", 0.40, 0.16, False, 1.25 * HOUR),
-    NodeKind.CUSTOMER: FaultClass("customer_side", "lv", 0.035, 0.035, False, 0.5 * HOUR),
+    NodeKind.FEEDER_HEAD: FaultClass("mv_section", "mv", 0.02, 0.005, False, 5 * HOUR, 0.0),
+    NodeKind.MV_NODE: FaultClass("mv_section", "mv", 0.10, 0.008, True, 5 * HOUR, 0.1),
+    NodeKind.TRANSFORMER: FaultClass("transformer", "mv", 0.07, 0.012, False, 4 * HOUR, 0.25),
+    NodeKind.LV_BRANCH: FaultClass("lv_branch", "lv", 0.12, 0.03, False, 2.5 * HOUR, 0.35),
+    NodeKind.SERVICE_DROP: FaultClass("service_drop", "lv", 0.40, 0.16, False, 1.25 * HOUR, 0.25),
+    NodeKind.CUSTOMER: FaultClass("customer_side", "lv", 0.035, 0.035, False, 0.5 * HOUR, 0.0),
 }
 CABLE_REPAIR_FACTOR = 2.0
+MINOR_REPAIR_MEDIAN_S = 20 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +169,32 @@ def generate_storm(region: Region, params: StormParams | None = None) -> Storm:
     rng = np.random.default_rng([p.seed, region.seed])
     net = region.network
     duration_s = p.duration_h * HOUR
-    p0, p1 = _track(rng, region, p.heading_deg)
-    dist, t_peak = _exposure(net.x_m, net.y_m, p0, p1, duration_s)
-    wind = p.max_wind_ms * np.exp(-((dist / (p.radius_km * 1000.0)) ** 2))
-    wind *= rng.lognormal(0.0, 0.15, len(wind))
-    hazard = p.intensity * np.clip(wind / p.max_wind_ms, 0.0, 1.3) ** 3
+    if p.kind == "day":
+        ox, oy = region.origin_m
+        p0 = p1 = np.array([ox, oy])
+        hazard = np.full(net.n_nodes, p.day_hazard)
+        t_peak = rng.uniform(0.0, duration_s, net.n_nodes)
+        spread_s = 0.0
+    else:
+        p0, p1 = _track(rng, region, p.heading_deg)
+        dist, t_peak = _exposure(net.x_m, net.y_m, p0, p1, duration_s)
+        wind = p.max_wind_ms * np.exp(-((dist / (p.radius_km * 1000.0)) ** 2))
+        wind *= rng.lognormal(0.0, 0.15, len(wind))
+        hazard = p.intensity * np.clip(wind / p.max_wind_ms, 0.0, 1.3) ** 3
+        spread_s = 1.5 * HOUR
 
-    faults = _damage(rng, region, hazard, t_peak, duration_s)
+    faults = _damage(rng, np.random.default_rng([p.seed, region.seed, 31]), region, hazard, t_peak,
+                     spread_s, duration_s)
     planned = _planned_outages(rng, region, p, duration_s)
     calls, cause, cust_idx = _calls(rng, region, p, faults, planned)
     return Storm(p, (tuple(p0.tolist()), tuple(p1.tolist())), faults, planned,
                  calls, cause, cust_idx)
 
 
-def _damage(rng: np.random.Generator, region: Region, hazard: np.ndarray, t_peak: np.ndarray,
-            duration_s: float) -> tuple[Fault, ...]:
+def _damage(rng: np.random.Generator, minor_rng: np.random.Generator, region: Region,
+            hazard: np.ndarray, t_peak: np.ndarray, spread_s: float, duration_s: float) -> tuple[Fault, ...]:
+    """Faults of every class around each asset's peak time; which are minor is drawn from
+    ``minor_rng``, so the faults themselves do not depend on the minor shares."""
     net = region.network
     out: list[tuple[int, int, int, FaultClass]] = []
     for kind, fc in FAULT_CLASSES.items():
@@ -167,10 +206,12 @@ def _damage(rng: np.random.Generator, region: Region, hazard: np.ndarray, t_peak
         else:
             prob = np.clip(base * hazard[nodes], 0.0, 0.95)
         hit = nodes[rng.random(len(nodes)) < prob]
-        t = np.clip(t_peak[hit] + rng.normal(0, 1.5 * HOUR, len(hit)), 60, duration_s)
+        t = np.clip(t_peak[hit] + rng.normal(0, spread_s, len(hit)), 60, duration_s)
         median = fc.repair_median_s * np.where(net.construction[hit] == Construction.CABLE,
                                                CABLE_REPAIR_FACTOR, 1.0)
         repair = median * rng.lognormal(0.0, 0.35, len(hit))
+        minor = minor_rng.random(len(hit)) < fc.minor_share
+        repair = np.where(minor, MINOR_REPAIR_MEDIAN_S * minor_rng.lognormal(0.0, 0.3, len(hit)), repair)
         out.extend((int(ti), int(n), int(r), fc) for ti, n, r in zip(t, hit, repair, strict=True))
     out.sort(key=lambda f: (f[0], f[1]))
     faults = []

@@ -52,13 +52,14 @@ def order_cost(D, j, a, f, leg):
 @nb.njit(cache=True, nogil=True, inline="always")
 def arrive(D, r, t, prev, j):
     """Crew ``r``, done at ``t`` at point ``prev``, goes to order ``j``: (the leg, when work
-    starts after any wait for ``earliest``, whether that is within the crew's end and, for
-    hard windows, the order's deadline)."""
+    starts after any wait for ``earliest``, whether that start (or, with ``finish_within_end``,
+    the finish) is within the crew's end and, for hard windows, the order's deadline)."""
     leg = travel(D, prev, D.n_crews + j)
     a = t + leg
     if a < D.earliest[j]:
         a = D.earliest[j]
-    return leg, a, a <= D.crew_end[r] and (not D.hard_windows or a <= D.deadline[j])
+    last = a + D.service[j] if D.finish_within_end else a
+    return leg, a, last <= D.crew_end[r] and (not D.hard_windows or a <= D.deadline[j])
 
 
 @_leaf

@@ -28,7 +28,8 @@ _ORDER_ARRAYS = ("reported", "earliest", "deadline", "service", "customers", "pr
 
 @dataclass(frozen=True, slots=True)
 class NewOrder:
-    """An order joining a live plan; times in the plan's seconds, skill by name."""
+    """An order joining a live plan; times in the plan's seconds, skill by name (several
+    names: a crew with any of them may serve it)."""
 
     order_id: str
     x: float
@@ -38,7 +39,7 @@ class NewOrder:
     service_s: int
     customers: int
     priority: int
-    skill: str
+    skill: str | tuple[str, ...]
     earliest_s: int = 0
 
 
@@ -217,6 +218,18 @@ class LivePlan(DispatchSolver):
         nearest_rows(self.D, np.array([j], dtype=np.int64), self.NB, self.CN)
         placed = self.insert(j)
         return None if placed is None else placed[0]
+
+    def update(self, order_id: str, *, deadline_s: int, priority: int, customers: int) -> None:
+        """An order's weights or deadline changed (it absorbed others, or was reached): re-cost
+        its route; the order keeps its place."""
+        j = self._order_index[order_id]
+        o = self._orders
+        o["deadline"][j], o["priority"][j], o["customers"][j] = deadline_s, priority, customers
+        self._snapshot = None
+        r = int(self.S.route_of[j])
+        if r >= 0:
+            kern.recompute_route(self.D, self.S, r)
+        self._sync_best()
 
     def retire(self, order_id: str) -> None:
         """The order leaves the plan for good (done, merged, cancelled)."""

@@ -8,6 +8,7 @@ euclidean, a full matrix, or a road table (snapped road nodes plus access second
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -74,6 +75,8 @@ class Problem:
     objective: Objective = Objective.DISPATCH
     closed_routes: bool = False
     hard_windows: bool = False
+    # Hours of service: a crew may start only an order it can finish by its end (not only reach).
+    finish_within_end: bool = False
     frozen: I64 = field(default_factory=_empty_i64)
 
     @property
@@ -124,7 +127,7 @@ def _check_len(name: str, arr: np.ndarray, n: int) -> None:
         raise ProblemError(f"{name}: expected {n} values, got shape {arr.shape}")
 
 
-def skill_bits(skill_names: tuple[str, ...], wanted: list[str] | str, where: str) -> int:
+def skill_bits(skill_names: tuple[str, ...], wanted: Sequence[str] | str, where: str) -> int:
     """Bit mask of ``wanted`` skills; unknown names raise ``ProblemError`` naming ``where``."""
     names = [wanted] if isinstance(wanted, str) else wanted
     mask = 0

@@ -1,0 +1,113 @@
+"""Callbacks: every customer who called is called back once their supply is back (or after
+customer-side advice). A callback falls due when the order that explained the call is repaired
+and no other open order upstream still holds the caller dark; one still held waits for that
+order. A callback that finds the customer still dark reopens work (the engine does that).
+
+One callback is owed per calling customer and order: repeat calls of the same customer about
+the same outage do not add any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dispatch.events import CallbackDue
+
+
+class CallbackOutcome(StrEnum):
+    RESTORED = "restored"
+    STILL_DARK = "still_dark"
+    NO_ANSWER = "no_answer"
+
+
+@dataclass(slots=True)
+class Callback:
+    """A callback owed to the customer at ``node_idx`` (``customer_id``) about ``order_id``."""
+
+    callback_id: str
+    order_id: str
+    customer_id: str
+    node_idx: int
+    called_s: int
+    due_s: int | None = None
+    attempts: int = 0
+    outcome: CallbackOutcome | None = None
+    done_s: int | None = None
+
+
+class CallbackBook:
+    """Callbacks owed, by order; which are due; which wait for an order upstream."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[str, Callback] = {}
+        self.of_order: dict[str, list[str]] = {}
+        self._waiting_on: dict[str, list[str]] = {}
+        self._planned: dict[str, list[str]] = {}
+        self.done = 0
+
+    def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
+        """A customer called about ``order_id`` (or a planned outage's id): owe a callback."""
+        callback_id = f"{order_id}:{customer_id}"
+        if callback_id in self.callbacks:
+            return
+        self.callbacks[callback_id] = Callback(callback_id, order_id, customer_id, node_idx, t_s)
+        self.of_order.setdefault(order_id, []).append(callback_id)
+
+    def owe_after_planned(self, outage_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
+        """A caller from inside a planned outage: called back when it ends."""
+        self.owe(outage_id, customer_id, node_idx, t_s)
+        self._planned.setdefault(outage_id, []).append(f"{outage_id}:{customer_id}")
+
+    def move(self, from_order: str, to_order: str) -> None:
+        """An order merged into another: its callbacks are now owed with that order."""
+        moved = self.of_order.pop(from_order, [])
+        for callback_id in moved:
+            self.callbacks[callback_id].order_id = to_order
+        self.of_order.setdefault(to_order, []).extend(moved)
+
+    def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+        """``order_id`` is repaired (or cancelled): its callers are due, unless ``held_by``
+        names another open order that still holds the caller dark; callers that waited on
+        this order are checked again."""
+        ids = [c for c in self.of_order.get(order_id, []) if self.callbacks[c].due_s is None]
+        ids += self._waiting_on.pop(order_id, [])
+        return self._due_or_wait(ids, t_s, held_by)
+
+    def planned_ended(self, outage_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+        return self._due_or_wait(self._planned.pop(outage_id, []), t_s, held_by)
+
+    def _due_or_wait(self, ids: Iterable[str], t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+        out = []
+        for callback_id in ids:
+            cb = self.callbacks[callback_id]
+            if cb.due_s is not None:
+                continue
+            holder = held_by(cb.node_idx)
+            if holder is not None and holder != cb.order_id:
+                self._waiting_on.setdefault(holder, []).append(callback_id)
+                continue
+            cb.due_s = t_s
+            out.append(CallbackDue(t_s, cb.callback_id, cb.order_id, cb.customer_id, cb.node_idx))
+        return out
+
+    def record(self, callback_id: str, outcome: CallbackOutcome, t_s: int) -> Callback:
+        """The call-taker's outcome; a callback not due (or done) raises ``KeyError``/``ValueError``."""
+        cb = self.callbacks[callback_id]
+        if cb.due_s is None or cb.outcome is not None:
+            raise ValueError(f"callback {callback_id} is {'done' if cb.outcome else 'not due'}")
+        cb.attempts += 1
+        if outcome != CallbackOutcome.NO_ANSWER:
+            cb.outcome = outcome
+            cb.done_s = t_s
+            self.done += 1
+        return cb
+
+    def due_of(self, order_id: str) -> list[Callback]:
+        """Callbacks of the order that are due and not yet done."""
+        return [cb for c in self.of_order.get(order_id, []) if (cb := self.callbacks[c]).due_s is not None
+                and cb.outcome is None]
+
+    def all_done(self, order_id: str) -> bool:
+        return all(self.callbacks[c].outcome is not None for c in self.of_order.get(order_id, []))
