@@ -47,14 +47,20 @@ class RosterError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DutyRules:
-    """Hours of service: at most ``max_duty_s`` on duty in a row, then ``min_rest_s`` of rest."""
+    """Hours of service: at most ``max_duty_s`` on duty in a row, then ``min_rest_s`` of rest.
+    No job is started that cannot end inside the duty limit; work longer than ``relay_s`` (a
+    cable fault, a feeder rebuilt) is done in relays, each crew starting it with at least that
+    much duty left and handing it over at its limit."""
 
     max_duty_s: int = 16 * HOUR
     min_rest_s: int = 8 * HOUR
+    relay_s: int = 8 * HOUR
 
     def __post_init__(self) -> None:
         if self.max_duty_s <= 0 or self.min_rest_s <= 0:
             raise RosterError("duty limit and rest period must be positive")
+        if not 0 < self.relay_s <= self.max_duty_s:
+            raise RosterError(f"relay work {self.relay_s / HOUR:g} h must be positive and within the duty limit")
         if self.max_duty_s < self.min_rest_s:
             raise RosterError(f"duty limit {self.max_duty_s / HOUR:g} h is shorter than the rest period "
                               f"{self.min_rest_s / HOUR:g} h")

@@ -135,6 +135,8 @@ class DispatchEngine:
                                      region.customers["customer_id"].tolist(), strict=True))
         self.generators = GeneratorFleet(generators or [], self.net, travel)
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
+        self._parent: list[int] = self.net.parent.tolist()
+        self._unreached: dict[str, Unreached | None] = {}
         self._order_list: list[WorkOrder] = []
         self._order_pos: dict[str, int] = {}
         self._first_open = 0
@@ -174,17 +176,27 @@ class DispatchEngine:
 
     def unreached(self, order: WorkOrder) -> Unreached | None:
         """The order's own and absorbed orders not yet reached (see ``Unreached``)."""
+        if order.order_id in self._unreached:
+            return self._unreached[order.order_id]
         group = [o for o in (order, *(self.orders[a] for a in order.absorbed)) if o.reached_s is None]
-        if not group:
-            return None
-        return Unreached(len(group), min(o.deadline_s for o in group), any(o.critical for o in group))
+        out = Unreached(len(group), min(o.deadline_s for o in group), any(o.critical for o in group)) \
+            if group else None
+        self._unreached[order.order_id] = out
+        return out
 
     def open_order_above(self, order: WorkOrder) -> WorkOrder | None:
-        for node in self.net.path_up(order.node_idx)[1:]:
-            k = self._open_order_at[node]
+        k = self._open_order_from(self._parent[order.node_idx])
+        return None if k < 0 else self._order_list[k]
+
+    def _open_order_from(self, node: int) -> int:
+        """Position of the nearest open order at or above ``node``, else -1."""
+        parent, at = self._parent, self._open_order_at
+        while node >= 0:
+            k = int(at[node])
             if k >= 0:
-                return self._order_list[k]
-        return None
+                return k
+            node = parent[node]
+        return -1
 
     def customers_behind(self, job: Job) -> tuple[int, bool]:
         """Customers behind the job's element, and whether other open work upstream (an open
@@ -235,9 +247,12 @@ class DispatchEngine:
         return s.x_m + f * (dest.x_m - s.x_m), s.y_m + f * (dest.y_m - s.y_m)
 
     def fits_duty(self, crew_id: str, job: Job, t_s: int, travel_s: float) -> bool:
-        """Whether the crew, leaving now, can do its share of the job inside its duty limit."""
-        crews = len(job.team) + (0 if crew_id in job.team else 1)
-        return t_s + travel_s + self.share_s(job, max(1, crews)) <= self.crews[crew_id].duty_end_s
+        """Whether the crew, leaving now, can do its share of the job inside its duty limit
+        (of relay work, the crew's relay; see ``DutyRules``)."""
+        state = self.crews[crew_id]
+        crews = max(len(job.team) + (0 if crew_id in job.team else 1), self.policy.team_size(job))
+        work = min(self.share_s(job, crews), state.crew.duty.relay_s)
+        return t_s + travel_s + work <= state.duty_end_s
 
     def share_s(self, job: Job, crews: int) -> int:
         """A crew's share of the work left on the job when ``crews`` work it together."""
@@ -513,6 +528,9 @@ class DispatchEngine:
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         into.absorbed += [child.order_id, *child.absorbed]
+        self._unreached.pop(into.order_id, None)
+        for job in self._live_jobs_of(into):
+            self.policy.on_job_change(job)
         self.callbacks.move(child.order_id, into.order_id)
         if self._open_order_at[child.node_idx] == self._order_pos[child.order_id]:
             self._open_order_at[child.node_idx] = -1
@@ -553,6 +571,7 @@ class DispatchEngine:
 
     def _reach(self, order: WorkOrder, t_s: int, role: str) -> None:
         """A crew is at the order's site: the order and every order it absorbed are reached."""
+        self._unreached.pop(order.order_id, None)
         if order.status in WAITING:
             order.move(OrderStatus.ON_SITE, t_s)
         order.reach(t_s, role)
@@ -609,15 +628,12 @@ class DispatchEngine:
 
     def _holder(self, node: int) -> str | None:
         """The open order nearest above ``node`` (holding it dark), if any."""
-        for up in self.net.path_up(node):
-            k = self._open_order_at[up]
-            if k >= 0:
-                return self._order_list[k].order_id
-        return None
+        k = self._open_order_from(node)
+        return None if k < 0 else self._order_list[k].order_id
 
     def _covered(self, node: int) -> bool:
         """Whether an open order covers ``node`` (on it or upstream of it)."""
-        return bool((self._open_order_at[self.net.path_up(node)] >= 0).any())
+        return self._open_order_from(node) >= 0
 
     # -- jobs and crews ----------------------------------------------------------------
     def _end_job(self, job: Job, to: JobStatus, t_s: int) -> None:
@@ -735,15 +751,22 @@ class DispatchEngine:
         self.policy.on_crew_change(ev.crew_id)
         return self._duty_check(state, ev.t_s)
 
-    def _finish_job(self, job: Job, t_s: int) -> None:
-        """The job is done: every crew on it is free again."""
-        for crew_id in job.team:
+    def _finish_job(self, job: Job, t_s: int) -> list[Decision]:
+        """The job is done: every crew on it is free again; one still on its way to help is
+        called back."""
+        out: list[Decision] = []
+        team = job.team
+        job.crew_id, job.helpers = "", []
+        for crew_id in team:
             state = self.crews[crew_id]
-            if state.status == CrewStatus.ON_SITE:
-                job.worked_s += t_s - state.arrived_s
+            if state.status == CrewStatus.EN_ROUTE:
+                out.append(self._recall(state, job, t_s))
+                continue
+            job.worked_s += t_s - state.arrived_s
             state.free(t_s)
             self.policy.on_crew_free(crew_id)
         self._end_job(job, JobStatus.DONE, t_s)
+        return out
 
     def _on_first_response(self, ev: FirstResponseDone) -> list[Decision]:
         """The responder's findings: a cause upstream moves the incident there; what it fixed
@@ -758,7 +781,7 @@ class DispatchEngine:
         anchor = min(on_path) if on_path else job.node_idx
         found = [(self._checked_finding(f, n, job, anchor), f) for n, f in zip(nodes, ev.findings, strict=True)]
         out = self._duty_check(state, ev.t_s)
-        self._finish_job(job, ev.t_s)
+        out.extend(self._finish_job(job, ev.t_s))
         self.log.first_responses += 1
         order = self.orders[job.order_id]
         order.diagnosed = True
@@ -793,13 +816,24 @@ class DispatchEngine:
             raise EventError(f"first response for {job.job_id}: unknown element {f.element_id!r}")
         return node
 
+    def _transformer_area(self, node: int) -> int | None:
+        """The transformer whose LV area ``node`` lies in (None for an MV node)."""
+        if self.net.kind[node] < NodeKind.TRANSFORMER:
+            return None
+        while self.net.kind[node] != NodeKind.TRANSFORMER:
+            node = int(self.net.parent[node])
+        return node
+
     def _checked_finding(self, f: Finding, node: int, job: Job, anchor: int) -> int:
-        """The finding's node; refused unless it is on the site's supply path or below the
-        highest finding there (the cause), with a known skill (none only for customer-side
-        findings) and a repair time."""
-        if not (self.net.is_ancestor(node, job.node_idx) or self.net.is_ancestor(anchor, node)):
+        """The finding's node; refused unless it is on the site's supply path, below the
+        highest finding there (the cause) or in the site's transformer area (a responder walks
+        it), with a known skill (none only for customer-side findings) and a repair time."""
+        area = self._transformer_area(job.node_idx)
+        if not (self.net.is_ancestor(node, job.node_idx) or self.net.is_ancestor(anchor, node)
+                or area is not None and self.net.is_ancestor(area, node)):
             raise EventError(f"first response for {job.job_id}: {f.element_id} is neither on the supply path "
-                             f"of the site {job.element_id} nor below the cause found there")
+                             f"of the site {job.element_id}, nor below the cause found there, nor in the "
+                             f"site's transformer area")
         if f.skill not in SKILLS and not (f.customer_side and not f.skill):
             raise EventError(f"first response for {job.job_id}: finding {f.element_id} needs a skill of "
                              f"{', '.join(SKILLS)}, got {f.skill!r}")
@@ -838,7 +872,7 @@ class DispatchEngine:
             raise EventError(f"crew {ev.crew_id} reports {ev.job_id} repaired but is {state.status.value} "
                              f"on a {job.kind.value} job")
         out = self._duty_check(state, ev.t_s)
-        self._finish_job(job, ev.t_s)
+        out.extend(self._finish_job(job, ev.t_s))
         order = self.orders[job.order_id]
         if order.status in OPEN and not self._live_jobs_of(order):
             out.extend(self._restore(order, ev.t_s))
@@ -919,7 +953,7 @@ class DispatchEngine:
                     or state.status not in SENDABLE or (job.skill and job.skill not in state.crew.skills):
                 raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status.value}) "
                                      f"to {job_id} ({job.status.value}, {job.skill or 'any skill'})")
-            travel = round(float(self.travel_from_crews([crew_id], job)[0]))
+            travel = self._travel_now(state, job, t_s)
             if not self.fits_duty(crew_id, job, t_s, travel):
                 self.log.assignments_refused += 1
                 self.policy.on_crew_change(crew_id)
@@ -933,11 +967,11 @@ class DispatchEngine:
         """Send the crew to the job (as its lead, or to help a team already on it); an
         en-route crew is diverted from where it is now, and its old job waits again."""
         crew_id = state.crew_id
-        dropped = self._detach(state, t_s) if state.status == CrewStatus.EN_ROUTE else None
-        if dropped is not None:
+        dropped = None
+        if state.status == CrewStatus.EN_ROUTE:
             state.x_m, state.y_m = self.position(crew_id, t_s)
             self._crew_snap.pop(crew_id, None)
-            travel = round(float(self.travel_from_crews([crew_id], job)[0]))
+            dropped = self._detach(state, t_s)
         if job.crew_id:
             job.helpers.append(crew_id)
             self.log.assists += 1
@@ -966,7 +1000,7 @@ class DispatchEngine:
         job = self._assignable_job(order, state, ev.job_id)
         if ev.crew_id in job.team:
             raise EventError(f"crew {ev.crew_id} is already on {job.job_id}")
-        travel = round(float(self.travel_from_crews([ev.crew_id], job)[0]))
+        travel = self._travel_now(state, job, ev.t_s)
         if not self.fits_duty(ev.crew_id, job, ev.t_s, travel):
             raise EventError(f"crew {ev.crew_id} cannot finish {job.job_id} before its duty limit at "
                              f"{state.duty_end_s} s")
@@ -1001,6 +1035,15 @@ class DispatchEngine:
         raise EventError(f"work order {order.order_id} has no job waiting for a crew")
 
     # -- positions, ETRs ---------------------------------------------------------------
+    def _travel_now(self, state: CrewState, job: Job, t_s: int) -> int:
+        """Seconds from where the crew is now (on its way: part way along its leg) to the job."""
+        if state.status == CrewStatus.EN_ROUTE:
+            x, y = self.position(state.crew_id, t_s)
+            nodes, access = self.travel.snap(x, y)
+            b_node, b_access = self._site_snap(job)
+            return round(float(self.travel.between_snapped(nodes, access, b_node, b_access)[0]))
+        return round(float(self.travel_from_crews([state.crew_id], job)[0]))
+
     def _site_snap(self, job: Job) -> tuple[int, float]:
         snap = self._snap.get(job.job_id)
         if snap is None:

@@ -33,7 +33,7 @@ LIVE_JOB = (JobStatus.NEW, JobStatus.EN_ROUTE, JobStatus.ON_SITE)
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.NEW: frozenset({JobStatus.EN_ROUTE, JobStatus.CANCELLED}),
     JobStatus.EN_ROUTE: frozenset({JobStatus.ON_SITE, JobStatus.NEW, JobStatus.CANCELLED}),
-    JobStatus.ON_SITE: frozenset({JobStatus.DONE, JobStatus.NEW, JobStatus.CANCELLED}),
+    JobStatus.ON_SITE: frozenset({JobStatus.DONE, JobStatus.EN_ROUTE, JobStatus.NEW, JobStatus.CANCELLED}),
     JobStatus.DONE: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }

@@ -5,9 +5,11 @@ repairs restoring the most customers soonest, no crew past its duty limit.
 Each event takes the fast path: new jobs are inserted at their cheapest place, jobs that end
 are retired, jobs whose weights changed (an order absorbed others, or was reached) are
 re-costed, crews that move are re-timed, and every idle crew is sent to the head of its route.
-Every ``replan_interval_s`` of storm clock (sooner when an idle crew has nothing while jobs
-wait, or a job came back) the plan is rebuilt from the engine's state and improved by ruin and
-recreate for a fixed number of iterations, so a replay is deterministic for its seed.
+An idle crew with nothing planned pulls the queued or unplanned job it can start soonest ahead
+of plan. Every ``replan_interval_s`` of storm clock (sooner after a dispatcher's override, or
+when a job came back with no place in the plan) the plan is rebuilt from the engine's state
+and improved by ruin and recreate for a fixed number of iterations, so a replay is
+deterministic for its seed.
 
 The objective is FORMATS.md's, with each crew's end at its duty limit and every job finished
 by then. A job's weight: a repair weighs every customer behind its element (a tenth,
@@ -22,8 +24,7 @@ by construction: a repair job exists only once its device is identified.
 Teams: a repair with many customers behind a long job (a feeder or recloser lockout) is
 planned as ``team_size`` jobs at the same place, each a share of the work; the first carries
 every customer, each further one what it saves. Whichever crew comes first leads, the others
-join it on site. An idle crew with nothing planned pulls the queued job it can start soonest
-ahead of plan.
+join it on site.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class OptimizerParams:
     """Re-planning cadence and effort, the objective's weights, and the diversion rule."""
 
     replan_interval_s: int = 30 * 60
-    min_replan_gap_s: int = 10 * 60
     improve_iterations: int = 300
     lateness_weight: int = 10
     arrival_priority: int = 5
@@ -89,11 +89,12 @@ class RestorationOptimizer:
         self._crews: set[str] = set()
         self._idle: set[str] = set()
         self._last_replan: int | None = None
-        self._starved = False
         self._override = False
         self._plan_ids: dict[str, list[str]] = {}
+        self._slots: dict[str, int] = {}
         self._live_ids: set[str] = set()
         self._nothing_to_pull: set[str] = set()
+        self._idle_seen = -1
 
     # -- what the engine tells us ------------------------------------------------------
     def on_job(self, job: Job) -> None:
@@ -105,6 +106,7 @@ class RestorationOptimizer:
     def on_crew_free(self, crew_id: str) -> None:
         self._idle.add(crew_id)
         self._crews.add(crew_id)
+        self._idle_seen = -1
 
     def on_crew_change(self, crew_id: str) -> None:
         self._idle.discard(crew_id)
@@ -123,12 +125,18 @@ class RestorationOptimizer:
         return max(planned) if planned else None
 
     # -- jobs as the plan sees them ----------------------------------------------------
+    def team_size(self, job: Job) -> int:
+        """The crews the plan puts on the job (see ``_team_slots``)."""
+        return self._slots.get(job.job_id, 1)
+
     def _team_slots(self, view: DispatchView, job: Job) -> int:
         """How many crews the job should get: ``team_size`` for a long repair behind many
         customers, else one."""
         big = job.kind == JobKind.REPAIR and view.customers_behind(job)[0] >= self.params.team_min_customers \
             and job.service_s >= self.params.team_min_repair_s
-        return self.params.team_size if big else 1
+        slots = self.params.team_size if big else 1
+        self._slots[job.job_id] = slots
+        return slots
 
     def _plan_job(self, view: DispatchView, job: Job, place: int, plan_id: str) -> NewOrder:
         """One crew's share of a job (see the module docstring for its weights)."""
@@ -174,8 +182,6 @@ class RestorationOptimizer:
         if self._override:
             return True
         since = t_s - (self._last_replan or 0)
-        if self._starved and since >= self.params.min_replan_gap_s:
-            return True
         return since >= self.params.replan_interval_s and bool(self._new or self._changed or self._crews)
 
     def replan(self, view: DispatchView, t_s: int) -> None:
@@ -184,18 +190,21 @@ class RestorationOptimizer:
         self._new.clear()
         self._changed.clear()
         self._crews.clear()
-        self._starved = False
         self._override = False
         self._nothing_to_pull.clear()
         self._last_replan = t_s
         self._idle = {c for c, s in view.crews.items() if s.status == CrewStatus.IDLE}
-        problem, initial = self._snapshot(view, t_s)
+        previous = {c: self.plan.route(c) for c in self.plan.crew_ids} if self.plan is not None else {}
+        problem, initial = self._snapshot(view, t_s, previous)
         self.plan = LivePlan(problem, travel=view.travel, seed=self.params.seed, initial=initial)
         self.plan.search(MaxIterations(self.params.improve_iterations))
         self.plan_version += 1
         self.stats.replans += 1
 
-    def _snapshot(self, view: DispatchView, t_s: int) -> tuple[Problem, dict[str, list[str]]]:
+    def _snapshot(self, view: DispatchView, t_s: int, previous: dict[str, list[str]]
+                  ) -> tuple[Problem, dict[str, list[str]]]:
+        """The live jobs and crews as a problem, and the routes to start from: each crew's
+        committed job, then what the previous plan had it do next (a warm start)."""
         crew_ids = list(view.crews)
         avail = [view.availability(c, t_s) for c in crew_ids]
         jobs: list[NewOrder] = []
@@ -214,6 +223,12 @@ class RestorationOptimizer:
                     jobs.append(new)
                     self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
         self._live_ids = {j.order_id for j in jobs}
+        placed = {i for seq in initial.values() for i in seq}
+        for c in crew_ids:
+            rest = [i for i in previous.get(c, []) if i in self._live_ids and i not in placed]
+            if rest:
+                initial[c] = initial.get(c, []) + rest
+                placed.update(rest)
         p = self.params
         i64 = np.int64
         problem = Problem(
@@ -234,7 +249,8 @@ class RestorationOptimizer:
             demand=np.zeros(len(jobs), dtype=i64),
             order_skill=np.array([_skill_mask(j.skill) for j in jobs], dtype=i64),
             horizon_s=t_s + p.horizon_s, lateness_weight=p.lateness_weight,
-            travel_kind=TravelKind.EUCLIDEAN, finish_within_end=True,
+            travel_kind=TravelKind.EUCLIDEAN,
+            shift_work_s=max(view.crews[c].crew.duty.relay_s for c in crew_ids),
             frozen=np.array([1 if a.committed else 0 for a in avail], dtype=i64),
         )
         return with_road_travel(problem, view.travel), initial
@@ -343,32 +359,30 @@ class RestorationOptimizer:
         return [(job.job_id, best_crew)]
 
     def _send_idle(self, view: DispatchView) -> list[tuple[str, str]]:
-        """Every idle crew sets off for the head of its route."""
+        """Every idle crew sets off for the head of its route (looked at again only once the
+        plan or the idle crews changed)."""
         plan = self.plan
-        if plan is None:
+        if plan is None or plan.changes == self._idle_seen:
             return []
         out = []
-        starved = False
         for crew_id in sorted(self._idle):
             head = plan.head(crew_id)
             if head is None and crew_id not in self._nothing_to_pull:
                 head = plan.pull(crew_id)
             if head is None:
                 self._nothing_to_pull.add(crew_id)
-                starved = starved or plan.has_unplanned(crew_id)
                 continue
             job = view.jobs[job_of(head)]
             joinable = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and \
                 crew_id not in job.team and len(job.team) < self._team_slots(view, job)
             if job.status != JobStatus.NEW and not joinable:
                 self._retire(head)
-                starved = starved or plan.has_unplanned(crew_id)
                 continue
             plan.commit(crew_id, head)
             out.append((job.job_id, crew_id))
         for _, crew_id in out:
             self._idle.discard(crew_id)
-        self._starved = starved
+        self._idle_seen = plan.changes
         return out
 
 

@@ -38,6 +38,11 @@ class DispatchPolicy(Protocol):
 
     def planned_finish(self, job_id: str) -> int | None: ...
 
+    def team_size(self, job: Job) -> int:
+        """How many crews the policy means to put on the job (their shares of the work are
+        what each must finish on duty)."""
+        ...
+
 
 Urgency = tuple[int, int, int]
 
@@ -81,6 +86,10 @@ class NearestAvailableCrew:
     def planned_finish(self, job_id: str) -> int | None:
         """No plan beyond the next job: the engine quotes assigned jobs itself."""
         return None
+
+    def team_size(self, job: Job) -> int:
+        """One crew a job."""
+        return 1
 
     @staticmethod
     def _queue(job: Job) -> str:

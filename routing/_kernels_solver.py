@@ -52,13 +52,14 @@ def order_cost(D, j, a, f, leg):
 @nb.njit(cache=True, nogil=True, inline="always")
 def arrive(D, r, t, prev, j):
     """Crew ``r``, done at ``t`` at point ``prev``, goes to order ``j``: (the leg, when work
-    starts after any wait for ``earliest``, whether that start (or, with ``finish_within_end``,
-    the finish) is within the crew's end and, for hard windows, the order's deadline)."""
+    starts after any wait for ``earliest``, whether that start (with ``shift_work`` > 0: that
+    much of the work, or all of a shorter job) is within the crew's end and, for hard windows,
+    the order's deadline)."""
     leg = travel(D, prev, D.n_crews + j)
     a = t + leg
     if a < D.earliest[j]:
         a = D.earliest[j]
-    last = a + D.service[j] if D.finish_within_end else a
+    last = a + min(D.service[j], D.shift_work) if D.shift_work > 0 else a
     return leg, a, last <= D.crew_end[r] and (not D.hard_windows or a <= D.deadline[j])
 
 
@@ -106,6 +107,30 @@ def recompute_route(D, S, r):
     if D.distance_objective:
         latest_starts(D, S, r)
     return ok
+
+
+@_leaf
+def drop_unfit(D, S, r):
+    """Drop from route ``r``, after its frozen head, every order the crew can no longer reach
+    (or finish) in time as the route runs now; the others keep their order. Re-times it."""
+    K = D.n_crews
+    t = D.crew_start[r]
+    prev = r
+    keep = 0
+    for i in range(S.rlen[r]):
+        j = S.routes[r, i]
+        _, a, fits = arrive(D, r, t, prev, j)
+        if fits or i < S.frozen[r]:
+            S.routes[r, keep] = j
+            keep += 1
+            t = a + D.service[j]
+            prev = K + j
+        else:
+            S.route_of[j] = -1
+    for i in range(keep, S.rlen[r]):
+        S.routes[r, i] = -1
+    S.rlen[r] = keep
+    recompute_route(D, S, r)
 
 
 @_leaf
@@ -662,8 +687,9 @@ def advance_starts(D, S, crews, t):
 
 @_leaf
 def best_pull(D, S, r):
-    """The queued (not committed) order that crew ``r``, free now with an empty route, would
-    start soonest ahead of its plan, weighted by customers and priority; -1 if none gains."""
+    """The queued (not committed) or unplanned order that crew ``r``, free now with an empty
+    route, would start soonest ahead of the plan (an unplanned one counts as started at the
+    horizon, as the objective does), weighted by customers and priority; -1 if none gains."""
     K = D.n_crews
     best = -1
     best_gain = 0.0
@@ -679,4 +705,13 @@ def best_pull(D, S, r):
             gain = float(ahead) * (D.customers[j] + D.lateness_weight * D.priority[j])
             if gain > best_gain:
                 best, best_gain = j, gain
+    for j in range(D.n_orders):
+        if S.route_of[j] >= 0 or (D.crew_skills[r] & D.order_skill[j]) == 0:
+            continue
+        _, a, fits = arrive(D, r, D.crew_start[r], r, j)
+        if not fits:
+            continue
+        gain = float(D.horizon - a) * (D.customers[j] + D.lateness_weight * D.priority[j])
+        if gain > best_gain:
+            best, best_gain = j, gain
     return best

@@ -14,7 +14,7 @@ KernelData = namedtuple("KernelData", [
     "point_node", "point_access", "crew_start", "crew_end", "crew_skills", "crew_capacity",
     "reported", "earliest", "deadline", "service", "customers", "priority", "demand", "order_skill",
     "horizon", "lateness_weight", "distance_objective", "closed_routes", "hard_windows",
-    "finish_within_end",
+    "shift_work",
 ])
 # fin: finish time at each position; cpre: cost up to it; lpre: load up to it; lst (distance
 # objective only): the latest start at each position that keeps the rest of the route feasible.
@@ -41,7 +41,7 @@ def kernel_data(p: Problem) -> KernelData:
         _i64(p.customers), _i64(p.priority), _i64(p.demand), _i64(p.order_skill),
         np.int64(p.horizon_s), np.int64(p.lateness_weight),
         p.objective == Objective.DISTANCE, bool(p.closed_routes), bool(p.hard_windows),
-        bool(p.finish_within_end),
+        np.int64(p.shift_work_s),
     )
 
 

@@ -73,9 +73,10 @@ def evaluate(p: Problem, routes: dict[str, list[str]], *, strict: bool = True) -
             if strict and a > p.crew_end_s[c]:
                 raise PlanError(f"routes[{crew_id}]: order {order_id} reached at {a}, after the "
                                 f"crew's end {p.crew_end_s[c]}")
-            if strict and p.finish_within_end and a + int(p.service_s[j]) > p.crew_end_s[c]:
-                raise PlanError(f"routes[{crew_id}]: order {order_id} finished at {a + int(p.service_s[j])}, "
-                                f"after the crew's end {p.crew_end_s[c]}")
+            work = min(int(p.service_s[j]), p.shift_work_s)
+            if strict and p.shift_work_s > 0 and a + work > p.crew_end_s[c]:
+                raise PlanError(f"routes[{crew_id}]: order {order_id} needs {work} s of work from {a}, "
+                                f"past the crew's end {p.crew_end_s[c]}")
             if strict and p.hard_windows and a > p.deadline_s[j]:
                 raise PlanError(f"routes[{crew_id}]: order {order_id} reached at {a}, after its "
                                 f"hard deadline {p.deadline_s[j]}")
@@ -108,9 +109,9 @@ def unassigned_reason(p: Problem, j: int) -> str:
         return f"no crew has the skill {', '.join(names)}"
     reach = [max(int(p.crew_start_s[c]) + travel_between(p, int(c), p.n_crews + j), int(p.earliest_s[j]))
              for c in able]
-    last = [a + (int(p.service_s[j]) if p.finish_within_end else 0) for a in reach]
+    last = [a + (min(int(p.service_s[j]), p.shift_work_s) if p.shift_work_s > 0 else 0) for a in reach]
     if all(x > p.crew_end_s[c] for x, c in zip(last, able, strict=True)):
-        return ("no crew with the skill can finish it before the end of its shift" if p.finish_within_end
+        return ("no crew with the skill can do it before the end of its shift" if p.shift_work_s > 0
                 else "no crew with the skill can reach it before the end of its shift")
     if p.hard_windows and all(a > p.deadline_s[j] for a in reach):
         return "no crew can reach it before its hard deadline"

@@ -114,15 +114,15 @@ def problem_from_dict(data: dict[str, Any]) -> Problem:
                                dtype=np.int64),
         horizon_s=int(_num(data, "horizon", "instance")),
         lateness_weight=int(data.get("lateness_weight", 100)),
-        finish_within_end=_flag(data, "finish_within_end"),
+        shift_work_s=_shift_work(data),
         **kw,
     )
 
 
-def _flag(data: dict[str, Any], key: str) -> bool:
-    value = data.get(key, False)
-    if not isinstance(value, bool):
-        raise ProblemError(f"instance.{key}: must be true or false, got {value!r}")
+def _shift_work(data: dict[str, Any]) -> int:
+    value = data.get("shift_work", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProblemError(f"instance.shift_work: must be a whole number of seconds >= 0, got {value!r}")
     return value
 
 
@@ -146,8 +146,8 @@ def problem_to_dict(p: Problem) -> dict[str, Any]:
     names = p.skill_names
     out: dict[str, Any] = {"name": p.name, "time_unit": "s", "horizon": p.horizon_s,
                            "lateness_weight": p.lateness_weight}
-    if p.finish_within_end:
-        out["finish_within_end"] = True
+    if p.shift_work_s:
+        out["shift_work"] = p.shift_work_s
     if p.travel_kind == TravelKind.EUCLIDEAN:
         out["travel"] = {"kind": "euclidean", "speed_kmh": 3.6 / p.seconds_per_metre, "detour": 1.0}
     else:

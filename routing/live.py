@@ -5,7 +5,9 @@ off duty, and the plan is improved between events.
 the live length, so adding an order costs one neighbour row and one cheapest insertion, not a
 rebuild. Orders that leave (done, merged, cancelled) are retired in place: no crew can serve
 them and they cost nothing, so the kernels skip them until the owner rebuilds the plan.
-A crew's leading ``frozen`` orders (the job it is driving to) never move.
+A crew's leading ``frozen`` orders (the job it is driving to) never move. A plan may start
+from another's routes (``initial``, a warm start): orders they no longer fit are dropped
+and placed again by the construction.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class LivePlan(DispatchSolver):
         self._travel = travel
         self._snapshot: Problem | None = None
         self._best_stale = False
+        self.changes = 0
         super().__init__(problem, seed=seed, params=params, initial=initial)
 
     # -- buffers -------------------------------------------------------------------------
@@ -88,6 +91,7 @@ class LivePlan(DispatchSolver):
             for i, o in enumerate(seq):
                 self._state.routes[r, i] = self._order_index[o]
             self._state.rlen[r] = len(seq)
+            kern.drop_unfit(self.D, self.S, r)
 
     def _views(self) -> None:
         """Kernel data and state as views of the live length of every buffer."""
@@ -150,12 +154,6 @@ class LivePlan(DispatchSolver):
         r = self._crew_index[crew_id]
         return [self.order_ids[j] for j in self.S.routes[r, :self.S.frozen[r]]]
 
-    def has_unplanned(self, crew_id: str) -> bool:
-        """True when a live order the crew has the skills for is in no route: only a new plan
-        can give it to the crew (``pull`` takes queued orders only)."""
-        mask = self.D.crew_skills[self._crew_index[crew_id]]
-        return bool(np.any((self.S.route_of < 0) & ((self.D.order_skill & mask) != 0)))
-
     def head(self, crew_id: str) -> str | None:
         """The first order of the crew's route that it is not yet committed to."""
         r = self._crew_index[crew_id]
@@ -177,7 +175,8 @@ class LivePlan(DispatchSolver):
     def _sync_best(self) -> None:
         """Between searches only the cost is kept current; the best copy is taken when a
         search starts (saves a copy of every route on each live change). Every change comes
-        through here, so the evaluator's snapshot is dropped too."""
+        through here, so the evaluator's snapshot is dropped too, and ``changes`` counts it."""
+        self.changes += 1
         self.cost = int(kern.total_cost(self.D, self.S))
         self._best_stale = True
         self._snapshot = None
@@ -284,8 +283,8 @@ class LivePlan(DispatchSolver):
         self._reroute(r)
 
     def pull(self, crew_id: str) -> str | None:
-        """A free crew with nothing planned takes the queued order it can start soonest ahead
-        of the plan (weighted by customers and priority) to the head of its route."""
+        """A free crew with nothing planned takes the queued or unplanned order it can start
+        soonest ahead of the plan (weighted by customers and priority) to the head of its route."""
         r = self._crew_index[crew_id]
         j = int(kern.best_pull(self.D, self.S, r))
         if j < 0:
@@ -312,17 +311,17 @@ class LivePlan(DispatchSolver):
         if r2 >= 0 and d < kern.unassigned_cost(self.D, dropped):
             kern.insert_at(self.D, self.S, r2, p, dropped)
         gain = before - int(kern.total_cost(self.D, self.S))
-        self.S.route_of[:] = -1
+        changed = np.flatnonzero((self.S.rlen != rlen) | (self.S.routes != routes).any(axis=1))
+        for r in changed:
+            for j in self.S.routes[r, :self.S.rlen[r]]:
+                self.S.route_of[j] = -1
         self.S.routes[:, :] = routes
         self.S.rlen[:] = rlen
         self.S.frozen[:] = frozen
-        self._restore_after_trial()
-        return gain
-
-    def _restore_after_trial(self) -> None:
-        for r in range(len(self.crew_ids)):
-            kern.recompute_route(self.D, self.S, r)
+        for r in changed:
+            kern.recompute_route(self.D, self.S, int(r))
         self._sync_best()
+        return gain
 
     def divert(self, crew_id: str, order_id: str) -> str:
         """Drop the crew's committed job for ``order_id``; returns the dropped order, which

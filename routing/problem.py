@@ -75,8 +75,9 @@ class Problem:
     objective: Objective = Objective.DISPATCH
     closed_routes: bool = False
     hard_windows: bool = False
-    # Hours of service: a crew may start only an order it can finish by its end (not only reach).
-    finish_within_end: bool = False
+    # Hours of service: with shift_work_s > 0 a crew may start an order only if it can work
+    # min(service, shift_work_s) of it before its end (a longer job is handed over at the end).
+    shift_work_s: int = 0
     frozen: I64 = field(default_factory=_empty_i64)
 
     @property
