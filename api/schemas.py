@@ -138,7 +138,7 @@ class PlannedOutageIn(BaseModel):
         return self
 
 
-class Problem(BaseModel):
+class ErrorBody(BaseModel):
     """Every error body: what went wrong, and for bad fields which and why."""
 
     error: str
