@@ -16,7 +16,7 @@ from grid_model.resolve import CallResolver
 from grid_model.storm import Call
 
 if TYPE_CHECKING:
-    from api.live import LiveDispatch
+    from api.live import LiveDispatch, Outcome
 
 
 def version_of(doc: dict[str, Any]) -> str:
@@ -43,18 +43,26 @@ def find_order(lv: LiveDispatch, order_id: str) -> WorkOrder:
     return order
 
 
+def _crew_doc(lv: LiveDispatch, crew_id: str) -> dict[str, Any]:
+    """What a crew's version covers (not its position or route, which move all the time)."""
+    s = lv.engine.crews[crew_id]
+    return {"crew_id": crew_id, "depot_id": s.crew.depot_id, "skills": sorted(s.crew.skills),
+            "status": s.status, "order_id": s.order_id, "shift_end_s": s.shift_end_s}
+
+
+def crew_version(lv: LiveDispatch, crew_id: str) -> str:
+    return version_of(_crew_doc(lv, crew_id))
+
+
 def crew_out(lv: LiveDispatch, crew_id: str) -> CrewOut:
     s = lv.engine.crews[crew_id]
     x, y = lv.engine.position(crew_id, lv.now_s())
     lon, lat = lv.to_wgs.transform(x, y)
     plan = getattr(lv.engine.policy, "plan", None)
     route = plan.route(crew_id) if plan is not None else ([s.order_id] if s.order_id else [])
-    doc: dict[str, Any] = {
-        "crew_id": crew_id, "depot_id": s.crew.depot_id, "skills": sorted(s.crew.skills),
-        "status": s.status, "order_id": s.order_id, "lon": round(float(lon), 6),
-        "lat": round(float(lat), 6), "shift_end_s": s.shift_end_s, "route": list(route)}
-    version = version_of({k: v for k, v in doc.items() if k not in ("lon", "lat", "route")})
-    return CrewOut(**doc, version=version)
+    doc = _crew_doc(lv, crew_id)
+    return CrewOut(**doc, lon=round(float(lon), 6), lat=round(float(lat), 6), route=list(route),
+                   version=version_of(doc))
 
 
 def find_crew(lv: LiveDispatch, crew_id: str) -> None:
@@ -92,11 +100,31 @@ def known_device(lv: LiveDispatch, device_id: str) -> None:
         raise ApiError(404, f"no device {device_id!r}", [{"field": "device_id", "reason": "unknown device"}])
 
 
-def check_version(current: str, if_match: str | None, what: str) -> None:
-    """428 without If-Match; 409 when it names another version than ``current``."""
+def expect(if_match: str | None, what: str, **target: str) -> dict[str, str]:
+    """The version an update expects of its order (``order_id=``) or crew (``crew_id=``), to
+    log with the event: the engine thread checks it right before applying the event, so a
+    check and its update are one step. 428 without If-Match."""
     if if_match is None:
         raise ApiError(428, f"updating {what} needs If-Match with its version (ETag)",
                        [{"field": "If-Match", "reason": "missing"}])
-    if if_match.strip('"') != current:
-        raise ApiError(409, f"{what} has changed since version {if_match}; read it again",
-                       [{"field": "If-Match", "reason": f"stale: current version is {current}"}])
+    return {**target, "version": if_match.strip('"')}
+
+
+def apply(lv: LiveDispatch, kind: str, payload: dict[str, Any]) -> Outcome:
+    """Log an event and wait until the engine has applied it; its refusal as an error: 409 for
+    a step the state does not allow or a stale If-Match, 500 when applying it raised (it was
+    rolled back), 503 when the engine has not got to it in time."""
+    try:
+        outcome = lv.outcome(kind, payload)
+    except TimeoutError:
+        raise ApiError(503, "the engine is behind: the request is logged and will be applied, but its "
+                            "outcome is not known yet", headers={"Retry-After": "5"}) from None
+    if outcome.failed:
+        raise ApiError(500, f"the engine failed on this request; it was rolled back and nothing changed "
+                            f"({outcome.refused})")
+    if outcome.stale:
+        raise ApiError(409, outcome.refused, [{"field": "If-Match",
+                                               "reason": f"stale: current version is {outcome.stale}"}])
+    if outcome.refused:
+        raise ApiError(409, outcome.refused)
+    return outcome

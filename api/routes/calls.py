@@ -28,22 +28,15 @@ async def post_call(body: CallIn, who: Who, state: State, run: Run, lv: Live, re
     allow(who, "call_taker", "dispatcher")
     if body.lon is not None and body.lat is not None:
         in_territory(lv, run.territory, body.lon, body.lat)
-    if idempotency_key:
-        first = await asyncio.to_thread(run.store.idempotent_response, f"call:{idempotency_key}")
-        stored = await asyncio.to_thread(run.store.call, first[2]) if first is not None else None
-        if stored is not None:
-            response.status_code = 200
-            return call_out(run.resolver, lv, stored)[0]
     row = {"call_id": body.call_id, "time": body.time.astimezone(UTC).isoformat() if body.time else None,
            "customer_id": body.customer_id or "", "meter_id": body.meter_id or "",
            "address": body.address or "", "lon": body.lon, "lat": body.lat}
     try:  # awaited on the event loop: no worker thread is held while the writer commits
-        logged = await asyncio.wrap_future(lv.enqueue("call", row, call=row))
+        logged = await asyncio.wrap_future(lv.enqueue(
+            "call", row, call=row, idempotency_key=f"call:{idempotency_key}" if idempotency_key else None))
     except DuplicateCallError as dup:
         response.status_code = 200
         return call_out(run.resolver, lv, dup.stored)[0]
-    if idempotency_key:
-        await asyncio.to_thread(run.store.save_response, f"call:{idempotency_key}", "call", 201, body.call_id)
     out, located = call_out(run.resolver, lv, {**row, "t_s": logged.t_s, "received_at": logged.received_at})
     state.metrics.calls_total.labels("located" if located else "unlocated").inc()
     response.status_code = 201 if located else 202

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from api.deps import IfMatch, Live, Run, Who, allow
 from api.errors import ERRORS, ApiError
 from api.schemas import CrewOut, CrewUpdate
-from api.views import check_version, crew_out, find_crew, in_territory
+from api.views import apply, crew_out, expect, find_crew, in_territory
 
 router = APIRouter(tags=["crews"])
 
@@ -39,7 +39,7 @@ def update_crew(crew_id: str, body: CrewUpdate, who: Who, run: Run, lv: Live, re
         raise ApiError(403, f"a crew token for {who.crew_id} cannot update crew {crew_id}")
     with lv.lock:
         find_crew(lv, crew_id)
-        check_version(crew_out(lv, crew_id).version, if_match, f"crew {crew_id}")
+        expected = expect(if_match, f"crew {crew_id}", crew_id=crew_id)
         status = lv.engine.crews[crew_id].status
     steps: list[tuple[str, dict[str, Any]]] = []
     if body.lon is not None and body.lat is not None:
@@ -50,9 +50,7 @@ def update_crew(crew_id: str, body: CrewUpdate, who: Who, run: Run, lv: Live, re
     elif body.on_duty is False and status != "off":
         steps.append(("shift_end", {"crew_id": crew_id}))
     for kind, payload in steps:
-        outcome = lv.outcome(kind, payload)
-        if outcome.refused:
-            raise ApiError(409, outcome.refused)
+        apply(lv, kind, {**payload, "expect": expected})
     with lv.lock:
         out = crew_out(lv, crew_id)
     response.headers["ETag"] = f'"{out.version}"'

@@ -1,4 +1,6 @@
-"""Planned outages: calls from under one inside its window are attached to it, not dispatched."""
+"""Planned outages: calls from under one inside its window are attached to it, not dispatched.
+Their ids are the dispatcher's, unique among planned outages (409 on reuse) and kept apart from
+incident ids (the engine knows them as ``planned:<id>``)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import Dispatcher, Live
-from api.errors import ERRORS, ApiError
+from api.errors import ERRORS
+from api.live import PLANNED_PREFIX
 from api.schemas import PlannedOutageIn
-from api.views import known_device
+from api.views import apply, known_device
 
 router = APIRouter(tags=["planned outages"])
 
@@ -19,8 +22,6 @@ def add_planned(body: PlannedOutageIn, who: Dispatcher, lv: Live) -> dict[str, A
     known_device(lv, body.device_id)
     start_s = int((body.start - lv.epoch).total_seconds())
     end_s = int((body.end - lv.epoch).total_seconds())
-    outcome = lv.outcome("planned_outage", {"outage_id": body.outage_id, "device_id": body.device_id,
-                                            "start_s": start_s, "end_s": end_s})
-    if outcome.refused:
-        raise ApiError(409, outcome.refused)
+    apply(lv, "planned_outage", {"outage_id": PLANNED_PREFIX + body.outage_id, "device_id": body.device_id,
+                                 "start_s": start_s, "end_s": end_s})
     return {"outage_id": body.outage_id, "device_id": body.device_id, "start_s": start_s, "end_s": end_s}

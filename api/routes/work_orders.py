@@ -11,7 +11,7 @@ from api.deps import Dispatcher, IfMatch, Live, Who, allow
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.schemas import AssignmentIn, StatusChange, WorkOrderOut
-from api.views import check_version, find_order, order_out
+from api.views import apply, expect, find_order, order_out
 from dispatch.orders import OPEN, OrderStatus
 
 router = APIRouter(tags=["work orders"])
@@ -39,9 +39,7 @@ def get_order(order_id: str, who: Who, lv: Live, response: Response) -> WorkOrde
 
 def _apply_and_answer(lv: LiveDispatch, kind: str, payload: dict[str, Any], order_id: str,
                       response: Response) -> WorkOrderOut:
-    outcome = lv.outcome(kind, payload)
-    if outcome.refused:
-        raise ApiError(409, outcome.refused)
+    apply(lv, kind, payload)
     with lv.lock:
         out = order_out(lv, find_order(lv, order_id))
     response.headers["ETag"] = f'"{out.version}"'
@@ -57,7 +55,7 @@ def change_status(order_id: str, body: StatusChange, who: Who, lv: Live, respons
     allow(who, *(("crew", "dispatcher") if crew_steps else ("dispatcher",)))
     with lv.lock:
         order = find_order(lv, order_id)
-        check_version(order_out(lv, order).version, if_match, f"work order {order_id}")
+        expected = expect(if_match, f"work order {order_id}", order_id=order_id)
         crew_id = body.crew_id or (who.crew_id if who.role == "crew" else None) or order.crew_id
         if who.role == "crew" and crew_id != who.crew_id:
             raise ApiError(403, f"a crew token for {who.crew_id} cannot report for crew {crew_id}")
@@ -74,7 +72,7 @@ def change_status(order_id: str, body: StatusChange, who: Who, lv: Live, respons
         "cancelled": ("cancelled", {"order_id": order_id, "reason": body.reason}),
     }
     kind, payload = steps[body.status]
-    return _apply_and_answer(lv, kind, payload, order_id, response)
+    return _apply_and_answer(lv, kind, {**payload, "expect": expected}, order_id, response)
 
 
 @router.post("/v1/work-orders/{order_id}/assignment", response_model=WorkOrderOut, responses=ERRORS)
@@ -82,9 +80,9 @@ def assign(order_id: str, body: AssignmentIn, who: Dispatcher, lv: Live, respons
            if_match: IfMatch = None) -> WorkOrderOut:
     """A dispatcher sends a crew to a waiting order, overriding the plan."""
     with lv.lock:
-        order = find_order(lv, order_id)
-        check_version(order_out(lv, order).version, if_match, f"work order {order_id}")
+        find_order(lv, order_id)
+        expected = expect(if_match, f"work order {order_id}", order_id=order_id)
         if body.crew_id not in lv.engine.crews:
             raise ApiError(404, f"no crew {body.crew_id!r}", [{"field": "crew_id", "reason": "unknown crew"}])
-    return _apply_and_answer(lv, "assign", {"order_id": order_id, "crew_id": body.crew_id}, order_id,
-                             response)
+    payload = {"order_id": order_id, "crew_id": body.crew_id, "expect": expected}
+    return _apply_and_answer(lv, "assign", payload, order_id, response)
