@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal
@@ -76,6 +76,9 @@ async def dispatcher(who: Who) -> Principal:
 
 
 Dispatcher = Annotated[Principal, Depends(dispatcher)]
+
+# An id in a path: no control characters (a NUL would fail the query on PostgreSQL).
+PathId = Annotated[str, Path(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 # Header values are printable ASCII (RFC 9110 tokens and entity tags).
 IfMatch = Annotated[str | None, Header(max_length=100, pattern=r"^[\x21-\x7e]+$")]

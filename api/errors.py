@@ -31,7 +31,8 @@ class ApiError(Exception):
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer ``ApiError``, store failures, invalid requests and Starlette's errors as JSON."""
+    """Answer ``ApiError``, store failures, invalid requests, Starlette's errors and anything
+    unexpected as JSON."""
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -49,6 +50,10 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
                    "reason": str(e.get("msg", "invalid"))} for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "fields": fields}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:  # the server logs the traceback
+        return JSONResponse({"error": "internal error; see the server's log", "fields": []}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

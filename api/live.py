@@ -181,6 +181,7 @@ class LiveDispatch:
         self._settle_asked = False
         self._decide_failed = False  # a decision point failed: ask for no settle until new input
         self.fault = ""  # why the engine thread cannot go on, while it waits for the store
+        self.write_error = ""  # why the last commit failed, until one succeeds (ticks keep trying)
         self.ready = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -333,13 +334,16 @@ class LiveDispatch:
         event cannot be stored, the others are committed one by one, so that a bad event fails
         only its own request."""
         try:
-            return list(self.store.append_batch(events))
+            results: list[int | dict[str, Any] | Exception] = list(self.store.append_batch(events))
         except (OperationalError, InterfaceError) as exc:
+            self.write_error = str(getattr(exc, "orig", None) or type(exc).__name__)
             return [exc] * len(events)
         except SQLAlchemyError as exc:
             if len(events) == 1:
                 return [exc]
             return [r for ev in events for r in self._append([ev])]
+        self.write_error = ""
+        return results
 
     def outcome(self, kind: str, payload: dict[str, Any], timeout_s: float = 60.0) -> Outcome:
         """Log an event and wait until the engine has applied (or refused) it."""
@@ -361,6 +365,8 @@ class LiveDispatch:
         """Why the engine cannot be relied on now; empty when it can."""
         if self.fault:
             return self.fault
+        if self.write_error:
+            return f"the store cannot write: {self.write_error}"
         stopped = [th.name for th in self._threads if not th.is_alive()]
         if stopped:
             return f"engine threads stopped: {', '.join(stopped)}"

@@ -26,6 +26,9 @@ class ApiMetrics:
     calls_total: Counter
     open_orders: Gauge
     engine_lag: Gauge
+    engine_lag_seconds: Gauge
+    events_refused: Gauge
+    events_rolled_back: Gauge
 
     @classmethod
     def create(cls) -> ApiMetrics:
@@ -40,7 +43,13 @@ class ApiMetrics:
                                 ["status"], registry=registry),
             open_orders=Gauge("work_orders_open", "Work orders waiting or being worked", registry=registry),
             engine_lag=Gauge("engine_lag_events", "Logged events the engine has not applied yet",
-                             registry=registry))
+                             registry=registry),
+            engine_lag_seconds=Gauge("engine_lag_seconds", "How long the oldest logged event not yet applied "
+                                     "has waited", registry=registry),
+            events_refused=Gauge("engine_events_refused", "Logged events refused (the engine's refusals and "
+                                 "the rolled-back ones)", registry=registry),
+            events_rolled_back=Gauge("engine_events_rolled_back", "Logged events (or decision points) rolled "
+                                     "back because applying them raised", registry=registry))
 
 
 @dataclass(slots=True)

@@ -337,7 +337,7 @@ class Store:
             live = (api_keys.c.key_id == key_id) & (api_keys.c.revoked.is_(False))
             return bool(conn.execute(update(api_keys).where(live).values(revoked=True)).rowcount)
 
-    def keys(self) -> list[dict[str, Any]]:
+    def list_keys(self) -> list[dict[str, Any]]:
         """Every key's id, role, crew, creation time and whether it is revoked (never its hash)."""
         with self.engine.connect() as conn:
             k = api_keys.c

@@ -8,7 +8,7 @@ from datetime import UTC
 
 from fastapi import APIRouter, Response
 
-from api.deps import IdempotencyKey, Live, Run, State, Who, allow
+from api.deps import IdempotencyKey, Live, PathId, Run, State, Who, allow
 from api.errors import ERRORS, ApiError
 from api.schemas import CallIn, CallOut
 from api.store import DuplicateCallError
@@ -44,7 +44,7 @@ async def post_call(body: CallIn, who: Who, state: State, run: Run, lv: Live, re
 
 
 @router.get("/v1/calls/{call_id}", response_model=CallOut, responses=ERRORS)
-def get_call(call_id: str, who: Who, run: Run, lv: Live) -> CallOut:
+def get_call(call_id: PathId, who: Who, run: Run, lv: Live) -> CallOut:
     row = run.store.call(call_id)
     if row is None:
         raise ApiError(404, f"no call {call_id!r}")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import IfMatch, Live, Run, Who, allow
+from api.deps import IfMatch, Live, PathId, Run, Who, allow
 from api.errors import ERRORS, ApiError
 from api.schemas import CrewOut, CrewUpdate
 from api.views import apply, crew_out, expect, find_crew, in_territory
@@ -22,7 +22,7 @@ def list_crews(who: Who, lv: Live, status: str | None = None) -> list[CrewOut]:
 
 
 @router.get("/v1/crews/{crew_id}", response_model=CrewOut, responses=ERRORS)
-def get_crew(crew_id: str, who: Who, lv: Live, response: Response) -> CrewOut:
+def get_crew(crew_id: PathId, who: Who, lv: Live, response: Response) -> CrewOut:
     with lv.lock:
         find_crew(lv, crew_id)
         out = crew_out(lv, crew_id)
@@ -31,7 +31,7 @@ def get_crew(crew_id: str, who: Who, lv: Live, response: Response) -> CrewOut:
 
 
 @router.patch("/v1/crews/{crew_id}", response_model=CrewOut, responses=ERRORS)
-def update_crew(crew_id: str, body: CrewUpdate, who: Who, run: Run, lv: Live, response: Response,
+def update_crew(crew_id: PathId, body: CrewUpdate, who: Who, run: Run, lv: Live, response: Response,
                 if_match: IfMatch = None) -> CrewOut:
     """A crew's GPS fix or duty change (its own crew only), or a dispatcher's."""
     allow(who, "crew", "dispatcher")

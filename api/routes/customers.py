@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter
 
-from api.deps import Live, Run, Who
+from api.deps import Live, PathId, Run, Who
 from api.errors import ERRORS, ApiError
 from dispatch.kpis import order_outcomes, within_limit_rate
 from dispatch.orders import OPEN, OrderStatus
@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 @router.get("/v1/customers/{customer_id}/outage", tags=["customers"], responses=ERRORS)
-def customer_outage(customer_id: str, who: Who, run: Run, lv: Live) -> dict[str, Any]:
+def customer_outage(customer_id: PathId, who: Who, run: Run, lv: Live) -> dict[str, Any]:
     if run.resolver.customer_node(customer_id) is None:
         raise ApiError(404, f"no customer {customer_id!r}")
     with lv.lock:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import Live, Run, State, Who
 from api.errors import ERRORS
@@ -23,10 +24,20 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"model": ErrorBody}})
 def readyz(state: State) -> JSONResponse:
+    """Ready when the engine threads run, the engine is within the allowed lag of the log, and
+    the store takes a write; else 503 with the reason."""
     run = state.running
     if run is None or not run.live.ready:
         return JSONResponse({"error": "not ready: the engine is being rebuilt", "fields": []}, 503)
-    counts = run.store.counts()
+    problem = run.live.problem(state.settings.ready_max_lag_s)
+    if not problem:
+        try:
+            run.store.probe_write()
+            counts = run.store.counts()
+        except SQLAlchemyError as exc:
+            problem = f"the store cannot write: {getattr(exc, 'orig', None) or type(exc).__name__}"
+    if problem:
+        return JSONResponse({"error": f"not ready: {problem}", "fields": []}, 503)
     return JSONResponse({"status": "ready", "events": counts["events"], "applied_seq": run.live.applied_seq})
 
 
@@ -37,7 +48,11 @@ def metrics(state: State) -> Response:
         lv = state.running.live
         with lv.lock:
             m.open_orders.set(sum(1 for o in lv.engine.orders.values() if o.status in OPEN))
-        m.engine_lag.set(lv._queue.qsize())
+        behind, waited = lv.lag()
+        m.engine_lag.set(behind)
+        m.engine_lag_seconds.set(waited)
+        m.events_refused.set(lv.refused)
+        m.events_rolled_back.set(lv.rolled_back)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 

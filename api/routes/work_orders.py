@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import Dispatcher, IfMatch, Live, Who, allow
+from api.deps import Dispatcher, IfMatch, Live, PathId, Who, allow
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.schemas import AssignmentIn, StatusChange, WorkOrderOut
@@ -30,7 +30,7 @@ def list_orders(who: Who, lv: Live, status: OrderStatus | None = None, open_only
 
 
 @router.get("/v1/work-orders/{order_id}", response_model=WorkOrderOut, responses=ERRORS)
-def get_order(order_id: str, who: Who, lv: Live, response: Response) -> WorkOrderOut:
+def get_order(order_id: PathId, who: Who, lv: Live, response: Response) -> WorkOrderOut:
     with lv.lock:
         out = order_out(lv, find_order(lv, order_id))
     response.headers["ETag"] = f'"{out.version}"'
@@ -47,7 +47,7 @@ def _apply_and_answer(lv: LiveDispatch, kind: str, payload: dict[str, Any], orde
 
 
 @router.post("/v1/work-orders/{order_id}/status", response_model=WorkOrderOut, responses=ERRORS)
-def change_status(order_id: str, body: StatusChange, who: Who, lv: Live, response: Response,
+def change_status(order_id: PathId, body: StatusChange, who: Who, lv: Live, response: Response,
                   if_match: IfMatch = None) -> WorkOrderOut:
     """A crew reports arrival (``on_site``) or the repair (``repaired``) of its own order;
     a dispatcher records the callback (``callback_done``) or cancels."""
@@ -76,7 +76,7 @@ def change_status(order_id: str, body: StatusChange, who: Who, lv: Live, respons
 
 
 @router.post("/v1/work-orders/{order_id}/assignment", response_model=WorkOrderOut, responses=ERRORS)
-def assign(order_id: str, body: AssignmentIn, who: Dispatcher, lv: Live, response: Response,
+def assign(order_id: PathId, body: AssignmentIn, who: Dispatcher, lv: Live, response: Response,
            if_match: IfMatch = None) -> WorkOrderOut:
     """A dispatcher sends a crew to a waiting order, overriding the plan."""
     with lv.lock:

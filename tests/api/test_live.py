@@ -68,7 +68,8 @@ def test_an_event_that_raises_is_rolled_back_and_the_engine_goes_on(
     _poison(monkeypatch, "_on_planned",
             lambda ev: isinstance(ev, PlannedOutageAnnounced) and ev.outage_id.endswith("POISON"))
     start = datetime.now(UTC) + timedelta(days=2)
-    window = {"device_id": device, "start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
+    end = start + timedelta(hours=4)
+    window = {"device_id": device, "start": start.isoformat(), "end": end.isoformat()}
     with TestClient(create_app(settings, region=region)) as client:
         assert client.post("/v1/calls", json={"call_id": "A1", "customer_id": str(customers.iloc[7])},
                            headers=h).status_code == 201
@@ -95,7 +96,8 @@ def test_an_event_that_raises_is_rolled_back_and_the_engine_goes_on(
 
 
 def test_a_log_holding_an_unmarked_poison_event_starts(
-        tmp_path: Path, region: Region, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, region: Region, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
     h = {"Authorization": f"Bearer {issue_tokens(settings)['dispatcher']}"}
     all_devices = _devices(region)
@@ -104,7 +106,8 @@ def test_a_log_holding_an_unmarked_poison_event_starts(
         for device in devices:
             assert client.post("/v1/device-reports", json={"device_id": device}, headers=h).status_code == 201
         _caught_up(client, h)
-    _poison(monkeypatch, "_on_device", lambda ev: isinstance(ev, DeviceOperated) and ev.device_id == devices[1])
+    _poison(monkeypatch, "_on_device",
+            lambda ev: isinstance(ev, DeviceOperated) and ev.device_id == devices[1])
     with caplog.at_level(logging.ERROR, logger="api.live"), \
             TestClient(create_app(settings, region=region)) as client:
         assert client.get("/readyz").status_code == 200

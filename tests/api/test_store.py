@@ -63,7 +63,7 @@ def test_settings_refuse_a_missing_or_default_secret_outside_development(tmp_pat
     with pytest.raises(SettingsError, match="development default"):
         Settings(tmp_path, url, DEV_SECRET).check()
     Settings(tmp_path, url, DEV_SECRET, dev_mode=True).check()
-    Settings(tmp_path, url, "a-real-secret-of-some-length").check()
+    Settings(tmp_path, url, "a-real-secret-of-some-length-0123456789").check()
 
 
 def test_token_create_prints_a_token_and_stores_only_its_hash(
