@@ -5,36 +5,27 @@ call with one Idempotency-Key (exactly one call stored), and calls with a NUL am
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from api.server_process import at_once
 from grid_model.region import Region
 
 
 def _race(n: int, request: Callable[[httpx.Client, int], httpx.Response], base: str,
           headers: dict[str, str]) -> list[httpx.Response]:
-    """``n`` threads, each with its own connection, send ``request`` at the same moment."""
-    barrier = threading.Barrier(n)
-    answers: list[Any] = [None] * n
+    """``n`` clients, each connected first, send ``request`` at the same moment."""
     clients = [httpx.Client(base_url=base, headers=headers, timeout=60) for _ in range(n)]
-
-    def go(k: int) -> None:
-        clients[k].get("/healthz")  # connected before the race starts
-        barrier.wait()
-        answers[k] = request(clients[k], k)
-
-    threads = [threading.Thread(target=go, args=(k,)) for k in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
     for c in clients:
-        c.close()
-    return answers
+        c.get("/healthz")
+    try:
+        return at_once(clients, request)
+    finally:
+        for c in clients:
+            c.close()
 
 
 def _order_with_crew(client: httpx.Client, region: Region, k: int) -> dict[str, Any]:
