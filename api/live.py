@@ -47,7 +47,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from api.settings import Settings
 from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
 from api.views import crew_version, order_out
-from dispatch.crews import region_roster
+from dispatch.crews import Crew, region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
     CallbackDone,
@@ -163,7 +163,8 @@ class LiveDispatch:
         self.epoch = datetime.fromisoformat(epoch)
         self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
         self.to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
-        self._build_engine()
+        self.crews: list[Crew] = []  # the roster and the engine: built by start() (_build_engine)
+        self.engine: DispatchEngine
         self.lock = threading.RLock()  # held while the engine changes or is read
         self._pending: queue.Queue[tuple[PendingEvent, bool, Future[Logged]] | None] = queue.Queue()
         self._queue: queue.Queue[tuple[StoredEvent, Future[Outcome] | None] | None] = queue.Queue()

@@ -1,5 +1,7 @@
 """The server as a separate process on loopback, for tests and benchmarks that need a real
-one (a crash test kills it; a load test keeps its CPU apart from the load generator's)."""
+one (a crash test kills it; a load test keeps its CPU apart from the load generator's), and
+what they do to it: bursts of calls ended by SIGKILL, requests sent all at once, waiting until
+the engine has caught up with the log."""
 
 from __future__ import annotations
 
@@ -115,3 +117,17 @@ def at_once(clients: list[httpx.Client], request: Callable[[httpx.Client, int], 
     for th in threads:
         th.join()
     return answers
+
+
+def caught_up(http: httpx.Client, headers: dict[str, str] | None = None,
+              timeout_s: float = 60.0) -> dict[str, Any]:
+    """``/v1/status`` once the engine has applied every logged event (a ``TestClient`` is an
+    httpx client too); ``RuntimeError`` if it has not in ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status: dict[str, Any] = http.get("/v1/status", headers=headers).json()
+        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
+            return status
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the engine did not catch up in {timeout_s:.0f} s: {status}")
+        time.sleep(0.02)

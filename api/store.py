@@ -270,7 +270,7 @@ class Store:
             e = events.c
             query = select(e.seq, e.t_s, e.kind, e.payload).where(e.seq > seq)
             if until is not None:
-                query = query.where(events.c.seq <= until)
+                query = query.where(e.seq <= until)
             rows = conn.execute(query.order_by(events.c.seq))
             for r in rows:
                 payload = r.payload if isinstance(r.payload, dict) else json.loads(r.payload)

@@ -27,7 +27,15 @@ from typing import Any
 
 import httpx
 
-from api.server_process import at_once, free_port, kill_mid_burst, server_env, start_server, token_from_cli
+from api.server_process import (
+    at_once,
+    caught_up,
+    free_port,
+    kill_mid_burst,
+    server_env,
+    start_server,
+    token_from_cli,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "benchmark-secret-0123456789abcdef"
@@ -116,11 +124,7 @@ def kill_9(database_url: str | None, customers: list[str], rounds: int) -> dict[
             proc = start_server(data_dir, port, env, *SCALE)
             try:
                 with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=30) as http:
-                    for _ in range(3000):
-                        status = http.get("/v1/status").json()
-                        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
-                            break
-                        time.sleep(0.02)
+                    status = caught_up(http)
                     lost = [c for c in acknowledged if http.get(f"/v1/calls/{c}").status_code != 200]
             finally:
                 proc.terminate()

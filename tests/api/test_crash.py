@@ -5,12 +5,11 @@ rebuilt from the store, has taken in exactly the stored calls."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
 
-from api.server_process import free_port, kill_mid_burst, server_env, start_server, token_from_cli
+from api.server_process import caught_up, free_port, kill_mid_burst, server_env, start_server, token_from_cli
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 
@@ -30,11 +29,7 @@ def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
     proc = start_server(data_dir, port, env, "--scale", "0.1")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
-            for _ in range(500):
-                status = http.get("/v1/status").json()
-                if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
-                    break
-                time.sleep(0.02)
+            status = caught_up(http)
             for call_id in acknowledged:
                 assert http.get(f"/v1/calls/{call_id}").status_code == 200, call_id
             stored = status["store"]["calls"]

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.server_process import caught_up
 from api.store import Store
 from dispatch.engine import DispatchEngine
 from dispatch.events import Decision, DeviceOperated, PlannedOutageAnnounced
@@ -22,17 +23,8 @@ from grid_model.region import Region
 from tests.api.conftest import issue_tokens, make_settings
 
 
-def _caught_up(client: TestClient, h: dict[str, str]) -> dict[str, Any]:
-    for _ in range(500):
-        status = client.get("/v1/status", headers=h).json()
-        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
-            return status  # type: ignore[no-any-return]
-        time.sleep(0.02)
-    raise AssertionError("engine did not catch up")
-
-
 def _state(client: TestClient, h: dict[str, str]) -> tuple[list[Any], list[Any], list[Any]]:
-    _caught_up(client, h)
+    caught_up(client, h)
     orders = [(o["order_id"], o["status"], o["crew_id"], o["version"])
               for o in client.get("/v1/work-orders", headers=h).json()]
     incidents = [(i["incident_id"], i["kind"], i["open"], i["calls"])
@@ -105,7 +97,7 @@ def test_a_log_holding_an_unmarked_poison_event_starts(
     with TestClient(create_app(settings, region=region)) as client:  # today's code logs them all
         for device in devices:
             assert client.post("/v1/device-reports", json={"device_id": device}, headers=h).status_code == 201
-        _caught_up(client, h)
+        caught_up(client, h)
     _poison(monkeypatch, "_on_device",
             lambda ev: isinstance(ev, DeviceOperated) and ev.device_id == devices[1])
     with caplog.at_level(logging.ERROR, logger="api.live"), \
@@ -139,7 +131,7 @@ def test_decisions_that_raise_are_rolled_back_without_a_settle_loop(
         assert client.post("/v1/plan/replan", headers=h).status_code == 202
         assert client.post("/v1/calls", json={"call_id": "B1", "customer_id": str(customers.iloc[9])},
                            headers=h).status_code == 201
-        _caught_up(client, h)
+        caught_up(client, h)
         events = client.get("/v1/status", headers=h).json()["store"]["events"]
         time.sleep(1.0)
         assert client.get("/v1/status", headers=h).json()["store"]["events"] == events  # no settle loop
@@ -148,7 +140,7 @@ def test_decisions_that_raise_are_rolled_back_without_a_settle_loop(
         assert len(orders) == 1 and orders[0]["crew_id"] == ""  # taken in, not decided on
     broken["on"] = False
     with TestClient(create_app(settings, region=region)) as client:
-        _caught_up(client, h)
+        caught_up(client, h)
         for _ in range(200):  # the fixed engine decides again from the same log
             orders = client.get("/v1/work-orders", headers=h).json()
             if orders[0]["crew_id"]:

@@ -17,16 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
-from api.server_process import free_port
 from api.settings import Settings, SettingsError
 from api.store import Store
 from grid_model.region import Region
-from tests.api.conftest import Api, issue_tokens, make_settings
+from tests.api.conftest import Api, issue_tokens, make_settings, served
 
 
 def test_every_answer_carries_the_security_headers(api: Api) -> None:
@@ -120,16 +118,9 @@ def test_a_revoked_token_ends_its_open_stream(tmp_path: Path, region: Region) ->
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", token_cache_s=1.0)
     token = issue_tokens(settings)["viewer"]
     ended = threading.Event()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, region=region), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with served(create_app(settings, region=region)) as base:
         def read() -> None:
-            with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/events/stream", timeout=30,
+            with httpx.stream("GET", f"{base}/v1/events/stream", timeout=30,
                               headers={"Authorization": f"Bearer {token}"}) as stream:
                 for _ in stream.iter_lines():
                     pass
@@ -144,9 +135,6 @@ def test_a_revoked_token_ends_its_open_stream(tmp_path: Path, region: Region) ->
         store.dispose()
         revoked_at = time.monotonic()
         assert ended.wait(timeout=5) and time.monotonic() - revoked_at <= settings.token_cache_s + 0.5
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_life_support_customers_are_shown_individually_to_dispatchers_only(api: Api) -> None:
