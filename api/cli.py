@@ -7,12 +7,16 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grid_model.calls_csv import CallFileError
 from grid_model.network import NetworkError
 from grid_model.stormfile import StormFileError
 from routing.evaluate import PlanError
 from routing.problem import ProblemError
+
+if TYPE_CHECKING:
+    from api.store import Store
 
 
 def _non_negative_int(text: str) -> int:
@@ -133,52 +137,98 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings
+    from api.settings import Settings, check_data_dir
+    from api.writer_lock import WriterLock
 
     settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, demo=args.demo,
                                  demo_speed=args.demo_speed, grid=args.grid,
                                  grid_scale=args.scale, policy=args.policy)
     settings.check()
+    check_data_dir(settings.data_dir)
+    lock = WriterLock(settings.database_url).acquire()  # held until the process ends
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    try:
+        uvicorn.run(create_app(settings, writer_lock=lock), host=args.host, port=args.port,
+                    log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        lock.release()
     return 0
+
+
+def _token_store(data_dir: Path) -> Store:
+    """The store of ``data_dir`` (or ``DATABASE_URL``), migrated, for the token commands."""
+    from api.settings import Settings, check_data_dir
+    from api.store import Store
+
+    check_data_dir(data_dir)
+    store = Store(Settings.from_env(data_dir).database_url)
+    store.migrate()
+    return store
+
+
+def _roster(store: Store, grid: str, scale: float) -> set[str]:
+    """The crews the server dispatches: recorded by its last start, else those of ``grid``."""
+    recorded = store.roster()
+    if recorded:
+        return recorded
+    from dispatch.crews import region_roster
+    from grid_model.grids import load_grid
+
+    return {c.crew_id for c in region_roster(load_grid(grid, scale), seed=0, scale=min(1.0, scale))}
 
 
 def _token(args: argparse.Namespace) -> int:
     from api.auth import create_token
     from api.settings import ensure_secret
-    from api.store import Store
 
     data_dir = Path(args.data_dir)
-    secret = ensure_secret(data_dir)
-    from api.settings import Settings
+    store = _token_store(data_dir)
+    try:
+        secret = ensure_secret(data_dir)
+        if args.crew and args.crew not in _roster(store, args.grid, args.scale):
+            raise ValueError(f"no crew {args.crew!r} in the roster the server dispatches; "
+                             f"`outage-dispatch serve` records it in the store at start")
+        token = create_token(store, secret, args.role, args.crew)
+    finally:
+        store.dispose()
+    print(token)
+    return 0
 
-    store = Store(Settings.from_env(data_dir).database_url)
-    store.migrate()
-    print(create_token(store, secret, args.role, args.crew))
+
+def _token_list(args: argparse.Namespace) -> int:
+    store = _token_store(Path(args.data_dir))
+    keys = store.list_keys()
     store.dispose()
+    for k in keys:
+        print(f"{k['key_id']}  {k['role']:<10}  {k['crew_id'] or '-':<12}  {k['created_at']}"
+              f"{'  revoked' if k['revoked'] else ''}")
     return 0
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
     from api.auth import revoke_token
     from api.settings import Settings, read_secret
-    from api.store import Store
 
     data_dir = Path(args.data_dir)
     settings = Settings.from_env(data_dir)
-    secret = settings.secret or read_secret(data_dir)
-    if not secret:
-        raise ValueError(f"no secret for {data_dir}: nothing was ever issued there")
-    store = Store(settings.database_url)
-    store.migrate()
-    revoked = revoke_token(store, secret, args.token)
-    store.dispose()
+    if (args.token is None) == (args.id is None):
+        raise ValueError("name the token to revoke, or its --id (see `token list`)")
+    store = _token_store(data_dir)
+    try:
+        if args.id is not None:
+            revoked = store.revoke_key_id(args.id)
+        else:
+            secret = settings.secret or read_secret(data_dir)
+            if not secret:
+                raise ValueError(f"no secret for {data_dir}: nothing was ever issued there")
+            revoked = revoke_token(store, secret, args.token)
+    finally:
+        store.dispose()
     if not revoked:
         raise ValueError("no live token like that in this store")
-    print(f"revoked; a running server refuses it within {settings.token_cache_s:.0f} s")
+    print(f"revoked; a running server refuses it, and ends its open streams, within "
+          f"{settings.token_cache_s:.0f} s")
     return 0
 
 
@@ -340,11 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
     tk_sub = tk.add_subparsers(dest="token_command", required=True)
     tc = tk_sub.add_parser("create", help="create a token for a role and print it (shown once)")
     tc.add_argument("--role", required=True, choices=["call_taker", "dispatcher", "crew", "viewer"])
-    tc.add_argument("--crew", help="the crew a crew token speaks for")
+    tc.add_argument("--crew", help="the crew a crew token speaks for (one of the served roster)")
     tc.add_argument("--data-dir", required=True)
+    tc.add_argument("--grid", default="default",
+                    help="before the first serve: the grid whose roster --crew is checked against")
+    tc.add_argument("--scale", type=float, default=1.0, help="before the first serve: as serve --scale")
     tc.set_defaults(func=_token)
-    tr = tk_sub.add_parser("revoke", help="revoke a token (a running server refuses it within 30 s)")
-    tr.add_argument("token")
+    tl = tk_sub.add_parser("list", help="list tokens: id, role, crew, created, revoked (never the token)")
+    tl.add_argument("--data-dir", required=True)
+    tl.set_defaults(func=_token_list)
+    tr = tk_sub.add_parser("revoke", help="revoke a token, or one by --id (a running server refuses it "
+                                          "within 30 s)")
+    tr.add_argument("token", nargs="?")
+    tr.add_argument("--id", help="the token's id, as `token list` shows it")
     tr.add_argument("--data-dir", required=True)
     tr.set_defaults(func=_token_revoke)
     region = sub.add_parser("region", help="build (or load) the embedded region, print its counts")

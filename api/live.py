@@ -10,6 +10,16 @@ applied, and an event the engine refuses changes nothing, then or on any later r
 start the engine is rebuilt by applying the whole log. Clock ticks are logged too, so a rebuild
 makes the same plans. Changes are published to server-sent-event subscribers.
 
+Applying an event is atomic whatever the engine does. A refusal (``EventError`` from
+``handle``) changes nothing by the engine's contract. Anything else the engine raises, while
+handling the event or deciding (``settle``), is rolled back: the event (or, for a failure in the
+decisions due before it, that decision point) is marked refused in the store with the reason, and
+the engine is rebuilt from the log without it; every later rebuild skips it too. A log that
+holds such an event unmarked (written before the mark existed) is marked the same way while it
+is rebuilt at start. An update's If-Match travels with its event and is checked right before it
+is applied, so the check and the update are one step; so is the uniqueness of a planned outage's
+id, whose ids live apart from incident ids (``planned:`` before the dispatcher's id).
+
 The engine decides (assignments, alerts, ETRs: ``DispatchEngine.settle``) once per burst, not
 per event: before the first event of a later clock second, after a tick or a re-plan request,
 and after a ``settle`` event the engine thread logs when it runs out of work. Every one of these
@@ -24,6 +34,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,10 +42,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyproj import Transformer
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from api.settings import Settings
 from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
-from dispatch.crews import region_roster
+from api.views import crew_version, order_out
+from dispatch.crews import Crew, region_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
     CallbackDone,
@@ -74,11 +87,28 @@ class Logged:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What applying one logged event did: refused (with the reason) or the decisions."""
+    """What applying one logged event did: refused (with the reason) or the decisions.
+    ``stale`` is the current version when the event's If-Match no longer held; ``failed`` says
+    applying it raised and it was rolled back."""
 
     seq: int
     refused: str = ""
     decisions: tuple[Decision, ...] = ()
+    stale: str = ""
+    failed: bool = False
+
+
+PLANNED_PREFIX = "planned:"  # planned-outage ids, apart from the predictor's incident ids
+DECISION_POINTS = ("tick", "replan", "settle")
+
+
+class EngineFailedError(Exception):
+    """Applying a logged event raised something other than a refusal: the event, the stage
+    (``event``, or ``settle`` for the decisions due before it) and whether it was deciding."""
+
+    def __init__(self, ev: StoredEvent, stage: str, cause: Exception, *, deciding: bool) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.seq, self.kind, self.stage, self.deciding = ev.seq, ev.kind, stage, deciding
 
 
 def _payload_event(ev: StoredEvent, region: Region) -> Event:
@@ -133,23 +163,36 @@ class LiveDispatch:
         self.epoch = datetime.fromisoformat(epoch)
         self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
         self.to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
-        policy, limits = make_policy(settings.policy, {})
-        self.crews = region_roster(region, seed=0, scale=min(1.0, settings.grid_scale))
-        self.engine = DispatchEngine(region, list(self.crews), policy, travel=RoadTravel(region.roads),
-                                     limits=limits)
+        self.crews: list[Crew] = []  # the roster and the engine: built by start() (_build_engine)
+        self.engine: DispatchEngine
         self.lock = threading.RLock()  # held while the engine changes or is read
         self._pending: queue.Queue[tuple[PendingEvent, bool, Future[Logged]] | None] = queue.Queue()
         self._queue: queue.Queue[tuple[StoredEvent, Future[Outcome] | None] | None] = queue.Queue()
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
         self._last_t = 0
         self.applied_seq = 0
+        self.committed_seq = 0
+        self._commits: deque[tuple[int, float]] = deque()  # (last seq, monotonic time) per commit
         self.refused = 0
+        self.rolled_back = 0
         self.calls_applied = 0
+        self._planned: set[str] = set()
+        self._skips: dict[int, dict[str, str]] = {}
         self._unsettled = False
         self._settle_asked = False
+        self._decide_failed = False  # a decision point failed: ask for no settle until new input
+        self.fault = ""  # why the engine thread cannot go on, while it waits for the store
+        self.write_error = ""  # why the last commit failed, until one succeeds (ticks keep trying)
         self.ready = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def _build_engine(self) -> None:
+        """A fresh engine and roster (at start, and for each rebuild that rolls an event back)."""
+        policy, limits = make_policy(self.settings.policy, {})
+        self.crews = region_roster(self.region, seed=0, scale=min(1.0, self.settings.grid_scale))
+        self.engine = DispatchEngine(self.region, list(self.crews), policy,
+                                     travel=RoadTravel(self.region.roads), limits=limits)
 
     # -- clock ---------------------------------------------------------------------
     def now_s(self) -> int:
@@ -161,11 +204,9 @@ class LiveDispatch:
     def start(self) -> None:
         """Rebuild the engine from the log, then start the engine and clock threads."""
         t0 = time.perf_counter()
-        n = 0
-        for ev in self.store.events_after(0):
-            self._apply(ev)
-            self._last_t = ev.t_s
-            n += 1
+        n, _ = self._rebuild()
+        self.committed_seq = self.applied_seq
+        self.store.set_roster([c.crew_id for c in self.crews])
         log.info("engine rebuilt from %d logged events in %.1f s", n, time.perf_counter() - t0)
         self._start_thread(self._write)
         if self._unsettled:  # the log ends between decisions: log the point where they are made
@@ -198,6 +239,38 @@ class LiveDispatch:
         for kind, crew_id in due:
             self.submit(kind, {"crew_id": crew_id})
 
+    def _rebuild(self, until: int | None = None) -> tuple[int, Outcome | None]:
+        """Fold the log (up to seq ``until``) into a fresh engine, skipping the stages marked
+        refused; an event that raises is marked refused too, and the fold starts over. Returns
+        how many events were folded and the outcome of the last."""
+        while True:
+            self._skips = self.store.refused_events()
+            self._build_engine()
+            self._unsettled, self._planned = False, set()
+            self.applied_seq = self.refused = self.calls_applied = 0
+            self.rolled_back = sum(len(stages) for stages in self._skips.values())
+            n, last = 0, None
+            try:
+                for ev in self.store.events_after(0, until=until):
+                    last = self._fold(ev)
+                    self._last_t = max(self._last_t, ev.t_s)
+                    n += 1
+            except EngineFailedError as failure:
+                self._refuse(failure)
+                continue
+            return n, last
+
+    def _refuse(self, failure: EngineFailedError) -> None:
+        """Mark a failed stage refused in the store, and say so in the log (for a call, the
+        exception's type only: its message may quote the caller's address)."""
+        self.store.refuse_event(failure.seq, failure.stage, str(failure))
+        what = "the decisions due before event" if failure.stage == "settle" else "event"
+        cause = failure.__cause__
+        log.error("%s %d (%s) refused and rolled back: the engine raised %s; it is rebuilt without it",
+                  what, failure.seq, failure.kind,
+                  type(cause).__name__ if failure.kind == "call" else str(failure),
+                  exc_info=None if failure.kind == "call" else cause)
+
     def stop(self) -> None:
         self._stop.set()
         self._pending.put(None)
@@ -214,11 +287,12 @@ class LiveDispatch:
         return self.enqueue(kind, payload, call=call, wait=wait).result()
 
     def enqueue(self, kind: str, payload: dict[str, Any], *, call: dict[str, Any] | None = None,
-                wait: bool = False) -> Future[Logged]:
+                wait: bool = False, idempotency_key: str | None = None) -> Future[Logged]:
         """Hand an event to the writer; the future is done once it is committed (for an
-        ``async`` caller: ``await asyncio.wrap_future(...)``)."""
+        ``async`` caller: ``await asyncio.wrap_future(...)``). A call whose ``idempotency_key``
+        is already stored fails with ``DuplicateCallError`` like a known call id."""
         done: Future[Logged] = Future()
-        self._pending.put((PendingEvent(0, kind, payload, now_iso(), call), wait, done))
+        self._pending.put((PendingEvent(0, kind, payload, now_iso(), call, idempotency_key), wait, done))
         return done
 
     def _write(self) -> None:
@@ -239,14 +313,16 @@ class LiveDispatch:
                 batch.append(more)
             t = max(self.now_s(), self._last_t)
             events = [dataclasses.replace(ev, t_s=t) for ev, _, _ in batch]
-            try:
-                results = self.store.append_batch(events)
-            except Exception as exc:  # the store is down: every waiting request hears so
-                for _, _, done in batch:
-                    done.set_exception(exc)
-                continue
+            results = self._append(events)
             self._last_t = t
+            seqs = [r for r in results if isinstance(r, int)]
+            if seqs:
+                self.committed_seq = max(seqs)
+                self._commits.append((self.committed_seq, time.monotonic()))
             for ev, (_, wait, done), result in zip(events, batch, results, strict=True):
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                    continue
                 if isinstance(result, dict):
                     done.set_exception(DuplicateCallError(result))
                     continue
@@ -254,11 +330,52 @@ class LiveDispatch:
                 self._queue.put((StoredEvent(result, t, ev.kind, ev.payload), future))
                 done.set_result(Logged(result, t, ev.received_at, future))
 
+    def _append(self, events: list[PendingEvent]) -> list[int | dict[str, Any] | Exception]:
+        """Commit a batch. When the store is down every event fails with its error; when one
+        event cannot be stored, the others are committed one by one, so that a bad event fails
+        only its own request."""
+        try:
+            results: list[int | dict[str, Any] | Exception] = list(self.store.append_batch(events))
+        except (OperationalError, InterfaceError) as exc:
+            self.write_error = str(getattr(exc, "orig", None) or type(exc).__name__)
+            return [exc] * len(events)
+        except SQLAlchemyError as exc:
+            if len(events) == 1:
+                return [exc]
+            return [r for ev in events for r in self._append([ev])]
+        self.write_error = ""
+        return results
+
     def outcome(self, kind: str, payload: dict[str, Any], timeout_s: float = 60.0) -> Outcome:
         """Log an event and wait until the engine has applied (or refused) it."""
         future = self.submit(kind, payload, wait=True).outcome
         assert future is not None
         return future.result(timeout=timeout_s)
+
+    def lag(self) -> tuple[int, float]:
+        """How far the engine is behind the log: committed events it has not applied, and how
+        long the oldest of them has waited (seconds)."""
+        behind = max(0, self.committed_seq - self.applied_seq)
+        try:
+            waited = time.monotonic() - self._commits[0][1] if behind else 0.0
+        except IndexError:  # the engine thread caught up meanwhile
+            waited = 0.0
+        return behind, waited
+
+    def problem(self, max_lag_s: float) -> str:
+        """Why the engine cannot be relied on now; empty when it can."""
+        if self.fault:
+            return self.fault
+        if self.write_error:
+            return f"the store cannot write: {self.write_error}"
+        stopped = [th.name for th in self._threads if not th.is_alive()]
+        if stopped:
+            return f"engine threads stopped: {', '.join(stopped)}"
+        behind, waited = self.lag()
+        if waited > max_lag_s:
+            return f"the engine is {behind} events behind the log, the oldest waiting {waited:.0f} s " \
+                   f"(limit {max_lag_s:g} s)"
+        return ""
 
     def _run(self) -> None:
         while True:
@@ -266,10 +383,18 @@ class LiveDispatch:
             if item is None:
                 return
             ev, future = item
-            outcome = self._apply(ev)
+            try:
+                outcome = self._apply(ev)
+            except Exception as exc:  # never leave the engine thread: say so, and go on
+                log.exception("event %d (%s): applying it failed outside the engine", ev.seq, ev.kind)
+                if future is not None:
+                    future.set_exception(exc)
+                continue
+            while self._commits and self._commits[0][0] <= self.applied_seq:
+                self._commits.popleft()
             if future is not None:
                 future.set_result(outcome)
-            if self._unsettled and not self._settle_asked and self._queue.empty():
+            if self._unsettled and not self._settle_asked and not self._decide_failed and self._queue.empty():
                 self._settle_asked = True  # out of work: log the point where the engine decides
                 self.enqueue("settle", {})
 
@@ -279,34 +404,109 @@ class LiveDispatch:
             self.submit("tick", {})
 
     def _apply(self, ev: StoredEvent) -> Outcome:
-        decisions: list[Decision] = []
-        refused = ""
+        """Apply one event on the engine thread, atomically (see the module docstring), and
+        tell the listeners and subscribers."""
         with self.lock:
-            engine = self.engine
-            if self._unsettled and engine.clock_s is not None and ev.t_s > engine.clock_s:
-                decisions += engine.settle(engine.clock_s)
-                self._unsettled = False
-            if ev.kind == "replan":
-                engine.policy.on_override()
             try:
-                decisions += engine.handle(_payload_event(ev, self.region), settle=False)
-                self._unsettled = True
-                self.calls_applied += ev.kind == "call"
-            except (EventError, ValueError, KeyError) as exc:
-                self.refused += 1
-                refused = str(exc)
-            if ev.kind in ("tick", "replan", "settle") and self._unsettled:
-                decisions += engine.settle(ev.t_s)
-                self._unsettled = False
-            if ev.kind == "settle":
-                self._settle_asked = False
-            self.applied_seq = ev.seq
+                outcome = self._fold(ev)
+            except EngineFailedError as failure:
+                outcome = self._roll_back(failure)
+        decisions = list(outcome.decisions)
         for listener in self.listeners:
             listener(ev.kind, decisions)
         if decisions or ev.kind not in ("tick", "settle"):
-            self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind, "refused": refused,
+            self._publish({"seq": ev.seq, "t_s": ev.t_s, "event": ev.kind, "refused": outcome.refused,
                            "decisions": [_decision_json(d) for d in decisions]})
-        return Outcome(ev.seq, refused=refused, decisions=tuple(decisions))
+        return outcome
+
+    def _roll_back(self, failure: EngineFailedError) -> Outcome:
+        """Mark the failed stage refused and rebuild the engine up to its event without it; while
+        the store cannot be reached, retry each second (``fault`` says why)."""
+        while not self._stop.is_set():
+            try:
+                self._refuse(failure)
+                _, last = self._rebuild(until=failure.seq)
+            except SQLAlchemyError as exc:
+                self.fault = f"cannot roll back event {failure.seq}: the store is unavailable " \
+                             f"({type(exc).__name__})"
+                log.error("%s; retrying", self.fault)
+                self._stop.wait(1.0)
+                continue
+            self.fault = ""
+            self._decide_failed = self._decide_failed or failure.deciding
+            self._settle_asked = self._settle_asked and failure.kind != "settle"
+            if last is not None and last.seq == failure.seq:
+                return last
+            break
+        return Outcome(failure.seq, refused=str(failure), failed=True)
+
+    def _fold(self, ev: StoredEvent) -> Outcome:
+        """Apply one logged event to the engine, deciding where the log says; raises
+        ``EngineFailedError`` when the engine raises anything but a refusal."""
+        skip = self._skips.get(ev.seq, {})
+        if "event" in skip:
+            self.refused += 1
+            self.applied_seq = ev.seq
+            return Outcome(ev.seq, refused=skip["event"], failed=True)
+        decisions: list[Decision] = []
+        engine = self.engine
+        clock_s = engine.clock_s
+        if self._unsettled and clock_s is not None and ev.t_s > clock_s and "settle" not in skip:
+            decisions += self._decide(ev, "settle", clock_s)
+        stale, refused = self._check(ev)
+        if not refused:
+            try:
+                if ev.kind == "replan":
+                    engine.policy.on_override()
+                decisions += engine.handle(_payload_event(ev, self.region), settle=False)
+            except EventError as exc:  # a refusal: by the engine's contract it changed nothing
+                refused = str(exc)
+            except Exception as exc:
+                raise EngineFailedError(ev, "event", exc, deciding=False) from exc
+        if refused:
+            self.refused += 1
+        else:
+            self._unsettled = True
+            self.calls_applied += ev.kind == "call"
+            if ev.kind == "planned_outage":
+                self._planned.add(ev.payload["outage_id"])
+            if ev.kind not in DECISION_POINTS:
+                self._decide_failed = False
+        if ev.kind in DECISION_POINTS and self._unsettled:
+            decisions += self._decide(ev, "event", ev.t_s)
+        if ev.kind == "settle":
+            self._settle_asked = False
+        self.applied_seq = ev.seq
+        return Outcome(ev.seq, refused=refused, decisions=tuple(decisions), stale=stale)
+
+    def _decide(self, ev: StoredEvent, stage: str, t_s: int) -> list[Decision]:
+        """The engine's decisions due at ``t_s`` (the burst before ``ev`` is settled)."""
+        try:
+            decisions = self.engine.settle(t_s)
+        except Exception as exc:
+            raise EngineFailedError(ev, stage, exc, deciding=True) from exc
+        self._unsettled = False
+        return decisions
+
+    def _check(self, ev: StoredEvent) -> tuple[str, str]:
+        """Refusals decided here, before the engine sees the event: an If-Match that no longer
+        holds (the current version, and the reason) or a planned-outage id already used."""
+        p = ev.payload
+        expect = p.get("expect")
+        if expect is not None:
+            if "order_id" in expect:
+                order = self.engine.orders.get(expect["order_id"])
+                what = f"work order {expect['order_id']}"
+                current = order_out(self, order).version if order is not None else "none"
+            else:
+                what = f"crew {expect['crew_id']}"
+                current = crew_version(self, expect["crew_id"]) if expect["crew_id"] in self.engine.crews \
+                    else "none"
+            if current != expect["version"]:
+                return current, f"{what} has changed since version {expect['version']}; read it again"
+        if ev.kind == "planned_outage" and p["outage_id"] in self._planned:
+            return "", f"planned outage {p['outage_id'].removeprefix(PLANNED_PREFIX)} already exists"
+        return "", ""
 
     # -- change stream -------------------------------------------------------------
     def subscribe(self, loop: asyncio.AbstractEventLoop

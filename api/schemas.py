@@ -1,14 +1,56 @@
 """Request and response bodies of the API (pydantic); field limits here are the contract the
-OpenAPI document publishes."""
+OpenAPI document publishes. Types are strict where JSON could blur them: a time is an ISO 8601
+string with a UTC offset (not a number) between 2000 and a year from now, a flag is true or false
+(not "yes"); text holds no control characters (NUL and the like)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=365)
+
+
+def _printable(text: str) -> str:
+    """Refuse control characters (NUL, escapes, ...) and lone surrogates, which no store takes."""
+    bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise ValueError(f"control character U+{ord(bad):04X} is not allowed")
+    return text
+
+
+def _iso_text(value: Any) -> Any:
+    """A time must come as text: a number would be read as seconds since 1970."""
+    if not isinstance(value, str):
+        raise ValueError("a time is an ISO 8601 string with a UTC offset, e.g. 2026-08-12T06:00:00+08:00")
+    return value
+
+
+def _sane_time(value: datetime) -> datetime:
+    """A time with a UTC offset, from 2000 to a year from now."""
+    if value.tzinfo is None:
+        raise ValueError("a time needs a UTC offset (ISO 8601, e.g. 2026-08-12T06:00:00+08:00)")
+    # compared, not converted: a time near year 1 or 9999 cannot always move to UTC
+    if not EARLIEST <= value <= datetime.now(UTC) + LATEST_AHEAD:
+        raise ValueError("a time must lie between 2000-01-01 and a year from now")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+Time = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_sane_time)]
 
 
 class CallIn(BaseModel):
@@ -17,12 +59,12 @@ class CallIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     call_id: str = Id
-    time: datetime | None = None
-    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
-    meter_id: str | None = Field(default=None, min_length=1, max_length=64)
-    address: str | None = Field(default=None, min_length=1, max_length=500)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
+    time: Time | None = None
+    customer_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    meter_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    address: Text | None = Field(default=None, min_length=1, max_length=500)
+    lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
 
     @model_validator(mode="after")
     def _one_way_to_locate(self) -> CallIn:
@@ -30,8 +72,6 @@ class CallIn(BaseModel):
             raise ValueError("lon and lat come together")
         if not (self.customer_id or self.meter_id or self.address or self.lon is not None):
             raise ValueError("give customer_id, meter_id, address, or lon and lat")
-        if self.time is not None and self.time.tzinfo is None:
-            raise ValueError("time needs a UTC offset (ISO 8601, e.g. 2026-08-12T06:00:00+08:00)")
         return self
 
 
@@ -78,8 +118,8 @@ class StatusChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: Literal["on_site", "repaired", "callback_done", "cancelled"]
-    crew_id: str | None = Field(default=None, min_length=1, max_length=64)
-    reason: str = Field(default="", max_length=200)
+    crew_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    reason: Text = Field(default="", max_length=200)
 
 
 class AssignmentIn(BaseModel):
@@ -104,9 +144,9 @@ class CrewUpdate(BaseModel):
     """A crew's GPS fix, and/or going on or off duty."""
 
     model_config = ConfigDict(extra="forbid")
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    on_duty: bool | None = None
+    lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    on_duty: StrictBool | None = None
 
     @model_validator(mode="after")
     def _something(self) -> CrewUpdate:
@@ -119,26 +159,29 @@ class CrewUpdate(BaseModel):
 
 class DeviceReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device_id: str = Field(min_length=1, max_length=64)
+    device_id: Text = Field(min_length=1, max_length=64)
 
 
 class PlannedOutageIn(BaseModel):
+    """A planned outage: its id (unique among planned outages), the device opened, and its
+    window, which must not lie wholly in the past."""
+
     model_config = ConfigDict(extra="forbid")
     outage_id: str = Id
-    device_id: str = Field(min_length=1, max_length=64)
-    start: datetime
-    end: datetime
+    device_id: Text = Field(min_length=1, max_length=64)
+    start: Time
+    end: Time
 
     @model_validator(mode="after")
     def _window(self) -> PlannedOutageIn:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("start and end need a UTC offset")
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.end <= datetime.now(UTC):
+            raise ValueError("the outage is over: end lies in the past")
         return self
 
 
-class Problem(BaseModel):
+class ErrorBody(BaseModel):
     """Every error body: what went wrong, and for bad fields which and why."""
 
     error: str

@@ -1,14 +1,20 @@
 """The server as a separate process on loopback, for tests and benchmarks that need a real
-one (a crash test kills it; a load test keeps its CPU apart from the load generator's)."""
+one (a crash test kills it; a load test keeps its CPU apart from the load generator's), and
+what they do to it: bursts of calls ended by SIGKILL, requests sent all at once, waiting until
+the engine has caught up with the log."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,3 +63,71 @@ def start_server(data_dir: Path, port: int, env: dict[str, str], *extra: str,
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"server not ready in {timeout_s:.0f} s: {log.read_text()[-2000:]}")
+
+
+def kill_mid_burst(proc: subprocess.Popen[bytes], port: int, headers: dict[str, str], customers: list[str], *,
+                   clients: int = 4, after: int = 150, prefix: str = "c") -> list[str]:
+    """``clients`` threads file calls as fast as the server answers; once ``after`` are
+    acknowledged the server is killed with SIGKILL. Returns the ids of the acknowledged calls."""
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=5) as http:
+            n = 0
+            while not stop.is_set():
+                call_id = f"{prefix}{k}-{n}"
+                customer = customers[(k * 7919 + n * 31) % len(customers)]
+                try:
+                    r = http.post("/v1/calls", json={"call_id": call_id, "customer_id": customer})
+                except httpx.HTTPError:
+                    return
+                if r.status_code in (200, 201, 202):
+                    with lock:
+                        acknowledged.append(call_id)
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for th in threads:
+        th.start()
+    while len(acknowledged) < after and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stop.set()
+    for th in threads:
+        th.join()
+    return acknowledged
+
+
+def at_once(clients: list[httpx.Client], request: Callable[[httpx.Client, int], httpx.Response]) -> list[Any]:
+    """Every client (each on its own connection) sends ``request`` at the same moment, from its
+    own thread; their answers, in order."""
+    barrier = threading.Barrier(len(clients))
+    answers: list[Any] = [None] * len(clients)
+
+    def go(k: int) -> None:
+        barrier.wait()
+        answers[k] = request(clients[k], k)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(len(clients))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return answers
+
+
+def caught_up(http: httpx.Client, headers: dict[str, str] | None = None,
+              timeout_s: float = 60.0) -> dict[str, Any]:
+    """``/v1/status`` once the engine has applied every logged event (a ``TestClient`` is an
+    httpx client too); ``RuntimeError`` if it has not in ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status: dict[str, Any] = http.get("/v1/status", headers=headers).json()
+        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
+            return status
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the engine did not catch up in {timeout_s:.0f} s: {status}")
+        time.sleep(0.02)

@@ -3,13 +3,17 @@ the limits on requests. Values come from arguments and the environment, never fr
 
 The secret is ``OUTAGE_DISPATCH_SECRET``, else the data folder's ``secret.key`` (created, mode
 0600, by ``outage-dispatch token create``). Outside development mode the server refuses to start
-without one, or with the development default.
+without one, with the development default, or with one too weak to key tokens (fewer than 16
+distinct characters or under about 128 bits).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+import string
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +39,8 @@ class Settings:
     # how far outside the territory a call's coordinates may lie, metres
     territory_margin_m: float = 2_000.0
     tick_s: float = 60.0
-    token_cache_s: float = 30.0  # a revoked token is refused within this long
+    token_cache_s: float = 30.0  # a revoked token is refused (and its open streams end) within this long
+    ready_max_lag_s: float = 30.0  # /readyz fails when a logged event has waited longer for the engine
     # serve --demo: the default storm plays live on a clock this many times faster than real time
     demo: bool = False
     demo_speed: float = 60.0
@@ -59,9 +64,48 @@ class Settings:
             raise SettingsError("no secret: set OUTAGE_DISPATCH_SECRET, or run `outage-dispatch token "
                                 f"create --data-dir {self.data_dir}` once to create "
                                 f"{self.data_dir / SECRET_FILE}")
-        if self.secret == DEV_SECRET or len(self.secret) < 16:
-            raise SettingsError("the secret is the development default or shorter than 16 characters; "
-                                "set a real OUTAGE_DISPATCH_SECRET (development mode only allows it)")
+        if self.secret == DEV_SECRET:
+            raise SettingsError("the secret is the development default; set a real OUTAGE_DISPATCH_SECRET "
+                                "(development mode only allows it)")
+        check_secret(self.secret)
+
+
+MIN_SECRET_BITS = 128
+MIN_SECRET_DISTINCT = 16
+
+
+def secret_bits(secret: str) -> float:
+    """A secret's strength, estimated as its length times the bits of a character drawn from
+    the classes it uses (lower case, upper case, digits, punctuation, anything else)."""
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation]
+    alphabet = sum(len(c) for c in classes if any(ch in c for ch in secret))
+    if any(not any(ch in c for c in classes) for ch in secret):
+        alphabet += 100
+    return len(secret) * math.log2(max(alphabet, 2))
+
+
+def check_secret(secret: str) -> None:
+    """Refuse a secret with fewer than 16 distinct characters or under 128 bits estimated."""
+    distinct = len(set(secret))
+    if distinct < MIN_SECRET_DISTINCT or secret_bits(secret) < MIN_SECRET_BITS:
+        raise SettingsError(f"the secret is too weak ({distinct} distinct characters, about "
+                            f"{secret_bits(secret):.0f} bits; needs {MIN_SECRET_DISTINCT} and "
+                            f"{MIN_SECRET_BITS}): make one with `python3 -c 'import secrets; "
+                            f"print(secrets.token_urlsafe(32))'`")
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """One line naming the folder and the cause when the data folder cannot be created or
+    written (a read-only file system, no permission, a file in the way)."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"data folder {data_dir} cannot be written: {exc.strerror or exc}") from None
+    for name in (DB_FILE, SECRET_FILE):
+        if (data_dir / name).exists() and not os.access(data_dir / name, os.R_OK | os.W_OK):
+            raise SettingsError(f"{data_dir / name} cannot be written: permission denied")
 
 
 def read_secret(data_dir: Path) -> str | None:
@@ -73,6 +117,7 @@ def ensure_secret(data_dir: Path) -> str:
     """The configured secret, or a new random one written to ``secret.key`` (mode 0600)."""
     configured = os.environ.get("OUTAGE_DISPATCH_SECRET") or read_secret(data_dir)
     if configured:
+        check_secret(configured)
         return configured
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)

@@ -4,7 +4,12 @@ The event log is the source of truth: every input the engine acts on (a call, a 
 a dispatcher's decision, a clock tick) is appended with its sequence number and storm-clock
 time, committed before it is acknowledged; on start the engine's state is rebuilt by applying
 the log in order. Calls are also kept by id (idempotent intake), API keys by the HMAC of the
-token, and the responses of requests sent with an ``Idempotency-Key``.
+token, the call each ``Idempotency-Key`` stored, the events refused because applying them raised
+(a rebuild skips them), and the roster of the crews the server dispatches.
+
+SQLite's files (database, WAL, shared memory) are created readable by their owner only: they hold
+callers' addresses. Errors never carry SQL parameters (``hide_parameters``), so logging one
+leaks no personal data.
 
 Schema changes go through Alembic (``api/migrations``); ``Store.migrate`` upgrades to head.
 """
@@ -12,6 +17,7 @@ Schema changes go through Alembic (``api/migrations``); ``Store.migrate`` upgrad
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -82,6 +89,17 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
 )
+refused_events = Table(
+    "refused_events", metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("stage", String(16), primary_key=True),  # "event", or "settle": the decisions due before it
+    Column("reason", Text, nullable=False),
+    Column("refused_at", String(40), nullable=False),
+)
+roster = Table(
+    "roster", metadata,
+    Column("crew_id", String(64), primary_key=True),
+)
 
 
 def now_iso() -> str:
@@ -105,10 +123,11 @@ class PendingEvent:
     payload: dict[str, Any]
     received_at: str
     call: dict[str, Any] | None = None
+    idempotency_key: str | None = None
 
 
 class DuplicateCallError(Exception):
-    """A call id already stored; ``stored`` is the call as first received."""
+    """A call id (or Idempotency-Key) already stored; ``stored`` is the call as first received."""
 
     def __init__(self, stored: dict[str, Any]) -> None:
         super().__init__(stored["call_id"])
@@ -123,6 +142,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory one or another database."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _owner_only(path: Path) -> None:
+    """Create the SQLite database file readable by its owner only (SQLite gives its WAL and
+    shared-memory files the database file's mode), and tighten the files if they exist."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        if (path.parent / name).exists():
+            os.chmod(path.parent / name, 0o600)
+
+
 class Store:
     """Append-only event log plus the lookup tables; safe to share between threads."""
 
@@ -130,13 +167,15 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+            path = sqlite_path(url)
+            if path is not None:
+                _owner_only(path)
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False},
+                                                hide_parameters=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                        hide_parameters=True)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -156,19 +195,27 @@ class Store:
     # -- the event log ---------------------------------------------------------------
     def append_batch(self, batch: list[PendingEvent]) -> list[int | dict[str, Any]]:
         """Commit events in one transaction (group commit); for each, its sequence number, or,
-        for a call whose id is already stored (or earlier in the batch), the stored call, and
-        nothing of it is written. Only one writer appends: it numbers the events itself."""
+        for a call whose id or Idempotency-Key is already stored (or earlier in the batch), the
+        stored call, and nothing of it is written. Only one writer appends: it numbers the events
+        itself, and so checks ids and keys atomically."""
         ids = [p.call["call_id"] for p in batch if p.call is not None]
+        keys = [p.idempotency_key for p in batch if p.idempotency_key]
         out: list[int | dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         call_rows: list[dict[str, Any]] = []
+        key_rows: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
+            keyed = {str(r.key): str(r.body) for r in conn.execute(
+                select(idempotency.c.key, idempotency.c.body).where(idempotency.c.key.in_(keys)))} \
+                if keys else {}
+            ids += list(keyed.values())
             known = {r.call_id: dict(r._mapping) for r in conn.execute(
                 select(calls).where(calls.c.call_id.in_(ids)))} if ids else {}
             seq = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
             for p in batch:
-                if p.call is not None and p.call["call_id"] in known:
-                    out.append(known[p.call["call_id"]])
+                stored = keyed.get(p.idempotency_key or "") or (p.call or {}).get("call_id")
+                if stored in known:
+                    out.append(known[stored])
                     continue
                 seq += 1
                 event_rows.append({"seq": seq, "t_s": p.t_s, "kind": p.kind, "payload": p.payload,
@@ -177,17 +224,54 @@ class Store:
                     row = {**p.call, "seq": seq, "t_s": p.t_s, "received_at": p.received_at}
                     call_rows.append(row)
                     known[p.call["call_id"]] = row
+                    if p.idempotency_key:
+                        key_rows.append({"key": p.idempotency_key, "request": p.kind, "status": 201,
+                                         "body": p.call["call_id"]})
+                        keyed[p.idempotency_key] = p.call["call_id"]
                 out.append(seq)
             if event_rows:
                 conn.execute(insert(events), event_rows)
             if call_rows:
                 conn.execute(insert(calls), call_rows)
+            if key_rows:
+                conn.execute(insert(idempotency), key_rows)
         return out
 
-    def events_after(self, seq: int = 0) -> Iterator[StoredEvent]:
+    # -- events refused because applying them raised ---------------------------------
+    def refused_events(self) -> dict[int, dict[str, str]]:
+        """For each such event, its refused stages (``event``, ``settle``) and their reasons."""
+        out: dict[int, dict[str, str]] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(events.c.seq, events.c.t_s, events.c.kind, events.c.payload)
-                                .where(events.c.seq > seq).order_by(events.c.seq))
+            rows = conn.execute(select(refused_events.c.seq, refused_events.c.stage, refused_events.c.reason))
+            for r in rows:
+                out.setdefault(int(r.seq), {})[str(r.stage)] = str(r.reason)
+        return out
+
+    def refuse_event(self, seq: int, stage: str, reason: str) -> None:
+        """Mark a stage of a logged event refused: every rebuild skips it (marking it twice is
+        marking it once)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(refused_events).values(seq=seq, stage=stage, reason=reason[:2000],
+                                                           refused_at=now_iso()))
+        except IntegrityError:
+            pass
+
+    def probe_write(self) -> None:
+        """Commit a tiny write (raises when the store cannot write, e.g. a full disk)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(meta).where(meta.c.key == "write_probe").values(value=now_iso()))
+            if not done.rowcount:
+                conn.execute(insert(meta).values(key="write_probe", value=now_iso()))
+
+    def events_after(self, seq: int = 0, *, until: int | None = None) -> Iterator[StoredEvent]:
+        """The logged events after ``seq`` (up to ``until``), in order."""
+        with self.engine.connect() as conn:
+            e = events.c
+            query = select(e.seq, e.t_s, e.kind, e.payload).where(e.seq > seq)
+            if until is not None:
+                query = query.where(e.seq <= until)
+            rows = conn.execute(query.order_by(events.c.seq))
             for r in rows:
                 payload = r.payload if isinstance(r.payload, dict) else json.loads(r.payload)
                 yield StoredEvent(int(r.seq), int(r.t_s), str(r.kind), payload)
@@ -222,6 +306,18 @@ class Store:
         assert stored is not None
         return stored
 
+    # -- the roster the server dispatches -------------------------------------------
+    def set_roster(self, crew_ids: list[str]) -> None:
+        """Record the crews the server dispatches (crew tokens must name one of them)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(roster))
+            conn.execute(insert(roster), [{"crew_id": c} for c in crew_ids])
+
+    def roster(self) -> set[str]:
+        """The crews recorded by the last server start; empty before the first."""
+        with self.engine.connect() as conn:
+            return {str(c) for c in conn.execute(select(roster.c.crew_id)).scalars()}
+
     # -- API keys --------------------------------------------------------------------
     def add_key(self, key_id: str, token_hash: str, role: str, crew_id: str | None) -> None:
         with self.engine.begin() as conn:
@@ -235,22 +331,23 @@ class Store:
             done = conn.execute(update(api_keys).where(live).values(revoked=True))
             return bool(done.rowcount)
 
+    def revoke_key_id(self, key_id: str) -> bool:
+        """Revoke the key with this id; False when there is no live one."""
+        with self.engine.begin() as conn:
+            live = (api_keys.c.key_id == key_id) & (api_keys.c.revoked.is_(False))
+            return bool(conn.execute(update(api_keys).where(live).values(revoked=True)).rowcount)
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        """Every key's id, role, crew, creation time and whether it is revoked (never its hash)."""
+        with self.engine.connect() as conn:
+            k = api_keys.c
+            rows = conn.execute(select(k.key_id, k.role, k.crew_id, k.created_at, k.revoked)
+                                .order_by(k.created_at, k.key_id))
+            return [dict(r._mapping) for r in rows]
+
     def key(self, token_hash: str) -> tuple[str, str | None] | None:
         """(role, crew id) of a live key, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(select(api_keys.c.role, api_keys.c.crew_id).where(
                 (api_keys.c.token_hash == token_hash) & (api_keys.c.revoked.is_(False)))).first()
             return (str(row.role), row.crew_id) if row else None
-
-    # -- idempotent requests ---------------------------------------------------------
-    def idempotent_response(self, key: str) -> tuple[str, int, str] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(idempotency).where(idempotency.c.key == key)).first()
-            return (str(row.request), int(row.status), str(row.body)) if row else None
-
-    def save_response(self, key: str, request: str, status: int, body: str) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(idempotency).values(key=key, request=request, status=status, body=body))
-        except IntegrityError:
-            pass  # a concurrent request with the same key stored it first

@@ -45,6 +45,7 @@ python -m benchmarks.run_dispatch --suite policies  # results/dispatch-policies.
 python -m benchmarks.run_replay --suite speed       # results/replay-speed.json (about 2 min)
 python -m benchmarks.run_replay --suite experiment  # results/replay-experiment.json (about 6 min)
 python -m benchmarks.run_api                        # results/api-load.json (about 7 min)
+python -m benchmarks.run_api_safety                 # results/api-safety.json (about 5 min)
 ```
 
 ## Storm dispatch (FORMATS.md objective; lower is better)
@@ -146,6 +147,7 @@ customers-out F1 0.97: {_met(all(v['customers_out_f1'] >= 0.97 for v in at30))}.
     out.append(_dispatch_section())
     out.append(_replay_section())
     out.append(_api_section())
+    out.append(_api_safety_section())
     return "\n".join(out)
 
 
@@ -215,6 +217,25 @@ PostgreSQL runs with fsync on. The plan endpoint with {plan['open_orders']:,} op
 around PG&E's storm, every event's device reported open; {plan['planned_jobs']:,} jobs within the
 24-hour plan, {plan['plan_bytes'] / 1000:.0f} kB): p50 {plan['plan_p50_ms']} ms, max {plan['plan_max_ms']} ms; the
 list of all open orders {plan['open_orders_list_ms']} ms.
+"""
+
+
+def _api_safety_section() -> str:
+    s = _load("api-safety.json")
+    im, idem = s["if_match"], s["idempotency"]
+    kills = "; ".join(f"{k['store']}: {len(k['rounds'])} kills, {k['acknowledged']:,} calls acknowledged, "
+                      f"{k['lost']} lost, the rebuilt engine took in every stored call: "
+                      f"{'yes' if k['engine_took_every_stored_call'] else '**no**'}" for k in s["kill_9"])
+    return f"""## Dispatcher API under races and crashes
+
+`benchmarks/run_api_safety.py` (correctness, not timed; the server as its own process, region at
+scale 0.1). Two dispatchers sending different crews to one order with the same If-Match at the
+same moment: exactly one winner, the other 409, in {im['exactly_one_winner']} of {im['trials']} trials
+(target all: {_met(im['exactly_one_winner'] == im['trials'])}). {idem['senders']} clients sending a call each
+with one Idempotency-Key at the same moment: exactly one call stored in {idem['exactly_one_stored']} of
+{idem['trials']} trials (target all: {_met(idem['exactly_one_stored'] == idem['trials'])}). SIGKILL in the middle
+of a burst from four clients, then a restart: {kills} (target 0 lost:
+{_met(all(k['lost'] == 0 for k in s['kill_9']))}).
 """
 
 

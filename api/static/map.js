@@ -151,8 +151,8 @@ async function refresh() {
   criticalLayer.clearLayers();
   const out = critical.body.filter((c) => c.out);
   out.forEach((c) => L.circleMarker([c.lat, c.lon], { radius: 4, color: "#4b2b73", weight: 1, fillColor: "#9467bd",
-    fillOpacity: 1, className: "critical-marker" }).bindTooltip(`${c.customer_id} (${c.critical})`).addTo(criticalLayer));
-  $("count-critical").textContent = out.length;
+    fillOpacity: 1, className: "critical-marker" }).bindTooltip(c.customer_id ? `${c.customer_id} (${c.critical})` : `${c.count} × ${c.critical}`).addTo(criticalLayer));
+  $("count-critical").textContent = out.reduce((n, c) => n + c.count, 0);
   $("kpi-arrival").textContent = kpis.body.arrival_within_limit_rate === null ? "–"
     : `${(100 * kpis.body.arrival_within_limit_rate).toFixed(1)} %`;
   $("kpi-unlocated").textContent = kpis.body.calls_unlocated;

@@ -4,21 +4,23 @@ for the session, tokens for every role, and a client on the app."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import create_token
 from api.pg_local import PostgresUnavailableError, local_postgres
+from api.server_process import free_port
 from api.settings import Settings
 from api.store import Store
 from grid_model.generate import RegionParams
@@ -87,26 +89,30 @@ def issue_tokens(settings: Settings) -> dict[str, str]:
     return tokens
 
 
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on loopback in a thread of this process; its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def http_server(tmp_path: Path, region: Region) -> Iterator[tuple[str, dict[str, str]]]:
     """The app served by uvicorn on loopback in this process (SQLite store); its base URL and a
     token per role."""
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
     tokens = issue_tokens(settings)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, region=region), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", tokens
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(settings, region=region)) as base:
+        yield base, tokens
 
 
 @pytest.fixture

@@ -72,8 +72,16 @@ def test_bad_calls_name_the_field_and_store_nothing(api: Api) -> None:
         ({"call_id": "K6", "lon": 200, "lat": 28.9}, "lon"),
         ({"call_id": "K 6", "customer_id": "1"}, "call_id"),
         ({"call_id": "K6", "customer_id": "1", "time": "yesterday"}, "time"),
-        ({"call_id": "K6", "customer_id": "1", "time": "2026-08-12T06:00:00"}, "body"),
+        ({"call_id": "K6", "customer_id": "1", "time": "2026-08-12T06:00:00"}, "time"),
         ({"call_id": "K6", "customer_id": "1", "colour": "red"}, "colour"),
+        # control characters, times outside 2000..a year ahead, and numbers for times are refused
+        ({"call_id": "K6", "address": "No. 44\x00 Ningyuan Lu"}, "address"),
+        ({"call_id": "K6", "customer_id": "33\x1b[2J01"}, "customer_id"),
+        ({"call_id": "K6", "customer_id": "1", "time": "9999-12-31T23:59:59-23:00"}, "time"),
+        ({"call_id": "K6", "customer_id": "1", "time": "0001-01-01T00:00:00+14:00"}, "time"),
+        ({"call_id": "K6", "customer_id": "1", "time": "1999-12-31T23:00:00+00:00"}, "time"),
+        ({"call_id": "K6", "customer_id": "1", "time": 123}, "time"),
+        ({"call_id": "K6", "lon": "118.9", "lat": 28.9}, "lon"),
     ]
     for body, field in cases:
         r = api.client.post("/v1/calls", json=body, headers=h)
@@ -85,5 +93,9 @@ def test_bad_calls_name_the_field_and_store_nothing(api: Api) -> None:
     assert r.status_code == 422
     r = api.client.post("/v1/calls", json={"call_id": "K7", "address": "x" * 70_000}, headers=h)
     assert r.status_code == 413 and "over" in r.json()["error"]
+    chunked = (b'{"call_id": "K8", "address": "' + b"x" * 1000 + b'"}' for _ in range(70))  # no length
+    r = api.client.post("/v1/calls", content=chunked, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "over" in r.json()["error"]
+    assert api.client.get("/v1/calls/K%00", headers=h).status_code == 422
     assert api.client.get("/v1/calls/K6", headers=h).status_code == 404
     assert _settled(api)["store"]["calls"] == 0

@@ -4,16 +4,12 @@ rebuilt from the store, has taken in exactly the stored calls."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 import httpx
 
-from api.server_process import free_port, server_env, start_server, token_from_cli
+from api.server_process import caught_up, free_port, kill_mid_burst, server_env, start_server, token_from_cli
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 
@@ -27,45 +23,13 @@ def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
     headers = {"Authorization": f"Bearer {token_from_cli(data_dir, env, 'dispatcher')}"}
     port = free_port()
     proc = start_server(data_dir, port, env, "--scale", "0.1")
-    acknowledged: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client(k: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=5) as http:
-            n = 0
-            while not stop.is_set():
-                call_id = f"c{k}-{n}"
-                customer = customers[(k * 7919 + n * 31) % len(customers)]
-                try:
-                    r = http.post("/v1/calls", json={"call_id": call_id, "customer_id": customer})
-                except httpx.HTTPError:
-                    return
-                if r.status_code in (200, 201, 202):
-                    with lock:
-                        acknowledged.append(call_id)
-                n += 1
-
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
-    for th in threads:
-        th.start()
-    while len(acknowledged) < 150:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    stop.set()
-    for th in threads:
-        th.join()
+    acknowledged = kill_mid_burst(proc, port, headers, customers)
     assert len(acknowledged) >= 150
 
     proc = start_server(data_dir, port, env, "--scale", "0.1")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
-            for _ in range(500):
-                status = http.get("/v1/status").json()
-                if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
-                    break
-                time.sleep(0.02)
+            status = caught_up(http)
             for call_id in acknowledged:
                 assert http.get(f"/v1/calls/{call_id}").status_code == 200, call_id
             stored = status["store"]["calls"]

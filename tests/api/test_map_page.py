@@ -47,6 +47,16 @@ def _need_chromium() -> str:
     return CHROMIUM
 
 
+def _wait_until(page: Any, expression: str, timeout: float = 30_000) -> None:
+    """Poll ``expression`` in the page until it is true (Playwright's own wait_for_function
+    evaluates strings with eval, which the server's Content-Security-Policy forbids)."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:.0f} s: {expression}")
+        time.sleep(0.1)
+
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
@@ -54,7 +64,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 @contextmanager
 def _page(locale: str) -> Iterator[tuple[Any, list[str]]]:
     """A page in headless Chromium for a browser set to ``locale``, and the script errors it
-    raises."""
+    raises (a Content-Security-Policy violation counts as one)."""
     chromium = _need_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -63,6 +73,7 @@ def _page(locale: str) -> Iterator[tuple[Any, list[str]]]:
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale=locale)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         try:
             yield page, errors
         finally:
@@ -83,8 +94,8 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         page.wait_for_selector("#login-error:has-text('not accepted')")
         page.fill("#token", tokens["dispatcher"])
         page.click("#login-form button")
-        page.wait_for_function(f"document.querySelectorAll('path.order-marker').length === {len(orders)}"
-                               f" && document.querySelectorAll('path.outage-area').length === {len(orders)}")
+        _wait_until(page, f"document.querySelectorAll('path.order-marker').length === {len(orders)}"
+                          f" && document.querySelectorAll('path.outage-area').length === {len(orders)}")
         assert page.locator("path.crew-marker").count() == len(on_duty)
         assert page.locator("path.outage-area").count() == len(orders)  # one dark area per open order
         assert page.text_content("#count-orders") == str(len(orders))
@@ -123,8 +134,7 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
             page.goto(base + "/")
             page.wait_for_selector("#app:not([hidden])")
             assert "只读" in page.text_content("#who")  # read-only, in Chinese for a zh browser
-            page.wait_for_function("document.querySelectorAll('path.order-marker').length > 0",
-                                   timeout=60_000)
+            _wait_until(page, "document.querySelectorAll('path.order-marker').length > 0", timeout=60_000)
             for _ in range(40):  # the storm moves on: compare a moment when page and API agree
                 drawn = page.locator("path.order-marker").count()
                 api_open = len(httpx.get(f"{base}/v1/work-orders?open_only=true").json())
@@ -141,3 +151,17 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_api_docs_work_offline(http_server: tuple[str, dict[str, str]]) -> None:
+    """/docs draws every operation from the vendored Swagger UI with nothing fetched elsewhere."""
+    _need_chromium()
+    base, _ = http_server
+    elsewhere: list[str] = []
+    with _page("en-US") as (page, errors):
+        page.on("request", lambda r: None if r.url.startswith(base) else elsewhere.append(r.url))
+        page.goto(base + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert page.locator(".opblock").count() == sum(len(ops) for ops in paths.values())
+    assert errors == [] and elsewhere == []

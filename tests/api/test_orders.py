@@ -4,6 +4,7 @@ versions that refuse stale updates, a dispatcher's reassignment, and who may do 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.auth import create_token
@@ -156,3 +157,45 @@ def test_customer_outage_and_plan(api: Api) -> None:
     assert plan["policy"] == "optimizer" and order["order_id"] in plan["routes"][order["crew_id"]]
     incidents = api.client.get("/v1/incidents", headers=api.as_("viewer")).json()
     assert [i["order_id"] for i in incidents] == [order["order_id"]]
+
+
+def test_crew_updates_take_strict_types(api: Api) -> None:
+    h = api.as_("crew")
+    version = api.client.get("/v1/crews/D01-C01", headers=h).headers["ETag"]
+    for body, field in (({"on_duty": "yes"}, "on_duty"), ({"on_duty": 1}, "on_duty"),
+                        ({"lon": "118.9", "lat": 28.95}, "lon")):
+        r = api.client.patch("/v1/crews/D01-C01", json=body, headers={**h, "If-Match": version})
+        assert r.status_code == 422 and field in {f["field"] for f in r.json()["fields"]}, body
+    assert api.client.get("/v1/crews/D01-C01", headers=h).json()["status"] != "off"
+
+
+def test_planned_outage_ids_are_unique_and_apart_from_incident_ids(api: Api) -> None:
+    order = _order_for_call(api)  # incident I000001
+    h = api.as_("dispatcher")
+    device = next(d for d in api.region.network.device_id if d)
+    start = datetime.now(UTC) + timedelta(days=7)
+    body = {"outage_id": order["incident_id"], "device_id": device, "start": start.isoformat(),
+            "end": (start + timedelta(hours=6)).isoformat()}
+    r = api.client.post("/v1/planned-outages", json=body, headers=h)
+    assert r.status_code == 201 and r.json()["outage_id"] == order["incident_id"]
+    again = api.client.post("/v1/planned-outages", json=body, headers=h)
+    assert again.status_code == 409 and "already exists" in again.json()["error"]
+    incidents = {i["incident_id"]: i for i in api.client.get("/v1/incidents", headers=h).json()}
+    assert incidents[order["incident_id"]]["kind"] != "planned"  # the incident is still itself
+    assert incidents[order["incident_id"]]["order_id"] == order["order_id"]
+    oid, crew = order["order_id"], order["crew_id"]
+    mine = _crew_token(api, crew)
+    assert _step(api, oid, "on_site", mine).status_code == 200
+    assert _step(api, oid, "repaired", mine).status_code == 200
+    assert _step(api, oid, "callback_done", h).status_code == 200
+    still_open = {i["incident_id"] for i in api.client.get("/v1/incidents", headers=h).json()}
+    assert order["incident_id"] not in still_open  # it closes
+    status = api.client.get("/v1/status", headers=h).json()
+    assert status["engine"]["refused"] == 1  # the reuse, refused once
+    for when in ({"start": "0001-01-01T00:00:00+14:00", "end": "0001-01-02T00:00:00+14:00"},
+                 {"start": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+                  "end": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
+                 {"start": 1, "end": 2}):
+        r = api.client.post("/v1/planned-outages", json={"outage_id": "PO-2", "device_id": device, **when},
+                            headers=h)
+        assert r.status_code == 422, when

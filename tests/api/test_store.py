@@ -4,7 +4,6 @@ refuse a missing or default secret outside development mode; tokens are stored h
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
+from api.server_process import caught_up
 from api.settings import DEV_SECRET, Settings, SettingsError
 from grid_model.region import Region
 from tests.api.conftest import Api, issue_tokens, make_settings
-
-
-def _caught_up(client: TestClient, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    for _ in range(300):
-        status = client.get("/v1/status", headers=headers).json()
-        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
-            return status  # type: ignore[no-any-return]
-        time.sleep(0.02)
-    raise AssertionError("engine did not catch up")
 
 
 def test_a_restarted_server_rebuilds_the_same_state(tmp_path: Path, database_url: str,
@@ -40,11 +31,11 @@ def test_a_restarted_server_rebuilds_the_same_state(tmp_path: Path, database_url
         order = client.get("/v1/work-orders?open_only=true", headers=h).json()[0]
         client.post(f"/v1/work-orders/{order['order_id']}/status", json={"status": "on_site"},
                     headers={**h, "If-Match": order["version"]})
-        before_status = _caught_up(client, h)
+        before_status = caught_up(client, h)
         before = client.get("/v1/work-orders", headers=h).json()
         crews_before = client.get("/v1/crews", headers=h).json()
     with TestClient(create_app(settings, region=region)) as client:
-        after_status = _caught_up(client, h)
+        after_status = caught_up(client, h)
         after = client.get("/v1/work-orders", headers=h).json()
         crews_after = client.get("/v1/crews", headers=h).json()
     assert before_status["store"]["calls"] == 58 + 1
@@ -63,7 +54,7 @@ def test_settings_refuse_a_missing_or_default_secret_outside_development(tmp_pat
     with pytest.raises(SettingsError, match="development default"):
         Settings(tmp_path, url, DEV_SECRET).check()
     Settings(tmp_path, url, DEV_SECRET, dev_mode=True).check()
-    Settings(tmp_path, url, "a-real-secret-of-some-length").check()
+    Settings(tmp_path, url, "a-real-secret-of-some-length-0123456789").check()
 
 
 def test_token_create_prints_a_token_and_stores_only_its_hash(

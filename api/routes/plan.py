@@ -1,0 +1,28 @@
+"""The plan (every crew's route and every open order's ETR) and re-plan requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import Dispatcher, Live, Who
+from api.errors import ERRORS
+
+router = APIRouter(tags=["plan"])
+
+
+@router.get("/v1/plan", responses=ERRORS)
+def get_plan(who: Who, lv: Live) -> dict[str, Any]:
+    with lv.lock:
+        plan = getattr(lv.engine.policy, "plan", None)
+        routes = {c: plan.route(c) for c in lv.engine.crews} if plan is not None else {
+            c: [s.order_id] for c, s in lv.engine.crews.items() if s.order_id}
+        return {"policy": lv.engine.policy.name, "version": lv.engine.policy.plan_version,
+                "routes": {c: r for c, r in routes.items() if r}, "etr_s": dict(lv.engine.etr)}
+
+
+@router.post("/v1/plan/replan", status_code=202, responses=ERRORS)
+def replan(who: Dispatcher, lv: Live) -> dict[str, Any]:
+    """Ask for a new plan from the current state at once."""
+    return {"queued": lv.submit("replan", {}).seq}

@@ -1,0 +1,130 @@
+"""How the engine's objects look through the API: work orders, crews and calls as response
+models, with the version (ETag) an update must name, and the lookups that answer 404 or 422."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import shapely
+
+from api.errors import ApiError
+from api.schemas import CallOut, CrewOut, WorkOrderOut
+from dispatch.orders import WorkOrder
+from grid_model.resolve import CallResolver
+from grid_model.storm import Call
+
+if TYPE_CHECKING:
+    from api.live import LiveDispatch, Outcome
+
+
+def version_of(doc: dict[str, Any]) -> str:
+    """A short hash of a representation: its version (ETag)."""
+    return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
+    lon, lat = lv.to_wgs.transform(o.x_m, o.y_m)
+    doc: dict[str, Any] = {
+        "order_id": o.order_id, "incident_id": o.incident_id, "status": o.status.value,
+        "element_id": o.element_id, "lon": round(float(lon), 6), "lat": round(float(lat), 6),
+        "area": o.area, "skill": o.skill, "customers": o.customers, "critical": o.critical,
+        "first_report_s": o.first_report_s, "deadline_s": o.deadline_s, "crew_id": o.crew_id,
+        "assists": list(o.assists), "merged_into": o.merged_into, "arrived_s": o.arrived_s,
+        "repaired_s": o.repaired_s, "etr_s": lv.engine.etr.get(o.order_id)}
+    return WorkOrderOut(**doc, version=version_of(doc))
+
+
+def find_order(lv: LiveDispatch, order_id: str) -> WorkOrder:
+    order = lv.engine.orders.get(order_id)
+    if order is None:
+        raise ApiError(404, f"no work order {order_id!r}")
+    return order
+
+
+def _crew_doc(lv: LiveDispatch, crew_id: str) -> dict[str, Any]:
+    """What a crew's version covers (not its position or route, which move all the time)."""
+    s = lv.engine.crews[crew_id]
+    return {"crew_id": crew_id, "depot_id": s.crew.depot_id, "skills": sorted(s.crew.skills),
+            "status": s.status, "order_id": s.order_id, "shift_end_s": s.shift_end_s}
+
+
+def crew_version(lv: LiveDispatch, crew_id: str) -> str:
+    return version_of(_crew_doc(lv, crew_id))
+
+
+def crew_out(lv: LiveDispatch, crew_id: str) -> CrewOut:
+    s = lv.engine.crews[crew_id]
+    x, y = lv.engine.position(crew_id, lv.now_s())
+    lon, lat = lv.to_wgs.transform(x, y)
+    plan = getattr(lv.engine.policy, "plan", None)
+    route = plan.route(crew_id) if plan is not None else ([s.order_id] if s.order_id else [])
+    doc = _crew_doc(lv, crew_id)
+    return CrewOut(**doc, lon=round(float(lon), 6), lat=round(float(lat), 6), route=list(route),
+                   version=version_of(doc))
+
+
+def find_crew(lv: LiveDispatch, crew_id: str) -> None:
+    if crew_id not in lv.engine.crews:
+        raise ApiError(404, f"no crew {crew_id!r}")
+
+
+def call_out(resolver: CallResolver, lv: LiveDispatch, row: dict[str, Any]) -> tuple[CallOut, bool]:
+    """A stored call as answered, and whether its caller was found on the grid."""
+    res = resolver.resolve(Call(row["call_id"], row["t_s"], customer_id=row["customer_id"],
+                                meter_id=row["meter_id"], address=row["address"],
+                                lon=row["lon"], lat=row["lat"]))
+    node = lv.region.network.node_id[res.node_idx] if res.located else ""
+    return CallOut(call_id=row["call_id"], time=row["time"], received_at=row["received_at"],
+                   t_s=row["t_s"], customer_id=row["customer_id"], meter_id=row["meter_id"],
+                   address=row["address"], lon=row["lon"], lat=row["lat"],
+                   status="located" if res.located else "unlocated", reason=res.reason,
+                   node_id=node), res.located
+
+
+def in_territory(lv: LiveDispatch, territory: Any, lon: float, lat: float) -> tuple[float, float]:
+    """The position in the region's metres; 422 naming lon and lat when it lies outside the
+    service territory (with its margin)."""
+    x, y = lv.to_utm.transform(lon, lat)
+    if not territory.contains(shapely.Point(x, y)):
+        raise ApiError(422, "position outside the service territory",
+                       [{"field": "lon", "reason": "outside the service territory"},
+                        {"field": "lat", "reason": "outside the service territory"}])
+    return float(x), float(y)
+
+
+def known_device(lv: LiveDispatch, device_id: str) -> None:
+    """404 naming ``device_id`` when the grid has no such protective device."""
+    if not lv.engine.knows_device(device_id):
+        raise ApiError(404, f"no device {device_id!r}", [{"field": "device_id", "reason": "unknown device"}])
+
+
+def expect(if_match: str | None, what: str, **target: str) -> dict[str, str]:
+    """The version an update expects of its order (``order_id=``) or crew (``crew_id=``), to
+    log with the event: the engine thread checks it right before applying the event, so a
+    check and its update are one step. 428 without If-Match."""
+    if if_match is None:
+        raise ApiError(428, f"updating {what} needs If-Match with its version (ETag)",
+                       [{"field": "If-Match", "reason": "missing"}])
+    return {**target, "version": if_match.strip('"')}
+
+
+def apply(lv: LiveDispatch, kind: str, payload: dict[str, Any]) -> Outcome:
+    """Log an event and wait until the engine has applied it; its refusal as an error: 409 for
+    a step the state does not allow or a stale If-Match, 500 when applying it raised (it was
+    rolled back), 503 when the engine has not got to it in time."""
+    try:
+        outcome = lv.outcome(kind, payload)
+    except TimeoutError:
+        raise ApiError(503, "the engine is behind: the request is logged and will be applied, but its "
+                            "outcome is not known yet", headers={"Retry-After": "5"}) from None
+    if outcome.failed:
+        raise ApiError(500, f"the engine failed on this request; it was rolled back and nothing changed "
+                            f"({outcome.refused})")
+    if outcome.stale:
+        raise ApiError(409, outcome.refused, [{"field": "If-Match",
+                                               "reason": f"stale: current version is {outcome.stale}"}])
+    if outcome.refused:
+        raise ApiError(409, outcome.refused)
+    return outcome
