@@ -25,6 +25,7 @@ from api.errors import install_error_handlers
 from api.live import LiveDispatch
 from api.middleware import BodyLimit, Metrics, SecurityHeaders
 from api.routes import (
+    callbacks,
     calls,
     crews,
     customers,
@@ -116,8 +117,8 @@ def create_app(settings: Settings, *, region: Region | None = None,
     app.add_middleware(Metrics, latency=state.metrics.latency, requests_total=state.metrics.requests_total)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
-    for module in (health, calls, work_orders, crews, incidents, plan, planned_outages, customers, map,
-                   events):
+    for module in (health, calls, work_orders, callbacks, crews, incidents, plan, planned_outages, customers,
+                   map, events):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

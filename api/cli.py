@@ -78,7 +78,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     options = ReplayOptions(
         policy=args.policy, crews=args.crews, responders=args.responders,
-        roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale, mutual_aid=args.mutual_aid,
+        roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale,
+        mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
         params=dict(args.param or []), seed=args.seed, ami=not args.no_ami, history_format=args.format,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)

@@ -1,16 +1,15 @@
 """``serve --demo``: the default storm played live into the server on a fast simulated clock,
 for trying the map and the API without a utility behind them (development use only).
 
-The storm's faults and calls are fed in as they fall due; the simulated world
-(``dispatch.world``) answers for the crews the engine sends: they arrive after the travel time
-the engine quoted, repair what they find, and the call-taker calls back 20 minutes later. The
-engine sees only what it would see live. Left out against the batch replay (``dispatch.simulate``):
-smart-meter messages, repeat calls, generator trucks and faults found upstream on site.
+The simulated field of replay (``dispatch.sim.field``) plays everything outside the engine: the
+storm's faults, calls, SCADA and smart meters, crews driving to the jobs the engine sends
+them to, first responders' findings, repairs and the call-taker's callbacks, as they fall due
+on the server's clock. Each goes in through the live service like any client's request; the
+engine's decisions come back through its listeners. Shift starts and ends are the server's own.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import queue
 import threading
@@ -19,15 +18,25 @@ from typing import Any
 
 from api.live import LiveDispatch
 from api.store import DuplicateCallError
-from dispatch.events import Assign, Decision, Divert, Handover, Recall
-from dispatch.simulate import CALLBACK_AFTER_S
-from dispatch.world import World, WorldFault
-from grid_model.region import Region
+from dispatch.events import (
+    AmiMessage,
+    CallbackMade,
+    CallReceived,
+    CrewArrived,
+    CrewReleased,
+    Decision,
+    DeviceOperated,
+    Event,
+    FirstResponseDone,
+    RepairFinished,
+)
+from dispatch.sim.field import AmiParams, FieldParams, FieldSim
+from dispatch.sim.world import World, WorldFault
 from grid_model.storm import Storm, StormParams, generate_storm
 
 log = logging.getLogger(__name__)
-_FAULT, _ARRIVE, _REPAIR, _CALL, _CALLBACK = range(5)
 LEAD_IN_S = 300  # the clock starts this long before the first call (earlier faults apply at once)
+_WEEK_S = 7 * 86_400
 
 
 class StormClock:
@@ -40,7 +49,7 @@ class StormClock:
         return self.start_s + int((time.monotonic() - self._t0) * self.speed)
 
 
-def demo_storm(region: Region, seed: int = 1) -> Storm:
+def demo_storm(region: Any, seed: int = 1) -> Storm:
     return generate_storm(region, StormParams(seed=seed))
 
 
@@ -50,23 +59,48 @@ def demo_clock(storm: Storm, speed: float) -> StormClock:
     return StormClock(max(0, first - LEAD_IN_S), speed)
 
 
+def live_request(ev: Event) -> tuple[str, dict[str, Any]]:
+    """The live service's event kind and payload for an event of the field."""
+    if isinstance(ev, CallReceived):
+        c = ev.call
+        return "call", {"call_id": c.call_id, "time": None, "customer_id": c.customer_id,
+                        "meter_id": c.meter_id, "address": c.address, "lon": c.lon, "lat": c.lat,
+                        "triage": ev.triage}
+    if isinstance(ev, DeviceOperated):
+        return "device", {"device_id": ev.device_id}
+    if isinstance(ev, AmiMessage):
+        return "ami", {"meter_id": ev.meter_id, "kind": ev.kind}
+    if isinstance(ev, CrewArrived):
+        return "arrived", {"crew_id": ev.crew_id, "job_id": ev.job_id}
+    if isinstance(ev, FirstResponseDone):
+        return "first_response", {"crew_id": ev.crew_id, "job_id": ev.job_id, "findings": [
+            {"element_id": f.element_id, "skill": f.skill, "repair_s": f.repair_s, "fixed": f.fixed,
+             "customer_side": f.customer_side} for f in ev.findings]}
+    if isinstance(ev, RepairFinished):
+        return "repaired", {"crew_id": ev.crew_id, "job_id": ev.job_id,
+                            "restored_nodes": [int(n) for n in ev.restored_nodes]}
+    if isinstance(ev, CrewReleased):
+        return "released", {"crew_id": ev.crew_id, "job_id": ev.job_id}
+    if isinstance(ev, CallbackMade):
+        return "callback", {"callback_id": ev.callback_id, "outcome": ev.outcome}
+    raise ValueError(f"the demo has no live request for {type(ev).__name__}")
+
+
 class StormDriver:
-    """Plays ``storm`` into ``live`` (see the module docstring); a daemon thread."""
+    """Plays ``storm`` into ``live`` through the simulated field (see the module docstring);
+    a daemon thread."""
 
     def __init__(self, live: LiveDispatch, storm: Storm) -> None:
         self.live = live
         region = live.region
-        net = region.network
-        self.world = World(net, region.customers["node_idx"].to_numpy(),
-                           [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s) for f in storm.faults])
-        self._heap: list[tuple[int, int, int, Any]] = []
-        self._seq = 0
-        for f in self.world.faults:
-            self._push(f.t_s, _FAULT, f)
-        for c in storm.calls:
-            self._push(c.t_s, _CALL, c)
-        self._trip: dict[str, tuple[int, str]] = {}
-        self._repair: dict[str, int] = {}
+        world = World(region.network, region.customers["node_idx"].to_numpy(),
+                      [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s, f.limit_class,
+                                  f.fault_class == "customer_side") for f in storm.faults])
+        seed = storm.params.seed
+        self.field = FieldSim(world, live.crews, region.customers, params=FieldParams(seed=seed),
+                              ami=AmiParams(seed=seed), drive_shifts=False,
+                              until_s=int(storm.params.duration_h * 3600) + _WEEK_S)
+        self.field.add_outside(CallReceived(c.t_s, c) for c in storm.calls)
         self._decisions: queue.Queue[list[Decision]] = queue.Queue()
         live.listeners.append(self._hear)
         self._stop = threading.Event()
@@ -76,10 +110,6 @@ class StormDriver:
         """The engine thread's decisions, handed to the driver's thread."""
         if decisions:
             self._decisions.put(decisions)
-
-    def _push(self, t: int, prio: int, item: Any) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (t, prio, self._seq, item))
 
     def start(self) -> None:
         threading.Thread(target=self._run, daemon=True, name="demo-storm").start()
@@ -97,73 +127,21 @@ class StormDriver:
     def _step(self, now: int) -> None:
         while True:
             try:
-                decisions = self._decisions.get_nowait()
+                self.field.hear(self._decisions.get_nowait())
             except queue.Empty:
                 break
-            for d in decisions:
-                if isinstance(d, Assign | Divert):
-                    self._seq += 1
-                    self._trip[d.crew_id] = (self._seq, d.order_id)
-                    self._push(d.t_s + d.travel_s, _ARRIVE, (d.crew_id, self._seq))
-                elif isinstance(d, Handover) and d.crew_id in self._trip:
-                    self._trip[d.crew_id] = (self._trip[d.crew_id][0], d.order_id)
-                elif isinstance(d, Recall):
-                    self._trip.pop(d.crew_id, None)
-        while self._heap and self._heap[0][0] <= now:
-            t, prio, _, item = heapq.heappop(self._heap)
-            if prio == _FAULT:
-                if self.world.apply_fault(item) and self.world.telemetered[item.operates_idx]:
-                    self.live.submit("device", {"device_id": self.world.net.device_id[item.operates_idx]})
-            elif prio == _CALL:
-                row = {"call_id": item.call_id, "time": None, "customer_id": item.customer_id,
-                       "meter_id": item.meter_id, "address": item.address, "lon": item.lon, "lat": item.lat}
+        while (ev := self.field.next_event(now)) is not None:
+            kind, payload = live_request(ev)
+            if kind == "call":
                 try:
-                    self.live.submit("call", row, call=row)
+                    self.live.submit(kind, payload, call=payload)
                     self.calls_sent += 1
                 except DuplicateCallError:
                     pass
-            elif prio == _ARRIVE:
-                self._arrive(t, *item)
-            elif prio == _REPAIR:
-                self._repaired(t, *item)
+                self.field.accepted(ev)
+                continue
+            outcome = self.live.outcome(kind, payload)
+            if outcome.refused:
+                self.field.refused(ev, outcome.refused)
             else:
-                self.live.submit("callback_done", {"order_id": item})
-
-    def _arrive(self, t: int, crew_id: str, token: int) -> None:
-        trip = self._trip.get(crew_id)
-        if trip is None or trip[0] != token:
-            return  # recalled or sent elsewhere meanwhile
-        order_id = trip[1]
-        if self.live.outcome("arrived", {"crew_id": crew_id, "order_id": order_id}).refused:
-            self._trip.pop(crew_id, None)
-            return
-        if self.world.is_repairing(order_id):
-            done = self.world.join_repair(order_id, t)
-        else:
-            with self.live.lock:
-                site = self.live.engine.orders[order_id].node_idx
-            done = self.world.start_repair(order_id, site, t)
-        if done is None:
-            self._trip.pop(crew_id, None)
-            self.live.submit("released", {"crew_id": crew_id, "order_id": order_id})
-            return
-        self._seq += 1
-        self._repair[order_id] = self._seq
-        self._push(done, _REPAIR, (order_id, self._seq))
-
-    def _repaired(self, t: int, order_id: str, token: int) -> None:
-        if self._repair.get(order_id) != token:
-            return
-        del self._repair[order_id]
-        with self.live.lock:
-            order = self.live.engine.orders[order_id]
-            team = list(order.team)
-            reporter = next((c for c in team if self.live.engine.crews[c].status == "on_site"), None)
-        if reporter is None:
-            return
-        restored = self.world.finish_repair(order_id, t)
-        for crew_id in team:
-            self._trip.pop(crew_id, None)
-        self.live.submit("repaired", {"crew_id": reporter, "order_id": order_id,
-                                      "restored_nodes": [int(n) for n in restored]})
-        self._push(t + CALLBACK_AFTER_S, _CALLBACK, order_id)
+                self.field.accepted(ev)

@@ -47,10 +47,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from api.settings import Settings
 from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
 from api.views import crew_version, order_out
-from dispatch.crews import Crew, region_roster
+from dispatch.crews import Crew, RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
+    AmiMessage,
     CallbackDone,
+    CallbackMade,
     CallReceived,
     ClockTick,
     CrewArrived,
@@ -61,6 +63,9 @@ from dispatch.events import (
     DispatcherAssigned,
     Event,
     EventError,
+    Finding,
+    FirstResponseDone,
+    GeneratorConnected,
     OrderCancelled,
     PlannedOutageAnnounced,
     RepairFinished,
@@ -68,6 +73,7 @@ from dispatch.events import (
     ShiftStarted,
 )
 from dispatch.replay import make_policy
+from dispatch.roster import CrewStatus
 from grid_model.region import Region
 from grid_model.storm import Call
 from routing.travel import RoadTravel
@@ -118,19 +124,29 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "call":
         return CallReceived(t, Call(p["call_id"], t, customer_id=p.get("customer_id") or "",
                                     meter_id=p.get("meter_id") or "", address=p.get("address") or "",
-                                    lon=p.get("lon"), lat=p.get("lat")))
+                                    lon=p.get("lon"), lat=p.get("lat")), triage=p.get("triage") or "")
     if kind in ("tick", "replan", "settle"):
         return ClockTick(t)
     if kind == "arrived":
-        return CrewArrived(t, p["crew_id"], p["order_id"])
+        return CrewArrived(t, p["crew_id"], p["job_id"])
+    if kind == "first_response":
+        return FirstResponseDone(t, p["crew_id"], p["job_id"], tuple(
+            Finding(f["element_id"], f["skill"], f["repair_s"], f["fixed"], f["customer_side"])
+            for f in p["findings"]))
     if kind == "repaired":
-        return RepairFinished(t, p["crew_id"], p["order_id"], tuple(p["restored_nodes"]))
+        return RepairFinished(t, p["crew_id"], p["job_id"], tuple(p["restored_nodes"]))
+    if kind == "callback":
+        return CallbackMade(t, p["callback_id"], p["outcome"])
     if kind == "callback_done":
         return CallbackDone(t, p["order_id"])
     if kind == "cancelled":
         return OrderCancelled(t, p["order_id"], p.get("reason", ""))
     if kind == "assign":
-        return DispatcherAssigned(t, p["order_id"], p["crew_id"])
+        return DispatcherAssigned(t, p["order_id"], p["crew_id"], p.get("job_id") or "")
+    if kind == "ami":
+        return AmiMessage(t, p["meter_id"], p["kind"])
+    if kind == "generator":
+        return GeneratorConnected(t, p["truck_id"])
     if kind == "position":
         return CrewPosition(t, p["crew_id"], p["x_m"], p["y_m"])
     if kind == "shift_start":
@@ -138,7 +154,7 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "shift_end":
         return ShiftEnded(t, p["crew_id"])
     if kind == "released":
-        return CrewReleased(t, p["crew_id"], p["order_id"])
+        return CrewReleased(t, p["crew_id"], p["job_id"])
     if kind == "device":
         return DeviceOperated(t, p["device_id"])
     if kind == "planned_outage":
@@ -190,7 +206,8 @@ class LiveDispatch:
     def _build_engine(self) -> None:
         """A fresh engine and roster (at start, and for each rebuild that rolls an event back)."""
         policy, limits = make_policy(self.settings.policy, {})
-        self.crews = region_roster(self.region, seed=0, scale=min(1.0, self.settings.grid_scale))
+        self.crews = storm_roster(self.region, seed=0,
+                                  params=RosterParams(repair_scale=min(1.0, self.settings.grid_scale)))
         self.engine = DispatchEngine(self.region, list(self.crews), policy,
                                      travel=RoadTravel(self.region.roads), limits=limits)
 
@@ -223,18 +240,18 @@ class LiveDispatch:
         self._threads.append(th)
 
     def _shift_changes(self) -> None:
-        """Crews whose shift is under way start it; crews past their shift end it (a crew at
-        work finishes its job first)."""
+        """Crews whose shift is under way start it; crews past their shift end it (a job they
+        are on is handed back: no crew works past its duty limit)."""
         t = max(self.now_s(), self._last_t)
         due = []
         with self.lock:
             for crew in self.crews:
                 shift = crew.shift_at(t)
                 on = shift is not None and shift[0] <= t
-                s = self.engine.crews[crew.crew_id]
-                if on and (s.status == "off" or s.going_off):
+                off = self.engine.crews[crew.crew_id].status == CrewStatus.OFF
+                if on and off:
                     due.append(("shift_start", crew.crew_id))
-                elif not on and s.status != "off" and not s.going_off:
+                elif not on and not off:
                     due.append(("shift_end", crew.crew_id))
         for kind, crew_id in due:
             self.submit(kind, {"crew_id": crew_id})

@@ -65,6 +65,9 @@ class CallIn(BaseModel):
     address: Text | None = Field(default=None, min_length=1, max_length=500)
     lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
     lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    # what the call-taker's questions settled: the customer reset a tripped breaker of their
+    # own and the supply is back (a customer-side fault, no work order)
+    triage: Literal["", "customer_reset"] = ""
 
     @model_validator(mode="after")
     def _one_way_to_locate(self) -> CallIn:
@@ -90,6 +93,19 @@ class CallOut(BaseModel):
     node_id: str = ""
 
 
+class JobOut(BaseModel):
+    """A crew task of an order: a first response or a repair."""
+
+    job_id: str
+    kind: Literal["first_response", "repair"]
+    status: str
+    element_id: str
+    skill: str
+    service_s: int
+    crew_id: str
+    helpers: list[str]
+
+
 class WorkOrderOut(BaseModel):
     order_id: str
     incident_id: str
@@ -109,12 +125,15 @@ class WorkOrderOut(BaseModel):
     arrived_s: int | None
     repaired_s: int | None
     etr_s: int | None
+    origin: str
+    customer_side: bool
+    jobs: list[JobOut]
     version: str
 
 
 class StatusChange(BaseModel):
-    """A step in an order's life reported by its crew (``on_site``, ``repaired``) or a
-    dispatcher (``callback_done``, ``cancelled``)."""
+    """A step in an order's life reported by its crew (``on_site`` at its job, ``repaired``
+    for a repair job) or a dispatcher (``callback_done``, ``cancelled``)."""
 
     model_config = ConfigDict(extra="forbid")
     status: Literal["on_site", "repaired", "callback_done", "cancelled"]
@@ -122,9 +141,55 @@ class StatusChange(BaseModel):
     reason: Text = Field(default="", max_length=200)
 
 
+class FindingIn(BaseModel):
+    """What a first responder found open: an element (device, node or customer id), the
+    skill its repair needs and the minutes it takes; ``fixed`` on the spot, or the customer's
+    own installation (``customer_side``: advised, no utility repair, no skill)."""
+
+    model_config = ConfigDict(extra="forbid")
+    element_id: str = Id
+    skill: Literal["lv", "mv", "cable", ""] = ""
+    repair_min: float = Field(default=0.0, ge=0, le=7 * 24 * 60, strict=True)
+    fixed: StrictBool = False
+    customer_side: StrictBool = False
+
+    @model_validator(mode="after")
+    def _skill_for_repairs(self) -> FindingIn:
+        if not self.skill and not self.customer_side:
+            raise ValueError("a utility finding needs its skill: lv, mv or cable")
+        return self
+
+
+class FirstResponseIn(BaseModel):
+    """A first responder's report: everything found open at and around the site (none: the
+    supply is back)."""
+
+    model_config = ConfigDict(extra="forbid")
+    crew_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    findings: list[FindingIn] = Field(default_factory=list, max_length=200)
+
+
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     crew_id: str = Id
+    job_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+
+
+class CallbackOut(BaseModel):
+    """A callback owed to a customer who called: due once their supply is back."""
+
+    callback_id: str
+    order_id: str
+    customer_id: str
+    called_s: int
+    due_s: int | None
+    attempts: int
+    outcome: str | None
+
+
+class CallbackOutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["restored", "still_dark", "no_answer"]
 
 
 class CrewOut(BaseModel):
@@ -132,7 +197,9 @@ class CrewOut(BaseModel):
     depot_id: str
     skills: list[str]
     status: str
+    role: str
     order_id: str
+    job_id: str
     lon: float
     lat: float
     shift_end_s: int

@@ -11,6 +11,7 @@ import shapely
 
 from api.errors import ApiError
 from api.schemas import CallOut, CrewOut, WorkOrderOut
+from dispatch.jobs import Job
 from dispatch.orders import WorkOrder
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
@@ -25,15 +26,35 @@ def version_of(doc: dict[str, Any]) -> str:
 
 
 def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
+    """An order with its jobs; ``crew_id`` leads its first job under way, ``assists`` are the
+    other crews on its live jobs; ``arrived_s`` is when the first crew reached it."""
     lon, lat = lv.to_wgs.transform(o.x_m, o.y_m)
+    jobs = [lv.engine.jobs[j] for j in o.jobs]
+    crews = lv.engine.crews_of(o)
     doc: dict[str, Any] = {
         "order_id": o.order_id, "incident_id": o.incident_id, "status": o.status.value,
         "element_id": o.element_id, "lon": round(float(lon), 6), "lat": round(float(lat), 6),
         "area": o.area, "skill": o.skill, "customers": o.customers, "critical": o.critical,
-        "first_report_s": o.first_report_s, "deadline_s": o.deadline_s, "crew_id": o.crew_id,
-        "assists": list(o.assists), "merged_into": o.merged_into, "arrived_s": o.arrived_s,
-        "repaired_s": o.repaired_s, "etr_s": lv.engine.etr.get(o.order_id)}
+        "first_report_s": o.first_report_s, "deadline_s": o.deadline_s,
+        "crew_id": crews[0] if crews else "", "assists": crews[1:], "merged_into": o.merged_into,
+        "arrived_s": o.reached_s, "repaired_s": o.repaired_s, "etr_s": lv.engine.etr.get(o.order_id),
+        "origin": o.origin.value, "customer_side": o.customer_side,
+        "jobs": [{"job_id": j.job_id, "kind": j.kind.value, "status": j.status.value,
+                  "element_id": j.element_id, "skill": j.skill, "service_s": j.service_s,
+                  "crew_id": j.crew_id, "helpers": list(j.helpers)} for j in jobs]}
     return WorkOrderOut(**doc, version=version_of(doc))
+
+
+def crew_job(lv: LiveDispatch, order: WorkOrder, crew_id: str) -> Job | None:
+    """The job the crew is on, if it is one of ``order``'s (or of the order it merged into)."""
+    state = lv.engine.crews.get(crew_id)
+    job = lv.engine.jobs.get(state.job_id) if state is not None and state.job_id else None
+    if job is None:
+        return None
+    head = order
+    while head.merged_into:
+        head = lv.engine.orders[head.merged_into]
+    return job if job.order_id in (order.order_id, head.order_id) else None
 
 
 def find_order(lv: LiveDispatch, order_id: str) -> WorkOrder:
@@ -46,8 +67,10 @@ def find_order(lv: LiveDispatch, order_id: str) -> WorkOrder:
 def _crew_doc(lv: LiveDispatch, crew_id: str) -> dict[str, Any]:
     """What a crew's version covers (not its position or route, which move all the time)."""
     s = lv.engine.crews[crew_id]
+    job = lv.engine.jobs.get(s.job_id) if s.job_id else None
     return {"crew_id": crew_id, "depot_id": s.crew.depot_id, "skills": sorted(s.crew.skills),
-            "status": s.status, "order_id": s.order_id, "shift_end_s": s.shift_end_s}
+            "status": s.status.value, "role": s.role.value, "order_id": job.order_id if job else "",
+            "job_id": s.job_id, "shift_end_s": s.duty_end_s}
 
 
 def crew_version(lv: LiveDispatch, crew_id: str) -> str:
@@ -59,7 +82,7 @@ def crew_out(lv: LiveDispatch, crew_id: str) -> CrewOut:
     x, y = lv.engine.position(crew_id, lv.now_s())
     lon, lat = lv.to_wgs.transform(x, y)
     plan = getattr(lv.engine.policy, "plan", None)
-    route = plan.route(crew_id) if plan is not None else ([s.order_id] if s.order_id else [])
+    route = plan.route(crew_id) if plan is not None else ([s.job_id] if s.job_id else [])
     doc = _crew_doc(lv, crew_id)
     return CrewOut(**doc, lon=round(float(lon), 6), lat=round(float(lat), 6), route=list(route),
                    version=version_of(doc))

@@ -75,10 +75,12 @@ class CallbackBook:
         ids += self._waiting_on.pop(order_id, [])
         return self._due_or_wait(ids, t_s, held_by)
 
-    def planned_ended(self, outage_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+    def planned_ended(self, outage_id: str, t_s: int,
+                      held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         return self._due_or_wait(self._planned.pop(outage_id, []), t_s, held_by)
 
-    def _due_or_wait(self, ids: Iterable[str], t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+    def _due_or_wait(self, ids: Iterable[str], t_s: int,
+                     held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         out = []
         for callback_id in ids:
             cb = self.callbacks[callback_id]

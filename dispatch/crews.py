@@ -60,7 +60,8 @@ class DutyRules:
         if self.max_duty_s <= 0 or self.min_rest_s <= 0:
             raise RosterError("duty limit and rest period must be positive")
         if not 0 < self.relay_s <= self.max_duty_s:
-            raise RosterError(f"relay work {self.relay_s / HOUR:g} h must be positive and within the duty limit")
+            raise RosterError(f"relay work {self.relay_s / HOUR:g} h must be positive and within the "
+                              f"duty limit")
         if self.max_duty_s < self.min_rest_s:
             raise RosterError(f"duty limit {self.max_duty_s / HOUR:g} h is shorter than the rest period "
                               f"{self.min_rest_s / HOUR:g} h")
@@ -212,7 +213,8 @@ def _responder(crew_id: str, depot_id: str, x: float, y: float, k: int) -> Crew:
 def storm_roster(region: Region, *, seed: int = 0, params: RosterParams | None = None) -> list[Crew]:
     """The region's whole roster: repair crews and first responders."""
     p = params or RosterParams()
-    return region_roster(region, seed=seed, scale=p.repair_scale) + region_responders(region, seed=seed, params=p)
+    return (region_roster(region, seed=seed, scale=p.repair_scale)
+            + region_responders(region, seed=seed, params=p))
 
 
 def region_staging(region: Region) -> list[Staging]:
@@ -306,7 +308,8 @@ def _roster_row(row: dict[str, str], to_utm: Transformer) -> Crew:
     try:
         role = CrewRole(row["role"].strip())
     except ValueError:
-        raise RosterError(f"role {row['role']!r} is not one of {', '.join(r.value for r in CrewRole)}") from None
+        raise RosterError(f"role {row['role']!r} is not one of "
+                          f"{', '.join(r.value for r in CrewRole)}") from None
     numbers = {}
     for key in ("lat", "lon", "shift_start_h", "shift_hours"):
         try:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dispatch.engine import DispatchEngine
 from dispatch.replay import ReplayOptions, replay_storm
-from dispatch.storm_map import render_map
 from dispatch.sim.world import World
+from dispatch.storm_map import render_map
 from grid_model.generate import RegionParams
 from grid_model.region import load_region
 from grid_model.storm import StormParams, generate_storm
@@ -46,7 +46,8 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path, scenario
     region = load_region(region_params)
     seconds["region"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    storm = generate_storm(region, StormParams.normal_day(seed) if scenario == "day" else StormParams(seed=seed))
+    storm_params = StormParams.normal_day(seed) if scenario == "day" else StormParams(seed=seed)
+    storm = generate_storm(region, storm_params)
     name = f"day-{seed}" if scenario == "day" else f"storm-{seed}"
     ev_path, truth_path = write_storm(storm, region, out_dir, name)
     seconds["storm"] = time.perf_counter() - t0
@@ -57,7 +58,8 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path, scenario
     seconds["simulation"] = replay.seconds["simulation"]
     kpis = replay.kpis
     kpis.pop("source")
-    kpis.update({"scenario": scenario, "storm_seed": seed, "ami_seed": seed if ami_seed is None else ami_seed})
+    kpis.update({"scenario": scenario, "storm_seed": seed,
+                 "ami_seed": seed if ami_seed is None else ami_seed})
     kpi_path = out_dir / f"kpis-{policy}.json"
     kpi_path.write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     map_path = out_dir / f"map-{policy}.html"

@@ -204,7 +204,8 @@ class DispatchEngine:
         anyway."""
         order = self.orders[job.order_id]
         blocked = self.open_order_above(order) is not None or any(
-            other is not job and other.node_idx != job.node_idx and self.net.is_ancestor(other.node_idx, job.node_idx)
+            other is not job and other.node_idx != job.node_idx
+            and self.net.is_ancestor(other.node_idx, job.node_idx)
             for other in self._live_jobs_of(order))
         return int(self._customers_below[job.node_idx]), blocked
 
@@ -368,7 +369,8 @@ class DispatchEngine:
 
     def _on_call(self, ev: CallReceived) -> list[Decision]:
         if ev.triage not in TRIAGE:
-            raise EventError(f"call {ev.call.call_id}: triage must be one of {', '.join(TRIAGE)}, got {ev.triage!r}")
+            raise EventError(f"call {ev.call.call_id}: triage must be one of {', '.join(TRIAGE)}, "
+                             f"got {ev.triage!r}")
         res = self.resolver.resolve(ev.call)
         if not res.located:
             self.unlocated.append(UnlocatedCall(ev.call.call_id, ev.t_s, res.reason))
@@ -441,7 +443,8 @@ class DispatchEngine:
             self._new_job(order, JobKind.REPAIR, order.node_idx, order.skill,
                           self.estimates.repair_s(self.net, order.node_idx), t_s)
         else:
-            self._new_job(order, JobKind.FIRST_RESPONSE, order.node_idx, "", self.estimates.first_response_s, t_s)
+            self._new_job(order, JobKind.FIRST_RESPONSE, order.node_idx, "", self.estimates.first_response_s,
+                          t_s)
         if order.critical and self.generators.trucks:
             sl = self.net.subtree(order.node_idx)
             nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
@@ -484,8 +487,9 @@ class DispatchEngine:
                  t_s: int) -> Job:
         element, _, limit_class = self._site(node)
         letter = "F" if kind == JobKind.FIRST_RESPONSE else "R"
-        job = Job(job_id=f"{order.order_id}-{letter}{len(order.jobs) + 1}", kind=kind, order_id=order.order_id,
-                  node_idx=node, element_id=element, x_m=float(self.net.x_m[node]), y_m=float(self.net.y_m[node]),
+        job = Job(job_id=f"{order.order_id}-{letter}{len(order.jobs) + 1}", kind=kind,
+                  order_id=order.order_id, node_idx=node, element_id=element,
+                  x_m=float(self.net.x_m[node]), y_m=float(self.net.y_m[node]),
                   skill=skill, limit_class=limit_class, service_s=max(0, int(service_s)), created_s=t_s)
         job.history.append((t_s, JobStatus.NEW))
         self.jobs[job.job_id] = job
@@ -591,7 +595,8 @@ class DispatchEngine:
             order.move(OrderStatus.NEW, t_s)
 
     def _live_jobs_of(self, order: WorkOrder) -> list[Job]:
-        return [job for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB and job.order_id == order.order_id]
+        return [job for j in order.jobs
+                if (job := self.jobs[j]).status in LIVE_JOB and job.order_id == order.order_id]
 
     def _restore(self, order: WorkOrder, t_s: int) -> list[Decision]:
         """Nothing is left to do for the order: its customers are back (or advised)."""
@@ -670,7 +675,8 @@ class DispatchEngine:
             job.helpers.remove(crew_id)
         if not job.team:
             job.move(JobStatus.NEW, t_s)
-        elif job.status == JobStatus.ON_SITE and all(self.crews[c].status != CrewStatus.ON_SITE for c in job.team):
+        elif job.status == JobStatus.ON_SITE and \
+                all(self.crews[c].status != CrewStatus.ON_SITE for c in job.team):
             job.move(JobStatus.EN_ROUTE, t_s)
         self.policy.on_job_change(job)
         self._refresh_waiting(self.orders[job.order_id], t_s)
@@ -734,7 +740,8 @@ class DispatchEngine:
         self._crew_snap.pop(ev.crew_id, None)
         if state.status == CrewStatus.EN_ROUTE:
             state.leg_start_s = ev.t_s
-            state.eta_s = ev.t_s + round(float(self.travel_from_crews([ev.crew_id], self.jobs[state.job_id])[0]))
+            travel = self.travel_from_crews([ev.crew_id], self.jobs[state.job_id])[0]
+            state.eta_s = ev.t_s + round(float(travel))
         self.policy.on_crew_change(ev.crew_id)
         return self._duty_check(state, ev.t_s)
 
@@ -779,13 +786,15 @@ class DispatchEngine:
         nodes = [self._finding_node(f, job) for f in ev.findings]
         on_path = [n for n in nodes if self.net.is_ancestor(n, job.node_idx)]
         anchor = min(on_path) if on_path else job.node_idx
-        found = [(self._checked_finding(f, n, job, anchor), f) for n, f in zip(nodes, ev.findings, strict=True)]
+        found = [(self._checked_finding(f, n, job, anchor), f)
+                 for n, f in zip(nodes, ev.findings, strict=True)]
         out = self._duty_check(state, ev.t_s)
         out.extend(self._finish_job(job, ev.t_s))
         self.log.first_responses += 1
         order = self.orders[job.order_id]
         order.diagnosed = True
-        above = [node for node, _ in found if node != order.node_idx and self.net.is_ancestor(node, order.node_idx)]
+        above = [node for node, _ in found
+                 if node != order.node_idx and self.net.is_ancestor(node, order.node_idx)]
         if above:
             out.extend(self._relocate(order, min(above), ev.t_s))
             order = self._surviving(order)
@@ -830,7 +839,7 @@ class DispatchEngine:
         it), with a known skill (none only for customer-side findings) and a repair time."""
         area = self._transformer_area(job.node_idx)
         if not (self.net.is_ancestor(node, job.node_idx) or self.net.is_ancestor(anchor, node)
-                or area is not None and self.net.is_ancestor(area, node)):
+                or (area is not None and self.net.is_ancestor(area, node))):
             raise EventError(f"first response for {job.job_id}: {f.element_id} is neither on the supply path "
                              f"of the site {job.element_id}, nor below the cause found there, nor in the "
                              f"site's transformer area")
@@ -948,7 +957,8 @@ class DispatchEngine:
         out: list[Decision] = []
         for job_id, crew_id in self.policy.decide(self, t_s):
             job, state = self.jobs[job_id], self.crews[crew_id]
-            helping = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and state.status == CrewStatus.IDLE
+            helping = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and \
+                state.status == CrewStatus.IDLE
             if not (job.status == JobStatus.NEW or helping) or crew_id in job.team \
                     or state.status not in SENDABLE or (job.skill and job.skill not in state.crew.skills):
                 raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status.value}) "

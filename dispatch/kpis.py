@@ -38,6 +38,7 @@ class OrderOutcome:
 
     area: str
     critical: bool
+    reported_s: int
     reached: bool
     arrival_s: int | None
     arrival_limit_s: int
@@ -60,10 +61,11 @@ def order_outcomes(orders: dict[str, WorkOrder], limits: ServiceLimits) -> list[
     out = []
     for o in orders.values():
         head = _surviving(o, orders)
-        if o.origin == OrderOrigin.CALLBACK or o.reached_s is None and head.status == OrderStatus.CANCELLED:
+        if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
             continue
         out.append(OrderOutcome(
-            area=o.area, critical=o.critical > 0, reached=o.reached_s is not None,
+            area=o.area, critical=o.critical > 0, reported_s=o.first_report_s,
+            reached=o.reached_s is not None,
             arrival_s=None if o.reached_s is None else o.reached_s - o.first_report_s,
             arrival_limit_s=o.deadline_s - o.first_report_s, reached_by=o.reached_by,
             repaired_s=None if head.repaired_s is None else max(0, head.repaired_s - o.first_report_s),

@@ -154,7 +154,8 @@ class RestorationOptimizer:
         unreached = view.unreached(order) if place == 0 else None
         if unreached is not None:
             deadline = unreached.deadline_s
-            priority = p.arrival_priority * unreached.count * (p.critical_priority if unreached.critical else 1)
+            critical = p.critical_priority if unreached.critical else 1
+            priority = p.arrival_priority * unreached.count * critical
         return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline,
                         view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or SKILLS)
 
@@ -218,7 +219,7 @@ class RestorationOptimizer:
                 initial[c] = [new.order_id]
                 self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
         for job in view.live_jobs():
-            if job.status == JobStatus.NEW or job.status in LIVE_JOB and len(job.team) < self._team_slots(view, job):
+            if job.status == JobStatus.NEW or len(job.team) < self._team_slots(view, job):
                 for new in self._open_slots(view, job):
                     jobs.append(new)
                     self._plan_ids.setdefault(job.job_id, []).append(new.order_id)

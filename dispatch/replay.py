@@ -171,13 +171,15 @@ def _simulate(region: Region, crews: list[Crew], events: list[Event], world: Wor
     policy, limits = make_policy(options.policy, options.params)
     engine = DispatchEngine(region, crews, policy, travel=travel, limits=limits,
                             generators=generator_fleet(region) if with_generators else None)
-    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=options.seed), ami=ami, until_s=max_s)
+    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=options.seed), ami=ami,
+                     until_s=max_s)
     field.add_outside(events)
     result = run(engine, field, max_s=max_s, progress=options.progress)
     return engine, field, result
 
 
-def _roster(region: Region, options: ReplayOptions, params: RosterParams, stagings: list[Staging] | None) -> list[Crew]:
+def _roster(region: Region, options: ReplayOptions, params: RosterParams,
+            stagings: list[Staging] | None) -> list[Crew]:
     """The replay's crews: a roster file; or ``crews`` repair crews and ``responders`` first
     responders staged over ``stagings`` (responders by default a third of the crews); or the
     region's own roster; then any mutual aid."""
@@ -186,7 +188,8 @@ def _roster(region: Region, options: ReplayOptions, params: RosterParams, stagin
     elif options.crews is not None:
         depots = stagings or region_staging(region)
         responders = options.responders if options.responders is not None else options.crews // 3
-        crews = staged_roster(depots, options.crews, seed=options.seed) + staged_responders(depots, responders)
+        crews = (staged_roster(depots, options.crews, seed=options.seed)
+                 + staged_responders(depots, responders))
     else:
         crews = storm_roster(region, seed=options.seed, params=dataclasses.replace(
             params, repair_scale=params.repair_scale * options.crew_scale))
@@ -220,7 +223,8 @@ def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path 
     engine, field, result = _simulate(
         region, crews, storm_events(events), world, options, RoadTravel(region.roads),
         max_s=int(duration_h * 3600) + HORIZON_AFTER_STORM_S,
-        ami=AmiParams(seed=options.seed if options.ami_seed is None else options.ami_seed) if options.ami else None,
+        ami=AmiParams(seed=options.seed if options.ami_seed is None else options.ami_seed)
+        if options.ami else None,
         with_generators=True)
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
@@ -281,7 +285,8 @@ def replay_history(path: Path, options: ReplayOptions, *,
     t0 = time.perf_counter()
     history = read_history(path, columns=FORMATS[options.history_format], skip_bad_rows=options.skip_bad_rows)
     gp = dataclasses.replace(grid_params or HistoryGridParams(), seed=options.seed)
-    grid, depots = build_history_grid(history, n_crews=options.crews or 1, params=gp, depots_file=options.depots,
+    grid, depots = build_history_grid(history, n_crews=options.crews or 1, params=gp,
+                                      depots_file=options.depots,
                                       name=path.stem)
     region = grid.region
     crews = _roster(region, options, RosterParams(), depots)
@@ -295,7 +300,8 @@ def replay_history(path: Path, options: ReplayOptions, *,
     events: list[Event] = [OutageReported(e.start_s, e.event_id) for e in history.events]
     last_start = max(e.start_s for e in history.events)
     engine, field, result = _simulate(region, crews, events, world, options, travel,
-                                      max_s=last_start + HORIZON_AFTER_STORM_S, ami=None, with_generators=False)
+                                      max_s=last_start + HORIZON_AFTER_STORM_S, ami=None,
+                                      with_generators=False)
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
     kpis.update({"source": str(path), "history_events": len(history.events),

@@ -239,7 +239,7 @@ class OutagePredictor:
         """A crew found that the incident's cause is the one of ``into_id`` (open, upstream):
         it merges into that incident, its callers with it."""
         child, parent = self.incident(incident_id), self.incident(into_id)
-        if not child.is_open or not parent.is_open or not self.net.is_ancestor(parent.node_idx, child.node_idx):
+        if not (child.is_open and parent.is_open and self.net.is_ancestor(parent.node_idx, child.node_idx)):
             raise ValueError(f"incident {incident_id} cannot merge into {into_id}: not both open, or "
                              f"{into_id} is not upstream")
         self._merge(child, parent)

@@ -312,14 +312,14 @@ class LivePlan(DispatchSolver):
             kern.insert_at(self.D, self.S, r2, p, dropped)
         gain = before - int(kern.total_cost(self.D, self.S))
         changed = np.flatnonzero((self.S.rlen != rlen) | (self.S.routes != routes).any(axis=1))
-        for r in changed:
+        for r in changed.tolist():
             for j in self.S.routes[r, :self.S.rlen[r]]:
                 self.S.route_of[j] = -1
         self.S.routes[:, :] = routes
         self.S.rlen[:] = rlen
         self.S.frozen[:] = frozen
-        for r in changed:
-            kern.recompute_route(self.D, self.S, int(r))
+        for r in changed.tolist():
+            kern.recompute_route(self.D, self.S, r)
         self._sync_best()
         return gain
 

@@ -30,7 +30,7 @@ async def post_call(body: CallIn, who: Who, state: State, run: Run, lv: Live, re
         in_territory(lv, run.territory, body.lon, body.lat)
     row = {"call_id": body.call_id, "time": body.time.astimezone(UTC).isoformat() if body.time else None,
            "customer_id": body.customer_id or "", "meter_id": body.meter_id or "",
-           "address": body.address or "", "lon": body.lon, "lat": body.lat}
+           "address": body.address or "", "lon": body.lon, "lat": body.lat, "triage": body.triage}
     try:  # awaited on the event loop: no worker thread is held while the writer commits
         logged = await asyncio.wrap_future(lv.enqueue(
             "call", row, call=row, idempotency_key=f"call:{idempotency_key}" if idempotency_key else None))

@@ -62,10 +62,11 @@ def status(who: Who, run: Run, lv: Live) -> dict[str, Any]:
     counts = run.store.counts()
     with lv.lock:
         grouped = sum(1 for inc in lv.engine.predictor.incidents if not inc.merged_into
-                      for c in inc.call_ids if not c.startswith(("SCADA:", "AMI:")))
+                      for c in inc.call_ids if not c.startswith(("SCADA:", "AMI:", "CB:", "REPORT:")))
         return {"store": counts, "engine": {"applied_seq": lv.applied_seq, "refused": lv.refused,
                                             "calls": lv.calls_applied, "calls_grouped": grouped,
-                                            "calls_unlocated": len(lv.engine.unlocated)}}
+                                            "calls_unlocated": len(lv.engine.unlocated),
+                                            "calls_resolved_by_phone": lv.engine.log.resolved_by_phone}}
 
 
 @router.get("/v1/me", responses=ERRORS)

@@ -1,4 +1,4 @@
-"""The plan (every crew's route and every open order's ETR) and re-plan requests."""
+"""The plan (every crew's route of jobs and every open order's ETR) and re-plan requests."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def get_plan(who: Who, lv: Live) -> dict[str, Any]:
     with lv.lock:
         plan = getattr(lv.engine.policy, "plan", None)
         routes = {c: plan.route(c) for c in lv.engine.crews} if plan is not None else {
-            c: [s.order_id] for c, s in lv.engine.crews.items() if s.order_id}
+            c: [s.job_id] for c, s in lv.engine.crews.items() if s.job_id}
         return {"policy": lv.engine.policy.name, "version": lv.engine.policy.plan_version,
                 "routes": {c: r for c, r in routes.items() if r}, "etr_s": dict(lv.engine.etr)}
 

@@ -190,7 +190,7 @@ class FieldSim:
         if isinstance(item, CallReceived):
             return self._triage(item)
         if not isinstance(item, tuple):
-            return item  # type: ignore[no-any-return]
+            return item
         kind, key, token = item
         if kind == "arrive":
             trip = self._trip.get(key)
@@ -238,7 +238,8 @@ class FieldSim:
         if self.world.apply_fault(fault) and not fault.customer_side and self.world.telemetered[op]:
             self._push(t, _TELEMETRY, DeviceOperated(t, self.world.net.device_id[op]))
         if self.ami and len(self.world.newly_dark) and self.world.sends_last_gasps(op):
-            self._meters(self.world.newly_dark, "last_gasp", self.ami.last_gasp_share, self.ami.last_gasp_delay_s, t)
+            self._meters(self.world.newly_dark, "last_gasp", self.ami.last_gasp_share,
+                         self.ami.last_gasp_delay_s, t)
 
     def _meters(self, nodes: np.ndarray, kind: str, share: float, delay: tuple[int, int], t: int) -> None:
         rng = self._ami_rng
@@ -263,7 +264,8 @@ class FieldSim:
         if isinstance(ev, CrewArrived):
             self._arrived(ev)
         elif isinstance(ev, RepairFinished | FirstResponseDone) and self.ami and self.world.newly_back.size:
-            self._meters(self.world.newly_back, "restore", self.ami.restore_share, self.ami.restore_delay_s, ev.t_s)
+            self._meters(self.world.newly_back, "restore", self.ami.restore_share,
+                         self.ami.restore_delay_s, ev.t_s)
         if isinstance(ev, RepairFinished):
             self._repeat_calls(ev.t_s, ev.restored_nodes)
         if isinstance(ev, FirstResponseDone):
