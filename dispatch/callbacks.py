@@ -61,11 +61,15 @@ class CallbackBook:
         self._planned.setdefault(outage_id, []).append(f"{outage_id}:{customer_id}")
 
     def move(self, from_order: str, to_order: str) -> None:
-        """An order merged into another: its callbacks are now owed with that order."""
+        """An order merged into another: its callbacks are now owed with that order, and the
+        callbacks that waited for it wait for that order."""
         moved = self.of_order.pop(from_order, [])
         for callback_id in moved:
             self.callbacks[callback_id].order_id = to_order
         self.of_order.setdefault(to_order, []).extend(moved)
+        waiting = self._waiting_on.pop(from_order, [])
+        if waiting:
+            self._waiting_on.setdefault(to_order, []).extend(waiting)
 
     def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         """``order_id`` is repaired (or cancelled): its callers are due, unless ``held_by``

@@ -431,20 +431,20 @@ class DispatchEngine:
 
     def _on_change(self, change: IncidentChange, t_s: int, origin: OrderOrigin) -> list[Decision]:
         """A new incident gets a work order and its first job; the orders of the incidents it
-        merged fold into it."""
+        merged fold into it (a crew on its way to one of them takes the new job)."""
         inc = self.predictor.incident(change.incident_id)
         if inc.kind == IncidentKind.PLANNED or not change.created:
             return []
         order = self._new_order(inc.incident_id, inc.node_idx, t_s, origin)
-        out: list[Decision] = []
-        for child_id in change.merged:
-            out.extend(self._merge_order(child_id, order, t_s))
         if origin == OrderOrigin.SCADA:
             self._new_job(order, JobKind.REPAIR, order.node_idx, order.skill,
                           self.estimates.repair_s(self.net, order.node_idx), t_s)
         else:
             self._new_job(order, JobKind.FIRST_RESPONSE, order.node_idx, "", self.estimates.first_response_s,
                           t_s)
+        out: list[Decision] = []
+        for child_id in change.merged:
+            out.extend(self._merge_order(child_id, order, t_s))
         if order.critical and self.generators.trucks:
             sl = self.net.subtree(order.node_idx)
             nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
@@ -826,12 +826,12 @@ class DispatchEngine:
         return node
 
     def _transformer_area(self, node: int) -> int | None:
-        """The transformer whose LV area ``node`` lies in (None for an MV node)."""
-        if self.net.kind[node] < NodeKind.TRANSFORMER:
-            return None
-        while self.net.kind[node] != NodeKind.TRANSFORMER:
-            node = int(self.net.parent[node])
-        return node
+        """The transformer whose LV area ``node`` lies in (None for an MV node, or an LV node
+        fed straight from MV, as an imported grid's MV customers are)."""
+        kind = self.net.kind
+        while node >= 0 and kind[node] > NodeKind.TRANSFORMER:
+            node = self._parent[node]
+        return node if node >= 0 and kind[node] == NodeKind.TRANSFORMER else None
 
     def _checked_finding(self, f: Finding, node: int, job: Job, anchor: int) -> int:
         """The finding's node; refused unless it is on the site's supply path, below the
@@ -958,7 +958,7 @@ class DispatchEngine:
         for job_id, crew_id in self.policy.decide(self, t_s):
             job, state = self.jobs[job_id], self.crews[crew_id]
             helping = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and \
-                state.status == CrewStatus.IDLE
+                state.status == CrewStatus.IDLE and len(job.team) < self.policy.team_size(job)
             if not (job.status == JobStatus.NEW or helping) or crew_id in job.team \
                     or state.status not in SENDABLE or (job.skill and job.skill not in state.crew.skills):
                 raise AssertionError(f"policy {self.policy.name} sent {crew_id} ({state.status.value}) "

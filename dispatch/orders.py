@@ -44,13 +44,14 @@ WAITING = (OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE)
 OPEN = (*WAITING, OrderStatus.ON_SITE)
 FOLDED = (OrderStatus.MERGED, OrderStatus.CANCELLED)
 
+# An order can be reached from new: a crew on a job that came with an order merged into it.
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.ON_SITE, OrderStatus.REPAIRED,
-                                OrderStatus.MERGED, OrderStatus.CANCELLED}),
+    OrderStatus.NEW: frozenset({OrderStatus.ASSIGNED, OrderStatus.ON_SITE, OrderStatus.MERGED,
+                                OrderStatus.CANCELLED}),
     OrderStatus.ASSIGNED: frozenset({OrderStatus.EN_ROUTE, OrderStatus.NEW, OrderStatus.ON_SITE,
-                                     OrderStatus.REPAIRED, OrderStatus.MERGED, OrderStatus.CANCELLED}),
-    OrderStatus.EN_ROUTE: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.REPAIRED,
                                      OrderStatus.MERGED, OrderStatus.CANCELLED}),
+    OrderStatus.EN_ROUTE: frozenset({OrderStatus.ON_SITE, OrderStatus.NEW, OrderStatus.MERGED,
+                                     OrderStatus.CANCELLED}),
     OrderStatus.ON_SITE: frozenset({OrderStatus.REPAIRED, OrderStatus.MERGED}),
     OrderStatus.REPAIRED: frozenset({OrderStatus.CALLBACK_DONE}),
     OrderStatus.CALLBACK_DONE: frozenset({OrderStatus.CLOSED}),

@@ -110,9 +110,11 @@ class NearestAvailableCrew:
     def decide(self, view: DispatchView, t_s: int) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         taken: set[str] = set()
+        seen: set[str] = set()
         for job in sorted(self._new, key=lambda j: view.order_of(j).urgency):
-            if job.status != JobStatus.NEW:
+            if job.status != JobStatus.NEW or job.job_id in seen:
                 continue
+            seen.add(job.job_id)
             idle = self._candidates(view, job, taken)
             travel = view.travel_from_crews(idle, job) if idle else np.zeros(0)
             crew = ""

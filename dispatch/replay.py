@@ -86,6 +86,7 @@ class ReplayOptions:
     history_format: str = "pge"
     skip_bad_rows: bool = False
     repair_spread: float = 0.35  # history: lognormal sigma of repair times around their class median
+    field_params: FieldParams = field(default_factory=FieldParams)  # the simulated field (seeded by ``seed``)
     progress: bool = False
 
 
@@ -99,7 +100,7 @@ class Replay:
     region: Region
     result: RunResult
     seconds: dict[str, float]
-    field: FieldSim
+    sim: FieldSim
 
     def orders_table(self) -> pd.DataFrame:
         """One row per dispatched work order (merged and cancelled ones left out): where, how
@@ -171,11 +172,11 @@ def _simulate(region: Region, crews: list[Crew], events: list[Event], world: Wor
     policy, limits = make_policy(options.policy, options.params)
     engine = DispatchEngine(region, crews, policy, travel=travel, limits=limits,
                             generators=generator_fleet(region) if with_generators else None)
-    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=options.seed), ami=ami,
-                     until_s=max_s)
-    field.add_outside(events)
-    result = run(engine, field, max_s=max_s, progress=options.progress)
-    return engine, field, result
+    sim = FieldSim(world, crews, region.customers, ami=ami, until_s=max_s,
+                   params=dataclasses.replace(options.field_params, seed=options.seed))
+    sim.add_outside(events)
+    result = run(engine, sim, max_s=max_s, progress=options.progress)
+    return engine, sim, result
 
 
 def _roster(region: Region, options: ReplayOptions, params: RosterParams,
@@ -220,20 +221,20 @@ def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path 
     day = isinstance(storm, dict) and storm.get("kind") == "day"
     crews = _roster(region, options, RosterParams.normal_day() if day else RosterParams(), None)
     world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
-    engine, field, result = _simulate(
+    engine, sim, result = _simulate(
         region, crews, storm_events(events), world, options, RoadTravel(region.roads),
         max_s=int(duration_h * 3600) + HORIZON_AFTER_STORM_S,
         ami=AmiParams(seed=options.seed if options.ami_seed is None else options.ami_seed)
         if options.ami else None,
         with_generators=True)
     seconds["simulation"] = time.perf_counter() - t0
-    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
+    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=sim.stats)
     kpis.update({"source": str(events_path), "calls": sum(isinstance(e, Call) for e in events),
                  "faults": len(faults), "crews": len(crews),
                  "generator_trucks": len(engine.generators.trucks),
                  "ami_messages": result.ami_messages, "events_rejected": result.rejected,
                  "replay_seconds": round(seconds["simulation"], 2)})
-    return Replay(kpis, engine, world, region, result, seconds, field)
+    return Replay(kpis, engine, world, region, result, seconds, sim)
 
 
 def history_faults(history: History, grid: HistoryGrid, *, seed: int, spread: float) -> list[WorldFault]:
@@ -299,15 +300,15 @@ def replay_history(path: Path, options: ReplayOptions, *,
                   telemetered=np.zeros(net.n_nodes, dtype=bool))
     events: list[Event] = [OutageReported(e.start_s, e.event_id) for e in history.events]
     last_start = max(e.start_s for e in history.events)
-    engine, field, result = _simulate(region, crews, events, world, options, travel,
+    engine, sim, result = _simulate(region, crews, events, world, options, travel,
                                       max_s=last_start + HORIZON_AFTER_STORM_S, ami=None,
                                       with_generators=False)
     seconds["simulation"] = time.perf_counter() - t0
-    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=field.stats)
+    kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=sim.stats)
     kpis.update({"source": str(path), "history_events": len(history.events),
                  "history_rows_skipped": len(history.skipped), "crews": len(crews),
                  "depots": len(depots), "events_rejected": result.rejected,
                  "customers_by_area": {a: int((region.customers["area"] == i).sum())
                                        for i, a in enumerate(AREA_NAMES)},
                  "replay_seconds": round(seconds["simulation"], 2), **utility_yardstick(history)})
-    return Replay(kpis, engine, world, region, result, seconds, field)
+    return Replay(kpis, engine, world, region, result, seconds, sim)

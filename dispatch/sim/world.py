@@ -162,7 +162,8 @@ class World:
 
     def _restored(self, back: list[np.ndarray], t_s: int) -> None:
         self.newly_back = np.concatenate(back) if back else np.zeros(0, dtype=np.int64)
-        self.out_changes.append((t_s, -len(self.newly_back)))
+        if len(self.newly_back):
+            self.out_changes.append((t_s, -len(self.newly_back)))
 
     def customer_id_at(self, node: int) -> str:
         """The customer number a caller at ``node`` gives (the first meter of a meter box)."""
@@ -260,7 +261,7 @@ class World:
         job.advance(t_s)
         if skill not in crew_skills:
             return None
-        if job.crews and job.longest_s * (len(job.crews) + 1) >= job.left_s:
+        if job.crews and job.longest_s * len(job.crews) >= job.left_s:
             return None
         job.crews[crew_id] = crew_skills
         return job.finish_s()
@@ -305,9 +306,9 @@ class World:
         AMI concentrator at their transformer keeps it (not so at the transformer or above)."""
         if not NodeKind.TRANSFORMER < self.net.kind[node] < NodeKind.CUSTOMER:
             return False
-        while self.net.kind[node] != NodeKind.TRANSFORMER:
+        while node >= 0 and self.net.kind[node] > NodeKind.TRANSFORMER:
             node = int(self.net.parent[node])
-        return bool(self._dark[node] == 0)
+        return node >= 0 and self.net.kind[node] == NodeKind.TRANSFORMER and bool(self._dark[node] == 0)
 
     def connect_generator(self, node: int, t_s: int) -> None:
         """A generator truck supplies the customer at ``node`` from ``t_s``."""

@@ -1,4 +1,6 @@
-"""End to end on a small seed: the demo runs, and its KPIs are recomputed from the raw records."""
+"""End to end on a small seed: the demo runs, its KPIs are recomputed from the raw records, and
+the field's rules hold (no unqualified repair, no work past a duty limit, every caller called
+back)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import pytest
 
 from api.cli import main
 from dispatch.demo import run_demo
-from dispatch.orders import OrderStatus
+from dispatch.engine import DispatchEngine
+from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
 from grid_model.region import Region
 from tests.conftest import SMALL
 
@@ -21,13 +24,16 @@ def test_demo_kpis_agree_with_the_orders_and_outage_records(
     k, eng, world = res.kpis, res.engine, res.world
     orders = list(eng.orders.values())
     assert k["work_orders"] == len(orders) > 0
-    counted = [o for o in orders if o.status not in (OrderStatus.MERGED, OrderStatus.CANCELLED)]
-    assert k["work_orders_dispatched"] == len(counted)
-    on_time = [o for o in counted if o.arrived_s is not None and o.arrived_s <= o.deadline_s]
+    counted = [o for o in orders if o.origin != OrderOrigin.CALLBACK
+               and not (o.reached_s is None and _head(eng, o).status == OrderStatus.CANCELLED)]
+    merged = [o for o in counted if o.status == OrderStatus.MERGED]
+    assert merged and k["orders_needing_arrival"] == len(counted)  # merged orders count too
+    on_time = [o for o in counted if o.reached_s is not None and o.reached_s <= o.deadline_s]
     assert k["arrival_within_limit_rate"] == round(len(on_time) / len(counted), 4)
     urban = [o for o in counted if o.area == "urban"]
-    urban_ok = [o for o in urban if o.arrived_s is not None and o.arrived_s <= o.deadline_s]
+    urban_ok = [o for o in urban if o.reached_s is not None and o.reached_s <= o.deadline_s]
     assert k["arrival_within_limit_rate_by_area"]["urban"] == round(len(urban_ok) / len(urban), 4)
+    assert all(o.reached_s is None or o.reached_s >= o.first_report_s for o in orders)
     nodes = small_region.customers["node_idx"].to_numpy()
     cmi = world.outage_s[nodes].sum() / 60
     assert k["customer_minutes_interrupted"] == pytest.approx(cmi, abs=0.1)
@@ -37,7 +43,27 @@ def test_demo_kpis_agree_with_the_orders_and_outage_records(
     assert world.outage_s[nodes].max() <= k["storm_end_s"]
     assert json.loads(res.files["kpis"].read_text())["saidi_minutes"] == k["saidi_minutes"]
     assert k["ami_messages"] > 0 and k["events_rejected"] == 0
+    assert k["repairs_by_unqualified_crew"] == 0 and k["hours_of_service_breaches"] == 0
+    assert k["hours_of_service_alerts"] == 0 and k["callback_rate"] == 1.0
+    assert k["customer_side_customer_minutes"] > 0 and k["first_response_jobs"] > 0
     assert "<svg" in res.files["map"].read_text()
+
+
+def _head(eng: DispatchEngine, order: WorkOrder) -> WorkOrder:
+    while order.merged_into:
+        order = eng.orders[order.merged_into]
+    return order
+
+
+def test_an_ordinary_day_runs_with_the_normal_roster(
+        small_region: Region, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTAGE_DISPATCH_CACHE", str(cache_dir))
+    res = run_demo(seed=1, policy="baseline", scenario="day", out_dir=tmp_path, region_params=SMALL,
+                   progress=False)
+    k = res.kpis
+    assert k["scenario"] == "day" and res.files["events"].name == "day-1.events.jsonl"
+    assert 0 < k["work_orders"] < 100 and k["work_orders_open_at_end"] == 0
+    assert k["arrival_within_limit_rate"] is not None and k["callback_rate"] == 1.0
 
 
 def test_cli_demo_prints_the_kpi_table_and_writes_json(
@@ -58,7 +84,9 @@ def test_cli_demo_prints_the_kpi_table_and_writes_json(
     assert data["policy"] == "optimizer"
     for key in ("work_orders", "customer_minutes_interrupted", "arrival_within_limit_rate",
                 "arrival_within_limit_rate_by_area", "critical_arrival_within_limit_rate",
-                "repair_within_limit_rate", "saidi_minutes", "saifi", "caidi_minutes"):
+                "repair_within_limit_rate", "saidi_minutes", "saifi", "caidi_minutes",
+                "first_response_jobs", "fixed_on_first_visit", "customer_side_faults",
+                "repairs_by_unqualified_crew", "hours_of_service_breaches", "callback_rate"):
         assert key in data
     assert set(data["arrival_within_limit_rate_by_area"]) == {"urban", "rural", "remote"}
 
@@ -70,9 +98,10 @@ def test_mutual_aid_crews_join_mid_storm_and_take_work(
                    mutual_aid_crews=4, mutual_aid_at_h=20.0, progress=False)
     visiting = {c: s for c, s in res.engine.crews.items() if c.startswith("MA-")}
     assert len(visiting) == 4 and res.kpis["crews"] == len(res.engine.crews)
-    first_job = [t for o in res.engine.orders.values() for t, s in o.history
-                 if s == OrderStatus.EN_ROUTE and o.team and o.team[0] in visiting]
-    assert first_job and min(first_job) >= 20 * 3600
+    assert all(s.visits for s in visiting.values())
+    first_job = [res.engine.jobs[s.visits[0]].history for s in visiting.values()]
+    assert min(t for h in first_job for t, _ in h if t >= 0) >= 0
+    assert min(res.engine.jobs[s.visits[0]].arrived_s or 0 for s in visiting.values()) >= 20 * 3600
     assert sum(s.duty_s for s in visiting.values()) > 0
 
 

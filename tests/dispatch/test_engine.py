@@ -1,28 +1,34 @@
-"""The engine on a small region: a call becomes an order and a crew; a second call under the
-same transformer merges the order and the crew on its way keeps it; ETRs follow the order
-through its life and count the open order upstream; callbacks close orders; a cancelled
-order frees its crew; alerts warn before a limit is broken; bad events are refused."""
+"""The engine on a small region: every call gets a first response, which finds the device
+and hands repairs over; merged orders keep their own reports and are reached with the order
+they merged into; every calling customer is called back; crews keep their hours of service
+and skills; bad events are refused and change nothing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dispatch.crews import Crew
+from dispatch.crews import Crew, CrewRole
 from dispatch.engine import DispatchEngine, EventError
 from dispatch.events import (
     Alert,
     AmiMessage,
     Assign,
     CallbackDone,
+    CallbackDue,
+    CallbackMade,
     CallReceived,
     CallUnlocated,
     ClockTick,
     CrewArrived,
+    CrewPosition,
     Decision,
     DeviceOperated,
+    DispatcherAssigned,
+    Divert,
     EtrUpdate,
-    FaultFound,
+    Finding,
+    FirstResponseDone,
     GeneratorConnected,
     GeneratorReleased,
     Handover,
@@ -30,16 +36,22 @@ from dispatch.events import (
     Recall,
     RepairFinished,
     SendGenerator,
+    ShiftEnded,
     ShiftStarted,
 )
 from dispatch.generators import GeneratorTruck
+from dispatch.jobs import JobKind, JobStatus
 from dispatch.kpis import etr_accuracy
-from dispatch.orders import OrderStatus
-from dispatch.policy import NearestAvailableCrew
+from dispatch.optimizer import OptimizerParams, RestorationOptimizer
+from dispatch.orders import OrderOrigin, OrderStatus
+from dispatch.policy import DispatchPolicy, NearestAvailableCrew
+from dispatch.roster import CrewStatus
 from grid_model.network import NodeKind
 from grid_model.region import Region
 from grid_model.storm import Call
 from routing.travel import RoadTravel
+
+H = 3600
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +59,14 @@ def travel(small_region: Region) -> RoadTravel:
     return RoadTravel(small_region.roads)
 
 
-def _engine(region: Region, travel: RoadTravel) -> DispatchEngine:
+def _engine(region: Region, travel: RoadTravel, policy: DispatchPolicy | None = None,
+            extra: tuple[Crew, ...] = (), **kw: object) -> DispatchEngine:
+    """A responder FR1 and repair crews R1 (every skill) and R2 (lv), all on a 16 h shift from 0."""
     d = region.depots[0]
-    crews = [Crew("C1", d.depot_id, d.x_m, d.y_m, frozenset({"lv", "mv"}), 0, 16.0),
-             Crew("C2", d.depot_id, d.x_m + 5000, d.y_m, frozenset({"lv"}), 0, 16.0)]
-    return DispatchEngine(region, crews, NearestAvailableCrew(), travel=travel)
+    crews = [Crew("FR1", d.depot_id, d.x_m, d.y_m, frozenset({"lv"}), 0, 16.0, role=CrewRole.FIRST_RESPONDER),
+             Crew("R1", d.depot_id, d.x_m, d.y_m, frozenset({"lv", "mv", "cable"}), 0, 16.0),
+             Crew("R2", d.depot_id, d.x_m + 5000, d.y_m, frozenset({"lv"}), 0, 16.0), *extra]
+    return DispatchEngine(region, crews, policy or NearestAvailableCrew(), travel=travel, **kw)  # type: ignore[arg-type]
 
 
 def _only(decisions: list[Decision], kind: type) -> list:  # type: ignore[type-arg]
@@ -72,79 +87,261 @@ def _two_drop_customers(region: Region) -> tuple[str, str, int]:
     raise AssertionError("no transformer with one outlet of two drops")
 
 
-def _lone_call_dispatched(eng: DispatchEngine, region: Region) -> tuple[str, Assign, list[Decision]]:
-    """C1 on shift; a customer calls at t=100 and C1 is sent: (customer, assignment, decisions)."""
-    a, _, _ = _two_drop_customers(region)
-    eng.handle(ShiftStarted(0, "C1"))
-    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    (assign,) = _only(out, Assign)
-    return a, assign, out
+def _node(region: Region, customer_id: str) -> int:
+    cust = region.customers
+    return int(cust.loc[cust["customer_id"] == customer_id, "node_idx"].iat[0])
 
 
-def test_merge_hands_the_en_route_crew_to_the_surviving_order(
+def _on_shift(eng: DispatchEngine, t: int, *crews: str) -> list[Decision]:
+    out: list[Decision] = []
+    for c in crews:
+        out += eng.handle(ShiftStarted(t, c))
+    return out
+
+
+def test_merged_orders_keep_their_own_reports_and_are_reached_with_the_surviving_one(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
     a, b, outlet = _two_drop_customers(small_region)
-    eng.handle(ShiftStarted(0, "C1"))
-    eng.handle(ShiftStarted(0, "C2"))
-    first = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
-    (assign,) = _only(first, Assign)
-    w1 = eng.orders[assign.order_id]
-    assert w1.status == OrderStatus.EN_ROUTE and w1.skill == "lv"
-    assert [s for _, s in w1.history] == [OrderStatus.NEW, OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE]
-    crew = assign.crew_id
-    second = eng.handle(CallReceived(200, Call("K2", 200, customer_id=b)))
-    handover = _only(second, Handover)
-    assert len(handover) == 1 and handover[0].from_order_id == w1.order_id
-    w2 = eng.orders[handover[0].order_id]
-    assert w1.status == OrderStatus.MERGED and w1.merged_into == w2.order_id
-    assert w2.node_idx == outlet and w2.crew_id == crew and w2.first_report_s == 100
-    assert w2.deadline_s == 100 + eng.limits.arrival_limit(w2.area)
-    eng.handle(CrewArrived(900, crew, w2.order_id))
-    assert w2.status == OrderStatus.ON_SITE and w2.arrived_s == 900
-    eng.handle(RepairFinished(5000, crew, w2.order_id, (outlet,)))
-    assert w2.status == OrderStatus.REPAIRED and w2.repaired_s == 5000
-    assert eng.crews[crew].status == "idle"
-    eng.handle(CallbackDone(6200, w2.order_id))
-    assert w2.status == OrderStatus.CLOSED and w2.history[-2:] == [
-        (6200, OrderStatus.CALLBACK_DONE), (6200, OrderStatus.CLOSED)]
-    assert eng.log.callbacks == 1
-    with pytest.raises(EventError, match="callback for W000002, which is closed"):
-        eng.handle(CallbackDone(6300, w2.order_id))
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    w1 = eng.orders[go.order_id]
+    assert (go.crew_id, go.kind, go.job_id) == ("FR1", "first_response", f"{w1.order_id}-F1")
+    assert w1.status == OrderStatus.EN_ROUTE and w1.origin == OrderOrigin.CALL
+    (handover,) = _only(eng.handle(CallReceived(200, Call("K2", 200, customer_id=b))), Handover)
+    w2 = eng.orders[handover.order_id]
+    assert w1.status == OrderStatus.MERGED and w1.merged_into == w2.order_id and w2.node_idx == outlet
+    assert (w1.first_report_s, w2.first_report_s) == (100, 200)
+    assert w2.deadline_s == 200 + eng.limits.arrival_limit(w2.area)
+    assert eng.jobs[go.job_id].status == JobStatus.CANCELLED and handover.job_id == f"{w2.order_id}-F1"
+    arrive = 200 + handover.travel_s
+    eng.handle(CrewArrived(arrive, "FR1", handover.job_id))
+    assert (w1.reached_s, w2.reached_s) == (arrive, arrive)
+    assert w1.reached_by == w2.reached_by == "first_responder" and w2.status == OrderStatus.ON_SITE
+    # a third customer calling after the crew got there is reached at once: no new order
+    assert not eng.handle(CallReceived(arrive + 60, Call("K3", arrive + 60, customer_id=b)))
+    assert len(eng.orders) == 2
 
 
-def test_etr_follows_the_order_and_waits_for_the_open_order_upstream(
+def test_a_first_response_hands_the_repair_over_and_every_caller_is_called_back(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    a, assign, out = _lone_call_dispatched(eng, small_region)
-    order = eng.orders[assign.order_id]
-    estimate = eng.repair_estimate(order)
-    (etr,) = _only(out, EtrUpdate)
-    assert etr.etr_s == 100 + assign.travel_s + estimate == eng.etr[order.order_id]
-    assert eng.customer_etr(a) == etr.etr_s
-    arrive = 100 + assign.travel_s + 1200  # twenty minutes late: the ETR moves with it
-    out = eng.handle(CrewArrived(arrive, assign.crew_id, order.order_id))
-    assert _only(out, EtrUpdate)[0].etr_s == arrive + estimate
-    assert [e for _, o, e in eng.etr_history if o == order.order_id] == [etr.etr_s, arrive + estimate]
-    # Calls from every customer of the other transformers of the feeder roll up to an MV order above the one
-    # being worked: the worked order's customers are back only when both are repaired.
+    a, b, outlet = _two_drop_customers(small_region)
+    _on_shift(eng, 0, "FR1", "R2")
+    eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    (handover,) = _only(eng.handle(CallReceived(200, Call("K2", 200, customer_id=b))), Handover)
+    order = eng.orders[handover.order_id]
+    t = 200 + handover.travel_s
+    eng.handle(CrewArrived(t, "FR1", handover.job_id))
+    element = small_region.network.device_id[outlet]
+    out = eng.handle(FirstResponseDone(t + 1200, "FR1", handover.job_id, (Finding(element, "lv", 2 * H),)))
+    (go,) = _only(out, Assign)
+    repair = eng.jobs[go.job_id]
+    assert (repair.kind, repair.skill, repair.service_s, repair.node_idx) == (JobKind.REPAIR, "lv", 2 * H, outlet)
+    assert go.crew_id == "R2" and eng.crews["FR1"].status == CrewStatus.IDLE  # a repair crew, not the responder
+    assert order.diagnosed and eng.log.first_responses == 1
+    eng.handle(CrewArrived(t + 1200 + go.travel_s, "R2", go.job_id))
+    out = eng.handle(RepairFinished(t + 9000, "R2", go.job_id, (outlet,)))
+    assert order.status == OrderStatus.REPAIRED and order.repaired_s == t + 9000
+    due = _only(out, CallbackDue)
+    assert sorted(d.customer_id for d in due) == sorted([a, b]) and {d.order_id for d in due} == {order.order_id}
+    eng.handle(CallbackMade(t + 10_000, due[0].callback_id, "no_answer"))
+    eng.handle(CallbackMade(t + 10_100, due[0].callback_id, "restored"))
+    assert order.status == OrderStatus.REPAIRED  # one caller still to call back
+    eng.handle(CallbackMade(t + 10_200, due[1].callback_id, "restored"))
+    assert order.status == OrderStatus.CLOSED and eng.log.callbacks == 2
+    with pytest.raises(EventError, match="is done"):
+        eng.handle(CallbackMade(t + 10_300, due[1].callback_id, "restored"))
+
+
+def test_a_cause_found_upstream_moves_the_order_and_its_repair_class(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, outlet = _two_drop_customers(small_region)
     net = small_region.network
-    cust = small_region.customers
-    feeder = next(n for n in net.path_up(order.node_idx) if net.kind[n] == NodeKind.FEEDER_HEAD)
-    sl = net.subtree(feeder)
-    t = arrive
-    for x in range(sl.start, sl.stop):
-        if net.kind[x] == NodeKind.TRANSFORMER and not net.is_ancestor(x, order.node_idx):
-            t += 1
-            rows = cust[(cust["node_idx"] > x) & (cust["node_idx"] < x + net.size[x])]
-            for cid in rows["customer_id"]:
-                eng.handle(CallReceived(t, Call(f"K{t}{cid}", t, customer_id=str(cid))))
-    upstream = [o for o in eng.open_orders()
-                if o is not order and net.is_ancestor(o.node_idx, order.node_idx)]
-    assert upstream, "the calls should have rolled up to an order above the worked one"
-    eng.handle(ClockTick(t + 1))
-    up_etr = max(eng.etr[o.order_id] for o in upstream)
-    assert eng.etr[order.order_id] == max(arrive + estimate, up_etr)
+    xfmr = int(net.parent[outlet])
+    _on_shift(eng, 0, "FR1", "R1", "R2")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    order = eng.orders[go.order_id]
+    assert order.limit_class == "lv" and go.crew_id == "FR1"
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    out = eng.handle(FirstResponseDone(3000, "FR1", go.job_id, (Finding(net.device_id[xfmr], "mv", 4 * H),)))
+    assert order.node_idx == xfmr and order.element_id == net.device_id[xfmr]
+    assert (order.skill, order.limit_class) == ("mv", "mv")
+    assert order.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[xfmr])
+    (go2,) = _only(out, Assign)
+    assert go2.crew_id == "R1" and go2.skill == "mv"  # R2 has no mv skill
+
+
+def test_fixed_on_the_spot_and_customer_side_need_no_repair(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, b, outlet = _two_drop_customers(small_region)
+    net = small_region.network
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    out = eng.handle(FirstResponseDone(2500, "FR1", go.job_id, (Finding(a, "", 1800, customer_side=True),)))
+    first = eng.orders[go.order_id]
+    assert first.status == OrderStatus.REPAIRED and first.customer_side
+    assert [d.customer_id for d in _only(out, CallbackDue)] == [a]
+    assert eng.log.customer_side_faults == 1 and not _only(out, Assign)
+    (go2,) = _only(eng.handle(CallReceived(3000, Call("K2", 3000, customer_id=b))), Assign)
+    eng.handle(CrewArrived(3000 + go2.travel_s, "FR1", go2.job_id))
+    drop = int(net.parent[net.parent[_node(small_region, b)]])
+    eng.handle(FirstResponseDone(6000, "FR1", go2.job_id, (Finding(net.node_id[drop], "lv", 0, fixed=True),)))
+    second = eng.orders[go2.order_id]
+    assert second.status == OrderStatus.REPAIRED and not second.customer_side
+    assert eng.log.fixed_on_first_visit == 1 and not [j for j in eng.jobs.values() if j.kind == JobKind.REPAIR]
+
+
+def test_a_callback_that_finds_the_customer_dark_reopens_work(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, _ = _two_drop_customers(small_region)
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    (due,) = _only(eng.handle(FirstResponseDone(2500, "FR1", go.job_id, ())), CallbackDue)  # nothing found
+    out = eng.handle(CallbackMade(4000, due.callback_id, "still_dark"))
+    reopened = [o for o in eng.orders.values() if o.origin == OrderOrigin.CALLBACK]
+    assert len(reopened) == 1 and reopened[0].first_report_s == 4000 and eng.log.reopened == 1
+    assert _only(out, Assign)[0].job_id == f"{reopened[0].order_id}-F1"
+    assert eng.orders[go.order_id].status == OrderStatus.CLOSED  # its callback has an outcome
+
+
+def test_a_customer_who_resets_their_own_breaker_on_the_phone_gets_no_order(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, _ = _two_drop_customers(small_region)
+    assert eng.handle(CallReceived(100, Call("K1", 100, customer_id=a), triage="customer_reset")) == []
+    assert not eng.orders and eng.log.resolved_by_phone == 1 and eng.log.customer_side_faults == 1
+    with pytest.raises(EventError, match="triage must be one of"):
+        eng.handle(CallReceived(200, Call("K2", 200, customer_id=a), triage="hung up"))
+
+
+def test_crews_keep_their_hours_of_service(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, _, outlet = _two_drop_customers(small_region)
+    end = 16 * H
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(end - 3 * H, Call("K1", end - 3 * H, customer_id=a))), Assign)
+    t = end - 3 * H + go.travel_s
+    eng.handle(CrewArrived(t, "FR1", go.job_id))
+    element = small_region.network.device_id[outlet]
+    out = eng.handle(FirstResponseDone(t + 1200, "FR1", go.job_id, (Finding(element, "lv", 4 * H),)))
+    assert not _only(out, Assign)  # nobody to repair it: R2 is off duty
+    repair = next(j for j in eng.jobs.values() if j.kind == JobKind.REPAIR)
+    # R2 comes on with 2 h of its duty left: a 4 h repair does not fit, it waits
+    out = eng.handle(ShiftStarted(end - 2 * H, "R2"))
+    assert not _only(out, Assign) and repair.status == JobStatus.NEW
+    assert eng.crews["R2"].duty_end_s == end
+    # R1 comes on for a full duty period and takes it; at its duty limit it hands it back
+    eng.handle(ShiftEnded(end, "R2"))
+    (go_r1,) = _only(eng.handle(ShiftStarted(end + 8 * H, "R1")), Assign)
+    assert go_r1.job_id == repair.job_id and eng.crews["R1"].duty_end_s == end + 24 * H
+    eng.handle(CrewArrived(end + 8 * H + go_r1.travel_s, "R1", repair.job_id))
+    out = eng.handle(ShiftEnded(end + 24 * H, "R1"))
+    assert _only(out, Recall) == [Recall(end + 24 * H, repair.order_id, "R1", repair.job_id)]
+    assert repair.status == JobStatus.NEW and repair.worked_s == 16 * H - go_r1.travel_s
+    assert eng.crews["R1"].status == CrewStatus.OFF and eng.log.handed_back_at_duty_end == 1
+    # back after 2 h of rest instead of 8: accepted (it is what happened), counted, alerted
+    (alert,) = _only(eng.handle(ShiftStarted(end + 26 * H, "R1")), Alert)
+    assert (alert.kind, alert.order_id) == ("hours_of_service", "R1") and eng.log.hours_of_service_breaches == 1
+    # a crew reporting past its duty limit (its shift end never came through): accepted,
+    # counted and alerted once
+    assert eng.crews["FR1"].duty_end_s == end
+    (alert,) = _only(eng.handle(CrewPosition(end + 27 * H, "FR1", 0.0, 0.0)), Alert)
+    assert (alert.order_id, alert.due_s) == ("FR1", end) and eng.log.hours_of_service_breaches == 2
+    assert not _only(eng.handle(CrewPosition(end + 27 * H + 60, "FR1", 0.0, 0.0)), Alert)
+
+
+def test_reassigning_a_helper_keeps_every_team_consistent(small_region: Region, travel: RoadTravel) -> None:
+    params = OptimizerParams(team_min_customers=1, team_min_repair_s=0, team_size=2)
+    d = small_region.depots[0]
+    r3 = Crew("R3", d.depot_id, d.x_m, d.y_m + 3000, frozenset({"lv", "mv", "cable"}), 0, 16.0)
+    eng = _engine(small_region, travel, RestorationOptimizer(params), extra=(r3,))
+    net = small_region.network
+    feeders = [int(f) for f in net.nodes_of_kind(NodeKind.FEEDER_HEAD)][:2]
+    _on_shift(eng, 0, "R1", "R2", "R3", "FR1")
+    out = eng.handle(DeviceOperated(100, net.device_id[feeders[0]]))
+    first = next(j for j in eng.jobs.values())
+    assert first.kind == JobKind.REPAIR and len(first.team) == 2  # SCADA: repaired at once, as a team
+    helper = first.helpers[0]
+    lead = first.crew_id
+    eng.handle(DeviceOperated(200, net.device_id[feeders[1]]))
+    second = next(j for j in eng.jobs.values() if j is not first)
+    out = eng.handle(DispatcherAssigned(300, second.order_id, helper))
+    assert first.crew_id == lead and helper not in first.team and second.crew_id == helper
+    (divert,) = _only(out, Divert)  # the helper was on its way: diverted, the lead drives on
+    assert (divert.crew_id, divert.from_job_id, divert.job_id) == (helper, first.job_id, second.job_id)
+    assert eng.crews[helper].job_id == second.job_id and eng.crews[lead].job_id == first.job_id
+    eng.handle(ClockTick(400))  # the override re-plans: no crash, teams still consistent
+    for crew_id, state in eng.crews.items():
+        if state.job_id:
+            assert crew_id in eng.jobs[state.job_id].team
+    for job in eng.jobs.values():
+        for crew_id in job.team:
+            assert eng.crews[crew_id].job_id == job.job_id
+
+
+def test_a_feeder_breaker_report_sends_a_repair_at_once(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
+    _on_shift(eng, 0, "FR1", "R1")
+    out = eng.handle(DeviceOperated(100, net.device_id[feeder]))
+    (order,) = eng.orders.values()
+    (job,) = (eng.jobs[j] for j in order.jobs)
+    assert order.origin == OrderOrigin.SCADA and job.kind == JobKind.REPAIR and job.skill in ("mv", "cable")
+    assert order.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[feeder])
+    assert _only(out, Assign)[0].crew_id == "R1"
+    with pytest.raises(EventError, match="unknown device 'CB-NOWHERE'"):
+        eng.handle(DeviceOperated(200, "CB-NOWHERE"))
+    assert len(eng.orders) == 1
+
+
+def test_bad_reports_are_refused_and_change_nothing(small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, b, outlet = _two_drop_customers(small_region)
+    net = small_region.network
+    eng.handle(ShiftStarted(50, "FR1"))
+    with pytest.raises(EventError, match="before the engine clock"):
+        eng.handle(ShiftStarted(10, "R2"))
+    with pytest.raises(EventError, match="unknown crew 'C9'"):
+        eng.handle(ShiftStarted(60, "C9"))
+    with pytest.raises(EventError, match="unknown job 'W404-F1'"):
+        eng.handle(CrewArrived(70, "FR1", "W404-F1"))
+    out = eng.handle(CallReceived(80, Call("K0", 80, address="火星路 1 号")))
+    assert isinstance(out[0], CallUnlocated) and eng.unlocated[0].call_id == "K0"
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    with pytest.raises(EventError, match="must be on site of a first-response job"):
+        eng.handle(FirstResponseDone(150, "FR1", go.job_id, ()))
+    with pytest.raises(EventError, match="reports .* repaired but is en_route"):
+        eng.handle(RepairFinished(150, "FR1", go.job_id, ()))
+    with pytest.raises(EventError, match="R1 arrived at .* but is on no job"):
+        eng.handle(CrewArrived(160, "R1", go.job_id))
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    other_feeder = next(int(f) for f in net.nodes_of_kind(NodeKind.FEEDER_HEAD)
+                        if not net.is_ancestor(int(f), outlet))
+    t = 100 + go.travel_s + 10
+    for finding, reason in [(Finding("NOWHERE", "lv", 60), "unknown element 'NOWHERE'"),
+                            (Finding(net.device_id[other_feeder], "mv", 60), "neither on the supply path"),
+                            (Finding(net.device_id[outlet], "hv", 60), "needs a skill of lv, mv, cable"),
+                            (Finding(net.device_id[outlet], "lv", -5), "repair time .* is negative")]:
+        with pytest.raises(EventError, match=reason):
+            eng.handle(FirstResponseDone(t, "FR1", go.job_id, (finding,)))
+    assert eng.jobs[go.job_id].status == JobStatus.ON_SITE and eng.log.first_responses == 0
+    order = eng.orders[go.order_id]
+    with pytest.raises(EventError, match="callback for .* not repaired"):
+        eng.handle(CallbackDone(t, order.order_id))
+    with pytest.raises(EventError, match="unknown callback"):
+        eng.handle(CallbackMade(t, f"{order.order_id}:{b}", "restored"))
+    with pytest.raises(EventError, match="not due"):
+        eng.handle(CallbackMade(t, f"{order.order_id}:{a}", "restored"))
+    with pytest.raises(EventError, match="outcome must be one of"):
+        eng.handle(CallbackMade(t, f"{order.order_id}:{a}", "maybe"))
+    with pytest.raises(EventError, match="cannot cancel .* it is on_site"):
+        eng.handle(OrderCancelled(t, order.order_id, "duplicate"))
+    assert eng.clock_s == 100 + go.travel_s and order.status == OrderStatus.ON_SITE
 
 
 def test_a_cancelled_order_frees_its_crew_and_alerts_warn_before_the_limit(
@@ -158,54 +355,13 @@ def test_a_cancelled_order_frees_its_crew_and_alerts_warn_before_the_limit(
     assert not _only(eng.handle(ClockTick(warn_at - 1)), Alert)
     (alert,) = _only(eng.handle(ClockTick(warn_at)), Alert)
     assert (alert.order_id, alert.kind, alert.due_s) == (order.order_id, "arrival_limit", order.deadline_s)
-    (assign,) = _only(eng.handle(ShiftStarted(warn_at + 10, "C1")), Assign)
+    (go,) = _only(eng.handle(ShiftStarted(warn_at + 10, "FR1")), Assign)
     out = eng.handle(OrderCancelled(warn_at + 20, order.order_id, "customer reports power back"))
-    assert _only(out, Recall) == [Recall(warn_at + 20, order.order_id, assign.crew_id)]
-    assert order.status == OrderStatus.CANCELLED and eng.crews["C1"].status == "idle"
+    assert _only(out, Recall) == [Recall(warn_at + 20, order.order_id, "FR1", go.job_id)]
+    assert order.status == OrderStatus.CANCELLED and eng.crews["FR1"].status == CrewStatus.IDLE
+    assert [d.customer_id for d in _only(out, CallbackDue)] == [a]
     with pytest.raises(EventError, match=r"cannot cancel W000001: it is cancelled"):
         eng.handle(OrderCancelled(warn_at + 30, order.order_id, "again"))
-
-
-def test_bad_events_are_refused_and_change_nothing(small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    eng.handle(ShiftStarted(50, "C1"))
-    with pytest.raises(EventError, match="before the engine clock"):
-        eng.handle(ShiftStarted(10, "C2"))
-    with pytest.raises(EventError, match="unknown crew 'C9'"):
-        eng.handle(ShiftStarted(60, "C9"))
-    with pytest.raises(EventError, match="unknown work order 'W404'"):
-        eng.handle(CrewArrived(70, "C1", "W404"))
-    out = eng.handle(CallReceived(80, Call("K1", 80, address="火星路 1 号")))
-    assert isinstance(out[0], CallUnlocated) and eng.unlocated[0].call_id == "K1"
-    assert not eng.orders and eng.crews["C1"].status == "idle"
-
-
-def test_repair_reported_for_an_order_never_reached_is_refused(
-        small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    a, _, _ = _two_drop_customers(small_region)
-    eng.handle(ShiftStarted(0, "C1"))
-    (assign,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
-    with pytest.raises(EventError, match="reports W000001 repaired but is en_route"):
-        eng.handle(RepairFinished(300, assign.crew_id, assign.order_id, ()))
-    assert eng.orders[assign.order_id].status == OrderStatus.EN_ROUTE
-    with pytest.raises(EventError, match="callback for W000001, which is en_route, not repaired"):
-        eng.handle(CallbackDone(310, assign.order_id))
-
-
-def test_a_feeder_breaker_report_opens_one_order_for_the_whole_feeder(
-        small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    net = small_region.network
-    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
-    out = eng.handle(DeviceOperated(100, net.device_id[feeder]))
-    (order,) = eng.orders.values()
-    assert order.node_idx == feeder and order.skill in ("mv", "cable")
-    assert order.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[feeder])
-    assert _only(out, EtrUpdate)[0].order_id == order.order_id
-    with pytest.raises(EventError, match="unknown device 'CB-NOWHERE'"):
-        eng.handle(DeviceOperated(200, "CB-NOWHERE"))
-    assert len(eng.orders) == 1
 
 
 def test_a_critical_customer_gets_the_nearest_generator_truck_until_the_repair(
@@ -214,27 +370,23 @@ def test_a_critical_customer_gets_the_nearest_generator_truck_until_the_repair(
     far = small_region.depots[-1]
     trucks = [GeneratorTruck("G-NEAR", d.depot_id, d.x_m, d.y_m),
               GeneratorTruck("G-FAR", far.depot_id, far.x_m + 20_000, far.y_m)]
-    crews = [Crew("C1", d.depot_id, d.x_m, d.y_m, frozenset({"lv", "mv", "cable"}), 0, 16.0)]
-    eng = DispatchEngine(small_region, crews, NearestAvailableCrew(), travel=travel, generators=trucks)
+    eng = _engine(small_region, travel, generators=trucks)
     cust = small_region.customers
     row = cust[cust["critical"] != ""].iloc[0]
     node = int(row["node_idx"])
-    d_near = np.hypot(small_region.network.x_m[node] - d.x_m, small_region.network.y_m[node] - d.y_m)
-    assert d_near < np.hypot(small_region.network.x_m[node] - far.x_m - 20_000,
-                             small_region.network.y_m[node] - far.y_m)
+    net = small_region.network
+    assert np.hypot(net.x_m[node] - d.x_m, net.y_m[node] - d.y_m) < np.hypot(
+        net.x_m[node] - far.x_m - 20_000, net.y_m[node] - far.y_m)
     out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=str(row["customer_id"]))))
     (send,) = _only(out, SendGenerator)
     order = eng.orders[send.order_id]
     assert (send.truck_id, send.node_idx) == ("G-NEAR", node) and order.critical == 1
-    fleet = eng.generators.trucks
-    assert fleet["G-NEAR"].status == "en_route" and fleet["G-FAR"].status == "idle"
     with pytest.raises(EventError, match="generator truck G-FAR connected but is idle"):
         eng.handle(GeneratorConnected(200, "G-FAR"))
     assert not _only(eng.handle(GeneratorConnected(100 + send.travel_s, "G-NEAR")), GeneratorReleased)
-    assert eng.generators.trucks["G-NEAR"].status == "connected" and eng.log.generators_connected == 1
-    (assign,) = _only(eng.handle(ShiftStarted(3000, "C1")), Assign)
-    eng.handle(CrewArrived(3000 + assign.travel_s, "C1", order.order_id))
-    out = eng.handle(RepairFinished(9000, "C1", order.order_id, (node,)))
+    (go,) = _only(eng.handle(ShiftStarted(3000, "FR1")), Assign)
+    eng.handle(CrewArrived(3000 + go.travel_s, "FR1", go.job_id))
+    out = eng.handle(FirstResponseDone(9000, "FR1", go.job_id, ()))
     assert _only(out, GeneratorReleased) == [GeneratorReleased(9000, "G-NEAR", node)]
     assert eng.generators.trucks["G-NEAR"].status == "idle"
 
@@ -244,62 +396,36 @@ def test_meters_report_an_outage_and_its_end(small_region: Region, travel: RoadT
     cust = small_region.customers
     a, b, _ = _two_drop_customers(small_region)
     meter = {c: str(cust.loc[cust["customer_id"] == c, "meter_id"].iat[0]) for c in (a, b)}
-    out = eng.handle(AmiMessage(100, meter[a], "last_gasp"))
+    eng.handle(AmiMessage(100, meter[a], "last_gasp"))
     (order,) = eng.orders.values()
     assert small_region.network.kind[order.node_idx] == NodeKind.SERVICE_DROP  # not customer-side
-    eng.handle(ShiftStarted(120, "C1"))
-    assert order.status == OrderStatus.EN_ROUTE
+    assert order.origin == OrderOrigin.AMI
+    (go,) = _only(eng.handle(ShiftStarted(120, "FR1")), Assign)
     out = eng.handle(AmiMessage(400, meter[a], "restore"))  # back before the crew got there
     assert order.status == OrderStatus.CANCELLED
-    assert _only(out, Recall) == [Recall(400, order.order_id, order.crew_id)]
-    assert eng.crews[order.crew_id].status == "idle"
+    assert _only(out, Recall) == [Recall(400, order.order_id, "FR1", go.job_id)]
     with pytest.raises(EventError, match="unknown meter id 'M-NOWHERE'"):
         eng.handle(AmiMessage(500, "M-NOWHERE", "last_gasp"))
     with pytest.raises(EventError, match="kind must be last_gasp or restore, got 'ping'"):
         eng.handle(AmiMessage(510, meter[b], "ping"))
 
 
-def test_a_refused_event_does_not_move_the_clock(small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    eng.handle(ShiftStarted(50, "C1"))
-    with pytest.raises(EventError, match="unknown crew 'C9'"):
-        eng.handle(ShiftStarted(900, "C9"))
-    eng.handle(ShiftStarted(60, "C2"))  # still accepted: the bad event changed nothing
-    assert eng.clock_s == 60 and eng.crews["C2"].status == "idle"
-
-
-def test_etr_accuracy_compares_the_first_quote_with_the_repair(
+def test_the_etr_follows_the_order_and_is_judged_against_the_repair(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    _, assign, out = _lone_call_dispatched(eng, small_region)
-    first = _only(out, EtrUpdate)[0].etr_s
-    eng.handle(CrewArrived(100 + assign.travel_s, assign.crew_id, assign.order_id))
-    eng.handle(RepairFinished(first + 5400, assign.crew_id, assign.order_id, ()))
+    a, _, outlet = _two_drop_customers(small_region)
+    _on_shift(eng, 0, "FR1", "R2")
+    out = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    (go,) = _only(out, Assign)
+    order = eng.orders[go.order_id]
+    expected = eng.estimates.repair_s(small_region.network, order.node_idx)
+    (etr,) = _only(out, EtrUpdate)
+    assert etr.etr_s == 100 + go.travel_s + eng.estimates.first_response_s + expected
+    assert eng.customer_etr(a) == etr.etr_s
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    finding = Finding(small_region.network.device_id[outlet], "lv", 2 * H)
+    (go2,) = _only(eng.handle(FirstResponseDone(2000, "FR1", go.job_id, (finding,))), Assign)
+    assert eng.etr[order.order_id] == 2000 + go2.travel_s + 2 * H
+    eng.handle(CrewArrived(2000 + go2.travel_s, "R2", go2.job_id))
+    eng.handle(RepairFinished(etr.etr_s + 5400, "R2", go2.job_id, (outlet,)))
     assert etr_accuracy(eng) == {"etr_first_mae_hours": 1.5, "etr_first_within_1h_rate": 0.0}
-
-
-def test_a_fault_found_upstream_moves_the_order_and_turns_back_crews_below(
-        small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    net = small_region.network
-    cust = small_region.customers
-    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
-    xfmrs = [int(x) for x in net.nodes_of_kind(NodeKind.TRANSFORMER) if net.is_ancestor(feeder, int(x))][:2]
-    first = [str(cust.loc[(cust["node_idx"] > x) & (cust["node_idx"] < x + net.size[x]),
-                          "customer_id"].iat[0]) for x in xfmrs]
-    eng.handle(ShiftStarted(0, "C1"))
-    eng.handle(ShiftStarted(0, "C2"))
-    (go_a,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first[0]))), Assign)
-    (go_b,) = _only(eng.handle(CallReceived(110, Call("K2", 110, customer_id=first[1]))), Assign)
-    a, b = eng.orders[go_a.order_id], eng.orders[go_b.order_id]
-    with pytest.raises(EventError, match="must be on site"):
-        eng.handle(FaultFound(150, go_a.crew_id, a.order_id, net.node_id[feeder]))
-    eng.handle(CrewArrived(100 + go_a.travel_s, go_a.crew_id, a.order_id))
-    with pytest.raises(EventError, match="the element upstream"):
-        eng.handle(FaultFound(100 + go_a.travel_s, go_a.crew_id, a.order_id, net.node_id[xfmrs[1]]))
-    out = eng.handle(FaultFound(100 + go_a.travel_s, go_a.crew_id, a.order_id, net.node_id[feeder]))
-    assert a.node_idx == feeder and a.element_id == net.device_id[feeder]
-    assert a.customers == int(net.count_below(net.kind == NodeKind.CUSTOMER)[feeder])
-    assert b.status == OrderStatus.MERGED and b.merged_into == a.order_id
-    assert _only(out, Recall) == [Recall(100 + go_a.travel_s, b.order_id, go_b.crew_id)]
-    assert eng.crews[go_b.crew_id].status == "idle" and eng.open_order_above(a) is None

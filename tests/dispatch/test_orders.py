@@ -1,4 +1,5 @@
-"""Work order lifecycle: allowed steps are time-stamped, others are refused."""
+"""Work order lifecycle: allowed steps are time-stamped, others are refused; an order is
+reached once, never before its own report."""
 
 from __future__ import annotations
 
@@ -35,8 +36,15 @@ def test_full_lifecycle_is_time_stamped() -> None:
              (4900, OrderStatus.CLOSED)]
     for t, s in steps:
         o.move(s, t)
+        if s == OrderStatus.ON_SITE:
+            assert o.reach(t, "first_responder") and not o.reach(t + 60, "repair")
     assert o.history == steps
-    assert o.arrived_s == 900 and o.repaired_s == 4000
+    assert (o.reached_s, o.reached_by, o.repaired_s) == (900, "first_responder", 4000)
+
+
+def test_an_order_reached_before_its_report_counts_from_its_report() -> None:
+    o = _order()
+    assert o.reach(40, "repair") and o.reached_s == o.first_report_s == 100
 
 
 @pytest.mark.parametrize(("start", "to"), _ALL_STEPS, ids=[f"{a.value}->{b.value}" for a, b in _ALL_STEPS])
@@ -57,8 +65,8 @@ def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(
 @pytest.mark.parametrize(("steps", "bad"), [
     ([], OrderStatus.REPAIRED),
     ([OrderStatus.ASSIGNED], OrderStatus.CLOSED),
-    ([OrderStatus.ASSIGNED], OrderStatus.ON_SITE),
-    ([OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE], OrderStatus.MERGED),
+    ([OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE], OrderStatus.NEW),
+    ([OrderStatus.ASSIGNED, OrderStatus.EN_ROUTE, OrderStatus.ON_SITE], OrderStatus.CANCELLED),
     ([OrderStatus.MERGED], OrderStatus.ASSIGNED),
 ])
 def test_impossible_transitions_are_refused(steps: list[OrderStatus], bad: OrderStatus) -> None:

@@ -11,6 +11,7 @@ from pyproj import Transformer
 
 from api.cli import main
 from dispatch.replay import ReplayError, ReplayOptions, make_policy, replay_history
+from dispatch.sim.field import FieldParams
 from grid_model.history import HistoryError
 
 HEADER = ("event_id,start_utc,first_published_utc,last_published_utc,lat,lon,city,circuit_id,"
@@ -44,21 +45,29 @@ def _storm(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_two_event_storm_matches_the_hand_computed_kpis(tmp_path: Path) -> None:
     history, depots = _storm(tmp_path)
+    field = FieldParams(assess_s=(1200, 1200), estimate_spread=0.0)
     replay = replay_history(history, ReplayOptions(policy="baseline", crews=1, depots=depots,
-                                                   repair_spread=0.0))
+                                                   repair_spread=0.0, field_params=field))
     k = replay.kpis
     # Both events are remote (no other event within 10 km): 45 km/h, detour 1.3, limit 120 min.
-    # A: the crew is at A at 00:00, repairs the drop in 1.25 h (4,500 s).
-    # B: reported at 600 s; the crew leaves A at 4,500 s, drives 40 km x 1.3 / 12.5 m/s = 4,160 s,
-    # arrives at 8,660 s (8,060 s = 134 min after the report: late) and replaces the transformer
-    # in 4 h: back at 23,060 s.
+    # No first responder on the roster: the one crew (lv, mv) responds too. Seed 0 draws B's
+    # transformer fault minor (a blown fuse, 20 min), A's drop not.
+    faults = sorted(replay.world.faults, key=lambda f: f.t_s)
+    assert [f.repair_s for f in faults] == [4500, 1200]
+    # A: the crew is at A at 00:00 (reached at once), assesses for 20 min, then repairs the
+    # drop in 1.25 h: back at 5,700 s.
+    # B: reported at 600 s; the crew leaves A at 5,700 s, drives 40 km x 1.3 / 12.5 m/s = 4,160 s,
+    # arrives at 9,860 s (9,260 s = 154 min after the report: late), assesses for 20 min and
+    # re-fuses the transformer on the spot (20 min): back at 12,260 s.
     orders = replay.orders_table().set_index("order_id")
     assert list(orders["area"]) == ["remote", "remote"]
-    assert orders["arrival_s"].tolist() == [0.0, pytest.approx(8060, abs=1)]
-    assert orders["repaired_s"].tolist() == [4500.0, pytest.approx(23060 - 600, abs=1)]
+    assert orders["arrival_s"].tolist() == [0.0, pytest.approx(9260, abs=1)]
+    assert orders["repaired_s"].tolist() == [5700.0, pytest.approx(12260 - 600, abs=1)]
     assert k["arrival_within_limit_rate"] == 0.5
-    assert k["median_arrival_minutes"] == pytest.approx(8060 / 2 / 60, abs=0.1)
-    cmi = 1 * 4500 / 60 + 10 * (23060 - 600) / 60
+    assert k["median_arrival_minutes"] == pytest.approx(9260 / 2 / 60, abs=0.1)
+    assert (k["first_response_jobs"], k["repair_jobs"], k["fixed_on_first_visit"]) == (2, 1, 1)
+    assert k["reached_by_first_responder_share"] == 0.0
+    cmi = 1 * 5700 / 60 + 10 * (12260 - 600) / 60
     assert k["customer_minutes_interrupted"] == pytest.approx(cmi, abs=0.5)
     assert k["saidi_minutes"] == pytest.approx(cmi / 11, abs=0.01)
     assert k["work_orders"] == 2 and k["work_orders_open_at_end"] == 0
@@ -69,7 +78,7 @@ def test_two_event_storm_matches_the_hand_computed_kpis(tmp_path: Path) -> None:
     assert k["utility_etr_first_within_1h_rate"] == 1.0  # B's first ETR was 30 min early
     timeline = replay.timeline()
     assert timeline["customers_out"].tolist() == [1, 11, 10, 0]
-    assert timeline["t_s"].tolist()[-1] == pytest.approx(23060, abs=1)
+    assert timeline["t_s"].tolist()[-1] == pytest.approx(12260, abs=1)
 
 
 def test_synthetic_grid_gives_each_event_its_own_element(tmp_path: Path) -> None:
