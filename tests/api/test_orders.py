@@ -1,5 +1,6 @@
-"""Work orders and crews through the API: a crew's day (sent, on site, repaired, called back),
-versions that refuse stale updates, a dispatcher's reassignment, and who may do what."""
+"""Work orders and crews through the API: an order's life (a first responder sent, on site, its
+findings; a repair crew sent, on site, repaired; every caller called back), versions that refuse
+stale updates, a dispatcher's reassignment, and who may do what."""
 
 from __future__ import annotations
 
@@ -39,22 +40,90 @@ def _step(api: Api, order_id: str, status: str, headers: dict[str, str], version
                            headers={**headers, "If-Match": version})
 
 
-def test_a_crew_works_its_order_through_its_life(api: Api) -> None:
+def _wait_for(api: Api, oid: str, ready: Any) -> dict[str, Any]:
+    for _ in range(300):
+        order = api.client.get(f"/v1/work-orders/{oid}", headers=api.as_("viewer")).json()
+        if ready(order):
+            return order  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError(f"work order {oid} never got there")
+
+
+def test_a_first_responder_and_a_repair_crew_work_an_order_through_its_life(api: Api) -> None:
     order = _order_for_call(api)
-    oid, crew = order["order_id"], order["crew_id"]
-    assert order["status"] == "en_route" and order["etr_s"] is not None
-    mine = _crew_token(api, crew)
+    oid, responder = order["order_id"], order["crew_id"]
+    assert order["status"] == "en_route" and order["etr_s"] is not None and order["origin"] == "call"
+    (fr,) = order["jobs"]
+    assert fr["kind"] == "first_response" and fr["crew_id"] == responder
+    mine = _crew_token(api, responder)
     r = _step(api, oid, "on_site", mine)
     assert r.status_code == 200 and r.json()["status"] == "on_site" and r.json()["arrived_s"] is not None
-    crew_view = api.client.get(f"/v1/crews/{crew}", headers=mine).json()
+    crew_view = api.client.get(f"/v1/crews/{responder}", headers=mine).json()
     assert crew_view["status"] == "on_site" and crew_view["order_id"] == oid
+    assert crew_view["job_id"] == fr["job_id"]
     r = _step(api, oid, "repaired", mine)
+    assert r.status_code == 409 and "first-response" in r.json()["error"]
+    version = api.client.get(f"/v1/work-orders/{oid}", headers=mine).headers["ETag"]
+    finding = {"element_id": order["element_id"], "skill": "lv", "repair_min": 60}
+    r = api.client.post(f"/v1/work-orders/{oid}/first-response", json={"findings": [finding]},
+                        headers={**mine, "If-Match": version})
+    assert r.status_code == 200, r.text
+    repair = next(j for j in r.json()["jobs"] if j["kind"] == "repair")
+    assert (repair["skill"], repair["service_s"]) == ("lv", 3600)
+    order = _wait_for(api, oid, lambda o: any(j["kind"] == "repair" and j["crew_id"] for j in o["jobs"]))
+    crew = next(j["crew_id"] for j in order["jobs"] if j["kind"] == "repair")
+    theirs = _crew_token(api, crew)
+    assert _step(api, oid, "on_site", theirs).status_code == 200
+    r = _step(api, oid, "repaired", theirs)
     assert r.status_code == 200 and r.json()["status"] == "repaired"
-    assert api.client.get(f"/v1/crews/{crew}", headers=mine).json()["status"] == "idle"
-    r = _step(api, oid, "callback_done", api.as_("dispatcher"))
-    assert r.status_code == 200 and r.json()["status"] == "closed"  # the callback closes the order
+    assert api.client.get(f"/v1/crews/{crew}", headers=theirs).json()["status"] == "idle"
+    due = api.client.get("/v1/callbacks", headers=api.as_("call_taker")).json()
+    (cb,) = [c for c in due if c["order_id"] == oid]
+    r = api.client.post(f"/v1/callbacks/{cb['callback_id']}/outcome", json={"outcome": "restored"},
+                        headers=api.as_("call_taker"))
+    assert r.status_code == 200 and r.json()["outcome"] == "restored"
+    assert api.client.get(f"/v1/work-orders/{oid}", headers=mine).json()["status"] == "closed"
+    r = api.client.post(f"/v1/callbacks/{cb['callback_id']}/outcome", json={"outcome": "restored"},
+                        headers=api.as_("call_taker"))
+    assert r.status_code == 409 and "done" in r.json()["error"]
+    assert api.client.post(f"/v1/callbacks/{cb['callback_id']}/outcome", json={"outcome": "restored"},
+                           headers=api.as_("viewer")).status_code == 403
     kpis = api.client.get("/v1/kpis", headers=api.as_("viewer")).json()
     assert kpis["work_orders_by_status"]["closed"] == 1 and kpis["work_orders_open"] == 0
+    assert kpis["first_responses_done"] == 1 and kpis["callbacks_done"] == 1
+
+
+def test_a_customer_side_fault_closes_with_advice_and_the_dispatcher_records_the_callback(api: Api) -> None:
+    order = _order_for_call(api, k=3)
+    oid, crew = order["order_id"], order["crew_id"]
+    h = api.as_("dispatcher")
+    assert _step(api, oid, "on_site", h).status_code == 200
+    version = api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"]
+    cust = str(api.region.customers["customer_id"].iloc[3])
+    body = {"crew_id": crew, "findings": [{"element_id": cust, "customer_side": True}]}
+    r = api.client.post(f"/v1/work-orders/{oid}/first-response", json=body,
+                        headers={**h, "If-Match": version})
+    assert r.status_code == 200 and r.json()["status"] == "repaired" and r.json()["customer_side"]
+    r = _step(api, oid, "callback_done", h)
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+
+
+def test_a_first_response_report_that_makes_no_sense_is_refused(api: Api) -> None:
+    order = _order_for_call(api, k=5)
+    oid = order["order_id"]
+    h = api.as_("dispatcher")
+    assert _step(api, oid, "on_site", h).status_code == 200
+    version = api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"]
+    for finding, status, where in [({"element_id": "NOWHERE", "skill": "lv"}, 409, "unknown element"),
+                                   ({"element_id": order["element_id"]}, 422, "findings"),
+                                   ({"element_id": order["element_id"], "skill": "hv"}, 422, "findings"),
+                                   ({"element_id": order["element_id"], "skill": "lv", "repair_min": -1}, 422,
+                                    "findings")]:
+        r = api.client.post(f"/v1/work-orders/{oid}/first-response", json={"findings": [finding]},
+                            headers={**h, "If-Match": version})
+        assert r.status_code == status, (finding, r.text)
+        assert where in (r.json()["error"] if status == 409 else r.json()["fields"][0]["field"])
+    assert api.client.get(f"/v1/work-orders/{oid}", headers=h).json()["status"] == "on_site"
 
 
 def test_a_stale_or_missing_version_changes_nothing(api: Api) -> None:
@@ -63,7 +132,7 @@ def test_a_stale_or_missing_version_changes_nothing(api: Api) -> None:
     h = api.as_("dispatcher")
     old = api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"]
     assert _step(api, oid, "on_site", h, version=old).status_code == 200
-    r = _step(api, oid, "repaired", h, version=old)
+    r = _step(api, oid, "on_site", h, version=old)
     assert r.status_code == 409 and r.json()["fields"][0]["field"] == "If-Match"
     assert api.client.get(f"/v1/work-orders/{oid}", headers=h).json()["status"] == "on_site"
     r = api.client.post(f"/v1/work-orders/{oid}/status", json={"status": "repaired"}, headers=h)
@@ -74,8 +143,8 @@ def test_impossible_steps_are_refused_and_change_nothing(api: Api) -> None:
     order = _order_for_call(api)
     oid = order["order_id"]
     h = api.as_("dispatcher")
-    r = _step(api, oid, "repaired", h)  # not on site yet
-    assert r.status_code == 409 and "en_route" in r.json()["error"]
+    r = _step(api, oid, "repaired", h)  # a first response is not repaired: it reports findings
+    assert r.status_code == 409 and "first_response" in r.json()["error"]
     r = _step(api, oid, "callback_done", h)
     assert r.status_code == 409
     assert api.client.get(f"/v1/work-orders/{oid}", headers=h).json()["status"] == "en_route"
@@ -154,7 +223,7 @@ def test_customer_outage_and_plan(api: Api) -> None:
     assert r["out"] is True and r["etr_s"] == order["etr_s"] and r["etr"].endswith("+00:00")
     assert api.client.get("/v1/customers/nobody/outage", headers=api.as_("viewer")).status_code == 404
     plan = api.client.get("/v1/plan", headers=api.as_("viewer")).json()
-    assert plan["policy"] == "optimizer" and order["order_id"] in plan["routes"][order["crew_id"]]
+    assert plan["policy"] == "optimizer" and order["jobs"][0]["job_id"] in plan["routes"][order["crew_id"]]
     incidents = api.client.get("/v1/incidents", headers=api.as_("viewer")).json()
     assert [i["order_id"] for i in incidents] == [order["order_id"]]
 
@@ -186,7 +255,10 @@ def test_planned_outage_ids_are_unique_and_apart_from_incident_ids(api: Api) -> 
     oid, crew = order["order_id"], order["crew_id"]
     mine = _crew_token(api, crew)
     assert _step(api, oid, "on_site", mine).status_code == 200
-    assert _step(api, oid, "repaired", mine).status_code == 200
+    version = api.client.get(f"/v1/work-orders/{oid}", headers=mine).headers["ETag"]
+    r = api.client.post(f"/v1/work-orders/{oid}/first-response", json={"findings": []},  # supply back
+                        headers={**mine, "If-Match": version})
+    assert r.status_code == 200 and r.json()["status"] == "repaired"
     assert _step(api, oid, "callback_done", h).status_code == 200
     still_open = {i["incident_id"] for i in api.client.get("/v1/incidents", headers=h).json()}
     assert order["incident_id"] not in still_open  # it closes

@@ -137,14 +137,17 @@ def test_a_first_response_hands_the_repair_over_and_every_caller_is_called_back(
     out = eng.handle(FirstResponseDone(t + 1200, "FR1", handover.job_id, (Finding(element, "lv", 2 * H),)))
     (go,) = _only(out, Assign)
     repair = eng.jobs[go.job_id]
-    assert (repair.kind, repair.skill, repair.service_s, repair.node_idx) == (JobKind.REPAIR, "lv", 2 * H, outlet)
-    assert go.crew_id == "R2" and eng.crews["FR1"].status == CrewStatus.IDLE  # a repair crew, not the responder
+    assert (repair.kind, repair.skill, repair.service_s, repair.node_idx) == (JobKind.REPAIR, "lv", 2 * H,
+                                                                                outlet)
+    assert go.crew_id == "R2"  # a repair crew, not the responder
+    assert eng.crews["FR1"].status == CrewStatus.IDLE
     assert order.diagnosed and eng.log.first_responses == 1
     eng.handle(CrewArrived(t + 1200 + go.travel_s, "R2", go.job_id))
     out = eng.handle(RepairFinished(t + 9000, "R2", go.job_id, (outlet,)))
     assert order.status == OrderStatus.REPAIRED and order.repaired_s == t + 9000
     due = _only(out, CallbackDue)
-    assert sorted(d.customer_id for d in due) == sorted([a, b]) and {d.order_id for d in due} == {order.order_id}
+    assert sorted(d.customer_id for d in due) == sorted([a, b])
+    assert {d.order_id for d in due} == {order.order_id}
     eng.handle(CallbackMade(t + 10_000, due[0].callback_id, "no_answer"))
     eng.handle(CallbackMade(t + 10_100, due[0].callback_id, "restored"))
     assert order.status == OrderStatus.REPAIRED  # one caller still to call back
@@ -175,7 +178,7 @@ def test_a_cause_found_upstream_moves_the_order_and_its_repair_class(
 
 def test_fixed_on_the_spot_and_customer_side_need_no_repair(small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
-    a, b, outlet = _two_drop_customers(small_region)
+    a, b, _ = _two_drop_customers(small_region)
     net = small_region.network
     _on_shift(eng, 0, "FR1")
     (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
@@ -191,10 +194,12 @@ def test_fixed_on_the_spot_and_customer_side_need_no_repair(small_region: Region
     eng.handle(FirstResponseDone(6000, "FR1", go2.job_id, (Finding(net.node_id[drop], "lv", 0, fixed=True),)))
     second = eng.orders[go2.order_id]
     assert second.status == OrderStatus.REPAIRED and not second.customer_side
-    assert eng.log.fixed_on_first_visit == 1 and not [j for j in eng.jobs.values() if j.kind == JobKind.REPAIR]
+    assert eng.log.fixed_on_first_visit == 1
+    assert not [j for j in eng.jobs.values() if j.kind == JobKind.REPAIR]
 
 
-def test_a_callback_that_finds_the_customer_dark_reopens_work(small_region: Region, travel: RoadTravel) -> None:
+def test_a_callback_that_finds_the_customer_dark_reopens_work(
+        small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
     a, _, _ = _two_drop_customers(small_region)
     _on_shift(eng, 0, "FR1")
@@ -245,7 +250,8 @@ def test_crews_keep_their_hours_of_service(small_region: Region, travel: RoadTra
     assert eng.crews["R1"].status == CrewStatus.OFF and eng.log.handed_back_at_duty_end == 1
     # back after 2 h of rest instead of 8: accepted (it is what happened), counted, alerted
     (alert,) = _only(eng.handle(ShiftStarted(end + 26 * H, "R1")), Alert)
-    assert (alert.kind, alert.order_id) == ("hours_of_service", "R1") and eng.log.hours_of_service_breaches == 1
+    assert (alert.kind, alert.order_id) == ("hours_of_service", "R1")
+    assert eng.log.hours_of_service_breaches == 1
     # a crew reporting past its duty limit (its shift end never came through): accepted,
     # counted and alerted once
     assert eng.crews["FR1"].duty_end_s == end
@@ -315,9 +321,9 @@ def test_bad_reports_are_refused_and_change_nothing(small_region: Region, travel
     (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
     with pytest.raises(EventError, match="must be on site of a first-response job"):
         eng.handle(FirstResponseDone(150, "FR1", go.job_id, ()))
-    with pytest.raises(EventError, match="reports .* repaired but is en_route"):
+    with pytest.raises(EventError, match=r"reports .* repaired but is en_route"):
         eng.handle(RepairFinished(150, "FR1", go.job_id, ()))
-    with pytest.raises(EventError, match="R1 arrived at .* but is on no job"):
+    with pytest.raises(EventError, match=r"R1 arrived at .* but is on no job"):
         eng.handle(CrewArrived(160, "R1", go.job_id))
     eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
     other_feeder = next(int(f) for f in net.nodes_of_kind(NodeKind.FEEDER_HEAD)
@@ -331,7 +337,7 @@ def test_bad_reports_are_refused_and_change_nothing(small_region: Region, travel
             eng.handle(FirstResponseDone(t, "FR1", go.job_id, (finding,)))
     assert eng.jobs[go.job_id].status == JobStatus.ON_SITE and eng.log.first_responses == 0
     order = eng.orders[go.order_id]
-    with pytest.raises(EventError, match="callback for .* not repaired"):
+    with pytest.raises(EventError, match=r"callback for .* not repaired"):
         eng.handle(CallbackDone(t, order.order_id))
     with pytest.raises(EventError, match="unknown callback"):
         eng.handle(CallbackMade(t, f"{order.order_id}:{b}", "restored"))
@@ -339,7 +345,7 @@ def test_bad_reports_are_refused_and_change_nothing(small_region: Region, travel
         eng.handle(CallbackMade(t, f"{order.order_id}:{a}", "restored"))
     with pytest.raises(EventError, match="outcome must be one of"):
         eng.handle(CallbackMade(t, f"{order.order_id}:{a}", "maybe"))
-    with pytest.raises(EventError, match="cannot cancel .* it is on_site"):
+    with pytest.raises(EventError, match=r"cannot cancel .* it is on_site"):
         eng.handle(OrderCancelled(t, order.order_id, "duplicate"))
     assert eng.clock_s == 100 + go.travel_s and order.status == OrderStatus.ON_SITE
 

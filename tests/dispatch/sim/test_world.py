@@ -62,7 +62,7 @@ def test_a_responder_finds_the_cause_above_and_every_fault_in_the_transformer_ar
 def test_at_a_healthy_mv_site_a_responder_patrols_down_to_the_operated_device() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
-    _, idx, customers, world = _world([WorldFault(0, idx["J3"], idx["J3"], 7200, "mv")])
+    _, idx, _, world = _world([WorldFault(0, idx["J3"], idx["J3"], 7200, "mv")])
     assert world.diagnose(idx["F1"], fix_limit_s=1800) == [WorldFinding(idx["J3"], "mv", 7200, False, False)]
     assert world.diagnose(idx["T1"], fix_limit_s=1800) == []  # nothing wrong there
 
