@@ -48,21 +48,25 @@ class OrderOutcome:
     customer_side: bool
 
 
-def _surviving(order: WorkOrder, orders: dict[str, WorkOrder]) -> WorkOrder:
-    while order.merged_into:
-        order = orders[order.merged_into]
-    return order
+def promised_arrivals(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]:
+    """Every order that promised an arrival, with the order it ended up in: all but those
+    cancelled (directly, or with the order they merged into) before a crew reached them, and
+    work a callback reopened (the customer's own order was judged already)."""
+    out = []
+    for o in orders.values():
+        head = o
+        while head.merged_into:
+            head = orders[head.merged_into]
+        if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
+            continue
+        out.append((o, head))
+    return out
 
 
 def order_outcomes(orders: dict[str, WorkOrder], limits: ServiceLimits) -> list[OrderOutcome]:
-    """One outcome per order that promised an arrival: every order but those cancelled
-    (directly, or with the order they merged into) before a crew reached them, and work a
-    callback reopened (the customer's own order was judged already)."""
+    """One outcome per order that promised an arrival (see ``promised_arrivals``)."""
     out = []
-    for o in orders.values():
-        head = _surviving(o, orders)
-        if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
-            continue
+    for o, head in promised_arrivals(orders):
         out.append(OrderOutcome(
             area=o.area, critical=o.critical > 0, reported_s=o.first_report_s,
             reached=o.reached_s is not None,
