@@ -7,11 +7,13 @@ find the device, fix small faults on the spot and hand the rest to repair crews.
 
 Roster sizes (``RosterParams``): one transformer-area manager per 2,500 customers, State Grid's
 ratio under the 台区经理 system (about 180,000 managers for some 460 million customers), each
-based at the centre of the customers he looks after; two patrols per service station. Repair
-crews per station by area class (urban 30, rural 22, remote 16) are a prefecture's whole storm
+based at the centre of the customers he looks after; three patrols per service station (one a
+shift). Repair crews per station by area class (urban 30, rural 22, remote 16) are a prefecture's whole storm
 mobilisation, contractors included; on an ordinary day a quarter of them are on the roster.
-Everyone works one of two overlapping 16-hour shifts (from 06:00 and from 14:00 of a storm that
-starts at 06:00), so 8 hours of rest follow every duty period.
+Everyone works one of three 16-hour shifts starting eight hours apart (06:00, 14:00 and 22:00
+of a storm that starts at 06:00): 8 hours of rest follow every duty period, two thirds of the
+crews are on duty at any hour, and the shifts change at different times, so there is always a
+crew fresh enough to start a job.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class RosterParams:
     docstring); ``repair_scale`` and ``responder_scale`` multiply the usual numbers."""
 
     customers_per_manager: int = 2500
-    patrols_per_station: int = 2
+    patrols_per_station: int = 3
     repair_scale: float = 1.0
     responder_scale: float = 1.0
 
@@ -141,8 +143,8 @@ _SKILL_MIX = {
     AreaClass.REMOTE: ((("lv",), 0.45), (("lv", "mv"), 0.35), (("mv",), 0.20)),
 }
 _CREWS_PER_DEPOT = {AreaClass.URBAN: 30, AreaClass.RURAL: 22, AreaClass.REMOTE: 16}
-# Two overlapping 16-hour shifts: from the storm clock's start (06:00) and eight hours later.
-_SHIFT_STARTS = (0, 8 * HOUR)
+# Three 16-hour shifts eight hours apart, from the storm clock's start.
+_SHIFT_STARTS = (0, 8 * HOUR, 16 * HOUR)
 # Transformer-area managers are named by the area class of their patch (M: mountain, remote).
 _AREA_LETTER = {AreaClass.URBAN: "U", AreaClass.RURAL: "R", AreaClass.REMOTE: "M"}
 SHIFT_HOURS = 16.0
@@ -151,12 +153,12 @@ SHIFT_HOURS = 16.0
 def _depot_crews(depot: Depot, count: int, rng: np.random.Generator,
                  skills: frozenset[str] = frozenset()) -> list[Crew]:
     """``count`` repair crews of a depot: the given skills, else each drawn from the depot's
-    area mix; alternately on the two storm shifts."""
+    area mix; in turn on the three shifts."""
     mixes, shares = zip(*_SKILL_MIX[AreaClass(depot.area)], strict=True)
     picks = rng.choice(len(mixes), count, p=np.array(shares))
     return [Crew(crew_id=f"{depot.depot_id}-C{k + 1:02d}", depot_id=depot.depot_id, x_m=depot.x_m,
                  y_m=depot.y_m, skills=skills or frozenset(mixes[picks[k]]),
-                 shift_start_s=_SHIFT_STARTS[k % 2], shift_hours=SHIFT_HOURS)
+                 shift_start_s=_SHIFT_STARTS[k % 3], shift_hours=SHIFT_HOURS)
             for k in range(count)]
 
 
@@ -207,7 +209,7 @@ def _nearest_depot(depots: Sequence[Depot], xy: np.ndarray) -> str:
 
 def _responder(crew_id: str, depot_id: str, x: float, y: float, k: int) -> Crew:
     return Crew(crew_id=crew_id, depot_id=depot_id, x_m=x, y_m=y, skills=frozenset({"lv"}),
-                shift_start_s=_SHIFT_STARTS[k % 2], shift_hours=SHIFT_HOURS, role=CrewRole.FIRST_RESPONDER)
+                shift_start_s=_SHIFT_STARTS[k % 3], shift_hours=SHIFT_HOURS, role=CrewRole.FIRST_RESPONDER)
 
 
 def storm_roster(region: Region, *, seed: int = 0, params: RosterParams | None = None) -> list[Crew]:

@@ -179,8 +179,7 @@ class DispatchEngine:
         if order.order_id in self._unreached:
             return self._unreached[order.order_id]
         group = [o for o in (order, *(self.orders[a] for a in order.absorbed)) if o.reached_s is None]
-        out = Unreached(len(group), min(o.deadline_s for o in group), any(o.critical for o in group)) \
-            if group else None
+        out = Unreached(tuple(o.deadline_s for o in group), any(o.critical for o in group)) if group else None
         self._unreached[order.order_id] = out
         return out
 

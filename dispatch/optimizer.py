@@ -17,9 +17,11 @@ by then. A job's weight: a repair weighs every customer behind its element (a te
 in the feeder go first; a first response weighs the same customers times
 ``first_response_weight_share``, since the repair waits for its diagnosis. The job that will
 be an order's first arrival carries the arrival promise: past the earliest deadline of the
-orders not yet reached, every second costs ``arrival_priority`` times the lateness weight for
-each of them (``critical_priority`` more with a critical customer among them). Precedence is
-by construction: a repair job exists only once its device is identified.
+orders not yet reached that can still be reached in time, every second costs
+``arrival_priority`` times the lateness weight for each of them, and ``late_priority`` times it
+for each already late (a promise already broken weighs less than one that can still be kept);
+``critical_priority`` times more with a critical customer among them. Precedence is by
+construction: a repair job exists only once its device is identified.
 
 Teams: a repair with many customers behind a long job (a feeder or recloser lockout) is
 planned as ``team_size`` jobs at the same place, each a share of the work; the first carries
@@ -54,6 +56,7 @@ class OptimizerParams:
     improve_iterations: int = 300
     lateness_weight: int = 10
     arrival_priority: int = 5
+    late_priority: int = 1
     critical_priority: int = 10
     first_response_weight_share: float = 1.0
     divert_min_gain: int = 20 * 3600
@@ -138,7 +141,7 @@ class RestorationOptimizer:
         self._slots[job.job_id] = slots
         return slots
 
-    def _plan_job(self, view: DispatchView, job: Job, place: int, plan_id: str) -> NewOrder:
+    def _plan_job(self, view: DispatchView, job: Job, place: int, plan_id: str, t_s: int) -> NewOrder:
         """One crew's share of a job (see the module docstring for its weights)."""
         p = self.params
         order = view.order_of(job)
@@ -153,21 +156,23 @@ class RestorationOptimizer:
         deadline, priority = NO_DEADLINE_S, 0
         unreached = view.unreached(order) if place == 0 else None
         if unreached is not None:
-            deadline = unreached.deadline_s
             critical = p.critical_priority if unreached.critical else 1
-            priority = p.arrival_priority * unreached.count * critical
+            can_make = [d for d in unreached.deadlines_s if d >= t_s]
+            late = unreached.count - len(can_make)
+            deadline = min(can_make) if can_make else t_s
+            priority = (p.arrival_priority * len(can_make) + p.late_priority * late) * critical
         return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline,
                         view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or SKILLS)
 
-    def _open_slots(self, view: DispatchView, job: Job) -> list[NewOrder]:
+    def _open_slots(self, view: DispatchView, job: Job, t_s: int) -> list[NewOrder]:
         """The plan's jobs for a job: one per crew it should still get."""
         slots = self._team_slots(view, job)
-        return [self._plan_job(view, job, k, job.job_id if k == 0 else f"{job.job_id}+{k}")
+        return [self._plan_job(view, job, k, job.job_id if k == 0 else f"{job.job_id}+{k}", t_s)
                 for k in range(len(job.team), slots)]
 
-    def _committed_slot(self, view: DispatchView, job: Job, crew_id: str) -> NewOrder:
+    def _committed_slot(self, view: DispatchView, job: Job, crew_id: str, t_s: int) -> NewOrder:
         place = job.team.index(crew_id)
-        return self._plan_job(view, job, place, job.job_id if place == 0 else f"{job.job_id}+{crew_id}")
+        return self._plan_job(view, job, place, job.job_id if place == 0 else f"{job.job_id}+{crew_id}", t_s)
 
     # -- deciding ----------------------------------------------------------------------
     def decide(self, view: DispatchView, t_s: int) -> list[tuple[str, str]]:
@@ -214,13 +219,13 @@ class RestorationOptimizer:
         for c, a in zip(crew_ids, avail, strict=True):
             if a.committed:
                 job = view.jobs[a.committed]
-                new = self._committed_slot(view, job, c)
+                new = self._committed_slot(view, job, c, t_s)
                 jobs.append(new)
                 initial[c] = [new.order_id]
                 self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
         for job in view.live_jobs():
             if job.status == JobStatus.NEW or len(job.team) < self._team_slots(view, job):
-                for new in self._open_slots(view, job):
+                for new in self._open_slots(view, job, t_s):
                     jobs.append(new)
                     self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
         self._live_ids = {j.order_id for j in jobs}
@@ -264,7 +269,7 @@ class RestorationOptimizer:
             self._sync_crew(view, crew_id, t_s)
         self._crews.clear()
         for job in self._changed.values():
-            self._sync_job(view, job)
+            self._sync_job(view, job, t_s)
         self._changed.clear()
         out: list[tuple[str, str]] = []
         if self._new:
@@ -273,7 +278,7 @@ class RestorationOptimizer:
         for job in self._new:
             if job.status != JobStatus.NEW or job.job_id in self._plan_ids:
                 continue
-            for new in self._open_slots(view, job):
+            for new in self._open_slots(view, job, t_s):
                 plan.add(new)
                 self._plan_ids.setdefault(job.job_id, []).append(new.order_id)
                 self._live_ids.add(new.order_id)
@@ -289,7 +294,7 @@ class RestorationOptimizer:
             self.plan.retire(plan_id)
             self._live_ids.discard(plan_id)
 
-    def _sync_job(self, view: DispatchView, job: Job) -> None:
+    def _sync_job(self, view: DispatchView, job: Job, t_s: int) -> None:
         """A job changed: ended (its shares leave the plan), taken by a crew the plan did not
         send (committed now), given back with no share left in the plan (re-plan), or its
         weights moved (re-costed)."""
@@ -319,7 +324,7 @@ class RestorationOptimizer:
             slot = plan_id.rpartition("+")[2]
             if plan_id != job.job_id and not slot.isdigit():
                 continue
-            new = self._plan_job(view, job, 0 if plan_id == job.job_id else int(slot), plan_id)
+            new = self._plan_job(view, job, 0 if plan_id == job.job_id else int(slot), plan_id, t_s)
             plan.update(plan_id, deadline_s=new.deadline_s, priority=new.priority, customers=new.customers)
 
     def _sync_crew(self, view: DispatchView, crew_id: str, t_s: int) -> None:

@@ -69,13 +69,15 @@ class ReplayOptions:
     name and the arrival limits promised (``arrival_urban_min`` and so on); ``seed`` draws the
     roster, repair times (history), the field's randomness and, unless ``ami_seed`` is given,
     which meters get through. ``crews`` (repair crews) and ``responders`` stage a roster;
-    ``roster`` reads one from a file instead."""
+    ``roster`` reads one from a file instead; ``crew_scale`` and ``responder_scale`` scale the
+    region's own roster."""
 
     policy: str = "optimizer"
     crews: int | None = None
     responders: int | None = None
     roster: Path | None = None
     crew_scale: float = 1.0
+    responder_scale: float = 1.0
     mutual_aid: int = 0
     mutual_aid_at_h: float = 24.0
     depots: Path | None = None
@@ -193,7 +195,8 @@ def _roster(region: Region, options: ReplayOptions, params: RosterParams,
                  + staged_responders(depots, responders))
     else:
         crews = storm_roster(region, seed=options.seed, params=dataclasses.replace(
-            params, repair_scale=params.repair_scale * options.crew_scale))
+            params, repair_scale=params.repair_scale * options.crew_scale,
+            responder_scale=params.responder_scale * options.responder_scale))
     return crews + mutual_aid(region, options.mutual_aid, joins_s=int(options.mutual_aid_at_h * 3600),
                               seed=options.seed)
 

@@ -17,12 +17,19 @@ from routing.travel import RoadTravel
 
 @dataclass(frozen=True, slots=True)
 class Unreached:
-    """The orders of an incident still waiting for their first crew: how many, the earliest
-    of their deadlines, and whether any serves a critical customer."""
+    """The orders of an incident still waiting for their first crew: their deadlines, and
+    whether any serves a critical customer."""
 
-    count: int
-    deadline_s: int
+    deadlines_s: tuple[int, ...]
     critical: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.deadlines_s)
+
+    @property
+    def deadline_s(self) -> int:
+        return min(self.deadlines_s)
 
 
 class DispatchView(Protocol):
