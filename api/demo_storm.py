@@ -27,6 +27,7 @@ from dispatch.events import (
     Decision,
     DeviceOperated,
     Event,
+    Finding,
     FirstResponseDone,
     RepairFinished,
 )
@@ -73,17 +74,22 @@ def live_request(ev: Event) -> tuple[str, dict[str, Any]]:
     if isinstance(ev, CrewArrived):
         return "arrived", {"crew_id": ev.crew_id, "job_id": ev.job_id}
     if isinstance(ev, FirstResponseDone):
-        return "first_response", {"crew_id": ev.crew_id, "job_id": ev.job_id, "findings": [
-            {"element_id": f.element_id, "skill": f.skill, "repair_s": f.repair_s, "fixed": f.fixed,
-             "customer_side": f.customer_side} for f in ev.findings]}
+        return "first_response", {"crew_id": ev.crew_id, "job_id": ev.job_id,
+                                  "findings": _findings(ev.findings)}
     if isinstance(ev, RepairFinished):
         return "repaired", {"crew_id": ev.crew_id, "job_id": ev.job_id,
-                            "restored_nodes": [int(n) for n in ev.restored_nodes]}
+                            "restored_nodes": [int(n) for n in ev.restored_nodes],
+                            "findings": _findings(ev.findings)}
     if isinstance(ev, CrewReleased):
         return "released", {"crew_id": ev.crew_id, "job_id": ev.job_id}
     if isinstance(ev, CallbackMade):
         return "callback", {"callback_id": ev.callback_id, "outcome": ev.outcome}
     raise ValueError(f"the demo has no live request for {type(ev).__name__}")
+
+
+def _findings(findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
+    return [{"element_id": f.element_id, "skill": f.skill, "repair_s": f.repair_s, "fixed": f.fixed,
+             "customer_side": f.customer_side} for f in findings]
 
 
 class StormDriver:

@@ -130,11 +130,9 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "arrived":
         return CrewArrived(t, p["crew_id"], p["job_id"])
     if kind == "first_response":
-        return FirstResponseDone(t, p["crew_id"], p["job_id"], tuple(
-            Finding(f["element_id"], f["skill"], f["repair_s"], f["fixed"], f["customer_side"])
-            for f in p["findings"]))
+        return FirstResponseDone(t, p["crew_id"], p["job_id"], _findings(p))
     if kind == "repaired":
-        return RepairFinished(t, p["crew_id"], p["job_id"], tuple(p["restored_nodes"]))
+        return RepairFinished(t, p["crew_id"], p["job_id"], tuple(p["restored_nodes"]), _findings(p))
     if kind == "callback":
         return CallbackMade(t, p["callback_id"], p["outcome"])
     if kind == "callback_done":
@@ -160,6 +158,11 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "planned_outage":
         return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"])
     raise ValueError(f"event {ev.seq}: unknown kind {kind!r}")
+
+
+def _findings(payload: dict[str, Any]) -> tuple[Finding, ...]:
+    return tuple(Finding(f["element_id"], f["skill"], f["repair_s"], f["fixed"], f["customer_side"])
+                 for f in payload.get("findings", ()))
 
 
 class LiveDispatch:

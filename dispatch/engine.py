@@ -407,7 +407,19 @@ class DispatchEngine:
         if device is None:
             raise EventError(f"{source.lower()} report: unknown device {device_id!r}")
         change = self.predictor.add_device_report(f"{source}:{device_id}@{t_s}", device, t_s)
+        if not change.created and origin == OrderOrigin.SCADA:
+            self._identified(change.incident_id, device, t_s)
         return self._on_change(change, t_s, origin)
+
+    def _identified(self, incident_id: str, device: int, t_s: int) -> None:
+        """SCADA reports a device of an incident already open: its repair is known, whatever
+        the incident's first response found before it opened."""
+        order = self._surviving(self.orders[self.order_of_incident[self._surviving_incident(incident_id)]])
+        _, _, limit_class = self._site(device)
+        if order.status in OPEN and not any(j.kind == JobKind.REPAIR and j.node_idx == device
+                                            for j in self._live_jobs_of(order)):
+            estimate = self.estimates.repair_s(self.net, device)
+            self._new_job(order, JobKind.REPAIR, device, limit_class, estimate, t_s)
 
     def _on_ami(self, ev: AmiMessage) -> list[Decision]:
         """A last gasp is grouped like a call; when every meter that reported to an incident
@@ -800,13 +812,9 @@ class DispatchEngine:
         utility = [f for _, f in found if not f.customer_side]
         if found and all(f.fixed for f in utility) and any(f.fixed for f in utility):
             self.log.fixed_on_first_visit += 1
-        self.log.customer_side_faults += sum(1 for _, f in found if f.customer_side)
         if found and not utility:
             order.customer_side = True
-        for node, f in found:
-            if not f.fixed and not f.customer_side and not any(
-                    j.node_idx == node and j.skill == f.skill for j in self._live_jobs_of(order)):
-                self._new_job(order, JobKind.REPAIR, node, f.skill, f.repair_s, ev.t_s)
+        self._found(order, found, ev.t_s)
         if self.net.is_ancestor(job.node_idx, order.node_idx) or above:
             for other in self._live_jobs_of(order):
                 if other.kind == JobKind.FIRST_RESPONSE and other.status == JobStatus.NEW:
@@ -817,6 +825,15 @@ class DispatchEngine:
             out.extend(self._restore(order, ev.t_s))
         self.etrs.touch(order.order_id)
         return out
+
+    def _found(self, order: WorkOrder, found: list[tuple[int, Finding]], t_s: int) -> None:
+        """Findings become repair jobs of the order (one per element and skill), but for what
+        was fixed on the spot or is the customer's own (counted)."""
+        self.log.customer_side_faults += sum(1 for _, f in found if f.customer_side)
+        for node, f in found:
+            if not f.fixed and not f.customer_side and not any(
+                    j.node_idx == node and j.skill == f.skill for j in self._live_jobs_of(order)):
+                self._new_job(order, JobKind.REPAIR, node, f.skill, f.repair_s, t_s)
 
     def _finding_node(self, f: Finding, job: Job) -> int:
         node = self._element_node(f.element_id)
@@ -875,13 +892,23 @@ class DispatchEngine:
         return out
 
     def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
+        """A repair is done; what the crew saw still open below it becomes repair jobs of the
+        same order (customers' own faults are counted: the crew advised them)."""
         state, job = self._crew_on(ev.crew_id, ev.job_id, "reports repaired")
         if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
             raise EventError(f"crew {ev.crew_id} reports {ev.job_id} repaired but is {state.status.value} "
                              f"on a {job.kind.value} job")
+        below = []
+        for f in ev.findings:
+            node = self._finding_node(f, job)
+            if node == job.node_idx or not self.net.is_ancestor(job.node_idx, node):
+                raise EventError(f"repair of {job.job_id}: {f.element_id} is not below the repaired "
+                                 f"{job.element_id}")
+            below.append((self._checked_finding(f, node, job, job.node_idx), f))
         out = self._duty_check(state, ev.t_s)
         out.extend(self._finish_job(job, ev.t_s))
         order = self.orders[job.order_id]
+        self._found(order, below, ev.t_s)
         if order.status in OPEN and not self._live_jobs_of(order):
             out.extend(self._restore(order, ev.t_s))
         self.etrs.touch(order.order_id)

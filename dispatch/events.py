@@ -76,12 +76,15 @@ class FirstResponseDone:
 
 @dataclass(frozen=True, slots=True)
 class RepairFinished:
-    """A crew finished; ``restored_nodes`` are the elements it repaired and re-energised."""
+    """A crew finished; ``restored_nodes`` are the elements it repaired and re-energised.
+    ``findings``: what it saw still open below once it re-energised (a nested fault, kept as a
+    repair job of its own, checked right after the parent is restored)."""
 
     t_s: int
     crew_id: str
     job_id: str
     restored_nodes: tuple[int, ...]
+    findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,7 @@ class FieldSim:
         self._trip: dict[str, tuple[int, str, str, int, str]] = {}
         self._callback_node: dict[str, int] = {}
         self._visit_site: dict[str, int] = {}
+        self._job_site: dict[str, int] = {}
         self._working: dict[str, str] = {}
         self._visits: dict[str, _Visit] = {}
         self._repair_token: dict[str, int] = {}
@@ -211,7 +212,9 @@ class FieldSim:
             for crew_id in [c for c, j in self._working.items() if j == key]:
                 self._check_duty(crew_id, t)
                 del self._working[crew_id]
-            return RepairFinished(t, reporter, key, self.world.finish_repair(key, t))
+            restored = self.world.finish_repair(key, t)
+            below = self._still_open_below(t, self._job_site.pop(key))
+            return RepairFinished(t, reporter, key, restored, below)
         if kind == "generator":
             truck = self._truck.get(key)
             if truck is None or truck[0] != token:
@@ -292,6 +295,7 @@ class FieldSim:
             self._push(ev.t_s, _WORK, CrewReleased(ev.t_s, ev.crew_id, job_id))
             return
         self._working[ev.crew_id] = job_id
+        self._job_site[job_id] = node
         self._seq += 1
         self._repair_token[job_id] = self._seq
         self._push(done, _WORK, ("repair", job_id, self._seq))
@@ -328,6 +332,17 @@ class FieldSim:
             out.append(Finding(net.device_id[f.node_idx] or net.node_id[f.node_idx], f.skill, estimate,
                                customer_side=f.customer_side))
         return FirstResponseDone(t, crew_id, visit.job_id, tuple(out))
+
+    def _still_open_below(self, t: int, site: int) -> tuple[Finding, ...]:
+        """What a repair crew sees still open below the element it has just re-energised (its
+        customers' own faults it advises on)."""
+        net = self.world.net
+        below = [f for f in self.world.diagnose(site, self.params.fix_limit_s)
+                 if f.node_idx != site and net.is_ancestor(site, f.node_idx)]
+        self.world.advise([f.node_idx for f in below if f.customer_side], t)
+        return tuple(Finding(net.device_id[f.node_idx] or net.node_id[f.node_idx], f.skill,
+                             round(f.work_s * self._rng.lognormal(0.0, self.params.estimate_spread)),
+                             customer_side=f.customer_side) for f in below)
 
     def _repeat_calls(self, t: int, restored: Iterable[int]) -> None:
         """Customers below a repaired element who are still dark (they see the lights come

@@ -33,6 +33,7 @@ from dispatch.events import (
     GeneratorReleased,
     Handover,
     OrderCancelled,
+    OutageReported,
     Recall,
     RepairFinished,
     SendGenerator,
@@ -435,3 +436,41 @@ def test_the_etr_follows_the_order_and_is_judged_against_the_repair(
     eng.handle(CrewArrived(2000 + go2.travel_s, "R2", go2.job_id))
     eng.handle(RepairFinished(etr.etr_s + 5400, "R2", go2.job_id, (outlet,)))
     assert etr_accuracy(eng) == {"etr_first_mae_hours": 1.5, "etr_first_within_1h_rate": 0.0}
+
+
+def test_a_fault_a_repair_crew_sees_still_open_below_is_kept_as_a_job_of_its_own(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    a, b, outlet = _two_drop_customers(small_region)
+    net = small_region.network
+    drop = int(net.parent[net.parent[_node(small_region, b)]])
+    _on_shift(eng, 0, "FR1", "R2")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    (rep,) = _only(eng.handle(FirstResponseDone(
+        2000, "FR1", go.job_id, (Finding(net.device_id[outlet], "lv", H),))), Assign)
+    eng.handle(CrewArrived(2000 + rep.travel_s, "R2", rep.job_id))
+    xfmr = net.node_id[int(net.parent[outlet])]
+    with pytest.raises(EventError, match="is not below the repaired"):
+        eng.handle(RepairFinished(6000, "R2", rep.job_id, (outlet,), (Finding(xfmr, "mv", H),)))
+    nested_drop = Finding(net.node_id[drop], "lv", H)
+    out = eng.handle(RepairFinished(6000, "R2", rep.job_id, (outlet,), (nested_drop,)))
+    order = eng.orders[go.order_id]
+    nested = eng.jobs[f"{order.order_id}-R3"]
+    assert (nested.node_idx, nested.skill, nested.status) == (drop, "lv", JobStatus.EN_ROUTE)
+    assert order.status == OrderStatus.ON_SITE and not _only(out, CallbackDue)  # not back yet
+    assert _only(out, Assign)[0].crew_id == "R2"  # the crew right there takes it
+
+
+def test_scada_identifies_the_device_of_an_incident_already_open(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    feeder = int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])
+    eng.handle(OutageReported(100, net.device_id[feeder]))
+    (order,) = eng.orders.values()
+    assert [eng.jobs[j].kind for j in order.jobs] == [JobKind.FIRST_RESPONSE]
+    eng.handle(DeviceOperated(200, net.device_id[feeder]))  # the breaker opens after the report
+    assert len(eng.orders) == 1
+    assert [(eng.jobs[j].kind, eng.jobs[j].node_idx) for j in order.jobs] == [
+        (JobKind.FIRST_RESPONSE, feeder), (JobKind.REPAIR, feeder)]
