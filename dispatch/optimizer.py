@@ -46,6 +46,9 @@ from routing.travel import with_road_travel
 
 # Deadline of a job that carries no arrival promise: never late.
 NO_DEADLINE_S = 2**40
+# In the plan a first response needs a skill of its own, which every crew has.
+RESPOND = "respond"
+PLAN_SKILLS = (*SKILLS, RESPOND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +165,7 @@ class RestorationOptimizer:
             deadline = min(can_make) if can_make else t_s
             priority = (p.arrival_priority * len(can_make) + p.late_priority * late) * critical
         return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline,
-                        view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or SKILLS)
+                        view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or RESPOND)
 
     def _open_slots(self, view: DispatchView, job: Job, t_s: int) -> list[NewOrder]:
         """The plan's jobs for a job: one per crew it should still get."""
@@ -179,8 +182,9 @@ class RestorationOptimizer:
         if self._replan_due(t_s):
             self.replan(view, t_s)
         elif self.plan is not None:
-            return self._apply(view, t_s) + self._send_idle(view)
-        return self._send_idle(view)
+            diverted = self._apply(view, t_s)
+            return diverted + self._send_idle(view, diverted)
+        return self._send_idle(view, [])
 
     def _replan_due(self, t_s: int) -> bool:
         if self.plan is None:
@@ -239,12 +243,13 @@ class RestorationOptimizer:
         i64 = np.int64
         problem = Problem(
             name=f"storm@{t_s}", crew_ids=tuple(crew_ids), order_ids=tuple(j.order_id for j in jobs),
-            skill_names=SKILLS,
+            skill_names=PLAN_SKILLS,
             x=np.array([a.x_m for a in avail] + [j.x for j in jobs], dtype=np.float64),
             y=np.array([a.y_m for a in avail] + [j.y for j in jobs], dtype=np.float64),
             crew_start_s=np.array([a.free_s for a in avail], dtype=i64),
             crew_end_s=np.array([max(a.end_s, a.free_s) for a in avail], dtype=i64),
-            crew_skills=np.array([_skill_mask(view.crews[c].crew.skills) for c in crew_ids], dtype=i64),
+            crew_skills=np.array([_skill_mask((*view.crews[c].crew.skills, RESPOND)) for c in crew_ids],
+                                 dtype=i64),
             crew_capacity=np.zeros(len(crew_ids), dtype=i64),
             reported_s=np.array([j.reported_s for j in jobs], dtype=i64),
             earliest_s=np.zeros(len(jobs), dtype=i64),
@@ -284,7 +289,7 @@ class RestorationOptimizer:
                 self._live_ids.add(new.order_id)
             order = view.order_of(job)
             if order.critical or order.customers >= self.params.divert_for_customers:
-                out += self._maybe_divert(view, job, t_s)
+                out += self._maybe_divert(view, job, t_s, {c for _, c in out})
         self._new.clear()
         return out
 
@@ -338,13 +343,16 @@ class RestorationOptimizer:
         a = view.availability(crew_id, t_s)
         plan.move_crew(crew_id, start_s=a.free_s, x=a.x_m, y=a.y_m, end_s=max(a.end_s, a.free_s))
 
-    def _maybe_divert(self, view: DispatchView, job: Job, t_s: int) -> list[tuple[str, str]]:
+    def _maybe_divert(self, view: DispatchView, job: Job, t_s: int,
+                      taken: set[str]) -> list[tuple[str, str]]:
         """For a critical or large new job, divert the nearby en-route crew that saves the
-        plan most, when the saving passes ``divert_min_gain``."""
+        plan most, when the saving passes ``divert_min_gain`` (a crew diverted already in this
+        decision is not diverted again)."""
         plan = self.plan
         assert plan is not None
         en_route = [c for c, s in view.crews.items()
-                    if s.status == CrewStatus.EN_ROUTE and (not job.skill or job.skill in s.crew.skills)
+                    if s.status == CrewStatus.EN_ROUTE and c not in taken
+                    and (not job.skill or job.skill in s.crew.skills)
                     and view.jobs[s.job_id].team == [c] and view.jobs[s.job_id].job_id in self._plan_ids]
         if not en_route or job.job_id not in self._live_ids:
             return []
@@ -364,13 +372,16 @@ class RestorationOptimizer:
         self.stats.diversions += 1
         return [(job.job_id, best_crew)]
 
-    def _send_idle(self, view: DispatchView) -> list[tuple[str, str]]:
+    def _send_idle(self, view: DispatchView, diverted: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Every idle crew sets off for the head of its route (looked at again only once the
-        plan or the idle crews changed)."""
+        plan or the idle crews changed); ``diverted`` are this decision's diversions."""
         plan = self.plan
         if plan is None or plan.changes == self._idle_seen:
             return []
         out = []
+        joining: dict[str, int] = {}
+        for job_id, _ in diverted:
+            joining[job_id] = joining.get(job_id, 0) + 1
         for crew_id in sorted(self._idle):
             head = plan.head(crew_id)
             if head is None and crew_id not in self._nothing_to_pull:
@@ -379,12 +390,12 @@ class RestorationOptimizer:
                 self._nothing_to_pull.add(crew_id)
                 continue
             job = view.jobs[job_of(head)]
-            joinable = job.status in (JobStatus.EN_ROUTE, JobStatus.ON_SITE) and \
-                crew_id not in job.team and len(job.team) < self._team_slots(view, job)
-            if job.status != JobStatus.NEW and not joinable:
+            crews = len(job.team) + joining.get(job.job_id, 0)
+            if crews and (crew_id in job.team or crews >= self._team_slots(view, job)):
                 self._retire(head)
                 continue
             plan.commit(crew_id, head)
+            joining[job.job_id] = joining.get(job.job_id, 0) + 1
             out.append((job.job_id, crew_id))
         for _, crew_id in out:
             self._idle.discard(crew_id)
@@ -399,4 +410,4 @@ def job_of(plan_id: str) -> str:
 
 def _skill_mask(skills: str | tuple[str, ...] | frozenset[str]) -> int:
     names = (skills,) if isinstance(skills, str) else skills
-    return sum(1 << SKILLS.index(s) for s in names)
+    return sum(1 << PLAN_SKILLS.index(s) for s in names)
