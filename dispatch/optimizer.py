@@ -164,8 +164,9 @@ class RestorationOptimizer:
             late = unreached.count - len(can_make)
             deadline = min(can_make) if can_make else t_s
             priority = (p.arrival_priority * len(can_make) + p.late_priority * late) * critical
-        return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline,
-                        view.share_s(job, self._team_slots(view, job)), weight, priority, job.skill or RESPOND)
+        service = view.share_s(job, self._team_slots(view, job))
+        return NewOrder(plan_id, job.x_m, job.y_m, order.first_report_s, deadline, service, weight, priority,
+                        job.skill or RESPOND)
 
     def _open_slots(self, view: DispatchView, job: Job, t_s: int) -> list[NewOrder]:
         """The plan's jobs for a job: one per crew it should still get."""
