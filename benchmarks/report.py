@@ -239,23 +239,16 @@ of a burst from four clients, then a restart: {kills} (target 0 lost:
 """
 
 
-_KPI_ROWS = [("customer-minutes interrupted", "customer_minutes_interrupted", "{:,.0f}"),
-             ("  of critical customers", "critical_customer_minutes_interrupted", "{:,.0f}"),
-             ("SAIDI (min)", "saidi_minutes", "{:,.1f}"), ("SAIFI", "saifi", "{:.3f}"),
-             ("CAIDI (min)", "caidi_minutes", "{:,.0f}"),
-             ("arrival within limit", "arrival_within_limit_rate", "pct"),
-             ("  urban", ("arrival_within_limit_rate_by_area", "urban"), "pct"),
-             ("  rural", ("arrival_within_limit_rate_by_area", "rural"), "pct"),
-             ("  remote", ("arrival_within_limit_rate_by_area", "remote"), "pct"),
+_KPI_ROWS = [("customer-minutes interrupted (utility)", "customer_minutes_interrupted", "{:,.0f}"),
+             ("arrival within limit, every order", "arrival_within_limit_rate", "pct"),
+             ("  urban (45 min)", ("arrival_within_limit_rate_by_area", "urban"), "pct"),
+             ("  rural (90 min)", ("arrival_within_limit_rate_by_area", "rural"), "pct"),
+             ("  remote (120 min)", ("arrival_within_limit_rate_by_area", "remote"), "pct"),
              ("  critical customers", "critical_arrival_within_limit_rate", "pct"),
-             ("repairs within time limit", "repair_within_limit_rate", "pct"),
-             ("crew utilisation", "crew_utilisation", "pct"),
-             ("work orders dispatched", "work_orders_dispatched", "{:,}"),
-             ("callbacks done", "callbacks_done", "{:,}"),
-             ("crews diverted on the way", "crew_diversions", "{:,}"),
-             ("generator trucks connected", "generators_connected", "{:,}"),
-             ("AMI messages", "ami_messages", "{:,}"),
-             ("simulation (s)", "simulation_s", "{}")]
+             ("repairs by unqualified crews (worst run)", "repairs_by_unqualified_crew", "{:,}"),
+             ("hours-of-service breaches (worst run)", "hours_of_service_breaches", "{:,}"),
+             ("callback rate (worst run)", "callback_rate", "pct"),
+             ("simulation (s, slowest run)", "simulation_s_max", "{}")]
 
 
 def _kpi(k: dict[str, Any], key: Any, fmt: str) -> str:
@@ -265,19 +258,26 @@ def _kpi(k: dict[str, Any], key: Any, fmt: str) -> str:
     return f"{100 * v:.1f} %" if fmt == "pct" else fmt.format(v)
 
 
-def _replicas(pol: list[dict[str, Any]]) -> int:
-    return len(pol[0]["cmi_reduction_replicas"])
+def _peak_text(pol: dict[str, Any]) -> str:
+    runs = [r for r in pol["runs"] if r["scenario"] == "typhoon" and not r["params"]
+            and r["responder_scale"] == 1.0 and r["policy"] == "optimizer"
+            and [r["storm_seed"], r["draw"]] in pol["held_out"]]
+    opened = [r["orders_opened_peak_hour"] for r in runs]
+    duty = [r["crews_on_duty_peak_hour"] for r in runs]
+    return (f"{min(opened):,}-{max(opened):,} work orders were opened within the hour, with "
+            f"{min(duty)}-{max(duty)} crews on duty")
 
 
 def _dispatch_section() -> str:
-    lat, pol = _load("dispatch-latency.json"), _load("dispatch-policies.json")["storms"]
+    lat, pol = _load("dispatch-latency.json"), _load("dispatch-policies.json")
     plan, eng = lat["plan_10k"], lat["engine_default_storm"]
+    tuned, held = pol["tuned"], pol["held_out_summary"]
     out = [f"""## Dispatch engine
 
 Re-planning latency (`benchmarks/run_dispatch.py --suite latency`). The live plan at
-{plan['orders']:,} open orders and {plan['crews']} crews (a storm-peak snapshot of the default region, road
-travel; built in {plan['build_s']} s): {plan['all_events']['events']:,} events (new order, crew sets off,
-crew on site, repair done, order cancelled), each applied by the optimizer's fast path, from event
+{plan['orders']:,} open jobs and {plan['crews']} crews (a storm-peak snapshot of the default region, road
+travel, duty limits; built in {plan['build_s']} s): {plan['all_events']['events']:,} events (new job, crew sets
+off, crew on site, job done, job cancelled), each applied by the optimizer's fast path, from event
 to updated plan: p50 {plan['all_events']['p50_ms']} ms, p95 {plan['all_events']['p95_ms']} ms, max
 {plan['all_events']['max_ms']} ms (target p95 under 100 ms: {_met(plan['all_events']['p95_ms'] < 100)}); a
 background re-optimisation of 300 iterations takes {plan['background_improve_300_iterations_s']} s.
@@ -286,27 +286,54 @@ Every event of the default storm through the whole engine (resolve, predict, pla
 events that also rebuilt and re-optimised the plan (every 30 min of storm clock) p95
 {eng['with_replan']['p95_ms']} ms (in replay they run inline; live, they belong in the background).
 
-The optimizer against the baseline ("nearest available crew, most urgent order first") on three
-generated storms (`--suite policies`); both see the same calls, SCADA breaker reports and AMI
-messages, with the same 330 crews and 13 generator trucks.
+The optimizer against the baseline (`--suite policies`): both see the same calls, SCADA breaker
+reports and AMI messages, with the same roster (330 repair crews, 83 first responders, three
+16-hour shifts) and 13 generator trucks, in the same simulated field. The optimizer's parameters
+were tuned on typhoons {', '.join(str(s) for s, _ in pol['tuned_on'])} (first draw); the held-out
+set is typhoons 4, 5 and 6, three draws each (the draw seeds the roster's skills, the smart meters,
+the responders' visits and the call-takers), which nothing was tuned on. Means over the runs:
 """]
-    header = "| KPI | " + " | ".join(f"storm {r['storm_seed']} baseline | storm {r['storm_seed']} optimizer"
-                                       for r in pol) + " |"
-    out.append(header)
-    out.append("| --- |" + " --- |" * (2 * len(pol)))
+    out.append("| KPI | tuned: baseline | tuned: optimizer | held out: baseline | held out: optimizer |")
+    out.append("| --- | --- | --- | --- | --- |")
     for label, key, fmt in _KPI_ROWS:
-        cells = [c for r in pol for c in (_kpi(r["baseline"], key, fmt), _kpi(r["optimizer"], key, fmt))]
+        cells = [_kpi(r[p], key, fmt) for r in (tuned, held) for p in ("baseline", "optimizer")]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    gains = ", ".join(f"storm {r['storm_seed']} {100 * r['cmi_reduction']:.1f} % (replicas "
-                      + ", ".join(f"{100 * g:.1f}" for g in r["cmi_reduction_replicas"]) + ")" for r in pol)
-    crit = all(r["critical_arrival_at_least_baseline"] for r in pol)
+    day = pol["day"]
+    ceiling = pol["arrival_ceiling"]
+    three = ceiling["three_times_the_responders"]
+    day_ok = all(v >= 0.99 for p in ("baseline", "optimizer")
+                 for v in day[p]["arrival_within_limit_rate_by_area_min"].values())
+    held_areas = all(held["optimizer"]["arrival_within_limit_rate_by_area"][a]
+                     >= held["baseline"]["arrival_within_limit_rate_by_area"][a] for a in ("urban", "rural", "remote"))
+    invariants = all(held[p]["repairs_by_unqualified_crew"] == 0 and held[p]["hours_of_service_breaches"] == 0
+                     and held[p]["callback_rate"] == 1.0 for p in ("baseline", "optimizer"))
     out.append(f"""
-The table shows each storm's first replica. Every storm ran {_replicas(pol)} times per policy with
-different AMI draws; the reduction is that of the mean customer-minutes, replicas in brackets.
+Targets, on the held-out set:
+- customer-minutes (utility-side) at least 25 % below the baseline: {100 * held['cmi_reduction']:.1f} %
+  ({_met(held['cmi_reduction'] >= 0.25)}; {100 * tuned['cmi_reduction']:.1f} % on the tuned storms);
+- arrival within limit at least the baseline's in every area class: {_met(held_areas)};
+- at least 90 % of all orders within their limit: {100 * held['optimizer']['arrival_within_limit_rate']:.1f} %
+  ({_met(held['optimizer']['arrival_within_limit_rate'] >= 0.9)}); critical customers at least 98 %:
+  {100 * held['optimizer']['critical_arrival_within_limit_rate']:.1f} %
+  ({_met(held['optimizer']['critical_arrival_within_limit_rate'] >= 0.98)});
+- no repair by an unqualified crew, no hours-of-service breach, every calling customer called back,
+  both policies, every run: {_met(invariants)}.
 
-Targets: customer-minutes at least 25 % below the baseline on every storm:
-{_met(all(r['cmi_reduction'] >= 0.25 for r in pol))} ({gains}); critical customers reached
-within their limit at least as often (mean over replicas): {_met(crit)}.
+Why 90 % is out of reach with this roster: at the held-out typhoons' busiest hour
+{_peak_text(pol)}, and a first response (about 20 min on site plus travel) takes a crew some 35 min.
+Weighing nothing but arrival (a late order a hundred times a customer-hour), the optimizer
+reaches {100 * ceiling['arrival_only']['arrival_within_limit_rate']:.1f} % on the tuned storms
+(customer-minutes {ceiling['arrival_only']['customer_minutes_interrupted']:,.0f}); with three times the first
+responders, {100 * three['optimizer']['arrival_within_limit_rate']:.1f} %
+({100 * three['optimizer_arrival_only']['arrival_within_limit_rate']:.1f} % weighing only arrival; the
+baseline {100 * three['baseline']['arrival_within_limit_rate']:.1f} %), and customer-minutes fall to
+{three['optimizer']['customer_minutes_interrupted']:,.0f} (baseline {three['baseline']['customer_minutes_interrupted']:,.0f}):
+the limit is crew-time at the peak, not the plan.
+
+An ordinary day (`--scenario day`, days 1-6): lowest arrival within limit by area class over the
+runs, baseline {', '.join(f"{a} {100 * v:.1f} %" for a, v in day['baseline']['arrival_within_limit_rate_by_area_min'].items())};
+optimizer {', '.join(f"{a} {100 * v:.1f} %" for a, v in day['optimizer']['arrival_within_limit_rate_by_area_min'].items())}
+(target 99 % in every class, both policies: {_met(day_ok)}).
 """)
     return "\n".join(out)
 

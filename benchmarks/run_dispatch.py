@@ -170,8 +170,20 @@ def _policy_run(args: tuple[str, int, int, str, dict[str, float], float]) -> dic
         res = replay_storm(ev, options, truth_path=truth, region=region)
     k = dict(res.kpis)
     k.update({"scenario": scenario, "storm_seed": storm_seed, "draw": draw, "params": params,
-              "responder_scale": responder_scale, "simulation_s": round(res.seconds["simulation"], 1)})
+              "responder_scale": responder_scale, "simulation_s": round(res.seconds["simulation"], 1),
+              **_peak(res)})
     return k
+
+
+def _peak(res: Any) -> dict[str, int]:
+    """The busiest hour: work orders opened in it, and crews on duty at its start."""
+    opened = np.bincount([o.first_report_s // 3600 for o in res.engine.orders.values()
+                          if o.first_report_s >= 0])
+    hour = int(np.argmax(opened))
+    on_duty = sum(1 for s in res.engine.crews.values()
+                  if any(a <= hour * 3600 < b for a, b in s.crew.shifts((hour + 1) * 3600)))
+    return {"peak_hour": hour, "orders_opened_peak_hour": int(opened[hour]),
+            "crews_on_duty_peak_hour": on_duty}
 
 
 def _mean(runs: list[dict[str, Any]], key: str, area: str | None = None) -> float:

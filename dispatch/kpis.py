@@ -48,7 +48,7 @@ class OrderOutcome:
     customer_side: bool
 
 
-def promised_arrivals(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]:
+def _promised(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]:
     """Every order that promised an arrival, with the order it ended up in: all but those
     cancelled (directly, or with the order they merged into) before a crew reached them, and
     work a callback reopened (the customer's own order was judged already)."""
@@ -64,9 +64,9 @@ def promised_arrivals(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, Wor
 
 
 def order_outcomes(orders: dict[str, WorkOrder], limits: ServiceLimits) -> list[OrderOutcome]:
-    """One outcome per order that promised an arrival (see ``promised_arrivals``)."""
+    """One outcome per order that promised an arrival (see ``_promised``)."""
     out = []
-    for o, head in promised_arrivals(orders):
+    for o, head in _promised(orders):
         out.append(OrderOutcome(
             area=o.area, critical=o.critical > 0, reported_s=o.first_report_s,
             reached=o.reached_s is not None,
