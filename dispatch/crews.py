@@ -43,6 +43,9 @@ class CrewRole(StrEnum):
     REPAIR = "repair"
 
 
+RELAY_S = 8 * HOUR
+
+
 class RosterError(ValueError):
     """A roster that cannot be used; the message names the file and line, or the crew."""
 
@@ -56,17 +59,17 @@ class DutyRules:
 
     max_duty_s: int = 16 * HOUR
     min_rest_s: int = 8 * HOUR
-    relay_s: int = 8 * HOUR
+    relay_s: int = RELAY_S
 
     def __post_init__(self) -> None:
         if self.max_duty_s <= 0 or self.min_rest_s <= 0:
             raise RosterError("duty limit and rest period must be positive")
-        if not 0 < self.relay_s <= self.max_duty_s:
-            raise RosterError(f"relay work {self.relay_s / HOUR:g} h must be positive and within the "
-                              f"duty limit")
         if self.max_duty_s < self.min_rest_s:
             raise RosterError(f"duty limit {self.max_duty_s / HOUR:g} h is shorter than the rest period "
                               f"{self.min_rest_s / HOUR:g} h")
+        if not 0 < self.relay_s <= self.max_duty_s:
+            raise RosterError(f"relay work {self.relay_s / HOUR:g} h must be positive and within the "
+                              f"duty limit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +323,9 @@ def _roster_row(row: dict[str, str], to_utm: Transformer) -> Crew:
             raise RosterError(f"{key} must be a number, got {row[key]!r}") from None
     if not (-90 <= numbers["lat"] <= 90 and -180 <= numbers["lon"] <= 180):
         raise RosterError(f"position {numbers['lat']}, {numbers['lon']} is out of range")
-    duty = DutyRules(*(round(float(row.get(key) or default) * HOUR)
-                       for key, default in (("duty_limit_h", 16), ("rest_h", 8))))
+    limit, rest = (round(float(row.get(key) or default) * HOUR) for key, default in (("duty_limit_h", 16),
+                                                                                   ("rest_h", 8)))
+    duty = DutyRules(limit, rest, min(limit, RELAY_S))
     x, y = to_utm.transform(numbers["lon"], numbers["lat"])
     return Crew(crew_id=crew_id, depot_id=(row.get("depot_id") or "").strip(), x_m=float(x), y_m=float(y),
                 skills=frozenset((row["skills"] or "").split()),
