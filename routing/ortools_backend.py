@@ -68,10 +68,11 @@ def solve_ortools(problem: Problem, seconds: float, *, metaheuristic: str = "GUI
         cumul.SetMin(int(p.earliest_s[j]))
         if p.hard_windows:
             cumul.SetMax(int(p.deadline_s[j]))
+        work = min(int(p.service_s[j]), p.shift_work_s)
         if same_end:
-            cumul.SetMax(min(cumul.Max(), int(p.crew_end_s[0])))
+            cumul.SetMax(min(cumul.Max(), int(p.crew_end_s[0]) - work))
         else:
-            ends_by_vehicle = [horizon] + [int(e) for e in p.crew_end_s]
+            ends_by_vehicle = [horizon] + [int(e) - work for e in p.crew_end_s]
             solver.Add(cumul <= solver.Element(ends_by_vehicle, routing.VehicleVar(idx) + 1))
         allowed = [v for v in range(k) if p.crew_skills[v] & p.order_skill[j]]
         routing.VehicleVar(idx).SetValues([-1, *allowed])

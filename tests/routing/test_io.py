@@ -35,6 +35,8 @@ def _broken(change: Any) -> dict[str, Any]:
     (lambda i: i.pop("horizon"), r"instance: missing field 'horizon'"),
     (lambda i: i["orders"].append(dict(i["orders"][0])), r"orders: id 'W1' appears more than once"),
     (lambda i: i.update(travel={"kind": "teleport"}), r"travel\.kind: must be 'euclidean' or 'matrix'"),
+    (lambda i: i.update(shift_work=-60), r"instance\.shift_work: must be a whole .* got -60"),
+    (lambda i: i.update(shift_work=1.5), r"instance\.shift_work: must be a whole .* got 1\.5"),
 ])
 def test_malformed_instances_name_the_field_and_item(change: Any, message: str) -> None:
     with pytest.raises(ProblemError, match=message):
@@ -46,6 +48,8 @@ def test_instance_round_trips_through_json() -> None:
     again = problem_from_dict(json.loads(json.dumps(problem_to_dict(p))))
     routes = {"C1": ["W1", "W6"], "C2": ["W3", "W4", "W5", "W2"]}
     assert evaluate(again, routes).cost == evaluate(p, routes).cost
+    with_rule = problem_from_dict({**BASE, "shift_work": 900})
+    assert problem_from_dict(json.loads(json.dumps(problem_to_dict(with_rule)))).shift_work_s == 900
 
 
 def test_cli_solve_writes_a_feasible_plan_and_explains_what_it_leaves_out(tmp_path: Path) -> None:

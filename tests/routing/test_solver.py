@@ -3,6 +3,7 @@ determinism for a seed, incremental operations, and the OR-Tools reference."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,22 @@ def test_ortools_models_the_same_objective() -> None:
     ref = solve_ortools(p, seconds=3.0)
     assert ref.cost == evaluate(p, ref.plan.routes).cost
     assert ref.cost == optimum
+
+
+@pytest.mark.parametrize("seed", [2, 5, 6])
+def test_a_crew_near_its_end_takes_only_work_it_can_do_on_duty(seed: int) -> None:
+    """With ``shift_work`` the plain optimum sends crew C0 to an order it would reach too late in
+    its shift to work on; the solver and OR-Tools both find the optimum that respects it."""
+    base = _random_instance(seed, n=6)
+    ends = np.array([7200, 40000], dtype=base.crew_end_s.dtype)
+    p = dataclasses.replace(base, crew_end_s=ends, shift_work_s=1800)
+    _, plain_routes = brute_force_optimum(dataclasses.replace(base, crew_end_s=ends))
+    with pytest.raises(PlanError, match="needs 1800 s of work"):
+        evaluate(p, plain_routes)
+    optimum, _ = brute_force_optimum(p)
+    assert solve(p, MaxIterations(3000), seed=seed).cost == optimum
+    ref = solve_ortools(p, seconds=2.0)
+    assert ref.cost == evaluate(p, ref.plan.routes).cost >= optimum
 
 
 def test_solomon_c101_reaches_the_known_optimum() -> None:
