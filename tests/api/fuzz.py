@@ -70,8 +70,8 @@ _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeK
 # against a server where little happens until crews arrive leaves most runs shallow. Calls come
 # first: the run Hypothesis draws first (every choice its least) is all calls.
 _WEIGHTS = {"calls": 16, "crews_work": 22, "device_report": 5, "assign": 9, "helper_reassigned": 3,
-            "cancel": 5, "callback": 9, "planned_outage": 4, "crew_update": 8, "refused": 6, "reads": 4,
-            "replan": 4, "restart": 3}
+            "outage_grows": 3, "crews_home": 1, "cancel": 5, "callback": 9, "planned_outage": 4,
+            "crew_update": 8, "refused": 6, "reads": 4, "replan": 4, "restart": 3}
 OPERATIONS = tuple(op for op, weight in _WEIGHTS.items() for _ in range(weight))
 # How far into the storm each run's store starts (its clock's epoch set back so far), in turn:
 # at the start, and just before each change of the roster's two 16-hour shifts (8 h, 16 h: the
@@ -84,7 +84,9 @@ CLOCK_STARTS = (timedelta(0), *(timedelta(hours=h, seconds=-15) for h in (8, 16,
 class FuzzGrid:
     """A few feeders of the region where the machine makes its trouble, so that calls share
     causes and orders merge: two feeders large enough for a team (overhead, 300 customers or
-    more), a cable feeder and three small ones; a handful of transformers on each."""
+    more), a cable feeder and three small ones; on each a handful of transformers, among them
+    every transformer of a lateral fuse that has two to four (calls from two of them make the
+    fuse's incident, which takes in theirs)."""
 
     region: Region
     customers: list[dict[str, Any]]  # customer_id, meter_id, address, address_en, lon, lat
@@ -93,6 +95,7 @@ class FuzzGrid:
     planned_devices: list[str]  # fuses that planned outages open
     feeder_of: dict[str, int]  # device id -> its feeder's node
     node_of: dict[str, int]  # element id (device or node id) -> node
+    drop_customer: dict[int, str]  # service drop -> a customer under it
 
     @classmethod
     def of(cls, region: Region, *, transformers_per_feeder: int = 6) -> FuzzGrid:
@@ -104,12 +107,16 @@ class FuzzGrid:
         cable = [f for f in feeders if net.construction[f] == Construction.CABLE]
         big = [f for f in overhead if below[f] >= 300][:2]
         hot = [*big, cable[0], *overhead[-3:]]
-        transformers = []
+        transformers: list[int] = []
         for f in hot:
             sl = net.subtree(f)
             xs = [i for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.TRANSFORMER]
+            lateral = next((xs_below for i in range(sl.start + 1, sl.stop)
+                            if net.kind[i] == NodeKind.MV_NODE and net.device[i] == DeviceKind.FUSE
+                            and 2 <= len(xs_below := [x for x in xs if net.is_ancestor(i, x)]) <= 4), [])
             step = max(1, len(xs) // transformers_per_feeder)
-            transformers += xs[::step][:transformers_per_feeder]
+            spread = [x for x in xs[::step] if x not in lateral]
+            transformers += lateral + spread[:transformers_per_feeder - len(lateral)]
         devices: set[int] = set()
         for x in transformers:
             devices.update(n for n in net.path_up(x) if net.device[n] != DeviceKind.NONE)
@@ -126,7 +133,8 @@ class FuzzGrid:
                                               for k, v in c.items()} for c in customers],
                    devices=device_ids, team_breakers=[net.device_id[f] for f in big],
                    planned_devices=[d for d in device_ids if net.device[node_of[d]] == DeviceKind.FUSE],
-                   feeder_of={d: _feeder(region, node_of[d]) for d in device_ids}, node_of=node_of)
+                   feeder_of={d: _feeder(region, node_of[d]) for d in device_ids}, node_of=node_of,
+                   drop_customer=_drop_customers(region))
 
     def element(self, node: int) -> str:
         net = self.region.network
@@ -140,6 +148,29 @@ class FuzzGrid:
         if net.kind[node] == NodeKind.TRANSFORMER or net.construction[node] != Construction.CABLE:
             return "mv"
         return "cable"
+
+    def callers_around(self, element_id: str, transformers: int) -> list[str]:
+        """Customers under the nearest MV device above ``element_id`` with two transformers or
+        more: under each of ``transformers`` of them, one customer per service drop (up to
+        four), enough for calls to show those transformers and the device out."""
+        net = self.region.network
+        node = self.node_of[element_id]
+        device = next((n for n in net.path_up(node)[1:] if net.device[n] != DeviceKind.NONE
+                       and net.kind[n] <= NodeKind.MV_NODE and self._transformers(n) >= 2), None)
+        if device is None:
+            return []
+        out: list[str] = []
+        for x in [x for x in range(*net.subtree(device).indices(net.n_nodes))
+                  if net.kind[x] == NodeKind.TRANSFORMER][:transformers]:
+            sl = net.subtree(x)
+            drops = [d for d in range(sl.start, sl.stop) if net.kind[d] == NodeKind.SERVICE_DROP][:4]
+            out += [self.drop_customer[d] for d in drops if d in self.drop_customer]
+        return out
+
+    def _transformers(self, node: int) -> int:
+        net = self.region.network
+        sl = net.subtree(node)
+        return int((net.kind[sl] == NodeKind.TRANSFORMER).sum())
 
     def neighbours(self, element_id: str) -> dict[str, list[int]]:
         """Where a first responder at ``element_id`` may plausibly find faults: the site itself,
@@ -156,6 +187,15 @@ class FuzzGrid:
                 "below": [n for n in below if net.kind[n] != NodeKind.CUSTOMER][:50],
                 "customer": [n for n in below if net.kind[n] == NodeKind.CUSTOMER][:50],
                 "area": [n for n in area_nodes if net.kind[n] != NodeKind.CUSTOMER][:50]}
+
+
+def _drop_customers(region: Region) -> dict[int, str]:
+    """A customer under each service drop (customer, meter box, drop: two steps up)."""
+    parent = region.network.parent
+    out: dict[int, str] = {}
+    for node, customer_id in zip(region.customers["node_idx"], region.customers["customer_id"], strict=True):
+        out.setdefault(int(parent[parent[int(node)]]), str(customer_id))
+    return out
 
 
 def _feeder(region: Region, node: int) -> int:
@@ -625,6 +665,27 @@ class ApiFuzz(RuleBasedStateMachine):
         job_id = self._pick(data, waiting[str(order_id)]) if self._chance(data, 50) else None
         assert order_id is not None and crew_id is not None
         self._assign("assign", order_id, crew_id, job_id)
+
+    def outage_grows(self, data: st.DataObject) -> None:
+        """Calls show that an outage above work under way is larger: from customers (each under
+        their own service drop) of two or three transformers under the nearest MV device above
+        a site where a crew is working, so that the device's incident forms and takes in the
+        order being worked."""
+        working = sorted({self.crews[c]["order_id"] for c in self._crews("on_site")})
+        order_id = self._pick(data, working)
+        if order_id is None:
+            return
+        for customer_id in self.grid.callers_around(self.orders[order_id]["element_id"],
+                                                    data.draw(st.integers(2, 3))):
+            self.filed += 1
+            self._send("outage_grows", "POST", "/v1/calls", (201,), role="call_taker",
+                       body={"call_id": f"K{self.filed}", "customer_id": customer_id})
+
+    def crews_home(self, data: st.DataObject) -> None:
+        """Crews are short: a dispatcher sends every idle crew off duty (new work waits)."""
+        for crew_id in self._crews("idle"):
+            self._send("duty", "PATCH", f"/v1/crews/{crew_id}", (200,),
+                       version=self._version(f"/v1/crews/{crew_id}"), body={"on_duty": False})
 
     def helper_reassigned(self, data: st.DataObject) -> None:
         """Issue 16's sequence: SCADA reports a large feeder's breaker open (its repair gets a
