@@ -18,10 +18,10 @@ answers. Runs start at different points of the storm clock, some just before a s
 
 After every step: no answer was a 5xx, ``/readyz`` answers 200, the engine rolled nothing back
 (anything it raises that is not a refusal is a bug) and took in every stored call, and the state
-is whole (``state_problems``). A restart first puts every crew on the duty its roster gives it
-(the server starts and ends shifts by the roster at start-up, so a dispatcher's duty change would
-otherwise be undone then), waits until the engine is idle, reads the state, stops the server,
-starts it again on the same store and reads it again: the two must be equal.
+is whole (``state_problems``). A restart first lets the server start and end the shifts due by
+the storm clock (its clock ticks once an hour here), waits until the engine is idle, reads the
+state, stops the server, starts it again on the same store and reads it again: the two must be
+equal.
 
 ``FuzzTally`` counts what happened. In strict mode (the tests) the first problem fails the run;
 otherwise (the benchmark) problems are counted and the run goes on.
@@ -47,9 +47,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from api.app import create_app
 from api.auth import create_token
+from api.live import LiveDispatch
 from api.server_process import caught_up
 from api.settings import Settings
 from api.store import Store
+from dispatch.crews import Crew
 from grid_model.network import Construction, DeviceKind, NodeKind
 from grid_model.region import Region
 from tests.api.conftest import _fresh_database, issue_tokens, make_settings, served
@@ -406,13 +408,25 @@ class FuzzServer:
         self._stack = stack
         return base
 
-    def duty(self, *, after_s: int = 0) -> dict[str, bool]:
-        """Which crews the roster has on duty by the storm clock now (or ``after_s`` from now):
-        what the server sets at start-up (and on each clock tick)."""
+    def _live(self) -> LiveDispatch:
         assert self._app is not None and self._app.state.api.running is not None
-        live = self._app.state.api.running.live
-        t = live.now_s() + after_s
-        return {c.crew_id: (shift := c.shift_at(t)) is not None and shift[0] <= t for c in live.crews}
+        live: LiveDispatch = self._app.state.api.running.live
+        return live
+
+    def shift_change_near(self, within_s: int) -> bool:
+        """Whether a shift of the roster starts or ends within ``within_s`` by the storm clock."""
+        def on(crew: Crew, t: int) -> bool:
+            shift = crew.shift_at(t)
+            return shift is not None and shift[0] <= t
+
+        live = self._live()
+        now = live.now_s()
+        return any(on(c, now) != on(c, now + within_s) for c in live.crews)
+
+    def apply_roster(self) -> None:
+        """Start and end the shifts due by the storm clock, as the server's clock does at each
+        tick (the machine's server ticks once an hour) and at start-up."""
+        self._live()._shift_changes()
 
     def stop(self) -> None:
         if self._stack is not None:
@@ -836,14 +850,12 @@ class ApiFuzz(RuleBasedStateMachine):
 
     def restart(self, data: st.DataObject) -> None:
         """Stop the server and start it again on the same store: the state read through the
-        API must be the same before and after. Crews are first put on the duty their roster
-        gives them (after any shift change due within the seconds a restart takes)."""
-        while self.server.duty(after_s=5) != self.server.duty():  # a shift change under way
+        API must be the same before and after. The shifts due are started and ended first, as
+        the server's clock would have (past any shift change due within the seconds a restart
+        takes), so that the start-up finds none due."""
+        while self.server.shift_change_near(5):
             time.sleep(1)
-        for crew_id, on in self.server.duty().items():
-            if (self.crews[crew_id]["status"] != "off") != on:
-                self._send("duty", "PATCH", f"/v1/crews/{crew_id}", (200,),
-                           version=self._version(f"/v1/crews/{crew_id}"), body={"on_duty": on})
+        self.server.apply_roster()
         self._settle()
         before = self._snapshot()
         self.http.close()
