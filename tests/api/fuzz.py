@@ -288,7 +288,8 @@ def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]],
     skill of its job; an order whose status disagrees with its jobs (live jobs after it was
     repaired, cancelled or closed; en route without a crew on its way, or the other way round)
     or that is worked or repaired but was never reached; a closed order with a callback not
-    made; a callback due while its order is still open, or with an outcome it cannot have."""
+    made; a callback due while its order is still open, or with an outcome it cannot have; two
+    callbacks owed to one customer about one order."""
     out: list[str] = []
     by_id = {o["order_id"]: o for o in orders}
     crew_of = {c["crew_id"]: c for c in crews}
@@ -346,6 +347,8 @@ def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]],
             out.append(f"crew {cid}: on site of {job_id}, which is {jobs[job_id]['status']}")
     owed: dict[str, list[dict[str, Any]]] = {}
     for cb in callbacks:
+        if any(other["customer_id"] == cb["customer_id"] for other in owed.get(cb["order_id"], [])):
+            out.append(f"callback {cb['callback_id']}: a second one to {cb['customer_id']} about that order")
         owed.setdefault(cb["order_id"], []).append(cb)
         if cb["order_id"] not in by_id and not cb["order_id"].startswith("planned:"):
             out.append(f"callback {cb['callback_id']}: unknown order {cb['order_id']}")
