@@ -70,10 +70,11 @@ _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeK
 # The machine's operations (its methods) and how often each is drawn. One rule draws them:
 # Hypothesis draws its rules alike, and turns some off for a whole run (swarm testing), which
 # against a server where little happens until crews arrive leaves most runs shallow. Calls come
-# first: the run Hypothesis draws first (every choice its least) is all calls.
+# first: the run Hypothesis draws first (every choice its least) is all calls; reads come last,
+# as Hypothesis draws the ends of a range more often than their share.
 _WEIGHTS = {"calls": 16, "crews_work": 22, "device_report": 5, "assign": 9, "helper_reassigned": 3,
-            "outage_grows": 3, "crews_home": 1, "cancel": 5, "callback": 9, "planned_outage": 4,
-            "crew_update": 8, "refused": 6, "reads": 4, "replan": 4, "restart": 3}
+            "outage_grows": 3, "crews_home": 1, "restart": 3, "cancel": 5, "callback": 9, "planned_outage": 4,
+            "crew_update": 8, "refused": 6, "replan": 4, "reads": 4}
 OPERATIONS = tuple(op for op, weight in _WEIGHTS.items() for _ in range(weight))
 # How far into the storm each run's store starts (its clock's epoch set back so far), in turn:
 # at the start, and just before each change of the roster's two 16-hour shifts (8 h, 16 h: the
@@ -137,6 +138,10 @@ class FuzzGrid:
                    planned_devices=[d for d in device_ids if net.device[node_of[d]] == DeviceKind.FUSE],
                    feeder_of={d: _feeder(region, node_of[d]) for d in device_ids}, node_of=node_of,
                    drop_customer=_drop_customers(region))
+
+    def covers(self, above: str, below: str) -> bool:
+        """Whether element ``above`` is element ``below`` or upstream of it."""
+        return self.region.network.is_ancestor(self.node_of[above], self.node_of[below])
 
     def element(self, node: int) -> str:
         net = self.region.network
@@ -280,16 +285,18 @@ def _owner(orders: dict[str, dict[str, Any]], listing: list[str]) -> str:
     return holders[0] if len(holders) == 1 else ""
 
 
-def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]],
-                   callbacks: list[dict[str, Any]]) -> list[str]:
+def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]], callbacks: list[dict[str, Any]],
+                   covers: Callable[[str, str], bool] | None = None) -> list[str]:
     """What is wrong with a state read through the API (empty when nothing): statuses outside
     their lifecycles; a crew whose job does not count it in its team, or a team member whose
     crew is elsewhere; a job waiting with a crew, or under way without one; a crew without the
     skill of its job; an order whose status disagrees with its jobs (live jobs after it was
     repaired, cancelled or closed; en route without a crew on its way, or the other way round)
-    or that is worked or repaired but was never reached; a closed order with a callback not
-    made; a callback due while its order is still open, or with an outcome it cannot have; two
-    callbacks owed to one customer about one order."""
+    or that is worked or repaired but was never reached; an open order without an ETR or a
+    closed one with one; an order merged into one that does not cover its site (``covers(a,
+    b)``: element ``a`` is ``b`` or above it); a closed order with a callback not made, or a
+    repaired one with every callback made; a callback due while its order is still open, or with
+    an outcome it cannot have; two callbacks owed to one customer about one order."""
     out: list[str] = []
     by_id = {o["order_id"]: o for o in orders}
     crew_of = {c["crew_id"]: c for c in crews}
@@ -306,6 +313,10 @@ def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]],
             out.append(f"order {oid}: {status} with repaired_s {o['repaired_s']}")
         if (status == "on_site" or status in DONE) and o["arrived_s"] is None:
             out.append(f"order {oid}: {status}, never reached")
+        if (status in OPEN) != (o["etr_s"] is not None):
+            out.append(f"order {oid}: {status} with ETR {o['etr_s']}")
+        if head in by_id and covers is not None and not covers(by_id[head]["element_id"], o["element_id"]):
+            out.append(f"order {oid} at {o['element_id']}: merged into {head}, which does not cover it")
         for j in o["jobs"]:
             if j["job_id"] in jobs and jobs[j["job_id"]] != j:
                 out.append(f"job {j['job_id']} differs between orders {listed[j['job_id']]} and {oid}")
@@ -368,8 +379,9 @@ def state_problems(orders: list[dict[str, Any]], crews: list[dict[str, Any]],
         moving = any(j["status"] == "en_route" for j in own)
         if status in WAITING and (status == "en_route") != moving:
             out.append(f"order {oid}: {status} with jobs {[(j['job_id'], j['status']) for j in own]}")
-        if status == "closed" and any(cb["outcome"] is None for cb in owed.get(oid, [])):
-            out.append(f"order {oid}: closed with a callback not made")
+        made = all(cb["outcome"] is not None for cb in owed.get(oid, []))
+        if (status == "closed" and not made) or (status == "repaired" and made):
+            out.append(f"order {oid}: {status} with its callbacks {'' if made else 'not '}all made")
     return out
 
 
@@ -878,8 +890,8 @@ class ApiFuzz(RuleBasedStateMachine):
     # -- after every step ------------------------------------------------------------------
     @invariant()
     def whole(self) -> None:
-        """The engine is alive and took everything in, nothing was rolled back, and the state
-        is whole."""
+        """The engine is alive and took everything in, nothing was rolled back, the state is
+        whole and the KPIs count what the lists hold."""
         try:
             self._settle()
         except RuntimeError as exc:
@@ -897,8 +909,18 @@ class ApiFuzz(RuleBasedStateMachine):
             stored, taken = status["store"]["calls"], status["engine"]["calls"]
             self.tally.problem("engine", f"{stored} calls stored, {taken} taken in")
         self._read()
-        for problem in state_problems(list(self.orders.values()), list(self.crews.values()), self.callbacks):
+        for problem in state_problems(list(self.orders.values()), list(self.crews.values()), self.callbacks,
+                                      self.grid.covers):
             self.tally.problem("state", problem)
+        kpis = self._get("/v1/kpis")
+        counted = {"work_orders_by_status": Counter(o["status"] for o in self.orders.values()),
+                   "crews_by_status": Counter(c["status"] for c in self.crews.values()),
+                   "callbacks_owed": len(self.callbacks),
+                   "callbacks_done": sum(cb["outcome"] is not None for cb in self.callbacks)}
+        for key, value in counted.items():
+            shown = {k: v for k, v in kpis[key].items() if v} if isinstance(value, Counter) else kpis[key]
+            if shown != value:
+                self.tally.problem("state", f"KPI {key} is {shown}, the lists count {value}")
 
 
 def run_fuzz(world: FuzzWorld, *, seed_: int, runs: int, steps: int) -> None:

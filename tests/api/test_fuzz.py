@@ -94,7 +94,8 @@ def test_a_helper_sent_to_another_order_leaves_the_engine_working(tmp_path: Path
 
 
 def _order(oid: str, status: str, jobs: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
-    return {"order_id": oid, "status": status, "merged_into": "", "repaired_s": None, "jobs": jobs, **kw}
+    return {"order_id": oid, "status": status, "element_id": "X", "merged_into": "", "arrived_s": None,
+            "repaired_s": None, "etr_s": 3600, "jobs": jobs, **kw}
 
 
 def _job(job_id: str, status: str, lead: str, helpers: list[str], skill: str = "mv") -> dict[str, Any]:
