@@ -491,8 +491,8 @@ class ApiFuzz(RuleBasedStateMachine):
     def _send(self, kind: str, method: str, path: str, ok: Sequence[int], *, role: str = "dispatcher",
               crew_id: str = "", version: str | None = None,
               body: dict[str, Any] | None = None) -> httpx.Response:
-        """One operation: a 5xx, or an answer outside ``ok`` to a request the state allows, is a
-        problem."""
+        """One operation: a 5xx, or an answer outside ``ok``, is a problem; so is a change by a
+        request refused (or a read) sent while the state last read was the server's."""
         headers = self._as(role, crew_id)
         if version is not None:
             headers["If-Match"] = version
@@ -508,7 +508,7 @@ class ApiFuzz(RuleBasedStateMachine):
         elif r.status_code not in ok:
             self.tally.problem("answer", f"{kind} {method} {path} {body} -> {r.status_code} {r.text[:500]}")
         if r.status_code < 400 and method != "GET":
-            self._known = False
+            self._known = False  # taken: the state last read is out of date
         elif r.status_code < 500 and self._known:
             before = self._view()
             self._settle()
