@@ -170,13 +170,14 @@ def test_a_dispatchers_duty_change_stands_until_the_crews_shift_changes(tmp_path
     before the first shift (D01-C01's) ends; the second (D01-C02's) runs on."""
     settings = dataclasses.replace(make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}"), tick_s=0.2)
     h = {"Authorization": f"Bearer {issue_tokens(settings)['dispatcher']}"}
+    first_shift_ends = datetime.now(UTC) + timedelta(seconds=8)
     store = Store(settings.database_url)
-    store.meta_setdefault("epoch", (datetime.now(UTC) - timedelta(hours=16, seconds=-3)).isoformat())
+    store.meta_setdefault("epoch", (first_shift_ends - timedelta(hours=16)).isoformat())
     store.dispose()
     with TestClient(create_app(settings, region=region)) as client:
         assert _crew_status(client, h, "D01-C01") == _crew_status(client, h, "D01-C02") == "idle"
         _set_duty(client, h, "D01-C02", False)
-        time.sleep(4)  # ticks, and the first shift's end
+        time.sleep((first_shift_ends - datetime.now(UTC)).total_seconds() + 1)  # ticks meanwhile
         assert _crew_status(client, h, "D01-C01") == "off" and _crew_status(client, h, "D01-C02") == "off"
         _set_duty(client, h, "D01-C01", True)
         time.sleep(1)
