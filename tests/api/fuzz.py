@@ -569,6 +569,7 @@ class ApiFuzz(RuleBasedStateMachine):
     # -- drawing choices -------------------------------------------------------------------
     @staticmethod
     def _pick(data: st.DataObject, options: Sequence[T]) -> T | None:
+        """One of ``options`` (None when there are none), drawn as an index of fixed range."""
         k = data.draw(st.integers(0, 1 << 16))
         return options[k % len(options)] if options else None
 
@@ -593,10 +594,9 @@ class ApiFuzz(RuleBasedStateMachine):
         getattr(self, op)(data)
 
     def calls(self, data: st.DataObject) -> None:
-        """One to three trouble calls at once (the writer commits them together), now and then
-        from someone who called before, each located by customer number, meter, address (as
-        written in either script) or a phone's position; some settled on the phone (the
-        customer's own breaker)."""
+        """One to three trouble calls, now and then from someone who called before, each
+        located by customer number, meter, address (as written in either script) or a phone's
+        position; some settled on the phone (the customer's own breaker)."""
         for _ in range(data.draw(st.integers(1, 3))):
             again = self._chance(data, 25) and bool(self.callers)
             who = self._pick(data, self.callers if again else self.grid.customers)
@@ -659,6 +659,7 @@ class ApiFuzz(RuleBasedStateMachine):
             self._send(kind, "POST", url, (200,), version=version, body={**body, "crew_id": crew_id})
 
     def _findings(self, data: st.DataObject, job: dict[str, Any]) -> list[dict[str, Any]]:
+        """Up to three findings a responder at the job's site could plausibly report."""
         around = self.grid.neighbours(job["element_id"])
         findings: list[dict[str, Any]] = []
         for _ in range(data.draw(st.integers(0, 3))):
