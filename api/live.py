@@ -243,18 +243,21 @@ class LiveDispatch:
         self._threads.append(th)
 
     def _shift_changes(self) -> None:
-        """Crews whose shift is under way start it; crews past their shift end it (a job they
-        are on is handed back: no crew works past its duty limit)."""
+        """A crew off duty whose shift began since it went off starts it; a crew on duty past
+        its duty's end (its shift's end, or its duty limit) ends it, and a job it is on is
+        handed back: no crew works past its duty limit. A dispatcher's change of a crew's duty
+        thus stands, through ticks and restarts, until the crew's shift starts or ends."""
         t = max(self.now_s(), self._last_t)
         due = []
         with self.lock:
             for crew in self.crews:
+                state = self.engine.crews[crew.crew_id]
                 shift = crew.shift_at(t)
-                on = shift is not None and shift[0] <= t
-                off = self.engine.crews[crew.crew_id].status == CrewStatus.OFF
-                if on and off:
-                    due.append(("shift_start", crew.crew_id))
-                elif not on and not off:
+                if state.status == CrewStatus.OFF:
+                    began = shift[0] if shift is not None and shift[0] <= t else None
+                    if began is not None and (state.off_since_s is None or state.off_since_s < began):
+                        due.append(("shift_start", crew.crew_id))
+                elif t >= state.duty_end_s:
                     due.append(("shift_end", crew.crew_id))
         for kind, crew_id in due:
             self.submit(kind, {"crew_id": crew_id})

@@ -46,6 +46,7 @@ python -m benchmarks.run_replay --suite speed       # results/replay-speed.json 
 python -m benchmarks.run_replay --suite experiment  # results/replay-experiment.json (about 6 min)
 python -m benchmarks.run_api                        # results/api-load.json (about 7 min)
 python -m benchmarks.run_api_safety                 # results/api-safety.json (about 5 min)
+python -m benchmarks.run_api_fuzz                   # results/api-fuzz.json (about 40 min)
 ```
 
 ## Storm dispatch (FORMATS.md objective; lower is better)
@@ -148,6 +149,7 @@ customers-out F1 0.97: {_met(all(v['customers_out_f1'] >= 0.97 for v in at30))}.
     out.append(_replay_section())
     out.append(_api_section())
     out.append(_api_safety_section())
+    out.append(_api_fuzz_section())
     return "\n".join(out)
 
 
@@ -236,6 +238,36 @@ with one Idempotency-Key at the same moment: exactly one call stored in {idem['e
 {idem['trials']} trials (target all: {_met(idem['exactly_one_stored'] == idem['trials'])}). SIGKILL in the middle
 of a burst from four clients, then a restart: {kills} (target 0 lost:
 {_met(all(k['lost'] == 0 for k in s['kill_9']))}).
+"""
+
+
+_FUZZ_PROBLEMS = (("engine deaths", "engine_deaths"), ("5xx", "server_errors"),
+                  ("restart mismatches", "restart_mismatches"), ("broken invariants", "broken_invariants"),
+                  ("legal requests refused", "legal_requests_refused"),
+                  ("refusals that changed state", "refusals_that_changed_state"))
+
+
+def _api_fuzz_section() -> str:
+    f = _load("api-fuzz.json")
+    t = f["totals"]
+    head = " | ".join(name for name, _ in _FUZZ_PROBLEMS)
+    rows = "\n".join(f"| {r['store']} | {r['seed']} | {r['operations']:,} | {r['restarts']} | "
+                     + " | ".join(str(r[key]) for _, key in _FUZZ_PROBLEMS) + " |" for r in f["runs"])
+    found = ", ".join(f"{t[key]} {name}" for name, key in _FUZZ_PROBLEMS)
+    return f"""## Dispatcher API under stateful fuzzing
+
+`benchmarks/run_api_fuzz.py` (correctness, not timed; the app on loopback in the benchmark's
+process, region at scale 0.1): the Hypothesis state machine of `tests/api/fuzz.py`, which
+`make test` runs briefly, sends random sequences of legal requests (calls, device reports,
+crews' arrivals, findings and repairs, assignments of idle, en-route and helping crews, issue
+16's helper reassignment, cancellations, callbacks, planned outages, crews' positions and duty,
+wrong requests that must change nothing, re-plans and restarts) and checks the service's promises
+after each. {t['operations']:,} operations with {t['restarts']} restarts: {found} (target at least 10,000
+operations and none: {_met(f['met'])}).
+
+| store | seed | operations | restarts | {head} |
+| --- | --- | --- | --- |{" --- |" * len(_FUZZ_PROBLEMS)}
+{rows}
 """
 
 

@@ -43,17 +43,20 @@ class CallbackBook:
     def __init__(self) -> None:
         self.callbacks: dict[str, Callback] = {}
         self.of_order: dict[str, list[str]] = {}
+        self._owed: set[tuple[str, str]] = set()  # (order, customer) with a callback owed
         self._waiting_on: dict[str, list[str]] = {}
         self._planned: dict[str, list[str]] = {}
         self.done = 0
 
     def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        """A customer called about ``order_id`` (or a planned outage's id): owe a callback."""
-        callback_id = f"{order_id}:{customer_id}"
-        if callback_id in self.callbacks:
+        """A customer called about ``order_id`` (or a planned outage's id): owe a callback,
+        unless one is owed already (it may have come with an order merged into this one)."""
+        if (order_id, customer_id) in self._owed:
             return
+        callback_id = f"{order_id}:{customer_id}"
         self.callbacks[callback_id] = Callback(callback_id, order_id, customer_id, node_idx, t_s)
         self.of_order.setdefault(order_id, []).append(callback_id)
+        self._owed.add((order_id, customer_id))
 
     def owe_after_planned(self, outage_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
         """A caller from inside a planned outage: called back when it ends."""
@@ -66,6 +69,7 @@ class CallbackBook:
         moved = self.of_order.pop(from_order, [])
         for callback_id in moved:
             self.callbacks[callback_id].order_id = to_order
+            self._owed.add((to_order, self.callbacks[callback_id].customer_id))
         self.of_order.setdefault(to_order, []).extend(moved)
         waiting = self._waiting_on.pop(from_order, [])
         if waiting:

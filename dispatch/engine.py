@@ -609,8 +609,12 @@ class DispatchEngine:
         return [job for j in order.jobs
                 if (job := self.jobs[j]).status in LIVE_JOB and job.order_id == order.order_id]
 
-    def _restore(self, order: WorkOrder, t_s: int) -> list[Decision]:
-        """Nothing is left to do for the order: its customers are back (or advised)."""
+    def _restore(self, order: WorkOrder, t_s: int, role: str) -> list[Decision]:
+        """Nothing is left to do for the order: its customers are back (or advised). An order
+        no crew had reached (its work came with the orders merged into it) is reached now, by
+        the crew (of ``role``) that finished it."""
+        if order.status in WAITING:
+            self._reach(order, t_s, role)
         order.move(OrderStatus.REPAIRED, t_s)
         self.etrs.forget(order.order_id)
         self._close_incident(order, t_s)
@@ -820,9 +824,7 @@ class DispatchEngine:
                 if other.kind == JobKind.FIRST_RESPONSE and other.status == JobStatus.NEW:
                     self._end_job(other, JobStatus.CANCELLED, ev.t_s)
         if order.status in OPEN and not self._live_jobs_of(order):
-            if order.status in WAITING:
-                self._reach(order, ev.t_s, state.role.value)
-            out.extend(self._restore(order, ev.t_s))
+            out.extend(self._restore(order, ev.t_s, state.role.value))
         self.etrs.touch(order.order_id)
         return out
 
@@ -910,7 +912,7 @@ class DispatchEngine:
         order = self.orders[job.order_id]
         self._found(order, below, ev.t_s)
         if order.status in OPEN and not self._live_jobs_of(order):
-            out.extend(self._restore(order, ev.t_s))
+            out.extend(self._restore(order, ev.t_s, state.role.value))
         self.etrs.touch(order.order_id)
         return out
 

@@ -91,12 +91,15 @@ def issue_tokens(settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn on loopback in a thread of this process; its base URL."""
+    """``app`` served by uvicorn on loopback in a thread of this process; its base URL.
+    ``RuntimeError`` when the app does not start (uvicorn logs why and ends its thread)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the app did not start: its start-up failed (see the log)")
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"

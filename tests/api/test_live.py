@@ -4,6 +4,7 @@ on, and a log written before the mark existed starts fine."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -147,3 +148,39 @@ def test_decisions_that_raise_are_rolled_back_without_a_settle_loop(
                 break
             time.sleep(0.02)
         assert orders[0]["crew_id"]
+
+
+def _crew_status(client: TestClient, h: dict[str, str], crew_id: str) -> str:
+    caught_up(client, h)
+    status: str = client.get(f"/v1/crews/{crew_id}", headers=h).json()["status"]
+    return status
+
+
+def _set_duty(client: TestClient, h: dict[str, str], crew_id: str, on: bool) -> None:
+    version = client.get(f"/v1/crews/{crew_id}", headers=h).headers["ETag"]
+    r = client.patch(f"/v1/crews/{crew_id}", json={"on_duty": on}, headers={**h, "If-Match": version})
+    assert r.status_code == 200, r.text
+
+
+def test_a_dispatchers_duty_change_stands_until_the_crews_shift_changes(tmp_path: Path,
+                                                                        region: Region) -> None:
+    """A crew a dispatcher sends home in its shift stays off, and one called in after its shift
+    ended stays on, through the clock's ticks and a restart (the server used to put every crew
+    back on its roster's duty at each); a shift that ends, ends. The storm clock starts seconds
+    before the first shift (D01-C01's) ends; the second (D01-C02's) runs on."""
+    settings = dataclasses.replace(make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}"), tick_s=0.2)
+    h = {"Authorization": f"Bearer {issue_tokens(settings)['dispatcher']}"}
+    first_shift_ends = datetime.now(UTC) + timedelta(seconds=8)
+    store = Store(settings.database_url)
+    store.meta_setdefault("epoch", (first_shift_ends - timedelta(hours=16)).isoformat())
+    store.dispose()
+    with TestClient(create_app(settings, region=region)) as client:
+        assert _crew_status(client, h, "D01-C01") == _crew_status(client, h, "D01-C02") == "idle"
+        _set_duty(client, h, "D01-C02", False)
+        time.sleep((first_shift_ends - datetime.now(UTC)).total_seconds() + 1)  # ticks meanwhile
+        assert _crew_status(client, h, "D01-C01") == "off" and _crew_status(client, h, "D01-C02") == "off"
+        _set_duty(client, h, "D01-C01", True)
+        time.sleep(1)
+        assert _crew_status(client, h, "D01-C01") == "idle" and _crew_status(client, h, "D01-C02") == "off"
+    with TestClient(create_app(settings, region=region)) as client:
+        assert _crew_status(client, h, "D01-C01") == "idle" and _crew_status(client, h, "D01-C02") == "off"

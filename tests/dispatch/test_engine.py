@@ -474,3 +474,56 @@ def test_scada_identifies_the_device_of_an_incident_already_open(
     assert len(eng.orders) == 1
     assert [(eng.jobs[j].kind, eng.jobs[j].node_idx) for j in order.jobs] == [
         (JobKind.FIRST_RESPONSE, feeder), (JobKind.REPAIR, feeder)]
+
+
+def _lateral_with_two_transformers(region: Region) -> tuple[int, str, str]:
+    """An MV lateral fuse with two or more transformers below, and a customer under each of the
+    first two."""
+    net, cust = region.network, region.customers
+    for p in net.nodes_of_kind(NodeKind.MV_NODE):
+        sl = net.subtree(int(p))
+        xs = [i for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.TRANSFORMER]
+        if net.device_id[p] and len(xs) >= 2:
+            first, second = (cust.loc[cust["node_idx"].map(lambda n, x=x: net.is_ancestor(x, int(n))),
+                                      "customer_id"].iat[0] for x in xs[:2])
+            return int(p), first, second
+    raise AssertionError("no lateral fuse with two transformers")
+
+
+def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_joined(
+        small_region: Region, travel: RoadTravel) -> None:
+    """A repair crew is on site under a lateral when an outage of the lateral's fuse is reported
+    and takes in the order the repair was for; nobody reaches the fuse (its own first response
+    is called off when a responder finds the cause further up, fixed on the spot). The repair
+    done then repairs the fuse's order, reached by that crew; it used to raise TransitionError
+    (new to repaired), a crash the live service rolled back for every retry."""
+    d = small_region.depots[0]
+    fr2 = Crew("FR2", d.depot_id, d.x_m, d.y_m, frozenset({"lv"}), 0, 16.0, role=CrewRole.FIRST_RESPONDER)
+    eng = _engine(small_region, travel, extra=(fr2,))
+    net = small_region.network
+    fuse, first, second = _lateral_with_two_transformers(small_region)
+    _on_shift(eng, 0, "FR1", "FR2", "R1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
+    site = eng.orders[go.order_id].element_id
+    out = eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, (Finding(site, "lv", 2 * H),)))
+    (repair,) = _only(out, Assign)
+    t += 60 + repair.travel_s
+    eng.handle(CrewArrived(t, repair.crew_id, repair.job_id))
+    (go2,) = _only(eng.handle(CallReceived(t + 10, Call("K2", t + 10, customer_id=second))), Assign)
+    t += 10 + go2.travel_s
+    eng.handle(CrewArrived(t, go2.crew_id, go2.job_id))
+    idle = [c for c, s in eng.crews.items() if s.status == CrewStatus.IDLE]
+    for c in idle:  # no responder left for the fuse
+        eng.handle(ShiftEnded(t + 10, c))
+    eng.handle(OutageReported(t + 20, net.device_id[fuse]))
+    (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
+    assert joined.status == OrderStatus.NEW and repair.job_id in joined.jobs
+    above = next(n for n in net.path_up(fuse)[1:] if net.device_id[n])
+    fixed = Finding(net.device_id[above], "mv", 0, fixed=True)
+    eng.handle(FirstResponseDone(t + 30, go2.crew_id, go2.job_id, (fixed,)))
+    assert joined.status == OrderStatus.NEW and joined.node_idx == above
+    out = eng.handle(RepairFinished(t + 40, repair.crew_id, repair.job_id, ()))
+    assert joined.status == OrderStatus.REPAIRED and joined.reached_s == t + 40
+    assert sorted(d.customer_id for d in _only(out, CallbackDue)) == sorted([first, second])
