@@ -1,10 +1,14 @@
 """A utility's own outage history as a replay source: one row per outage event, read through a
-column mapping (``PGE_COLUMNS`` for PG&E's outage-map history) and checked row by row.
+column mapping (``grid_model.history_columns``: the ``pge`` preset or a planner's TOML file) and
+checked row by row.
 
-CSV or Parquet. Times become seconds from the earliest start. A bad row (a missing value, a time that does not
-parse, a restoration before the start, a position off the globe, an unknown extent) stops the
-read with the file, line and reason, or, with ``skip_bad_rows``, is counted and reported while
-the others go through.
+CSV or Parquet. Times become seconds from the earliest start. What a row leaves out is inferred
+by ``grid_model.history_infer``'s rules and recorded on the event (an empty extent from the
+device id or the customers affected; a restoration-only row's start from when it was first seen
+or the history's median duration); empty circuit and device ids are kept empty. A bad row (a
+missing or unparsable value, a restoration before the start, a position off the globe, an unknown
+extent) stops the read with the file, line and reason, or, with ``skip_bad_rows``, is counted and
+reported while the others go through.
 """
 
 from __future__ import annotations
@@ -13,21 +17,11 @@ import csv
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# Our field -> the column of PG&E's outage-map history (../shared/data/pge-2024-02-storm.csv).
-PGE_COLUMNS: dict[str, str] = {
-    "event_id": "event_id", "start": "start_utc", "first_seen": "first_published_utc",
-    "restored": "last_published_utc", "lat": "lat", "lon": "lon", "circuit_id": "circuit_id",
-    "device_id": "device_id", "extent": "extent", "customers": "customers", "cause": "cause",
-    "first_etr": "first_etor_utc",
-}
-FORMATS = {"pge": PGE_COLUMNS}
-REQUIRED = ("event_id", "start", "restored", "lat", "lon", "extent", "customers")
-# What the outage was on, as utilities' outage maps name it, and our element kind for it.
-EXTENTS = {"CUSTOMER": "service_drop", "SERVICE TRANSFORMER": "transformer", "DEVICE": "mv_device",
-           "SOURCE": "feeder"}
+from grid_model.history_columns import EXTENTS, FORMATS, ColumnMapping
+from grid_model.history_infer import ExtentFrom, StartFrom, infer_extent, median_durations_s
 
 
 class HistoryError(ValueError):
@@ -50,6 +44,8 @@ class HistoryEvent:
     cause: str = ""
     first_seen_s: int | None = None
     first_etr_s: int | None = None
+    extent_from: ExtentFrom = ExtentFrom.FILE
+    start_from: StartFrom = StartFrom.FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +63,65 @@ class History:
         return sum(e.customers * (e.restored_s - e.start_s) for e in self.events
                    if stale_after_s is None or e.restored_s - e.start_s <= stale_after_s) / 60.0
 
+    def inference_counts(self) -> dict[str, int]:
+        """How many events had their extent or start inferred, by rule, and how many have no
+        circuit or device id: what a replay of this history rests on besides the file."""
+        events = self.events
+        by_extent = {f: sum(e.extent_from == f for e in events) for f in ExtentFrom}
+        by_start = {f: sum(e.start_from == f for e in events) for f in StartFrom}
+        return {
+            "extent_inferred": len(events) - by_extent[ExtentFrom.FILE],
+            "extent_from_device_id": by_extent[ExtentFrom.DEVICE_ID],
+            "extent_from_customers": by_extent[ExtentFrom.CUSTOMERS],
+            "restoration_only": len(events) - by_start[StartFrom.FILE],
+            "start_from_first_seen": by_start[StartFrom.FIRST_SEEN],
+            "start_from_median_duration": by_start[StartFrom.MEDIAN_DURATION],
+            "without_circuit_id": sum(not e.circuit_id for e in events),
+            "without_device_id": sum(not e.device_id for e in events),
+        }
 
-def _instant(text: str, what: str) -> datetime:
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A row checked, its times absolute; ``start`` None for a restoration-only row not seen
+    before its restoration (placed by the history's median duration)."""
+
+    where: str
+    event_id: str
+    start: datetime | None
+    start_from: StartFrom
+    restored: datetime
+    lon: float
+    lat: float
+    extent: str
+    extent_from: ExtentFrom
+    customers: int
+    circuit_id: str
+    device_id: str
+    cause: str
+    first_seen: datetime | None
+    first_etr: datetime | None
+
+
+def _instant(text: str, what: str, mapping: ColumnMapping) -> datetime:
+    """A time in UTC: ISO 8601 or the mapping's format; without an offset, in its time zone."""
+    value = text.strip()
+    if not value:
+        raise ValueError(f"no {what} time")
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{what} {text!r} is not an ISO 8601 time") from None
+        if mapping.time_format is None:
+            raise ValueError(f"{what} {text!r} is not an ISO 8601 time") from None
+        try:
+            t = datetime.strptime(value, mapping.time_format)
+        except ValueError:
+            raise ValueError(f"{what} {text!r} is neither ISO 8601 nor {mapping.time_format!r}") from None
     if t.tzinfo is None:
-        raise ValueError(f"{what} {text!r} has no UTC offset")
+        if mapping.timezone is None:
+            raise ValueError(f"{what} {text!r} has no UTC offset (a column mapping's [times] timezone "
+                             f"gives one)")
+        t = t.replace(tzinfo=mapping.timezone)
     return t.astimezone(UTC)
 
 
@@ -104,15 +151,15 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
                 [(f"{path}:{line}", row) for line, row in enumerate(reader, start=2)])
 
 
-def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
+def read_history(path: Path, *, mapping: ColumnMapping = FORMATS["pge"],
                  skip_bad_rows: bool = False) -> History:
-    """Read an outage history (CSV, or Parquet by its suffix) through ``columns`` (our field ->
-    its column)."""
+    """Read an outage history (CSV, or Parquet by its suffix) through ``mapping``; every column
+    it names must be in the file."""
     header, table = _rows(path)
-    missing = [columns[f] for f in REQUIRED if columns.get(f, "") not in header]
+    missing = {f: c for f, c in mapping.columns.items() if c not in header}
     if missing:
-        raise HistoryError(f"{path}: missing column(s) {', '.join(missing)}")
-    rows: list[tuple[str, dict[str, str], datetime, datetime]] = []
+        raise HistoryError(f"{path}: missing column(s) {', '.join(missing.values())} (field(s) "
+                           f"{', '.join(missing)} of {mapping.origin})")
     skipped: list[str] = []
 
     def reject(where: str, exc: ValueError) -> None:
@@ -122,42 +169,68 @@ def read_history(path: Path, *, columns: Mapping[str, str] = PGE_COLUMNS,
             raise HistoryError(message) from None
         skipped.append(message)
 
+    rows: list[_Row] = []
+    seen: dict[str, str] = {}
     for where, row in table:
         try:
-            start = _instant(row[columns["start"]], "start")
-            restored = _instant(row[columns["restored"]], "restoration")
-            if restored < start:
-                raise ValueError(f"restoration {restored.isoformat()} is before the start "
-                                 f"{start.isoformat()}")
-            rows.append((where, row, start, restored))
+            checked = _row(where, row, mapping)
+            if checked.event_id in seen:
+                raise ValueError(f"event {checked.event_id} already read at {seen[checked.event_id]}")
+            seen[checked.event_id] = where
+            rows.append(checked)
         except ValueError as exc:
             reject(where, exc)
-    if not rows:
+    by_extent, overall = median_durations_s(
+        (r.extent, (r.restored - r.start).total_seconds()) for r in rows
+        if r.start is not None and r.start_from == StartFrom.FILE)
+    placed: list[tuple[_Row, datetime]] = []
+    for r in rows:
+        if r.start is not None:
+            placed.append((r, r.start))
+            continue
+        duration_s = by_extent.get(r.extent, overall)
+        if duration_s is None:
+            reject(r.where, ValueError("no start and no first seen, and no row of the history has a "
+                                       "start to take a median duration from"))
+            continue
+        placed.append((r, r.restored - timedelta(seconds=duration_s)))
+    if not placed:
         raise HistoryError(f"{path}: no outage events")
-    epoch = min(start for _, _, start, _ in rows)
-    events = []
-    seen: dict[str, str] = {}
-    for where, row, start, restored in rows:
-        try:
-            event = _event(row, columns, epoch, start, restored)
-            if event.event_id in seen:
-                raise ValueError(f"event {event.event_id} already read at {seen[event.event_id]}")
-            seen[event.event_id] = where
-            events.append(event)
-        except ValueError as exc:
-            reject(where, exc)
-    events.sort(key=lambda e: (e.start_s, e.event_id))
-    return History(epoch, tuple(events), tuple(skipped))
-
-
-def _event(row: Mapping[str, str], columns: Mapping[str, str], epoch: datetime, start: datetime,
-           restored: datetime) -> HistoryEvent:
-    def text(name: str) -> str:
-        return (row.get(columns.get(name, ""), "") or "").strip()
+    epoch = min(start for _, start in placed)
 
     def seconds(t: datetime) -> int:
         return round((t - epoch).total_seconds())
 
+    events = [HistoryEvent(
+        event_id=r.event_id, start_s=seconds(start), restored_s=seconds(r.restored), lon=r.lon, lat=r.lat,
+        extent=r.extent, customers=r.customers, circuit_id=r.circuit_id, device_id=r.device_id,
+        cause=r.cause, first_seen_s=None if r.first_seen is None else seconds(r.first_seen),
+        first_etr_s=None if r.first_etr is None else seconds(r.first_etr), extent_from=r.extent_from,
+        start_from=r.start_from)
+        for r, start in placed]
+    events.sort(key=lambda e: (e.start_s, e.event_id))
+    return History(epoch, tuple(events), tuple(skipped))
+
+
+def _row(where: str, row: Mapping[str, str], mapping: ColumnMapping) -> _Row:
+    """Check one row and infer what it leaves out (its start stays None if neither a start
+    nor a first-seen time is given: placed by the history's median duration)."""
+    def text(name: str) -> str:
+        column = mapping.columns.get(name)
+        return (row.get(column, "") or "").strip() if column else ""
+
+    def instant(name: str, what: str) -> datetime | None:
+        return _instant(text(name), what, mapping) if text(name) else None
+
+    restored = _instant(text("restored"), "restoration", mapping)
+    first_seen = instant("first_seen", "first seen")
+    start, start_from = instant("start", "start"), StartFrom.FILE
+    if start is None:
+        start, start_from = first_seen, (StartFrom.MEDIAN_DURATION if first_seen is None
+                                         else StartFrom.FIRST_SEEN)
+    if start is not None and restored < start:
+        raise ValueError(f"restoration {restored.isoformat()} is before the "
+                         f"{'start' if start_from == StartFrom.FILE else 'first seen'} {start.isoformat()}")
     if not text("event_id"):
         raise ValueError("no event id")
     try:
@@ -166,20 +239,21 @@ def _event(row: Mapping[str, str], columns: Mapping[str, str], epoch: datetime, 
         raise ValueError(f"position {text('lat')!r}, {text('lon')!r} is not a number") from None
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         raise ValueError(f"position {lat}, {lon} is off the globe")
-    extent = text("extent").upper()
-    if extent not in EXTENTS:
-        raise ValueError(f"extent {text('extent')!r} is not one of {', '.join(EXTENTS)}")
     try:
         customers = int(text("customers"))
     except ValueError:
         raise ValueError(f"customers {text('customers')!r} is not a whole number") from None
     if customers < 0:
         raise ValueError(f"customers must be 0 or more, got {customers}")
-    first_seen = _instant(text("first_seen"), "first seen") if text("first_seen") else None
-    first_etr = _instant(text("first_etr"), "first ETR") if text("first_etr") else None
-    return HistoryEvent(
-        event_id=text("event_id"), start_s=seconds(start), restored_s=seconds(restored), lon=lon, lat=lat,
-        extent=EXTENTS[extent], customers=customers, circuit_id=text("circuit_id"),
-        device_id=text("device_id"), cause=text("cause"),
-        first_seen_s=None if first_seen is None else seconds(first_seen),
-        first_etr_s=None if first_etr is None else seconds(first_etr))
+    circuit_id, device_id = text("circuit_id"), text("device_id")
+    if text("extent"):
+        extent, extent_from = mapping.extent_of(text("extent")), ExtentFrom.FILE
+        if extent is None:
+            names = [*EXTENTS, *mapping.extent_names]
+            raise ValueError(f"extent {text('extent')!r} is not one of {', '.join(names)}")
+    else:
+        extent, extent_from = infer_extent(customers, circuit_id, device_id)
+    return _Row(where=where, event_id=text("event_id"), start=start, start_from=start_from,
+                restored=restored, lon=lon, lat=lat, extent=extent, extent_from=extent_from,
+                customers=customers, circuit_id=circuit_id, device_id=device_id, cause=text("cause"),
+                first_seen=first_seen, first_etr=instant("first_etr", "first ETR"))
