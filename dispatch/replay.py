@@ -7,7 +7,10 @@ says (an outage report: one work order per event, a first responder sent to find
 operated, as PG&E's "Awaiting T-Man"), with a repair time drawn around the median of its
 element class (``grid_model.storm.FAULT_CLASSES``, minor faults included) from the replay's
 seed. The utility's own restorations stay the yardstick: its customer-minutes and first-ETR
-accuracy go in the KPIs beside ours.
+accuracy go in the KPIs beside ours. What the history leaves out is inferred as it is read
+(``grid_model.history_infer``) and counted in the KPIs (``history_extent_inferred``,
+``history_restoration_only``, ``history_without_circuit_id`` and the rest); an event without a
+circuit id gets a feeder of its own.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from dispatch.sim.field import AmiParams, FieldParams, FieldSim
 from dispatch.sim.run import RunResult, run, storm_events
 from dispatch.sim.world import World, WorldFault
 from grid_model.generate import RegionParams
-from grid_model.history import FORMATS, History, read_history
+from grid_model.history import History, read_history
+from grid_model.history_columns import FORMATS, read_column_mapping
 from grid_model.history_grid import HistoryGrid, HistoryGridParams, build_history_grid
 from grid_model.network import AREA_NAMES, Construction, NodeKind
 from grid_model.region import Region, Staging, load_region
@@ -86,6 +90,7 @@ class ReplayOptions:
     ami: bool = True
     ami_seed: int | None = None
     history_format: str = "pge"
+    history_columns: Path | None = None  # a column mapping file (TOML), instead of the preset
     skip_bad_rows: bool = False
     repair_spread: float = 0.35  # history: lognormal sigma of repair times around their class median
     field_params: FieldParams = field(default_factory=FieldParams)  # the simulated field (seeded by ``seed``)
@@ -278,16 +283,20 @@ def utility_yardstick(history: History) -> dict[str, object]:
 
 def replay_history(path: Path, options: ReplayOptions, *,
                    grid_params: HistoryGridParams | None = None) -> Replay:
-    """Replay a utility's outage history (``options.history_format`` names its columns) with
-    ``options.crews`` crews staged near the events or at ``options.depots``."""
-    if options.history_format not in FORMATS:
+    """Replay a utility's outage history (its columns named by ``options.history_columns``, a
+    mapping file, or else the ``options.history_format`` preset) with ``options.crews`` crews
+    staged near the events or at ``options.depots``; what the history leaves out is inferred
+    and counted in the KPIs (``history_extent_inferred`` and the rest)."""
+    if options.history_columns is None and options.history_format not in FORMATS:
         raise ReplayError(f"unknown history format {options.history_format!r}; "
                           f"choose from {', '.join(FORMATS)}")
     if options.roster is None and (options.crews is None or options.crews < 1):
         raise ReplayError("a history replay needs the number of crews (--crews N, at least 1) or a --roster")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    history = read_history(path, columns=FORMATS[options.history_format], skip_bad_rows=options.skip_bad_rows)
+    mapping = (read_column_mapping(options.history_columns) if options.history_columns is not None
+               else FORMATS[options.history_format])
+    history = read_history(path, mapping=mapping, skip_bad_rows=options.skip_bad_rows)
     gp = dataclasses.replace(grid_params or HistoryGridParams(), seed=options.seed)
     grid, depots = build_history_grid(history, n_crews=options.crews or 1, params=gp,
                                       depots_file=options.depots,
@@ -309,7 +318,8 @@ def replay_history(path: Path, options: ReplayOptions, *,
     seconds["simulation"] = time.perf_counter() - t0
     kpis = compute_kpis(engine, world, policy=options.policy, end_s=result.end_s, field=sim.stats)
     kpis.update({"source": str(path), "history_events": len(history.events),
-                 "history_rows_skipped": len(history.skipped), "crews": len(crews),
+                 "history_rows_skipped": len(history.skipped),
+                 **{f"history_{k}": v for k, v in history.inference_counts().items()}, "crews": len(crews),
                  "depots": len(depots), "events_rejected": result.rejected,
                  "customers_by_area": {a: int((region.customers["area"] == i).sum())
                                        for i, a in enumerate(AREA_NAMES)},
