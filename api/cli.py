@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grid_model.calls_csv import CallFileError
+from grid_model.history_columns import FORMATS
 from grid_model.network import NetworkError
 from grid_model.stormfile import StormFileError
 from routing.evaluate import PlanError
@@ -81,7 +82,8 @@ def _replay(args: argparse.Namespace) -> int:
         roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale,
         mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
-        params=dict(args.param or []), seed=args.seed, ami=not args.no_ami, history_format=args.format,
+        params=dict(args.param or []), seed=args.seed, ami=not args.no_ami,
+        history_format=args.format or "pge", history_columns=Path(args.columns) if args.columns else None,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
     if args.history:
         replay = replay_history(Path(args.history), options)
@@ -98,12 +100,25 @@ def _replay(args: argparse.Namespace) -> int:
               f"1 h: {etr_text}")
     if kpis.get("history_rows_skipped"):
         print(f"skipped {kpis['history_rows_skipped']} bad row(s) of the history", file=sys.stderr)
+    if "history_extent_inferred" in kpis:
+        print(_inferred_text(kpis))
     if args.kpis_json:
         Path(args.kpis_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.kpis_json).write_text(json.dumps(kpis, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"replayed in {replay.seconds['simulation']:.1f} s" +
           (f"; wrote {args.kpis_json}" if args.kpis_json else ""))
     return 0
+
+
+def _inferred_text(kpis: dict[str, object]) -> str:
+    """What a history replay inferred, in one line (also in the KPI JSON)."""
+    k = kpis
+    return (f"inferred from the history: extent of {k['history_extent_inferred']} event(s) "
+            f"({k['history_extent_from_device_id']} from the device id, {k['history_extent_from_customers']} "
+            f"from customers); start of {k['history_restoration_only']} restoration-only row(s) "
+            f"({k['history_start_from_first_seen']} first seen, {k['history_start_from_median_duration']} "
+            f"median duration); {k['history_without_circuit_id']} event(s) without a circuit id (a feeder "
+            f"each), {k['history_without_device_id']} without a device id")
 
 
 def _experiment(args: argparse.Namespace) -> int:
@@ -337,8 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
                                        "dispatch engine")
     source = rp.add_mutually_exclusive_group(required=True)
     source.add_argument("--storm", help="a storm event file (<name>.events.jsonl, truth file beside it)")
-    source.add_argument("--history", help="an outage history CSV (columns named by --format)")
-    rp.add_argument("--format", default="pge", choices=["pge"], help="history column mapping (default pge)")
+    source.add_argument("--history", help="an outage history CSV or Parquet (columns named by --format "
+                                          "or --columns)")
+    columns = rp.add_mutually_exclusive_group()
+    columns.add_argument("--format", choices=sorted(FORMATS),
+                         help="history column preset (default pge)")
+    columns.add_argument("--columns", metavar="MAPPING.toml",
+                         help="--history: a column mapping file (our field = its column; README)")
     rp.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
     rp.add_argument("--crews", type=int, help="repair crews on the roster (required for --history unless "
                                               "--roster; with --storm, staged over the region's depots)")

@@ -3,6 +3,7 @@ synthetic grid around the events, options and bad input refused by name."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -141,3 +142,104 @@ def test_policy_parameters_are_applied_or_refused_by_name() -> None:
         make_policy("fastest", {})
     with pytest.raises(ReplayError, match="must be above 0"):
         make_policy("baseline", {"arrival_rural_min": 0})
+
+
+# The two-event storm as another utility exports it: its own column names, Pacific local times
+# (PST, UTC-8), no circuit or device ids, its own name for a transformer.
+OTHER_HEADER = "ID,BEGAN,ENDED,Y,X,CUST,KIND,CAUSE,ETR"
+MAPPING = """
+[columns]
+event_id = "ID"
+start = "BEGAN"
+restored = "ENDED"
+lat = "Y"
+lon = "X"
+customers = "CUST"
+extent = "KIND"
+cause = "CAUSE"
+first_etr = "ETR"
+
+[times]
+format = "%Y-%m-%d %H:%M"
+timezone = "America/Los_Angeles"
+
+[extents]
+XFMR = "SERVICE TRANSFORMER"
+"""
+
+
+def _other_storm(tmp_path: Path) -> tuple[Path, Path]:
+    history = tmp_path / "other.csv"
+    history.write_text("\n".join([
+        OTHER_HEADER,
+        f"A1,2024-02-03 16:00,2024-02-03 18:00,{A[1]},{A[0]},1,CUSTOMER,REPLCE SRVC,",
+        f"B1,2024-02-03 16:10,2024-02-03 22:10,{B[1]},{B[0]},10,XFMR,TREE,2024-02-03 21:40",
+    ]) + "\n", encoding="utf-8")
+    mapping = tmp_path / "other.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return history, mapping
+
+
+def _comparable(kpis: dict[str, object]) -> dict[str, object]:
+    """The KPIs of the storm itself: not where it was read from, how long it took or what was inferred."""
+    return {k: v for k, v in kpis.items() if k not in ("source", "replay_seconds") and not (
+        k.startswith("history_") and k not in ("history_events", "history_rows_skipped"))}
+
+
+def test_renamed_columns_replay_to_the_same_kpis_as_pge_columns(tmp_path: Path) -> None:
+    pge, depots = _storm(tmp_path)
+    other, mapping = _other_storm(tmp_path)
+    options = ReplayOptions(policy="baseline", crews=1, depots=depots)
+    by_pge = replay_history(pge, options)
+    by_mapping = replay_history(other, dataclasses.replace(options, history_columns=mapping))
+    assert _comparable(by_mapping.kpis) == _comparable(by_pge.kpis)
+    assert by_mapping.kpis["work_orders"] == 2 and by_mapping.kpis["history_extent_inferred"] == 0
+    assert by_mapping.kpis["history_without_circuit_id"] == 2
+
+
+def test_a_pge_history_with_empty_extent_circuit_and_device_replays_and_counts_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history, _ = _storm(tmp_path)
+    full = tmp_path / "full.json"
+    assert main(["replay", "--history", str(history), "--format", "pge", "--crews", "2", "--kpis-json",
+                 str(full), "--quiet"]) == 0
+    lines = history.read_text(encoding="utf-8").splitlines()
+    blank = [lines[0]] + [",".join("" if k in (7, 8, 9) else v for k, v in enumerate(line.split(",")))
+                          for line in lines[1:]]
+    blanked = tmp_path / "blanked.csv"
+    blanked.write_text("\n".join(blank) + "\n", encoding="utf-8")
+    out = tmp_path / "blanked.json"
+    assert main(["replay", "--history", str(blanked), "--format", "pge", "--crews", "2", "--kpis-json",
+                 str(out), "--quiet"]) == 0
+    kpis, expected = json.loads(out.read_text(encoding="utf-8")), json.loads(full.read_text(encoding="utf-8"))
+    # 1 customer -> a service drop, 10 -> a transformer: what the file said, so the same storm
+    assert _comparable(kpis) == _comparable(expected)
+    assert (kpis["history_extent_inferred"], kpis["history_extent_from_customers"],
+            kpis["history_without_circuit_id"], kpis["history_without_device_id"]) == (2, 2, 2, 2)
+    assert expected["history_extent_inferred"] == 0 and expected["history_without_circuit_id"] == 0
+    assert "inferred from the history: extent of 2 event(s)" in capsys.readouterr().out
+
+
+def test_restoration_only_rows_replay_from_first_seen_and_are_counted(tmp_path: Path) -> None:
+    history, depots = _storm(tmp_path)
+    text = history.read_text(encoding="utf-8").replace(
+        "B1,2024-02-04T00:10:00Z,,", "B1,,2024-02-04T00:40:00Z,")
+    history.write_text(text, encoding="utf-8")
+    replay = replay_history(history, ReplayOptions(policy="baseline", crews=1, depots=depots))
+    k = replay.kpis
+    assert (k["history_restoration_only"], k["history_start_from_first_seen"]) == (1, 1)
+    assert k["work_orders"] == 2
+    reported = sorted(replay.orders_table()["first_report_s"].tolist())
+    assert reported == [0, 2400]  # B1 reported when first seen, 40 min after A1
+
+
+def test_cli_refuses_a_bad_mapping_file_and_two_column_sources(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    other, mapping = _other_storm(tmp_path)
+    mapping.write_text(MAPPING.replace('customers = "CUST"', 'clients = "CUST"'), encoding="utf-8")
+    args = ["replay", "--history", str(other), "--columns", str(mapping), "--crews", "1", "--quiet"]
+    assert main(args) == 2
+    assert "other.toml: unknown field(s) clients in [columns]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--format", "pge"])
+    assert "not allowed with argument" in capsys.readouterr().err
