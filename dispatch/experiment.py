@@ -12,7 +12,7 @@ Plan file (TOML; paths are relative to it)::
     [[storms]]
     name = "pge-2024-02"
     history = "../shared/data/pge-2024-02-storm.csv"   # or: storm = "storm-1.events.jsonl"
-    format = "pge"
+    format = "pge"                      # or: columns = "mapping.toml" (a column mapping file)
     crews = 300
 
     [parameters]            # every combination of these lists
@@ -42,11 +42,12 @@ import pandas as pd
 
 from dispatch.optimizer import OptimizerParams
 from dispatch.replay import POLICIES, Replay, ReplayOptions, replay_history, replay_storm
+from grid_model.history_columns import FORMATS, ColumnMappingError, read_column_mapping
 
 log = logging.getLogger(__name__)
 
 _RUN_OPTIONS = {"crews": int, "mutual_aid": int, "mutual_aid_at_h": float, "ami": bool, "skip_bad_rows": bool}
-_STORM_KEYS = {"name", "storm", "history", "format", "depots", *_RUN_OPTIONS}
+_STORM_KEYS = {"name", "storm", "history", "format", "columns", "depots", *_RUN_OPTIONS}
 _OPTIMIZER_ONLY = frozenset(f.name for f in dataclasses.fields(OptimizerParams))
 
 
@@ -62,6 +63,7 @@ class StormSource:
     history_format: str = "pge"
     depots: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    columns: Path | None = None  # a history's column mapping file, instead of the preset
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,8 @@ class RunSpec:
 
     def replay_options(self) -> ReplayOptions:
         return ReplayOptions(policy=self.policy, seed=self.seed, params=dict(self.params),
-                             history_format=self.storm.history_format, depots=self.storm.depots,
+                             history_format=self.storm.history_format, history_columns=self.storm.columns,
+                             depots=self.storm.depots,
                              **{**self.storm.options, **self.options})
 
 
@@ -122,8 +125,32 @@ def _storm(path: Path, k: int, raw: Any) -> StormSource:
     if kind == "history" and "crews" not in options:
         options["crews"] = None  # must come from [parameters]
     depots = (path.parent / str(raw["depots"])).resolve() if "depots" in raw else None
-    return StormSource(str(raw.get("name", source.stem)), source, kind, str(raw.get("format", "pge")),
-                       depots, options)
+    return StormSource(str(raw.get("name", source.stem)), source, kind, _format(where, raw, kind), depots,
+                       options, _columns(path, where, raw, kind))
+
+
+def _format(where: str, raw: Mapping[str, Any], kind: str) -> str:
+    """A history's column preset, refused here if unknown rather than in every run."""
+    name = str(raw.get("format", "pge"))
+    if "format" in raw and kind != "history":
+        raise PlanError(f"{where}: format applies to a history, not a storm file")
+    if name not in FORMATS:
+        raise PlanError(f"{where}: unknown history format {name!r}; choose from {', '.join(FORMATS)}")
+    return name
+
+
+def _columns(path: Path, where: str, raw: Mapping[str, Any], kind: str) -> Path | None:
+    """A history's column mapping file, read now so a bad one stops the plan, not every run."""
+    if "columns" not in raw:
+        return None
+    if kind != "history" or "format" in raw:
+        raise PlanError(f"{where}: columns (a mapping file) applies to a history, instead of format")
+    columns = (path.parent / str(raw["columns"])).resolve()
+    try:
+        read_column_mapping(columns)
+    except ColumnMappingError as exc:
+        raise PlanError(f"{where}: {exc}") from exc
+    return columns
 
 
 def _typed(where: str, key: str, value: Any, typ: type) -> Any:

@@ -38,6 +38,14 @@ KPI_COLUMNS = (
     ("utility's own customer-minutes", "utility_customer_minutes_interrupted", "{:,.0f}"),
     ("utility's first ETR within 1 h", "utility_etr_first_within_1h_rate", "{:.1%}"),
     ("history rows skipped (bad)", "history_rows_skipped", "{:.0f}"),
+    ("history extents inferred", "history_extent_inferred", "{:,.0f}"),
+    ("  from the device id", "history_extent_from_device_id", "{:,.0f}"),
+    ("  from customers affected", "history_extent_from_customers", "{:,.0f}"),
+    ("history restoration-only rows", "history_restoration_only", "{:,.0f}"),
+    ("  started when first seen", "history_start_from_first_seen", "{:,.0f}"),
+    ("  started a median duration before", "history_start_from_median_duration", "{:,.0f}"),
+    ("history events without circuit id", "history_without_circuit_id", "{:,.0f}"),
+    ("history events without device id", "history_without_device_id", "{:,.0f}"),
     ("replay seconds", "replay_seconds", "{:.1f}"),
 )
 

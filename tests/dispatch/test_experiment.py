@@ -72,9 +72,16 @@ def test_plan_lists_every_combination_once(tmp_path: Path) -> None:
     ('[[storms]]\nhistory = "storm.csv"\ncrews = 1\nspeed = 3\n', r"storms\[0\]: unknown key\(s\) speed"),
     ('seeds = []\n[[storms]]\nhistory = "storm.csv"\ncrews = 1\n', "seeds must be a non-empty list"),
     ('[[storms]\n', "not valid TOML"),
+    ('[[storms]]\nhistory = "storm.csv"\ncrews = 1\nformat = "eia"\n', "unknown history format 'eia'"),
+    ('[[storms]]\nstorm = "storm.csv"\nformat = "pge"\n', "format applies to a history, not a storm file"),
+    ('[[storms]]\nhistory = "storm.csv"\ncrews = 1\nformat = "pge"\ncolumns = "map.toml"\n',
+     "columns .* instead of format"),
+    ('[[storms]]\nhistory = "storm.csv"\ncrews = 1\ncolumns = "map.toml"\n',
+     r"storms\[0\]: .*map.toml: \[columns\] must map event_id"),
 ])
 def test_bad_plans_are_refused_with_the_key(tmp_path: Path, text: str, message: str) -> None:
     _history(tmp_path / "storm.csv", n=3)
+    (tmp_path / "map.toml").write_text('[columns]\nstart = "start_utc"\n', encoding="utf-8")
     plan = tmp_path / "plan.toml"
     plan.write_text(text, encoding="utf-8")
     with pytest.raises(PlanError, match=message):
@@ -147,3 +154,38 @@ def test_report_holds_the_kpi_table_and_every_figure(tmp_path: Path) -> None:
     # the KPI table shows the mean over each policy's runs
     mean = results.loc[results["policy"] == "baseline", "customer_minutes_interrupted"].mean()
     assert f"{mean:,.0f}" in page
+
+
+RENAMED = {"event_id": "ID", "start_utc": "BEGAN", "last_published_utc": "ENDED", "lat": "Y", "lon": "X",
+           "customers": "CUST", "extent": "KIND"}
+MAPPING = {"event_id": "ID", "start": "BEGAN", "restored": "ENDED", "lat": "Y", "lon": "X",
+           "customers": "CUST", "extent": "KIND"}
+
+
+def test_histories_with_other_columns_run_and_their_inferences_reach_the_report(tmp_path: Path) -> None:
+    pge = pd.read_csv(_history(tmp_path / "pge.csv"), dtype=str, keep_default_na=False)
+    other = pge[list(RENAMED)].rename(columns=RENAMED)  # no circuit or device ids
+    other.to_csv(tmp_path / "other.csv", index=False)
+    other.assign(KIND="").to_csv(tmp_path / "blank.csv", index=False)
+    (tmp_path / "other.toml").write_text(
+        "[columns]\n" + "".join(f'{f} = "{c}"\n' for f, c in MAPPING.items()), encoding="utf-8")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('policies = ["baseline"]\n' + "".join(
+        f'[[storms]]\nname = "{name}"\nhistory = "{name}.csv"\ncrews = 4\n{extra}'
+        for name, extra in (("pge", ""), ("other", 'columns = "other.toml"\n'),
+                            ("blank", 'columns = "other.toml"\n'))), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["experiment", str(plan), "--out", str(out_dir), "--local", "--quiet"]) == 0
+    results = pd.read_parquet(out_dir / "results.parquet").set_index("storm")
+    # renamed columns, no ids (each event its own feeder): the same storm, the same KPIs
+    for kpi in ("customer_minutes_interrupted", "arrival_within_limit_rate", "work_orders", "repair_jobs"):
+        assert results.loc["other", kpi] == results.loc["pge", kpi]
+    assert results.loc["other", "history_without_circuit_id"] == 40
+    assert results.loc["pge", "history_without_circuit_id"] == 0
+    # no extents: all 40 inferred from customers and counted
+    assert results.loc["blank", "history_extent_inferred"] == 40
+    assert results.loc["blank", "history_extent_from_customers"] == 40
+    assert results.loc["other", "history_extent_inferred"] == 0
+    assert results.loc["pge", "history_extent_inferred"] == 0
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert "history extents inferred" in page and "history events without circuit id" in page
