@@ -100,7 +100,8 @@ def _replay(args: argparse.Namespace) -> int:
               f"1 h: {etr_text}")
     if kpis.get("history_rows_skipped"):
         print(f"skipped {kpis['history_rows_skipped']} bad row(s) of the history", file=sys.stderr)
-    if "history_extent_inferred" in kpis:
+    if any(kpis.get(k) for k in ("history_extent_inferred", "history_restoration_only",
+                                  "history_without_circuit_id", "history_without_device_id")):
         print(_inferred_text(kpis))
     if args.kpis_json:
         Path(args.kpis_json).parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +112,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _inferred_text(kpis: dict[str, object]) -> str:
-    """What a history replay inferred, in one line (also in the KPI JSON)."""
+    """What a history replay inferred or went without, in one line (the KPI JSON has the counts)."""
     k = kpis
     return (f"inferred from the history: extent of {k['history_extent_inferred']} event(s) "
             f"({k['history_extent_from_device_id']} from the device id, {k['history_extent_from_customers']} "

@@ -1,7 +1,8 @@
 """A grid, roads and service area built around an outage history that has positions but no
 topology (PG&E's outage map): each event becomes its own element, so one work order per event.
 
-- Network: one substation and feeder head per circuit id; under it, per event, the element its
+- Network: one substation and feeder head per circuit id (an event without one gets its own:
+  nothing says which events share a feeder); under it, per event, the element its
   extent names (a service drop, a transformer, an MV device, a feeder section), carrying a
   protective device whose id is the event id (the outage record says what opened), with the
   event's customers below it. Construction is cable where the cause names underground work.
