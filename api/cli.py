@@ -113,7 +113,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _inferred_text(kpis: dict[str, object]) -> str:
     """What a history replay inferred or went without, in one line (the KPI JSON has the counts)."""
-    k = kpis
+    k = {key: f"{value:,}" for key, value in kpis.items() if isinstance(value, int)}
     return (f"inferred from the history: extent of {k['history_extent_inferred']} event(s) "
             f"({k['history_extent_from_device_id']} from the device id, {k['history_extent_from_customers']} "
             f"from customers); start of {k['history_restoration_only']} restoration-only row(s) "
