@@ -14,7 +14,8 @@ Then from the customers affected:
 - 31-999: DEVICE (PG&E's largest device outage had 594 customers);
 - 1,000 or more: SOURCE, a feeder (a typical US feeder serves 1,000-3,000 customers).
 Both rules together agree with 99.5 % of PG&E's recorded extents (99.3 % from customers alone);
-the misses are PG&E's 32 one-customer transformer outages and a few multi-customer service drops.
+of the 56 misses, 32 are one-customer transformer outages and 21 service drops showing 0 or
+several customers.
 
 Start, for a restoration-only row (a restoration time but no start): the first time the outage
 was seen (reported or shown on the map), as interruption records take the earlier of an alarm or
