@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     storm.add_argument("--scale", type=float, default=1.0)
     storm.add_argument("--out", default="out/storms")
     storm.set_defaults(func=_storm)
-    solve = sub.add_parser("solve", help="plan crews for an instance (FORMATS.md) or a VRPTW file")
+    solve = sub.add_parser("solve", help="plan crews for an instance (docs/formats.md) or a VRPTW file")
     solve.add_argument("file", help="INSTANCE.json, or a VRPLIB / Solomon file with --format")
     solve.add_argument("--format", choices=["vrplib", "solomon"], help="read a VRPTW file")
     solve.add_argument("--seconds", type=float, default=10.0, help="time limit (default 10)")

@@ -167,7 +167,7 @@ def plan_at_10k(database_url: str | None) -> dict[str, Any]:
     open, nobody repairs anything."""
     import httpx
 
-    pge = Path(__file__).resolve().parents[2] / "shared" / "data" / "pge-2024-02-storm.csv"
+    pge = Path(__file__).resolve().parents[1] / "data" / "pge-2024-02-storm.csv"
     events = pge.read_text(encoding="utf-8").splitlines()[1:]
     devices = sorted({line.split(",", 1)[0] for line in events})
     with tempfile.TemporaryDirectory() as tmp:

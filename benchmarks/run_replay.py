@@ -3,7 +3,7 @@
     python -m benchmarks.run_replay --suite speed        # results/replay-speed.json
     python -m benchmarks.run_replay --suite experiment   # results/replay-experiment.json
 
-speed: PG&E's February 2024 storm (../shared/data/pge-2024-02-storm.csv: 10,367 outage events,
+speed: PG&E's February 2024 storm (data/pge-2024-02-storm.csv: 10,367 outage events,
 one work order each, starting over four days) replayed with 300 crews, each policy in its own
 process on one core, the optimizer updating its plan on every event and re-planning every 30
 storm-minutes. Kernel load (or first compile) is timed apart on a two-event history first.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pge-2024-02-storm.csv"
+PGE = Path(__file__).resolve().parents[1] / "data" / "pge-2024-02-storm.csv"
 CREWS = 300
 SUBSET_EVENTS = 1500
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if not PGE.exists():
-        print(f"needs {PGE.resolve()} (the shared data folder beside the repository)", file=sys.stderr)
+        print(f"needs {PGE.resolve()} (the repository's data folder)", file=sys.stderr)
         return 2
     meta = {"machine": platform.machine(), "python": platform.python_version()}
     result = speed() if args.suite == "speed" else experiment()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -167,7 +167,7 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
 def _bks(folder: str, name: str) -> float:
     import csv
 
-    with open(SHARED / folder / "bks.csv") as fh:
+    with open(DATA / folder / "bks.csv") as fh:
         for row in csv.DictReader(fh):
             if row["instance"] == name:
                 return float(row.get("bks_distance") or row["dimacs_distance"])
@@ -193,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         folder, fmt, ext = (("vrptw-hg1000", "vrplib", ".vrp") if args.suite == "vrptw"
                             else ("vrptw-solomon", "solomon", ".txt"))
-        names = args.instances or sorted(p.stem for p in (SHARED / folder).glob(f"*{ext}"))
+        names = args.instances or sorted(p.stem for p in (DATA / folder).glob(f"*{ext}"))
         result = []
         for name in names:
-            row = _in_child(vrptw_workload, str(SHARED / folder / f"{name}{ext}"), fmt, args.seconds,
+            row = _in_child(vrptw_workload, str(DATA / folder / f"{name}{ext}"), fmt, args.seconds,
                             _bks(folder, name), not args.no_pyvrp)
             print(json.dumps(row), flush=True)
             result.append(row)

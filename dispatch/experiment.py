@@ -11,7 +11,7 @@ Plan file (TOML; paths are relative to it)::
 
     [[storms]]
     name = "pge-2024-02"
-    history = "../shared/data/pge-2024-02-storm.csv"   # or: storm = "storm-1.events.jsonl"
+    history = "data/pge-2024-02-storm.csv"   # or: storm = "storm-1.events.jsonl"
     format = "pge"                      # or: columns = "mapping.toml" (a column mapping file)
     crews = 300
 

@@ -1,4 +1,4 @@
-"""Dispatch instances (FORMATS.md) cut from a generated storm: the benchmark workloads.
+"""Dispatch instances (docs/formats.md) cut from a generated storm: the benchmark workloads.
 
 Each order is one operated element of the storm at its position, with its customers, the
 arrival limit of its area, the repair time of its faults, the skill it needs, and priority 10

@@ -11,7 +11,7 @@ when a job came back with no place in the plan) the plan is rebuilt from the eng
 and improved by ruin and recreate for a fixed number of iterations, so a replay is
 deterministic for its seed.
 
-The objective is FORMATS.md's, with each crew's end at its duty limit and every job finished
+The objective is docs/formats.md's, with each crew's end at its duty limit and every job finished
 by then. A job's weight: a repair weighs every customer behind its element (a tenth,
 ``blocked_weight_share``, when open work upstream holds them dark anyway), so repairs high
 in the feeder go first; a first response weighs the same customers times

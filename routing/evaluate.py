@@ -1,4 +1,4 @@
-"""Independent plan evaluator: recomputes every arrival, lateness and the FORMATS.md cost
+"""Independent plan evaluator: recomputes every arrival, lateness and the docs/formats.md cost
 from the routes alone, in plain Python, so the solver's own bookkeeping can be checked."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _order_cost(p: Problem, j: int, a: int, f: int) -> int:
 
 
 def unassigned_cost(p: Problem, j: int) -> int:
-    """FORMATS.md: as if reached at the horizon; for VRPTW a prohibitive penalty."""
+    """docs/formats.md: as if reached at the horizon; for VRPTW a prohibitive penalty."""
     if p.objective == Objective.DISTANCE:
         return 10**12
     return _order_cost(p, j, p.horizon_s, p.horizon_s + int(p.service_s[j]))

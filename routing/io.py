@@ -1,5 +1,5 @@
 """Read and write the exchange formats: ``*.instance.json`` and ``*.plan.json`` of
-FORMATS.md, and VRPTW files (VRPLIB or Solomon) under the DIMACS convention."""
+docs/formats.md, and VRPTW files (VRPLIB or Solomon) under the DIMACS convention."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The same ``Problem`` solved by OR-Tools routing, with the FORMATS.md objective modelled
+"""The same ``Problem`` solved by OR-Tools routing, with the docs/formats.md objective modelled
 exactly: the reference on small instances and a peer in benchmarks.
 
 Completion cost ``customers * (a + service - reported)`` is a soft upper bound of 0 on the

@@ -27,7 +27,7 @@ class TravelKind(IntEnum):
 
 
 class Objective(IntEnum):
-    """``DISPATCH``: customer-weighted completion plus lateness (FORMATS.md).
+    """``DISPATCH``: customer-weighted completion plus lateness (docs/formats.md).
     ``DISTANCE``: total travel (VRPTW literature)."""
 
     DISPATCH = 0
