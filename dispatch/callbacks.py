@@ -4,7 +4,9 @@ and no other open order upstream still holds the caller dark; one still held wai
 order. A callback that finds the customer still dark reopens work (the engine does that).
 
 One callback is owed per calling customer and order: repeat calls of the same customer about
-the same outage do not add any.
+the same outage do not add any. A customer who does not answer is tried again, up to
+``CALLBACK_ATTEMPTS`` calls; then the callback is closed unanswered (counted apart from those
+that reached the customer).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dispatch.events import CallbackDue
+
+# Calls the call-taker makes before closing a callback unanswered.
+CALLBACK_ATTEMPTS = 5
 
 
 class CallbackOutcome(StrEnum):
@@ -40,13 +45,15 @@ class Callback:
 class CallbackBook:
     """Callbacks owed, by order; which are due; which wait for an order upstream."""
 
-    def __init__(self) -> None:
+    def __init__(self, attempts: int = CALLBACK_ATTEMPTS) -> None:
+        self.attempts = attempts
         self.callbacks: dict[str, Callback] = {}
         self.of_order: dict[str, list[str]] = {}
         self._owed: set[tuple[str, str]] = set()  # (order, customer) with a callback owed
         self._waiting_on: dict[str, list[str]] = {}
         self._planned: dict[str, list[str]] = {}
         self.done = 0
+        self.unanswered = 0
 
     def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
         """A customer called about ``order_id`` (or a planned outage's id): owe a callback,
@@ -103,15 +110,17 @@ class CallbackBook:
         return out
 
     def record(self, callback_id: str, outcome: CallbackOutcome, t_s: int) -> Callback:
-        """The call-taker's outcome; a callback not due (or done) raises ``KeyError``/``ValueError``."""
+        """The call-taker's outcome; no answer at the last attempt closes the callback
+        unanswered. A callback not due (or done) raises ``KeyError``/``ValueError``."""
         cb = self.callbacks[callback_id]
         if cb.due_s is None or cb.outcome is not None:
             raise ValueError(f"callback {callback_id} is {'done' if cb.outcome else 'not due'}")
         cb.attempts += 1
-        if outcome != CallbackOutcome.NO_ANSWER:
+        if outcome != CallbackOutcome.NO_ANSWER or cb.attempts >= self.attempts:
             cb.outcome = outcome
             cb.done_s = t_s
             self.done += 1
+            self.unanswered += outcome == CallbackOutcome.NO_ANSWER
         return cb
 
     def due_of(self, order_id: str) -> list[Callback]:

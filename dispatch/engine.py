@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeKind.LV_BRANCH)
 # What a call-taker's questions may settle on the call (see ``CallReceived``).
 TRIAGE = ("", "customer_reset")
+# An idle crew's GPS fix this soon after its duty limit is no breach: its shift end is due.
+IDLE_PAST_DUTY_GRACE_S = 5 * 60
 
 
 @dataclass(slots=True)
@@ -362,6 +364,12 @@ class DispatchEngine:
         device_idx = self._device_index.get(ev.device_id)
         if device_idx is None:
             raise EventError(f"planned outage {ev.outage_id}: unknown device {ev.device_id!r}")
+        if self.predictor.knows(ev.outage_id):
+            raise EventError(f"planned outage {ev.outage_id}: the id is taken by an incident or another "
+                             f"planned outage")
+        if ev.end_s <= ev.start_s:
+            raise EventError(f"planned outage {ev.outage_id}: ends at {ev.end_s} s, not after its start "
+                             f"{ev.start_s} s")
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
         heapq.heappush(self._planned_ends, (ev.end_s, ev.outage_id))
         return []
@@ -550,7 +558,7 @@ class DispatchEngine:
         if self._open_order_at[child.node_idx] == self._order_pos[child.order_id]:
             self._open_order_at[child.node_idx] = -1
         self.etrs.forget(child.order_id)
-        if into.reached_s is not None:
+        if into.site_reached_s is not None:
             self._reach(into, t_s, into.reached_by)
         self._refresh_waiting(into, t_s)
         return out
@@ -590,6 +598,8 @@ class DispatchEngine:
         if order.status in WAITING:
             order.move(OrderStatus.ON_SITE, t_s)
         order.reach(t_s, role)
+        if order.site_reached_s is None:
+            order.site_reached_s = t_s
         for other in order.absorbed:
             self.orders[other].reach(t_s, role)
 
@@ -758,6 +768,8 @@ class DispatchEngine:
             travel = self.travel_from_crews([ev.crew_id], self.jobs[state.job_id])[0]
             state.eta_s = ev.t_s + round(float(travel))
         self.policy.on_crew_change(ev.crew_id)
+        if state.status not in ON_A_JOB and ev.t_s <= state.duty_end_s + IDLE_PAST_DUTY_GRACE_S:
+            return []  # its shift end is on its way (the live clock applies it within a tick)
         return self._duty_check(state, ev.t_s)
 
     def _on_arrived(self, ev: CrewArrived) -> list[Decision]:
@@ -882,6 +894,7 @@ class DispatchEngine:
             self._open_order_at[order.node_idx] = -1
         element, _, limit_class = self._site(node)
         order.node_idx, order.element_id = node, element
+        order.site_reached_s = None  # nobody is at the cause yet: the orders it absorbs wait for a crew there
         order.x_m, order.y_m = float(self.net.x_m[node]), float(self.net.y_m[node])
         order.skill = order.limit_class = limit_class
         order.customers = int(self._customers_below[node])

@@ -4,10 +4,10 @@ Arrival is judged per 95598 order (and per order SCADA, a smart meter or a histo
 record opened before anyone called), merged ones included: an order is reached when the first
 crew of any job arrives at its incident's site, measured from that order's own report; an
 order never reached misses its limit; an order cancelled before anyone came (its customers'
-supply came back, a duplicate) needs no arrival and is left out, and so is work reopened by a
-callback (the customer's own order was judged already); both are counted. Repairs are
-judged per order too, from its own report to its outage's repair, against the limit of the
-element found (customer-side faults need no utility repair and are left out).
+supply came back, a duplicate) needs no arrival and is left out (counted). Work reopened by a
+callback that found the customer still dark is a new promise, judged from the callback like a
+call. Repairs are judged per order too, from its own report to its outage's repair, against the
+limit of the element found (customer-side faults need no utility repair and are left out).
 
 Reliability indices follow IEEE 1366 for the event and count the utility's supply only (a
 fault in a customer's own installation is not an interruption of it): SAIDI = customer-minutes
@@ -26,7 +26,7 @@ from dispatch.crews import CrewRole
 from dispatch.engine import DispatchEngine
 from dispatch.jobs import JobKind
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
+from dispatch.orders import OrderStatus, WorkOrder
 from dispatch.sim.field import FieldStats
 from dispatch.sim.world import World
 from grid_model.network import AREA_NAMES
@@ -50,14 +50,13 @@ class OrderOutcome:
 
 def _promised(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]:
     """Every order that promised an arrival, with the order it ended up in: all but those
-    cancelled (directly, or with the order they merged into) before a crew reached them, and
-    work a callback reopened (the customer's own order was judged already)."""
+    cancelled (directly, or with the order they merged into) before a crew reached them."""
     out = []
     for o in orders.values():
         head = o
         while head.merged_into:
             head = orders[head.merged_into]
-        if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
+        if o.reached_s is None and head.status == OrderStatus.CANCELLED:
             continue
         out.append((o, head))
     return out
@@ -172,6 +171,9 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "jobs_handed_back_at_duty_end": log.handed_back_at_duty_end,
         "customer_minutes_interrupted": round(cmi, 1),
         "critical_customer_minutes_interrupted": round(critical_cmi, 1),
+        "customer_minutes_until_s": world.judged_until_s,
+        "customers_dark_at_end": world.dark_at_end,
+        "unreported_customer_minutes": round(world.dark_at_end_s / 60.0, 1),
         "customer_side_customer_minutes": round(float(world.customer_side_s[cust_nodes].sum()) / 60.0, 1),
         "customer_interruptions": interruptions,
         "customers_served": n_cust,
@@ -182,6 +184,9 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "callbacks_owed": owed,
         "callbacks_done": engine.callbacks.done,
         "callback_rate": round(engine.callbacks.done / owed, 4) if owed else None,
+        "callbacks_unanswered": engine.callbacks.unanswered,
+        "callback_reached_rate": round((engine.callbacks.done - engine.callbacks.unanswered) / owed, 4)
+        if owed else None,
         "work_reopened_by_callbacks": log.reopened,
         "crew_assignments": log.assigned,
         "crew_recalls": log.recalled,

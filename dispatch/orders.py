@@ -92,6 +92,7 @@ class WorkOrder:
     history: list[tuple[int, OrderStatus]] = field(default_factory=list)
     reached_s: int | None = None
     reached_by: str = ""
+    site_reached_s: int | None = None  # a crew at the order's current site (reset when it moves)
     repaired_s: int | None = None
     customer_side: bool = False
     diagnosed: bool = False

@@ -148,6 +148,10 @@ class OutagePredictor:
         self._planned.append(_Planned(outage_id, device_idx, start_s, end_s))
         self._incident_idx[outage_id] = len(self.incidents) - 1
 
+    def knows(self, incident_id: str) -> bool:
+        """Whether an incident or planned outage has this id."""
+        return incident_id in self._incident_idx
+
     def incident(self, incident_id: str) -> Incident:
         return self.incidents[self._incident_idx[incident_id]]
 

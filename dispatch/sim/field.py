@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dispatch.callbacks import CALLBACK_ATTEMPTS
 from dispatch.crews import Crew
 from dispatch.events import (
     AmiMessage,
@@ -85,7 +86,7 @@ class FieldParams:
     callback_after_s: int = 20 * 60
     callback_no_answer: float = 0.05
     callback_retry_s: int = 30 * 60
-    callback_attempts: int = 5
+    callback_attempts: int = CALLBACK_ATTEMPTS
     phone_reset_share: float = 0.5
     repeat_call_delay_s: int = 30 * 60
     max_repeat_calls: int = 2
@@ -141,6 +142,7 @@ class FieldSim:
         self._called_back: dict[int, int] = {}
         self._pending_followups = 0
         self.outside_left = 0
+        self.faults_left = len(world.faults)
         self.stats = FieldStats()
         for f in world.faults:
             self._push(f.t_s, _FAULT, f)
@@ -166,9 +168,9 @@ class FieldSim:
     @property
     def busy(self) -> bool:
         """Whether anything the field started is still under way (trips, visits, repairs,
-        callbacks and calls yet to come)."""
-        return bool(self.outside_left or self._pending_followups or self._trip or self._visits
-                    or self._repair_token or self._truck)
+        callbacks), or faults and calls are yet to come."""
+        return bool(self.outside_left or self.faults_left or self._pending_followups or self._trip
+                    or self._visits or self._repair_token or self._truck)
 
     def next_event(self, until_s: int) -> Event | None:
         """The next event for the engine due by ``until_s`` (world changes on the way are
@@ -186,6 +188,7 @@ class FieldSim:
 
     def _due(self, t: int, item: Any) -> Event | None:
         if isinstance(item, WorldFault):
+            self.faults_left -= 1
             self._fault(t, item)
             return None
         if isinstance(item, CallReceived):
@@ -234,6 +237,8 @@ class FieldSim:
         if node < 0 or not self.world.own_fault(node) or self._rng.random() >= self.params.phone_reset_share:
             return ev
         self.world.advise([node], ev.t_s)
+        if self.world.is_dark(node):  # the utility's supply is out too: the call stands
+            return ev
         return CallReceived(ev.t_s, ev.call, triage="customer_reset")
 
     def _fault(self, t: int, fault: WorldFault) -> None:
@@ -363,10 +368,11 @@ class FieldSim:
         supply back."""
         p = self.params
         node = self._callback_node.pop(callback_id)
-        if self._rng.random() < p.callback_no_answer and attempt < p.callback_attempts:
-            self._callback_node[callback_id] = node
-            self._pending_followups += 1
-            self._push(t + p.callback_retry_s, _CALLBACK, ("callback", callback_id, attempt + 1))
+        if self._rng.random() < p.callback_no_answer:
+            if attempt < p.callback_attempts:
+                self._callback_node[callback_id] = node
+                self._pending_followups += 1
+                self._push(t + p.callback_retry_s, _CALLBACK, ("callback", callback_id, attempt + 1))
             return CallbackMade(t, callback_id, "no_answer")
         self.stats.callbacks_made += 1
         return CallbackMade(t, callback_id, "still_dark" if self.world.is_dark(node) else "restored")

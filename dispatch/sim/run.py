@@ -40,7 +40,9 @@ def storm_events(events: Sequence[StormEvent]) -> list[Event]:
 
 def run(engine: DispatchEngine, field: FieldSim, *, max_s: int, progress: bool = False) -> RunResult:
     """Feed the field's events to the engine and the engine's decisions back to the field,
-    until all work is done or the clock passes ``max_s``."""
+    until every fault has happened and all work is done, or the clock passes ``max_s``.
+    Customers still out then (nobody reported them) are charged up to ``max_s`` whichever
+    policy ran, so policies are judged over the same window."""
     handled = rejected = 0
     t = 0
     total = field.outside_left
@@ -62,6 +64,6 @@ def run(engine: DispatchEngine, field: FieldSim, *, max_s: int, progress: bool =
             break
     bar.close()
     engine.finish(t)
-    field.world.finalize(t)
+    field.world.finalize(max_s)
     return RunResult(end_s=t, events=handled, rejected=rejected, repeat_calls=field.stats.repeat_calls,
                      ami_messages=field.stats.ami_messages)

@@ -106,6 +106,9 @@ class World:
         self.outage_s = np.zeros(n, dtype=np.int64)
         self.interruptions = np.zeros(n, dtype=np.int64)
         self.customer_side_s = np.zeros(n, dtype=np.int64)
+        self.dark_at_end = 0
+        self.dark_at_end_s = 0
+        self.judged_until_s: int | None = None
         # (t_s, change in customers out): the customers-out curve of a run's report
         self.out_changes: list[tuple[int, int]] = []
         self._open: dict[int, list[WorldFault]] = {}
@@ -326,8 +329,12 @@ class World:
                 self.out_changes.append((t_s, 1))
 
     def finalize(self, t_s: int) -> None:
-        """Charge customers still out at the end of the run up to ``t_s``."""
+        """Charge customers still out at the end of the run up to ``t_s`` (counted in
+        ``dark_at_end``)."""
         dark = (self._dark > 0) & self._is_customer & ~self._backed
+        self.judged_until_s = t_s
+        self.dark_at_end = int(np.count_nonzero(dark))
+        self.dark_at_end_s = int((t_s - self._out_since[dark]).sum())
         self.outage_s[dark] += t_s - self._out_since[dark]
         self._out_since[dark] = t_s
         for node, (opened, _) in self._own.items():

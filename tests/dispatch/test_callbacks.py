@@ -1,9 +1,12 @@
 """The callback book alone: one callback per calling customer and order, also when a merge
-brings a customer's callback along from the order it was owed with."""
+brings a customer's callback along from the order it was owed with; a customer who never
+answers is closed unanswered after the last attempt."""
 
 from __future__ import annotations
 
-from dispatch.callbacks import CallbackBook
+import pytest
+
+from dispatch.callbacks import CallbackBook, CallbackOutcome
 
 
 def test_a_customer_who_calls_again_after_a_merge_is_owed_one_callback() -> None:
@@ -19,3 +22,21 @@ def test_a_customer_who_calls_again_after_a_merge_is_owed_one_callback() -> None
         ("W2", "3301000007"), ("W2", "3301000008")]
     due = book.release("W2", 400, lambda node: None)
     assert sorted(d.customer_id for d in due) == ["3301000007", "3301000008"]
+
+
+def test_a_customer_who_never_answers_is_closed_unanswered_after_the_last_attempt() -> None:
+    """No answer is tried again; at the last attempt the callback closes unanswered, counted
+    apart from those that reached the customer (the last attempt always got through before)."""
+    book = CallbackBook(attempts=3)
+    book.owe("W1", "3301000007", 7, 100)
+    book.owe("W1", "3301000008", 8, 100)
+    book.release("W1", 200, lambda node: None)
+    for t in (300, 400):
+        assert book.record("W1:3301000007", CallbackOutcome.NO_ANSWER, t).outcome is None
+    book.record("W1:3301000008", CallbackOutcome.RESTORED, 300)
+    assert not book.all_done("W1")
+    cb = book.record("W1:3301000007", CallbackOutcome.NO_ANSWER, 500)
+    assert (cb.outcome, cb.attempts, cb.done_s) == (CallbackOutcome.NO_ANSWER, 3, 500)
+    assert book.all_done("W1") and (book.done, book.unanswered) == (2, 1)
+    with pytest.raises(ValueError, match="is done"):
+        book.record("W1:3301000007", CallbackOutcome.RESTORED, 600)

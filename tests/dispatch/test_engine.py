@@ -34,6 +34,7 @@ from dispatch.events import (
     Handover,
     OrderCancelled,
     OutageReported,
+    PlannedOutageAnnounced,
     Recall,
     RepairFinished,
     SendGenerator,
@@ -527,3 +528,57 @@ def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_j
     out = eng.handle(RepairFinished(t + 40, repair.crew_id, repair.job_id, ()))
     assert joined.status == OrderStatus.REPAIRED and joined.reached_s == t + 40
     assert sorted(d.customer_id for d in _only(out, CallbackDue)) == sorted([first, second])
+
+
+def test_an_order_taken_in_by_a_cause_found_upstream_is_reached_when_a_crew_gets_there(
+        small_region: Region, travel: RoadTravel) -> None:
+    """A responder at one transformer finds the lateral fuse above it open: its order moves to
+    the fuse and takes in the order of a caller under another transformer of the lateral.
+    Nobody has been at the fuse, so that order is reached only when the repair crew arrives
+    there (it used to count as reached at the merge, with no crew at its site)."""
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    fuse, first, second = _lateral_with_two_transformers(small_region)
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, "FR1", go.job_id))
+    assert not _only(eng.handle(CallReceived(t + 10, Call("K2", t + 10, customer_id=second))), Assign)
+    (other,) = (o for o in eng.orders.values() if o.order_id != go.order_id)
+    assert other.status == OrderStatus.NEW and other.merged_into == ""
+    eng.handle(FirstResponseDone(t + 60, "FR1", go.job_id, (Finding(net.device_id[fuse], "mv", 2 * H),)))
+    assert other.merged_into == go.order_id and eng.orders[go.order_id].node_idx == fuse
+    assert other.reached_s is None
+    (rep,) = _only(_on_shift(eng, t + 100, "R1"), Assign)
+    assert rep.job_id in eng.orders[go.order_id].jobs
+    eng.handle(CrewArrived(t + 100 + rep.travel_s, "R1", rep.job_id))
+    assert other.reached_s == t + 100 + rep.travel_s and other.reached_by == CrewRole.REPAIR.value
+
+
+def test_an_idle_crews_position_just_past_its_limit_is_no_breach(
+        small_region: Region, travel: RoadTravel) -> None:
+    """Live, a crew's shift end comes with the next clock tick: a GPS fix from an idle crew in
+    the minutes between is no breach (it was counted and alerted as one); well past, it is."""
+    eng = _engine(small_region, travel)
+    _on_shift(eng, 0, "FR1")
+    end = eng.crews["FR1"].duty_end_s
+    assert not _only(eng.handle(CrewPosition(end + 60, "FR1", 0.0, 0.0)), Alert)
+    assert eng.log.hours_of_service_breaches == 0
+    (alert,) = _only(eng.handle(CrewPosition(end + 3600, "FR1", 0.0, 0.0)), Alert)
+    assert alert.kind == "hours_of_service" and eng.log.hours_of_service_breaches == 1
+
+
+def test_a_planned_outage_id_already_taken_or_ending_before_it_starts_is_refused(
+        small_region: Region, travel: RoadTravel) -> None:
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    feeder = net.device_id[int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])]
+    eng.handle(PlannedOutageAnnounced(0, "P1", feeder, 3600, 7200))
+    with pytest.raises(EventError, match="P1: the id is taken"):
+        eng.handle(PlannedOutageAnnounced(10, "P1", feeder, 9000, 9600))
+    eng.handle(OutageReported(20, feeder))
+    (order,) = eng.orders.values()
+    with pytest.raises(EventError, match="the id is taken"):
+        eng.handle(PlannedOutageAnnounced(30, order.incident_id, feeder, 9000, 9600))
+    with pytest.raises(EventError, match="not after its start"):
+        eng.handle(PlannedOutageAnnounced(40, "P2", feeder, 9000, 9000))

@@ -1,4 +1,5 @@
-"""The simulated field on a tiny feeder: the call-taker's triage, a responder's visit (fixing
+"""The simulated field on a tiny feeder: the call-taker's triage (not when the utility's supply
+is out too), faults still to come keeping the run going, a responder's visit (fixing
 what it may, reporting the rest), a repair crew reporting what is still open below, and the
 independent check that nobody works outside its shift."""
 
@@ -51,6 +52,34 @@ def test_a_customer_asked_to_reset_their_own_breaker_is_settled_on_the_phone() -
     assert isinstance(first, CallReceived) and first.triage == "customer_reset"
     assert isinstance(second, CallReceived) and second.triage == ""  # C4's trouble is not its own
     assert not field.world.own_fault(idx["C3"]) and field.world.customer_side_s[idx["C3"]] == 90
+
+
+def test_a_caller_whose_supply_is_out_besides_their_own_breaker_is_not_settled_on_the_phone() -> None:
+    """Resetting their breaker does not bring C3's supply back when the transformer above is out
+    too: the call stands (it used to be settled on the phone: no order, no callback)."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    own = WorldFault(10, idx["C3"], idx["C3"], 900, "lv", customer_side=True)
+    transformer = WorldFault(20, idx["T3"], idx["T3"], 7200, "mv")
+    field, idx = _field([own, transformer], [], phone_reset_share=1.0)
+    field.add_outside([CallReceived(100, Call("K1", 100, customer_id="C3"))])
+    (call,) = [ev for ev in _drain(field, 200) if isinstance(ev, CallReceived)]
+    assert call.triage == ""
+    assert not field.world.own_fault(idx["C3"]) and field.world.is_dark(idx["C3"])
+
+
+def test_the_field_is_busy_until_every_fault_has_happened() -> None:
+    """A fault nobody will report still has to happen: the run goes on until it has (it used
+    to stop once the work in hand was done, and a later fault never happened)."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    field, idx = _field([WorldFault(50_000, idx["SD1"], idx["SD1"], 3600, "lv")], [])
+    assert field.busy
+    _drain(field, 60_000)
+    assert not field.busy and field.world.is_dark(idx["C1"])
+    field.world.finalize(80_000)
+    assert field.world.dark_at_end == 2 and field.world.dark_at_end_s == 2 * 30_000
+    assert field.world.outage_s[idx["C1"]] == 30_000
 
 
 def test_a_responder_fixes_what_it_may_and_reports_what_it_found() -> None:
