@@ -19,6 +19,7 @@ crew fresh enough to start a job.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -101,10 +102,6 @@ class Crew:
         if DAY - self.shift_hours * HOUR < self.duty.min_rest_s:
             raise RosterError(f"crew {self.crew_id}: a {self.shift_hours:g} h daily shift leaves less "
                               f"than the {self.duty.min_rest_s / HOUR:g} h rest period")
-
-    @property
-    def is_responder(self) -> bool:
-        return self.role == CrewRole.FIRST_RESPONDER
 
     def shifts(self, until_s: int) -> list[tuple[int, int]]:
         """(start, end) of every shift that begins before ``until_s``."""
@@ -306,25 +303,41 @@ def read_roster(path: Path, crs: str) -> list[Crew]:
     return out
 
 
-def _roster_row(row: dict[str, str], to_utm: Transformer) -> Crew:
+def _number(row: dict[str, str | None], key: str, default: float | None = None) -> float:
+    """A finite number from the row's ``key`` (``default`` when empty and one is given)."""
+    text = (row.get(key) or "").strip()
+    if not text and default is not None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise RosterError(f"{key} must be a number, got {row.get(key)!r}") from None
+    if not math.isfinite(value):
+        raise RosterError(f"{key} must be a finite number, got {row.get(key)!r}")
+    return value
+
+
+def _roster_row(row: dict[str, str | None], to_utm: Transformer) -> Crew:
+    if None in row:
+        raise RosterError("more fields than the header names")
+    short = [k for k in _ROSTER_COLUMNS if row.get(k) is None]
+    if short:
+        raise RosterError(f"the row ends before {', '.join(short)}")
     crew_id = (row["crew_id"] or "").strip()
     if not crew_id:
         raise RosterError("crew_id is empty")
     try:
-        role = CrewRole(row["role"].strip())
+        role = CrewRole((row["role"] or "").strip())
     except ValueError:
         raise RosterError(f"role {row['role']!r} is not one of "
                           f"{', '.join(r.value for r in CrewRole)}") from None
-    numbers = {}
-    for key in ("lat", "lon", "shift_start_h", "shift_hours"):
-        try:
-            numbers[key] = float(row[key])
-        except (TypeError, ValueError):
-            raise RosterError(f"{key} must be a number, got {row[key]!r}") from None
+    numbers = {key: _number(row, key) for key in ("lat", "lon", "shift_start_h", "shift_hours")}
     if not (-90 <= numbers["lat"] <= 90 and -180 <= numbers["lon"] <= 180):
         raise RosterError(f"position {numbers['lat']}, {numbers['lon']} is out of range")
-    limit, rest = (round(float(row.get(key) or default) * HOUR) for key, default in (("duty_limit_h", 16),
-                                                                                   ("rest_h", 8)))
+    if not 0 < numbers["shift_hours"] <= 24:
+        raise RosterError(f"shift_hours must be more than 0 and at most 24, got {numbers['shift_hours']}")
+    limit, rest = (round(_number(row, key, default) * HOUR) for key, default in (("duty_limit_h", 16),
+                                                                               ("rest_h", 8)))
     duty = DutyRules(limit, rest, min(limit, RELAY_S))
     x, y = to_utm.transform(numbers["lon"], numbers["lat"])
     return Crew(crew_id=crew_id, depot_id=(row.get("depot_id") or "").strip(), x_m=float(x), y_m=float(y),

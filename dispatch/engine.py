@@ -91,7 +91,6 @@ class EngineLog:
     recalled: int = 0
     diverted: int = 0
     assists: int = 0
-    callbacks: int = 0
     generators_connected: int = 0
     first_responses: int = 0
     fixed_on_first_visit: int = 0
@@ -277,13 +276,6 @@ class DispatchEngine:
     def crews_of(self, order: WorkOrder) -> list[str]:
         """Crews on the order's live jobs (leads first)."""
         return [c for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB for c in job.team]
-
-    def callers_of(self, order_id: str) -> set[int]:
-        """Nodes whose calls the order's incident (or the one it merged into) explains."""
-        inc = self.predictor.incident(self.orders[order_id].incident_id)
-        while inc.merged_into:
-            inc = self.predictor.incident(inc.merged_into)
-        return set(inc.caller_nodes)
 
     def customer_etr(self, customer_id: str) -> int | None:
         """The ETR of a customer behind an open order, or None when none covers it."""
@@ -961,7 +953,6 @@ class DispatchEngine:
             out = self._on_change(change, ev.t_s, OrderOrigin.CALLBACK)
             self._owe_callback(change.incident_id, cb.node_idx, ev.t_s)
         if cb.outcome is not None:
-            self.log.callbacks += 1
             order = self.orders.get(cb.order_id)
             if order is not None:
                 self._maybe_close(order, ev.t_s)
@@ -976,7 +967,6 @@ class DispatchEngine:
                              f"{'not repaired' if order.status != OrderStatus.REPAIRED else 'has none due'}")
         for cb in due:
             self.callbacks.record(cb.callback_id, CallbackOutcome.RESTORED, ev.t_s)
-            self.log.callbacks += 1
         self._maybe_close(order, ev.t_s)
         return []
 

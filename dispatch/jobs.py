@@ -83,7 +83,3 @@ class Job:
     @property
     def team(self) -> list[str]:
         return [self.crew_id, *self.helpers] if self.crew_id else list(self.helpers)
-
-    @property
-    def is_first_response(self) -> bool:
-        return self.kind == JobKind.FIRST_RESPONSE

@@ -169,6 +169,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
                                       else log.hours_of_service_breaches),
         "hours_of_service_alerts": log.hours_of_service_breaches,
         "jobs_handed_back_at_duty_end": log.handed_back_at_duty_end,
+        "assignments_refused_for_duty": log.assignments_refused,
         "customer_minutes_interrupted": round(cmi, 1),
         "critical_customer_minutes_interrupted": round(critical_cmi, 1),
         "customer_minutes_until_s": world.judged_until_s,

@@ -228,7 +228,10 @@ def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path 
     duration_h = float(storm.get("duration_h", 30.0)) if isinstance(storm, dict) else 30.0
     day = isinstance(storm, dict) and storm.get("kind") == "day"
     crews = _roster(region, options, RosterParams.normal_day() if day else RosterParams(), None)
-    world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
+    try:
+        world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
+    except ValueError as exc:
+        raise StormFileError(f"{truth_path}: {exc} (a truth file of another region?)") from None
     engine, sim, result = _simulate(
         region, crews, storm_events(events), world, options, RoadTravel(region.roads),
         max_s=int(duration_h * 3600) + HORIZON_AFTER_STORM_S,

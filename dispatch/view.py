@@ -27,10 +27,6 @@ class Unreached:
     def count(self) -> int:
         return len(self.deadlines_s)
 
-    @property
-    def deadline_s(self) -> int:
-        return min(self.deadlines_s)
-
 
 class DispatchView(Protocol):
     """The engine as a policy sees it."""

@@ -158,12 +158,21 @@ def staged_depots(path: Path, crs: str) -> list[Staging]:
         missing = [c for c in ("depot_id", "lat", "lon", "crews") if c not in (reader.fieldnames or [])]
         if missing:
             raise HistoryError(f"{path}: missing column(s) {', '.join(missing)}")
+        seen: set[str] = set()
         for line, row in enumerate(reader, start=2):
+            if None in row or any(row.get(c) is None for c in ("depot_id", "lat", "lon", "crews")):
+                raise HistoryError(f"{path}:{line}: {'more' if None in row else 'fewer'} fields than the "
+                                   f"header names")
+            depot_id = (row["depot_id"] or "").strip()
+            if not depot_id or depot_id in seen:
+                raise HistoryError(f"{path}:{line}: depot_id {row['depot_id']!r} is "
+                                   f"{'listed twice' if depot_id else 'empty'}")
+            seen.add(depot_id)
             try:
-                lat, lon, crews = float(row["lat"]), float(row["lon"]), float(row["crews"])
+                lat, lon, crews = float(row["lat"] or ""), float(row["lon"] or ""), float(row["crews"] or "")
             except ValueError:
                 raise HistoryError(f"{path}:{line}: lat, lon and crews must be numbers") from None
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180) or crews < 0:
+            if not (math.isfinite(crews) and -90 <= lat <= 90 and -180 <= lon <= 180) or crews < 0:
                 raise HistoryError(f"{path}:{line}: position {lat}, {lon} or crews {crews} is out of range")
             skills = frozenset((row.get("skills") or "").split())
             unknown = sorted(skills - set(SKILLS))
@@ -171,7 +180,7 @@ def staged_depots(path: Path, crs: str) -> list[Staging]:
                 raise HistoryError(f"{path}:{line}: unknown skill(s) {', '.join(unknown)}; "
                                    f"known: {', '.join(SKILLS)}")
             x, y = to_utm.transform(lon, lat)
-            depot = Depot(row["depot_id"], row["depot_id"], float(x), float(y), int(AreaClass.RURAL))
+            depot = Depot(depot_id, depot_id, float(x), float(y), int(AreaClass.RURAL))
             out.append(Staging(depot, crews, skills))
     if not out or sum(s.crews for s in out) <= 0:
         raise HistoryError(f"{path}: no depot with crews")

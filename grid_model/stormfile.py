@@ -48,6 +48,8 @@ class TruthFault:
 
 
 StormEvent = Call | PlannedOutageEvent
+# The repair classes a fault's element belongs to (what skill and repair limit it takes).
+REPAIR_CLASSES = ("lv", "mv", "cable")
 
 
 def write_storm(storm: Storm, region: Region, folder: Path, name: str) -> tuple[Path, Path]:
@@ -227,6 +229,12 @@ def read_truth(path: Path) -> tuple[list[TruthFault], list[PlannedOutageEvent], 
     for lineno, obj in _lines(path, TRUTH_FORMAT):
         kind = obj.get("type")
         if kind == "fault":
+            if obj.get("limit_class") not in REPAIR_CLASSES:
+                raise StormFileError(f"{path}:{lineno}: limit_class must be one of "
+                                     f"{', '.join(REPAIR_CLASSES)}, got {obj.get('limit_class')!r}")
+            repair_s = obj.get("repair_s")
+            if isinstance(repair_s, int) and repair_s < 0:
+                raise StormFileError(f"{path}:{lineno}: repair_s is negative")
             faults.append(TruthFault(
                 str(_field(path, lineno, obj, "fault_id", str)),
                 int(_field(path, lineno, obj, "t_s", int)),  # type: ignore[call-overload]

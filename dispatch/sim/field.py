@@ -162,9 +162,6 @@ class FieldSim:
             self.outside_left += 1
             self._push(ev.t_s, _OUTSIDE, ev)
 
-    def next_time(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
-
     @property
     def busy(self) -> bool:
         """Whether anything the field started is still under way (trips, visits, repairs,

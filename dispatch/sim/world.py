@@ -122,11 +122,19 @@ class World:
     @classmethod
     def from_truth(cls, network: Network, customer_nodes: np.ndarray,
                    truth: list[TruthFault]) -> World:
+        """The world of a storm's truth file; a fault naming an element or operating device the
+        network does not have is refused (ValueError naming the fault)."""
         index = network.index_of()
         device_index = {d: i for i, d in enumerate(network.device_id) if d}
-        faults = [WorldFault(f.t_s, index[f.element_id],
-                             device_index.get(f.operates_id, index.get(f.operates_id, -1)),
-                             f.repair_s, f.limit_class, f.fault_class == "customer_side") for f in truth]
+        faults = []
+        for f in truth:
+            element = index.get(f.element_id)
+            operates = device_index.get(f.operates_id, index.get(f.operates_id))
+            if element is None or operates is None:
+                unknown = f.element_id if element is None else f.operates_id
+                raise ValueError(f"fault {f.fault_id}: the network has no element {unknown!r}")
+            faults.append(WorldFault(f.t_s, element, operates, f.repair_s, f.limit_class,
+                                     f.fault_class == "customer_side"))
         return cls(network, customer_nodes, faults)
 
     # -- faults and energisation -------------------------------------------------------
@@ -278,9 +286,6 @@ class World:
         job.advance(t_s)
         del job.crews[crew_id]
         return job.finish_s() if job.crews else None
-
-    def is_repairing(self, job_id: str) -> bool:
-        return job_id in self._repairs
 
     def finish_repair(self, job_id: str, t_s: int) -> tuple[int, ...]:
         """Close every element the job claimed; returns them (they are re-energised). Faults

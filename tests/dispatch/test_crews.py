@@ -64,6 +64,12 @@ def test_a_roster_file_is_read_with_its_duty_rules(tmp_path: Path, small_region:
     ("R1,lineman,28.95,118.87,lv,0,16", "roster.csv:2: role 'lineman' is not one of first_responder, repair"),
     ("R1,repair,north,118.87,lv,0,16", "roster.csv:2: lat must be a number"),
     ("R1,repair,95,118.87,lv,0,16", "roster.csv:2: position 95.0, 118.87 is out of range"),
+    ("R1,repair,28.95", "roster.csv:2: the row ends before lon, skills, shift_start_h, shift_hours"),
+    ("R1,repair,28.95,118.87,lv,0,16,,16,8,extra", "roster.csv:2: more fields than the header names"),
+    ("R1,repair,28.95,118.87,lv,0,inf", "roster.csv:2: shift_hours must be a finite number, got 'inf'"),
+    ("R1,repair,28.95,118.87,lv,0,0", "roster.csv:2: shift_hours must be more than 0 and at most 24"),
+    ("R1,repair,28.95,118.87,lv,0,16,,nan,8", "roster.csv:2: duty_limit_h must be a finite number"),
+    ("R1,repair,28.95,118.87,lv,0,16,,16,eight", "roster.csv:2: rest_h must be a number, got 'eight'"),
 ])
 def test_a_bad_roster_line_is_refused_with_the_line_and_the_reason(
         tmp_path: Path, small_region: Region, row: str, reason: str) -> None:

@@ -154,7 +154,7 @@ def test_a_first_response_hands_the_repair_over_and_every_caller_is_called_back(
     eng.handle(CallbackMade(t + 10_100, due[0].callback_id, "restored"))
     assert order.status == OrderStatus.REPAIRED  # one caller still to call back
     eng.handle(CallbackMade(t + 10_200, due[1].callback_id, "restored"))
-    assert order.status == OrderStatus.CLOSED and eng.log.callbacks == 2
+    assert order.status == OrderStatus.CLOSED and eng.callbacks.done == 2
     with pytest.raises(EventError, match="is done"):
         eng.handle(CallbackMade(t + 10_300, due[1].callback_id, "restored"))
 

@@ -11,9 +11,11 @@ import pytest
 from pyproj import Transformer
 
 from api.cli import main
-from dispatch.replay import ReplayError, ReplayOptions, make_policy, replay_history
+from dispatch.replay import ReplayError, ReplayOptions, make_policy, replay_history, replay_storm
 from dispatch.sim.field import FieldParams
 from grid_model.history import HistoryError
+from grid_model.region import Region
+from grid_model.stormfile import StormFileError
 
 HEADER = ("event_id,start_utc,first_published_utc,last_published_utc,lat,lon,city,circuit_id,"
           "device_id,extent,customers,cause,crew_statuses,first_etor_utc")
@@ -128,6 +130,17 @@ def test_options_and_staging_files_are_checked(tmp_path: Path) -> None:
     depots.write_text("depot_id,lat,crews\nyard,1,1\n", encoding="utf-8")
     with pytest.raises(HistoryError, match="missing column"):
         replay_history(history, ReplayOptions(crews=1, depots=depots))
+    at = f"{A[1]},{A[0]}"
+    bad = [(f"yard,{A[1]}", "depots.csv:2: fewer fields than the header names"),
+           (f"yard,{at},1,lv,spare", "depots.csv:2: more fields than the header names"),
+           (f",{at},1,lv", "depots.csv:2: depot_id '' is empty"),
+           (f"yard,{at},1,lv\nyard,{at},2,lv", "depots.csv:3: depot_id 'yard' is listed twice"),
+           (f"yard,{at},nan,lv", "depots.csv:2: position .* or crews nan is out of range"),
+           (f"yard,{at},inf,lv", "depots.csv:2: position .* or crews inf is out of range")]
+    for rows, reason in bad:
+        depots.write_text(f"depot_id,lat,lon,crews,skills\n{rows}\n", encoding="utf-8")
+        with pytest.raises(HistoryError, match=reason):
+            replay_history(history, ReplayOptions(crews=1, depots=depots))
 
 
 def test_policy_parameters_are_applied_or_refused_by_name() -> None:
@@ -245,3 +258,20 @@ def test_cli_refuses_a_bad_mapping_file_and_two_column_sources(tmp_path: Path,
     with pytest.raises(SystemExit):
         main([*args, "--format", "pge"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_truth_file_naming_elements_the_region_lacks_is_refused(small_region: Region,
+                                                                  tmp_path: Path) -> None:
+    """A truth file of another region names elements this one does not have: refused with the
+    fault and the element (an unknown operating device was taken silently as none)."""
+    header = {"format": "outage-dispatch/storm-events", "version": 1, "region": {"seed": small_region.seed}}
+    events = tmp_path / "s.events.jsonl"
+    events.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    fault = {"t_s": 5, "type": "fault", "fault_id": "X1", "element_id": "NOPE", "element_kind": "transformer",
+             "fault_class": "transformer", "limit_class": "mv", "operates_id": "NOPE", "repair_s": 3600}
+    (tmp_path / "s.truth.jsonl").write_text(
+        json.dumps({"format": "outage-dispatch/storm-truth", "version": 1}) + "\n" + json.dumps(fault) + "\n",
+        encoding="utf-8")
+    with pytest.raises(StormFileError, match=r"s\.truth\.jsonl: fault X1: the network has no element 'NOPE'"):
+        replay_storm(events, ReplayOptions(crews=1), region=small_region)
+

@@ -99,3 +99,19 @@ def test_wrong_header_and_missing_file(small_region: Region, tmp_path: Path) -> 
         read_events(path, small_region)
     with pytest.raises(StormFileError, match="cannot open"):
         read_events(tmp_path / "missing.jsonl", small_region)
+
+
+TRUTH_HEADER = {"format": "outage-dispatch/storm-truth", "version": 1}
+FAULT = {"t_s": 5, "type": "fault", "fault_id": "X1", "element_id": "E", "element_kind": "transformer",
+         "fault_class": "transformer", "limit_class": "mv", "operates_id": "E", "repair_s": 3600}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"limit_class": "hv"}, r":2: limit_class must be one of lv, mv, cable, got 'hv'"),
+    ({"repair_s": -60}, r":2: repair_s is negative"),
+])
+def test_bad_truth_lines_stop_with_line_number_and_reason(tmp_path: Path, change: dict[str, object],
+                                                          message: str) -> None:
+    path = _write(tmp_path / "bad.truth.jsonl", TRUTH_HEADER, [json.dumps({**FAULT, **change})])
+    with pytest.raises(StormFileError, match=message):
+        read_truth(path)
