@@ -899,8 +899,9 @@ class DispatchEngine:
         return out
 
     def _on_repaired(self, ev: RepairFinished) -> list[Decision]:
-        """A repair is done; what the crew saw still open below it becomes repair jobs of the
-        same order (customers' own faults are counted: the crew advised them)."""
+        """A repair is done; what the crew saw still open below it, or at the element itself
+        needing a skill the repair did not have, becomes repair jobs of the same order
+        (customers' own faults are counted: the crew advised them)."""
         state, job = self._crew_on(ev.crew_id, ev.job_id, "reports repaired")
         if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
             raise EventError(f"crew {ev.crew_id} reports {ev.job_id} repaired but is {state.status.value} "
@@ -908,9 +909,12 @@ class DispatchEngine:
         below = []
         for f in ev.findings:
             node = self._finding_node(f, job)
-            if node == job.node_idx or not self.net.is_ancestor(job.node_idx, node):
+            if not self.net.is_ancestor(job.node_idx, node):
                 raise EventError(f"repair of {job.job_id}: {f.element_id} is not below the repaired "
                                  f"{job.element_id}")
+            if node == job.node_idx and (f.customer_side or f.skill == job.skill):
+                raise EventError(f"repair of {job.job_id}: {f.element_id} is the repaired element; only work "
+                                 f"of another skill than {job.skill} can be left there")
             below.append((self._checked_finding(f, node, job, job.node_idx), f))
         out = self._duty_check(state, ev.t_s)
         out.extend(self._finish_job(job, ev.t_s))

@@ -336,11 +336,11 @@ class FieldSim:
         return FirstResponseDone(t, crew_id, visit.job_id, tuple(out))
 
     def _still_open_below(self, t: int, site: int) -> tuple[Finding, ...]:
-        """What a repair crew sees still open below the element it has just re-energised (its
-        customers' own faults it advises on)."""
+        """What a repair crew sees still open at the element it repaired (a fault its skills
+        do not cover) or below it (its customers' own faults it advises on)."""
         net = self.world.net
         below = [f for f in self.world.diagnose(site, self.params.fix_limit_s)
-                 if f.node_idx != site and net.is_ancestor(site, f.node_idx)]
+                 if net.is_ancestor(site, f.node_idx)]
         self.world.advise([f.node_idx for f in below if f.customer_side], t)
         return tuple(Finding(net.device_id[f.node_idx] or net.node_id[f.node_idx], f.skill,
                              round(f.work_s * self._rng.lognormal(0.0, self.params.estimate_spread)),

@@ -288,24 +288,26 @@ class World:
         return job.finish_s() if job.crews else None
 
     def finish_repair(self, job_id: str, t_s: int) -> tuple[int, ...]:
-        """Close every element the job claimed; returns them (they are re-energised). Faults
-        closed with no crew on site holding their skill are counted as unqualified repairs."""
+        """Close the faults of the job's elements that the crews on site are qualified for;
+        returns the elements re-energised. An element with a fault of another skill left stays
+        open (the crew reports it). A fault closed with no crew on site holding its skill would
+        be an unqualified repair (counted: the invariant that it never happens)."""
         done = self._claims.pop(job_id, [])
         job = self._repairs.pop(job_id)
         held = frozenset().union(*job.crews.values()) if job.crews else frozenset()
         back = []
         for op in done:
             del self._claimed_by[op]
-            faults = self._open[op]
-            self.repairs_done += len(faults)
-            self.repairs_by_unqualified_crew += sum(1 for f in faults if f.skill not in held)
-            left = [f for f in faults if f.skill != job.skill]
+            closed = [f for f in self._open[op] if f.skill == job.skill or f.skill in held]
+            left = [f for f in self._open[op] if f not in closed]
+            self.repairs_done += len(closed)
+            self.repairs_by_unqualified_crew += sum(1 for f in closed if f.skill not in held)
             if left:
                 self._open[op] = left
                 continue
             back.append(self._close(op, t_s))
         self._restored(back, t_s)
-        return tuple(done)
+        return tuple(op for op in done if op not in self._open)
 
     # -- meters and generators ---------------------------------------------------------
     def sends_last_gasps(self, node: int) -> bool:

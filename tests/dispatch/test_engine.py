@@ -582,3 +582,26 @@ def test_a_planned_outage_id_already_taken_or_ending_before_it_starts_is_refused
         eng.handle(PlannedOutageAnnounced(30, order.incident_id, feeder, 9000, 9600))
     with pytest.raises(EventError, match="not after its start"):
         eng.handle(PlannedOutageAnnounced(40, "P2", feeder, 9000, 9000))
+
+
+def test_work_of_another_skill_left_at_the_repaired_element_becomes_a_job_of_its_own(
+        small_region: Region, travel: RoadTravel) -> None:
+    """An MV crew repairs a transformer and reports LV work left at it: a new LV repair job of
+    the same order, which stays open; the same skill again at the element is refused."""
+    eng = _engine(small_region, travel)
+    a, _, outlet = _two_drop_customers(small_region)
+    net = small_region.network
+    xfmr = net.device_id[int(net.parent[outlet])]
+    _on_shift(eng, 0, "FR1", "R1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    eng.handle(CrewArrived(100 + go.travel_s, "FR1", go.job_id))
+    out = eng.handle(FirstResponseDone(3000, "FR1", go.job_id, (Finding(xfmr, "mv", 4 * H),)))
+    (rep,) = _only(out, Assign)
+    eng.handle(CrewArrived(3000 + rep.travel_s, "R1", rep.job_id))
+    with pytest.raises(EventError, match="only work of another skill than mv can be left there"):
+        eng.handle(RepairFinished(9 * H, "R1", rep.job_id, (), (Finding(xfmr, "mv", H),)))
+    eng.handle(RepairFinished(9 * H, "R1", rep.job_id, (), (Finding(xfmr, "lv", H),)))
+    order = eng.orders[go.order_id]
+    left = [eng.jobs[j] for j in order.jobs if eng.jobs[j].status in (JobStatus.NEW, JobStatus.EN_ROUTE)]
+    assert [(j.kind, j.element_id, j.skill) for j in left] == [(JobKind.REPAIR, xfmr, "lv")]
+    assert order.status != OrderStatus.REPAIRED

@@ -116,6 +116,25 @@ def test_a_repair_crew_reports_what_is_still_open_below() -> None:
     assert done.findings == (Finding("FU-T3", "mv", 7200),)
 
 
+def test_a_repair_crew_closes_only_what_its_skills_cover_and_reports_the_rest_at_the_element() -> None:
+    """The transformer has an MV and an LV fault behind its fuse: an MV-only crew closes the
+    MV one and reports the LV one at the same element, still dark (the element used to count as
+    restored with the LV fault left open, and nobody was told)."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    faults = [WorldFault(0, idx["T3"], idx["T3"], 3600, "mv"),
+              WorldFault(0, idx["T3"], idx["T3"], 1800, "lv")]
+    field, idx = _field(faults, [_crew("R1", {"mv"})], estimate_spread=0.0)
+    _drain(field, 0)
+    field.hear([Assign(0, "W1", "R1", 300, "W1-R1", "repair", idx["T3"], "mv")])
+    (arrived,) = _drain(field, 300)
+    field.accepted(arrived)
+    (done,) = _drain(field, 10_000)
+    assert isinstance(done, RepairFinished) and done.restored_nodes == ()
+    assert done.findings == (Finding("FU-T3", "lv", 1800),)
+    assert field.world.is_dark(idx["C3"]) and field.world.repairs_by_unqualified_crew == 0
+
+
 def test_work_reported_outside_a_shift_is_counted_as_a_breach() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
