@@ -42,7 +42,9 @@ def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
         "jobs": [{"job_id": j.job_id, "kind": j.kind.value, "status": j.status.value,
                   "element_id": j.element_id, "skill": j.skill, "service_s": j.service_s,
                   "crew_id": j.crew_id, "helpers": list(j.helpers)} for j in jobs]}
-    return WorkOrderOut(**doc, version=version_of(doc))
+    # The version leaves the ETR out: every re-plan re-quotes it, which is no change a
+    # dispatcher's If-Match should be refused for.
+    return WorkOrderOut(**doc, version=version_of({k: v for k, v in doc.items() if k != "etr_s"}))
 
 
 def crew_job(lv: LiveDispatch, order: WorkOrder, crew_id: str) -> Job | None:

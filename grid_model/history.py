@@ -139,6 +139,8 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
         def text(v: object) -> str:
             if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
                 return ""
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))  # an integer column with gaps comes back as floats
             return v.isoformat() if isinstance(v, pd.Timestamp | datetime) else str(v)
 
         records = frame.to_dict(orient="records")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -130,6 +131,12 @@ def read_column_mapping(path: Path) -> ColumnMapping:
         raise ColumnMappingError(f"{path}: unknown key(s) {', '.join(unknown)} in [times]; known: format, "
                                  f"timezone")
     time_format = _text(path, "times.format", times["format"]) if "format" in times else None
+    if time_format is not None:
+        try:
+            datetime.strptime(datetime(2024, 2, 4, 21, 32, 5).strftime(time_format), time_format)
+        except ValueError as exc:
+            raise ColumnMappingError(f"{path}: times.format {time_format!r} cannot read the times it "
+                                     f"writes: {exc}") from None
     timezone = None
     if "timezone" in times:
         name = _text(path, "times.timezone", times["timezone"])

@@ -271,3 +271,23 @@ def test_planned_outage_ids_are_unique_and_apart_from_incident_ids(api: Api) -> 
         r = api.client.post("/v1/planned-outages", json={"outage_id": "PO-2", "device_id": device, **when},
                             headers=h)
         assert r.status_code == 422, when
+
+
+def test_a_requoted_etr_leaves_the_order_version_alone(api: Api) -> None:
+    """The crew on its way reports a position farther off and the plan is rebuilt: the order's
+    ETR moves, but not its version, so a dispatcher's If-Match taken before still holds (every
+    re-plan re-quotes ETRs, and used to turn dispatchers' versions stale)."""
+    order = _order_for_call(api)
+    oid, crew_id = order["order_id"], order["crew_id"]
+    h = api.as_("dispatcher")
+    before = api.client.get(f"/v1/work-orders/{oid}", headers=h)
+    crew = api.client.get(f"/v1/crews/{crew_id}", headers=h)
+    far = api.region.customers[["lon", "lat"]].iloc[-1]
+    r = api.client.patch(f"/v1/crews/{crew_id}", json={"lon": float(far["lon"]), "lat": float(far["lat"])},
+                         headers={**h, "If-Match": crew.headers["ETag"]})
+    assert r.status_code == 200
+    assert api.client.post("/v1/plan/replan", headers=h).status_code == 202
+    after = _wait_for(api, oid, lambda o: o["etr_s"] != before.json()["etr_s"])
+    assert after["status"] == "en_route"
+    assert api.client.get(f"/v1/work-orders/{oid}", headers=h).headers["ETag"] == before.headers["ETag"]
+    assert _step(api, oid, "on_site", h, version=before.headers["ETag"]).status_code == 200

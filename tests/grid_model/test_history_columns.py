@@ -71,6 +71,8 @@ def test_renamed_columns_read_to_the_same_events_as_pge_columns(tmp_path: Path) 
      "times.timezone 'Pacific Standard' is not an IANA time zone"),
     (MAPPING.replace('"SERVICE TRANSFORMER"', '"POLE"'), "extents.XFMR = 'POLE' is not one of CUSTOMER"),
     (MAPPING.replace('format = "%m/%d/%Y %H:%M"', "format = 3"), "times.format must be a non-empty string"),
+    (MAPPING.replace('format = "%m/%d/%Y %H:%M"', 'format = "%m/%d/%Y %Q"'),
+     "times.format '%m/%d/%Y %Q' cannot read the times it writes: 'Q' is a bad directive"),
     (MAPPING + "\n[units]\nx = 1\n", r"unknown table\(s\) units"),
     ("[columns\n", "not valid TOML"),
 ])
