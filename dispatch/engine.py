@@ -820,8 +820,8 @@ class DispatchEngine:
         utility = [f for _, f in found if not f.customer_side]
         if found and all(f.fixed for f in utility) and any(f.fixed for f in utility):
             self.log.fixed_on_first_visit += 1
-        if found and not utility:
-            order.customer_side = True
+        if found and not utility and job.node_idx == order.node_idx:
+            order.customer_side = True  # not when the visit was at the site of an order it took in
         self._found(order, found, ev.t_s)
         if self.net.is_ancestor(job.node_idx, order.node_idx) or above:
             for other in self._live_jobs_of(order):

@@ -605,3 +605,23 @@ def test_work_of_another_skill_left_at_the_repaired_element_becomes_a_job_of_its
     left = [eng.jobs[j] for j in order.jobs if eng.jobs[j].status in (JobStatus.NEW, JobStatus.EN_ROUTE)]
     assert [(j.kind, j.element_id, j.skill) for j in left] == [(JobKind.REPAIR, xfmr, "lv")]
     assert order.status != OrderStatus.REPAIRED
+
+
+def test_a_customer_side_finding_at_a_merged_orders_site_leaves_the_head_a_utility_outage(
+        small_region: Region, travel: RoadTravel) -> None:
+    """A responder is at a caller's site when the lateral fuse above it is reported out; its
+    order merges into the fuse's. The caller's trouble proves their own: that does not make the
+    fuse's order customer-side (it used to, taking it and all it took in out of the repair KPI)."""
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    fuse, first, _ = _lateral_with_two_transformers(small_region)
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, "FR1", go.job_id))
+    eng.handle(OutageReported(t + 10, net.device_id[fuse]))
+    (head,) = (o for o in eng.orders.values() if o.node_idx == fuse)
+    assert eng.orders[go.order_id].merged_into == head.order_id and go.job_id in head.jobs
+    site = eng.jobs[go.job_id].element_id
+    eng.handle(FirstResponseDone(t + 60, "FR1", go.job_id, (Finding(site, "", 600, customer_side=True),)))
+    assert not head.customer_side and head.status in (OrderStatus.NEW, OrderStatus.EN_ROUTE)
