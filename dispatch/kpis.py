@@ -4,10 +4,12 @@ Arrival is judged per 95598 order (and per order SCADA, a smart meter or a histo
 record opened before anyone called), merged ones included: an order is reached when the first
 crew of any job arrives at its incident's site, measured from that order's own report; an
 order never reached misses its limit; an order cancelled before anyone came (its customers'
-supply came back, a duplicate) needs no arrival and is left out (counted). Work reopened by a
-callback that found the customer still dark is a new promise, judged from the callback like a
-call. Repairs are judged per order too, from its own report to its outage's repair, against the
-limit of the element found (customer-side faults need no utility repair and are left out).
+supply came back, a duplicate) needs no arrival and is left out, and so is work reopened by the
+utility's own callback finding a customer still dark (no 95598 report, so no arrival promise; it
+is mostly reached at once by the crew still there, which would flatter the rate; a customer
+who calls again opens a 95598 order that is judged); both are counted. Repairs are judged per
+order too, from its own report to its outage's repair, against the limit of the element found
+(customer-side faults need no utility repair and are left out).
 
 Reliability indices follow IEEE 1366 for the event and count the utility's supply only (a
 fault in a customer's own installation is not an interruption of it): SAIDI = customer-minutes
@@ -26,7 +28,7 @@ from dispatch.crews import CrewRole
 from dispatch.engine import DispatchEngine
 from dispatch.jobs import JobKind
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
 from dispatch.sim.field import FieldStats
 from dispatch.sim.world import World
 from grid_model.network import AREA_NAMES
@@ -50,13 +52,14 @@ class OrderOutcome:
 
 def _promised(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]:
     """Every order that promised an arrival, with the order it ended up in: all but those
-    cancelled (directly, or with the order they merged into) before a crew reached them."""
+    cancelled (directly, or with the order they merged into) before a crew reached them, and
+    work the utility's callback reopened (no 95598 report)."""
     out = []
     for o in orders.values():
         head = o
         while head.merged_into:
             head = orders[head.merged_into]
-        if o.reached_s is None and head.status == OrderStatus.CANCELLED:
+        if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
             continue
         out.append((o, head))
     return out
@@ -226,6 +229,7 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("hours-of-service breaches", "hours_of_service_breaches"),
         ("customer-minutes interrupted (utility)", "customer_minutes_interrupted"),
         ("  of critical customers", "critical_customer_minutes_interrupted"),
+        ("  of outages nobody reported", "unreported_customer_minutes"),
         ("customer-side customer-minutes", "customer_side_customer_minutes"),
         ("SAIDI (min)", "saidi_minutes"),
         ("SAIFI", "saifi"),
@@ -234,6 +238,7 @@ def format_kpi_table(kpis: list[dict[str, object]]) -> str:
         ("first ETR within 1 h of the repair", "etr_first_within_1h_rate"),
         ("first ETR error, mean (h)", "etr_first_mae_hours"),
         ("callbacks (every calling customer)", "callback_rate"),
+        ("  reaching the customer", "callback_reached_rate"),
         ("  work reopened by a callback", "work_reopened_by_callbacks"),
         ("crews diverted on the way", "crew_diversions"),
         ("generator trucks connected", "generators_connected"),
