@@ -13,8 +13,8 @@ policies: both policies on the same storms, rosters and field draws. The optimiz
 were tuned on typhoon storms 1-3 (first draw); they are reported apart from storms 4-6, three
 draws each (the draw seeds the roster's skills, the smart meters, the responders' visits and
 the call-takers), which nothing was tuned on. Also: an ordinary day (storms 1-6), the ceiling
-of arrival within limit when the optimizer weighs nothing but arrival, and with three times
-the first responders.
+of arrival within limit when the optimizer weighs nothing but arrival, and how arrival grows
+with the number of first responders (3, 5 and 10 times the region's, both policies).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def engine_latency(seed: int = 1) -> dict[str, Any]:
         timings.append((time.perf_counter() - t0, self.policy.stats.replans > before, open_now))
         return out
 
-    engine_module.DispatchEngine.handle = timed  # type: ignore[method-assign]
+    engine_module.DispatchEngine.handle = timed  # type: ignore[method-assign,assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             res = run_demo(seed=seed, policy="optimizer", out_dir=Path(tmp), progress=False)
@@ -151,6 +151,7 @@ TUNED = ((1, 1), (2, 1), (3, 1))
 HELD_OUT = tuple((storm, draw) for storm in (4, 5, 6) for draw in (1, 2, 3))
 DAYS = (1, 2, 3, 4, 5, 6)
 # Everything for arrival: a late order still weighs a hundred times what a customer-hour does.
+RESPONDER_SCALES = (3.0, 5.0, 10.0)
 ARRIVAL_ONLY = {"arrival_priority": 10_000.0, "late_priority": 1_000.0}
 
 
@@ -213,23 +214,49 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _scaled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Arrival and customer-minute means of one policy at one responder count."""
+    return {"runs": len(runs), "arrival_within_limit_rate": _mean(runs, "arrival_within_limit_rate"),
+            "arrival_within_limit_rate_by_area": {a: _mean(runs, "arrival_within_limit_rate_by_area", a)
+                                                  for a in ("urban", "rural", "remote")},
+            "critical_arrival_within_limit_rate": _mean(runs, "critical_arrival_within_limit_rate"),
+            "reached_by_first_responder_share": _mean(runs, "reached_by_first_responder_share"),
+            "customer_minutes_interrupted": _mean(runs, "customer_minutes_interrupted")}
+
+
+def _peak_mean(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Orders opened in the busiest hour and crews on duty then, averaged over the runs."""
+    return {k: _mean(runs, k) for k in ("orders_opened_peak_hour", "crews_on_duty_peak_hour")}
+
+
 def policies() -> dict[str, Any]:
     """Both policies on the tuned and the held-out typhoons and on ordinary days; the arrival
     ceiling runs (see the module docstring). Every KPI of every run is kept."""
-    jobs = [("typhoon", s, d, p, {}, 1.0) for s, d in (*TUNED, *HELD_OUT) for p in ("baseline", "optimizer")]
+    jobs: list[tuple[str, int, int, str, dict[str, float], float]] = [
+        ("typhoon", s, d, p, {}, 1.0) for s, d in (*TUNED, *HELD_OUT) for p in ("baseline", "optimizer")]
     jobs += [("day", s, 1, p, {}, 1.0) for s in DAYS for p in ("baseline", "optimizer")]
     jobs += [("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 1.0) for s, d in TUNED]
-    jobs += [("typhoon", s, d, p, params, 3.0) for s, d in TUNED
-             for p, params in (("baseline", {}), ("optimizer", {}), ("optimizer", ARRIVAL_ONLY))]
+    jobs += [("typhoon", s, d, p, {}, scale) for s, d in TUNED for scale in RESPONDER_SCALES
+             for p in ("baseline", "optimizer")]
+    jobs += [("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 3.0) for s, d in TUNED]
     with mp.get_context("spawn").Pool(2) as pool:
-        runs = pool.map(_policy_run, jobs)
+        return summarise(pool.map(_policy_run, jobs))
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The policies suite's summaries from its runs (kept in the result, so a summary can be
+    re-derived without running again)."""
     plain = [r for r in runs if not r["params"] and r["responder_scale"] == 1.0]
     typhoon = [r for r in plain if r["scenario"] == "typhoon"]
     days = [r for r in plain if r["scenario"] == "day"]
     tuned = [r for r in typhoon if (r["storm_seed"], r["draw"]) in TUNED]
     held = [r for r in typhoon if (r["storm_seed"], r["draw"]) in HELD_OUT]
     ceiling = [r for r in runs if r["params"] == ARRIVAL_ONLY and r["responder_scale"] == 1.0]
-    three = [r for r in runs if r["responder_scale"] == 3.0]
+    only_arrival_3 = [r for r in runs if r["params"] == ARRIVAL_ONLY and r["responder_scale"] == 3.0]
+    by_scale = {scale: {p: [r for r in runs if not r["params"] and r["scenario"] == "typhoon"
+                            and (r["storm_seed"], r["draw"]) in TUNED and r["policy"] == p
+                            and r["responder_scale"] == scale] for p in ("baseline", "optimizer")}
+                for scale in (1.0, *RESPONDER_SCALES)}
     return {
         "tuned_on": [list(x) for x in TUNED], "held_out": [list(x) for x in HELD_OUT],
         "tuned": _summary(tuned), "held_out_summary": _summary(held),
@@ -246,14 +273,11 @@ def policies() -> dict[str, Any]:
         "arrival_ceiling": {
             "arrival_only": {"arrival_within_limit_rate": _mean(ceiling, "arrival_within_limit_rate"),
                              "customer_minutes_interrupted": _mean(ceiling, "customer_minutes_interrupted")},
-            "three_times_the_responders": {
-                label: {"arrival_within_limit_rate": _mean(rs, "arrival_within_limit_rate"),
-                        "critical_arrival_within_limit_rate": _mean(rs, "critical_arrival_within_limit_rate"),
-                        "customer_minutes_interrupted": _mean(rs, "customer_minutes_interrupted")}
-                for label, rs in (
-                    ("baseline", [r for r in three if r["policy"] == "baseline"]),
-                    ("optimizer", [r for r in three if r["policy"] == "optimizer" and not r["params"]]),
-                    ("optimizer_arrival_only", [r for r in three if r["params"] == ARRIVAL_ONLY]))}},
+            "arrival_only_three_times_the_responders": {
+                "arrival_within_limit_rate": _mean(only_arrival_3, "arrival_within_limit_rate"),
+                "customer_minutes_interrupted": _mean(only_arrival_3, "customer_minutes_interrupted")},
+            "by_responder_scale": {str(scale): {p: _scaled(rs) | _peak_mean(rs) for p, rs in pair.items()}
+                                   for scale, pair in by_scale.items()}},
         "runs": runs,
     }
 
