@@ -263,7 +263,9 @@ crews' arrivals, findings and repairs, assignments of idle, en-route and helping
 16's helper reassignment, cancellations, callbacks, planned outages, crews' positions and duty,
 wrong requests that must change nothing, re-plans and restarts) and checks the service's promises
 after each. {t['operations']:,} operations with {t['restarts']} restarts: {found} (target at least 10,000
-operations and none: {_met(f['met'])}).
+operations and none: {_met(f['met'])}). Hypothesis cut {t['runs_cut_short_by_hypothesis']} run(s) short as
+flaky (how many choices an operation draws depends on the server's timing; the rest of the seed's
+runs go on with the next Hypothesis seed).
 
 | store | seed | operations | restarts | {head} |
 | --- | --- | --- | --- |{" --- |" * len(_FUZZ_PROBLEMS)}

@@ -43,7 +43,8 @@ def fuzz(store: str, seed: int, runs: int, steps: int, root: Path, pg_url: str |
         aborted = f"{type(exc).__name__}: {exc}"
     t = world.tally
     return {"store": store, "seed": seed, "runs": runs, "steps": steps, "operations": t.operations,
-            "restarts": t.restarts, "engine_deaths": t.found["engine"], "server_errors": t.found["5xx"],
+            "restarts": t.restarts, "runs_cut_short_by_hypothesis": t.cut_short,
+            "engine_deaths": t.found["engine"], "server_errors": t.found["5xx"],
             "restart_mismatches": t.found["restart"], "broken_invariants": t.found["state"],
             "legal_requests_refused": t.found["answer"], "refusals_that_changed_state": t.found["refusal"],
             "aborted": aborted,
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                           flush=True)
     problems = ("engine_deaths", "server_errors", "restart_mismatches", "broken_invariants",
                 "legal_requests_refused", "refusals_that_changed_state")
-    totals = {key: sum(r[key] for r in rows) for key in ("operations", "restarts", *problems)}
+    totals = {key: sum(r[key] for r in rows)
+              for key in ("operations", "restarts", "runs_cut_short_by_hypothesis", *problems)}
     met = totals["operations"] >= 10_000 and not any(totals[k] for k in problems) and \
         not any(r["aborted"] for r in rows)
     result = {"runs": rows, "totals": totals, "met": met}
