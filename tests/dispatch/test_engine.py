@@ -530,19 +530,27 @@ def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_j
     assert sorted(d.customer_id for d in _only(out, CallbackDue)) == sorted([first, second])
 
 
+def _responder_on_site_under_a_lateral(region: Region, travel: RoadTravel
+                                       ) -> tuple[DispatchEngine, int, str, Assign, int]:
+    """FR1 on site at a caller's transformer under a lateral fuse: the engine, the fuse, a
+    customer under another transformer of the lateral, FR1's assignment and its arrival time."""
+    eng = _engine(region, travel)
+    fuse, first, second = _lateral_with_two_transformers(region)
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, "FR1", go.job_id))
+    return eng, fuse, second, go, t
+
+
 def test_an_order_taken_in_by_a_cause_found_upstream_is_reached_when_a_crew_gets_there(
         small_region: Region, travel: RoadTravel) -> None:
     """A responder at one transformer finds the lateral fuse above it open: its order moves to
     the fuse and takes in the order of a caller under another transformer of the lateral.
     Nobody has been at the fuse, so that order is reached only when the repair crew arrives
     there (it used to count as reached at the merge, with no crew at its site)."""
-    eng = _engine(small_region, travel)
+    eng, fuse, second, go, t = _responder_on_site_under_a_lateral(small_region, travel)
     net = small_region.network
-    fuse, first, second = _lateral_with_two_transformers(small_region)
-    _on_shift(eng, 0, "FR1")
-    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
-    t = 100 + go.travel_s
-    eng.handle(CrewArrived(t, "FR1", go.job_id))
     assert not _only(eng.handle(CallReceived(t + 10, Call("K2", t + 10, customer_id=second))), Assign)
     (other,) = (o for o in eng.orders.values() if o.order_id != go.order_id)
     assert other.status == OrderStatus.NEW and other.merged_into == ""
@@ -612,13 +620,8 @@ def test_a_customer_side_finding_at_a_merged_orders_site_leaves_the_head_a_utili
     """A responder is at a caller's site when the lateral fuse above it is reported out; its
     order merges into the fuse's. The caller's trouble proves their own: that does not make the
     fuse's order customer-side (it used to, taking it and all it took in out of the repair KPI)."""
-    eng = _engine(small_region, travel)
+    eng, fuse, _, go, t = _responder_on_site_under_a_lateral(small_region, travel)
     net = small_region.network
-    fuse, first, _ = _lateral_with_two_transformers(small_region)
-    _on_shift(eng, 0, "FR1")
-    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
-    t = 100 + go.travel_s
-    eng.handle(CrewArrived(t, "FR1", go.job_id))
     eng.handle(OutageReported(t + 10, net.device_id[fuse]))
     (head,) = (o for o in eng.orders.values() if o.node_idx == fuse)
     assert eng.orders[go.order_id].merged_into == head.order_id and go.job_id in head.jobs
