@@ -358,7 +358,7 @@ events that also rebuilt and re-optimised the plan (every 30 min of storm clock)
 {eng['with_replan']['p95_ms']} ms (in replay they run inline; live, they belong in the background).
 
 The optimizer against the baseline (`--suite policies`): both see the same calls, SCADA breaker
-reports and AMI messages, with the same roster (330 repair crews, 83 first responders, three
+reports and AMI messages, with the same roster (330 repair crews, 82 first responders, three
 16-hour shifts) and 13 generator trucks, in the same simulated field. The optimizer's parameters
 were tuned on typhoons {', '.join(str(s) for s, _ in pol['tuned_on'])} (first draw); the held-out
 set is typhoons 4, 5 and 6, three draws each (the draw seeds the roster's skills, the smart meters,
@@ -396,7 +396,7 @@ Weighing nothing but arrival (a late order a hundred times a customer-hour), the
 reaches {100 * ceiling['arrival_only']['arrival_within_limit_rate']:.1f} % on the tuned storms
 (customer-minutes {ceiling['arrival_only']['customer_minutes_interrupted']:,.0f}), and
 {100 * only3['arrival_within_limit_rate']:.1f} % with three times the first responders. How arrival grows
-with the first responders (the region's 83 times the factor; the same 330 repair crews; means over
+with the first responders (the region's 82 times the factor; the same 330 repair crews; means over
 the tuned storms):
 
 {_responder_table(ceiling['by_responder_scale'])}
