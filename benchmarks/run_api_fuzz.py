@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# What a run counts as a problem, by its name in the results -> the fuzz tally's kind.
+PROBLEMS = {"engine_deaths": "engine", "server_errors": "5xx", "restart_mismatches": "restart",
+            "broken_invariants": "state", "legal_requests_refused": "answer",
+            "refusals_that_changed_state": "refusal"}
 
 
 def fuzz(store: str, seed: int, runs: int, steps: int, root: Path, pg_url: str | None) -> dict[str, Any]:
@@ -44,10 +48,7 @@ def fuzz(store: str, seed: int, runs: int, steps: int, root: Path, pg_url: str |
     t = world.tally
     return {"store": store, "seed": seed, "runs": runs, "steps": steps, "operations": t.operations,
             "restarts": t.restarts, "runs_cut_short_by_hypothesis": t.cut_short,
-            "engine_deaths": t.found["engine"], "server_errors": t.found["5xx"],
-            "restart_mismatches": t.found["restart"], "broken_invariants": t.found["state"],
-            "legal_requests_refused": t.found["answer"], "refusals_that_changed_state": t.found["refusal"],
-            "aborted": aborted,
+            **{name: t.found[kind] for name, kind in PROBLEMS.items()}, "aborted": aborted,
             "answers": dict(sorted(t.answers.items())), "problems": t.problems[:20]}
 
 
@@ -70,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(fuzz(store, seed, args.runs, args.steps, root, pg_url))
                     print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("answers", "problems")}),
                           flush=True)
-    problems = ("engine_deaths", "server_errors", "restart_mismatches", "broken_invariants",
-                "legal_requests_refused", "refusals_that_changed_state")
     totals = {key: sum(r[key] for r in rows)
-              for key in ("operations", "restarts", "runs_cut_short_by_hypothesis", *problems)}
-    met = totals["operations"] >= 10_000 and not any(totals[k] for k in problems) and \
+              for key in ("operations", "restarts", "runs_cut_short_by_hypothesis", *PROBLEMS)}
+    met = totals["operations"] >= 10_000 and not any(totals[k] for k in PROBLEMS) and \
         not any(r["aborted"] for r in rows)
     result = {"runs": rows, "totals": totals, "met": met}
     meta = {"machine": platform.machine(), "python": platform.python_version()}

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from grid_model.network import AREA_NAMES
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -192,18 +194,23 @@ def _mean(runs: list[dict[str, Any]], key: str, area: str | None = None) -> floa
     return round(float(np.mean([v for v in values if v is not None])), 4)
 
 
+def _means(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Arrival, first-responder and customer-minute means of one policy's runs."""
+    return {"runs": len(runs), "customer_minutes_interrupted": _mean(runs, "customer_minutes_interrupted"),
+            "arrival_within_limit_rate": _mean(runs, "arrival_within_limit_rate"),
+            "arrival_within_limit_rate_by_area": {a: _mean(runs, "arrival_within_limit_rate_by_area", a)
+                                                  for a in AREA_NAMES},
+            "critical_arrival_within_limit_rate": _mean(runs, "critical_arrival_within_limit_rate"),
+            "reached_by_first_responder_share": _mean(runs, "reached_by_first_responder_share")}
+
+
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means over the runs of one set, per policy, and the optimizer's customer-minute lead."""
+    """Means over the runs of one set, per policy, the worst run's invariants, and the
+    optimizer's customer-minute lead."""
     out: dict[str, Any] = {}
     for policy in ("baseline", "optimizer"):
         mine = [r for r in runs if r["policy"] == policy]
-        out[policy] = {
-            "runs": len(mine),
-            "customer_minutes_interrupted": _mean(mine, "customer_minutes_interrupted"),
-            "arrival_within_limit_rate": _mean(mine, "arrival_within_limit_rate"),
-            "arrival_within_limit_rate_by_area": {a: _mean(mine, "arrival_within_limit_rate_by_area", a)
-                                                  for a in ("urban", "rural", "remote")},
-            "critical_arrival_within_limit_rate": _mean(mine, "critical_arrival_within_limit_rate"),
+        out[policy] = _means(mine) | {
             "repairs_by_unqualified_crew": max(r["repairs_by_unqualified_crew"] for r in mine),
             "hours_of_service_breaches": max(r["hours_of_service_breaches"] for r in mine),
             "callback_rate": min(r["callback_rate"] for r in mine),
@@ -212,16 +219,6 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out["cmi_reduction"] = round(1 - out["optimizer"]["customer_minutes_interrupted"]
                                  / out["baseline"]["customer_minutes_interrupted"], 4)
     return out
-
-
-def _scaled(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Arrival and customer-minute means of one policy at one responder count."""
-    return {"runs": len(runs), "arrival_within_limit_rate": _mean(runs, "arrival_within_limit_rate"),
-            "arrival_within_limit_rate_by_area": {a: _mean(runs, "arrival_within_limit_rate_by_area", a)
-                                                  for a in ("urban", "rural", "remote")},
-            "critical_arrival_within_limit_rate": _mean(runs, "critical_arrival_within_limit_rate"),
-            "reached_by_first_responder_share": _mean(runs, "reached_by_first_responder_share"),
-            "customer_minutes_interrupted": _mean(runs, "customer_minutes_interrupted")}
 
 
 def _peak_mean(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -265,7 +262,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                     "arrival_within_limit_rate_by_area_min": {
                         a: min(r["arrival_within_limit_rate_by_area"][a] for r in mine
                                if r["arrival_within_limit_rate_by_area"][a] is not None)
-                        for a in ("urban", "rural", "remote")},
+                        for a in AREA_NAMES},
                     "critical_arrival_within_limit_rate_min": min(
                         r["critical_arrival_within_limit_rate"] for r in mine
                         if r["critical_arrival_within_limit_rate"] is not None)}
@@ -276,7 +273,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "arrival_only_three_times_the_responders": {
                 "arrival_within_limit_rate": _mean(only_arrival_3, "arrival_within_limit_rate"),
                 "customer_minutes_interrupted": _mean(only_arrival_3, "customer_minutes_interrupted")},
-            "by_responder_scale": {str(scale): {p: _scaled(rs) | _peak_mean(rs) for p, rs in pair.items()}
+            "by_responder_scale": {str(scale): {p: _means(rs) | _peak_mean(rs) for p, rs in pair.items()}
                                    for scale, pair in by_scale.items()}},
         "runs": runs,
     }

@@ -29,12 +29,11 @@ import numpy as np
 from pyproj import Transformer
 from scipy.cluster.vq import kmeans2
 
-from grid_model.network import AreaClass
+from grid_model.network import SKILLS, AreaClass
 from grid_model.region import Depot, Region, Staging
 
 DAY = 86_400
 HOUR = 3600
-SKILLS = ("lv", "mv", "cable")
 
 
 class CrewRole(StrEnum):

@@ -34,7 +34,7 @@ from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from grid_model.assemble import NodeTable, region_of, utm_crs
 from grid_model.history import History, HistoryError, HistoryEvent
-from grid_model.network import AREA_NAMES, AreaClass, Construction, DeviceKind, NodeKind
+from grid_model.network import AREA_NAMES, SKILLS, AreaClass, Construction, DeviceKind, NodeKind
 from grid_model.region import Depot, Region, Staging
 
 # The element kind of each extent, and the device the outage record says opened there.
@@ -43,7 +43,6 @@ _ELEMENT = {"service_drop": (NodeKind.SERVICE_DROP, DeviceKind.FUSE),
             "mv_device": (NodeKind.MV_NODE, DeviceKind.FUSE),
             "feeder": (NodeKind.MV_NODE, DeviceKind.BREAKER)}
 _CABLE_WORDS = ("UG", "UNDERGROUND", "CABLE")
-SKILLS = ("lv", "mv", "cable")
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ class AreaClass(IntEnum):
 AREA_NAMES: tuple[str, ...] = ("urban", "rural", "remote")
 KIND_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in NodeKind)
 DEVICE_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in DeviceKind)
+# The skills repair work takes (and its repair-limit class), from low voltage up.
+SKILLS: tuple[str, ...] = ("lv", "mv", "cable")
 
 
 _ALLOWED_PARENTS: dict[int, frozenset[int]] = {

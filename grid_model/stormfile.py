@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grid_model.network import KIND_NAMES
+from grid_model.network import KIND_NAMES, SKILLS
 from grid_model.region import Region
 from grid_model.storm import Call, PlannedOutage, Storm
 
@@ -48,8 +48,6 @@ class TruthFault:
 
 
 StormEvent = Call | PlannedOutageEvent
-# The repair classes a fault's element belongs to (what skill and repair limit it takes).
-REPAIR_CLASSES = ("lv", "mv", "cable")
 
 
 def write_storm(storm: Storm, region: Region, folder: Path, name: str) -> tuple[Path, Path]:
@@ -229,9 +227,9 @@ def read_truth(path: Path) -> tuple[list[TruthFault], list[PlannedOutageEvent], 
     for lineno, obj in _lines(path, TRUTH_FORMAT):
         kind = obj.get("type")
         if kind == "fault":
-            if obj.get("limit_class") not in REPAIR_CLASSES:
+            if obj.get("limit_class") not in SKILLS:
                 raise StormFileError(f"{path}:{lineno}: limit_class must be one of "
-                                     f"{', '.join(REPAIR_CLASSES)}, got {obj.get('limit_class')!r}")
+                                     f"{', '.join(SKILLS)}, got {obj.get('limit_class')!r}")
             repair_s = obj.get("repair_s")
             if isinstance(repair_s, int) and repair_s < 0:
                 raise StormFileError(f"{path}:{lineno}: repair_s is negative")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.network import SKILLS, DeviceKind, Network, NodeKind
 from grid_model.stormfile import TruthFault
 
 CHECK_ONLY_S = 15 * 60
@@ -227,7 +227,7 @@ class World:
 
     def _finding(self, op: int, fix_limit_s: int) -> WorldFinding:
         faults = self._open[op]
-        skills = sorted({f.skill for f in faults}, key=lambda s: ("lv", "mv", "cable").index(s))
+        skills = sorted({f.skill for f in faults}, key=SKILLS.index)
         work = sum(f.repair_s for f in faults if f.skill == skills[-1])
         return WorldFinding(op, skills[-1], work, len(skills) == 1 and work <= fix_limit_s, False)
 
