@@ -86,7 +86,6 @@ class FieldParams:
     callback_after_s: int = 20 * 60
     callback_no_answer: float = 0.05
     callback_retry_s: int = 30 * 60
-    callback_attempts: int = CALLBACK_ATTEMPTS
     phone_reset_share: float = 0.5
     repeat_call_delay_s: int = 30 * 60
     max_repeat_calls: int = 2
@@ -366,7 +365,7 @@ class FieldSim:
         p = self.params
         node = self._callback_node.pop(callback_id)
         if self._rng.random() < p.callback_no_answer:
-            if attempt < p.callback_attempts:
+            if attempt < CALLBACK_ATTEMPTS:  # the engine closes the callback unanswered after the last
                 self._callback_node[callback_id] = node
                 self._pending_followups += 1
                 self._push(t + p.callback_retry_s, _CALLBACK, ("callback", callback_id, attempt + 1))
