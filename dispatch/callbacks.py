@@ -48,6 +48,7 @@ class CallbackBook:
     def __init__(self, attempts: int = CALLBACK_ATTEMPTS) -> None:
         self.attempts = attempts
         self.callbacks: dict[str, Callback] = {}
+        self.ids: list[str] = []  # every callback owed, in the order owed
         self.of_order: dict[str, list[str]] = {}
         self._owed: set[tuple[str, str]] = set()  # (order, customer) with a callback owed
         self._waiting_on: dict[str, list[str]] = {}
@@ -62,6 +63,7 @@ class CallbackBook:
             return
         callback_id = f"{order_id}:{customer_id}"
         self.callbacks[callback_id] = Callback(callback_id, order_id, customer_id, node_idx, t_s)
+        self.ids.append(callback_id)
         self.of_order.setdefault(order_id, []).append(callback_id)
         self._owed.add((order_id, customer_id))
 

@@ -12,7 +12,6 @@ crews for jobs; the engine carries that out, keeps crews inside their hours of s
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from dispatch.events import (
     CallbackDone,
     CallbackMade,
     CallReceived,
+    CallSettled,
     CallUnlocated,
     ClockTick,
     CrewArrived,
@@ -50,6 +50,8 @@ from dispatch.events import (
     OrderCancelled,
     OutageReported,
     PlannedOutageAnnounced,
+    PlannedOutageCancelled,
+    PlannedOutageChanged,
     Recall,
     RepairFinished,
     ShiftEnded,
@@ -59,6 +61,7 @@ from dispatch.generators import GeneratorFleet, GeneratorTruck
 from dispatch.jobs import LIVE_JOB, Job, JobKind, JobStatus
 from dispatch.limits import ServiceLimits
 from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder
+from dispatch.planned import PlannedBook, PlannedOutage
 from dispatch.policy import DispatchPolicy
 from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, CrewStatus
 from dispatch.view import Unreached
@@ -144,11 +147,13 @@ class DispatchEngine:
         self._live_jobs: dict[str, Job] = {}
         self._snap: dict[str, tuple[int, float]] = {}
         self._crew_snap: dict[str, tuple[int, float]] = {}
-        self._planned_ends: list[tuple[int, str]] = []
+        self.planned = PlannedBook()
         self.etrs = EtrBook()
         self.alerts = LimitAlerts(self.limits)
         self._handlers: dict[type, Callable[[Any], list[Decision]]] = {
             ClockTick: lambda ev: [], CallReceived: self._on_call, PlannedOutageAnnounced: self._on_planned,
+            PlannedOutageChanged: self._on_planned_changed,
+            PlannedOutageCancelled: self._on_planned_cancelled,
             ShiftStarted: self._on_shift_start, ShiftEnded: self._on_shift_end,
             CrewArrived: self._on_arrived, FirstResponseDone: self._on_first_response,
             RepairFinished: self._on_repaired, CrewReleased: self._on_released,
@@ -308,8 +313,7 @@ class DispatchEngine:
         outages, re-quoted ETRs."""
         out = self._dispatch(t_s)
         out.extend(self.alerts.due(t_s, self.orders))
-        while self._planned_ends and self._planned_ends[0][0] <= t_s:
-            _, outage_id = heapq.heappop(self._planned_ends)
+        for outage_id in self.planned.ended(t_s):
             out.extend(self.callbacks.planned_ended(outage_id, t_s, self._holder))
         out.extend(self.etrs.refresh(t_s, self.policy.plan_version, self.open_orders, self.orders,
                                      lambda order: self._etr_of(order, t_s)))
@@ -359,12 +363,33 @@ class DispatchEngine:
         if self.predictor.knows(ev.outage_id):
             raise EventError(f"planned outage {ev.outage_id}: the id is taken by an incident or another "
                              f"planned outage")
-        if ev.end_s <= ev.start_s:
-            raise EventError(f"planned outage {ev.outage_id}: ends at {ev.end_s} s, not after its start "
-                             f"{ev.start_s} s")
+        self.planned.check_window(ev.outage_id, ev.t_s, ev.start_s, ev.end_s, urgent=ev.urgent,
+                                  reason=ev.reason)
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
-        heapq.heappush(self._planned_ends, (ev.end_s, ev.outage_id))
+        self.planned.add(PlannedOutage(ev.outage_id, ev.device_id, device_idx, ev.start_s, ev.end_s, ev.t_s,
+                                       ev.urgent, ev.reason))
         return []
+
+    def _on_planned_changed(self, ev: PlannedOutageChanged) -> list[Decision]:
+        outage = self.planned.live(ev.outage_id, ev.t_s)
+        self.planned.move(outage, ev.t_s, ev.start_s, ev.end_s, urgent=ev.urgent, reason=ev.reason)
+        self.predictor.move_planned(ev.outage_id, ev.start_s, ev.end_s)
+        return []
+
+    def _on_planned_cancelled(self, ev: PlannedOutageCancelled) -> list[Decision]:
+        self.planned.cancel(self.planned.live(ev.outage_id, ev.t_s), ev.t_s)
+        self.predictor.cancel_planned(ev.outage_id)
+        return []
+
+    def customers_below(self, node: int) -> list[tuple[int, str]]:
+        """The customers (node, id) supplied through ``node``."""
+        sl = self.net.subtree(node)
+        nodes = (np.flatnonzero(self.net.kind[sl] == NodeKind.CUSTOMER) + sl.start).tolist()
+        return [(n, self.customer_id(n)) for n in nodes]
+
+    def customer_id(self, node: int) -> str:
+        """The customer number at a customer node (its node id where the grid has none)."""
+        return self._customer_at.get(node, self.net.node_id[node])
 
     def _on_call(self, ev: CallReceived) -> list[Decision]:
         if ev.triage not in TRIAGE:
@@ -377,7 +402,7 @@ class DispatchEngine:
         if ev.triage == "customer_reset":
             self.log.resolved_by_phone += 1
             self.log.customer_side_faults += 1
-            return []
+            return [CallSettled(ev.t_s, ev.call.call_id, self.customer_id(res.node_idx), res.node_idx)]
         change = self.predictor.add_call(ev.call.call_id, res.node_idx, ev.t_s)
         out = self._on_change(change, ev.t_s, OrderOrigin.CALL)
         self._owe_callback(change.incident_id, res.node_idx, ev.t_s)
@@ -385,7 +410,7 @@ class DispatchEngine:
 
     def _owe_callback(self, incident_id: str, node: int, t_s: int) -> None:
         """The caller at ``node`` is owed a callback about the incident's order."""
-        customer_id = self._customer_at.get(node, self.net.node_id[node])
+        customer_id = self.customer_id(node)
         inc = self.predictor.incident(incident_id)
         if inc.kind == IncidentKind.PLANNED:
             self.callbacks.owe_after_planned(incident_id, customer_id, node, t_s)
@@ -847,7 +872,7 @@ class DispatchEngine:
             raise EventError(f"first response for {job.job_id}: unknown element {f.element_id!r}")
         return node
 
-    def _transformer_area(self, node: int) -> int | None:
+    def transformer_area(self, node: int) -> int | None:
         """The transformer whose LV area ``node`` lies in (None for an MV node, or an LV node
         fed straight from MV, as an imported grid's MV customers are)."""
         kind = self.net.kind
@@ -859,7 +884,7 @@ class DispatchEngine:
         """The finding's node; refused unless it is on the site's supply path, below the
         highest finding there (the cause) or in the site's transformer area (a responder walks
         it), with a known skill (none only for customer-side findings) and a repair time."""
-        area = self._transformer_area(job.node_idx)
+        area = self.transformer_area(job.node_idx)
         if not (self.net.is_ancestor(node, job.node_idx) or self.net.is_ancestor(anchor, node)
                 or (area is not None and self.net.is_ancestor(area, node))):
             raise EventError(f"first response for {job.job_id}: {f.element_id} is neither on the supply path "

@@ -17,6 +17,28 @@ PlannedOutageAnnounced = PlannedOutageEvent
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedOutageChanged:
+    """A planned outage's window moves (customers below it are told again). Bringing its start
+    earlier needs the notice period, unless ``urgent`` with a ``reason``."""
+
+    t_s: int
+    outage_id: str
+    start_s: int
+    end_s: int
+    urgent: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOutageCancelled:
+    """A planned outage that has not started is called off (customers below it are told)."""
+
+    t_s: int
+    outage_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallReceived:
     """A trouble call. ``triage`` is what the call-taker's questions settled on the call:
     ``customer_reset`` when the customer's own breaker had tripped and resetting it brought the
@@ -189,9 +211,10 @@ class ClockTick:
     t_s: int
 
 
-Event = (CallReceived | PlannedOutageAnnounced | ShiftStarted | ShiftEnded | CrewArrived | FirstResponseDone
-         | RepairFinished | CrewReleased | CallbackMade | CallbackDone | OrderCancelled | CrewPosition
-         | DeviceOperated | OutageReported | AmiMessage | GeneratorConnected | DispatcherAssigned | ClockTick)
+Event = (CallReceived | PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled | ShiftStarted
+         | ShiftEnded | CrewArrived | FirstResponseDone | RepairFinished | CrewReleased | CallbackMade
+         | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | OutageReported | AmiMessage
+         | GeneratorConnected | DispatcherAssigned | ClockTick)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,5 +336,16 @@ class GeneratorReleased:
     node_idx: int
 
 
+@dataclass(frozen=True, slots=True)
+class CallSettled:
+    """A call settled on the phone: the customer's own breaker, reset (customer-side advice
+    given, no work order)."""
+
+    t_s: int
+    call_id: str
+    customer_id: str
+    node_idx: int
+
+
 Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | CallbackDue
-            | SendGenerator | GeneratorReleased)
+            | SendGenerator | GeneratorReleased | CallSettled)

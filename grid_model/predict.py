@@ -148,6 +148,15 @@ class OutagePredictor:
         self._planned.append(_Planned(outage_id, device_idx, start_s, end_s))
         self._incident_idx[outage_id] = len(self.incidents) - 1
 
+    def move_planned(self, outage_id: str, start_s: int, end_s: int) -> None:
+        """A planned outage's window moves (calls attach inside the new one)."""
+        self._planned = [_Planned(p.incident_id, p.device_idx, start_s, end_s) if p.incident_id == outage_id
+                         else p for p in self._planned]
+
+    def cancel_planned(self, outage_id: str) -> None:
+        """A planned outage is called off: no later call attaches to it."""
+        self._planned = [p for p in self._planned if p.incident_id != outage_id]
+
     def knows(self, incident_id: str) -> bool:
         """Whether an incident or planned outage has this id."""
         return incident_id in self._incident_idx

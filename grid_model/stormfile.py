@@ -28,11 +28,16 @@ class StormFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PlannedOutageEvent:
+    """A planned outage announced at ``t_s``: ``device_id`` opened from ``start_s`` to ``end_s``.
+    An announcement less than the notice period ahead must be ``urgent``, with a ``reason``."""
+
     t_s: int
     outage_id: str
     device_id: str
     start_s: int
     end_s: int
+    urgent: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

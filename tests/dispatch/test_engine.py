@@ -18,6 +18,7 @@ from dispatch.events import (
     CallbackDue,
     CallbackMade,
     CallReceived,
+    CallSettled,
     CallUnlocated,
     ClockTick,
     CrewArrived,
@@ -34,7 +35,6 @@ from dispatch.events import (
     Handover,
     OrderCancelled,
     OutageReported,
-    PlannedOutageAnnounced,
     Recall,
     RepairFinished,
     SendGenerator,
@@ -219,7 +219,8 @@ def test_a_customer_who_resets_their_own_breaker_on_the_phone_gets_no_order(
         small_region: Region, travel: RoadTravel) -> None:
     eng = _engine(small_region, travel)
     a, _, _ = _two_drop_customers(small_region)
-    assert eng.handle(CallReceived(100, Call("K1", 100, customer_id=a), triage="customer_reset")) == []
+    (settled,) = eng.handle(CallReceived(100, Call("K1", 100, customer_id=a), triage="customer_reset"))
+    assert settled == CallSettled(100, "K1", a, _node(small_region, a))
     assert not eng.orders and eng.log.resolved_by_phone == 1 and eng.log.customer_side_faults == 1
     with pytest.raises(EventError, match="triage must be one of"):
         eng.handle(CallReceived(200, Call("K2", 200, customer_id=a), triage="hung up"))
@@ -574,22 +575,6 @@ def test_an_idle_crews_position_just_past_its_limit_is_no_breach(
     assert eng.log.hours_of_service_breaches == 0
     (alert,) = _only(eng.handle(CrewPosition(end + 3600, "FR1", 0.0, 0.0)), Alert)
     assert alert.kind == "hours_of_service" and eng.log.hours_of_service_breaches == 1
-
-
-def test_a_planned_outage_id_already_taken_or_ending_before_it_starts_is_refused(
-        small_region: Region, travel: RoadTravel) -> None:
-    eng = _engine(small_region, travel)
-    net = small_region.network
-    feeder = net.device_id[int(net.nodes_of_kind(NodeKind.FEEDER_HEAD)[0])]
-    eng.handle(PlannedOutageAnnounced(0, "P1", feeder, 3600, 7200))
-    with pytest.raises(EventError, match="P1: the id is taken"):
-        eng.handle(PlannedOutageAnnounced(10, "P1", feeder, 9000, 9600))
-    eng.handle(OutageReported(20, feeder))
-    (order,) = eng.orders.values()
-    with pytest.raises(EventError, match="the id is taken"):
-        eng.handle(PlannedOutageAnnounced(30, order.incident_id, feeder, 9000, 9600))
-    with pytest.raises(EventError, match="not after its start"):
-        eng.handle(PlannedOutageAnnounced(40, "P2", feeder, 9000, 9000))
 
 
 def test_work_of_another_skill_left_at_the_repaired_element_becomes_a_job_of_its_own(

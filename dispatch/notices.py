@@ -1,0 +1,196 @@
+"""Customer notices: what each calling customer (or each transformer area's group) is told, as
+the engine's events and decisions unfold.
+
+- ``acknowledged``: the call is tied to an outage, with its first ETR (sent at the first quote;
+  a call settled before any quote is acknowledged without one);
+- ``etr_changed``: the ETR of an acknowledged caller moved by ``etr_margin_s`` or more;
+- ``restored``: supply is back (the caller's callback fell due), or ``customer_side``: the fault
+  is the customer's own (found on the phone or by the first responder);
+- ``callback_due``: the call-taker owes the customer a callback;
+- ``planned_outage``, ``planned_outage_changed``, ``planned_outage_cancelled``: to every
+  customer below the device opened.
+
+The book is a pure function of the engine's history: fed every applied event with its
+decisions, in log order, it says the same notices on a rebuild as live. With the
+``transformer`` channel (the WeChat-group model) the customers' notices fold into one per
+transformer area (one acknowledgement and restoration per order and area; one ETR change or
+planned-outage notice per area and event); customer-side advice, callbacks, and customers
+supplied straight from MV stay per customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dispatch.events import (
+    CallbackDue,
+    CallSettled,
+    Decision,
+    EtrUpdate,
+    Event,
+    PlannedOutageAnnounced,
+    PlannedOutageCancelled,
+    PlannedOutageChanged,
+)
+
+if TYPE_CHECKING:
+    from dispatch.engine import DispatchEngine
+
+ETR_NOTICE_MARGIN_S = 60 * 60  # an acknowledged caller hears of an ETR that moves at least this much
+
+
+class NoticeKind(StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    ETR_CHANGED = "etr_changed"
+    RESTORED = "restored"
+    CUSTOMER_SIDE = "customer_side"
+    CALLBACK_DUE = "callback_due"
+    PLANNED_OUTAGE = "planned_outage"
+    PLANNED_CHANGED = "planned_outage_changed"
+    PLANNED_CANCELLED = "planned_outage_cancelled"
+
+
+class Channel(StrEnum):
+    CUSTOMER = "customer"
+    TRANSFORMER = "transformer"
+
+
+# told once per order and transformer area on the group channel (the others once per event)
+_ONCE_PER_AREA = (NoticeKind.ACKNOWLEDGED, NoticeKind.RESTORED)
+# about one customer's own premises or callback: never to the group
+_PERSONAL = (NoticeKind.CUSTOMER_SIDE, NoticeKind.CALLBACK_DUE)
+
+_PLANNED_KIND = {PlannedOutageAnnounced: NoticeKind.PLANNED_OUTAGE,
+                 PlannedOutageChanged: NoticeKind.PLANNED_CHANGED,
+                 PlannedOutageCancelled: NoticeKind.PLANNED_CANCELLED}
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message: to ``customer_ids``, or to the group of ``transformer_id``'s area. ``etr_s``
+    is the ETR (a planned outage's end); ``start_s`` a planned outage's start."""
+
+    kind: NoticeKind
+    t_s: int
+    order_id: str
+    customer_ids: tuple[str, ...] = ()
+    transformer_id: str = ""
+    etr_s: int | None = None
+    start_s: int | None = None
+    callback_id: str = ""
+
+
+class NoticeBook:
+    """Follows the engine and says the notices each applied event causes (``after``)."""
+
+    def __init__(self, engine: DispatchEngine, *, channel: Channel = Channel.CUSTOMER,
+                 etr_margin_s: int = ETR_NOTICE_MARGIN_S) -> None:
+        self.engine = engine
+        self.channel = Channel(channel)
+        self.etr_margin_s = etr_margin_s
+        self._seen = 0  # callbacks owed so far (``CallbackBook.ids``) already looked at
+        self._pending: set[str] = set()  # callbacks whose caller awaits an acknowledgement
+        self._told_etr: dict[str, int | None] = {}  # acknowledged, not yet restored: the ETR told
+        self._told_area: set[tuple[NoticeKind, str, str]] = set()
+
+    def after(self, event: Event, decisions: Sequence[Decision]) -> list[Notice]:
+        """The notices of one applied event and the decisions it led to."""
+        t = event.t_s
+        out: list[Notice] = []
+        if isinstance(event, PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled):
+            out += self._planned(event)
+        out += self._new_callers(t)
+        for d in decisions:
+            if isinstance(d, EtrUpdate):
+                out += self._etr(d)
+            elif isinstance(d, CallbackDue):
+                out += self._due(d)
+            elif isinstance(d, CallSettled):
+                out += [Notice(NoticeKind.ACKNOWLEDGED, d.t_s, "", (d.customer_id,)),
+                        Notice(NoticeKind.CUSTOMER_SIDE, d.t_s, "", (d.customer_id,))]
+        return out if self.channel == Channel.CUSTOMER else self._to_areas(out)
+
+    def _new_callers(self, t_s: int) -> list[Notice]:
+        """Callers owed a callback since the last event: acknowledged at once when their
+        outage has an ETR (a planned outage's end), else at its first quote."""
+        book = self.engine.callbacks
+        fresh = book.ids[self._seen:]
+        self._seen = len(book.ids)
+        out = []
+        for callback_id in fresh:
+            cb = book.callbacks[callback_id]
+            planned = self.engine.planned.outages.get(cb.order_id)
+            etr = planned.end_s if planned is not None else self.engine.etr.get(cb.order_id)
+            if etr is None:
+                self._pending.add(callback_id)
+                continue
+            self._told_etr[callback_id] = etr
+            out.append(Notice(NoticeKind.ACKNOWLEDGED, t_s, cb.order_id, (cb.customer_id,), etr_s=etr))
+        return out
+
+    def _etr(self, d: EtrUpdate) -> list[Notice]:
+        book = self.engine.callbacks
+        out = []
+        for callback_id in book.of_order.get(d.order_id, ()):
+            cb = book.callbacks[callback_id]
+            if callback_id in self._pending:
+                self._pending.discard(callback_id)
+                kind = NoticeKind.ACKNOWLEDGED
+            elif callback_id in self._told_etr:
+                told = self._told_etr[callback_id]
+                if told is not None and abs(d.etr_s - told) < self.etr_margin_s:
+                    continue
+                kind = NoticeKind.ETR_CHANGED
+            else:
+                continue
+            self._told_etr[callback_id] = d.etr_s
+            out.append(Notice(kind, d.t_s, d.order_id, (cb.customer_id,), etr_s=d.etr_s))
+        return out
+
+    def _due(self, d: CallbackDue) -> list[Notice]:
+        """Supply back (or the fault is the customer's own): told, and the callback is due."""
+        out = []
+        if d.callback_id in self._pending:
+            self._pending.discard(d.callback_id)
+            out.append(Notice(NoticeKind.ACKNOWLEDGED, d.t_s, d.order_id, (d.customer_id,)))
+        self._told_etr.pop(d.callback_id, None)
+        order = self.engine.orders.get(d.order_id)
+        kind = NoticeKind.CUSTOMER_SIDE if order is not None and order.customer_side else NoticeKind.RESTORED
+        out.append(Notice(kind, d.t_s, d.order_id, (d.customer_id,)))
+        out.append(Notice(NoticeKind.CALLBACK_DUE, d.t_s, d.order_id, (d.customer_id,),
+                          callback_id=d.callback_id))
+        return out
+
+    def _planned(self, event: PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled
+                 ) -> list[Notice]:
+        outage = self.engine.planned.outages[event.outage_id]
+        kind = _PLANNED_KIND[type(event)]
+        return [Notice(kind, event.t_s, outage.outage_id, (customer_id,), etr_s=outage.end_s,
+                       start_s=outage.start_s)
+                for _, customer_id in self.engine.customers_below(outage.device_idx)]
+
+    def _to_areas(self, notices: Iterable[Notice]) -> list[Notice]:
+        """Fold customers' notices into one per transformer area (see the module docstring)."""
+        out = []
+        this_event: set[tuple[NoticeKind, str, str]] = set()
+        for n in notices:
+            if n.kind in _PERSONAL or not n.order_id:
+                out.append(n)
+                continue
+            node = self.engine.resolver.customer_node(n.customer_ids[0])
+            area = self.engine.transformer_area(node) if node is not None else None
+            if area is None:
+                out.append(n)
+                continue
+            transformer_id = self.engine.net.node_id[area]
+            key = (n.kind, n.order_id, transformer_id)
+            told = self._told_area if n.kind in _ONCE_PER_AREA else this_event
+            if key in told:
+                continue
+            told.add(key)
+            out.append(Notice(n.kind, n.t_s, n.order_id, transformer_id=transformer_id, etr_s=n.etr_s,
+                              start_s=n.start_s))
+        return out

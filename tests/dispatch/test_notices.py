@@ -1,0 +1,169 @@
+"""Customer notices: a whole storm's callers each hear an acknowledgement before their
+restoration (or customer-side advice), ETR changes only past the margin, planned-outage notices
+to every customer below, and the transformer-area channel folding them per area."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from dispatch.crews import Crew, RosterParams, storm_roster
+from dispatch.engine import DispatchEngine
+from dispatch.events import (
+    CallReceived,
+    Event,
+    EventError,
+    PlannedOutageAnnounced,
+    PlannedOutageCancelled,
+    PlannedOutageChanged,
+)
+from dispatch.notices import ETR_NOTICE_MARGIN_S, Channel, Notice, NoticeBook, NoticeKind
+from dispatch.planned import PLANNED_NOTICE_S
+from dispatch.policy import NearestAvailableCrew
+from dispatch.replay import make_policy
+from dispatch.sim.field import AmiParams, FieldParams, FieldSim
+from dispatch.sim.world import World, WorldFault
+from grid_model.network import DeviceKind, NodeKind
+from grid_model.region import Region
+from grid_model.storm import Call, StormParams, generate_storm
+from routing.travel import RoadTravel
+
+K = NoticeKind
+
+
+def _storm_notices(region: Region, channel: Channel) -> tuple[DispatchEngine, list[Notice]]:
+    """A whole storm on the small region (the optimizer, the simulated field), with the notices
+    the book says after each event."""
+    storm = generate_storm(region, StormParams(seed=3))
+    crews = storm_roster(region, seed=0, params=RosterParams())
+    policy, limits = make_policy("optimizer", {})
+    engine = DispatchEngine(region, crews, policy, travel=RoadTravel(region.roads), limits=limits)
+    world = World(region.network, region.customers["node_idx"].to_numpy(),
+                  [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s, f.limit_class,
+                              f.fault_class == "customer_side") for f in storm.faults])
+    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=3), ami=AmiParams(seed=3),
+                     until_s=30 * 86_400)
+    field.add_outside(CallReceived(c.t_s, c) for c in storm.calls)
+    book = NoticeBook(engine, channel=channel)
+    notices: list[Notice] = []
+    while (ev := field.next_event(30 * 86_400)) is not None:
+        try:
+            decisions = engine.handle(ev)
+        except EventError as exc:
+            field.refused(ev, str(exc))
+            continue
+        field.accepted(ev)
+        field.hear(decisions)
+        notices += book.after(ev, decisions)
+        if not field.busy and not engine.has_open_work():
+            break
+    return engine, notices
+
+
+@pytest.fixture(scope="module")
+def storm_run(small_region: Region) -> tuple[DispatchEngine, list[Notice]]:
+    return _storm_notices(small_region, Channel.CUSTOMER)
+
+
+def test_every_caller_hears_an_acknowledgement_then_restoration_or_advice(
+        storm_run: tuple[DispatchEngine, list[Notice]]) -> None:
+    engine, notices = storm_run
+    heard: dict[str, list[Notice]] = defaultdict(list)
+    for n in notices:
+        (customer,) = n.customer_ids
+        heard[customer].append(n)
+    callers = {cb.customer_id for cb in engine.callbacks.callbacks.values()}
+    assert len(callers) > 50 and engine.log.resolved_by_phone > 0
+    for cb in engine.callbacks.callbacks.values():
+        kinds = [n.kind for n in heard[cb.customer_id]]
+        assert K.ACKNOWLEDGED in kinds, cb
+        assert K.RESTORED in kinds or K.CUSTOMER_SIDE in kinds, cb
+        first_end = min(i for i, k in enumerate(kinds) if k in (K.RESTORED, K.CUSTOMER_SIDE))
+        assert kinds.index(K.ACKNOWLEDGED) < first_end
+    due = [n for n in notices if n.kind == K.CALLBACK_DUE]
+    assert sorted(n.callback_id for n in due) == sorted(engine.callbacks.callbacks)  # each once
+    assert sum(n.kind == K.ACKNOWLEDGED for n in notices) == len(engine.callbacks.callbacks) \
+        + engine.log.resolved_by_phone
+    # an acknowledgement carries the ETR quoted for the caller's order, when one was
+    acks = [n for n in notices if n.kind == K.ACKNOWLEDGED and n.order_id]
+    assert sum(n.etr_s is not None for n in acks) > 0.9 * len(acks)
+
+
+def test_an_etr_change_is_told_only_past_the_margin(storm_run: tuple[DispatchEngine, list[Notice]]) -> None:
+    _, notices = storm_run
+    told: dict[tuple[str, str], int] = {}
+    changes = 0
+    for n in notices:
+        key = (n.customer_ids[0], n.order_id)
+        if n.kind == K.ACKNOWLEDGED and n.etr_s is not None:
+            told[key] = n.etr_s
+        elif n.kind == K.ETR_CHANGED:
+            assert n.etr_s is not None
+            if key in told:
+                assert abs(n.etr_s - told[key]) >= ETR_NOTICE_MARGIN_S
+            told[key] = n.etr_s
+            changes += 1
+    assert changes > 0
+
+
+def test_the_group_channel_tells_each_area_once_per_order(small_region: Region) -> None:
+    _, notices = _storm_notices(small_region, Channel.TRANSFORMER)
+    grouped = [n for n in notices if n.transformer_id]
+    assert grouped and all(not n.customer_ids for n in grouped)
+    for kind in (K.ACKNOWLEDGED, K.RESTORED):
+        keys = [(n.order_id, n.transformer_id) for n in grouped if n.kind == kind]
+        assert len(keys) == len(set(keys))
+    assert all(n.customer_ids for n in notices if n.kind in (K.CALLBACK_DUE, K.CUSTOMER_SIDE))
+    per_customer = len([n for n in _storm_notices(small_region, Channel.CUSTOMER)[1]
+                        if n.kind == K.ACKNOWLEDGED])
+    assert sum(n.kind == K.ACKNOWLEDGED for n in notices) < per_customer
+
+
+def _fuse(region: Region) -> int:
+    net = region.network
+    return next(i for i in net.nodes_of_kind(NodeKind.MV_NODE).tolist() if net.device[i] == DeviceKind.FUSE)
+
+
+def test_planned_outage_notices_reach_every_customer_below_and_each_area(small_region: Region) -> None:
+    net = small_region.network
+    fuse = _fuse(small_region)
+    d = small_region.depots[0]
+    crews = [Crew("R1", d.depot_id, d.x_m, d.y_m, frozenset({"lv"}), 0, 16.0)]
+    week = PLANNED_NOTICE_S
+    sl = net.subtree(fuse)
+    cust = small_region.customers
+    below = sorted(cust.loc[(cust["node_idx"] >= sl.start) & (cust["node_idx"] < sl.stop), "customer_id"])
+    areas = {net.node_id[i] for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.TRANSFORMER}
+    events: list[Event] = [PlannedOutageAnnounced(0, "P1", net.device_id[fuse], week, week + 3600),
+                           PlannedOutageChanged(60, "P1", week + 7200, week + 9000),
+                           PlannedOutageCancelled(120, "P1", "storm")]
+    for channel, expected in ((Channel.CUSTOMER, below), (Channel.TRANSFORMER, sorted(areas))):
+        engine = DispatchEngine(small_region, crews, NearestAvailableCrew(),
+                                travel=RoadTravel(small_region.roads))
+        book = NoticeBook(engine, channel=channel)
+        said = [book.after(ev, engine.handle(ev)) for ev in events]
+        kinds = (K.PLANNED_OUTAGE, K.PLANNED_CHANGED, K.PLANNED_CANCELLED)
+        for notices, kind in zip(said, kinds, strict=True):
+            assert {n.kind for n in notices} == {kind}
+            got = [n.customer_ids[0] for n in notices] if channel == Channel.CUSTOMER else \
+                [n.transformer_id for n in notices]
+            assert sorted(got) == expected
+        assert said[1][0].start_s == week + 7200 and said[1][0].etr_s == week + 9000
+
+
+def test_a_caller_inside_a_planned_outage_is_acknowledged_with_its_end(small_region: Region) -> None:
+    net = small_region.network
+    fuse = _fuse(small_region)
+    sl = net.subtree(fuse)
+    cust = small_region.customers
+    below = (cust["node_idx"] >= sl.start) & (cust["node_idx"] < sl.stop)
+    customer = str(cust.loc[below, "customer_id"].iat[0])
+    engine = DispatchEngine(small_region, [], NearestAvailableCrew(), travel=RoadTravel(small_region.roads))
+    book = NoticeBook(engine)
+    week = PLANNED_NOTICE_S
+    for ev in (PlannedOutageAnnounced(0, "P1", net.device_id[fuse], week, week + 3600),):
+        book.after(ev, engine.handle(ev))
+    call = CallReceived(week + 60, Call("K1", week + 60, customer_id=customer))
+    (ack,) = book.after(call, engine.handle(call))
+    assert ack == Notice(K.ACKNOWLEDGED, week + 60, "P1", (customer,), etr_s=week + 3600)
