@@ -2,10 +2,11 @@
 
 Resources under ``/v1`` (one router each in ``api/routes``): calls, incidents, work orders
 (status steps, assignment), crews (position, duty), the plan and re-plan requests, planned
-outages, a customer's outage and ETR, KPIs, the map's layers and a server-sent-event stream of
-changes. ``/healthz``, ``/readyz``, ``/metrics``. Every error is JSON
-``{"error": ..., "fields": [{"field", "reason"}]}`` (``api/errors.py``); updates to an order or a
-crew need ``If-Match`` with the version (ETag) last read, and a stale one gets 409.
+outages, a customer's outage and ETR, KPIs, the map's layers, a server-sent-event stream of
+changes, and webhook subscriptions for customer notices. ``/healthz``, ``/readyz``,
+``/metrics``. Every error is JSON ``{"error": ..., "fields": [{"field", "reason"}]}``
+(``api/errors.py``); updates to an order or a crew need ``If-Match`` with the version (ETag)
+last read, and a stale one gets 409.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from api.routes import (
     map,
     plan,
     planned_outages,
+    subscriptions,
     work_orders,
 )
 from api.settings import Settings
@@ -118,7 +120,7 @@ def create_app(settings: Settings, *, region: Region | None = None,
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for module in (health, calls, work_orders, callbacks, crews, incidents, plan, planned_outages, customers,
-                   map, events):
+                   map, events, subscriptions):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -44,9 +44,12 @@ from typing import Any
 from pyproj import Transformer
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from api.notifier import PLANNED_PREFIX, Notifier
+from api.outbox import Outbox
 from api.settings import Settings
 from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
 from api.views import crew_version, order_out
+from api.webhooks import Deliverer
 from dispatch.crews import Crew, RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
@@ -68,10 +71,13 @@ from dispatch.events import (
     GeneratorConnected,
     OrderCancelled,
     PlannedOutageAnnounced,
+    PlannedOutageCancelled,
+    PlannedOutageChanged,
     RepairFinished,
     ShiftEnded,
     ShiftStarted,
 )
+from dispatch.notices import Channel
 from dispatch.replay import make_policy
 from dispatch.roster import CrewStatus
 from grid_model.region import Region
@@ -104,7 +110,6 @@ class Outcome:
     failed: bool = False
 
 
-PLANNED_PREFIX = "planned:"  # planned-outage ids, apart from the predictor's incident ids
 DECISION_POINTS = ("tick", "replan", "settle")
 
 
@@ -156,7 +161,12 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "device":
         return DeviceOperated(t, p["device_id"])
     if kind == "planned_outage":
-        return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"])
+        return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"],
+                                      p.get("urgent", False), p.get("reason", ""))
+    if kind == "planned_outage_changed":
+        return PlannedOutageChanged(t, p["outage_id"], p["start_s"], p["end_s"], p["urgent"], p["reason"])
+    if kind == "planned_outage_cancelled":
+        return PlannedOutageCancelled(t, p["outage_id"], p["reason"])
     raise ValueError(f"event {ev.seq}: unknown kind {kind!r}")
 
 
@@ -180,6 +190,11 @@ class LiveDispatch:
         self.listeners: list[Callable[[str, list[Decision]], None]] = []
         epoch = store.meta_setdefault("epoch", datetime.now(UTC).isoformat())
         self.epoch = datetime.fromisoformat(epoch)
+        deliverer = Deliverer(Outbox(store), retry_base_s=settings.webhook_retry_base_s,
+                              max_attempts=settings.webhook_max_attempts)
+        self.notifier = Notifier(deliverer, self.epoch,
+                                 channel=Channel(settings.notice_channel),
+                                 etr_margin_s=settings.etr_notice_margin_s)
         self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
         self.to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
         self.crews: list[Crew] = []  # the roster and the engine: built by start() (_build_engine)
@@ -195,6 +210,7 @@ class LiveDispatch:
         self.refused = 0
         self.rolled_back = 0
         self.calls_applied = 0
+        self.notice_failures = 0
         self._planned: set[str] = set()
         self._skips: dict[int, dict[str, str]] = {}
         self._unsettled = False
@@ -213,6 +229,7 @@ class LiveDispatch:
                                   params=RosterParams(repair_scale=min(1.0, self.settings.grid_scale)))
         self.engine = DispatchEngine(self.region, list(self.crews), policy,
                                      travel=RoadTravel(self.region.roads), limits=limits)
+        self.notifier.reset(self.engine)
 
     # -- clock ---------------------------------------------------------------------
     def now_s(self) -> int:
@@ -224,6 +241,7 @@ class LiveDispatch:
     def start(self) -> None:
         """Rebuild the engine from the log, then start the engine and clock threads."""
         t0 = time.perf_counter()
+        self.notifier.start(self.notifier.outbox.watermark())
         n, _ = self._rebuild()
         self.committed_seq = self.applied_seq
         self.store.set_roster([c.crew_id for c in self.crews])
@@ -235,6 +253,7 @@ class LiveDispatch:
         self._shift_changes()
         for target in (self._run, self._tick):
             self._start_thread(target)
+        self.notifier.run()
         self.ready = True
 
     def _start_thread(self, target: Callable[[], None]) -> None:
@@ -300,6 +319,7 @@ class LiveDispatch:
         self._queue.put(None)
         for th in self._threads:
             th.join(timeout=5)
+        self.notifier.stop()
 
     # -- intake --------------------------------------------------------------------
     def submit(self, kind: str, payload: dict[str, Any], *, call: dict[str, Any] | None = None,
@@ -392,6 +412,8 @@ class LiveDispatch:
         if self.write_error:
             return f"the store cannot write: {self.write_error}"
         stopped = [th.name for th in self._threads if not th.is_alive()]
+        if self.ready and not self.notifier.alive:
+            stopped.append("live-notices")
         if stopped:
             return f"engine threads stopped: {', '.join(stopped)}"
         behind, waited = self.lag()
@@ -473,6 +495,7 @@ class LiveDispatch:
             return Outcome(ev.seq, refused=skip["event"], failed=True)
         decisions: list[Decision] = []
         engine = self.engine
+        event: Event | None = None
         clock_s = engine.clock_s
         if self._unsettled and clock_s is not None and ev.t_s > clock_s and "settle" not in skip:
             decisions += self._decide(ev, "settle", clock_s)
@@ -481,7 +504,8 @@ class LiveDispatch:
             try:
                 if ev.kind == "replan":
                     engine.policy.on_override()
-                decisions += engine.handle(_payload_event(ev, self.region), settle=False)
+                event = _payload_event(ev, self.region)
+                decisions += engine.handle(event, settle=False)
             except EventError as exc:  # a refusal: by the engine's contract it changed nothing
                 refused = str(exc)
             except Exception as exc:
@@ -499,6 +523,11 @@ class LiveDispatch:
             decisions += self._decide(ev, "event", ev.t_s)
         if ev.kind == "settle":
             self._settle_asked = False
+        try:
+            self.notifier.after(ev.seq, ev.t_s, None if refused else event, decisions)
+        except Exception:  # a fault in the notices must not undo what the engine did
+            self.notice_failures += 1
+            log.exception("event %d (%s): deriving its customer notices failed", ev.seq, ev.kind)
         self.applied_seq = ev.seq
         return Outcome(ev.seq, refused=refused, decisions=tuple(decisions), stale=stale)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +19,8 @@ from pydantic import (
     StrictBool,
     model_validator,
 )
+
+from dispatch.notices import NoticeKind
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@+\-]+$")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -231,21 +234,120 @@ class DeviceReportIn(BaseModel):
 
 class PlannedOutageIn(BaseModel):
     """A planned outage: its id (unique among planned outages), the device opened, and its
-    window, which must not lie wholly in the past."""
+    window, which must not start in the past. Customers are owed 7 days' notice: a shorter one
+    must be ``urgent``, with the ``reason``."""
 
     model_config = ConfigDict(extra="forbid")
     outage_id: str = Id
     device_id: Text = Field(min_length=1, max_length=64)
     start: Time
     end: Time
+    urgent: StrictBool = False
+    reason: Text = Field("", max_length=500)
 
     @model_validator(mode="after")
     def _window(self) -> PlannedOutageIn:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if self.end <= datetime.now(UTC):
-            raise ValueError("the outage is over: end lies in the past")
+        _check_window(self.start, self.end, self.urgent, self.reason)
         return self
+
+
+class PlannedOutageChangeIn(BaseModel):
+    """A planned outage's new window (one under way keeps its start); a start brought earlier
+    needs 7 days' notice unless ``urgent`` with the ``reason``."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: Time
+    end: Time
+    urgent: StrictBool = False
+    reason: Text = Field("", max_length=500)
+
+    @model_validator(mode="after")
+    def _window(self) -> PlannedOutageChangeIn:
+        _check_window(self.start, self.end, self.urgent, self.reason)
+        return self
+
+
+def _check_window(start: datetime, end: datetime, urgent: bool, reason: str) -> None:
+    if end <= start:
+        raise ValueError("end must be after start")
+    if end <= datetime.now(UTC):
+        raise ValueError("the outage is over: end lies in the past")
+    if urgent and not reason.strip():
+        raise ValueError("an urgent planned outage needs a reason")
+
+
+class PlannedOutageCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text = Field("", max_length=500)
+
+
+class PlannedOutageOut(BaseModel):
+    """A planned outage as dispatchers see it: its window, how long ahead it was announced,
+    whether it came at short notice (urgent, with the reason), and the customers below it."""
+
+    outage_id: str
+    device_id: str
+    start: datetime
+    end: datetime
+    announced: datetime
+    notice_days: float
+    urgent: bool
+    reason: str
+    status: Literal["announced", "under_way", "over", "cancelled"]
+    changes: int
+    customers: int
+
+
+def _webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host and no credentials in it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"the URL must be http or https, not {parts.scheme or 'without a scheme'!r}")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if parts.username or parts.password:
+        raise ValueError("the URL must not carry credentials: deliveries are signed with the secret")
+    return url
+
+
+class SubscriptionIn(BaseModel):
+    """A webhook subscriber (a WeChat, SMS or app gateway): where to POST, which notice kinds,
+    and the secret the deliveries are signed with (HMAC-SHA256, ``X-Signature``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[Text, AfterValidator(_webhook_url)] = Field(max_length=2000)
+    kinds: list[NoticeKind] = Field(min_length=1, max_length=len(NoticeKind))
+    secret: Text = Field(min_length=16, max_length=200)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SubscriptionIn:
+        if len(set(self.kinds)) != len(self.kinds):
+            raise ValueError("kinds must not repeat")
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    """A subscriber (never its secret) and its deliveries by status."""
+
+    subscription_id: str
+    url: str
+    kinds: list[str]
+    created_at: str
+    active: bool
+    deliveries: dict[str, int]
+
+
+class DeliveryOut(BaseModel):
+    """One notice's delivery to a subscriber: pending (not yet taken, or retrying), delivered,
+    or failed (given up; a retry puts it back in line), with the last error."""
+
+    notice_id: str
+    kind: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str
+    delivered_at: str | None
 
 
 class ErrorBody(BaseModel):

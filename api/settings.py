@@ -44,6 +44,11 @@ class Settings:
     # serve --demo: the default storm plays live on a clock this many times faster than real time
     demo: bool = False
     demo_speed: float = 60.0
+    # customer notices: one per customer, or one per transformer area (group channels)
+    notice_channel: str = "customer"
+    etr_notice_margin_s: int = 3600  # an ETR change is told when it moves at least this much
+    webhook_retry_base_s: float = 1.0  # the first retry's wait; each next one doubles (api/webhooks.py)
+    webhook_max_attempts: int = 25
 
     @classmethod
     def from_env(cls, data_dir: Path, *, dev_mode: bool = False, **overrides: object) -> Settings:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -99,6 +100,35 @@ refused_events = Table(
 roster = Table(
     "roster", metadata,
     Column("crew_id", String(64), primary_key=True),
+)
+# the outbox: customer notices, each derived from the logged event ``seq`` (api/outbox.py)
+notices = Table(
+    "notices", metadata,
+    Column("notice_id", String(40), primary_key=True),
+    Column("seq", Integer, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("kinds", JSON, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+deliveries = Table(
+    "deliveries", metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("notice_id", String(40), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed (gave up)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Float, nullable=False),  # unix seconds of the next attempt
+    Column("last_error", Text, nullable=False, default=""),
+    Column("delivered_at", String(40), nullable=True),
+    Index("ix_deliveries_due", "status", "next_at"),
 )
 
 

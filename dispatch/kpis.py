@@ -192,6 +192,8 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "callback_reached_rate": round((engine.callbacks.done - engine.callbacks.unanswered) / owed, 4)
         if owed else None,
         "work_reopened_by_callbacks": log.reopened,
+        "planned_outages": len(engine.planned.outages),
+        "planned_outages_urgent": engine.planned.urgent,
         "crew_assignments": log.assigned,
         "crew_recalls": log.recalled,
         "crew_diversions": log.diverted,

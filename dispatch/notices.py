@@ -96,13 +96,13 @@ class NoticeBook:
         self._told_etr: dict[str, int | None] = {}  # acknowledged, not yet restored: the ETR told
         self._told_area: set[tuple[NoticeKind, str, str]] = set()
 
-    def after(self, event: Event, decisions: Sequence[Decision]) -> list[Notice]:
-        """The notices of one applied event and the decisions it led to."""
-        t = event.t_s
+    def after(self, t_s: int, decisions: Sequence[Decision], event: Event | None = None) -> list[Notice]:
+        """The notices of the decisions made at ``t_s`` and of the ``event`` the engine applied
+        with them (None: it refused the event, or there was none)."""
         out: list[Notice] = []
         if isinstance(event, PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled):
             out += self._planned(event)
-        out += self._new_callers(t)
+        out += self._new_callers(t_s)
         for d in decisions:
             if isinstance(d, EtrUpdate):
                 out += self._etr(d)

@@ -56,4 +56,8 @@ def kpis(who: Who, lv: Live) -> dict[str, Any]:
                 "customer_side_faults": engine.log.customer_side_faults,
                 "hours_of_service_alerts": engine.log.hours_of_service_breaches,
                 "callbacks_owed": owed, "callbacks_done": engine.callbacks.done,
+                "callbacks_unanswered": engine.callbacks.unanswered,
+                "planned_outages": len(engine.planned.outages),
+                "planned_outages_urgent": engine.planned.urgent,
+                "notice_deliveries": lv.notifier.outbox.counts(),
                 "events_applied": lv.applied_seq, "events_refused": lv.refused}

@@ -470,6 +470,7 @@ class ApiFuzz(RuleBasedStateMachine):
         self.http = httpx.Client(base_url=self.server.start(), timeout=90)
         self.filed = 0
         self.planned: list[str] = []
+        self.planned_windows: dict[str, tuple[datetime, datetime]] = {}
         self.callers: list[dict[str, Any]] = []
         self.orders: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -776,17 +777,40 @@ class ApiFuzz(RuleBasedStateMachine):
                        (200,) if callback in due else (409,), role=role, body={"outcome": outcome})
 
     def planned_outage(self, data: st.DataObject) -> None:
-        """A planned outage under way, ending within minutes (its callers are called back
-        then); now and then one reusing an id (409)."""
-        reuse = self._chance(data, 20) and bool(self.planned)
-        outage_id = self._pick(data, self.planned) if reuse else f"PO{len(self.planned) + 1}"
+        """An urgent planned outage starting in seconds and ending within minutes (its callers
+        are called back then); now and then one reusing an id (409), one at short notice not
+        marked urgent (422), a move of one's end, or calling one off before it starts."""
         now = datetime.now(UTC)
-        end = now + timedelta(seconds=data.draw(st.integers(30, 900)))
+        what = self._pick(data, ("new", "new", "reuse", "short", "move", "cancel"))
+        if what in ("reuse", "move", "cancel") and not self.planned:
+            what = "new"
+        if what == "move":
+            outage_id = self._pick(data, self.planned)
+            start, end = self.planned_windows[str(outage_id)]
+            later = timedelta(seconds=data.draw(st.integers(30, 600)))
+            new_end = max(end, now + timedelta(seconds=60)) + later
+            body = {"start": start.isoformat(), "end": new_end.isoformat(), "urgent": True, "reason": "fuzz"}
+            codes = (200, 409, 422)  # 409: over meanwhile; 422: its start already passed
+            r = self._send("planned_outage", "PUT", f"/v1/planned-outages/{outage_id}", codes, body=body)
+            if r.status_code == 200:
+                self.planned_windows[str(outage_id)] = (start, new_end)
+            return
+        if what == "cancel":
+            outage_id = self._pick(data, self.planned)
+            self._send("planned_outage", "POST", f"/v1/planned-outages/{outage_id}/cancel", (200, 409),
+                       body={"reason": "fuzz"})
+            return
+        outage_id = self._pick(data, self.planned) if what == "reuse" else f"PO{len(self.planned) + 1}"
+        start = now + timedelta(seconds=15)
+        end = start + timedelta(seconds=data.draw(st.integers(30, 900)))
         body = {"outage_id": outage_id, "device_id": self._pick(data, self.grid.planned_devices),
-                "start": (now - timedelta(minutes=5)).isoformat(), "end": end.isoformat()}
-        if not reuse:
+                "start": start.isoformat(), "end": end.isoformat(), "urgent": what != "short",
+                "reason": "fuzz: urgent repair" if what != "short" else ""}
+        if what == "new":
             self.planned.append(str(outage_id))
-        self._send("planned_outage", "POST", "/v1/planned-outages", (409,) if reuse else (201,), body=body)
+            self.planned_windows[str(outage_id)] = (start, end)
+        codes = {"new": (201,), "reuse": (409,), "short": (422,)}[str(what)]
+        self._send("planned_outage", "POST", "/v1/planned-outages", codes, body=body)
 
     def crew_update(self, data: st.DataObject) -> None:
         """A crew's GPS fix somewhere in the feeders' streets, its duty (off: a job it is on is

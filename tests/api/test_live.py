@@ -60,7 +60,7 @@ def test_an_event_that_raises_is_rolled_back_and_the_engine_goes_on(
     device = _devices(region)[3]
     _poison(monkeypatch, "_on_planned",
             lambda ev: isinstance(ev, PlannedOutageAnnounced) and ev.outage_id.endswith("POISON"))
-    start = datetime.now(UTC) + timedelta(days=2)
+    start = datetime.now(UTC) + timedelta(days=8)
     end = start + timedelta(hours=4)
     window = {"device_id": device, "start": start.isoformat(), "end": end.isoformat()}
     with TestClient(create_app(settings, region=region)) as client:

@@ -242,7 +242,7 @@ def test_planned_outage_ids_are_unique_and_apart_from_incident_ids(api: Api) -> 
     order = _order_for_call(api)  # incident I000001
     h = api.as_("dispatcher")
     device = next(d for d in api.region.network.device_id if d)
-    start = datetime.now(UTC) + timedelta(days=7)
+    start = datetime.now(UTC) + timedelta(days=8)
     body = {"outage_id": order["incident_id"], "device_id": device, "start": start.isoformat(),
             "end": (start + timedelta(hours=6)).isoformat()}
     r = api.client.post("/v1/planned-outages", json=body, headers=h)

@@ -55,7 +55,7 @@ def _storm_notices(region: Region, channel: Channel) -> tuple[DispatchEngine, li
             continue
         field.accepted(ev)
         field.hear(decisions)
-        notices += book.after(ev, decisions)
+        notices += book.after(ev.t_s, decisions, ev)
         if not field.busy and not engine.has_open_work():
             break
     return engine, notices
@@ -142,7 +142,7 @@ def test_planned_outage_notices_reach_every_customer_below_and_each_area(small_r
         engine = DispatchEngine(small_region, crews, NearestAvailableCrew(),
                                 travel=RoadTravel(small_region.roads))
         book = NoticeBook(engine, channel=channel)
-        said = [book.after(ev, engine.handle(ev)) for ev in events]
+        said = [book.after(ev.t_s, engine.handle(ev), ev) for ev in events]
         kinds = (K.PLANNED_OUTAGE, K.PLANNED_CHANGED, K.PLANNED_CANCELLED)
         for notices, kind in zip(said, kinds, strict=True):
             assert {n.kind for n in notices} == {kind}
@@ -163,7 +163,7 @@ def test_a_caller_inside_a_planned_outage_is_acknowledged_with_its_end(small_reg
     book = NoticeBook(engine)
     week = PLANNED_NOTICE_S
     for ev in (PlannedOutageAnnounced(0, "P1", net.device_id[fuse], week, week + 3600),):
-        book.after(ev, engine.handle(ev))
+        book.after(ev.t_s, engine.handle(ev), ev)
     call = CallReceived(week + 60, Call("K1", week + 60, customer_id=customer))
-    (ack,) = book.after(call, engine.handle(call))
+    (ack,) = book.after(call.t_s, engine.handle(call), call)
     assert ack == Notice(K.ACKNOWLEDGED, week + 60, "P1", (customer,), etr_s=week + 3600)
