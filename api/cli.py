@@ -63,6 +63,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not 0 < value <= 7 * 24 * 60:
+        raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most a week, got {text}")
+    return value
+
+
 def _param(text: str) -> tuple[str, float]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -159,7 +169,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, demo=args.demo,
                                  demo_speed=args.demo_speed, grid=args.grid,
-                                 grid_scale=args.scale, policy=args.policy)
+                                 grid_scale=args.scale, policy=args.policy, notice_channel=args.notices,
+                                 etr_notice_margin_s=int(args.etr_notice_margin * 60))
     settings.check()
     check_data_dir(settings.data_dir)
     lock = WriterLock(settings.database_url).acquire()  # held until the process ends
@@ -407,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "anonymous visitors may read (needs a data folder without an event log)")
     sv.add_argument("--demo-speed", type=float, default=60.0,
                     help="--demo: storm seconds per real second (default 60)")
+    sv.add_argument("--notices", choices=["customer", "transformer"], default="customer",
+                    help="customer notices: one per customer (SMS, app), or one per transformer area for "
+                         "group channels (WeChat groups); default customer")
+    sv.add_argument("--etr-notice-margin", type=_positive_minutes, default=60.0, metavar="MINUTES",
+                    help="tell an acknowledged caller of a new ETR once it moves this much (default 60)")
     sv.set_defaults(func=_serve)
     tk = sub.add_parser("token", help="API tokens")
     tk_sub = tk.add_subparsers(dest="token_command", required=True)
