@@ -3,7 +3,9 @@ the engine's events and decisions unfold.
 
 - ``acknowledged``: the call is tied to an outage, with its first ETR (sent at the first quote;
   a call settled before any quote is acknowledged without one);
-- ``etr_changed``: the ETR of an acknowledged caller moved by ``etr_margin_s`` or more;
+- ``etr_changed``: the ETR of an acknowledged caller moved by ``etr_margin_s`` or more from the
+  one they were told, looked at once a new quote has held ``etr_hold_s`` (a quote that flaps
+  back within minutes, as re-plans make them, never reaches the customer);
 - ``restored``: supply is back (the caller's callback fell due), or ``customer_side``: the fault
   is the customer's own (found on the phone or by the first responder);
 - ``callback_due``: the call-taker owes the customer a callback;
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from dispatch.engine import DispatchEngine
 
 ETR_NOTICE_MARGIN_S = 60 * 60  # an acknowledged caller hears of an ETR that moves at least this much
+ETR_HOLD_S = 15 * 60  # ... and that has held this long (re-plans make quotes flap within minutes)
 
 
 class NoticeKind(StrEnum):
@@ -87,14 +90,16 @@ class NoticeBook:
     """Follows the engine and says the notices each applied event causes (``after``)."""
 
     def __init__(self, engine: DispatchEngine, *, channel: Channel = Channel.CUSTOMER,
-                 etr_margin_s: int = ETR_NOTICE_MARGIN_S) -> None:
+                 etr_margin_s: int = ETR_NOTICE_MARGIN_S, etr_hold_s: int = ETR_HOLD_S) -> None:
         self.engine = engine
         self.channel = Channel(channel)
         self.etr_margin_s = etr_margin_s
+        self.etr_hold_s = etr_hold_s
         self._seen = 0  # callbacks owed so far (``CallbackBook.ids``) already looked at
         self._pending: set[str] = set()  # callbacks whose caller awaits an acknowledgement
         self._told_etr: dict[str, int | None] = {}  # acknowledged, not yet restored: the ETR told
         self._told_area: set[tuple[NoticeKind, str, str]] = set()
+        self._moved: dict[str, int] = {}  # orders re-quoted, since when, to be looked at again
 
     def after(self, t_s: int, decisions: Sequence[Decision], event: Event | None = None) -> list[Notice]:
         """The notices of the decisions made at ``t_s`` and of the ``event`` the engine applied
@@ -103,6 +108,7 @@ class NoticeBook:
         if isinstance(event, PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled):
             out += self._planned(event)
         out += self._new_callers(t_s)
+        out += self._changes(t_s)
         for d in decisions:
             if isinstance(d, EtrUpdate):
                 out += self._etr(d)
@@ -132,22 +138,37 @@ class NoticeBook:
         return out
 
     def _etr(self, d: EtrUpdate) -> list[Notice]:
+        """A new quote: callers still waiting are acknowledged with it; for the others the
+        order's ETR is looked at again once the quote has held ``etr_hold_s``."""
         book = self.engine.callbacks
         out = []
         for callback_id in book.of_order.get(d.order_id, ()):
-            cb = book.callbacks[callback_id]
             if callback_id in self._pending:
                 self._pending.discard(callback_id)
-                kind = NoticeKind.ACKNOWLEDGED
-            elif callback_id in self._told_etr:
-                told = self._told_etr[callback_id]
-                if told is not None and abs(d.etr_s - told) < self.etr_margin_s:
-                    continue
-                kind = NoticeKind.ETR_CHANGED
-            else:
+                self._told_etr[callback_id] = d.etr_s
+                out.append(Notice(NoticeKind.ACKNOWLEDGED, d.t_s, d.order_id,
+                                  (book.callbacks[callback_id].customer_id,), etr_s=d.etr_s))
+        self._moved.setdefault(d.order_id, d.t_s)
+        return out
+
+    def _changes(self, t_s: int) -> list[Notice]:
+        """Orders whose ETR moved ``etr_hold_s`` ago or more: their acknowledged callers whose
+        ETR now differs from the one they were told by ``etr_margin_s`` or more are told."""
+        ripe = [o for o, since in self._moved.items() if t_s - since >= self.etr_hold_s]
+        book = self.engine.callbacks
+        out = []
+        for order_id in ripe:
+            del self._moved[order_id]
+            etr = self.engine.etr.get(order_id)
+            if etr is None:
                 continue
-            self._told_etr[callback_id] = d.etr_s
-            out.append(Notice(kind, d.t_s, d.order_id, (cb.customer_id,), etr_s=d.etr_s))
+            for callback_id in book.of_order.get(order_id, ()):
+                told = self._told_etr.get(callback_id)
+                if told is None or abs(etr - told) < self.etr_margin_s:
+                    continue
+                self._told_etr[callback_id] = etr
+                customer_id = book.callbacks[callback_id].customer_id
+                out.append(Notice(NoticeKind.ETR_CHANGED, t_s, order_id, (customer_id,), etr_s=etr))
         return out
 
     def _due(self, d: CallbackDue) -> list[Notice]:

@@ -12,6 +12,7 @@ from dispatch.crews import Crew, RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
 from dispatch.events import (
     CallReceived,
+    EtrUpdate,
     Event,
     EventError,
     PlannedOutageAnnounced,
@@ -167,3 +168,26 @@ def test_a_caller_inside_a_planned_outage_is_acknowledged_with_its_end(small_reg
     call = CallReceived(week + 60, Call("K1", week + 60, customer_id=customer))
     (ack,) = book.after(call.t_s, engine.handle(call), call)
     assert ack == Notice(K.ACKNOWLEDGED, week + 60, "P1", (customer,), etr_s=week + 3600)
+
+
+def test_a_flapping_etr_is_not_told_and_one_that_holds_is(small_region: Region) -> None:
+    """Re-plans can flip an order's quote and back within minutes: a caller hears of a new ETR
+    only once it has held ``etr_hold_s`` and differs by the margin from the one they were told."""
+    engine = DispatchEngine(small_region, [], NearestAvailableCrew(), travel=RoadTravel(small_region.roads))
+    book = NoticeBook(engine, etr_margin_s=3600, etr_hold_s=900)
+    customer = str(small_region.customers["customer_id"].iat[5])
+    call = CallReceived(100, Call("K1", 100, customer_id=customer))
+    (ack,) = book.after(100, engine.handle(call), call)
+    etr, order = ack.etr_s, ack.order_id
+    assert ack.kind == K.ACKNOWLEDGED and etr is not None
+
+    def quote(t: int, new: int) -> list[Notice]:
+        engine.etrs.current[order] = new
+        return book.after(t, [EtrUpdate(t, order, new)])
+
+    assert quote(200, etr + 7200) == [] and quote(500, etr) == []  # flapped back
+    assert book.after(1200, []) == []  # held, but what was told still stands
+    assert quote(2000, etr + 7200) == [] and book.after(2899, []) == []
+    (change,) = book.after(2900, [])
+    assert change == Notice(K.ETR_CHANGED, 2900, order, (customer,), etr_s=etr + 7200)
+    assert quote(3000, etr + 7200 + 1800) == [] and book.after(4000, []) == []  # under the margin
