@@ -29,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # What a run counts as a problem, by its name in the results -> the fuzz tally's kind.
 PROBLEMS = {"engine_deaths": "engine", "server_errors": "5xx", "restart_mismatches": "restart",
             "broken_invariants": "state", "legal_requests_refused": "answer",
-            "refusals_that_changed_state": "refusal"}
+            "refusals_that_changed_state": "refusal", "notices_lost_or_corrupted": "notices"}
 
 
 def fuzz(store: str, seed: int, runs: int, steps: int, root: Path, pg_url: str | None) -> dict[str, Any]:

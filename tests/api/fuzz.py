@@ -21,7 +21,9 @@ After every step: no answer was a 5xx, ``/readyz`` answers 200, the engine rolle
 is whole (``state_problems``). A restart first lets the server start and end the shifts due by
 the storm clock (its clock ticks once an hour here), waits until the engine is idle, reads the
 state, stops the server, starts it again on the same store and reads it again: the two must be
-equal.
+equal. A webhook receiver subscribed to every notice kind runs through the whole run, restarts
+included: at its end every notice committed has reached it, signed, a second time only with the
+same body, and none was given up.
 
 ``FuzzTally`` counts what happened. In strict mode (the tests) the first problem fails the run;
 otherwise (the benchmark) problems are counted and the run goes on.
@@ -52,10 +54,13 @@ from api.live import LiveDispatch
 from api.server_process import caught_up
 from api.settings import Settings
 from api.store import Store
+from api.webhooks import sign
 from dispatch.crews import Crew
+from dispatch.notices import NoticeKind
 from grid_model.network import Construction, DeviceKind, NodeKind
 from grid_model.region import Region
 from tests.api.conftest import _fresh_database, issue_tokens, make_settings, served
+from tests.api.receiver import receiver
 
 T = TypeVar("T")
 
@@ -77,6 +82,7 @@ _WEIGHTS = {"calls": 16, "crews_work": 22, "device_report": 5, "assign": 9, "hel
             "outage_grows": 3, "crews_home": 1, "restart": 3, "cancel": 5, "callback": 9, "planned_outage": 4,
             "crew_update": 8, "refused": 6, "replan": 4, "reads": 4}
 OPERATIONS = tuple(op for op, weight in _WEIGHTS.items() for _ in range(weight))
+HOOK_SECRET = "fuzz-hook-secret-0123456789"  # the run's webhook receiver checks every delivery with it
 # How far into the storm each run's store starts (its clock's epoch set back so far), in turn:
 # at the start, and just before each change of the roster's two 16-hour shifts (8 h, 16 h: the
 # first shift's duty limit, 24 h), so that runs cross shift ends and duty limits.
@@ -468,6 +474,11 @@ class ApiFuzz(RuleBasedStateMachine):
         self.tally.runs += 1
         self.server = FuzzServer(self.settings, self.grid.region)
         self.http = httpx.Client(base_url=self.server.start(), timeout=90)
+        self._receiving = contextlib.ExitStack()
+        self.receiver = self._receiving.enter_context(receiver())
+        self._send("subscribe", "POST", "/v1/subscriptions", (201,),
+                   body={"url": self.receiver.url, "kinds": [k.value for k in NoticeKind],
+                         "secret": HOOK_SECRET})
         self.filed = 0
         self.planned: list[str] = []
         self.planned_windows: dict[str, tuple[datetime, datetime]] = {}
@@ -484,8 +495,33 @@ class ApiFuzz(RuleBasedStateMachine):
         store.dispose()
 
     def teardown(self) -> None:
-        self.http.close()
-        self.server.stop()
+        try:
+            self._notices_delivered()
+        finally:
+            self.http.close()
+            self.server.stop()
+            self._receiving.close()
+
+    def _notices_delivered(self) -> None:
+        """Every notice committed reached the receiver, signed, a second time only with the same
+        body; none was given up."""
+        deadline = time.monotonic() + 30
+        while True:
+            (sub,) = self.http.get("/v1/subscriptions", headers=self._as("dispatcher")).json()
+            if sub["deliveries"]["pending"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        counts = sub["deliveries"]
+        with self.receiver.lock:
+            got = list(self.receiver.got)
+        first: dict[str, bytes] = {}
+        for r in got:
+            if r.headers.get("X-Signature") != sign(HOOK_SECRET, r.raw):
+                self.tally.problem("notices", f"notice {r.body['id']}: bad signature")
+            if first.setdefault(r.body["id"], r.raw) != r.raw:
+                self.tally.problem("notices", f"notice {r.body['id']} delivered twice with different bodies")
+        if counts["pending"] or counts["failed"] or counts["delivered"] != len(first):
+            self.tally.problem("notices", f"deliveries {counts}, the receiver took {len(first)} notices")
 
     # -- requests --------------------------------------------------------------------------
     def _as(self, role: str, crew_id: str = "") -> dict[str, str]:
