@@ -196,8 +196,12 @@ def read_events(path: Path, region: Region) -> list[StormEvent]:
             if end <= start:
                 raise StormFileError(f"{path}:{lineno}: planned outage ends ({end}) before it "
                                      f"starts ({start})")
+            urgent, reason = obj.get("urgent", False), obj.get("reason", "")
+            if not isinstance(urgent, bool) or not isinstance(reason, str):
+                raise StormFileError(f"{path}:{lineno}: planned outage: 'urgent' must be true or false and "
+                                     f"'reason' text, got {urgent!r} and {reason!r}")
             out.append(PlannedOutageEvent(t, str(_field(path, lineno, obj, "outage_id", str)),
-                                          dev, start, end))
+                                          dev, start, end, urgent, reason))
         else:
             raise StormFileError(f"{path}:{lineno}: unknown event type {kind!r}")
     return out

@@ -85,6 +85,8 @@ HEADER = {"format": "outage-dispatch/storm-events", "version": 1}
      r":2: field 't_s' must be int"),
     (['{"t_s": 1, "type": "hail", "call_id": "K1"}'], r":2: unknown event type 'hail'"),
     (['{"t_s": 1, "type": "call", "call_id": "K1"}'], r":2: call K1 has none of"),
+    (['{"t_s": 1, "type": "planned_outage", "outage_id": "P1", "device_id": "FU-F0101-T001", "start_s": 9, '
+      '"end_s": 99, "urgent": "yes"}'], r":2: planned outage: 'urgent' must be true or false"),
 ])
 def test_bad_event_lines_stop_with_line_number_and_reason(
         small_region: Region, tmp_path: Path, lines: list[str], message: str) -> None:
