@@ -29,6 +29,7 @@ class ApiMetrics:
     engine_lag_seconds: Gauge
     events_refused: Gauge
     events_rolled_back: Gauge
+    notice_deliveries: Gauge
 
     @classmethod
     def create(cls) -> ApiMetrics:
@@ -49,7 +50,9 @@ class ApiMetrics:
             events_refused=Gauge("engine_events_refused", "Logged events refused (the engine's refusals and "
                                  "the rolled-back ones)", registry=registry),
             events_rolled_back=Gauge("engine_events_rolled_back", "Logged events (or decision points) rolled "
-                                     "back because applying them raised", registry=registry))
+                                     "back because applying them raised", registry=registry),
+            notice_deliveries=Gauge("notice_deliveries", "Webhook deliveries of customer notices by status "
+                                    "(pending, delivered, failed: given up)", ["status"], registry=registry))
 
 
 @dataclass(slots=True)

@@ -53,6 +53,11 @@ def metrics(state: State) -> Response:
         m.engine_lag_seconds.set(waited)
         m.events_refused.set(lv.refused)
         m.events_rolled_back.set(lv.rolled_back)
+        try:
+            for status, n in lv.notifier.outbox.counts().items():
+                m.notice_deliveries.labels(status).set(n)
+        except SQLAlchemyError:
+            pass  # the store is away: /readyz says so
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 

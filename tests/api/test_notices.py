@@ -120,6 +120,7 @@ def test_a_receiver_that_never_takes_it_is_given_up_and_can_be_retried(fast_api:
         assert row["attempts"] == 3 and row["last_error"].startswith("HTTP 500") and not rec.taken()
         assert api.client.get("/v1/subscriptions", headers=h).json()[0]["deliveries"] == \
             {"pending": 0, "delivered": 0, "failed": 1}
+        assert 'notice_deliveries{status="failed"} 1.0' in api.client.get("/metrics").text  # to alert on
         answer["status"] = 204
         assert api.client.post(f"/v1/subscriptions/{sub}/retry", headers=h).json()["requeued"] == 1
         _until(lambda: rec.taken(), "delivered after the retry")
