@@ -1,0 +1,173 @@
+"""Switching plans: for a located MV fault, the steps that isolate the faulted section and
+re-energise the healthy ones, and those that return the feeder to normal after the repair.
+
+Isolate and restore, for a fault on the edge into node ``f`` cleared by device ``d``:
+1. open the nearest switch ``u`` between ``d`` and the fault (on the fault's own edge at the
+   latest), then re-close ``d`` (a breaker or recloser, from the control room): the customers
+   above the section are back;
+2. open the first switches below ``f`` (each ``s``: the section's far ends), then for each, close
+   the tie inside its subtree with room for the customers there: they are back from the
+   neighbouring feeder. A subtree no tie can carry is tried a switch further down (that switch
+   opened too; the customers between stay dark until the repair).
+Return to normal, after the repair: close ``u``, then for each tie used: open it, then close the
+switches opened below it, upstream first. A tie is never closed before the switch that cuts its
+section from the fault is open (no closing onto a fault), and opened before that switch closes
+again (two feeders are never in parallel).
+
+Each step is remote (done at once from the control room) or manual (a crew travels to the
+switch and spends ``MANUAL_STEP_S`` there). The plan says which steps come after which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.switches import SwitchKind, SwitchLayer, Tie
+
+MANUAL_STEP_S = 5 * 60  # a crew on site operating a manual switch (hot stick, locks, tags)
+_RECLOSABLE = (DeviceKind.BREAKER, DeviceKind.RECLOSER)
+
+
+class SwitchingError(ValueError):
+    """No plan: the fault is not on the MV network, or what cleared it is not above it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchStep:
+    """One operation: ``action`` (open or close) on a switch, device or tie at ``node``;
+    ``after`` the steps (by index) it must wait for; ``restores`` the customers it brings back."""
+
+    action: str
+    element_id: str
+    node: int
+    remote: bool
+    phase: str  # isolate, restore, normal
+    after: tuple[int, ...] = ()
+    restores: int = 0
+    tie: Tie | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchingPlan:
+    fault: int
+    device: int
+    steps: tuple[SwitchStep, ...]
+    customers_restored: int
+    customers_dark: int  # until the repair: the faulted section and what no tie could carry
+
+
+def _first_switches_below(net: Network, layer: SwitchLayer, node: int) -> list[int]:
+    """The switch points strictly below ``node`` with none between them and ``node``."""
+    sl = net.subtree(node)
+    points = np.flatnonzero(layer.switch[sl.start + 1:sl.stop] != SwitchKind.NONE) + sl.start + 1
+    out: list[int] = []
+    until = -1
+    for p in points.tolist():  # preorder: a subtree is contiguous, so skip the points inside the last
+        if p >= until:
+            out.append(p)
+            until = p + int(net.size[p])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Pickup:
+    """Re-feed ``node``'s subtree through ``tie`` once the switches of ``chain`` (down to
+    ``node``) are open."""
+
+    chain: tuple[int, ...]
+    tie: Tie
+    inside: int
+    customers: int
+
+
+def _pickups(net: Network, layer: SwitchLayer, s: int, open_nodes: npt.NDArray[np.bool_],
+             load: dict[str, int]) -> list[_Pickup]:
+    """How to re-feed ``s``'s subtree: the tie with the most room that carries it all (its far
+    end fed, no other open point inside), else the same for each first switch further down."""
+    need = int(layer.customers_below[s])
+    sl = net.subtree(s)
+    best: tuple[Tie, int, int] | None = None
+    fed_by_tie = any(load.get(t.tie_id, 0) and (sl.start <= t.a < sl.stop or sl.start <= t.b < sl.stop)
+                     for t in layer.ties)
+    if not open_nodes[sl.start + 1:sl.stop].any() and not fed_by_tie:
+        for t in layer.ties:
+            a_in, b_in = sl.start <= t.a < sl.stop, sl.start <= t.b < sl.stop
+            if a_in == b_in:
+                continue
+            inside, outside = (t.a, t.b) if a_in else (t.b, t.a)
+            room = t.capacity - load.get(t.tie_id, 0)
+            if room >= need and _fed(net, open_nodes, outside) and (best is None or room > best[1]):
+                best = (t, room, inside)
+    if best is not None:
+        load[best[0].tie_id] = load.get(best[0].tie_id, 0) + need
+        return [_Pickup((s,), best[0], best[2], need)]
+    return [_Pickup((s, *p.chain), p.tie, p.inside, p.customers)
+            for below in _first_switches_below(net, layer, s)
+            for p in _pickups(net, layer, below, open_nodes, load)]
+
+
+def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: npt.NDArray[np.bool_],
+                   tie_load: dict[str, int] | None = None) -> SwitchingPlan:
+    """The isolate-and-restore plan for a fault on the edge into ``fault`` (module docstring).
+    ``open_nodes`` marks what is open now, the device that cleared the fault among them (the
+    first open node on the way up); a tie is used only when its far end has supply, its section
+    holds no other open point, and ``tie_load`` (customers each tie carries already) leaves it
+    room."""
+    if net.kind[fault] not in (NodeKind.MV_NODE, NodeKind.FEEDER_HEAD):
+        raise SwitchingError(f"{net.node_id[fault]} is not on the MV network: no switching for it")
+    device = next((n for n in net.path_up(fault) if open_nodes[n]), -1)
+    if device < 0:
+        raise SwitchingError(f"nothing open above {net.node_id[fault]}: the fault has not been cleared")
+    customers = layer.customers_below
+    steps: list[SwitchStep] = []
+
+    def add(step: SwitchStep) -> int:
+        steps.append(step)
+        return len(steps) - 1
+
+    restored = 0
+    up = next((n for n in net.path_up(fault) if n != device and net.is_ancestor(device, n)
+               and layer.switch[n] != SwitchKind.NONE), -1)
+    isolated_up = up >= 0 and net.device[device] in _RECLOSABLE
+    if isolated_up:
+        opened_up = add(_switch(net, layer, "open", up, "isolate"))
+        back = int(customers[device] - customers[up])
+        add(SwitchStep("close", net.device_id[device], device, True, "restore", (opened_up,), back))
+        restored += back
+    load = dict(tie_load or {})
+    pickups = [p for s in _first_switches_below(net, layer, fault)
+               for p in _pickups(net, layer, s, open_nodes, load)]
+    opened: dict[int, int] = {}
+    for p in pickups:
+        for n in p.chain:
+            if n not in opened:
+                opened[n] = add(_switch(net, layer, "open", n, "isolate"))
+        add(SwitchStep("close", p.tie.tie_id, p.inside, p.tie.remote, "restore",
+                       tuple(opened[n] for n in p.chain), p.customers, p.tie))
+        restored += p.customers
+    done = tuple(range(len(steps)))
+    if isolated_up:
+        add(_switch(net, layer, "close", up, "normal", done))
+    closed: set[int] = set()
+    for p in pickups:
+        last = add(SwitchStep("open", p.tie.tie_id, p.inside, p.tie.remote, "normal", done, tie=p.tie))
+        for n in p.chain:
+            if n not in closed:
+                closed.add(n)
+                last = add(_switch(net, layer, "close", n, "normal", (last,)))
+    return SwitchingPlan(fault, device, tuple(steps), restored, int(customers[device]) - restored)
+
+
+def _fed(net: Network, open_nodes: npt.NDArray[np.bool_], node: int) -> bool:
+    """Whether ``node`` has supply now (nothing open on its way up)."""
+    return not any(open_nodes[n] for n in net.path_up(node))
+
+
+def _switch(net: Network, layer: SwitchLayer, action: str, node: int, phase: str,
+            after: tuple[int, ...] = ()) -> SwitchStep:
+    return SwitchStep(action, layer.switch_id[node], node, layer.switch[node] == SwitchKind.REMOTE, phase,
+                      after)

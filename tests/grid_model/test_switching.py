@@ -1,0 +1,177 @@
+"""Switches, ties and switching plans: a hand-built pair of feeders whose plan is worked out by
+hand, every MV fault of a generated region played step by step with the safety rules checked
+after each step, and the placement rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grid_model.network import Construction, DeviceKind, Network, NodeKind, build_network
+from grid_model.region import Region
+from grid_model.switches import (
+    SECTION_SHARE,
+    TIE_HEADROOM,
+    SwitchKind,
+    SwitchLayer,
+    Tie,
+    energised,
+    place_switches,
+    state_problems,
+    trunk_mask,
+)
+from grid_model.switching import SwitchingError, SwitchingPlan, plan_switching
+
+K, D = NodeKind, DeviceKind
+
+
+def _two_feeders() -> tuple[Network, SwitchLayer, dict[str, int]]:
+    """Feeder A: breaker, J1 - J2 (manual switch) - J3 - J4 (remote switch) - J5, a tie from J5 to
+    feeder B's end K2. Each junction feeds one transformer with 10 customers (B's two: 30)."""
+    rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [("S", K.SUBSTATION, "", D.NONE, "")]
+    rows += [("A", K.FEEDER_HEAD, "S", D.BREAKER, "CB-A")]
+    chain = [("J1", "A"), ("J2", "J1"), ("J3", "J2"), ("J4", "J3"), ("J5", "J4")]
+    rows += [(j, K.MV_NODE, p, D.NONE, "") for j, p in chain]
+    rows += [("B", K.FEEDER_HEAD, "S", D.BREAKER, "CB-B"), ("K1", K.MV_NODE, "B", D.NONE, ""),
+             ("K2", K.MV_NODE, "K1", D.NONE, "")]
+    for j, n in [("J1", 10), ("J2", 10), ("J3", 10), ("J4", 10), ("J5", 10), ("K1", 30), ("K2", 30)]:
+        rows += [(f"T{j}", K.TRANSFORMER, j, D.FUSE, f"FU-T{j}"), (f"L{j}", K.LV_BRANCH, f"T{j}", D.NONE, "")]
+        for c in range(n):
+            rows += [(f"D{j}{c}", K.SERVICE_DROP, f"L{j}", D.NONE, ""),
+                     (f"M{j}{c}", K.METER_BOX, f"D{j}{c}", D.NONE, ""),
+                     (f"C{j}{c}", K.CUSTOMER, f"M{j}{c}", D.NONE, "")]
+    pos = {r[0]: i for i, r in enumerate(rows)}
+    n = len(rows)
+    net = build_network(node_id=[r[0] for r in rows], kind=[r[1] for r in rows],
+                        parent=[pos[r[2]] if r[2] else -1 for r in rows], x_m=[0.0] * n, y_m=[0.0] * n,
+                        device=[r[3] for r in rows], device_id=[r[4] for r in rows],
+                        construction=[Construction.OVERHEAD] * n, length_m=[10.0] * n, area=[0] * n)
+    idx = net.index_of()
+    switch = np.zeros(net.n_nodes, dtype=np.int8)
+    ids = [""] * net.n_nodes
+    for name, kind in (("A", SwitchKind.REMOTE), ("B", SwitchKind.REMOTE), ("J2", SwitchKind.MANUAL),
+                       ("J4", SwitchKind.REMOTE)):
+        switch[idx[name]], ids[idx[name]] = kind, f"SW-{name}"
+    customers = net.count_below(net.kind == NodeKind.CUSTOMER)
+    tie = Tie("TIE-J5-K2", idx["J5"], idx["K2"], False, 30)
+    return net, SwitchLayer(switch, tuple(ids), (tie,), customers), idx
+
+
+def _play(net: Network, layer: SwitchLayer, plan: SwitchingPlan, open_nodes: np.ndarray, *,
+          until: str = "") -> tuple[list[str], list[Tie]]:
+    """Carry out the plan's steps in order (up to the first of phase ``until``), the fault
+    repaired before the return to normal; the problems of the state after each step, and the
+    ties left closed. ``open_nodes`` is changed in place."""
+    problems = []
+    closed: list[Tie] = []
+    faults = [plan.fault]
+    for k, step in enumerate(plan.steps):
+        assert all(a < k for a in step.after)
+        if step.phase == until:
+            break
+        if step.phase == "normal":
+            faults = []
+        if step.tie is not None:
+            closed = [*closed, step.tie] if step.action == "close" else \
+                [t for t in closed if t is not step.tie]
+        else:
+            open_nodes[step.node] = step.action == "open"
+        problems += [f"after step {k} ({step.action} {step.element_id}): {p}"
+                     for p in state_problems(net, layer, open_nodes, closed, faults)]
+    return problems, closed
+
+
+def test_a_fault_between_two_switches_is_isolated_and_both_sides_restored() -> None:
+    net, layer, idx = _two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True  # the breaker cleared a fault on the section J2-J3
+    plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
+    assert [(s.action, s.element_id, s.phase, s.after, s.restores) for s in plan.steps] == [
+        ("open", "SW-J2", "isolate", (), 0),
+        ("close", "CB-A", "restore", (0,), 10),  # J1's 10 customers back from the substation
+        ("open", "SW-J4", "isolate", (), 0),
+        ("close", "TIE-J5-K2", "restore", (2,), 20),  # J4 and J5 back from feeder B
+        ("close", "SW-J2", "normal", (0, 1, 2, 3), 0),
+        ("open", "TIE-J5-K2", "normal", (0, 1, 2, 3), 0),
+        ("close", "SW-J4", "normal", (5,), 0)]
+    assert [s.remote for s in plan.steps] == [False, True, True, False, False, False, True]
+    assert plan.customers_restored == 30 and plan.customers_dark == 20  # J2, J3 wait for the repair
+    assert _play(net, layer, plan, open_nodes) == ([], [])
+    assert energised(net, open_nodes, []).all()
+
+
+def test_a_tie_without_room_is_not_used() -> None:
+    net, layer, idx = _two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True
+    plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes, tie_load={"TIE-J5-K2": 11})
+    assert [s.element_id for s in plan.steps] == ["SW-J2", "CB-A", "SW-J2"]  # 19 of room for 20
+    assert plan.customers_restored == 10 and plan.customers_dark == 40
+
+
+def test_a_fault_on_the_tie_side_feeder_keeps_the_tie_open() -> None:
+    net, layer, idx = _two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["B"]] = True  # feeder B is out: the tie's far end has no supply
+    open_nodes[idx["A"]] = True
+    plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
+    assert all(s.tie is None for s in plan.steps)
+
+
+def test_what_cannot_be_switched_is_refused_with_the_reason() -> None:
+    net, layer, idx = _two_feeders()
+    with pytest.raises(SwitchingError, match="CJ30 is not on the MV network"):
+        plan_switching(net, layer, idx["CJ30"], open_nodes=np.zeros(net.n_nodes, dtype=bool))
+    with pytest.raises(SwitchingError, match="nothing open above J3"):
+        plan_switching(net, layer, idx["J3"], open_nodes=np.zeros(net.n_nodes, dtype=bool))
+
+
+@pytest.fixture(scope="module")
+def region_layer(small_region: Region) -> SwitchLayer:
+    return place_switches(small_region.network)
+
+
+def test_every_mv_fault_of_a_region_is_switched_safely(small_region: Region,
+                                                       region_layer: SwitchLayer) -> None:
+    """Each MV junction's fault, cleared by its nearest device: every step leaves no fault fed,
+    no loop and no tie over its capacity; the customers restored are those with supply after
+    the restore phase; the return to normal leaves every customer fed."""
+    net = small_region.network
+    customer = net.kind == NodeKind.CUSTOMER
+    by_tie = 0
+    for f in np.flatnonzero(net.kind == NodeKind.MV_NODE).tolist():
+        cleared = np.zeros(net.n_nodes, dtype=bool)
+        cleared[int(net.device_ancestor[f])] = True
+        plan = plan_switching(net, region_layer, f, open_nodes=cleared)
+        state = cleared.copy()
+        problems, closed = _play(net, region_layer, plan, state, until="normal")
+        assert problems == [], (net.node_id[f], problems)
+        assert int((customer & ~energised(net, state, closed)).sum()) == plan.customers_dark, net.node_id[f]
+        state = cleared.copy()
+        assert _play(net, region_layer, plan, state) == ([], []), net.node_id[f]
+        state[plan.device] = False  # the repair crew closes what cleared the fault, if switching did not
+        assert energised(net, state, []).all(), net.node_id[f]
+        by_tie += any(s.tie is not None for s in plan.steps)
+    assert by_tie > 0
+
+
+def test_switches_and_ties_follow_the_placement_rules(small_region: Region,
+                                                      region_layer: SwitchLayer) -> None:
+    net = small_region.network
+    heads = net.nodes_of_kind(NodeKind.FEEDER_HEAD)
+    feeder_customers = region_layer.customers_below[heads]
+    trunk = trunk_mask(net)
+    sections = [i for i in region_layer.switch_points().tolist()
+                if region_layer.switch_id[i].startswith("SW-")]
+    assert sections
+    for i in sections:
+        assert trunk[i]
+        assert region_layer.customers_below[i] >= SECTION_SHARE / 2 * feeder_customers[net.feeder_idx[i]]
+    assert {region_layer.switch_id[i] for i in np.flatnonzero(np.isin(net.device, (D.BREAKER, D.RECLOSER)))} \
+        <= set(region_layer.switch_id)
+    for t in region_layer.ties:
+        fa, fb = int(net.feeder_idx[t.a]), int(net.feeder_idx[t.b])
+        assert fa != fb and trunk[t.a] and trunk[t.b]
+        assert t.capacity == int(TIE_HEADROOM * min(feeder_customers[fa], feeder_customers[fb]))
+    again = place_switches(net)
+    assert again.switch_id == region_layer.switch_id and again.ties == region_layer.ties
