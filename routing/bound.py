@@ -91,8 +91,8 @@ def _cost_at(p: Problem, a: I64) -> I64:
 
 
 def _capacity_part(p: Problem, release: I64, into: I64) -> int:
-    """Steps 3-5: the integral less the kappa corrections, rounded down with a margin for
-    float error; 0 if negative (the per-order bound is valid alone)."""
+    """Steps 3-5: the integral less the kappa corrections, 0 if negative (the per-order bound is
+    valid alone). Costs are integers, so a margin for float error off, it is rounded up."""
     h = p.horizon_s
     size = (p.service_s + into).astype(np.float64)
     kappa = np.divide(p.service_s.astype(np.float64) ** 2, 2 * size, out=np.zeros(p.n_orders),
@@ -109,7 +109,7 @@ def _capacity_part(p: Problem, release: I64, into: I64) -> int:
     grid = np.append(np.arange(t_start, h, step), h).astype(np.int64)
     total = kern.capacity_integral(grid, release - into, size, cust, release, late_w,
                                    late_from.astype(np.int64), contains, p.crew_start_s, crew_sets)
-    return max(0, math.floor(total - correction - 1e-9 * (abs(total) + correction)))
+    return max(0, math.ceil(total - correction - 1e-9 * (abs(total) + correction)))
 
 
 def _eligibility(p: Problem) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
