@@ -39,11 +39,13 @@ def least_travel(D, slack):
 
 
 @nb.njit(cache=True, nogil=True)
-def earliest_arrival(D, into, first, slack):
-    """Per order, a lower bound on its arrival by any crew that may serve it: the crew's start
-    plus its direct leg (first order) or its least first leg plus the order's least leg in
-    (any later order), and not before ``earliest``. Crews that would arrive after their end
-    (``shift_work``: after end less the work owed) are left out; NEVER if none is left."""
+def earliest_arrival(D, into, first, slack, metric):
+    """Per order, a lower bound on its arrival by any crew that may serve it, not before
+    ``earliest``. With ``metric`` (travel obeys the triangle inequality up to ``slack``): the
+    crew's start plus its direct leg, less ``slack``. Otherwise: plus the direct leg (the order
+    first) or the crew's least first leg plus the order's least leg in (any later order).
+    Crews that would arrive after their end (``shift_work``: after end less the work owed) are
+    left out; NEVER if none is left."""
     K, N = D.n_crews, D.n_orders
     out = np.full(N, NEVER, dtype=np.int64)
     for j in range(N):
@@ -52,7 +54,9 @@ def earliest_arrival(D, into, first, slack):
             if not D.crew_skills[c] & D.order_skill[j]:
                 continue
             leg = max(0, travel(D, c, K + j) - slack)
-            a = max(D.earliest[j], D.crew_start[c] + min(leg, first[c] + into[j]))
+            if not metric:
+                leg = min(leg, first[c] + into[j])
+            a = max(D.earliest[j], D.crew_start[c] + leg)
             if a + owed <= D.crew_end[c]:
                 out[j] = min(out[j], a)
     return out

@@ -11,7 +11,10 @@ under-estimates a cost:
 2. Release. A crew c holding j's skill starts j no earlier than rho_jc = max(earliest_j,
    start_c + min(t(c, j), f_c + tau_j)): j first, or after a first leg of at least f_c (c's
    least leg to an order it may serve) and a last leg of at least tau_j (the least leg into
-   j from any other order or qualified crew start); no triangle inequality is assumed. Crews
+   j from any other order or qualified crew start); no triangle inequality is assumed. With
+   euclidean travel and every service at least 1 s it is: rounding loses at most half a
+   second a leg, the service of each order on the way more than makes it up, so
+   rho_jc = max(earliest_j, start_c + t(c, j) - 1) (less 1 s more for float rounding). Crews
    with rho_jc past their end (less the shift_work owed) cannot serve j; rho_j is the least
    over the rest, clipped to H (H if none). So cost_j >= g_j(rho_j), the per-order bound.
 3. Busy time. On a crew, the intervals [a_j - tau_j, a_j + p_j] (the least leg in, then the
@@ -57,6 +60,8 @@ GRID_STEPS = 2048
 MAX_HALL_TYPES = 6
 # Floating-point travel (euclidean, DIMACS) may round differently here and in the evaluator.
 FLOAT_SLACK_S = 1
+# A route's rounded euclidean legs reach an order at least the direct leg less this (``_metric``).
+METRIC_SLACK_S = 1
 
 
 def lower_bound(p: Problem) -> int:
@@ -69,11 +74,21 @@ def lower_bound(p: Problem) -> int:
     d = kernel_data(p)
     slack = FLOAT_SLACK_S if p.travel_kind in (TravelKind.EUCLIDEAN, TravelKind.DIMACS) else 0
     into, first = kern.least_travel(d, slack)
-    release = np.minimum(kern.earliest_arrival(d, into, first, slack), p.horizon_s)
+    if _metric(p):
+        release = kern.earliest_arrival(d, into, first, slack + METRIC_SLACK_S, True)
+    else:
+        release = kern.earliest_arrival(d, into, first, slack, False)
+    release = np.minimum(release, p.horizon_s)
     per_order = int(np.sum(_cost_at(p, release)))
     if release.min() >= p.horizon_s:
         return per_order
     return per_order + _capacity_part(p, release, into)
+
+
+def _metric(p: Problem) -> bool:
+    """Euclidean legs, rounded to the second, obey the triangle inequality up to half a second
+    a leg; every order's service (at least 1 s) covers the half second of the leg after it."""
+    return p.travel_kind == TravelKind.EUCLIDEAN and bool(np.all(p.service_s >= 1))
 
 
 def _check(p: Problem) -> None:
