@@ -63,28 +63,32 @@ def earliest_arrival(D, into, first, slack, metric):
 
 
 @nb.njit(cache=True, nogil=True)
-def _done_weight(order, weight, size, room, cap, contains):
+def _done_weight(order, weight, size, room, free, cap, contains):
     """Most weight of busy time done: each order's fraction done times its weight, its
-    seconds at most ``room`` each, the load of each set of order types at most ``cap``
-    (Hall's conditions). A polymatroid with a box, so the greedy in ``order`` (decreasing
-    weight per second) is exact (Edmonds)."""
+    seconds at most ``room`` each, of which ``free`` need no crew (an order not started by the
+    horizon), the rest loading the sets of order types within ``cap`` (Hall's conditions).
+    Free seconds first (an exchange argument), then a polymatroid with a box: the greedy in
+    ``order`` (decreasing weight per second) is exact (Edmonds)."""
     val = 0.0
     residual = cap.copy()
     n_sets = len(cap)
     full = n_sets - 1
+    saturated = False
     for j in order:
         if weight[j] <= 0 or room[j] <= 0:
             continue
         if size[j] <= 0:
             val += weight[j]
             continue
-        take = room[j]
+        val += weight[j] * free[j] / size[j]
+        if saturated:
+            continue
+        take = room[j] - free[j]
         for b in range(n_sets):
             if contains[j, b] and residual[b] < take:
                 take = residual[b]
         if take <= 0:
-            if residual[full] <= 0:
-                break
+            saturated = residual[full] <= 0
             continue
         val += weight[j] * take / size[j]
         for b in range(n_sets):
@@ -105,14 +109,15 @@ def _ramp_mid(t0, t1, start):
 
 
 @nb.njit(cache=True, nogil=True)
-def capacity_integral(grid, busy_from, size, cust, cust_from, late_w, late_from, contains,
-                      crew_start, crew_sets):
+def capacity_integral(grid, busy_from, virtual_from, size, cust, cust_from, late_w, late_from,
+                      contains, crew_start, crew_sets):
     """Sum over grid steps (t0, t1] of (t1 - t0) times a lower bound on the weight (rates at
     t0, which only grow) of busy time not done during the step: the weight counted at t0 less
     the most that can be done at the step's middle, where each order's room (busy time is done
-    from ``busy_from`` on) and each crew's time since its start are replaced by concave
-    majorants over the step. The most done is then concave in t, so its mean over the step is
-    at most its value at the middle."""
+    from ``busy_from`` on, or for free from ``virtual_from`` on) and each crew's time since its
+    start are replaced by concave majorants over the step. The most done is then concave in t,
+    so its mean over the step is at most its value at the middle. Also returns the sum of the
+    steps' weights counted (the scale of the float error)."""
     n = len(size)
     n_sets = crew_sets.shape[1]
     thresholds = np.sort(np.concatenate((cust_from, late_from)))
@@ -120,8 +125,9 @@ def capacity_integral(grid, busy_from, size, cust, cust_from, late_w, late_from,
     weight = np.zeros(n)
     order = np.arange(n)
     room = np.zeros(n)
+    free = np.zeros(n)
     cap = np.zeros(n_sets)
-    total = 0.0
+    total = scale = 0.0
     for k in range(1, len(grid)):
         t0, t1 = grid[k - 1], grid[k]
         if seen < len(thresholds) and thresholds[seen] <= t0:
@@ -138,6 +144,7 @@ def capacity_integral(grid, busy_from, size, cust, cust_from, late_w, late_from,
             held += weight[j]
             if size[j] > 0:
                 room[j] = min(size[j], _ramp_mid(t0, t1, busy_from[j]))
+                free[j] = min(room[j], _ramp_mid(t0, t1, virtual_from[j]))
             else:
                 room[j] = 1.0 if busy_from[j] < t1 else 0.0
         if held <= 0:
@@ -148,5 +155,6 @@ def capacity_integral(grid, busy_from, size, cust, cust_from, late_w, late_from,
             for b in range(n_sets):
                 if crew_sets[c, b]:
                     cap[b] += span
-        total += (t1 - t0) * (held - _done_weight(order, weight, size, room, cap, contains))
-    return total
+        total += (t1 - t0) * (held - _done_weight(order, weight, size, room, free, cap, contains))
+        scale += (t1 - t0) * held
+    return total, scale

@@ -7,7 +7,8 @@ Proof sketch (docs/lower-bound.md has it at length); each step only drops a cons
 under-estimates a cost:
 
 1. Clip. g_j is non-decreasing (w_j, L_j >= 0), so order j costs at least g_j(â_j),
-   â_j = min(a_j, H) if served and H if not.
+   â_j = a_j if served by H and H otherwise (unassigned, or started later by a crew whose
+   end is past H).
 2. Release. A crew c holding j's skill starts j no earlier than rho_jc = max(earliest_j,
    start_c + min(t(c, j), f_c + tau_j)): j first, or after a first leg of at least f_c (c's
    least leg to an order it may serve) and a last leg of at least tau_j (the least leg into
@@ -17,26 +18,31 @@ under-estimates a cost:
    rho_jc = max(earliest_j, start_c + t(c, j) - 1) (less 1 s more for float rounding). Crews
    with rho_jc past their end (less the shift_work owed) cannot serve j; rho_j is the least
    over the rest, clipped to H (H if none). So cost_j >= g_j(rho_j), the per-order bound.
-3. Busy time. On a crew, the intervals [a_j - tau_j, a_j + p_j] (the least leg in, then the
-   service; length q_j) are disjoint and start at or after the crew's start, and after
-   rho_j - tau_j. Let phi_j(u) be the share of j's interval done by u (0 if unassigned).
-   For any threshold theta < H, (â_j - theta)^+ >= integral over [theta, H) of (1 - phi_j)
-   less kappa_j = p_j^2 / (2 q_j) (checked case by case: the worst case is work starting at
-   the threshold; without travel it is the mean busy time identity a = M - p/2), and
-   >= the same integral from theta + p_j with no kappa.
+3. Busy time. Give order j the interval [â_j - tau_j, â_j + p_j] (length q_j = p_j + tau_j):
+   on its crew if served by H (the leg in, then the service: on one crew these are disjoint,
+   start after the crew's start and after rho_j - tau_j), else a virtual one no crew works.
+   Let phi_j(u) be the share of it done by u. For any threshold theta (checked case by case;
+   without travel the first is the mean busy time identity a = M - p/2):
+       (â_j - theta)^+ >= integral over [theta, inf) of (1 - phi_j) - kappa_j,
+       kappa_j = p_j^2 / (2 q_j), the worst case being work that starts at theta; and
+       (â_j - theta)^+ >= integral over [theta + p_j, inf) of (1 - phi_j).
 4. Sum. g_j(â_j) - g_j(rho_j) = w_j (â_j - rho_j) + L_j (â_j - max(d_j, rho_j))^+: two such
-   terms. Lateness already running at rho_j takes the kappa form, a deadline still ahead the
-   shifted form. So the cost is at least sum_j g_j(rho_j) - sum of the kappa corrections
-   + integral over u in [T0, H) of sum_j G_j(u) (1 - phi_j(u)), G_j(u) the rates whose
+   terms (none for an order no crew can serve, nor lateness for a deadline at or past H).
+   Lateness already running at rho_j takes the kappa form, a deadline still ahead the shifted
+   form (exact when the order can be on time). So the cost is at least sum_j g_j(rho_j) - the
+   kappa corrections + integral over u of sum_j G_j(u) (1 - phi_j(u)), G_j(u) the rates whose
    thresholds have passed.
-5. Capacity. At each u, the busy time done is at most u - start_c per crew and at most
-   u - (rho_j - tau_j) and q_j per order; with eligibility kept through Hall's conditions
-   (the load of any set of skill types fits in the time of the crews holding one of them)
-   and fractions allowed, the most weight done is a linear programme over a polymatroid with
-   a box, solved exactly by the greedy in decreasing G_j / q_j (Edmonds). On a grid step the
-   rates are taken at the step's start and the programme at its middle, with concave
-   majorants of the ramps (so the most done is concave in u and its mean is at most its
-   value at the middle).
+5. Capacity. At each u, crew c has done at most u - start_c of busy time; order j at most
+   min(q_j, u - (rho_j - tau_j)), of which min(q_j, u - (H - tau_j)) may be virtual and needs
+   no crew. With eligibility kept through Hall's conditions (the load of any set of order
+   types fits in the time of the crews holding one of them) and fractions allowed, the most
+   weight done is a linear programme: virtual shares first (an exchange argument), then a
+   polymatroid with a box, solved exactly by the greedy in decreasing G_j / q_j (Edmonds).
+   On a grid step the rates are taken at the step's start and the programme at its middle,
+   with concave majorants of the ramps (so the most done is concave in u and its mean is at
+   most its value at the middle). After H every order's share can be virtual, so an order
+   left undone by H earns its kappa back there; the integral ends when the longest service
+   can be done.
 This is the Eastman-Even-Isaacs / mean busy time bound for weighted completion on parallel
 machines (the preemptive single machine of speed m, as crews' summed time), with release
 times, deadlines, skills, crew start times and the horizon kept. The bound is the per-order
@@ -116,15 +122,24 @@ def _capacity_part(p: Problem, release: I64, into: I64) -> int:
     late_w = (p.lateness_weight * p.priority).astype(np.float64)
     reachable = release < h
     late_now = p.deadline_s <= release
-    late_from = np.where(late_now, release, p.deadline_s + p.service_s)
+    never = np.int64(kern.NEVER)
+    cust_from = np.where(reachable, release, never)
+    late_from = np.where(~reachable | (p.deadline_s >= h), never,
+                         np.where(late_now, release, p.deadline_s + p.service_s))
     correction = float(np.sum(kappa * reachable * (cust + late_w * late_now)))
     contains, crew_sets = _eligibility(p)
-    t_start = int(release.min())
-    step = max(1, math.ceil((h - t_start) / GRID_STEPS))
-    grid = np.append(np.arange(t_start, h, step), h).astype(np.int64)
-    total = kern.capacity_integral(grid, release - into, size, cust, release, late_w,
-                                   late_from.astype(np.int64), contains, p.crew_start_s, crew_sets)
-    return max(0, math.ceil(total - correction - 1e-9 * (abs(total) + correction)))
+    total, scale = kern.capacity_integral(_grid(int(release.min()), h, int(p.service_s.max())),
+                                   release - into, h - into, size, cust, cust_from, late_w,
+                                   late_from, contains, p.crew_start_s, crew_sets)
+    return max(0, math.ceil(total - correction - 1e-9 * (scale + correction)))
+
+
+def _grid(start: int, h: int, longest: int) -> I64:
+    """GRID_STEPS steps up to the horizon, then as long ones until the longest service is done
+    after it (orders not started by the horizon are worked off there, for free)."""
+    step = max(1, math.ceil((h - start) / GRID_STEPS))
+    return np.concatenate([np.arange(start, h, step), np.arange(h, h + longest, step),
+                           [h + longest]]).astype(np.int64)
 
 
 def _eligibility(p: Problem) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
