@@ -128,9 +128,9 @@ def _capacity_part(p: Problem, release: I64, into: I64) -> int:
                          np.where(late_now, release, p.deadline_s + p.service_s))
     correction = float(np.sum(kappa * reachable * (cust + late_w * late_now)))
     contains, crew_sets = _eligibility(p)
-    total, scale = kern.capacity_integral(_grid(int(release.min()), h, int(p.service_s.max())),
-                                   release - into, h - into, size, cust, cust_from, late_w,
-                                   late_from, contains, p.crew_start_s, crew_sets)
+    grid = _grid(int(release.min()), h, int(p.service_s.max()))
+    total, scale = kern.capacity_integral(grid, release - into, h - into, size, cust, cust_from,
+                                          late_w, late_from, contains, p.crew_start_s, crew_sets)
     return max(0, math.ceil(total - correction - 1e-9 * (scale + correction)))
 
 
