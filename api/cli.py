@@ -286,6 +286,7 @@ def _storm(args: argparse.Namespace) -> int:
 def _solve(args: argparse.Namespace) -> int:
     import time
 
+    from routing.bound import lower_bound
     from routing.evaluate import evaluate, unassigned_reason
     from routing.io import read_instance, read_vrptw, write_plan
     from routing.problem import Objective
@@ -301,16 +302,22 @@ def _solve(args: argparse.Namespace) -> int:
     info: dict[str, object] = {"name": "outage-dispatch sisr", "seed": args.seed,
                                "seconds": round(time.perf_counter() - t0, 3), "cost": ev.cost,
                                "iterations": result.iterations}
+    bound = None
     if problem.objective == Objective.DISTANCE:
         routes = {c: [int(o) for o in seq] for c, seq in plan.routes.items() if seq}
         info["distance"] = ev.cost / 10
     else:
         info.update(on_time_rate=round(ev.on_time_rate, 4), travel_s=ev.travel_s,
                     customer_minutes=round(ev.customer_minutes, 1))
+        bound = lower_bound(problem)
     index = {o: j for j, o in enumerate(problem.order_ids)}
     info["unassigned_reasons"] = {o: unassigned_reason(problem, index[o]) for o in plan.unassigned}
-    write_plan(Path(args.output), problem, routes, plan.unassigned, info)  # type: ignore[arg-type]
-    print(json.dumps({k: v for k, v in info.items() if k != "unassigned_reasons"}))
+    write_plan(Path(args.output), problem, routes, plan.unassigned, info,  # type: ignore[arg-type]
+               lower_bound=bound)
+    summary = {k: v for k, v in info.items() if k != "unassigned_reasons"}
+    if bound is not None:
+        summary.update(lower_bound=bound, gap=round(ev.cost / bound - 1, 4) if bound else None)
+    print(json.dumps(summary))
     return 0
 
 

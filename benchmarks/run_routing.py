@@ -30,6 +30,7 @@ TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 def warm_up() -> float:
     """Load (or compile) every kernel on a tiny instance; returns the seconds it took."""
+    from routing.bound import lower_bound
     from routing.heuristics import nearest_available, rule_of_thumb
     from routing.io import problem_from_dict
     from routing.solver import DispatchSolver, MaxIterations
@@ -46,6 +47,7 @@ def warm_up() -> float:
     s.insert(0)
     rule_of_thumb(p)
     nearest_available(p)
+    lower_bound(p)
     return time.perf_counter() - t0
 
 
@@ -67,6 +69,7 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
                    seed: int = 1) -> dict[str, Any]:
     from dispatch.instances import storm_instance
     from grid_model.region import load_region
+    from routing.bound import lower_bound
     from routing.heuristics import nearest_available, rule_of_thumb
     from routing.io import problem_from_dict
     from routing.solver import DispatchSolver, MaxRuntime
@@ -80,6 +83,9 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
                             "runtime_s": rule.runtime_s}
     out["nearest_available"] = {"cost": near.cost, "unassigned": len(near.plan.unassigned),
                                 "runtime_s": near.runtime_s}
+    t0 = time.perf_counter()
+    bound = lower_bound(p)
+    out["lower_bound"] = {"cost": bound, "runtime_s": time.perf_counter() - t0}
     solver = DispatchSolver(p, seed=seed)
     out["first_plan_s"] = solver.construct_s
     out["first_plan_cost"] = solver.best_cost
@@ -87,7 +93,8 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
     out["ours"] = {"cost": res.cost, "unassigned": len(res.plan.unassigned), "iterations": res.iterations,
                    "history": res.history[-20:],
                    "below_rule_of_thumb": round(1 - res.cost / rule.cost, 4),
-                   "below_nearest_available": round(1 - res.cost / near.cost, 4)}
+                   "below_nearest_available": round(1 - res.cost / near.cost, 4),
+                   "gap_to_bound": round(res.cost / bound - 1, 4)}
     order = int(np.flatnonzero(solver.S.route_of >= 0)[0])
     times = []
     for _ in range(50):
@@ -105,6 +112,7 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
         out["ortools"] = {"seconds": ortools_seconds, "found_plan": found, "cost": ort.cost,
                           "unassigned": len(ort.plan.unassigned)}
         out["ours"]["below_ortools"] = round(1 - res.cost / ort.cost, 4) if found else None
+        out["ortools"]["gap_to_bound"] = round(ort.cost / bound - 1, 4) if found else None
     out["peak_memory_mb"] = _peak_mb()
     return out
 

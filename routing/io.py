@@ -199,6 +199,10 @@ def read_vrptw(path: Path, fmt: str) -> Problem:
 
 
 def write_plan(path: Path, problem: Problem, routes: dict[str, list[str]], unassigned: list[str],
-               solver: dict[str, Any]) -> None:
-    doc = {"instance": problem.name, "routes": routes, "unassigned": unassigned, "solver": solver}
+               solver: dict[str, Any], lower_bound: int | None = None) -> None:
+    """A plan file; ``lower_bound`` (dispatch instances: ``routing.bound``) in the cost's units."""
+    doc: dict[str, Any] = {"instance": problem.name, "routes": routes, "unassigned": unassigned,
+                           "solver": solver}
+    if lower_bound is not None:
+        doc["lower_bound"] = lower_bound
     Path(path).write_text(json.dumps(doc, indent=1), encoding="utf-8")

@@ -1,5 +1,5 @@
 """Instance and plan files: malformed input names the field and the item; the CLI writes
-feasible plans and reasons for what it leaves out."""
+feasible plans, reasons for what it leaves out and (dispatch instances) the lower bound."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from api.cli import main
+from routing.bound import lower_bound
 from routing.evaluate import evaluate
 from routing.io import problem_from_dict, problem_to_dict, read_instance
 from routing.problem import ProblemError
 
 DATA = Path(__file__).parents[1] / "data"
+SOLOMON = DATA / "solomon"
 BASE: dict[str, Any] = json.loads((DATA / "two_crews.instance.json").read_text())
 
 
@@ -68,6 +70,15 @@ def test_cli_solve_writes_a_feasible_plan_and_explains_what_it_leaves_out(tmp_pa
     assert plan["unassigned"] == ["W7"]
     assert plan["solver"]["unassigned_reasons"]["W7"] == (
         "no crew with the skill can reach it before the end of its shift")
+    assert plan["lower_bound"] == lower_bound(p)
+    assert 0 < plan["lower_bound"] <= plan["solver"]["cost"]
+
+
+def test_cli_solve_writes_no_bound_for_a_vrptw_file(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["solve", str(SOLOMON / "C101.txt"), "--format", "solomon", "--iterations", "50",
+                 "-o", str(out)]) == 0
+    assert "lower_bound" not in json.loads(out.read_text())
 
 
 def test_cli_solve_reports_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
