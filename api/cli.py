@@ -170,7 +170,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, demo=args.demo,
                                  demo_speed=args.demo_speed, grid=args.grid,
                                  grid_scale=args.scale, policy=args.policy, notice_channel=args.notices,
-                                 etr_notice_margin_s=int(args.etr_notice_margin * 60))
+                                 etr_notice_margin_s=int(args.etr_notice_margin * 60),
+                                 webhook_allow_private=args.allow_private_webhooks)
     settings.check()
     check_data_dir(settings.data_dir)
     lock = WriterLock(settings.database_url).acquire()  # held until the process ends
@@ -429,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--notices", choices=["customer", "transformer"], default="customer",
                     help="customer notices: one per customer (SMS, app), or one per transformer area for "
                          "group channels (WeChat groups); default customer")
+    sv.add_argument("--allow-private-webhooks", action="store_true",
+                    help="deliver customer notices to loopback and private addresses too (a gateway on "
+                         "this host or network); refused by default")
     sv.add_argument("--etr-notice-margin", type=_positive_minutes, default=60.0, metavar="MINUTES",
                     help="tell an acknowledged caller of a new ETR once it moves this much (default 60)")
     sv.set_defaults(func=_serve)

@@ -161,8 +161,9 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "device":
         return DeviceOperated(t, p["device_id"])
     if kind == "planned_outage":
+        # logged before the notice rule, an announcement has no "urgent": it is taken as it was
         return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"],
-                                      p.get("urgent", False), p.get("reason", ""))
+                                      p.get("urgent", False), p.get("reason", ""), owes_notice="urgent" in p)
     if kind == "planned_outage_changed":
         return PlannedOutageChanged(t, p["outage_id"], p["start_s"], p["end_s"], p["urgent"], p["reason"])
     if kind == "planned_outage_cancelled":
@@ -191,7 +192,8 @@ class LiveDispatch:
         epoch = store.meta_setdefault("epoch", datetime.now(UTC).isoformat())
         self.epoch = datetime.fromisoformat(epoch)
         deliverer = Deliverer(Outbox(store), retry_base_s=settings.webhook_retry_base_s,
-                              max_attempts=settings.webhook_max_attempts)
+                              max_attempts=settings.webhook_max_attempts,
+                              allow_private=settings.webhook_allow_private)
         self.notifier = Notifier(deliverer, self.epoch,
                                  channel=Channel(settings.notice_channel),
                                  etr_margin_s=settings.etr_notice_margin_s)
@@ -414,6 +416,10 @@ class LiveDispatch:
         stopped = [th.name for th in self._threads if not th.is_alive()]
         if self.ready and not self.notifier.alive:
             stopped.append("live-notices")
+        if self.notice_failures:
+            return f"customer notices of {self.notice_failures} events could not be derived (see the log)"
+        if self.notifier.write_error:
+            return f"customer notices cannot be committed: {self.notifier.write_error}"
         if stopped:
             return f"engine threads stopped: {', '.join(stopped)}"
         behind, waited = self.lag()

@@ -37,7 +37,6 @@ class Notifier:
         self.etr_margin_s = etr_margin_s
         self.book: NoticeBook | None = None
         self.through_seq = 0  # the last event whose notices are queued (or committed)
-        self.written = 0
         self.write_error = ""
         self._queue: queue.Queue[list[OutboxNotice] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -129,5 +128,4 @@ class Notifier:
                     if self._stop.wait(RETRY_WRITE_S):
                         return
             self.write_error = ""
-            self.written += len(notices)
             self.deliverer.wake()

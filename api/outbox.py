@@ -25,7 +25,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from api.store import Store, deliveries, meta, notices, now_iso, subscriptions
 
 WATERMARK = "notices_seq"
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
+# pending (not yet taken, or retrying), delivered, failed (given up), dropped (its subscriber stopped)
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "dropped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +74,10 @@ class Outbox:
         value = self.store.meta_get(WATERMARK)
         return int(value) if value is not None else 0
 
-    def write(self, batch: Sequence[OutboxNotice], through_seq: int) -> int:
+    def write(self, batch: Sequence[OutboxNotice], through_seq: int) -> None:
         """Commit notices, their deliveries to the subscribers that want them, and the
-        watermark, in one transaction; notices already stored are skipped. Returns how many
-        deliveries were queued."""
+        watermark, in one transaction; notices (and deliveries) already stored are skipped."""
         now = now_iso()
-        queued = 0
         with self.store.engine.begin() as conn:
             subs = [s for s in self._subscriptions(conn) if s.active]
             if batch:
@@ -93,20 +92,9 @@ class Outbox:
                 if wanted:
                     conn.execute(self._insert(deliveries).on_conflict_do_nothing(
                         index_elements=["subscription_id", "notice_id"]), wanted)
-                    queued = len(wanted)
             done = conn.execute(update(meta).where(meta.c.key == WATERMARK).values(value=str(through_seq)))
             if not done.rowcount:
                 conn.execute(self._insert(meta).values(key=WATERMARK, value=str(through_seq)))
-        return queued
-
-    def notices_of(self, *, kind: str | None = None, limit: int = 500,
-                   offset: int = 0) -> list[dict[str, Any]]:
-        """Stored notices' bodies, oldest first."""
-        with self.store.engine.connect() as conn:
-            query = select(notices.c.body).order_by(notices.c.seq, notices.c.notice_id)
-            if kind is not None:
-                query = query.where(notices.c.kind == kind)
-            return [json.loads(b) for b in conn.execute(query.limit(limit).offset(offset)).scalars()]
 
     # -- subscriptions ---------------------------------------------------------------
     def subscribe(self, url: str, kinds: Sequence[str], secret: str) -> Subscription:
@@ -118,11 +106,17 @@ class Outbox:
         return sub
 
     def unsubscribe(self, subscription_id: str) -> bool:
-        """Stop delivering to a subscription (its delivery record stays); False when there is no
-        active one."""
+        """Stop delivering to a subscription: what it still had pending is dropped (its record
+        stays); False when there is no active one."""
         with self.store.engine.begin() as conn:
             live = (subscriptions.c.subscription_id == subscription_id) & subscriptions.c.active.is_(True)
-            return bool(conn.execute(update(subscriptions).where(live).values(active=False)).rowcount)
+            if not conn.execute(update(subscriptions).where(live).values(active=False)).rowcount:
+                return False
+            d = deliveries.c
+            pending = (d.subscription_id == subscription_id) & (d.status == "pending")
+            conn.execute(update(deliveries).where(pending)
+                         .values(status="dropped", last_error="the subscription was stopped"))
+            return True
 
     def subscriptions(self) -> list[Subscription]:
         with self.store.engine.connect() as conn:
@@ -136,22 +130,23 @@ class Outbox:
                              r.secret, r.created_at, bool(r.active)) for r in rows]
 
     # -- deliveries ------------------------------------------------------------------
-    def due(self, now: float, limit: int) -> list[DueDelivery]:
-        """Pending deliveries to active subscriptions whose time has come, oldest first."""
+    def due(self, subscription_id: str, now: float, limit: int) -> list[DueDelivery]:
+        """A subscription's pending deliveries whose time has come, oldest first."""
         d, n, s = deliveries.c, notices.c, subscriptions.c
         query = (select(d.subscription_id, d.notice_id, s.url, s.secret, n.body, d.attempts)
                  .join(notices, n.notice_id == d.notice_id)
                  .join(subscriptions, s.subscription_id == d.subscription_id)
-                 .where(and_(d.status == "pending", d.next_at <= now, s.active.is_(True)))
+                 .where(and_(d.subscription_id == subscription_id, d.status == "pending", d.next_at <= now))
                  .order_by(d.next_at, n.seq, d.notice_id).limit(limit))
         with self.store.engine.connect() as conn:
             return [DueDelivery(*r) for r in conn.execute(query)]
 
-    def next_due_at(self) -> float | None:
-        """When the earliest pending delivery falls due (unix seconds), if any."""
+    def next_due_at(self, subscription_id: str) -> float | None:
+        """When a subscription's earliest pending delivery falls due (unix seconds), if any."""
+        d = deliveries.c
         with self.store.engine.connect() as conn:
-            return conn.execute(select(func.min(deliveries.c.next_at))
-                                .where(deliveries.c.status == "pending")).scalar_one_or_none()
+            return conn.execute(select(func.min(d.next_at)).where(
+                (d.subscription_id == subscription_id) & (d.status == "pending"))).scalar_one_or_none()
 
     def record(self, done: Sequence[DueDelivery],
                failed: Sequence[tuple[DueDelivery, str, float | None]]) -> None:
@@ -166,9 +161,9 @@ class Outbox:
                                      last_error=""),
                              [{"sid": x.subscription_id, "nid": x.notice_id, "n": x.attempts + 1}
                               for x in done])
-            for x, error, retry_at in failed:
-                conn.execute(update(deliveries).where((d.subscription_id == x.subscription_id)
-                                                      & (d.notice_id == x.notice_id))
+            for x, error, retry_at in failed:  # not one dropped meanwhile (its subscriber stopped)
+                row = (d.subscription_id == x.subscription_id) & (d.notice_id == x.notice_id)
+                conn.execute(update(deliveries).where(row & (d.status == "pending"))
                              .values(status="pending" if retry_at is not None else "failed",
                                      attempts=x.attempts + 1, last_error=error[:1000],
                                      next_at=retry_at if retry_at is not None else time.time()))
@@ -195,7 +190,7 @@ class Outbox:
         return {s: got.get(s, 0) for s in DELIVERY_STATUSES}
 
     def retry_failed(self, subscription_id: str) -> int:
-        """Put a subscription's given-up deliveries back in line, due now; how many."""
+        """Put an (active) subscription's given-up deliveries back in line, due now; how many."""
         d = deliveries.c
         with self.store.engine.begin() as conn:
             return int(conn.execute(update(deliveries).where((d.subscription_id == subscription_id)

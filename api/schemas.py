@@ -339,7 +339,8 @@ class SubscriptionOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     """One notice's delivery to a subscriber: pending (not yet taken, or retrying), delivered,
-    or failed (given up; a retry puts it back in line), with the last error."""
+    failed (given up; a retry puts it back in line) or dropped (the subscriber stopped), with
+    the last error (a status code or the kind of failure)."""
 
     notice_id: str
     kind: str

@@ -49,6 +49,7 @@ class Settings:
     etr_notice_margin_s: int = 3600  # an ETR change is told when it moves at least this much
     webhook_retry_base_s: float = 1.0  # the first retry's wait; each next one doubles (api/webhooks.py)
     webhook_max_attempts: int = 25
+    webhook_allow_private: bool = False  # deliver to loopback and private addresses (a gateway on the host)
 
     @classmethod
     def from_env(cls, data_dir: Path, *, dev_mode: bool = False, **overrides: object) -> Settings:

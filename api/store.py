@@ -207,8 +207,8 @@ class Store:
             self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
                                         hide_parameters=True)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to an Alembic revision (the newest by default)."""
         from alembic import command
         from alembic.config import Config
 
@@ -217,7 +217,7 @@ class Store:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -155,7 +155,8 @@ def run_storm(speed: float, timeout_s: float) -> dict[str, Any]:
         _subscribe(data_dir, f"http://127.0.0.1:{rec.port}/hook")
         port = free_port()
         t0 = time.perf_counter()
-        proc = start_server(data_dir, port, env, "--demo", "--demo-speed", str(speed))
+        proc = start_server(data_dir, port, env, "--demo", "--demo-speed", str(speed),
+                            "--allow-private-webhooks")
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}",
                               headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
@@ -239,7 +240,7 @@ def run_load(rate: float, seconds: float) -> dict[str, Any]:
         dispatcher = token_from_cli(data_dir, env, "dispatcher")
         _subscribe(data_dir, f"http://127.0.0.1:{rec.port}/hook")
         port = free_port()
-        proc = start_server(data_dir, port, env)
+        proc = start_server(data_dir, port, env, "--allow-private-webhooks")
         try:
             due_at = asyncio.run(_offer(port, token, customers, rate, seconds, 64))
             with httpx.Client(base_url=f"http://127.0.0.1:{port}",

@@ -287,7 +287,7 @@ class DispatchEngine:
         node = self.resolver.customer_node(customer_id)
         if node is None:
             return None
-        holder = self._holder(node)
+        holder = self.holder(node)
         return None if holder is None else self.etrs.current.get(holder)
 
     # -- event handling ----------------------------------------------------------------
@@ -314,7 +314,7 @@ class DispatchEngine:
         out = self._dispatch(t_s)
         out.extend(self.alerts.due(t_s, self.orders))
         for outage_id in self.planned.ended(t_s):
-            out.extend(self.callbacks.planned_ended(outage_id, t_s, self._holder))
+            out.extend(self.callbacks.planned_ended(outage_id, t_s, self.holder))
         out.extend(self.etrs.refresh(t_s, self.policy.plan_version, self.open_orders, self.orders,
                                      lambda order: self._etr_of(order, t_s)))
         return out
@@ -363,11 +363,16 @@ class DispatchEngine:
         if self.predictor.knows(ev.outage_id):
             raise EventError(f"planned outage {ev.outage_id}: the id is taken by an incident or another "
                              f"planned outage")
-        self.planned.check_window(ev.outage_id, ev.t_s, ev.start_s, ev.end_s, urgent=ev.urgent,
-                                  reason=ev.reason)
+        short = ev.owes_notice and ev.start_s < ev.t_s + self.planned.notice_s
+        if ev.owes_notice:
+            self.planned.check_window(ev.outage_id, ev.t_s, ev.start_s, ev.end_s, urgent=ev.urgent,
+                                      reason=ev.reason, short=short)
+        elif ev.end_s <= ev.start_s:
+            raise EventError(f"planned outage {ev.outage_id}: ends at {ev.end_s} s, not after its start "
+                             f"{ev.start_s} s")
         self.predictor.add_planned(ev.outage_id, device_idx, ev.start_s, ev.end_s)
         self.planned.add(PlannedOutage(ev.outage_id, ev.device_id, device_idx, ev.start_s, ev.end_s, ev.t_s,
-                                       ev.urgent, ev.reason))
+                                       short, ev.reason))
         return []
 
     def _on_planned_changed(self, ev: PlannedOutageChanged) -> list[Decision]:
@@ -377,7 +382,7 @@ class DispatchEngine:
         return []
 
     def _on_planned_cancelled(self, ev: PlannedOutageCancelled) -> list[Decision]:
-        self.planned.cancel(self.planned.live(ev.outage_id, ev.t_s), ev.t_s)
+        self.planned.cancel(self.planned.live(ev.outage_id, ev.t_s), ev.t_s, ev.reason)
         self.predictor.cancel_planned(ev.outage_id)
         return []
 
@@ -645,7 +650,7 @@ class DispatchEngine:
         order.move(OrderStatus.REPAIRED, t_s)
         self.etrs.forget(order.order_id)
         self._close_incident(order, t_s)
-        out: list[Decision] = list(self.callbacks.release(order.order_id, t_s, self._holder))
+        out: list[Decision] = list(self.callbacks.release(order.order_id, t_s, self.holder))
         self._maybe_close(order, t_s)
         return out
 
@@ -664,7 +669,7 @@ class DispatchEngine:
         order.move(OrderStatus.CANCELLED, t_s)
         self.etrs.forget(order.order_id)
         self._close_incident(order, t_s)
-        out.extend(self.callbacks.release(order.order_id, t_s, self._holder))
+        out.extend(self.callbacks.release(order.order_id, t_s, self.holder))
         return out
 
     def _close_incident(self, order: WorkOrder, t_s: int) -> None:
@@ -673,7 +678,7 @@ class DispatchEngine:
         if k >= 0 and self._order_list[k] is order:
             self._open_order_at[order.node_idx] = -1
 
-    def _holder(self, node: int) -> str | None:
+    def holder(self, node: int) -> str | None:
         """The open order nearest above ``node`` (holding it dark), if any."""
         k = self._open_order_from(node)
         return None if k < 0 else self._order_list[k].order_id
@@ -901,7 +906,7 @@ class DispatchEngine:
         """The cause lies upstream at ``node``: the order moves there (more customers behind
         it) and absorbs the orders below; or, when an open order already covers ``node``,
         it folds into that one."""
-        holder = self._holder(node)
+        holder = self.holder(node)
         if holder is not None and holder != order.order_id:
             upper = self.orders[holder]
             self.predictor.merge(order.incident_id, upper.incident_id)

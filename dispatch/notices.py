@@ -4,8 +4,10 @@ the engine's events and decisions unfold.
 - ``acknowledged``: the call is tied to an outage, with its first ETR (sent at the first quote;
   a call settled before any quote is acknowledged without one);
 - ``etr_changed``: the ETR of an acknowledged caller moved by ``etr_margin_s`` or more from the
-  one they were told, looked at once a new quote has held ``etr_hold_s`` (a quote that flaps
-  back within minutes, as re-plans make them, never reaches the customer);
+  one they were told, looked at once the order's quote has not moved for ``etr_hold_s`` (a
+  quote that flaps back within minutes, as re-plans make them, never reaches the customer), or
+  at the latest ``ETR_LONGEST_WAIT_S`` after it first moved (a quote re-made every few minutes
+  is told every hour, not never);
 - ``restored``: supply is back (the caller's callback fell due), or ``customer_side``: the fault
   is the customer's own (found on the phone or by the first responder);
 - ``callback_due``: the call-taker owes the customer a callback;
@@ -33,6 +35,7 @@ from dispatch.events import (
     Decision,
     EtrUpdate,
     Event,
+    OrderCancelled,
     PlannedOutageAnnounced,
     PlannedOutageCancelled,
     PlannedOutageChanged,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 
 ETR_NOTICE_MARGIN_S = 60 * 60  # an acknowledged caller hears of an ETR that moves at least this much
 ETR_HOLD_S = 15 * 60  # ... and that has held this long (re-plans make quotes flap within minutes)
+ETR_LONGEST_WAIT_S = 60 * 60  # ... or, for a quote that keeps moving, this long after it first moved
 
 
 class NoticeKind(StrEnum):
@@ -99,16 +103,19 @@ class NoticeBook:
         self._pending: set[str] = set()  # callbacks whose caller awaits an acknowledgement
         self._told_etr: dict[str, int | None] = {}  # acknowledged, not yet restored: the ETR told
         self._told_area: set[tuple[NoticeKind, str, str]] = set()
-        self._moved: dict[str, int] = {}  # orders re-quoted, since when, to be looked at again
+        # orders re-quoted since their callers were last looked at: (last move, first move)
+        self._moved: dict[str, tuple[int, int]] = {}
+        self._called_off: set[str] = set()  # orders a dispatcher cancelled (a hoax, a duplicate)
 
     def after(self, t_s: int, decisions: Sequence[Decision], event: Event | None = None) -> list[Notice]:
         """The notices of the decisions made at ``t_s`` and of the ``event`` the engine applied
         with them (None: it refused the event, or there was none)."""
         out: list[Notice] = []
+        if isinstance(event, OrderCancelled):
+            self._called_off.add(event.order_id)
         if isinstance(event, PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled):
             out += self._planned(event)
         out += self._new_callers(t_s)
-        out += self._changes(t_s)
         for d in decisions:
             if isinstance(d, EtrUpdate):
                 out += self._etr(d)
@@ -117,6 +124,7 @@ class NoticeBook:
             elif isinstance(d, CallSettled):
                 out += [Notice(NoticeKind.ACKNOWLEDGED, d.t_s, "", (d.customer_id,)),
                         Notice(NoticeKind.CUSTOMER_SIDE, d.t_s, "", (d.customer_id,))]
+        out += self._changes(t_s)
         return out if self.channel == Channel.CUSTOMER else self._to_areas(out)
 
     def _new_callers(self, t_s: int) -> list[Notice]:
@@ -139,22 +147,28 @@ class NoticeBook:
 
     def _etr(self, d: EtrUpdate) -> list[Notice]:
         """A new quote: callers still waiting are acknowledged with it; for the others the
-        order's ETR is looked at again once the quote has held ``etr_hold_s``."""
+        order's ETR is looked at again once the quote has held (see the module docstring)."""
         book = self.engine.callbacks
         out = []
+        told_before = False
         for callback_id in book.of_order.get(d.order_id, ()):
             if callback_id in self._pending:
                 self._pending.discard(callback_id)
                 self._told_etr[callback_id] = d.etr_s
                 out.append(Notice(NoticeKind.ACKNOWLEDGED, d.t_s, d.order_id,
                                   (book.callbacks[callback_id].customer_id,), etr_s=d.etr_s))
-        self._moved.setdefault(d.order_id, d.t_s)
+            else:
+                told_before = told_before or callback_id in self._told_etr
+        if told_before:
+            first = self._moved.get(d.order_id, (d.t_s, d.t_s))[1]
+            self._moved[d.order_id] = (d.t_s, first)
         return out
 
     def _changes(self, t_s: int) -> list[Notice]:
-        """Orders whose ETR moved ``etr_hold_s`` ago or more: their acknowledged callers whose
+        """Orders whose quote has held (or waited its longest): their acknowledged callers whose
         ETR now differs from the one they were told by ``etr_margin_s`` or more are told."""
-        ripe = [o for o, since in self._moved.items() if t_s - since >= self.etr_hold_s]
+        ripe = [o for o, (last, first) in self._moved.items()
+                if t_s - last >= self.etr_hold_s or t_s - first >= ETR_LONGEST_WAIT_S]
         book = self.engine.callbacks
         out = []
         for order_id in ripe:
@@ -172,25 +186,28 @@ class NoticeBook:
         return out
 
     def _due(self, d: CallbackDue) -> list[Notice]:
-        """Supply back (or the fault is the customer's own): told, and the callback is due."""
+        """Supply back (or the fault is the customer's own): told, and the callback is due. The
+        callers of an order a dispatcher cancelled are told nothing: the call-taker calls them."""
+        self._told_etr.pop(d.callback_id, None)
+        due = Notice(NoticeKind.CALLBACK_DUE, d.t_s, d.order_id, (d.customer_id,), callback_id=d.callback_id)
+        if d.order_id in self._called_off:
+            self._pending.discard(d.callback_id)
+            return [due]
         out = []
         if d.callback_id in self._pending:
             self._pending.discard(d.callback_id)
             out.append(Notice(NoticeKind.ACKNOWLEDGED, d.t_s, d.order_id, (d.customer_id,)))
-        self._told_etr.pop(d.callback_id, None)
         order = self.engine.orders.get(d.order_id)
         kind = NoticeKind.CUSTOMER_SIDE if order is not None and order.customer_side else NoticeKind.RESTORED
-        out.append(Notice(kind, d.t_s, d.order_id, (d.customer_id,)))
-        out.append(Notice(NoticeKind.CALLBACK_DUE, d.t_s, d.order_id, (d.customer_id,),
-                          callback_id=d.callback_id))
-        return out
+        return [*out, Notice(kind, d.t_s, d.order_id, (d.customer_id,)), due]
 
     def _planned(self, event: PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled
                  ) -> list[Notice]:
         outage = self.engine.planned.outages[event.outage_id]
         kind = _PLANNED_KIND[type(event)]
-        return [Notice(kind, event.t_s, outage.outage_id, (customer_id,), etr_s=outage.end_s,
-                       start_s=outage.start_s)
+        off = outage.cancelled
+        return [Notice(kind, event.t_s, outage.outage_id, (customer_id,), etr_s=None if off else outage.end_s,
+                       start_s=None if off else outage.start_s)
                 for _, customer_id in self.engine.customers_below(outage.device_idx)]
 
     def _to_areas(self, notices: Iterable[Notice]) -> list[Notice]:
@@ -206,6 +223,8 @@ class NoticeBook:
             if area is None:
                 out.append(n)
                 continue
+            if n.kind == NoticeKind.RESTORED and self.engine.holder(area) is not None:
+                continue  # the area is still dark from an order upstream: its restoration tells it
             transformer_id = self.engine.net.node_id[area]
             key = (n.kind, n.order_id, transformer_id)
             told = self._told_area if n.kind in _ONCE_PER_AREA else this_event

@@ -1,6 +1,8 @@
 """Planned outages: announced at least ``PLANNED_NOTICE_S`` ahead (customers are owed a week's
-notice), unless the dispatcher marks one urgent and says why; moved or called off before it
-ends; the callers from under one are called back when it ends.
+notice), unless the dispatcher marks one urgent and says why; moved (a window that grows or
+moves inside the notice period is short notice too) or called off before it starts; the
+callers from under one are called back when it ends. Outages logged before the rule existed
+(``owes_notice`` false) are taken as they were.
 
 The book checks each announcement, change and cancellation against the clock of its event, so
 a rebuild of the engine from the log refuses exactly what was refused live.
@@ -27,9 +29,10 @@ class PlannedOutage:
     start_s: int
     end_s: int
     announced_s: int
-    urgent: bool = False
+    urgent: bool = False  # went ahead at short notice (marked urgent, with the reason)
     reason: str = ""
     cancelled: bool = False
+    cancel_reason: str = ""
     over: bool = False
     changes: int = 0
 
@@ -49,10 +52,10 @@ class PlannedBook:
         self._ends: list[tuple[int, str]] = []
 
     def check_window(self, outage_id: str, t_s: int, start_s: int, end_s: int, *, urgent: bool,
-                     reason: str, earliest_start_s: int | None = None) -> None:
-        """Refuse a window that ends before it starts, starts in the past, or (starting
-        before ``earliest_start_s``, default now plus the notice period) comes at short notice
-        without being urgent with a reason."""
+                     reason: str, short: bool) -> bool:
+        """Refuse a window that ends before it starts or starts in the past, a reason too long,
+        an urgent outage without a reason, and a ``short``-notice one not urgent. Returns
+        whether it goes ahead at short notice (urgent)."""
         if end_s <= start_s:
             raise EventError(f"planned outage {outage_id}: ends at {end_s} s, not after its start "
                              f"{start_s} s")
@@ -62,12 +65,12 @@ class PlannedBook:
             raise EventError(f"planned outage {outage_id}: the reason is over {REASON_MAX} characters")
         if urgent and not reason.strip():
             raise EventError(f"planned outage {outage_id}: an urgent outage needs a reason")
-        short = start_s < (t_s + self.notice_s if earliest_start_s is None else earliest_start_s)
         if short and not urgent:
             days = (start_s - t_s) / 86_400
             raise EventError(f"planned outage {outage_id}: starts {days:.1f} days from now, under the "
                              f"{self.notice_s / 86_400:g} days' notice customers are owed; mark it urgent "
                              f"with a reason")
+        return short
 
     def add(self, outage: PlannedOutage) -> None:
         self.outages[outage.outage_id] = outage
@@ -87,33 +90,39 @@ class PlannedBook:
 
     def move(self, outage: PlannedOutage, t_s: int, start_s: int, end_s: int, *, urgent: bool,
              reason: str) -> None:
-        """Move a window: one under way keeps its start; a start brought earlier needs notice."""
-        if outage.start_s <= t_s and start_s != outage.start_s:
+        """Move a window. One under way keeps its start. A window that grows or moves (starts
+        earlier or ends later) inside the notice period is short notice: urgent, with a reason;
+        one that only shrinks is always fine."""
+        under_way = outage.start_s <= t_s
+        if under_way and start_s != outage.start_s:
             raise EventError(f"planned outage {outage.outage_id} is under way since {outage.start_s} s: "
                              f"only its end can move")
-        earliest = min(outage.start_s, t_s + self.notice_s)
-        if outage.start_s <= t_s:
-            self._check_end(outage, t_s, end_s)
+        grows = start_s < outage.start_s or end_s > outage.end_s
+        short = grows and min(start_s, outage.start_s) < t_s + self.notice_s
+        if under_way:
+            if end_s <= t_s:
+                raise EventError(f"planned outage {outage.outage_id}: the new end {end_s} s is in the past "
+                                 f"(now {t_s} s)")
+            if short and not (urgent and reason.strip()):
+                raise EventError(f"planned outage {outage.outage_id} is under way: ending it later is "
+                                 f"short notice; mark it urgent with a reason")
         else:
             self.check_window(outage.outage_id, t_s, start_s, end_s, urgent=urgent, reason=reason,
-                              earliest_start_s=earliest)
-        if urgent and not outage.urgent:
+                              short=short)
+        if short and not outage.urgent:
             self.urgent += 1
+            outage.urgent = True
         outage.start_s, outage.end_s, outage.changes = start_s, end_s, outage.changes + 1
-        outage.urgent, outage.reason = outage.urgent or urgent, reason or outage.reason
+        outage.reason = reason or outage.reason
         heapq.heappush(self._ends, (end_s, outage.outage_id))
 
-    @staticmethod
-    def _check_end(outage: PlannedOutage, t_s: int, end_s: int) -> None:
-        if end_s <= t_s:
-            raise EventError(f"planned outage {outage.outage_id}: the new end {end_s} s is in the past "
-                             f"(now {t_s} s)")
-
-    def cancel(self, outage: PlannedOutage, t_s: int) -> None:
+    def cancel(self, outage: PlannedOutage, t_s: int, reason: str) -> None:
         if outage.start_s <= t_s:
             raise EventError(f"planned outage {outage.outage_id} is under way since {outage.start_s} s: "
                              f"move its end instead")
-        outage.cancelled = True
+        if len(reason) > REASON_MAX:
+            raise EventError(f"planned outage {outage.outage_id}: the reason is over {REASON_MAX} characters")
+        outage.cancelled, outage.cancel_reason = True, reason
 
     def ended(self, t_s: int) -> list[str]:
         """Outages whose (current) end has come since the last call, in order of their ends."""

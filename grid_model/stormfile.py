@@ -29,7 +29,8 @@ class StormFileError(ValueError):
 @dataclass(frozen=True, slots=True)
 class PlannedOutageEvent:
     """A planned outage announced at ``t_s``: ``device_id`` opened from ``start_s`` to ``end_s``.
-    An announcement less than the notice period ahead must be ``urgent``, with a ``reason``."""
+    An announcement less than the notice period ahead must be ``urgent``, with a ``reason``,
+    unless ``owes_notice`` is false (one logged before the rule existed)."""
 
     t_s: int
     outage_id: str
@@ -38,6 +39,7 @@ class PlannedOutageEvent:
     end_s: int
     urgent: bool = False
     reason: str = ""
+    owes_notice: bool = True
 
 
 @dataclass(frozen=True, slots=True)

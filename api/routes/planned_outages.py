@@ -25,15 +25,17 @@ def _s(lv: LiveDispatch, when: datetime) -> int:
     return int((when - lv.epoch).total_seconds())
 
 
-def _check_notice(lv: LiveDispatch, start_s: int, urgent: bool, earliest_s: int | None = None) -> None:
-    """Refuse (422) a start in the past, or at short notice without ``urgent``; the engine checks
-    again against its event's time."""
-    now = lv.now_s()
-    if start_s < now:
+def _refuse_past(lv: LiveDispatch, start_s: int) -> None:
+    if start_s < lv.now_s():
         raise ApiError(422, "the outage would start in the past",
                        [{"field": "start", "reason": "in the past"}])
-    notice_s = lv.engine.planned.notice_s
-    if start_s < (now + notice_s if earliest_s is None else earliest_s) and not urgent:
+
+
+def _refuse_short(lv: LiveDispatch, start_s: int, urgent: bool) -> None:
+    """Refuse (422) a window starting inside the notice period not marked urgent; the engine
+    checks again against its event's time."""
+    now, notice_s = lv.now_s(), lv.engine.planned.notice_s
+    if start_s < now + notice_s and not urgent:
         raise ApiError(422, f"customers are owed {notice_s / 86_400:g} days' notice; this one starts in "
                             f"{(start_s - now) / 86_400:.1f} days: mark it urgent with a reason",
                        [{"field": "start", "reason": "short notice"}])
@@ -66,7 +68,8 @@ def _find(lv: LiveDispatch, outage_id: str) -> PlannedOutage:
 def add_planned(body: PlannedOutageIn, who: Dispatcher, lv: Live) -> dict[str, Any]:
     known_device(lv, body.device_id)
     start_s, end_s = _s(lv, body.start), _s(lv, body.end)
-    _check_notice(lv, start_s, body.urgent)
+    _refuse_past(lv, start_s)
+    _refuse_short(lv, start_s, body.urgent)
     apply(lv, "planned_outage", {"outage_id": PLANNED_PREFIX + body.outage_id, "device_id": body.device_id,
                                  "start_s": start_s, "end_s": end_s, "urgent": body.urgent,
                                  "reason": body.reason})
@@ -84,13 +87,16 @@ def list_planned(who: Who, lv: Live) -> list[PlannedOutageOut]:
 @router.put("/v1/planned-outages/{outage_id}", response_model=PlannedOutageOut, responses=ERRORS)
 def change_planned(outage_id: PathId, body: PlannedOutageChangeIn, who: Dispatcher,
                    lv: Live) -> PlannedOutageOut:
-    """Move a planned outage's window; the customers below it are told."""
+    """Move a planned outage's window; the customers below it are told. A window that grows
+    or moves inside the notice period is short notice (urgent, with a reason)."""
     with lv.lock:
         p = _find(lv, outage_id)
-        old_start = p.start_s
+        old_start, old_end = p.start_s, p.end_s
     start_s, end_s = _s(lv, body.start), _s(lv, body.end)
     if start_s != old_start:
-        _check_notice(lv, start_s, body.urgent, min(old_start, lv.now_s() + lv.engine.planned.notice_s))
+        _refuse_past(lv, start_s)
+    if start_s < old_start or end_s > old_end:
+        _refuse_short(lv, min(start_s, old_start), body.urgent)
     apply(lv, "planned_outage_changed", {"outage_id": PLANNED_PREFIX + outage_id, "start_s": start_s,
                                          "end_s": end_s, "urgent": body.urgent, "reason": body.reason})
     with lv.lock:

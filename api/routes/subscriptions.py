@@ -13,6 +13,7 @@ from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.outbox import Subscription
 from api.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut
+from api.webhooks import private_destination
 
 router = APIRouter(tags=["notices"])
 
@@ -34,7 +35,12 @@ def _find(lv: LiveDispatch, subscription_id: str) -> Subscription:
 def subscribe(body: SubscriptionIn, who: Dispatcher, lv: Live) -> SubscriptionOut:
     """Register a receiver: every notice of the kinds asked for, committed from now on, is
     POSTed to ``url``, signed with ``secret`` (never shown again)."""
+    refused = "" if lv.settings.webhook_allow_private else private_destination(body.url)
+    if refused:
+        raise ApiError(422, f"the URL cannot be delivered to: {refused}",
+                       [{"field": "url", "reason": refused}])
     sub = lv.notifier.outbox.subscribe(body.url, [k.value for k in body.kinds], body.secret)
+    lv.notifier.deliverer.wake()
     return _out(lv, sub)
 
 
@@ -55,7 +61,7 @@ def unsubscribe(subscription_id: PathId, who: Dispatcher, lv: Live) -> Subscript
 @router.get("/v1/subscriptions/{subscription_id}/deliveries", response_model=list[DeliveryOut],
             responses=ERRORS)
 def deliveries(subscription_id: PathId, who: Dispatcher, lv: Live,
-               status: Literal["pending", "delivered", "failed"] | None = None,
+               status: Literal["pending", "delivered", "failed", "dropped"] | None = None,
                limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0)) -> list[DeliveryOut]:
     """The subscriber's deliveries, oldest notice first (``status`` to pick one state)."""
     _find(lv, subscription_id)
@@ -68,7 +74,8 @@ def deliveries(subscription_id: PathId, who: Dispatcher, lv: Live,
 @router.post("/v1/subscriptions/{subscription_id}/retry", responses=ERRORS)
 def retry(subscription_id: PathId, who: Dispatcher, lv: Live) -> dict[str, Any]:
     """Put the subscriber's given-up deliveries back in line, due now."""
-    _find(lv, subscription_id)
+    if not _find(lv, subscription_id).active:
+        raise ApiError(409, f"subscription {subscription_id} is stopped: subscribe again")
     n = lv.notifier.outbox.retry_failed(subscription_id)
     lv.notifier.deliverer.wake()
     return {"subscription_id": subscription_id, "requeued": n}

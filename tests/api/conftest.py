@@ -74,6 +74,8 @@ class Api:
 
 
 def make_settings(tmp_path: Path, database_url: str, **kw: object) -> Settings:
+    """Test settings: the small region, an hourly tick, webhooks to the tests' loopback receivers."""
+    kw.setdefault("webhook_allow_private", True)
     return Settings(data_dir=tmp_path, database_url=database_url, secret=SECRET, grid_scale=0.1,
                     tick_s=3600.0, **kw)  # type: ignore[arg-type]
 

@@ -825,8 +825,12 @@ class ApiFuzz(RuleBasedStateMachine):
             start, end = self.planned_windows[str(outage_id)]
             later = timedelta(seconds=data.draw(st.integers(30, 600)))
             new_end = max(end, now + timedelta(seconds=60)) + later
-            body = {"start": start.isoformat(), "end": new_end.isoformat(), "urgent": True, "reason": "fuzz"}
-            codes = (200, 409, 422)  # 409: over meanwhile; 422: its start already passed
+            urgent = data.draw(st.booleans())
+            body = {"start": start.isoformat(), "end": new_end.isoformat(), "urgent": urgent,
+                    "reason": "fuzz" if urgent else ""}
+            # 200 only when urgent (it ends later within the notice period); 409: over meanwhile
+            # (or its end passed between the check and the engine); 422: its start passed
+            codes = (200, 409, 422) if urgent else (409, 422)
             r = self._send("planned_outage", "PUT", f"/v1/planned-outages/{outage_id}", codes, body=body)
             if r.status_code == 200:
                 self.planned_windows[str(outage_id)] = (start, new_end)

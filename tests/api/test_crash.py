@@ -59,12 +59,12 @@ def test_kill_9_mid_burst_loses_no_customer_notice(tmp_path: Path) -> None:
     headers = {"Authorization": f"Bearer {token_from_cli(data_dir, env, 'dispatcher')}"}
     port = free_port()
     with receiver() as rec:
-        proc = start_server(data_dir, port, env, "--scale", "0.1")
+        proc = start_server(data_dir, port, env, "--scale", "0.1", "--allow-private-webhooks")
         hook = {"url": rec.url, "kinds": [k.value for k in NoticeKind], "secret": "hook-secret-0123456789"}
         r = httpx.post(f"http://127.0.0.1:{port}/v1/subscriptions", json=hook, headers=headers)
         assert r.status_code == 201
         kill_mid_burst(proc, port, headers, customers)
-        proc = start_server(data_dir, port, env, "--scale", "0.1")
+        proc = start_server(data_dir, port, env, "--scale", "0.1", "--allow-private-webhooks")
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
                 caught_up(http)

@@ -1,5 +1,6 @@
 """Durability: a new server over the same store rebuilds the same engine state; settings
-refuse a missing or default secret outside development mode; tokens are stored hashed."""
+refuse a missing or default secret outside development mode; tokens are stored hashed; a store
+upgraded to the notices owes none for its history."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
+from api.outbox import Outbox
 from api.server_process import caught_up
 from api.settings import DEV_SECRET, Settings, SettingsError
+from api.store import PendingEvent, Store
 from grid_model.region import Region
 from tests.api.conftest import Api, issue_tokens, make_settings
 
@@ -98,3 +101,14 @@ def test_a_revoked_token_is_refused(tmp_path: Path, region: Region, monkeypatch:
         assert client.get("/v1/kpis", headers=h).status_code == 401
         assert main(["token", "revoke", token, "--data-dir", str(tmp_path)]) == 2
         assert "no live token" in capsys.readouterr().err
+
+
+def test_a_store_from_before_the_notices_owes_none_for_its_history(database_url: str) -> None:
+    """Upgrading a store logged before customer notices existed: the notice watermark starts at
+    its last event, so no notice is derived for what happened before."""
+    store = Store(database_url)
+    store.migrate("0002")
+    store.append_batch([PendingEvent(5 * k, "tick", {}, "2026-11-28T00:00:00+00:00") for k in range(3)])
+    store.migrate()
+    assert Outbox(store).watermark() == 3
+    store.dispose()

@@ -15,6 +15,7 @@ from dispatch.events import (
     EtrUpdate,
     Event,
     EventError,
+    OrderCancelled,
     PlannedOutageAnnounced,
     PlannedOutageCancelled,
     PlannedOutageChanged,
@@ -136,8 +137,8 @@ def test_planned_outage_notices_reach_every_customer_below_and_each_area(small_r
     cust = small_region.customers
     below = sorted(cust.loc[(cust["node_idx"] >= sl.start) & (cust["node_idx"] < sl.stop), "customer_id"])
     areas = {net.node_id[i] for i in range(sl.start, sl.stop) if net.kind[i] == NodeKind.TRANSFORMER}
-    events: list[Event] = [PlannedOutageAnnounced(0, "P1", net.device_id[fuse], week, week + 3600),
-                           PlannedOutageChanged(60, "P1", week + 7200, week + 9000),
+    events: list[Event] = [PlannedOutageAnnounced(0, "P1", net.device_id[fuse], 2 * week, 2 * week + 3600),
+                           PlannedOutageChanged(60, "P1", 2 * week + 7200, 2 * week + 9000),
                            PlannedOutageCancelled(120, "P1", "storm")]
     for channel, expected in ((Channel.CUSTOMER, below), (Channel.TRANSFORMER, sorted(areas))):
         engine = DispatchEngine(small_region, crews, NearestAvailableCrew(),
@@ -150,7 +151,8 @@ def test_planned_outage_notices_reach_every_customer_below_and_each_area(small_r
             got = [n.customer_ids[0] for n in notices] if channel == Channel.CUSTOMER else \
                 [n.transformer_id for n in notices]
             assert sorted(got) == expected
-        assert said[1][0].start_s == week + 7200 and said[1][0].etr_s == week + 9000
+        assert said[1][0].start_s == 2 * week + 7200 and said[1][0].etr_s == 2 * week + 9000
+        assert said[2][0].start_s is None and said[2][0].etr_s is None  # called off: no window
 
 
 def test_a_caller_inside_a_planned_outage_is_acknowledged_with_its_end(small_region: Region) -> None:
@@ -191,3 +193,36 @@ def test_a_flapping_etr_is_not_told_and_one_that_holds_is(small_region: Region) 
     (change,) = book.after(2900, [])
     assert change == Notice(K.ETR_CHANGED, 2900, order, (customer,), etr_s=etr + 7200)
     assert quote(3000, etr + 7200 + 1800) == [] and book.after(4000, []) == []  # under the margin
+
+
+def test_a_quote_remade_just_before_the_look_waits_and_one_that_keeps_moving_is_told_hourly(
+        small_region: Region) -> None:
+    engine = DispatchEngine(small_region, [], NearestAvailableCrew(), travel=RoadTravel(small_region.roads))
+    book = NoticeBook(engine, etr_margin_s=3600, etr_hold_s=900)
+    customer = str(small_region.customers["customer_id"].iat[5])
+    call = CallReceived(100, Call("K1", 100, customer_id=customer))
+    (ack,) = book.after(100, engine.handle(call), call)
+    assert ack.etr_s is not None
+    etr, order = ack.etr_s, ack.order_id
+
+    def quote(t: int, new: int) -> list[Notice]:
+        engine.etrs.current[order] = new
+        return book.after(t, [EtrUpdate(t, order, new)])
+
+    assert quote(200, etr + 7200) == [] and quote(1095, etr + 6 * 3600) == []
+    assert book.after(1100, []) == []  # the quote is 5 s old
+    told = [n for t in range(1200, 4300, 600) for n in quote(t, etr + 6 * 3600 + (t - 1200))]
+    (change,) = told  # re-made every 10 min, never held 15 min: told once its first move is an hour old
+    assert change.t_s == 4200 and change.etr_s == etr + 6 * 3600 + 3000
+
+
+def test_the_callers_of_an_order_a_dispatcher_cancels_hear_nothing_but_are_called_back(
+        small_region: Region) -> None:
+    engine = DispatchEngine(small_region, [], NearestAvailableCrew(), travel=RoadTravel(small_region.roads))
+    book = NoticeBook(engine)
+    customer = str(small_region.customers["customer_id"].iat[5])
+    call = CallReceived(100, Call("K1", 100, customer_id=customer))
+    (ack,) = book.after(100, engine.handle(call), call)
+    cancel = OrderCancelled(200, ack.order_id, "a duplicate of a call already worked")
+    (due,) = book.after(200, engine.handle(cancel), cancel)
+    assert due.kind == K.CALLBACK_DUE and due.customer_ids == (customer,)

@@ -83,23 +83,44 @@ def test_a_moved_window_attaches_calls_and_calls_back_at_its_new_end(
         engine: DispatchEngine, small_region: Region) -> None:
     fuse, customer = _fuse_and_customer(small_region)
     _, early = _fuse_and_customer(small_region, 1)
-    engine.handle(PlannedOutageAnnounced(0, "P1", fuse, WEEK, WEEK + 3600))
-    with pytest.raises(EventError, match="under the 7 days' notice"):  # an earlier start needs notice
-        engine.handle(PlannedOutageChanged(100, "P1", WEEK - 100, WEEK + 3600))
-    engine.handle(PlannedOutageChanged(100, "P1", WEEK + 7200, WEEK + 3 * 3600))  # later: always fine
-    engine.handle(CallReceived(WEEK + 100, Call("K1", WEEK + 100, customer_id=early)))
+    at = 2 * WEEK  # announced two weeks ahead
+    engine.handle(PlannedOutageAnnounced(0, "P1", fuse, at, at + 3600))
+    with pytest.raises(EventError, match="under the 7 days' notice"):  # brought inside the notice period
+        engine.handle(PlannedOutageChanged(100, "P1", WEEK, at + 3600))
+    engine.handle(PlannedOutageChanged(100, "P1", at + 7200, at + 3 * 3600))  # later, with notice: fine
+    assert engine.planned.urgent == 0
+    engine.handle(CallReceived(at + 100, Call("K1", at + 100, customer_id=early)))
     assert len(engine.orders) == 1  # before the moved window: an outage of its own
-    engine.handle(CallReceived(WEEK + 7300, Call("K2", WEEK + 7300, customer_id=customer)))
+    engine.handle(CallReceived(at + 7300, Call("K2", at + 7300, customer_id=customer)))
     with pytest.raises(EventError, match="only its end can move"):
-        engine.handle(PlannedOutageChanged(WEEK + 7400, "P1", WEEK + 7500, WEEK + 4 * 3600))
+        engine.handle(PlannedOutageChanged(at + 7400, "P1", at + 7500, at + 4 * 3600))
     with pytest.raises(EventError, match="move its end instead"):
-        engine.handle(PlannedOutageCancelled(WEEK + 7400, "P1"))
-    engine.handle(PlannedOutageChanged(WEEK + 7400, "P1", WEEK + 7200, WEEK + 4 * 3600))
-    assert not [d for d in engine.handle(ClockTick(WEEK + 3 * 3600)) if isinstance(d, CallbackDue)]
-    (due,) = [d for d in engine.handle(ClockTick(WEEK + 4 * 3600)) if isinstance(d, CallbackDue)]
+        engine.handle(PlannedOutageCancelled(at + 7400, "P1"))
+    with pytest.raises(EventError, match="ending it later is short notice"):
+        engine.handle(PlannedOutageChanged(at + 7400, "P1", at + 7200, at + 4 * 3600))
+    engine.handle(PlannedOutageChanged(at + 7400, "P1", at + 7200, at + 4 * 3600, urgent=True,
+                                       reason="a second pole found cracked"))
+    assert engine.planned.urgent == 1 and engine.planned.outages["P1"].urgent
+    assert not [d for d in engine.handle(ClockTick(at + 3 * 3600)) if isinstance(d, CallbackDue)]
+    (due,) = [d for d in engine.handle(ClockTick(at + 4 * 3600)) if isinstance(d, CallbackDue)]
     assert due.order_id == "P1" and due.customer_id == customer and len(engine.orders) == 1
     with pytest.raises(EventError, match="P1 is over"):
-        engine.handle(PlannedOutageChanged(WEEK + 4 * 3600 + 1, "P1", WEEK + 7200, WEEK + 5 * 3600))
+        engine.handle(PlannedOutageChanged(at + 4 * 3600 + 1, "P1", at + 7200, at + 5 * 3600))
+
+
+def test_a_window_that_only_shrinks_needs_no_notice(engine: DispatchEngine, small_region: Region) -> None:
+    fuse, _ = _fuse_and_customer(small_region)
+    engine.handle(PlannedOutageAnnounced(0, "P1", fuse, WEEK, WEEK + 4 * 3600))
+    engine.handle(PlannedOutageChanged(WEEK - 3600, "P1", WEEK + 3600, WEEK + 2 * 3600))  # an hour ahead
+    engine.handle(PlannedOutageChanged(WEEK + 3600, "P1", WEEK + 3600, WEEK + 5400))  # under way, shorter
+    assert engine.planned.urgent == 0 and engine.planned.outages["P1"].changes == 2
+
+
+def test_an_announcement_logged_before_the_rule_is_taken_as_it_was(engine: DispatchEngine,
+                                                                    small_region: Region) -> None:
+    fuse, _ = _fuse_and_customer(small_region)
+    engine.handle(PlannedOutageAnnounced(0, "P1", fuse, 3600, 7200, owes_notice=False))
+    assert engine.planned.outages["P1"].notice_s == 3600 and engine.planned.urgent == 0
 
 
 def test_a_cancelled_outage_takes_no_calls_and_cannot_change(engine: DispatchEngine,
@@ -107,6 +128,7 @@ def test_a_cancelled_outage_takes_no_calls_and_cannot_change(engine: DispatchEng
     fuse, customer = _fuse_and_customer(small_region)
     engine.handle(PlannedOutageAnnounced(0, "P1", fuse, WEEK, WEEK + 3600))
     engine.handle(PlannedOutageCancelled(10, "P1", "crew needed for storm"))
+    assert engine.planned.outages["P1"].cancel_reason == "crew needed for storm"
     engine.handle(CallReceived(WEEK + 60, Call("K1", WEEK + 60, customer_id=customer)))
     assert len(engine.orders) == 1  # the call is an outage of its own, dispatched
     for ev in (PlannedOutageCancelled(WEEK + 70, "P1"),

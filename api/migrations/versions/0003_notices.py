@@ -1,5 +1,6 @@
 """The customer-notice outbox: notices derived from the event log, webhook subscriptions and
-each notice's delivery to each subscriber.
+each notice's delivery to each subscriber. A store logged before it owes no notices for its
+history: the watermark starts at its last event.
 
 Revision ID: 0003
 Revises: 0002
@@ -47,9 +48,12 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.String(40), nullable=True),
     )
     op.create_index("ix_deliveries_due", "deliveries", ["status", "next_at"])
+    op.execute("INSERT INTO meta (key, value) "
+               "SELECT 'notices_seq', CAST(COALESCE(MAX(seq), 0) AS VARCHAR(20)) FROM events")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM meta WHERE key = 'notices_seq'")
     op.drop_index("ix_deliveries_due", "deliveries")
     op.drop_table("deliveries")
     op.drop_table("subscriptions")
