@@ -10,7 +10,9 @@ Conventions (README, "Bring your own grid"):
   breaker (``CB``) becomes a breaker device; load-break and disconnect switches protect nothing;
 - where the source has no protective device, one is placed: a breaker at each feeder head, a
   fuse on the MV side of each distribution transformer, a fuse at each LV feeder outlet;
-- the result must be radial: a loop or an island stops the import with their element ids.
+- the result must be radial: a loop or an island stops the import with their element ids;
+- the open switches between energised buses are the normally-open ties, and the closed line
+  switches the sectionalising switches (``switches_from_pandapower``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from grid_model.network import (
     NodeKind,
 )
 from grid_model.region import Region
+from grid_model.switches import TIE_HEADROOM, SwitchKind, SwitchLayer, Tie, place_switches, remote_by_share
 
 HV_KV = 35.0
 LV_KV = 1.0
@@ -220,3 +223,46 @@ def simbench_region(code: str) -> Region:
         raise ValueError(f"unknown SimBench code {code!r}: {exc}") from exc
     area = AreaClass.URBAN if ("urban" in code or "comm" in code) else AreaClass.RURAL
     return region_from_pandapower(net, name=f"simbench:{code}", area=area)
+
+
+def switches_from_pandapower(net: Any, region: Region) -> SwitchLayer:
+    """The switches and ties of ``net`` on the region imported from it: each closed line
+    switch becomes a switch on the edge it sits on (a circuit breaker remote, the others by the
+    placement rule's share), each open line or bus-bus switch between two energised buses a
+    normally-open tie (the import dropped it to keep the tree radial), its capacity by the
+    placement rule (``grid_model.switches``)."""
+    network = region.network
+    index = network.index_of()
+    customers_below = network.count_below(network.kind == NodeKind.CUSTOMER)
+    feeder_customers = customers_below[network.nodes_of_kind(NodeKind.FEEDER_HEAD)]
+    layer = place_switches(network)
+    switch = layer.switch.copy()
+    ids = list(layer.switch_id)
+    switch[[i for i, s in enumerate(ids) if s.startswith("SW-")]] = SwitchKind.NONE
+    ids = ["" if s.startswith("SW-") else s for s in ids]
+    ties: list[Tie] = []
+    for sid, sw in net.switch.iterrows():
+        et, element, closed = sw["et"], int(sw["element"]), bool(sw["closed"])
+        if et == "l":
+            ends = (int(net.line.at[element, "from_bus"]), int(net.line.at[element, "to_bus"]))
+        elif et == "b" and not closed:
+            ends = (int(sw["bus"]), element)
+        else:
+            continue
+        a, b = index.get(f"bus:{ends[0]}"), index.get(f"bus:{ends[1]}")
+        if a is None or b is None:
+            continue
+        switch_id = f"switch:{sid}"
+        remote = sw.get("type") == "CB" or remote_by_share(switch_id)
+        if not closed:
+            fa, fb = int(network.feeder_idx[a]), int(network.feeder_idx[b])
+            if fa < 0 or fb < 0:
+                continue  # an end at the substation: no feeder to pick up from
+            capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
+            ties.append(Tie(switch_id, a, b, remote, capacity))
+            continue
+        child = b if int(network.parent[b]) == a else a if int(network.parent[a]) == b else -1
+        if child >= 0 and network.kind[child] == NodeKind.MV_NODE and not switch[child]:
+            switch[child] = SwitchKind.REMOTE if remote else SwitchKind.MANUAL
+            ids[child] = switch_id
+    return SwitchLayer(switch, tuple(ids), tuple(ties), customers_below)

@@ -73,7 +73,7 @@ class SwitchLayer:
         return np.flatnonzero(self.switch != SwitchKind.NONE)
 
 
-def _remote(element_id: str) -> bool:
+def remote_by_share(element_id: str) -> bool:
     """Whether an element is remote-controlled: ``REMOTE_SHARE`` of ids, by a stable hash."""
     return zlib.crc32(element_id.encode()) % 1000 < REMOTE_SHARE * 1000
 
@@ -115,7 +115,7 @@ def place_switches(net: Network) -> SwitchLayer:
         fallen = int(customers_below[above]) - int(customers_below[i])
         if fallen >= SECTION_SHARE * feeder and customers_below[i] >= SECTION_SHARE / 2 * feeder:
             ids[i] = f"SW-{net.node_id[i]}"
-            switch[i] = SwitchKind.REMOTE if _remote(ids[i]) else SwitchKind.MANUAL
+            switch[i] = SwitchKind.REMOTE if remote_by_share(ids[i]) else SwitchKind.MANUAL
             last[i] = i
     return SwitchLayer(switch, tuple(ids), _ties(net, trunk, feeder_customers), customers_below)
 
@@ -146,7 +146,7 @@ def _ties(net: Network, trunk: npt.NDArray[np.bool_],
         paired.add(pair)
         tie_id = f"TIE-{net.node_id[a]}-{net.node_id[b]}"
         capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
-        out.append(Tie(tie_id, a, b, _remote(tie_id), capacity))
+        out.append(Tie(tie_id, a, b, remote_by_share(tie_id), capacity))
     return tuple(out)
 
 

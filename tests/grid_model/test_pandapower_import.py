@@ -1,16 +1,20 @@
-"""Import from pandapower: ids, conventional devices, switch roles, and loops and islands."""
+"""Import from pandapower: ids, conventional devices, switch roles, loops and islands, and the
+switches and normally-open ties kept for switching."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandapower as pp
 import pytest
 
 from api.cli import main
 from grid_model.network import NetworkError
-from grid_model.pandapower_import import region_from_pandapower
+from grid_model.pandapower_import import region_from_pandapower, switches_from_pandapower
+from grid_model.switches import SwitchKind
+from grid_model.switching import plan_switching
 from grid_model.trace import trace
 
 
@@ -94,3 +98,42 @@ def test_predict_cli_refuses_a_csv_without_its_columns(tmp_path: Path,
     calls.write_text("id,when\nK1,0\n", encoding="utf-8")
     assert main(["predict", "--grid", str(grid), "--calls", str(calls), "-o", str(tmp_path / "o")]) == 2
     assert "missing column(s) call_id, time, customer_id" in capsys.readouterr().err
+
+
+def _two_feeders_with_a_tie() -> pp.pandapowerNet:
+    """Feeder a: busbar - a1 - a2 (a load-break switch on a1-a2); feeder b: busbar - b1; a line
+    a2 - b1 open at a load-break switch (the normally-open point); two loads on a1 and a2, four on
+    b1."""
+    net = pp.create_empty_network()
+    hv, bar = pp.create_bus(net, 110.0), pp.create_bus(net, 20.0)
+    a1, a2, b1 = (pp.create_bus(net, 20.0) for _ in range(3))
+    pp.create_ext_grid(net, hv)
+    pp.create_transformer(net, hv, bar, std_type="25 MVA 110/20 kV")
+    cable = "NA2XS2Y 1x95 RM/25 12/20 kV"
+    pp.create_line(net, bar, a1, 1.0, std_type=cable)
+    a12 = pp.create_line(net, a1, a2, 1.0, std_type=cable)
+    pp.create_line(net, bar, b1, 1.0, std_type=cable)
+    tie = pp.create_line(net, a2, b1, 1.0, std_type=cable)
+    for bus in (a1, a1, a2, a2, b1, b1, b1, b1):
+        pp.create_load(net, bus, 0.1)
+    pp.create_switch(net, a1, a12, et="l", closed=True, type="LBS")
+    pp.create_switch(net, a2, tie, et="l", closed=False, type="LBS")
+    return net
+
+
+def test_open_and_closed_line_switches_become_ties_and_sectionalising_switches() -> None:
+    net = _two_feeders_with_a_tie()
+    region = region_from_pandapower(net, name="tie")  # the open point keeps the grid radial
+    layer = switches_from_pandapower(net, region)
+    network = region.network
+    idx = network.index_of()
+    (tie,) = layer.ties
+    assert (tie.tie_id, network.node_id[tie.a], network.node_id[tie.b]) == ("switch:1", "bus:3", "bus:4")
+    assert tie.capacity == 2  # half the customers of either feeder (4 each)
+    assert layer.switch_id[idx["bus:3"]] == "switch:0" and layer.switch[idx["bus:3"]] != SwitchKind.NONE
+    cleared = np.zeros(network.n_nodes, dtype=bool)
+    cleared[idx["bus:2"]] = True  # feeder a's breaker cleared a fault on its first section
+    plan = plan_switching(network, layer, idx["bus:2"], open_nodes=cleared)
+    assert [(s.action, s.element_id, s.restores) for s in plan.steps if s.phase != "normal"] == [
+        ("open", "switch:0", 0), ("close", "switch:1", 2)]
+    assert plan.customers_restored == 2 and plan.customers_dark == 2
