@@ -3,11 +3,13 @@ the engine's events and decisions unfold.
 
 - ``acknowledged``: the call is tied to an outage, with its first ETR (sent at the first quote;
   a call settled before any quote is acknowledged without one);
-- ``etr_changed``: the ETR of an acknowledged caller moved by ``etr_margin_s`` or more from the
-  one they were told, looked at once the order's quote has not moved for ``etr_hold_s`` (a
-  quote that flaps back within minutes, as re-plans make them, never reaches the customer), or
-  at the latest ``ETR_LONGEST_WAIT_S`` after it first moved (a quote re-made every few minutes
-  is told every hour, not never);
+- ``etr_changed``: the ETR of an acknowledged caller moved from the one they were told by
+  ``etr_margin_s`` or a quarter of the wait they were told, whichever is more; looked at once
+  the order's quote has not moved for ``etr_hold_s`` (a quote that flaps back within minutes,
+  as re-plans make them, never reaches the customer), or at the latest ``ETR_LONGEST_WAIT_S``
+  after it first moved (a quote re-made every few minutes is told, not never); and a caller
+  hears one at most every ``ETR_MIN_GAP_S`` unless the ETR they were told is due within the
+  hour (a promise about to break is always corrected);
 - ``restored``: supply is back (the caller's callback fell due), or ``customer_side``: the fault
   is the customer's own (found on the phone or by the first responder);
 - ``callback_due``: the call-taker owes the customer a callback;
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
 ETR_NOTICE_MARGIN_S = 60 * 60  # an acknowledged caller hears of an ETR that moves at least this much
 ETR_HOLD_S = 15 * 60  # ... and that has held this long (re-plans make quotes flap within minutes)
 ETR_LONGEST_WAIT_S = 60 * 60  # ... or, for a quote that keeps moving, this long after it first moved
+ETR_RELATIVE_MARGIN = 0.25  # ... and moves by this share of the wait the caller was told, if more
+ETR_MIN_GAP_S = 3 * 3600  # a caller hears of a new ETR at most this often ...
+ETR_PROMISE_DUE_S = 60 * 60  # ... unless the ETR they were told is this close (or past)
 
 
 class NoticeKind(StrEnum):
@@ -106,6 +111,8 @@ class NoticeBook:
         # orders re-quoted since their callers were last looked at: (last move, first move)
         self._moved: dict[str, tuple[int, int]] = {}
         self._called_off: set[str] = set()  # orders a dispatcher cancelled (a hoax, a duplicate)
+        self._told_at: dict[str, int] = {}  # when each caller last heard an ETR change
+        self._recheck: dict[str, int] = {}  # orders with callers held back by the gap: look again then
 
     def after(self, t_s: int, decisions: Sequence[Decision], event: Event | None = None) -> list[Notice]:
         """The notices of the decisions made at ``t_s`` and of the ``event`` the engine applied
@@ -165,22 +172,31 @@ class NoticeBook:
         return out
 
     def _changes(self, t_s: int) -> list[Notice]:
-        """Orders whose quote has held (or waited its longest): their acknowledged callers whose
-        ETR now differs from the one they were told by ``etr_margin_s`` or more are told."""
+        """Orders whose quote has held (or waited its longest), or whose callers held back by
+        the gap may hear now: their acknowledged callers whose ETR differs enough from the one
+        they were told are told (see the module docstring)."""
         ripe = [o for o, (last, first) in self._moved.items()
                 if t_s - last >= self.etr_hold_s or t_s - first >= ETR_LONGEST_WAIT_S]
+        ripe += [o for o, at in self._recheck.items() if at <= t_s and o not in self._moved]
         book = self.engine.callbacks
         out = []
         for order_id in ripe:
-            del self._moved[order_id]
+            self._moved.pop(order_id, None)
+            self._recheck.pop(order_id, None)
             etr = self.engine.etr.get(order_id)
             if etr is None:
                 continue
             for callback_id in book.of_order.get(order_id, ()):
                 told = self._told_etr.get(callback_id)
-                if told is None or abs(etr - told) < self.etr_margin_s:
+                margin = max(self.etr_margin_s, ETR_RELATIVE_MARGIN * (told - t_s)) if told is not None else 0
+                if told is None or abs(etr - told) < margin:
+                    continue
+                free_at = self._told_at.get(callback_id, t_s - ETR_MIN_GAP_S) + ETR_MIN_GAP_S
+                if t_s < free_at and told - t_s > ETR_PROMISE_DUE_S:
+                    self._recheck[order_id] = min(self._recheck.get(order_id, free_at), free_at)
                     continue
                 self._told_etr[callback_id] = etr
+                self._told_at[callback_id] = t_s
                 customer_id = book.callbacks[callback_id].customer_id
                 out.append(Notice(NoticeKind.ETR_CHANGED, t_s, order_id, (customer_id,), etr_s=etr))
         return out

@@ -187,12 +187,13 @@ def test_a_flapping_etr_is_not_told_and_one_that_holds_is(small_region: Region) 
         engine.etrs.current[order] = new
         return book.after(t, [EtrUpdate(t, order, new)])
 
-    assert quote(200, etr + 7200) == [] and quote(500, etr) == []  # flapped back
+    later = 8 * 3600  # over a quarter of the day the caller was told to wait (a horizon quote)
+    assert quote(200, etr + later) == [] and quote(500, etr) == []  # flapped back
     assert book.after(1200, []) == []  # held, but what was told still stands
-    assert quote(2000, etr + 7200) == [] and book.after(2899, []) == []
+    assert quote(2000, etr + later) == [] and book.after(2899, []) == []
     (change,) = book.after(2900, [])
-    assert change == Notice(K.ETR_CHANGED, 2900, order, (customer,), etr_s=etr + 7200)
-    assert quote(3000, etr + 7200 + 1800) == [] and book.after(4000, []) == []  # under the margin
+    assert change == Notice(K.ETR_CHANGED, 2900, order, (customer,), etr_s=etr + later)
+    assert quote(3000, etr + later + 3 * 3600) == [] and book.after(4000, []) == []  # under the margin
 
 
 def test_a_quote_remade_just_before_the_look_waits_and_one_that_keeps_moving_is_told_hourly(
@@ -209,11 +210,14 @@ def test_a_quote_remade_just_before_the_look_waits_and_one_that_keeps_moving_is_
         engine.etrs.current[order] = new
         return book.after(t, [EtrUpdate(t, order, new)])
 
-    assert quote(200, etr + 7200) == [] and quote(1095, etr + 6 * 3600) == []
+    assert quote(200, etr + 7200) == [] and quote(1095, etr + 8 * 3600) == []
     assert book.after(1100, []) == []  # the quote is 5 s old
-    told = [n for t in range(1200, 4300, 600) for n in quote(t, etr + 6 * 3600 + (t - 1200))]
+    told = [n for t in range(1200, 4300, 600) for n in quote(t, etr + 8 * 3600 + (t - 1200))]
     (change,) = told  # re-made every 10 min, never held 15 min: told once its first move is an hour old
-    assert change.t_s == 4200 and change.etr_s == etr + 6 * 3600 + 3000
+    assert change.t_s == 4200 and change.etr_s == etr + 8 * 3600 + 3000
+    assert quote(5000, etr + 20 * 3600) == [] and book.after(6000, []) == []  # within 3 h of the last
+    (again,) = book.after(4200 + 3 * 3600, [])  # the gap is over
+    assert again.etr_s == etr + 20 * 3600
 
 
 def test_the_callers_of_an_order_a_dispatcher_cancels_hear_nothing_but_are_called_back(
