@@ -126,11 +126,12 @@ class StormDriver:
     def _run(self) -> None:
         while not self._stop.wait(0.05):
             try:
-                self._step(self.live.now_s())
+                self.step(self.live.now_s())
             except Exception:  # the demo must not take the server down with it
                 log.exception("demo storm step failed")
 
-    def _step(self, now: int) -> None:
+    def step(self, now: int) -> None:
+        """Hear the engine's decisions so far, then send the field's events due by ``now``."""
         while True:
             try:
                 self.field.hear(self._decisions.get_nowait())

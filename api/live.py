@@ -252,7 +252,7 @@ class LiveDispatch:
         if self._unsettled:  # the log ends between decisions: log the point where they are made
             self._settle_asked = True
             self.submit("settle", {})
-        self._shift_changes()
+        self.shift_changes()
         for target in (self._run, self._tick):
             self._start_thread(target)
         self.notifier.run()
@@ -263,7 +263,7 @@ class LiveDispatch:
         th.start()
         self._threads.append(th)
 
-    def _shift_changes(self) -> None:
+    def shift_changes(self) -> None:
         """A crew off duty whose shift began since it went off starts it; a crew on duty past
         its duty's end (its shift's end, or its duty limit) ends it, and a job it is on is
         handed back: no crew works past its duty limit. A dispatcher's change of a crew's duty
@@ -397,6 +397,10 @@ class LiveDispatch:
         assert future is not None
         return future.result(timeout=timeout_s)
 
+    def idle(self) -> bool:
+        """Whether every event handed in is committed and applied."""
+        return self._pending.empty() and self._queue.empty() and self.committed_seq <= self.applied_seq
+
     def lag(self) -> tuple[int, float]:
         """How far the engine is behind the log: committed events it has not applied, and how
         long the oldest of them has waited (seconds)."""
@@ -451,7 +455,7 @@ class LiveDispatch:
 
     def _tick(self) -> None:
         while not self._stop.wait(self.settings.tick_s):
-            self._shift_changes()
+            self.shift_changes()
             self.submit("tick", {})
 
     def _apply(self, ev: StoredEvent) -> Outcome:

@@ -450,7 +450,7 @@ class FuzzServer:
     def apply_roster(self) -> None:
         """Start and end the shifts due by the storm clock, as the server's clock does at each
         tick (the machine's server ticks once an hour) and at start-up."""
-        self._live()._shift_changes()
+        self._live().shift_changes()
 
     def stop(self) -> None:
         if self._stack is not None:
