@@ -40,9 +40,9 @@ RETRY_BASE_S = 1.0
 RETRY_CAP_S = 600.0
 MAX_ATTEMPTS = 25  # about 2.6 hours of retrying
 TIMEOUT_S = 5.0
-BATCH = 256  # a subscriber's deliveries taken from the outbox per round
+BATCH = 128  # a subscriber's deliveries taken from the outbox per round
 IDLE_WAIT_S = 1.0  # the longest a worker sleeps without being woken
-WORKERS_PER_SUBSCRIBER = 4
+WORKERS_PER_SUBSCRIBER = 8
 
 
 def sign(secret: str, body: bytes) -> str:
