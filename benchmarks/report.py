@@ -277,8 +277,9 @@ runs go on with the next Hypothesis seed).
 
 def _notices_section() -> str:
     n = _load("notices.json")
-    load, storm = n["results"]["load"], n["results"]["storm"]
+    load, storm = n["load"], n["storm"]
     kinds = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in storm["by_kind"].items() if v)
+    etr = storm["etr_changes_per_caller_p50_p90_max"]
     return f"""## Customer notices by webhook
 
 `benchmarks/run_notices.py`: a receiver on loopback subscribed to every notice kind before the
@@ -287,15 +288,20 @@ every call a different customer ({load['calls']:,} calls): each caller's acknowl
 receiver p50 {load['ack_p50_s'] * 1000:.0f} ms, p95 {load['ack_p95_s'] * 1000:.0f} ms, p99 {load['ack_p99_s'] * 1000:.0f} ms,
 max {load['ack_max_s'] * 1000:.0f} ms after its call was due ({load['acknowledged']:,} acknowledged; target p95
 under 1 s: {_met(load['met'])}); {load['notices']:,} notices, {load['lost']} lost, {load['duplicate_deliveries']} delivered
-twice, {load['bad_signatures']} bad signatures. **The default typhoon** played live through the
-server (`serve --demo` at {storm['speed']:.0f}x; the simulated field sends calls, crews' reports and
-callback outcomes through the live service, not HTTP) until every order was closed
-({storm['wall_s']:.0f} s): {storm['callers']:,} callers owed a callback, {storm['callers_acknowledged']:,}
-acknowledged and {storm['callers_told_restored_or_advised']:,} told of their restoration or given
-customer-side advice, {storm['calls_settled_on_the_phone_advised']:,} calls settled on the phone advised;
-{storm['notices']:,} notices ({kinds}), {storm['lost']} lost, {storm['duplicate_deliveries']} delivered twice
+twice, {load['bad_signatures']} bad signatures. **The default typhoon** (the storm of `make demo`)
+played into the live service by the simulated field of `serve --demo` (calls, crews' reports and
+callback outcomes go through the event log, the engine thread, the outbox and the webhooks, not
+HTTP), its storm clock moved a minute at a time once the engine has caught up, until every order
+was closed and every callback made ({storm['storm_clock_h']:.0f} storm hours in {storm['wall_s']:.0f} s):
+{storm['callers']:,} callers owed a callback, {storm['callers_acknowledged']:,} acknowledged and
+{storm['callers_told_restored_or_advised']:,} told of their restoration or given customer-side advice,
+{storm['calls_settled_on_the_phone_advised']:,} calls settled on the phone advised; {storm['notices']:,}
+notices ({kinds}), {storm['lost']} lost, {storm['duplicate_deliveries']} delivered twice
 ({storm['duplicates_with_a_different_body']} with a different body), {storm['bad_signatures']} bad signatures
-(target every caller told, 0 lost: {_met(storm['met'])}).
+(target every caller told, 0 lost: {_met(storm['met'])}). ETR changes per caller: median
+{etr[0]:.0f}, p90 {etr[1]:.0f}, at most {etr[2]:.0f} (the plan's quotes for waiting orders move by hours as new
+work outranks them; a change reaches a caller once it has held 15 min, is an hour or a quarter of
+the wait they were told, and 3 h after the last one unless the ETR told is due within the hour).
 """
 
 
