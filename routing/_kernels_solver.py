@@ -357,18 +357,40 @@ def construct_by_insertion(D, S, NB, CN):
 def construct_by_rule(D, S, w_priority):
     """The crew that frees up first takes the order with the highest weight per second of
     work (travel + repair); weight = customers + w_priority * lateness_weight * priority.
-    With ``w_priority`` = 0 this is the dispatcher's rule of thumb."""
+    With ``w_priority`` = 0 this is the dispatcher's rule of thumb.
+
+    Orders are scanned in decreasing weight per second of repair alone, an upper bound on the
+    score (travel and waiting only add to the work), so a scan stops at the first order whose
+    bound is below the best score found; done orders leave the scan list. Ties go to the
+    lower order index, as in a scan of every order."""
     K, N = D.n_crews, D.n_orders
     free = D.crew_start.copy()
     pos = np.arange(K)
-    done = np.zeros(N, dtype=np.bool_)
+    bound = np.empty(N, dtype=np.float64)
     for j in range(N):
-        if S.route_of[j] >= 0:
-            done[j] = True
+        w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
+        bound[j] = -((w + 1e-9) / (D.service[j] + 1.0))
+    order = np.argsort(bound, kind="mergesort")
+    # a doubly linked list over the positions of ``order`` not yet done (N: the end)
+    nxt = np.arange(1, N + 2)
+    prv = np.arange(-1, N + 1)
+    nxt_head = 0
+    slot = np.empty(N, dtype=np.int64)
+    for i in range(N):
+        slot[order[i]] = i
     for r in range(K):
         if S.rlen[r] > 0:
             free[r] = S.fin[r, S.rlen[r] - 1]
             pos[r] = K + S.routes[r, S.rlen[r] - 1]
+    for j in range(N):
+        if S.route_of[j] >= 0:
+            i = slot[j]
+            if prv[i] >= 0:
+                nxt[prv[i]] = nxt[i]
+            else:
+                nxt_head = nxt[i]
+            if nxt[i] < N:
+                prv[nxt[i]] = prv[i]
     active = np.ones(K, dtype=np.bool_)
     while True:
         r = -1
@@ -378,20 +400,24 @@ def construct_by_rule(D, S, w_priority):
         if r < 0:
             break
         best, best_score = -1, -1.0
-        for j in range(N):
-            if done[j] or (D.crew_skills[r] & D.order_skill[j]) == 0:
-                continue
-            if S.rlen[r] + 1 >= S.routes.shape[1]:
-                break
-            _, a, fits = arrive(D, r, free[r], pos[r], j)
-            if not fits:
-                continue
-            if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
-                continue
-            w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
-            score = (w + 1e-9) / (a - free[r] + D.service[j] + 1.0)
-            if score > best_score:
-                best, best_score = j, score
+        if S.rlen[r] + 1 < S.routes.shape[1]:
+            i = nxt_head
+            while i < N:
+                j = order[i]
+                if -bound[j] < best_score:
+                    break
+                i = nxt[i]
+                if (D.crew_skills[r] & D.order_skill[j]) == 0:
+                    continue
+                _, a, fits = arrive(D, r, free[r], pos[r], j)
+                if not fits:
+                    continue
+                if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
+                    continue
+                w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
+                score = (w + 1e-9) / (a - free[r] + D.service[j] + 1.0)
+                if score > best_score or (score == best_score and j < best):
+                    best, best_score = j, score
         if best < 0:
             active[r] = False
             continue
@@ -399,7 +425,13 @@ def construct_by_rule(D, S, w_priority):
         S.rlen[r] += 1
         S.route_of[best] = r
         S.load[r] += D.demand[best]
-        done[best] = True
+        i = slot[best]
+        if prv[i] >= 0:
+            nxt[prv[i]] = nxt[i]
+        else:
+            nxt_head = nxt[i]
+        if nxt[i] < N:
+            prv[nxt[i]] = prv[i]
         _, a, _ = arrive(D, r, free[r], pos[r], best)
         free[r] = a + D.service[best]
         pos[r] = K + best
