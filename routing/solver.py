@@ -86,7 +86,10 @@ class SolverParams:
     accepted (the cost of a move, not of a plan, sets the scale). ``local_search`` (dispatch
     objective): a descent with relocate, exchange, string and tail moves (``_kernels_local``)
     runs on the first plan and then on the routes each annealing chunk changed, in calls of
-    ``ls_evals`` move evaluations, strings of up to ``ls_string`` orders, the moves in the mask
+    ``ls_evals`` move evaluations, over the ``ls_near_first`` nearest orders of each until the
+    first descent ends, then over the ``ls_near`` nearest (a wider neighbourhood: a route has
+    ~30 orders, and in a 16 h storm half of an order's neighbours are unassigned), strings of up
+    to ``ls_string`` orders, the moves in the mask
     ``ls_moves`` (``_kernels_local``), re-examining the whole of a changed route (``ls_window``
     0) or the orders within that many positions of a change, and the routes each annealing
     chunk changed (``ls_requeue``). ``drop_tails`` (dispatch objective): ruin and recreate may
@@ -107,6 +110,8 @@ class SolverParams:
     accept_end: float = 0.02
     calibration_moves: int = 200
     local_search: bool = True
+    ls_near_first: int = 30
+    ls_near: int = 250
     ls_evals: int = 100_000
     ls_string: int = 3
     ls_moves: int = 0x1FE
@@ -164,6 +169,8 @@ class DispatchSolver:
         self._temps: tuple[float, float] | None = None
         self._drop = problem.objective == Objective.DISPATCH and self.params.drop_tails
         self._queue: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._nb_local: np.ndarray | None = None
+        self._near = self.params.ls_near_first
 
     def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
         """Kernel arrays, neighbour lists and a state holding ``initial`` (or nothing)."""
@@ -221,15 +228,20 @@ class DispatchSolver:
                 self._queue = local_queue(int(self.D.n_orders))
             queue = self._queue
             lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
+            near = self._local_lists()
         changed = np.zeros(int(self.D.n_crews), dtype=np.bool_)
         while True:
             elapsed = time.perf_counter() - t0
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:
                 break
             before = self.best_cost
+            if queue is not None and queue[2][0] >= queue[2][1] and self._near < p.ls_near:
+                # the first descent is over: widen the neighbourhood and look at every order again
+                self._near = p.ls_near
+                lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
             if queue is not None and queue[2][0] < queue[2][1]:
-                saved, _ = lkern.descend(self.D, self.S, self.NB, self.CN, queue,
-                                         p.ls_evals, p.ls_string, p.ls_moves, 1000, False,
+                saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
+                                         p.ls_string, p.ls_moves, self._near, False,
                                          p.ls_window, NO_STATS)
                 self.cost -= int(saved)
                 if self.cost < self.best_cost:
@@ -252,6 +264,17 @@ class DispatchSolver:
                 history.append((time.perf_counter() - t0, int(self.best_cost)))
         self._restore_best()
         return history, iterations, time.perf_counter() - t0
+
+    def _local_lists(self) -> np.ndarray:
+        """The local search's neighbour lists: ``ls_near`` long (built once, on the first
+        search: the first plan does not wait for them), the ``NB`` lists at their head."""
+        k = int(self.NB.shape[1])
+        want = max(k, self.params.ls_near)
+        if want == k:
+            return self.NB
+        if self._nb_local is None or self._nb_local.shape[0] != self.NB.shape[0]:
+            self._nb_local, _ = nearest_lists(self.D, want, 1)
+        return self._nb_local
 
     def _keep_current(self) -> None:
         self.best_cost = self.cost
