@@ -317,7 +317,8 @@ def queue_routes(S, Q, changed):
 
 
 @nb.njit(cache=True, nogil=True)
-def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window, stats):
+def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, first, window,
+            stats):
     """Best-improvement local search over the queue ``Q`` (``local_queue``): each order in it
     takes its best improving move, if any, and the orders of the routes that move changed
     join the queue again. Stops when the queue is empty or after about ``max_evals`` move
@@ -339,10 +340,11 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window
         best = np.int64(0)
         kind = NONE
         b_r = b_i = b_n = b_r2 = b_j = -1
+        nn = min(n_near, NB.shape[1])
         if r1 < 0:
             uc = unassigned_cost(D, u)
-            for k in range(NB.shape[1] + CN.shape[1]):
-                if k < NB.shape[1]:
+            for k in range(nn + CN.shape[1]):
+                if k < nn:
                     v = NB[u, k]
                     r2 = S.route_of[v]
                     if r2 < 0:
@@ -354,7 +356,7 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window
                         if d < INF and d - uc + unassigned_cost(D, v) < best:
                             best, kind, b_r, b_i = d - uc + unassigned_cost(D, v), REPLACE, r2, j
                 else:
-                    r2 = CN[u, k - NB.shape[1]]
+                    r2 = CN[u, k - nn]
                     j = -1
                 for side in range(2):
                     p = j + side if j >= 0 else (0 if side == 0 else S.rlen[r2])
@@ -372,7 +374,6 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window
             evals += 1
             if rm1 < INF and rm1 + uc < best:
                 best, kind = rm1 + uc, DROP
-            nn = min(n_near, NB.shape[1])
             for k in range(nn + CN.shape[1]):
                 if first and kind != NONE:
                     break
@@ -393,8 +394,10 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window
                     if r2 == r1:
                         continue
                     j = -1
+                # strings of two or more: near neighbours only (the first ``string_near``)
+                longest = max_string if k < string_near or k >= nn else 1
                 if r2 != r1:
-                    for n in range(1, max_string + 1 if moves & (1 << RELOCATE) else 1):
+                    for n in range(1, longest + 1 if moves & (1 << RELOCATE) else 1):
                         if i + n > L1:
                             break
                         rm = rm1 if n == 1 else removal_delta(D, S, r1, i, n)
@@ -423,7 +426,7 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, moves, n_near, first, window
                         if d < best:
                             best, kind, b_r, b_i, b_r2, b_j = d, TAILS, r1, ci, r2, cj
                 else:
-                    for n in range(1, max_string + 1 if moves & (1 << INTRA) else 1):
+                    for n in range(1, longest + 1 if moves & (1 << INTRA) else 1):
                         if i + n > L1:
                             break
                         for side in range(2):

@@ -89,7 +89,8 @@ class SolverParams:
     ``ls_evals`` move evaluations, over the ``ls_near_first`` nearest orders of each until the
     first descent ends, then over the ``ls_near`` nearest (a wider neighbourhood: a route has
     ~30 orders, and in a 16 h storm half of an order's neighbours are unassigned), strings of up
-    to ``ls_string`` orders, the moves in the mask
+    to ``ls_string`` orders (moved next to the ``ls_string_near`` nearest only), the moves in
+    the mask
     ``ls_moves`` (``_kernels_local``), re-examining the whole of a changed route (``ls_window``
     0) or the orders within that many positions of a change, and the routes each annealing
     chunk changed (``ls_requeue``). ``drop_tails`` (dispatch objective): ruin and recreate may
@@ -114,6 +115,7 @@ class SolverParams:
     ls_near: int = 250
     ls_evals: int = 100_000
     ls_string: int = 3
+    ls_string_near: int = 30
     ls_moves: int = 0x1FE
     ls_window: int = 0
     ls_requeue: bool = True
@@ -241,8 +243,8 @@ class DispatchSolver:
                 lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
             if queue is not None and queue[2][0] < queue[2][1]:
                 saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
-                                         p.ls_string, p.ls_moves, self._near, False,
-                                         p.ls_window, NO_STATS)
+                                         p.ls_string, p.ls_string_near, p.ls_moves, self._near,
+                                         False, p.ls_window, NO_STATS)
                 self.cost -= int(saved)
                 if self.cost < self.best_cost:
                     self._keep_current()

@@ -116,8 +116,8 @@ def test_local_search_keeps_its_books_and_the_rules(seed: int) -> None:
     q = lkern.local_queue(p.n_orders)
     lkern.queue_orders(q, np.arange(p.n_orders))
     stats = np.zeros((9, 2), dtype=np.int64)
-    saved, _ = lkern.descend(d, s, solver.NB, solver.CN, q, 10**9, 3, lkern.ALL_MOVES, 1000, False,
-                             0, stats)
+    saved, _ = lkern.descend(d, s, solver.NB, solver.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
+                             False, 0, stats)
     after = int(kern.total_cost(d, s))
     assert q[2][0] == q[2][1]  # the queue ran dry: a local optimum
     assert saved == before - after and saved == int(stats[:, 1].sum()) and saved > 0
