@@ -117,7 +117,7 @@ class SolverParams:
     ls_string: int = 3
     ls_string_near: int = 30
     ls_moves: int = 0x1FE
-    ls_window: int = 0
+    ls_window: int = 3
     ls_requeue: bool = True
     drop_tails: bool = True
 
