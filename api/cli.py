@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -284,35 +286,56 @@ def _storm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _solve(args: argparse.Namespace) -> int:
-    import time
+def _process_started() -> float:
+    """When this process started, on the ``time.perf_counter()`` clock (``solve --seconds``
+    counts from there: interpreter start and imports included). Linux: from /proc; elsewhere
+    (or if it cannot be read): now."""
+    now = time.perf_counter()
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(stat[19])  # field 22, starttime: clock ticks after boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - max(0.0, age)
 
+
+# Seconds kept from ``solve --seconds`` for the work after the search (re-scoring the plan,
+# the reasons for unassigned orders, writing it): a base and a cost per order and crew.
+_AFTER_SEARCH_S = 0.05
+_AFTER_SEARCH_PER_ITEM_S = 20e-6
+
+
+def _solve(args: argparse.Namespace) -> int:
     from routing.bound import lower_bound
-    from routing.evaluate import evaluate, unassigned_reason
+    from routing.evaluate import evaluate, unassigned_reasons
     from routing.io import read_instance, read_vrptw, write_plan
     from routing.problem import Objective
     from routing.solver import MaxIterations, MaxRuntime, solve
 
-    t0 = time.perf_counter()
+    t0 = args.started
     problem = read_vrptw(Path(args.file), args.format) if args.format else read_instance(Path(args.file))
-    stop = MaxIterations(args.iterations) if args.iterations else MaxRuntime(args.seconds)
-    result = solve(problem, stop, seed=args.seed)
+    # the bound does not depend on the plan: computed first, inside the time limit
+    bound = lower_bound(problem) if problem.objective == Objective.DISPATCH else None
+    after = _AFTER_SEARCH_S + _AFTER_SEARCH_PER_ITEM_S * (problem.n_orders + problem.n_crews)
+    stop = (MaxIterations(args.iterations) if args.iterations
+            else MaxRuntime(max(0.0, args.seconds - after)))
+    result = solve(problem, stop, seed=args.seed, started=t0)
     plan = result.plan
     ev = evaluate(problem, plan.routes)
     routes: dict[str, list[object]] = {c: list(seq) for c, seq in plan.routes.items()}
     info: dict[str, object] = {"name": "outage-dispatch sisr", "seed": args.seed,
-                               "seconds": round(time.perf_counter() - t0, 3), "cost": ev.cost,
-                               "iterations": result.iterations}
-    bound = None
+                               "seconds": 0.0, "cost": ev.cost, "iterations": result.iterations}
     if problem.objective == Objective.DISTANCE:
         routes = {c: [int(o) for o in seq] for c, seq in plan.routes.items() if seq}
         info["distance"] = ev.cost / 10
     else:
         info.update(on_time_rate=round(ev.on_time_rate, 4), travel_s=ev.travel_s,
                     customer_minutes=round(ev.customer_minutes, 1))
-        bound = lower_bound(problem)
     index = {o: j for j, o in enumerate(problem.order_ids)}
-    info["unassigned_reasons"] = {o: unassigned_reason(problem, index[o]) for o in plan.unassigned}
+    info["unassigned_reasons"] = dict(zip(plan.unassigned, unassigned_reasons(
+        problem, [index[o] for o in plan.unassigned]), strict=True))
+    info["seconds"] = round(time.perf_counter() - t0, 3)
     write_plan(Path(args.output), problem, routes, plan.unassigned, info,  # type: ignore[arg-type]
                lower_bound=bound)
     summary = {k: v for k, v in info.items() if k != "unassigned_reasons"}
@@ -483,7 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # a command line counts its time from the process start, a call (argv given) from here
+    started = _process_started() if argv is None else time.perf_counter()
     args = build_parser().parse_args(argv)
+    args.started = started
     try:
         return int(args.func(args))
     except (StormFileError, CallFileError, NetworkError, ProblemError, PlanError, ValueError) as exc:

@@ -3,6 +3,8 @@ VRPTW literature instances against PyVRP, and a CI-sized latency record.
 
     python -m benchmarks.run_routing --suite ci      # ~1 min, run by `make bench-ci`
     python -m benchmarks.run_routing --suite storm   # 300/60, 1000/30, 10000/300
+    python -m benchmarks.run_routing --suite families [--families other-72h ...] [--seeds 11 12]
+        [--seconds 30] [--orders 10000 --crews 300]   # the anytime curve on each storm family
     python -m benchmarks.run_routing --suite vrptw [--instances R1_10_1 ...] [--seconds 60]
 
 Each workload runs in a fresh process so peak memory is its own; results are JSON under
@@ -86,10 +88,12 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
     t0 = time.perf_counter()
     bound = lower_bound(p)
     out["lower_bound"] = {"cost": bound, "runtime_s": time.perf_counter() - t0}
+    started = time.perf_counter()
     solver = DispatchSolver(p, seed=seed)
     out["first_plan_s"] = solver.construct_s
     out["first_plan_cost"] = solver.best_cost
-    res = solver.improve(MaxRuntime(seconds))
+    res = solver.improve(MaxRuntime(seconds), started=started)
+    out["total_s"] = time.perf_counter() - started
     out["ours"] = {"cost": res.cost, "unassigned": len(res.plan.unassigned), "iterations": res.iterations,
                    "history": res.history[-20:],
                    "below_rule_of_thumb": round(1 - res.cost / rule.cost, 4),
@@ -113,6 +117,55 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
                           "unassigned": len(ort.plan.unassigned)}
         out["ours"]["below_ortools"] = round(1 - res.cost / ort.cost, 4) if found else None
         out["ortools"]["gap_to_bound"] = round(ort.cost / bound - 1, 4) if found else None
+    out["peak_memory_mb"] = _peak_mb()
+    return out
+
+
+CHECKPOINTS_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+
+def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, seed: int) -> dict[str, Any]:
+    """One storm of a family (``dispatch.storm_families``): the first plan, then the best
+    cost at each checkpoint relative to it (time counted from before the construction), the
+    lower bound and the gaps to it, and how far the run went past ``seconds``."""
+    from dispatch.storm_families import FAMILIES, family_instance
+    from routing.bound import lower_bound
+    from routing.heuristics import rule_of_thumb
+    from routing.io import problem_from_dict
+    from routing.solver import DispatchSolver, MaxRuntime
+
+    compile_s = warm_up()
+    fam = FAMILIES[family]
+    p = problem_from_dict(family_instance(family, n_orders=n_orders, n_crews=n_crews, seed=seed))
+    out: dict[str, Any] = {"family": family, "about": fam.describe() if fam else "dispatch.instances",
+                           "orders": n_orders, "crews": n_crews, "seed": seed, "seconds": seconds,
+                           "kernel_load_or_compile_s": compile_s}
+    t0 = time.perf_counter()
+    bound = lower_bound(p)
+    out["lower_bound"] = {"cost": bound, "runtime_s": time.perf_counter() - t0}
+    rule = rule_of_thumb(p)
+    out["rule_of_thumb"] = {"cost": rule.cost, "unassigned": len(rule.plan.unassigned)}
+    started = time.perf_counter()
+    cpu0 = time.process_time()
+    solver = DispatchSolver(p, seed=seed)
+    first = solver.best_cost
+    out["first_plan"] = {"cost": first, "seconds": solver.construct_s,
+                         "unassigned": int(np.sum(solver.S.route_of < 0)),
+                         "gap_to_bound": round(first / bound - 1, 4)}
+    res = solver.improve(MaxRuntime(seconds), started=started)
+    total = time.perf_counter() - started
+    curve = {}
+    for t in CHECKPOINTS_S:
+        if t <= seconds:
+            best = min([c for s, c in res.history if s <= t] + [first])
+            curve[f"{t:g}"] = round(best / first - 1, 5)
+    out["ours"] = {"cost": res.cost, "unassigned": len(res.plan.unassigned), "iterations": res.iterations,
+                   "below_first_plan": round(1 - res.cost / first, 5), "curve_vs_first_plan": curve,
+                   "below_rule_of_thumb": round(1 - res.cost / rule.cost, 4),
+                   "gap_to_bound": round(res.cost / bound - 1, 4)}
+    out["total_s"] = total
+    out["overrun_s"] = total - seconds
+    out["cpu_share"] = round((time.process_time() - cpu0) / total, 3)
     out["peak_memory_mb"] = _peak_mb()
     return out
 
@@ -184,9 +237,14 @@ def _bks(folder: str, name: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", choices=["ci", "storm", "vrptw", "solomon"], required=True)
+    ap.add_argument("--suite", choices=["ci", "storm", "families", "vrptw", "solomon"], required=True)
     ap.add_argument("--instances", nargs="*")
-    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seconds", type=float, help="time limit (default 60; families: 30)")
+    ap.add_argument("--families", nargs="*", help="families: names in dispatch.storm_families "
+                    "(default all)")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[11, 12], help="families: instance seeds")
+    ap.add_argument("--orders", type=int, default=10000)
+    ap.add_argument("--crews", type=int, default=300)
     ap.add_argument("--no-pyvrp", action="store_true")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -194,6 +252,16 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     if args.suite == "ci":
         result: Any = _in_child(ci_workload)
+    elif args.suite == "families":
+        from dispatch.storm_families import FAMILIES
+
+        result = []
+        for family in args.families or list(FAMILIES):
+            for seed in args.seeds:
+                row = _in_child(family_workload, family, args.orders, args.crews, args.seconds or 30.0, seed)
+                print(json.dumps({k: row[k] for k in ("family", "seed", "first_plan", "ours", "overrun_s")}),
+                      flush=True)
+                result.append(row)
     elif args.suite == "storm":
         result = [_in_child(storm_workload, 300, 60, 10.0, 10.0),
                   _in_child(storm_workload, 1000, 30, 30.0, 60.0),
@@ -204,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         names = args.instances or sorted(p.stem for p in (DATA / folder).glob(f"*{ext}"))
         result = []
         for name in names:
-            row = _in_child(vrptw_workload, str(DATA / folder / f"{name}{ext}"), fmt, args.seconds,
+            row = _in_child(vrptw_workload, str(DATA / folder / f"{name}{ext}"), fmt, args.seconds or 60.0,
                             _bks(folder, name), not args.no_pyvrp)
             print(json.dumps(row), flush=True)
             result.append(row)

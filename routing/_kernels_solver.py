@@ -106,7 +106,137 @@ def recompute_route(D, S, r):
         ok = False
     if D.distance_objective:
         latest_starts(D, S, r)
+    else:
+        suffix_aggregates(D, S, r)
     return ok
+
+
+@_leaf
+def suffix_aggregates(D, S, r):
+    """Dispatch objective: the suffix arrays of route ``r`` (``routing.arrays.State``), in one
+    backward pass. Shifting every order from position i by s seconds costs s * rpos[r, i]
+    (s > 0) or s * rneg[r, i] (s <= 0) exactly while s <= spos[r, i] or -s <= sneg[r, i]: no
+    order crosses its deadline, and after i none waits for its ``earliest`` (a wait would absorb
+    a delay) or would have to (an advance). The shift keeps the crew's end while s <= sfeas[r, i].
+    sleft[r, i]: what the orders from i would cost unassigned."""
+    L = S.rlen[r]
+    rp = np.int64(0)
+    rn = np.int64(0)
+    after_p = INF  # the slacks of the orders after i, waits counted
+    after_n = INF
+    room = INF
+    skills = np.int64(0)
+    left = np.int64(0)
+    for i in range(L - 1, -1, -1):
+        j = S.routes[r, i]
+        a = S.fin[r, i] - D.service[j]
+        d = D.deadline[j]
+        late_w = D.lateness_weight * D.priority[j]
+        rp += D.customers[j] + (late_w if a >= d else 0)
+        rn += D.customers[j] + (late_w if a > d else 0)
+        sp = min(d - a if a < d else INF, after_p)
+        sn = min(a - d if a > d else INF, after_n)
+        S.rpos[r, i] = rp
+        S.rneg[r, i] = rn
+        S.spos[r, i] = sp
+        S.sneg[r, i] = sn
+        held = a - D.earliest[j]  # 0: it may have waited, and cannot start sooner
+        after_p = min(sp, INF if held > 0 else 0)
+        after_n = min(sn, held)
+        last = a + min(D.service[j], D.shift_work) if D.shift_work > 0 else a
+        room = min(room, D.crew_end[r] - last)
+        S.sfeas[r, i] = room
+        skills |= D.order_skill[j]
+        S.sskill[r, i] = skills
+        left += unassigned_cost(D, j)
+        S.sleft[r, i] = left
+
+
+@_leaf
+def tail_delta(D, S, r, i, t, prev, rc):
+    """Dispatch objective: the cost change of the orders of route ``r`` from position ``i``
+    when crew ``rc``, done at ``t`` at point ``prev``, takes them next in the same order (skills
+    are the caller's to check); INF if one then breaks a limit. O(1) when they shift as one
+    block within the exact range of the suffix arrays; else a re-timing that stops once a
+    finish matches the old schedule."""
+    L = S.rlen[r]
+    K = D.n_crews
+    if i < L and not D.hard_windows:
+        j = S.routes[r, i]
+        _, a, fits = arrive(D, rc, t, prev, j)
+        if not fits:
+            return INF
+        s = a - (S.fin[r, i] - D.service[j])
+        room = S.sfeas[r, i] + D.crew_end[rc] - D.crew_end[r]
+        if 0 < s <= S.spos[r, i]:
+            return INF if s > room else s * S.rpos[r, i]
+        if s <= 0 and -s <= S.sneg[r, i]:
+            return INF if s > room else s * S.rneg[r, i]
+    base = S.cpre[r, i - 1] if i > 0 else np.int64(0)
+    cost = np.int64(0)
+    for m in range(i, L):
+        j = S.routes[r, m]
+        leg, a, fits = arrive(D, rc, t, prev, j)
+        if not fits:
+            return INF
+        f = a + D.service[j]
+        cost += order_cost(D, j, a, f, leg)
+        if f == S.fin[r, m] and (rc == r or (not D.closed_routes and (
+                m + 1 == L or S.sfeas[r, m + 1] + D.crew_end[rc] - D.crew_end[r] >= 0))):
+            return cost - (S.cpre[r, m] - base)
+        t = f
+        prev = K + j
+    if D.closed_routes and D.hard_windows and t + travel(D, prev, rc) > D.crew_end[rc]:
+        return INF
+    return cost - (S.rcost[r] - base)
+
+
+@_leaf
+def tail_drop_delta(D, S, r, i, t, prev):
+    """As ``tail_delta`` for route ``r``'s own crew, but the orders from the first one the
+    crew can no longer start in time are left unassigned instead of the move being refused
+    (a route full to the crew's end takes an order by giving up its last ones). Returns
+    (cost change, the first position left out: ``rlen`` if none)."""
+    L = S.rlen[r]
+    K = D.n_crews
+    if i >= L:
+        return np.int64(0), L
+    base = S.cpre[r, i - 1] if i > 0 else np.int64(0)
+    if not D.hard_windows and D.shift_work == 0:
+        j = S.routes[r, i]
+        _, a, _ = arrive(D, r, t, prev, j)
+        s = a - (S.fin[r, i] - D.service[j])
+        if 0 < s <= S.spos[r, i]:
+            if s <= S.sfeas[r, i]:
+                return s * S.rpos[r, i], L
+            # starts rise along the route: the first order out is found by bisection
+            lo, hi = i, L - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if S.fin[r, mid] - D.service[S.routes[r, mid]] + s > D.crew_end[r]:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            kept = s * (S.rpos[r, i] - S.rpos[r, lo]) if lo < L else s * S.rpos[r, i]
+            return kept + S.sleft[r, lo] - (S.rcost[r] - (S.cpre[r, lo - 1] if lo > 0 else 0)), lo
+        if s <= 0 and -s <= S.sneg[r, i]:
+            return s * S.rneg[r, i], L
+    cost = np.int64(0)
+    for m in range(i, L):
+        j = S.routes[r, m]
+        leg, a, fits = arrive(D, r, t, prev, j)
+        if not fits:
+            return (cost - (S.cpre[r, m - 1] - base if m > 0 else 0) + S.sleft[r, m]
+                    - (S.rcost[r] - (S.cpre[r, m - 1] if m > 0 else 0))), m
+        f = a + D.service[j]
+        cost += order_cost(D, j, a, f, leg)
+        if f == S.fin[r, m]:
+            return cost - (S.cpre[r, m] - base), L
+        t = f
+        prev = K + j
+    if D.closed_routes and D.hard_windows and t + travel(D, prev, r) > D.crew_end[r]:
+        return INF, L
+    return cost - (S.rcost[r] - base), L
 
 
 @_leaf
@@ -195,6 +325,14 @@ def _insert_distance(D, S, r, p, c, prev, leg, f):
 
 
 @_leaf
+def _head_end(D, S, r, i):
+    """When and where the head of route ``r`` up to position ``i`` (-1: none) is done."""
+    if i >= 0:
+        return S.fin[r, i], D.n_crews + S.routes[r, i]
+    return D.crew_start[r], r
+
+
+@_leaf
 def insert_delta(D, S, r, p, c):
     """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
     if (D.crew_skills[r] & D.order_skill[c]) == 0:
@@ -205,41 +343,17 @@ def insert_delta(D, S, r, p, c):
     if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
         return INF
     K = D.n_crews
-    if p > 0:
-        t = S.fin[r, p - 1]
-        prev = K + S.routes[r, p - 1]
-        cost = S.cpre[r, p - 1]
-    else:
-        t = D.crew_start[r]
-        prev = r
-        cost = np.int64(0)
+    t, prev = _head_end(D, S, r, p - 1)
     leg, a, fits = arrive(D, r, t, prev, c)
     if not fits:
         return INF
     f = a + D.service[c]
     if D.distance_objective:
         return _insert_distance(D, S, r, p, c, prev, leg, f)
-    cost += order_cost(D, c, a, f, leg)
-    t = f
-    prev = K + c
-    for i in range(p, L):
-        j = S.routes[r, i]
-        leg, a, fits = arrive(D, r, t, prev, j)
-        if not fits:
-            return INF
-        f = a + D.service[j]
-        cost += order_cost(D, j, a, f, leg)
-        if f == S.fin[r, i]:
-            return cost + (S.rcost[r] - S.cpre[r, i]) - S.rcost[r]
-        t = f
-        prev = K + j
-    if D.closed_routes:
-        back = travel(D, prev, r)
-        if D.hard_windows and t + back > D.crew_end[r]:
-            return INF
-        if D.distance_objective:
-            cost += back
-    return cost - S.rcost[r]
+    d = tail_delta(D, S, r, p, f, K + c, r)
+    if d >= INF:
+        return INF
+    return order_cost(D, c, a, f, leg) + d
 
 
 @_leaf
@@ -270,10 +384,42 @@ def remove_range(D, S, r, start, length, out, n_out):
 
 
 @_leaf
-def best_insertion(D, S, NB, CN, c, blink):
+def insert_drop_delta(D, S, r, p, c):
+    """As ``insert_delta``, but the orders after ``c`` that the crew could then no longer
+    start in time are left out, their unassigned cost priced in (``tail_drop_delta``).
+    Returns (cost change or INF, the first position of route ``r`` left out: ``rlen`` if
+    none)."""
+    L = S.rlen[r]
+    if ((D.crew_skills[r] & D.order_skill[c]) == 0 or p < S.frozen[r] or p > L
+            or S.routes.shape[1] <= L + 1):
+        return INF, L
+    if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
+        return INF, L
+    t, prev = _head_end(D, S, r, p - 1)
+    leg, a, fits = arrive(D, r, t, prev, c)
+    if not fits:
+        return INF, L
+    f = a + D.service[c]
+    d, cut = tail_drop_delta(D, S, r, p, f, D.n_crews + c)
+    if d >= INF:
+        return INF, L
+    return order_cost(D, c, a, f, leg) + d, cut
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _candidate(D, S, r, p, c, drop):
+    if drop:
+        return insert_drop_delta(D, S, r, p, c)
+    return insert_delta(D, S, r, p, c), S.rlen[r]
+
+
+@_leaf
+def best_insertion_cut(D, S, NB, CN, c, blink, drop):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
-    of its nearest crews' routes (granular neighbourhood). Returns (route, position, delta)."""
-    best_r, best_p, best_d = -1, -1, INF
+    of its nearest crews' routes (granular neighbourhood); with ``drop`` (dispatch objective)
+    a position may leave out the orders after it that no longer fit (``insert_drop_delta``).
+    Returns (route, position, delta, the first position left out of that route)."""
+    best_r, best_p, best_d, best_cut = -1, -1, INF, -1
     for k in range(NB.shape[1]):
         q = NB[c, k]
         r = S.route_of[q]
@@ -282,22 +428,30 @@ def best_insertion(D, S, NB, CN, c, blink):
         for p in (S.pos_of[q], S.pos_of[q] + 1):
             if blink > 0.0 and np.random.random() < blink:
                 continue
-            d = insert_delta(D, S, r, p, c)
+            d, cut = _candidate(D, S, r, p, c, drop)
             if d < best_d:
-                best_r, best_p, best_d = r, p, d
+                best_r, best_p, best_d, best_cut = r, p, d, cut
     for k in range(CN.shape[1]):
         r = CN[c, k]
         for p in (0, S.rlen[r]):
-            d = insert_delta(D, S, r, p, c)
+            d, cut = _candidate(D, S, r, p, c, drop)
             if d < best_d:
-                best_r, best_p, best_d = r, p, d
+                best_r, best_p, best_d, best_cut = r, p, d, cut
     for r in range(D.n_crews):
         if S.rlen[r] == 0 and (D.crew_skills[r] & D.order_skill[c]) != 0:
             d = insert_delta(D, S, r, 0, c)
             if d < best_d:
-                best_r, best_p, best_d = r, 0, d
+                best_r, best_p, best_d, best_cut = r, 0, d, 0
             break
-    return best_r, best_p, best_d
+    return best_r, best_p, best_d, best_cut
+
+
+@_leaf
+def best_insertion(D, S, NB, CN, c, blink):
+    """Cheapest feasible position for ``c`` (``best_insertion_cut`` without leaving any order
+    out). Returns (route, position, delta)."""
+    r, p, d, _ = best_insertion_cut(D, S, NB, CN, c, blink, False)
+    return r, p, d
 
 
 @_leaf
@@ -317,9 +471,12 @@ def seed_rng(seed):
 
 
 @nb.njit(cache=True, nogil=True)
-def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it):
+def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark):
     """Insert ``removed`` orders greedily in a random, weight or deadline order; each route
-    is backed up in ``U`` before its first change of iteration ``it``."""
+    is backed up in ``U`` before its first change of iteration ``it``. With ``drop``, an
+    insertion may leave out the orders after it that no longer fit: they join ``removed``
+    (``mark[j] == it``: j is in it already) and are inserted in turn. Returns the length of
+    ``removed``."""
     if mode == 0:
         np.random.shuffle(removed[:n_removed])
     else:
@@ -333,12 +490,30 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it):
                 key[i] = D.deadline[c]
         order = np.argsort(key, kind="mergesort")
         removed[:n_removed] = removed[:n_removed][order]
-    for i in range(n_removed):
+    if drop:
+        for i in range(n_removed):
+            mark[removed[i]] = it
+    i = 0
+    while i < n_removed:
         c = removed[i]
-        r, p, d = best_insertion(D, S, NB, CN, c, blink)
+        i += 1
+        r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop)
         if r >= 0 and d < unassigned_cost(D, c):
             touch(S, U, r, it)
             insert_at(D, S, r, p, c)
+            if drop and cut + 1 < S.rlen[r]:
+                for k in range(cut + 1, S.rlen[r]):
+                    q = S.routes[r, k]
+                    if mark[q] != it:
+                        mark[q] = it
+                        removed[n_removed] = q
+                        n_removed += 1
+                    S.route_of[q] = -1
+                for k in range(cut + 1, S.rlen[r]):
+                    S.routes[r, k] = -1
+                S.rlen[r] = cut + 1
+                recompute_route(D, S, r)
+    return n_removed
 
 
 @nb.njit(cache=True, nogil=True)
@@ -350,25 +525,48 @@ def construct_by_insertion(D, S, NB, CN):
         if S.route_of[j] < 0:
             pending[n] = j
             n += 1
-    recreate(D, S, NB, CN, pending, n, 0.0, 0, undo_buffers(D, S), 1)
+    recreate(D, S, NB, CN, pending, n, 0.0, 0, undo_buffers(D, S), 1, False,
+             np.zeros(0, dtype=np.int64))
 
 
 @nb.njit(cache=True, nogil=True)
 def construct_by_rule(D, S, w_priority):
     """The crew that frees up first takes the order with the highest weight per second of
     work (travel + repair); weight = customers + w_priority * lateness_weight * priority.
-    With ``w_priority`` = 0 this is the dispatcher's rule of thumb."""
+    With ``w_priority`` = 0 this is the dispatcher's rule of thumb.
+
+    Orders are scanned in decreasing weight per second of repair alone, an upper bound on the
+    score (travel and waiting only add to the work), so a scan stops at the first order whose
+    bound is below the best score found; done orders leave the scan list. Ties go to the
+    lower order index, as in a scan of every order."""
     K, N = D.n_crews, D.n_orders
     free = D.crew_start.copy()
     pos = np.arange(K)
-    done = np.zeros(N, dtype=np.bool_)
+    bound = np.empty(N, dtype=np.float64)
     for j in range(N):
-        if S.route_of[j] >= 0:
-            done[j] = True
+        w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
+        bound[j] = -((w + 1e-9) / (D.service[j] + 1.0))
+    order = np.argsort(bound, kind="mergesort")
+    # a doubly linked list over the positions of ``order`` not yet done (N: the end)
+    nxt = np.arange(1, N + 2)
+    prv = np.arange(-1, N + 1)
+    nxt_head = 0
+    slot = np.empty(N, dtype=np.int64)
+    for i in range(N):
+        slot[order[i]] = i
     for r in range(K):
         if S.rlen[r] > 0:
             free[r] = S.fin[r, S.rlen[r] - 1]
             pos[r] = K + S.routes[r, S.rlen[r] - 1]
+    for j in range(N):
+        if S.route_of[j] >= 0:
+            i = slot[j]
+            if prv[i] >= 0:
+                nxt[prv[i]] = nxt[i]
+            else:
+                nxt_head = nxt[i]
+            if nxt[i] < N:
+                prv[nxt[i]] = prv[i]
     active = np.ones(K, dtype=np.bool_)
     while True:
         r = -1
@@ -378,20 +576,24 @@ def construct_by_rule(D, S, w_priority):
         if r < 0:
             break
         best, best_score = -1, -1.0
-        for j in range(N):
-            if done[j] or (D.crew_skills[r] & D.order_skill[j]) == 0:
-                continue
-            if S.rlen[r] + 1 >= S.routes.shape[1]:
-                break
-            _, a, fits = arrive(D, r, free[r], pos[r], j)
-            if not fits:
-                continue
-            if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
-                continue
-            w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
-            score = (w + 1e-9) / (a - free[r] + D.service[j] + 1.0)
-            if score > best_score:
-                best, best_score = j, score
+        if S.rlen[r] + 1 < S.routes.shape[1]:
+            i = nxt_head
+            while i < N:
+                j = order[i]
+                if -bound[j] < best_score:
+                    break
+                i = nxt[i]
+                if (D.crew_skills[r] & D.order_skill[j]) == 0:
+                    continue
+                _, a, fits = arrive(D, r, free[r], pos[r], j)
+                if not fits:
+                    continue
+                if D.crew_capacity[r] > 0 and S.load[r] + D.demand[j] > D.crew_capacity[r]:
+                    continue
+                w = D.customers[j] + w_priority * D.lateness_weight * D.priority[j]
+                score = (w + 1e-9) / (a - free[r] + D.service[j] + 1.0)
+                if score > best_score or (score == best_score and j < best):
+                    best, best_score = j, score
         if best < 0:
             active[r] = False
             continue
@@ -399,7 +601,13 @@ def construct_by_rule(D, S, w_priority):
         S.rlen[r] += 1
         S.route_of[best] = r
         S.load[r] += D.demand[best]
-        done[best] = True
+        i = slot[best]
+        if prv[i] >= 0:
+            nxt[prv[i]] = nxt[i]
+        else:
+            nxt_head = nxt[i]
+        if nxt[i] < N:
+            prv[nxt[i]] = prv[i]
         _, a, _ = arrive(D, r, free[r], pos[r], best)
         free[r] = a + D.service[best]
         pos[r] = K + best
@@ -500,13 +708,16 @@ def recreate_mode():
 
 @nb.njit(cache=True, nogil=True)
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
-                    avg_removed, max_string, blink):
+                    avg_removed, max_string, blink, changed, drop):
     """Ruin (adjacent string removals) and recreate, accepted by simulated annealing with the
     temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
     solution in ``B``. Only the routes an iteration changes are backed up and, if it is
-    rejected, restored. Returns (current cost, best cost, accepted count)."""
+    rejected, restored; an accepted iteration flags the routes it changed in ``changed``.
+    ``drop``: an insertion may leave out the orders after it that no longer fit (``recreate``).
+    Returns (current cost, best cost, accepted count)."""
     N = D.n_orders
     removed = np.empty(N, dtype=np.int64)
+    mark = np.zeros(N if drop else 0, dtype=np.int64)
     U = undo_buffers(D, S)
     touched, acc = U[1], U[4]
     accepted = 0
@@ -528,7 +739,8 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     removed[n_removed] = j
                     n_removed += 1
                     old_unplanned += unassigned_cost(D, j)
-        recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it)
+        n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
+                             drop, mark)
         new_part = np.int64(0)
         for i in range(acc[0]):
             new_part += S.rcost[touched[i]]
@@ -539,6 +751,8 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
         if new_cost < cur_cost - temp * np.log(np.random.random() + 1e-300):
             cur_cost = new_cost
             accepted += 1
+            for i in range(acc[0]):
+                changed[touched[i]] = True
             if new_cost < best_cost:
                 best_cost = new_cost
                 B.routes[:, :] = S.routes
@@ -548,6 +762,34 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
     return cur_cost, best_cost, accepted
 
 
+@nb.njit(cache=True, nogil=True)
+def sample_deltas(D, S, NB, CN, n_iter, avg_removed, max_string, blink, drop):
+    """The cost changes of ``n_iter`` ruin-and-recreate moves from the current plan, each
+    undone (to calibrate the annealing temperature)."""
+    N = D.n_orders
+    removed = np.empty(N, dtype=np.int64)
+    mark = np.zeros(N if drop else 0, dtype=np.int64)
+    U = undo_buffers(D, S)
+    touched, acc = U[1], U[4]
+    out = np.zeros(n_iter, dtype=np.int64)
+    for it in range(1, n_iter + 1):
+        acc[:] = 0
+        n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string)
+        if n_removed < 0:
+            return out[:it - 1]
+        n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
+                             drop, mark)
+        new_part = np.int64(0)
+        for i in range(acc[0]):
+            new_part += S.rcost[touched[i]]
+        for i in range(n_removed):
+            if S.route_of[removed[i]] < 0:
+                new_part += unassigned_cost(D, removed[i])
+        out[it - 1] = new_part - acc[1]
+        undo(D, S, U, removed, n_removed)
+    return out
+
+
 @_leaf
 def _interchangeable(D, a, b):
     """Crews ``a`` and ``b`` start and end at the same place and time with the same skills and
@@ -555,14 +797,6 @@ def _interchangeable(D, a, b):
     return (D.x[a] == D.x[b] and D.y[a] == D.y[b] and D.crew_start[a] == D.crew_start[b]
             and D.crew_end[a] == D.crew_end[b] and D.crew_skills[a] == D.crew_skills[b]
             and D.crew_capacity[a] == D.crew_capacity[b])
-
-
-@_leaf
-def _head_end(D, S, r, i):
-    """When and where the head of route ``r`` up to position ``i`` (-1: none) is done."""
-    if i >= 0:
-        return S.fin[r, i], D.n_crews + S.routes[r, i]
-    return D.crew_start[r], r
 
 
 @_leaf

@@ -18,8 +18,14 @@ KernelData = namedtuple("KernelData", [
 ])
 # fin: finish time at each position; cpre: cost up to it; lpre: load up to it; lst (distance
 # objective only): the latest start at each position that keeps the rest of the route feasible.
+# Dispatch objective only, over the suffix from each position i (``_kernels_solver.tail_delta``
+# prices a shift of that suffix in O(1) with them): rpos / rneg, the cost per second of
+# delaying / advancing it; spos / sneg, how far it may be delayed / advanced with those rates
+# exact; sfeas, how far it may be delayed before a crew's end is broken; sskill, the union of
+# its orders' skill masks; sleft, what its orders would cost left unassigned.
 State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "fin", "cpre", "load",
-                             "frozen", "lst", "lpre"])
+                             "frozen", "lst", "lpre", "rpos", "rneg", "spos", "sneg", "sfeas",
+                             "sskill", "sleft"])
 Best = namedtuple("Best", ["routes", "rlen"])
 
 
@@ -53,12 +59,15 @@ def route_capacity(p: Problem) -> int:
 def blank_state(n_crews: int, n_orders: int, cap: int, frozen: np.ndarray) -> State:
     """A state with every route empty, room for ``n_orders`` orders and ``cap`` per route."""
     k = n_crews
+
+    def grid() -> np.ndarray:
+        return np.zeros((k, cap), dtype=np.int64)
+
     return State(np.full((k, cap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
                  np.full(n_orders, -1, dtype=np.int64), np.zeros(n_orders, dtype=np.int64),
-                 np.zeros(k, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
-                 np.zeros((k, cap), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                 np.ascontiguousarray(frozen, dtype=np.int64), np.zeros((k, cap), dtype=np.int64),
-                 np.zeros((k, cap), dtype=np.int64))
+                 np.zeros(k, dtype=np.int64), grid(), grid(), np.zeros(k, dtype=np.int64),
+                 np.ascontiguousarray(frozen, dtype=np.int64), grid(), grid(), grid(), grid(),
+                 grid(), grid(), grid(), grid(), grid())
 
 
 def empty_state(p: Problem) -> State:

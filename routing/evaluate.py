@@ -4,6 +4,7 @@ from the routes alone, in plain Python, so the solver's own bookkeeping can be c
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,19 +104,44 @@ def evaluate(p: Problem, routes: dict[str, list[str]], *, strict: bool = True) -
 
 def unassigned_reason(p: Problem, j: int) -> str:
     """Why order ``j`` is left out of a plan, in a dispatcher's words."""
-    able = np.flatnonzero(p.crew_skills & p.order_skill[j])
-    if len(able) == 0:
-        names = [s for b, s in enumerate(p.skill_names) if p.order_skill[j] >> b & 1]
-        return f"no crew has the skill {', '.join(names)}"
-    reach = [max(int(p.crew_start_s[c]) + travel_between(p, int(c), p.n_crews + j), int(p.earliest_s[j]))
-             for c in able]
-    last = [a + (min(int(p.service_s[j]), p.shift_work_s) if p.shift_work_s > 0 else 0) for a in reach]
-    if all(x > p.crew_end_s[c] for x, c in zip(last, able, strict=True)):
-        return ("no crew with the skill can do it before the end of its shift" if p.shift_work_s > 0
-                else "no crew with the skill can reach it before the end of its shift")
-    if p.hard_windows and all(a > p.deadline_s[j] for a in reach):
-        return "no crew can reach it before its hard deadline"
-    return "serving it would delay other orders more than leaving it costs"
+    return unassigned_reasons(p, [j])[0]
+
+
+def unassigned_reasons(p: Problem, orders: Sequence[int]) -> list[str]:
+    """``unassigned_reason`` of each order in ``orders`` (vectorised over the crews)."""
+    out = []
+    for j in orders:
+        able = (p.crew_skills & p.order_skill[j]) != 0
+        if not able.any():
+            names = [s for b, s in enumerate(p.skill_names) if p.order_skill[j] >> b & 1]
+            out.append(f"no crew has the skill {', '.join(names)}")
+            continue
+        reach = np.maximum(p.crew_start_s + _from_crews(p, j), p.earliest_s[j])[able]
+        work = min(int(p.service_s[j]), p.shift_work_s) if p.shift_work_s > 0 else 0
+        if np.all(reach + work > p.crew_end_s[able]):
+            out.append("no crew with the skill can do it before the end of its shift"
+                       if p.shift_work_s > 0 else
+                       "no crew with the skill can reach it before the end of its shift")
+        elif p.hard_windows and np.all(reach > p.deadline_s[j]):
+            out.append("no crew can reach it before its hard deadline")
+        else:
+            out.append("serving it would delay other orders more than leaving it costs")
+    return out
+
+
+def _from_crews(p: Problem, j: int) -> np.ndarray:
+    """Travel from every crew's point to order ``j`` (``travel_between`` for each crew)."""
+    k = p.n_crews
+    b = k + j
+    if p.travel_kind == TravelKind.MATRIX:
+        return p.matrix[:k, b].astype(np.int64)
+    if p.travel_kind == TravelKind.ROAD:
+        return (p.road_table[p.point_node[:k], p.point_node[b]] + p.point_access_s[:k]
+                + p.point_access_s[b]).astype(np.int64)
+    d = np.hypot(p.x[:k] - p.x[b], p.y[:k] - p.y[b])
+    if p.travel_kind == TravelKind.EUCLIDEAN:
+        return np.rint(d * p.seconds_per_metre).astype(np.int64)
+    return np.floor(d * 10.0).astype(np.int64)
 
 
 def _order_cost(p: Problem, j: int, a: int, f: int) -> int:

@@ -24,6 +24,10 @@ from routing.problem import Problem, TravelKind, skill_bits
 from routing.solver import DispatchSolver, SolverParams, StoppingCriterion
 from routing.travel import RoadTravel
 
+# The live plan keeps the plain ruin and recreate with the per-order temperature: its searches
+# are short, on the engine's small plans, between events (the engine's figures are tuned to it).
+LIVE_PARAMS = SolverParams(calibrate=False, local_search=False, drop_tails=False)
+
 _ORDER_ARRAYS = ("reported", "earliest", "deadline", "service", "customers", "priority", "demand",
                  "order_skill")
 
@@ -59,7 +63,7 @@ class LivePlan(DispatchSolver):
         self._snapshot: Problem | None = None
         self._best_stale = False
         self.changes = 0
-        super().__init__(problem, seed=seed, params=params, initial=initial)
+        super().__init__(problem, seed=seed, params=params or LIVE_PARAMS, initial=initial)
 
     # -- buffers -------------------------------------------------------------------------
     def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
@@ -166,11 +170,12 @@ class LivePlan(DispatchSolver):
         r = self.S.route_of[j]
         return None if r < 0 else int(self.S.fin[r, self.S.pos_of[j]])
 
-    def search(self, stop: StoppingCriterion) -> tuple[list[tuple[float, int]], int, float]:
+    def search(self, stop: StoppingCriterion, *, started: float | None = None
+               ) -> tuple[list[tuple[float, int]], int, float]:
         if self._best_stale:
             super()._sync_best()
             self._best_stale = False
-        return super().search(stop)
+        return super().search(stop, started=started)
 
     def _sync_best(self) -> None:
         """Between searches only the cost is kept current; the best copy is taken when a

@@ -14,7 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
+from routing import _kernels_local as lkern
 from routing import _kernels_solver as kern
+from routing._kernels_local import local_queue
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
     Best,
@@ -27,6 +29,8 @@ from routing.arrays import (
 )
 from routing.evaluate import evaluate
 from routing.problem import Objective, Problem
+
+NO_STATS = np.zeros((0, 2), dtype=np.int64)
 
 
 class StoppingCriterion(Protocol):
@@ -73,7 +77,26 @@ class NoImprovement:
 class SolverParams:
     """Granularity, string removal and annealing settings (SISR defaults). ``k_orders``:
     neighbours listed per order; by default 50 under hard time windows, where many positions
-    next to a near order break a window, and 30 otherwise."""
+    next to a near order break a window, and 30 otherwise.
+
+    Annealing temperature, distance objective: the mean routed cost per order times
+    ``temp_start`` falling to ``temp_end``. Dispatch objective (``calibrate``): the temperatures
+    at which a share ``accept_start`` falling to ``accept_end`` of the worsening moves in a
+    sample of ``calibration_moves`` ruin-and-recreate moves from the first plan would be
+    accepted (the cost of a move, not of a plan, sets the scale). ``local_search`` (dispatch
+    objective): a descent with relocate, exchange, string and tail moves (``_kernels_local``)
+    runs on the first plan and then on the routes each annealing chunk changed, in calls of
+    ``ls_evals`` move evaluations, over the ``ls_near_first`` nearest orders of each until the
+    first descent ends, then over the ``ls_near`` nearest (a wider neighbourhood: a route has
+    ~30 orders, and in a 16 h storm half of an order's neighbours are unassigned), strings of up
+    to ``ls_string`` orders (moved next to the ``ls_string_near`` nearest only), the moves in
+    the mask
+    ``ls_moves`` (``_kernels_local``), re-examining the whole of a changed route (``ls_window``
+    0) or the orders within that many positions of a change, and the routes each annealing
+    chunk changed (``ls_requeue``). ``drop_tails`` (dispatch objective): ruin and recreate may
+    insert into a route full up to its crew's end, leaving out the orders that no longer fit.
+    Annealing and local search settings were tuned on seed 1 of each storm family at
+    10,000 orders / 300 crews (``benchmarks.run_routing --suite families``)."""
 
     k_orders: int | None = None
     k_crews: int = 8
@@ -83,6 +106,20 @@ class SolverParams:
     temp_start: float = 2.0
     temp_end: float = 0.02
     chunk_iterations: int = 250
+    calibrate: bool = True
+    accept_start: float = 0.3
+    accept_end: float = 0.02
+    calibration_moves: int = 200
+    local_search: bool = True
+    ls_near_first: int = 30
+    ls_near: int = 250
+    ls_evals: int = 100_000
+    ls_string: int = 3
+    ls_string_near: int = 30
+    ls_moves: int = 0x1FE
+    ls_window: int = 3
+    ls_requeue: bool = True
+    drop_tails: bool = True
 
     def orders_listed(self, hard_windows: bool) -> int:
         """Neighbours listed per order (see ``k_orders``)."""
@@ -131,6 +168,11 @@ class DispatchSolver:
         self.construct_s = time.perf_counter() - t0
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
+        self._temps: tuple[float, float] | None = None
+        self._drop = problem.objective == Objective.DISPATCH and self.params.drop_tails
+        self._queue: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._nb_local: np.ndarray | None = None
+        self._near = self.params.ls_near_first
 
     def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
         """Kernel arrays, neighbour lists and a state holding ``initial`` (or nothing)."""
@@ -146,51 +188,107 @@ class DispatchSolver:
         return self._problem
 
     def _temperature(self, frac: float) -> float:
+        p = self.params
+        if self._temps is not None:
+            t0, t1 = self._temps
+            return t0 * (t1 / t0) ** frac if t0 > 0 else 0.0
         routed = int(np.sum(self.S.rcost))
         per_order = max(1.0, routed / max(1, int(self.D.n_orders)))
-        p = self.params
         return per_order * p.temp_start * (p.temp_end / p.temp_start) ** frac
 
-    def improve(self, stop: StoppingCriterion) -> Result:
-        """Ruin and recreate until ``stop``; the best plan seen is kept and returned."""
-        history, iterations, seconds = self.search(stop)
+    def _calibrate(self) -> None:
+        """Dispatch objective: the start and end temperatures from the cost changes of a
+        sample of ruin-and-recreate moves (``SolverParams``)."""
+        p = self.params
+        deltas = kern.sample_deltas(self.D, self.S, self.NB, self.CN, p.calibration_moves,
+                                    p.avg_removed, p.max_string, p.blink, self._drop)
+        worse = deltas[deltas > 0].astype(np.float64)
+        self._temps = (accepting(worse, p.accept_start), accepting(worse, p.accept_end))
+
+    def improve(self, stop: StoppingCriterion, *, started: float | None = None) -> Result:
+        """Improve until ``stop``; the best plan seen is kept and returned. ``started``
+        (a ``time.perf_counter()`` value, default now): when the time limit started."""
+        history, iterations, seconds = self.search(stop, started=started)
         return self.result(history, iterations, seconds)
 
-    def search(self, stop: StoppingCriterion) -> tuple[list[tuple[float, int]], int, float]:
-        """Ruin and recreate until ``stop`` and keep the best plan; returns the best cost
-        over time, the iterations run and the seconds taken."""
-        t0 = time.perf_counter()
-        history = [(0.0, self.best_cost)]
+    def search(self, stop: StoppingCriterion, *, started: float | None = None
+               ) -> tuple[list[tuple[float, int]], int, float]:
+        """Ruin and recreate (and, for the dispatch objective, a local search) until ``stop``
+        and keep the best plan; returns the best cost over time, the ruin-and-recreate
+        iterations run and the seconds taken, all counted from ``started`` (default now)."""
+        t0 = time.perf_counter() if started is None else started
+        history = [(time.perf_counter() - t0, self.best_cost)]
         iterations = since = 0
-        chunk = self.params.chunk_iterations
+        p = self.params
+        chunk = p.chunk_iterations
+        dispatch = not self.D.distance_objective
+        if dispatch and p.calibrate and self._temps is None and self.D.n_orders >= 2:
+            self._calibrate()
+        queue = None
+        if dispatch and p.local_search:
+            if self._queue is None or self._queue[0].shape[0] != self.D.n_orders:
+                self._queue = local_queue(int(self.D.n_orders))
+            queue = self._queue
+            lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
+            near = self._local_lists()
+        changed = np.zeros(int(self.D.n_crews), dtype=np.bool_)
         while True:
             elapsed = time.perf_counter() - t0
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:
                 break
-            f0 = stop.fraction(elapsed, iterations)
             before = self.best_cost
-            self.cost, self.best_cost, _ = kern.sisr_iterations(
-                self.D, self.S, self.best, self.NB, self.CN, chunk,
-                self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
-                np.int64(self.cost), np.int64(self.best_cost), self.params.avg_removed,
-                self.params.max_string, self.params.blink)
-            iterations += chunk
-            if self.D.distance_objective:
-                self._exchange_tails()
-            since = 0 if self.best_cost < before else since + chunk
+            if queue is not None and queue[2][0] >= queue[2][1] and self._near < p.ls_near:
+                # the first descent is over: widen the neighbourhood and look at every order again
+                self._near = p.ls_near
+                lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
+            if queue is not None and queue[2][0] < queue[2][1]:
+                saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
+                                         p.ls_string, p.ls_string_near, p.ls_moves, self._near,
+                                         False, p.ls_window, NO_STATS)
+                self.cost -= int(saved)
+                if self.cost < self.best_cost:
+                    self._keep_current()
+            else:
+                f0 = stop.fraction(elapsed, iterations)
+                self.cost, self.best_cost, _ = kern.sisr_iterations(
+                    self.D, self.S, self.best, self.NB, self.CN, chunk,
+                    self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
+                    np.int64(self.cost), np.int64(self.best_cost), p.avg_removed,
+                    p.max_string, p.blink, changed, self._drop)
+                iterations += chunk
+                if self.D.distance_objective:
+                    self._exchange_tails()
+                if queue is not None and p.ls_requeue:
+                    lkern.queue_routes(self.S, queue, changed)
+                since += chunk
             if self.best_cost < before:
+                since = 0
                 history.append((time.perf_counter() - t0, int(self.best_cost)))
         self._restore_best()
         return history, iterations, time.perf_counter() - t0
+
+    def _local_lists(self) -> np.ndarray:
+        """The local search's neighbour lists: ``ls_near`` long (built once, on the first
+        search: the first plan does not wait for them), the ``NB`` lists at their head."""
+        k = int(self.NB.shape[1])
+        want = max(k, self.params.ls_near)
+        if want == k:
+            return self.NB
+        if self._nb_local is None or self._nb_local.shape[0] != self.NB.shape[0]:
+            self._nb_local, _ = nearest_lists(self.D, want, 1)
+        return self._nb_local
+
+    def _keep_current(self) -> None:
+        self.best_cost = self.cost
+        self.best.routes[:, :] = self.S.routes
+        self.best.rlen[:] = self.S.rlen
 
     def _exchange_tails(self) -> None:
         """Distance objective: 2-opt* descent on the current plan between annealing chunks
         (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept)."""
         self.cost -= int(kern.tails_exchange_descent(self.D, self.S, self.NB))
         if self.cost < self.best_cost:
-            self.best_cost = self.cost
-            self.best.routes[:, :] = self.S.routes
-            self.best.rlen[:] = self.S.rlen
+            self._keep_current()
 
     def _restore_best(self) -> None:
         self.S.route_of[:] = -1
@@ -244,7 +342,29 @@ def plan_of_state(problem: Problem, data: KernelData, state: State) -> Plan:
     return Plan(routes, unassigned, int(kern.total_cost(data, state)))
 
 
+def accepting(worse: np.ndarray, share: float) -> float:
+    """The temperature at which simulated annealing would accept a share ``share`` of moves
+    that worsen the cost by ``worse`` (the mean of exp(-delta / T) is ``share``); 0 when
+    there are none."""
+    if worse.size == 0 or share <= 0.0:
+        return 0.0
+    lo, hi = 0.0, float(worse.max())
+    while float(np.mean(np.exp(-worse / hi))) < share:
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if mid > 0 and float(np.mean(np.exp(-worse / mid))) < share:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def solve(problem: Problem, stop: StoppingCriterion, *, seed: int = 0,
-          params: SolverParams | None = None, initial: dict[str, list[str]] | None = None) -> Result:
-    """Plan ``problem`` until ``stop``; deterministic for ``seed`` under an iteration limit."""
-    return DispatchSolver(problem, seed=seed, params=params, initial=initial).improve(stop)
+          params: SolverParams | None = None, initial: dict[str, list[str]] | None = None,
+          started: float | None = None) -> Result:
+    """Plan ``problem`` until ``stop``; deterministic for ``seed`` under an iteration limit.
+    A time limit counts from ``started`` (a ``time.perf_counter()`` value; default: this
+    call), so the first plan's construction is inside it."""
+    t0 = time.perf_counter() if started is None else started
+    return DispatchSolver(problem, seed=seed, params=params, initial=initial).improve(stop, started=t0)

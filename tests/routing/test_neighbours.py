@@ -34,3 +34,28 @@ def test_hard_windows_put_a_near_order_that_opens_hours_later_behind_a_farther_o
     p = dataclasses.replace(_three_orders(), hard_windows=True)
     nb, _ = nearest_lists(kernel_data(p), 2, 1)
     assert nb[0].tolist() == [2, 1]
+
+
+def test_grid_lists_are_the_brute_force_lists_ties_included() -> None:
+    """Euclidean travel, soft windows: ``nearest_lists`` takes the grid; on points of a coarse
+    lattice (many equal distances) its lists are those of the scan of every order."""
+    import numpy as np
+
+    from routing._kernels_neighbours import nearest_rows
+
+    rng = np.random.default_rng(0)
+    for n in (40, 700):
+        orders = [{"id": f"W{j}", "x": float(rng.integers(0, 20)) * 100.0,
+                   "y": float(rng.integers(0, 20)) * 100.0, "reported": 0, "deadline": 900,
+                   "service": 60, "skill": "lv" if j % 7 else "mv", "customers": 1, "priority": 1}
+                  for j in range(n)]
+        p = problem_from_dict({
+            "name": "lattice", "horizon": 9000, "travel": {"kind": "euclidean", "speed_kmh": 30.0},
+            "crews": [{"id": "C", "x": 0.0, "y": 0.0, "start": 0, "end": 9000, "skills": ["lv", "mv"]}],
+            "orders": orders})
+        d = kernel_data(p)
+        for k in (1, 5, 30):
+            nb, cn = nearest_lists(d, k, 1)
+            nb2, cn2 = np.empty_like(nb), np.empty_like(cn)
+            nearest_rows(d, np.arange(p.n_orders), nb2, cn2)
+            assert np.array_equal(nb, nb2) and np.array_equal(cn, cn2)
