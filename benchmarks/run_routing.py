@@ -137,7 +137,10 @@ def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, se
     compile_s = warm_up()
     fam = FAMILIES[family]
     p = problem_from_dict(family_instance(family, n_orders=n_orders, n_crews=n_crews, seed=seed))
-    out: dict[str, Any] = {"family": family, "about": fam.describe() if fam else "dispatch.instances",
+    out: dict[str, Any] = {"family": family, "about": fam.describe() if fam else (
+                               "orders cut from generated storms on the default region "
+                               "(dispatch/instances.py): 16 h horizon, the region's service stations, "
+                               "its skills, repair times and critical customers"),
                            "orders": n_orders, "crews": n_crews, "seed": seed, "seconds": seconds,
                            "kernel_load_or_compile_s": compile_s}
     t0 = time.perf_counter()

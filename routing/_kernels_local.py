@@ -22,8 +22,10 @@ import numpy as np
 
 from routing._kernels_solver import (
     INF,
+    SSKILL,
     _head_end,
     _leaf,
+    _suf,
     arrive,
     exchange_tails,
     insert_at,
@@ -132,9 +134,9 @@ def tails_delta(D, S, r1, i, r2, j):
     cap = S.routes.shape[1]
     if i + 1 + L2 - j - 1 >= cap or j + 1 + L1 - i - 1 >= cap:
         return INF
-    if j + 1 < L2 and (S.sskill[r2, j + 1] & ~D.crew_skills[r1]) != 0:
+    if j + 1 < L2 and (_suf(S, r2, j + 1, SSKILL) & ~D.crew_skills[r1]) != 0:
         return INF
-    if i + 1 < L1 and (S.sskill[r1, i + 1] & ~D.crew_skills[r2]) != 0:
+    if i + 1 < L1 and (_suf(S, r1, i + 1, SSKILL) & ~D.crew_skills[r2]) != 0:
         return INF
     if D.crew_capacity[r1] > 0 or D.crew_capacity[r2] > 0:
         head1 = S.lpre[r1, i] if i >= 0 else 0

@@ -9,6 +9,8 @@ import numpy as np
 
 from routing.problem import Objective, Problem
 
+SUFFIX_FIELDS = 7  # _kernels_solver.SUFFIX_FIELDS (repeated: this module loads no kernels)
+
 KernelData = namedtuple("KernelData", [
     "n_crews", "n_orders", "travel_kind", "x", "y", "seconds_per_metre", "matrix", "road_table",
     "point_node", "point_access", "crew_start", "crew_end", "crew_skills", "crew_capacity",
@@ -16,16 +18,16 @@ KernelData = namedtuple("KernelData", [
     "horizon", "lateness_weight", "distance_objective", "closed_routes", "hard_windows",
     "shift_work",
 ])
-# fin: finish time at each position; cpre: cost up to it; lpre: load up to it; lst (distance
-# objective only): the latest start at each position that keeps the rest of the route feasible.
-# Dispatch objective only, over the suffix from each position i (``_kernels_solver.tail_delta``
-# prices a shift of that suffix in O(1) with them): rpos / rneg, the cost per second of
-# delaying / advancing it; spos / sneg, how far it may be delayed / advanced with those rates
-# exact; sfeas, how far it may be delayed before a crew's end is broken; sskill, the union of
-# its orders' skill masks; sleft, what its orders would cost left unassigned.
+# fin: finish time at each position; cpre: cost up to it; lpre: load up to it; aux: for the
+# distance objective the latest start at each position that keeps the rest of the route
+# feasible (aux[r, i]); for the dispatch objective, over the suffix of route r from position i
+# (aux[r, 7 i + field], ``_kernels_solver.suffix_aggregates`` names the fields): the cost per
+# second of delaying / advancing it, how far it may be delayed / advanced with those rates
+# exact, how far it may be delayed before the crew's end is broken, the union of its orders'
+# skill masks and what they would cost unassigned (``tail_delta`` prices a shift of a route's
+# tail in O(1) with them).
 State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "fin", "cpre", "load",
-                             "frozen", "lst", "lpre", "rpos", "rneg", "spos", "sneg", "sfeas",
-                             "sskill", "sleft"])
+                             "frozen", "aux", "lpre"])
 Best = namedtuple("Best", ["routes", "rlen"])
 
 
@@ -66,8 +68,8 @@ def blank_state(n_crews: int, n_orders: int, cap: int, frozen: np.ndarray) -> St
     return State(np.full((k, cap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
                  np.full(n_orders, -1, dtype=np.int64), np.zeros(n_orders, dtype=np.int64),
                  np.zeros(k, dtype=np.int64), grid(), grid(), np.zeros(k, dtype=np.int64),
-                 np.ascontiguousarray(frozen, dtype=np.int64), grid(), grid(), grid(), grid(),
-                 grid(), grid(), grid(), grid(), grid())
+                 np.ascontiguousarray(frozen, dtype=np.int64),
+                 np.zeros((k, cap * SUFFIX_FIELDS), dtype=np.int64), grid())
 
 
 def empty_state(p: Problem) -> State:
