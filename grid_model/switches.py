@@ -72,6 +72,13 @@ class SwitchLayer:
     def switch_points(self) -> npt.NDArray[np.int64]:
         return np.flatnonzero(self.switch != SwitchKind.NONE)
 
+    def remote_only(self) -> SwitchLayer:
+        """The switches and ties the control room operates (what a plain FLISR can use)."""
+        switch = np.where(self.switch == SwitchKind.REMOTE, self.switch, SwitchKind.NONE).astype(np.int8)
+        ids = tuple(i if k == SwitchKind.REMOTE else "" for i, k in zip(self.switch_id, self.switch.tolist(),
+                                                                        strict=True))
+        return SwitchLayer(switch, ids, tuple(t for t in self.ties if t.remote), self.customers_below)
+
 
 def remote_by_share(element_id: str) -> bool:
     """Whether an element is remote-controlled: ``REMOTE_SHARE`` of ids, by a stable hash."""

@@ -1,11 +1,13 @@
 """Switching plans: for a located MV fault, the steps that isolate the faulted section and
 re-energise the healthy ones, and those that return the feeder to normal after the repair.
 
-Isolate and restore, for a fault on the edge into node ``f`` cleared by device ``d``:
+Isolate and restore, for a fault on the edge into node ``f`` cleared by the open point ``d``
+(a breaker or recloser that tripped, or a switch an earlier plan opened):
 1. open the nearest switch ``u`` between ``d`` and the fault (on the fault's own edge at the
-   latest), then re-close ``d`` (a breaker or recloser, from the control room): the customers
-   above the section are back;
-2. open the first switches below ``f`` (each ``s``: the section's far ends), then for each, close
+   latest), then re-close ``d`` (when it is a switch: a fuse is replaced by the repair): the
+   customers above the section are back;
+2. open the first switches below ``u`` (or ``d``), the section's far ends (one already open was
+   set by an earlier plan that feeds it over a tie and is left as it is), then for each, close
    the tie inside its subtree with room for the customers there: they are back from the
    neighbouring feeder. A subtree no tie can carry is tried a switch further down (that switch
    opened too; the customers between stay dark until the repair).
@@ -25,11 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.network import Network, NodeKind
 from grid_model.switches import SwitchKind, SwitchLayer, Tie
 
 MANUAL_STEP_S = 5 * 60  # a crew on site operating a manual switch (hot stick, locks, tags)
-_RECLOSABLE = (DeviceKind.BREAKER, DeviceKind.RECLOSER)
 
 
 class SwitchingError(ValueError):
@@ -91,9 +92,7 @@ def _pickups(net: Network, layer: SwitchLayer, s: int, open_nodes: npt.NDArray[n
     need = int(layer.customers_below[s])
     sl = net.subtree(s)
     best: tuple[Tie, int, int] | None = None
-    fed_by_tie = any(load.get(t.tie_id, 0) and (sl.start <= t.a < sl.stop or sl.start <= t.b < sl.stop)
-                     for t in layer.ties)
-    if not open_nodes[sl.start + 1:sl.stop].any() and not fed_by_tie:
+    if not open_nodes[sl.start + 1:sl.stop].any() and not _tie_inside(net, layer, s, load):
         for t in layer.ties:
             a_in, b_in = sl.start <= t.a < sl.stop, sl.start <= t.b < sl.stop
             if a_in == b_in:
@@ -132,14 +131,15 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: 
     restored = 0
     up = next((n for n in net.path_up(fault) if n != device and net.is_ancestor(device, n)
                and layer.switch[n] != SwitchKind.NONE), -1)
-    isolated_up = up >= 0 and net.device[device] in _RECLOSABLE
+    isolated_up = up >= 0 and layer.switch[device] != SwitchKind.NONE
     if isolated_up:
         opened_up = add(_switch(net, layer, "open", up, "isolate"))
         back = int(customers[device] - customers[up])
-        add(SwitchStep("close", net.device_id[device], device, True, "restore", (opened_up,), back))
+        add(_switch(net, layer, "close", device, "restore", (opened_up,), back))
         restored += back
     load = dict(tie_load or {})
-    pickups = [p for s in _first_switches_below(net, layer, fault)
+    pickups = [p for s in _first_switches_below(net, layer, up if up >= 0 else device)
+               if not (open_nodes[s] and _tie_inside(net, layer, s, load))
                for p in _pickups(net, layer, s, open_nodes, load)]
     opened: dict[int, int] = {}
     for p in pickups:
@@ -162,12 +162,19 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: 
     return SwitchingPlan(fault, device, tuple(steps), restored, int(customers[device]) - restored)
 
 
+def _tie_inside(net: Network, layer: SwitchLayer, s: int, load: dict[str, int]) -> bool:
+    """Whether a tie with an end in ``s``'s subtree carries customers already."""
+    sl = net.subtree(s)
+    return any(load.get(t.tie_id, 0) and (sl.start <= t.a < sl.stop or sl.start <= t.b < sl.stop)
+               for t in layer.ties)
+
+
 def _fed(net: Network, open_nodes: npt.NDArray[np.bool_], node: int) -> bool:
     """Whether ``node`` has supply now (nothing open on its way up)."""
     return not any(open_nodes[n] for n in net.path_up(node))
 
 
 def _switch(net: Network, layer: SwitchLayer, action: str, node: int, phase: str,
-            after: tuple[int, ...] = ()) -> SwitchStep:
+            after: tuple[int, ...] = (), restores: int = 0) -> SwitchStep:
     return SwitchStep(action, layer.switch_id[node], node, layer.switch[node] == SwitchKind.REMOTE, phase,
-                      after)
+                      after, restores)

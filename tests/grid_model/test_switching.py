@@ -51,7 +51,8 @@ def _two_feeders() -> tuple[Network, SwitchLayer, dict[str, int]]:
     ids = [""] * net.n_nodes
     for name, kind in (("A", SwitchKind.REMOTE), ("B", SwitchKind.REMOTE), ("J2", SwitchKind.MANUAL),
                        ("J4", SwitchKind.REMOTE)):
-        switch[idx[name]], ids[idx[name]] = kind, f"SW-{name}"
+        switch[idx[name]] = kind
+        ids[idx[name]] = net.device_id[idx[name]] or f"SW-{name}"  # a breaker is known by its device id
     customers = net.count_below(net.kind == NodeKind.CUSTOMER)
     tie = Tie("TIE-J5-K2", idx["J5"], idx["K2"], False, 30)
     return net, SwitchLayer(switch, tuple(ids), (tie,), customers), idx
@@ -175,3 +176,32 @@ def test_switches_and_ties_follow_the_placement_rules(small_region: Region,
         assert t.capacity == int(TIE_HEADROOM * min(feeder_customers[fa], feeder_customers[fb]))
     again = place_switches(net)
     assert again.switch_id == region_layer.switch_id and again.ties == region_layer.ties
+
+
+def test_a_remote_plan_is_refined_once_the_fault_is_found() -> None:
+    """The control room first uses its remote switches and ties only (here a remote switch J4
+    but a manual tie: nothing to gain); once a crew has found the fault on J2-J3, the manual
+    switch J2 and the manual tie restore J1 and J4-J5; the remote plan then has nothing left
+    to do that the refinement did not."""
+    net, layer, idx = _two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True
+    remote = plan_switching(net, layer.remote_only(), idx["J3"], open_nodes=open_nodes)
+    assert remote.steps == () and remote.customers_restored == 0
+    assert layer.remote_only().ties == () and layer.remote_only().switch[idx["J2"]] == SwitchKind.NONE
+    refined = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
+    assert refined.customers_restored == 30
+
+
+def test_a_refinement_leaves_what_an_earlier_tie_feeds() -> None:
+    """After a plan fed J4-J5 over the tie, a second plan for the same section does not open
+    J4 again nor use the tie twice."""
+    net, layer, idx = _two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True
+    first = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
+    state = open_nodes.copy()
+    _, closed = _play(net, layer, first, state, until="normal")
+    again = plan_switching(net, layer, idx["J3"], open_nodes=state,
+                           tie_load={t.tie_id: 20 for t in closed})
+    assert all(s.tie is None and s.element_id != "SW-J4" for s in again.steps)
