@@ -41,14 +41,15 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"outage-dispatch demo: {'ordinary day' if day else 'storm'} seed {args.seed} on the embedded "
           f"region (scale {args.scale:g}), policy {' and '.join(policies)}", flush=True)
     runs = []
+    numbers, switching = _split_params(args.param)
     for policy in policies:
         res = run_demo(seed=args.seed, policy=policy, out_dir=out_dir, scenario=args.scenario,
                        region_params=params, crew_scale=args.scale if args.scale < 1 else 1.0,
                        mutual_aid_crews=args.mutual_aid, mutual_aid_at_h=args.mutual_aid_at,
                        ami=not args.no_ami, roster=Path(args.roster) if args.roster else None,
-                       params=dict(args.param or []) if policy == "optimizer" else
-                       {k: v for k, v in (args.param or []) if k.startswith("arrival_")},
-                       progress=not args.quiet)
+                       params=numbers if policy == "optimizer" else
+                       {k: v for k, v in numbers.items() if k.startswith("arrival_")},
+                       switching=switching, progress=not args.quiet)
         k = res.kpis
         print(f"\n{policy}: {k['calls']:,} calls, {k['faults']:,} faults, {k['crews']} crews; "
               f"region {res.seconds['region']:.1f} s, storm {res.seconds['storm']:.1f} s, "
@@ -75,14 +76,28 @@ def _positive_minutes(text: str) -> float:
     return value
 
 
-def _param(text: str) -> tuple[str, float]:
+SWITCHING = ("off", "remote", "full")  # dispatch.switchboard.SwitchingMode, without importing the engine
+
+
+def _param(text: str) -> tuple[str, float | str]:
+    """KEY=VALUE: a number, but for ``switching`` (off, remote or full)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if key.strip() == "switching":
+        if value.strip() not in SWITCHING:
+            raise argparse.ArgumentTypeError(f"switching: {value!r} is not one of {', '.join(SWITCHING)}")
+        return "switching", value.strip()
     try:
         return key.strip(), float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a number") from None
+
+
+def _split_params(pairs: list[tuple[str, float | str]] | None) -> tuple[dict[str, float], str]:
+    """The numeric parameters, and the switching choice ("" for the policy's own)."""
+    numbers = {k: float(v) for k, v in pairs or [] if k != "switching"}
+    return numbers, next((str(v) for k, v in reversed(pairs or []) if k == "switching"), "")
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -94,7 +109,8 @@ def _replay(args: argparse.Namespace) -> int:
         roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale,
         mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
-        params=dict(args.param or []), seed=args.seed, ami=not args.no_ami,
+        params=_split_params(args.param)[0], switching=_split_params(args.param)[1], seed=args.seed,
+        ami=not args.no_ami,
         history_format=args.format or "pge", history_columns=Path(args.columns) if args.columns else None,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
     if args.history:
@@ -389,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--roster", help="a roster CSV (crew_id,role,lat,lon,skills,shift_start_h,"
                                        "shift_hours[,depot_id,duty_limit_h,rest_h]) instead of the region's")
     demo.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
-                      help="an optimizer parameter, or arrival_urban_min and so on; repeatable")
+                      help="an optimizer parameter, arrival_urban_min and so on, or "
+                           "switching=off|remote|full (default: full for the optimizer, remote for the "
+                           "baseline); repeatable")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     rp = sub.add_parser("replay", help="replay a storm file or a utility's outage history through the "
@@ -418,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--mutual-aid-at", type=float, default=24.0, metavar="HOURS",
                     help="when the visiting crews arrive, hours into the storm (default 24)")
     rp.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
-                    help="a policy parameter (optimizer field, or arrival_urban_min and so on); repeatable")
+                    help="a policy parameter (optimizer field, arrival_urban_min and so on, or "
+                         "switching=off|remote|full); repeatable")
     rp.add_argument("--seed", type=int, default=0, help="roster, repair-time and AMI draws (default 0)")
     rp.add_argument("--no-ami", action="store_true", help="--storm: no smart-meter messages")
     rp.add_argument("--skip-bad-rows", action="store_true",

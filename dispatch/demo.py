@@ -35,12 +35,14 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path, scenario
              region_params: RegionParams | None = None, crew_scale: float = 1.0,
              mutual_aid_crews: int = 0, mutual_aid_at_h: float = 24.0, ami: bool = True,
              ami_seed: int | None = None, roster: Path | None = None,
-             params: dict[str, float] | None = None, progress: bool = True) -> DemoResult:
+             params: dict[str, float] | None = None, switching: str = "",
+             progress: bool = True) -> DemoResult:
     """Run storm ``seed`` of ``scenario`` (the default typhoon, or an ordinary ``day``) on the
     embedded region with ``policy``; write KPIs, map, storm files. ``mutual_aid_crews``
     visiting crews join ``mutual_aid_at_h`` hours into the storm; with ``ami``, smart meters
     report supply lost and back (which meters get through drawn with ``ami_seed``, by default
-    the storm seed); ``roster`` replaces the region's crews; ``params`` as ``replay --param``."""
+    the storm seed); ``roster`` replaces the region's crews; ``params`` as ``replay --param``;
+    ``switching`` off, remote or full ("" for the policy's own)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     region = load_region(region_params)
@@ -53,7 +55,8 @@ def run_demo(*, seed: int = 1, policy: str = "baseline", out_dir: Path, scenario
     seconds["storm"] = time.perf_counter() - t0
     replay = replay_storm(ev_path, ReplayOptions(
         policy=policy, crew_scale=crew_scale, mutual_aid=mutual_aid_crews, mutual_aid_at_h=mutual_aid_at_h,
-        seed=seed, ami=ami, ami_seed=ami_seed, roster=roster, params=params or {}, progress=progress),
+        seed=seed, ami=ami, ami_seed=ami_seed, roster=roster, params=params or {}, switching=switching,
+        progress=progress),
         truth_path=truth_path, region=region)
     seconds["simulation"] = replay.seconds["simulation"]
     kpis = replay.kpis

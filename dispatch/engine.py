@@ -12,6 +12,7 @@ crews for jobs; the engine carries that out, keeps crews inside their hours of s
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,10 +44,12 @@ from dispatch.events import (
     Divert,
     Event,
     EventError,
+    FaultLocated,
     Finding,
     FirstResponseDone,
     GeneratorConnected,
     Handover,
+    Operate,
     OrderCancelled,
     OutageReported,
     PlannedOutageAnnounced,
@@ -56,6 +59,8 @@ from dispatch.events import (
     RepairFinished,
     ShiftEnded,
     ShiftStarted,
+    SwitchingDone,
+    SwitchRefused,
 )
 from dispatch.generators import GeneratorFleet, GeneratorTruck
 from dispatch.jobs import LIVE_JOB, Job, JobKind, JobStatus
@@ -64,12 +69,15 @@ from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder
 from dispatch.planned import PlannedBook, PlannedOutage
 from dispatch.policy import DispatchPolicy
 from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, CrewStatus
+from dispatch.switchboard import PlannedStep, StepStatus, Switchboard, SwitchingMode
 from dispatch.view import Unreached
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
 from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
+from grid_model.switches import SwitchLayer
+from grid_model.switching import MANUAL_STEP_S
 from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
@@ -112,7 +120,8 @@ class DispatchEngine:
     def __init__(self, region: Region, crews: list[Crew], policy: DispatchPolicy, *,
                  travel: RoadTravel, limits: ServiceLimits | None = None,
                  estimates: RepairEstimates | None = None,
-                 generators: list[GeneratorTruck] | None = None) -> None:
+                 generators: list[GeneratorTruck] | None = None,
+                 switches: SwitchLayer | None = None, switching: SwitchingMode = SwitchingMode.OFF) -> None:
         self.region = region
         self.net = region.network
         self.policy = policy
@@ -138,6 +147,9 @@ class DispatchEngine:
         self._customer_at = dict(zip(region.customers["node_idx"].tolist(),
                                      region.customers["customer_id"].tolist(), strict=True))
         self.generators = GeneratorFleet(generators or [], self.net, travel)
+        self.switchboard = Switchboard(self.net, switches, switching) \
+            if switches is not None and switching != SwitchingMode.OFF else None
+        self._step_of_job: dict[str, PlannedStep] = {}
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._parent: list[int] = self.net.parent.tolist()
         self._unreached: dict[str, Unreached | None] = {}
@@ -160,7 +172,9 @@ class DispatchEngine:
             CallbackMade: self._on_callback_made, CallbackDone: self._on_callback_done,
             OrderCancelled: self._on_cancelled, CrewPosition: self._on_position,
             DeviceOperated: self._on_device, OutageReported: self._on_outage_report, AmiMessage: self._on_ami,
-            GeneratorConnected: self._on_generator, DispatcherAssigned: self._on_dispatcher_assign}
+            GeneratorConnected: self._on_generator, DispatcherAssigned: self._on_dispatcher_assign,
+            FaultLocated: self._on_fault_located, SwitchingDone: self._on_switching_done,
+            SwitchRefused: self._on_switch_refused}
 
     @property
     def etr(self) -> dict[str, int]:
@@ -208,6 +222,9 @@ class DispatchEngine:
         order above its order, or another live job of its order above the job) holds them dark
         anyway."""
         order = self.orders[job.order_id]
+        ps = self._step_of_job.get(job.job_id)
+        if ps is not None and self.switchboard is not None:
+            return (self.switchboard.value(ps) if ps.step.phase != "normal" else order.customers), False
         blocked = self.open_order_above(order) is not None or any(
             other is not job and other.node_idx != job.node_idx
             and self.net.is_ancestor(other.node_idx, job.node_idx)
@@ -425,7 +442,30 @@ class DispatchEngine:
             self.callbacks.owe(order.order_id, customer_id, node, t_s)
 
     def _on_device(self, ev: DeviceOperated) -> list[Decision]:
-        return self._device_incident("SCADA", ev.device_id, ev.t_s, OrderOrigin.SCADA)
+        """A telemetered trip: the device's incident, and with switching, the remote plan for
+        the section its fault indicators point to (they must lie below it, on one path)."""
+        flagged = []
+        for switch_id in ev.indicators:
+            node = self.switchboard.node_of(switch_id) if self.switchboard is not None else None
+            if node is None and self.switchboard is not None:
+                raise EventError(f"scada report of {ev.device_id}: no remote switch {switch_id!r}")
+            if node is not None:
+                flagged.append(node)
+        device = self._device_index.get(ev.device_id)
+        if device is not None and any(not self.net.is_ancestor(device, n) for n in flagged):
+            raise EventError(f"scada report of {ev.device_id}: a fault indicator lies outside what it feeds")
+        out = self._device_incident("SCADA", ev.device_id, ev.t_s, OrderOrigin.SCADA)
+        board = self.switchboard
+        if board is None or device is None:
+            return out
+        board.tripped_again(device)
+        flagged.sort()
+        order = self._order_at_device(device)
+        if order is not None and all(self.net.is_ancestor(a, b) for a, b in itertools.pairwise(flagged)):
+            section = flagged[-1] if flagged else device
+            board.plan(order.order_id, section, self._mv_open_nodes(device), remote=True, repair=device)
+            out.extend(self._run_switching(ev.t_s))
+        return out
 
     def _on_outage_report(self, ev: OutageReported) -> list[Decision]:
         return self._device_incident("REPORT", ev.device_id, ev.t_s, OrderOrigin.REPORT)
@@ -570,6 +610,8 @@ class DispatchEngine:
                 job.order_id = into.order_id
                 into.jobs.append(job_id)
                 self.policy.on_job_change(job)
+        if self.switchboard is not None:
+            self.switchboard.merge(child.order_id, into.order_id)
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         into.absorbed += [child.order_id, *child.absorbed]
@@ -640,6 +682,144 @@ class DispatchEngine:
     def _live_jobs_of(self, order: WorkOrder) -> list[Job]:
         return [job for j in order.jobs
                 if (job := self.jobs[j]).status in LIVE_JOB and job.order_id == order.order_id]
+
+    def _repairs_over(self, order: WorkOrder, t_s: int, role: str, crew: CrewState | None = None
+                      ) -> list[Decision]:
+        """Switching plans whose element is repaired return to normal (``crew``, the crew that
+        finished the last job, takes its next manual step); once nothing at all is left, the
+        order is restored."""
+        if order.status not in OPEN:
+            return []
+        out: list[Decision] = []
+        board = self.switchboard
+        if board is not None:
+            board.release_repaired(order.order_id, {j.node_idx for j in self._live_jobs_of(order)
+                                                    if j.kind == JobKind.REPAIR
+                                                    and self.net.kind[j.node_idx] <= NodeKind.TRANSFORMER})
+            out.extend(self._run_switching(t_s))
+            if crew is not None:
+                out.extend(self._keep_switching(order, crew, t_s))
+        live = self._live_jobs_of(order)
+        if not live and not (board is not None and board.pending(order.order_id)):
+            out.extend(self._restore(order, t_s, role))
+        return out
+
+    # -- switching ---------------------------------------------------------------------
+    def _order_at_device(self, device: int) -> WorkOrder | None:
+        holder = self.holder(device)
+        return self.orders[holder] if holder is not None else None
+
+    def _mv_open_nodes(self, known: int) -> np.ndarray:
+        """The MV elements the engine believes open: ``known`` (a device SCADA or a crew on site
+        reports open), and those of open work orders."""
+        out = np.zeros(self.net.n_nodes, dtype=bool)
+        for order in self.open_orders():
+            if self.net.kind[order.node_idx] <= NodeKind.MV_NODE:
+                out[order.node_idx] = True
+        out[known] = True
+        return out
+
+    def _run_switching(self, t_s: int) -> list[Decision]:
+        """Carry out the switching steps now due: remote ones at once (the field answers with
+        ``SwitchRefused`` if one did not hold), manual ones as switching jobs of the order."""
+        board = self.switchboard
+        out: list[Decision] = []
+        while board is not None and (due := board.due()):
+            for ps in due:
+                order = self._surviving(self.orders[ps.order_id])
+                if order.status not in OPEN:
+                    board.drop(ps)
+                    continue
+                if ps.step.remote:
+                    board.done(ps)
+                    out.append(Operate(t_s, order.order_id, ps.step.element_id, ps.step.action))
+                    continue
+                job = self._new_job(order, JobKind.SWITCHING, ps.step.node, "mv", MANUAL_STEP_S, t_s)
+                ps.job_id = job.job_id
+                self._step_of_job[job.job_id] = ps
+        return out
+
+    def _keep_switching(self, order: WorkOrder, state: CrewState, t_s: int) -> list[Decision]:
+        """The crew that finished the order's repair or last switching step goes on to its next
+        manual switching step (it is on the feeder, and holds the switching orders)."""
+        job = next((j for j in self._live_jobs_of(order) if j.kind == JobKind.SWITCHING
+                    and j.status == JobStatus.NEW), None)
+        if job is None or state.status != CrewStatus.IDLE or job.skill not in state.crew.skills:
+            return []
+        travel = self._travel_now(state, job, t_s)
+        if not self.fits_duty(state.crew_id, job, t_s, travel):
+            return []
+        sent = self._send(job, state, t_s, travel)
+        self.policy.on_crew_change(state.crew_id)
+        self.policy.on_job_change(job)
+        return [sent]
+
+    def _on_fault_located(self, ev: FaultLocated) -> list[Decision]:
+        """A patrolling crew found the faults of its repair: one MV fault is switched around
+        with the manual switches and ties too (two or more are left to the repair)."""
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "reports faults found for")
+        if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
+            raise EventError(f"crew {ev.crew_id} reports faults found for {ev.job_id}: it must be on site "
+                             f"of a repair job")
+        nodes = []
+        for element_id in ev.element_ids:
+            node = self._element_node(element_id)
+            if node is None or not self.net.is_ancestor(job.node_idx, node):
+                raise EventError(f"faults found for {ev.job_id}: {element_id!r} is not an element below "
+                                 f"{job.element_id}")
+            nodes.append(node)
+        board = self.switchboard
+        if board is None or board.mode != SwitchingMode.FULL or len(nodes) != 1 \
+                or self.net.kind[nodes[0]] > NodeKind.MV_NODE:
+            return []
+        order = self._surviving(self.orders[job.order_id])
+        if order.status not in OPEN:
+            return []
+        board.plan(order.order_id, nodes[0], self._mv_open_nodes(job.node_idx), remote=False,
+                   repair=job.node_idx)
+        return self._run_switching(ev.t_s)
+
+    def _on_switching_done(self, ev: SwitchingDone) -> list[Decision]:
+        """A crew operated a manual switch: the step is done and the next ones may follow."""
+        state, job = self._crew_on(ev.crew_id, ev.job_id, "reports switching for")
+        ps = self._step_of_job.get(job.job_id)
+        if ps is None or state.status != CrewStatus.ON_SITE:
+            raise EventError(f"crew {ev.crew_id} reports switching for {ev.job_id}: it must be on site of a "
+                             f"switching job")
+        out = self._duty_check(state, ev.t_s)
+        out.extend(self._finish_job(job, ev.t_s))
+        order = self._surviving(self.orders[job.order_id])
+        if ps.status == StepStatus.DUE and self.switchboard is not None:
+            self.switchboard.done(ps)
+            out.append(Operate(ev.t_s, order.order_id, ps.step.element_id, ps.step.action))
+        out.extend(self._run_switching(ev.t_s))
+        out.extend(self._repairs_over(order, ev.t_s, state.role.value, state))
+        out.extend(self._keep_switching(order, state, ev.t_s))
+        return out
+
+    def _on_switch_refused(self, ev: SwitchRefused) -> list[Decision]:
+        """A step did not hold: an isolate or restore step is dropped with those after it (their
+        jobs cancelled); a return to normal that tripped means a fault nobody knew of in the
+        section: a first responder goes to the switch to find it, and the step waits for its
+        repair."""
+        board = self.switchboard
+        ps = next((p for p in reversed(board.steps) if p.step.element_id == ev.element_id
+                   and p.step.action == ev.action and p.status == StepStatus.DONE), None) if board else None
+        if board is None or ps is None:
+            raise EventError(f"switching of {ev.element_id} refused, but no such step was carried out")
+        board.undo(ps)
+        out: list[Decision] = []
+        for other in board.drop(ps):
+            job = self.jobs[other.job_id]
+            if job.status in LIVE_JOB:
+                out.extend(self._cancel_job(job, ev.t_s))
+        order = self._surviving(self.orders[ps.order_id])
+        if ps.status == StepStatus.WAITING:
+            self._new_job(order, JobKind.FIRST_RESPONSE, ps.step.node, "", self.estimates.first_response_s,
+                          ev.t_s)
+            return out
+        out.extend(self._repairs_over(order, ev.t_s, "") if not self._live_jobs_of(order) else [])
+        return out
 
     def _restore(self, order: WorkOrder, t_s: int, role: str) -> list[Decision]:
         """Nothing is left to do for the order: its customers are back (or advised). An order
@@ -802,7 +982,8 @@ class DispatchEngine:
             job.move(JobStatus.ON_SITE, ev.t_s)
         state.arrive(ev.t_s, job.x_m, job.y_m)
         self._crew_snap[ev.crew_id] = self._site_snap(job)
-        self._reach(self.orders[job.order_id], ev.t_s, state.role.value)
+        if job.kind != JobKind.SWITCHING:  # a switch is not the incident's site
+            self._reach(self.orders[job.order_id], ev.t_s, state.role.value)
         self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)
         return self._duty_check(state, ev.t_s)
@@ -857,8 +1038,7 @@ class DispatchEngine:
             for other in self._live_jobs_of(order):
                 if other.kind == JobKind.FIRST_RESPONSE and other.status == JobStatus.NEW:
                     self._end_job(other, JobStatus.CANCELLED, ev.t_s)
-        if order.status in OPEN and not self._live_jobs_of(order):
-            out.extend(self._restore(order, ev.t_s, state.role.value))
+        out.extend(self._repairs_over(order, ev.t_s, state.role.value))
         self.etrs.touch(order.order_id)
         return out
 
@@ -950,8 +1130,7 @@ class DispatchEngine:
         out.extend(self._finish_job(job, ev.t_s))
         order = self.orders[job.order_id]
         self._found(order, below, ev.t_s)
-        if order.status in OPEN and not self._live_jobs_of(order):
-            out.extend(self._restore(order, ev.t_s, state.role.value))
+        out.extend(self._repairs_over(order, ev.t_s, state.role.value, state))
         self.etrs.touch(order.order_id)
         return out
 

@@ -159,10 +159,43 @@ class CrewPosition:
 @dataclass(frozen=True, slots=True)
 class DeviceOperated:
     """A telemetered protective device (SCADA on a feeder breaker) reports it opened: the
-    device is identified, its repair can be sent at once."""
+    device is identified, its repair can be sent at once. ``indicators``: the remote switches
+    below it whose fault passage indicators saw the fault current (read with the trip)."""
 
     t_s: int
     device_id: str
+    indicators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FaultLocated:
+    """A crew on an MV repair job has patrolled the line from the operated device and found
+    where the faults are (``element_ids``): the control room can switch around them."""
+
+    t_s: int
+    crew_id: str
+    job_id: str
+    element_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchingDone:
+    """The crew on a switching job has operated the switch."""
+
+    t_s: int
+    crew_id: str
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchRefused:
+    """A switching step did not hold: the device tripped on a fault nobody knew of, or the
+    step was refused as unsafe (``reason``); the state is as before it."""
+
+    t_s: int
+    element_id: str
+    action: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +247,7 @@ class ClockTick:
 Event = (CallReceived | PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled | ShiftStarted
          | ShiftEnded | CrewArrived | FirstResponseDone | RepairFinished | CrewReleased | CallbackMade
          | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | OutageReported | AmiMessage
-         | GeneratorConnected | DispatcherAssigned | ClockTick)
+         | GeneratorConnected | DispatcherAssigned | ClockTick | FaultLocated | SwitchingDone | SwitchRefused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +370,17 @@ class GeneratorReleased:
 
 
 @dataclass(frozen=True, slots=True)
+class Operate:
+    """The control room operates a switch, device or tie (remote), or confirms a crew did
+    (manual): ``action`` open or close, for work order ``order_id``."""
+
+    t_s: int
+    order_id: str
+    element_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallSettled:
     """A call settled on the phone: the customer's own breaker, reset (customer-side advice
     given, no work order)."""
@@ -348,4 +392,4 @@ class CallSettled:
 
 
 Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | CallbackDue
-            | SendGenerator | GeneratorReleased | CallSettled)
+            | SendGenerator | GeneratorReleased | CallSettled | Operate)

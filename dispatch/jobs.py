@@ -16,6 +16,7 @@ from enum import StrEnum
 class JobKind(StrEnum):
     FIRST_RESPONSE = "first_response"
     REPAIR = "repair"
+    SWITCHING = "switching"  # operate a manual switch or tie of the order's switching plan
 
 
 class JobStatus(StrEnum):

@@ -15,6 +15,11 @@ Reliability indices follow IEEE 1366 for the event and count the utility's suppl
 fault in a customer's own installation is not an interruption of it): SAIDI = customer-minutes
 interrupted / customers served, SAIFI = customer interruptions / customers served, CAIDI =
 SAIDI / SAIFI. Customer-side outage minutes are reported apart.
+
+Switching (``dispatch.sim.world``): steps carried out, those that tripped on a fault nobody knew
+of or were refused as unsafe, customer restorations by switching, and the customer-minutes they
+saved (each such customer, from the step until no unrepaired fault is left on its normal supply
+path, or it is dark again).
 """
 
 from __future__ import annotations
@@ -167,6 +172,14 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "customer_side_faults": log.customer_side_faults,
         "calls_resolved_by_phone": log.resolved_by_phone,
         "repair_jobs": sum(1 for j in jobs if j.kind == JobKind.REPAIR),
+        "switching": engine.switchboard.mode.value if engine.switchboard is not None else "off",
+        "switching_steps": world.switching.steps,
+        "switching_jobs": sum(1 for j in jobs if j.kind == JobKind.SWITCHING),
+        "switching_steps_tripped": world.switching.tripped,
+        "switching_steps_refused": world.switching.refused,
+        "ties_tripped_by_faults": world.switching.tie_trips,
+        "customers_restored_by_switching": world.switching.customers_restored,
+        "customer_minutes_saved_by_switching": round(world.switching.saved_s / 60.0, 1),
         "repairs_by_unqualified_crew": world.repairs_by_unqualified_crew,
         "hours_of_service_breaches": (field.hours_of_service_breaches if field is not None
                                       else log.hours_of_service_breaches),

@@ -45,6 +45,7 @@ from dispatch.policy import DispatchPolicy, NearestAvailableCrew
 from dispatch.sim.field import AmiParams, FieldParams, FieldSim
 from dispatch.sim.run import RunResult, run, storm_events
 from dispatch.sim.world import World, WorldFault
+from dispatch.switchboard import SwitchingMode
 from grid_model.generate import RegionParams
 from grid_model.history import History, read_history
 from grid_model.history_columns import FORMATS, read_column_mapping
@@ -53,6 +54,7 @@ from grid_model.network import AREA_NAMES, Construction, NodeKind
 from grid_model.region import Region, Staging, load_region
 from grid_model.storm import CABLE_REPAIR_FACTOR, FAULT_CLASSES, MINOR_REPAIR_MEDIAN_S, Call
 from grid_model.stormfile import StormFileError, read_events, read_header, read_truth
+from grid_model.switches import SwitchLayer, place_switches
 from routing.travel import RoadTravel
 
 POLICIES = ("optimizer", "baseline")
@@ -74,7 +76,8 @@ class ReplayOptions:
     roster, repair times (history), the field's randomness and, unless ``ami_seed`` is given,
     which meters get through. ``crews`` (repair crews) and ``responders`` stage a roster;
     ``roster`` reads one from a file instead; ``crew_scale`` and ``responder_scale`` scale the
-    region's own roster."""
+    region's own roster. ``switching`` is off, remote or full ("" for the policy's own: the
+    optimizer plans manual switching too, the baseline is a plain FLISR, remote only)."""
 
     policy: str = "optimizer"
     crews: int | None = None
@@ -86,6 +89,7 @@ class ReplayOptions:
     mutual_aid_at_h: float = 24.0
     depots: Path | None = None
     params: Mapping[str, float] = field(default_factory=dict)
+    switching: str = ""
     seed: int = 0
     ami: bool = True
     ami_seed: int | None = None
@@ -173,12 +177,28 @@ def make_policy(name: str, params: Mapping[str, float]) -> tuple[DispatchPolicy,
     return RestorationOptimizer(OptimizerParams(**optimizer)), limits  # type: ignore[arg-type]
 
 
+def switching_mode(options: ReplayOptions) -> SwitchingMode:
+    """The replay's switching: as chosen, or the policy's own; an unknown choice is refused."""
+    if not options.switching:
+        return SwitchingMode.FULL if options.policy == "optimizer" else SwitchingMode.REMOTE
+    try:
+        return SwitchingMode(options.switching)
+    except ValueError:
+        raise ReplayError(f"switching must be one of {', '.join(m.value for m in SwitchingMode)}, "
+                          f"got {options.switching!r}") from None
+
+
+def _switch_layer(region: Region, options: ReplayOptions) -> SwitchLayer | None:
+    return None if switching_mode(options) == SwitchingMode.OFF else place_switches(region.network)
+
+
 def _simulate(region: Region, crews: list[Crew], events: list[Event], world: World, options: ReplayOptions,
               travel: RoadTravel, *, max_s: int, ami: AmiParams | None,
               with_generators: bool) -> tuple[DispatchEngine, FieldSim, RunResult]:
     policy, limits = make_policy(options.policy, options.params)
     engine = DispatchEngine(region, crews, policy, travel=travel, limits=limits,
-                            generators=generator_fleet(region) if with_generators else None)
+                            generators=generator_fleet(region) if with_generators else None,
+                            switches=world.switches, switching=switching_mode(options))
     sim = FieldSim(world, crews, region.customers, ami=ami, until_s=max_s,
                    params=dataclasses.replace(options.field_params, seed=options.seed))
     sim.add_outside(events)
@@ -229,7 +249,8 @@ def replay_storm(events_path: Path, options: ReplayOptions, *, truth_path: Path 
     day = isinstance(storm, dict) and storm.get("kind") == "day"
     crews = _roster(region, options, RosterParams.normal_day() if day else RosterParams(), None)
     try:
-        world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults)
+        world = World.from_truth(region.network, region.customers["node_idx"].to_numpy(), faults,
+                                 switches=_switch_layer(region, options))
     except ValueError as exc:
         raise StormFileError(f"{truth_path}: {exc} (a truth file of another region?)") from None
     engine, sim, result = _simulate(
@@ -312,7 +333,7 @@ def replay_history(path: Path, options: ReplayOptions, *,
     net = region.network
     faults = history_faults(history, grid, seed=options.seed, spread=options.repair_spread)
     world = World(net, region.customers["node_idx"].to_numpy(), faults,
-                  telemetered=np.zeros(net.n_nodes, dtype=bool))
+                  telemetered=np.zeros(net.n_nodes, dtype=bool), switches=_switch_layer(region, options))
     events: list[Event] = [OutageReported(e.start_s, e.event_id) for e in history.events]
     last_start = max(e.start_s for e in history.events)
     engine, sim, result = _simulate(region, crews, events, world, options, travel,

@@ -38,19 +38,25 @@ from dispatch.events import (
     DeviceOperated,
     Divert,
     Event,
+    FaultLocated,
     Finding,
     FirstResponseDone,
     GeneratorConnected,
     GeneratorReleased,
     Handover,
+    Operate,
     Recall,
     RepairFinished,
     SendGenerator,
     ShiftEnded,
     ShiftStarted,
+    SwitchingDone,
+    SwitchRefused,
 )
 from dispatch.sim.world import World, WorldFault, WorldFinding
+from grid_model.network import NodeKind
 from grid_model.storm import Call
+from grid_model.switching import MANUAL_STEP_S
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,7 @@ class FieldParams:
     longest fix it makes on the spot, how far its repair estimate is off (lognormal sigma), the
     call-taker's callbacks, the share of customers with a fault of their own who reset their
     breaker when the call-taker asks (the supply is back on the call), customers calling
-    again, generator hook-up."""
+    again, generator hook-up, the speed a crew patrols a line to find a fault."""
 
     assess_s: tuple[int, int] = (15 * 60, 25 * 60)
     fix_limit_s: int = 30 * 60
@@ -90,6 +96,7 @@ class FieldParams:
     repeat_call_delay_s: int = 30 * 60
     max_repeat_calls: int = 2
     generator_hookup_s: int = 30 * 60
+    patrol_speed_ms: float = 10 / 3.6  # a crew patrolling an MV line from the device that operated
     seed: int = 0
 
 
@@ -135,6 +142,7 @@ class FieldSim:
         self._job_site: dict[str, int] = {}
         self._working: dict[str, str] = {}
         self._visits: dict[str, _Visit] = {}
+        self._switching: dict[str, tuple[str, int]] = {}
         self._repair_token: dict[str, int] = {}
         self._truck: dict[str, tuple[int, int]] = {}
         self._connected: dict[str, int] = {}
@@ -166,7 +174,7 @@ class FieldSim:
         """Whether anything the field started is still under way (trips, visits, repairs,
         callbacks), or faults and calls are yet to come."""
         return bool(self.outside_left or self.faults_left or self._pending_followups or self._trip
-                    or self._visits or self._repair_token or self._truck)
+                    or self._visits or self._repair_token or self._truck or self._switching)
 
     def next_event(self, until_s: int) -> Event | None:
         """The next event for the engine due by ``until_s`` (world changes on the way are
@@ -214,6 +222,19 @@ class FieldSim:
             restored = self.world.finish_repair(key, t)
             below = self._still_open_below(t, self._job_site.pop(key))
             return RepairFinished(t, reporter, key, restored, below)
+        if kind == "located":
+            job_id, faults = self._working.get(key), self.world.faults_at(token)
+            if job_id is None or self._job_site.get(job_id) != token or not faults:
+                return None
+            net = self.world.net
+            return FaultLocated(t, key, job_id, tuple(net.device_id[n] or net.node_id[n] for n in faults))
+        if kind == "switched":
+            job = self._switching.get(key)
+            if job is None or job[1] != token:
+                return None
+            del self._switching[key]
+            self._check_duty(key, t)
+            return SwitchingDone(t, key, job[0])
         if kind == "generator":
             truck = self._truck.get(key)
             if truck is None or truck[0] != token:
@@ -240,7 +261,8 @@ class FieldSim:
     def _fault(self, t: int, fault: WorldFault) -> None:
         op = fault.operates_idx
         if self.world.apply_fault(fault) and not fault.customer_side and self.world.telemetered[op]:
-            self._push(t, _TELEMETRY, DeviceOperated(t, self.world.net.device_id[op]))
+            self._push(t, _TELEMETRY, DeviceOperated(t, self.world.net.device_id[op],
+                                                     self.world.fault_indicators(fault)))
         if self.ami and len(self.world.newly_dark) and self.world.sends_last_gasps(op):
             self._meters(self.world.newly_dark, "last_gasp", self.ami.last_gasp_share,
                          self.ami.last_gasp_delay_s, t)
@@ -282,6 +304,7 @@ class FieldSim:
             self._trip.pop(ev.crew_id, None)
             self._visits.pop(ev.crew_id, None)
             self._working.pop(ev.crew_id, None)
+            self._switching.pop(ev.crew_id, None)
 
     def _arrived(self, ev: CrewArrived) -> None:
         trip = self._trip.pop(ev.crew_id, None)
@@ -290,6 +313,11 @@ class FieldSim:
         _, job_id, kind, node, skill = trip
         if kind == "first_response":
             self._start_visit(ev.t_s, ev.crew_id, job_id, node)
+            return
+        if kind == "switching":
+            self._seq += 1
+            self._switching[ev.crew_id] = (job_id, self._seq)
+            self._push(ev.t_s + MANUAL_STEP_S, _WORK, ("switched", ev.crew_id, self._seq))
             return
         done = self.world.start_repair(job_id, node, skill, ev.crew_id, self.crews[ev.crew_id].skills, ev.t_s)
         if done is None:
@@ -300,6 +328,22 @@ class FieldSim:
         self._seq += 1
         self._repair_token[job_id] = self._seq
         self._push(done, _WORK, ("repair", job_id, self._seq))
+        self._patrol(ev.t_s, ev.crew_id, node)
+
+    def _patrol(self, t: int, crew_id: str, element: int) -> None:
+        """A crew at an MV device that operated patrols the line below it for the faults (when
+        the world has switches to act on what it finds)."""
+        world = self.world
+        if world.switches is None or world.net.kind[element] > NodeKind.MV_NODE:
+            return
+        faults = world.faults_at(element)
+        if not faults:
+            return
+        length = world.net.length_m
+        far = max(sum(float(length[n]) for n in world.net.path_up(f)[:world.net.path_up(f).index(element)])
+                  for f in faults)
+        self._pending_followups += 1
+        self._push(t + round(far / self.params.patrol_speed_ms), _FOLLOWUP, ("located", crew_id, element))
 
     def _start_visit(self, t: int, crew_id: str, job_id: str, node: int) -> None:
         p = self.params
@@ -385,6 +429,7 @@ class FieldSim:
             elif isinstance(d, Recall):
                 self._trip.pop(d.crew_id, None)
                 self._visits.pop(d.crew_id, None)
+                self._switching.pop(d.crew_id, None)
                 self._leave_work(d.crew_id, d.t_s)
             elif isinstance(d, CallbackDue):
                 self._callback_node[d.callback_id] = d.node_idx
@@ -395,6 +440,10 @@ class FieldSim:
                 self._truck[d.truck_id] = (self._seq, d.node_idx)
                 self._push(d.t_s + d.travel_s + self.params.generator_hookup_s, _ARRIVE,
                            ("generator", d.truck_id, self._seq))
+            elif isinstance(d, Operate):
+                reason = self.world.operate(d.element_id, d.action, d.t_s)
+                if reason:
+                    self._push(d.t_s, _TELEMETRY, SwitchRefused(d.t_s, d.element_id, d.action, reason))
             elif isinstance(d, GeneratorReleased):
                 self._truck.pop(d.truck_id, None)
                 node = self._connected.pop(d.truck_id, None)
@@ -404,6 +453,7 @@ class FieldSim:
     def _leave_work(self, crew_id: str, t: int) -> None:
         """A crew on a repair leaves it (called away, off duty): the others go on, or the
         work waits for the next crew."""
+        self._switching.pop(crew_id, None)
         job_id = self._working.pop(crew_id, None)
         if job_id is None:
             return

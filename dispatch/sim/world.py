@@ -22,6 +22,17 @@ work it did done, and the job waits for the next crew.
 
 A mobile generator connected at a customer supplies it until it is disconnected: the customer
 is not out meanwhile, whatever fails or is repaired upstream.
+
+Switching (``operate``, with a ``SwitchLayer``): switches open and close, a device that cleared
+a fault may be re-closed once the fault is cut off behind an open switch (its faults still wait
+for the repair), and a normally-open tie feeds a section from the neighbouring feeder. Supply
+is worked out from the state: a customer is out while any open point lies on its path to the
+substation, unless a closed tie feeds it (no open point between it and the tie, and the tie's
+far end has supply). The field's physics stays honest: a close that would feed a fault trips at
+once (nothing changes; counted), one that would put two feeders in parallel or a tie over its
+capacity is refused (counted), and a fault in a section fed over a tie trips the tie. Customers
+brought back by switching are counted, and their dark time saved: from the step until no
+unrepaired fault is left on their normal supply path (the repair would have brought them back).
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import numpy as np
 
 from grid_model.network import SKILLS, DeviceKind, Network, NodeKind
 from grid_model.stormfile import TruthFault
+from grid_model.switches import SwitchKind, SwitchLayer, Tie
 
 CHECK_ONLY_S = 15 * 60
 
@@ -83,21 +95,41 @@ class _Repair:
         return self.since_s + math.ceil(max(self.left_s / len(self.crews), self.longest_s))
 
 
+@dataclass(frozen=True, slots=True)
+class SwitchingTally:
+    """What switching did in the world: steps carried out, closes that tripped on a fault or
+    were refused (parallel feeders, a tie over capacity), ties tripped by a fault in the section
+    they fed, customer restorations by switching and the customer-seconds they saved."""
+
+    steps: int
+    tripped: int
+    refused: int
+    tie_trips: int
+    customers_restored: int
+    saved_s: int
+
+
 class World:
     """Energisation state and customer outage records, updated as faults occur and clear."""
 
     def __init__(self, network: Network, customer_nodes: np.ndarray, faults: list[WorldFault], *,
-                 telemetered: np.ndarray | None = None) -> None:
+                 telemetered: np.ndarray | None = None, switches: SwitchLayer | None = None) -> None:
         self.net = network
+        self.switches = switches
         # Devices whose opening SCADA reports at once: by default every feeder breaker.
         self.telemetered = telemetered if telemetered is not None else (
             (network.kind == NodeKind.FEEDER_HEAD) & (network.device == DeviceKind.BREAKER))
         self.faults = sorted(faults, key=lambda f: (f.t_s, f.node_idx))
         n = network.n_nodes
-        self._dark = np.zeros(n, dtype=np.int32)
+        self._dark = np.zeros(n, dtype=np.int32)  # open points on the normal supply path
+        self._faulted = np.zeros(n, dtype=np.int32)  # elements with unrepaired faults on it
+        self._is_open = np.zeros(n, dtype=bool)
+        self._tie_fed = np.zeros(n, dtype=bool)
+        self._out = np.zeros(n, dtype=bool)
         self._is_customer = np.zeros(n, dtype=bool)
         self._is_customer[customer_nodes] = True
         self._out_since = np.zeros(n, dtype=np.int64)
+        self._lit_by_switching = np.full(n, -1, dtype=np.int64)
         self._backed = np.zeros(n, dtype=bool)
         # customers the last fault darkened and the last repair brought back (for AMI)
         self.newly_dark = np.zeros(0, dtype=np.int64)
@@ -112,16 +144,24 @@ class World:
         # (t_s, change in customers out): the customers-out curve of a run's report
         self.out_changes: list[tuple[int, int]] = []
         self._open: dict[int, list[WorldFault]] = {}
+        self._reclosed: set[int] = set()
+        self._switched_open: set[int] = set()
+        self._ties = {t.tie_id: t for t in switches.ties} if switches is not None else {}
+        self._switch_at = {switches.switch_id[k]: k for k in switches.switch_points().tolist()} \
+            if switches is not None else {}
+        self._closed_ties: dict[str, tuple[int, int, int]] = {}  # tie id: (inside, section root, far end)
         self._own: dict[int, tuple[int, list[WorldFault]]] = {}
         self._claimed_by: dict[int, str] = {}
         self._claims: dict[str, list[int]] = {}
         self._repairs: dict[str, _Repair] = {}
         self.repairs_done = 0
         self.repairs_by_unqualified_crew = 0
+        self._switching = {"steps": 0, "tripped": 0, "refused": 0, "tie_trips": 0, "customers_restored": 0,
+                           "saved_s": 0}
 
     @classmethod
     def from_truth(cls, network: Network, customer_nodes: np.ndarray,
-                   truth: list[TruthFault]) -> World:
+                   truth: list[TruthFault], *, switches: SwitchLayer | None = None) -> World:
         """The world of a storm's truth file; a fault naming an element or operating device the
         network does not have is refused (ValueError naming the fault)."""
         index = network.index_of()
@@ -135,12 +175,13 @@ class World:
                 raise ValueError(f"fault {f.fault_id}: the network has no element {unknown!r}")
             faults.append(WorldFault(f.t_s, element, operates, f.repair_s, f.limit_class,
                                      f.fault_class == "customer_side"))
-        return cls(network, customer_nodes, faults)
+        return cls(network, customer_nodes, faults, switches=switches)
 
     # -- faults and energisation -------------------------------------------------------
     def apply_fault(self, fault: WorldFault) -> bool:
         """The fault's element fails; its operating element opens if it was closed (then
-        True is returned). A customer-side fault darkens that customer only, apart."""
+        True is returned), and a tie feeding the fault trips. A customer-side fault darkens that
+        customer only, apart."""
         op = fault.operates_idx
         self.newly_dark = np.zeros(0, dtype=np.int64)
         if fault.customer_side:
@@ -149,32 +190,243 @@ class World:
                 return False
             self._own[op] = (fault.t_s, [fault])
             return True
-        if op in self._open:
-            self._open[op].append(fault)
-            return False
-        self._open[op] = [fault]
         sl = self.net.subtree(op)
-        newly = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
-        self.newly_dark = np.flatnonzero(newly) + sl.start
-        self._out_since[sl][newly] = fault.t_s
-        self.interruptions[sl][newly] += 1
-        self._dark[sl] += 1
-        self.out_changes.append((fault.t_s, len(self.newly_dark)))
-        return True
+        opened = op not in self._open
+        if opened:
+            self._open[op] = [fault]
+            self._faulted[sl] += 1
+            self._set_open(op, True)
+        else:
+            self._open[op].append(fault)
+            if op in self._reclosed and self._dark[fault.node_idx] == 0:
+                self._reclosed.discard(op)  # fed through it again after a re-close: it operates again
+                self._set_open(op, True)
+                opened = True
+        ranges = [sl]
+        for tie_id in self._ties_feeding(fault.node_idx):
+            ranges += self._open_tie(tie_id)
+            self._switching["tie_trips"] += 1
+        self._refresh(ranges, fault.t_s, interruption=True)
+        return opened
 
-    def _close(self, op: int, t_s: int) -> np.ndarray:
-        """Close an open utility element; returns the customers it brings back."""
+    def _set_open(self, node: int, is_open: bool) -> None:
+        """Open or close the edge into ``node`` (the supply path of its subtree)."""
+        if self._is_open[node] != is_open:
+            self._is_open[node] = is_open
+            self._dark[self.net.subtree(node)] += 1 if is_open else -1
+
+    def _close(self, op: int) -> slice:
+        """The faults of an element are repaired: it closes (if switching had not already)."""
         del self._open[op]
         sl = self.net.subtree(op)
-        self._dark[sl] -= 1
-        back = (self._dark[sl] == 0) & self._is_customer[sl] & ~self._backed[sl]
-        self.outage_s[sl][back] += t_s - self._out_since[sl][back]
-        return np.flatnonzero(back) + sl.start
+        self._faulted[sl] -= 1
+        if op in self._reclosed:
+            self._reclosed.discard(op)
+        else:
+            self._set_open(op, False)
+        return sl
 
-    def _restored(self, back: list[np.ndarray], t_s: int) -> None:
-        self.newly_back = np.concatenate(back) if back else np.zeros(0, dtype=np.int64)
+    def _supplied(self, node: int) -> bool:
+        return bool(self._dark[node] == 0 or self._tie_fed[node])
+
+    def _refresh(self, ranges: list[slice], t_s: int, *, interruption: bool = False,
+                 by_switching: bool = False) -> None:
+        """Customers whose supply changed inside ``ranges``: outage records, the curve, and the
+        customers newly dark or back (for the meters); customers brought back by switching
+        while a fault is unrepaired on their normal path are timed (saved dark time), and
+        that time ends when no such fault is left or they are dark again."""
+        self._retie(ranges)
+        ranges = ranges + [self.net.subtree(root) for _, root, _ in self._closed_ties.values()]
+        dark, back = [], []
+        for sl in ranges:
+            out = self._is_customer[sl] & ~self._backed[sl] & (self._dark[sl] > 0) & ~self._tie_fed[sl]
+            newly = np.flatnonzero(out & ~self._out[sl]) + sl.start
+            gone = np.flatnonzero(~out & self._out[sl]) + sl.start
+            self._out[newly] = True
+            self._out_since[newly] = t_s
+            if interruption:
+                self.interruptions[newly] += 1
+            self._out[gone] = False
+            self.outage_s[gone] += t_s - self._out_since[gone]
+            dark.append(newly)
+            back.append(gone)
+        self.newly_dark = np.unique(np.concatenate(dark)) if dark else np.zeros(0, dtype=np.int64)
+        self.newly_back = np.unique(np.concatenate(back)) if back else np.zeros(0, dtype=np.int64)
+        if len(self.newly_dark):
+            self.out_changes.append((t_s, len(self.newly_dark)))
         if len(self.newly_back):
             self.out_changes.append((t_s, -len(self.newly_back)))
+        lit = self._lit_by_switching
+        if by_switching:
+            timed = self.newly_back[self._faulted[self.newly_back] > 0]
+            lit[timed] = t_s
+            self._switching["customers_restored"] += len(timed)
+        ended = np.unique(np.concatenate([self.newly_dark, *(np.flatnonzero(self._faulted[sl] == 0) + sl.start
+                                                             for sl in ranges)]))
+        ended = ended[lit[ended] >= 0]
+        self._switching["saved_s"] += int((t_s - lit[ended]).sum())
+        lit[ended] = -1
+
+    def _retie(self, ranges: list[slice]) -> None:
+        """Work out again what the closed ties feed, in the sections a change in ``ranges``
+        touches (the section itself, or the far end's supply path)."""
+        size = self.net.size
+        roots = {root for _, root, far in self._closed_ties.values()
+                 if any((r.start < root + int(size[root]) and root < r.stop) or r.start <= far < r.stop
+                        for r in ranges)}
+        for root in roots:
+            self._feed_section(root)
+
+    def _feed_section(self, root: int) -> None:
+        """What the closed ties into the section below the open point ``root`` feed."""
+        sl = self.net.subtree(root)
+        self._tie_fed[sl] = False
+        for inside, other_root, far in self._closed_ties.values():
+            if other_root == root:
+                self._tie_fed[sl] |= self._tie_section(inside, root, far)
+
+    def _tie_section(self, inside: int, root: int, far: int) -> np.ndarray:
+        """Over ``root``'s subtree: the nodes a tie closed at ``inside`` feeds (no open point
+        between them and ``inside``, the open ``root`` being the section's top), when its far end
+        has supply."""
+        net = self.net
+        sl = net.subtree(root)
+        if self._dark[far] > 0:
+            return np.zeros(sl.stop - sl.start, dtype=bool)
+        lca = np.full(sl.stop - sl.start, root, dtype=np.int64)
+        path = net.path_up(inside)
+        for p in reversed(path[:path.index(root)]):
+            lca[p - sl.start:p - sl.start + int(net.size[p])] = p
+        d = self._dark
+        return (d[sl] == d[lca]) & (d[inside] == d[lca])
+
+    def _ties_feeding(self, node: int) -> list[str]:
+        return [tie_id for tie_id, (_, root, _) in self._closed_ties.items()
+                if self.net.is_ancestor(root, node) and self._tie_fed[node]]
+
+    def _open_tie(self, tie_id: str) -> list[slice]:
+        _, root, _ = self._closed_ties.pop(tie_id)
+        self._feed_section(root)
+        return [self.net.subtree(root)]
+
+    # -- switching ---------------------------------------------------------------------
+    def operate(self, element_id: str, action: str, t_s: int) -> str:
+        """Carry out a switching step on a switch, a device or a tie (``action`` open or
+        close); returns "" when done, else why not (a close that would feed a fault trips
+        at once, one that would parallel two feeders or overload a tie is refused: nothing
+        changes either way, and both are counted)."""
+        if action not in ("open", "close"):
+            raise ValueError(f"switching {element_id}: action must be open or close, got {action!r}")
+        tie = self._ties.get(element_id)
+        if tie is not None:
+            return self._operate_tie(tie, action, t_s)
+        node = self._switch_node(element_id)
+        if action == "open":
+            if self._is_open[node]:
+                return ""
+            if node in self._reclosed:
+                self._reclosed.discard(node)
+            else:
+                self._switched_open.add(node)
+            self._set_open(node, True)
+            self._switching["steps"] += 1
+            self._refresh([self.net.subtree(node)], t_s, interruption=True)
+            return ""
+        if not self._is_open[node]:
+            return ""
+        self._set_open(node, False)
+        self._retie([self.net.subtree(node)])
+        problem = self._unsafe(self.net.subtree(node))
+        if problem:
+            self._set_open(node, True)
+            self._retie([self.net.subtree(node)])
+            self._switching["tripped" if "fault" in problem else "refused"] += 1
+            return problem
+        if node in self._open:
+            self._reclosed.add(node)
+        self._switched_open.discard(node)
+        self._switching["steps"] += 1
+        self._refresh([self.net.subtree(node)], t_s, by_switching=True)
+        return ""
+
+    def _switch_node(self, element_id: str) -> int:
+        node = self._switch_at.get(element_id)
+        if node is None:
+            raise ValueError(f"switching: no switch, device or tie {element_id!r}")
+        return node
+
+    def _operate_tie(self, tie: Tie, action: str, t_s: int) -> str:
+        if action == "open":
+            if tie.tie_id not in self._closed_ties:
+                return ""
+            ranges = self._open_tie(tie.tie_id)
+            self._switching["steps"] += 1
+            self._refresh(ranges, t_s, interruption=True)
+            return ""
+        if tie.tie_id in self._closed_ties:
+            return ""
+        fed_a, fed_b = self._supplied(tie.a), self._supplied(tie.b)
+        if fed_a and fed_b:
+            self._switching["refused"] += 1
+            return f"closing {tie.tie_id} would put two feeders in parallel"
+        inside, far = (tie.b, tie.a) if fed_a else (tie.a, tie.b)
+        root = next((n for n in self.net.path_up(inside) if self._is_open[n]), -1)
+        if root < 0:
+            self._switching["refused"] += 1
+            return f"closing {tie.tie_id} would put two feeders in parallel"
+        section = self._tie_section(inside, root, far) if fed_a or fed_b else None
+        sl = self.net.subtree(root)
+        if section is not None:
+            carried = int((section & self._is_customer[sl]).sum())
+            if carried > tie.capacity:
+                self._switching["refused"] += 1
+                return f"closing {tie.tie_id} would carry {carried} customers, over its {tie.capacity}"
+        self._closed_ties[tie.tie_id] = (inside, root, far)
+        self._retie([sl])
+        problem = self._unsafe(sl)
+        if problem:
+            self._open_tie(tie.tie_id)
+            self._switching["tripped"] += 1
+            return problem
+        self._switching["steps"] += 1
+        self._refresh([sl], t_s, by_switching=True)
+        return ""
+
+    def _unsafe(self, sl: slice) -> str:
+        """A fault fed in ``sl`` (on its element's edge), or a closed tie whose section has
+        supply from its own substation too (two feeders in parallel)."""
+        for op, faults in self._open.items():
+            if sl.start <= op < sl.stop or op < sl.start < op + int(self.net.size[op]):
+                for f in faults:
+                    if sl.start <= f.node_idx < sl.stop and self._supplied(f.node_idx):
+                        return f"closing onto the fault at {self.net.node_id[f.node_idx]}"
+        for tie_id, (inside, _, _) in self._closed_ties.items():
+            if self._dark[inside] == 0:
+                return f"{tie_id} would put two feeders in parallel"
+        return ""
+
+    def fault_indicators(self, fault: WorldFault) -> tuple[str, ...]:
+        """The remote switches between a fault and the device it operated whose fault passage
+        indicators picked up its current (SCADA reads them with the trip)."""
+        layer = self.switches
+        if layer is None:
+            return ()
+        out = []
+        for n in self.net.path_up(fault.node_idx):
+            if n == fault.operates_idx:
+                break
+            if layer.switch[n] == SwitchKind.REMOTE:
+                out.append(layer.switch_id[n])
+        return tuple(reversed(out))
+
+    def faults_at(self, element: int) -> tuple[int, ...]:
+        """Where on the network the unrepaired faults that operated ``element`` lie (what a
+        crew patrolling the line from it finds)."""
+        return tuple(sorted({f.node_idx for f in self._open.get(element, [])}))
+
+    @property
+    def switching(self) -> SwitchingTally:
+        return SwitchingTally(**self._switching)
 
     def customer_id_at(self, node: int) -> str:
         """The customer number a caller at ``node`` gives (the first meter of a meter box)."""
@@ -187,7 +439,7 @@ class World:
         out: set[int] = set()
         for node in nodes:
             sl = self.net.subtree(node)
-            hit = np.flatnonzero((self._dark[sl] > 0) & self._is_customer[sl])
+            hit = np.flatnonzero((self._dark[sl] > 0) & ~self._tie_fed[sl] & self._is_customer[sl])
             out.update((hit + sl.start).tolist())
         return out
 
@@ -197,7 +449,7 @@ class World:
 
     def is_dark(self, node: int) -> bool:
         """Whether the customer at ``node`` has no supply, for whatever reason."""
-        return bool(self._dark[node] > 0) or node in self._own
+        return not self._supplied(node) or node in self._own
 
     # -- first response ----------------------------------------------------------------
     def diagnose(self, site: int, fix_limit_s: int) -> list[WorldFinding]:
@@ -239,10 +491,10 @@ class World:
             faults = self._open.get(op)
             if faults is None or op in self._claimed_by or any(f.skill not in skills for f in faults):
                 continue
-            back.append(self._close(op, t_s))
+            back.append(self._close(op))
             done.append(op)
             self.repairs_done += len(faults)
-        self._restored(back, t_s)
+        self._refresh(back, t_s)
         return tuple(done)
 
     def advise(self, nodes: list[int], t_s: int) -> None:
@@ -305,8 +557,8 @@ class World:
             if left:
                 self._open[op] = left
                 continue
-            back.append(self._close(op, t_s))
-        self._restored(back, t_s)
+            back.append(self._close(op))
+        self._refresh(back, t_s)
         return tuple(op for op in done if op not in self._open)
 
     # -- meters and generators ---------------------------------------------------------
@@ -318,32 +570,30 @@ class World:
             return False
         while node >= 0 and self.net.kind[node] > NodeKind.TRANSFORMER:
             node = int(self.net.parent[node])
-        return node >= 0 and self.net.kind[node] == NodeKind.TRANSFORMER and bool(self._dark[node] == 0)
+        return node >= 0 and self.net.kind[node] == NodeKind.TRANSFORMER and self._supplied(node)
 
     def connect_generator(self, node: int, t_s: int) -> None:
         """A generator truck supplies the customer at ``node`` from ``t_s``."""
-        if self._is_customer[node] and self._dark[node] > 0 and not self._backed[node]:
-            self.outage_s[node] += t_s - self._out_since[node]
-            self.out_changes.append((t_s, -1))
         self._backed[node] = True
+        self._refresh([slice(node, node + 1)], t_s)
 
     def disconnect_generator(self, node: int, t_s: int) -> None:
         """The truck leaves; a customer still cut off is out again from ``t_s``."""
         self._backed[node] = False
-        if self._dark[node] > 0:
-            self._out_since[node] = t_s
-            if self._is_customer[node]:
-                self.out_changes.append((t_s, 1))
+        self._refresh([slice(node, node + 1)], t_s)
 
     def finalize(self, t_s: int) -> None:
         """Charge customers still out at the end of the run up to ``t_s`` (counted in
         ``dark_at_end``)."""
-        dark = (self._dark > 0) & self._is_customer & ~self._backed
+        dark = self._out
         self.judged_until_s = t_s
         self.dark_at_end = int(np.count_nonzero(dark))
         self.dark_at_end_s = int((t_s - self._out_since[dark]).sum())
         self.outage_s[dark] += t_s - self._out_since[dark]
         self._out_since[dark] = t_s
+        lit = self._lit_by_switching >= 0
+        self._switching["saved_s"] += int((t_s - self._lit_by_switching[lit]).sum())
+        self._lit_by_switching[lit] = t_s
         for node, (opened, _) in self._own.items():
             self.customer_side_s[node] += t_s - opened
         self._own = {node: (t_s, faults) for node, (_, faults) in self._own.items()}

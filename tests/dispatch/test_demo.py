@@ -87,16 +87,38 @@ def test_cli_demo_prints_the_kpi_table_and_writes_json(
                 "arrival_within_limit_rate_by_area", "critical_arrival_within_limit_rate",
                 "repair_within_limit_rate", "saidi_minutes", "saifi", "caidi_minutes",
                 "first_response_jobs", "fixed_on_first_visit", "customer_side_faults",
-                "repairs_by_unqualified_crew", "hours_of_service_breaches", "callback_rate"):
+                "repairs_by_unqualified_crew", "hours_of_service_breaches", "callback_rate",
+                "switching_steps", "customers_restored_by_switching", "customer_minutes_saved_by_switching"):
         assert key in data
     assert set(data["arrival_within_limit_rate_by_area"]) == {"urban", "rural", "remote"}
+    assert data["switching"] == "full" and data["switching_steps_tripped"] == 0
+
+
+def test_cli_switching_off_turns_it_off_for_both_policies(
+        tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], small_region: Region) -> None:
+    monkeypatch.setenv("OUTAGE_DISPATCH_CACHE", str(cache_dir))
+    for policy in ("optimizer", "baseline"):
+        out = tmp_path / f"{policy}.json"
+        code = main(["demo", "--seed", "3", "--scale", "0.03", "--quiet", "--out", str(tmp_path), "--policy",
+                     policy, "--param", "switching=off", "--kpis-json", str(out)])
+        data = json.loads(out.read_text())
+        assert code == 0 and data["switching"] == "off"
+        assert (data["switching_steps"], data["customers_restored_by_switching"],
+                data["customer_minutes_saved_by_switching"]) == (0, 0, 0.0)
+
+
+def test_cli_refuses_an_unknown_switching_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--param", "switching=sometimes"])
+    assert "switching: 'sometimes' is not one of off, remote, full" in capsys.readouterr().err
 
 
 def test_mutual_aid_crews_join_mid_storm_and_take_work(
         small_region: Region, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTAGE_DISPATCH_CACHE", str(cache_dir))
     res = run_demo(seed=2, policy="baseline", out_dir=tmp_path, region_params=SMALL, crew_scale=0.3,
-                   mutual_aid_crews=4, mutual_aid_at_h=20.0, progress=False)
+                   mutual_aid_crews=4, mutual_aid_at_h=20.0, switching="off", progress=False)
     visiting = {c: s for c, s in res.engine.crews.items() if c.startswith("MA-")}
     assert len(visiting) == 4 and res.kpis["crews"] == len(res.engine.crews)
     assert all(s.visits for s in visiting.values())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid_model.network import Construction, DeviceKind, Network, NodeKind, build_network
+from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.region import Region
 from grid_model.switches import (
     SECTION_SHARE,
@@ -21,41 +21,9 @@ from grid_model.switches import (
     trunk_mask,
 )
 from grid_model.switching import SwitchingError, SwitchingPlan, plan_switching
+from tests.grid_model.two_feeders import two_feeders
 
 K, D = NodeKind, DeviceKind
-
-
-def _two_feeders() -> tuple[Network, SwitchLayer, dict[str, int]]:
-    """Feeder A: breaker, J1 - J2 (manual switch) - J3 - J4 (remote switch) - J5, a tie from J5 to
-    feeder B's end K2. Each junction feeds one transformer with 10 customers (B's two: 30)."""
-    rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [("S", K.SUBSTATION, "", D.NONE, "")]
-    rows += [("A", K.FEEDER_HEAD, "S", D.BREAKER, "CB-A")]
-    chain = [("J1", "A"), ("J2", "J1"), ("J3", "J2"), ("J4", "J3"), ("J5", "J4")]
-    rows += [(j, K.MV_NODE, p, D.NONE, "") for j, p in chain]
-    rows += [("B", K.FEEDER_HEAD, "S", D.BREAKER, "CB-B"), ("K1", K.MV_NODE, "B", D.NONE, ""),
-             ("K2", K.MV_NODE, "K1", D.NONE, "")]
-    for j, n in [("J1", 10), ("J2", 10), ("J3", 10), ("J4", 10), ("J5", 10), ("K1", 30), ("K2", 30)]:
-        rows += [(f"T{j}", K.TRANSFORMER, j, D.FUSE, f"FU-T{j}"), (f"L{j}", K.LV_BRANCH, f"T{j}", D.NONE, "")]
-        for c in range(n):
-            rows += [(f"D{j}{c}", K.SERVICE_DROP, f"L{j}", D.NONE, ""),
-                     (f"M{j}{c}", K.METER_BOX, f"D{j}{c}", D.NONE, ""),
-                     (f"C{j}{c}", K.CUSTOMER, f"M{j}{c}", D.NONE, "")]
-    pos = {r[0]: i for i, r in enumerate(rows)}
-    n = len(rows)
-    net = build_network(node_id=[r[0] for r in rows], kind=[r[1] for r in rows],
-                        parent=[pos[r[2]] if r[2] else -1 for r in rows], x_m=[0.0] * n, y_m=[0.0] * n,
-                        device=[r[3] for r in rows], device_id=[r[4] for r in rows],
-                        construction=[Construction.OVERHEAD] * n, length_m=[10.0] * n, area=[0] * n)
-    idx = net.index_of()
-    switch = np.zeros(net.n_nodes, dtype=np.int8)
-    ids = [""] * net.n_nodes
-    for name, kind in (("A", SwitchKind.REMOTE), ("B", SwitchKind.REMOTE), ("J2", SwitchKind.MANUAL),
-                       ("J4", SwitchKind.REMOTE)):
-        switch[idx[name]] = kind
-        ids[idx[name]] = net.device_id[idx[name]] or f"SW-{name}"  # a breaker is known by its device id
-    customers = net.count_below(net.kind == NodeKind.CUSTOMER)
-    tie = Tie("TIE-J5-K2", idx["J5"], idx["K2"], False, 30)
-    return net, SwitchLayer(switch, tuple(ids), (tie,), customers), idx
 
 
 def _play(net: Network, layer: SwitchLayer, plan: SwitchingPlan, open_nodes: np.ndarray, *,
@@ -83,7 +51,7 @@ def _play(net: Network, layer: SwitchLayer, plan: SwitchingPlan, open_nodes: np.
 
 
 def test_a_fault_between_two_switches_is_isolated_and_both_sides_restored() -> None:
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     open_nodes[idx["A"]] = True  # the breaker cleared a fault on the section J2-J3
     plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
@@ -102,7 +70,7 @@ def test_a_fault_between_two_switches_is_isolated_and_both_sides_restored() -> N
 
 
 def test_a_tie_without_room_is_not_used() -> None:
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     open_nodes[idx["A"]] = True
     plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes, tie_load={"TIE-J5-K2": 11})
@@ -111,7 +79,7 @@ def test_a_tie_without_room_is_not_used() -> None:
 
 
 def test_a_fault_on_the_tie_side_feeder_keeps_the_tie_open() -> None:
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     open_nodes[idx["B"]] = True  # feeder B is out: the tie's far end has no supply
     open_nodes[idx["A"]] = True
@@ -120,7 +88,7 @@ def test_a_fault_on_the_tie_side_feeder_keeps_the_tie_open() -> None:
 
 
 def test_what_cannot_be_switched_is_refused_with_the_reason() -> None:
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     with pytest.raises(SwitchingError, match="CJ30 is not on the MV network"):
         plan_switching(net, layer, idx["CJ30"], open_nodes=np.zeros(net.n_nodes, dtype=bool))
     with pytest.raises(SwitchingError, match="nothing open above J3"):
@@ -183,7 +151,7 @@ def test_a_remote_plan_is_refined_once_the_fault_is_found() -> None:
     but a manual tie: nothing to gain); once a crew has found the fault on J2-J3, the manual
     switch J2 and the manual tie restore J1 and J4-J5; the remote plan then has nothing left
     to do that the refinement did not."""
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     open_nodes[idx["A"]] = True
     remote = plan_switching(net, layer.remote_only(), idx["J3"], open_nodes=open_nodes)
@@ -196,7 +164,7 @@ def test_a_remote_plan_is_refined_once_the_fault_is_found() -> None:
 def test_a_refinement_leaves_what_an_earlier_tie_feeds() -> None:
     """After a plan fed J4-J5 over the tie, a second plan for the same section does not open
     J4 again nor use the tie twice."""
-    net, layer, idx = _two_feeders()
+    net, layer, idx = two_feeders()
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     open_nodes[idx["A"]] = True
     first = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
