@@ -755,8 +755,8 @@ class DispatchEngine:
         return [sent]
 
     def _on_fault_located(self, ev: FaultLocated) -> list[Decision]:
-        """A patrolling crew found the faults of its repair: one MV fault is switched around
-        with the manual switches and ties too (two or more are left to the repair)."""
+        """A crew on the repair of an operated MV device has patrolled its line and says where
+        the faults are: they are switched around with the manual switches and ties too."""
         state, job = self._crew_on(ev.crew_id, ev.job_id, "reports faults found for")
         if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
             raise EventError(f"crew {ev.crew_id} reports faults found for {ev.job_id}: it must be on site "
@@ -769,13 +769,11 @@ class DispatchEngine:
                                  f"{job.element_id}")
             nodes.append(node)
         board = self.switchboard
-        if board is None or board.mode != SwitchingMode.FULL or len(nodes) != 1 \
-                or self.net.kind[nodes[0]] > NodeKind.MV_NODE:
-            return []
         order = self._surviving(self.orders[job.order_id])
-        if order.status not in OPEN:
+        if board is None or board.mode != SwitchingMode.FULL or order.status not in OPEN or not nodes \
+                or any(self.net.kind[n] > NodeKind.TRANSFORMER for n in nodes):
             return []
-        board.plan(order.order_id, nodes[0], self._mv_open_nodes(job.node_idx), remote=False,
+        board.plan(order.order_id, nodes, self._mv_open_nodes(job.node_idx), remote=False,
                    repair=job.node_idx)
         return self._run_switching(ev.t_s)
 

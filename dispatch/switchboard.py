@@ -15,6 +15,7 @@ that comes after it: those customers wait for the repair.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -74,9 +75,9 @@ class Switchboard:
         """The node of a remote switch named by a fault indicator."""
         return self._switch_at.get(switch_id)
 
-    def plan(self, order_id: str, fault: int, open_nodes: npt.NDArray[np.bool_], *, remote: bool,
-             repair: int) -> int:
-        """Plan the isolation and restoration of a fault (or of the section a fault indicator
+    def plan(self, order_id: str, fault: int | Sequence[int], open_nodes: npt.NDArray[np.bool_], *,
+             remote: bool, repair: int) -> int:
+        """Plan the isolation and restoration of faults (or of the section a fault indicator
         points to) for an order, whose return to normal waits for the repair of element
         ``repair``; returns the customers it expects to bring back."""
         if self.mode == SwitchingMode.OFF or (not remote and self.mode != SwitchingMode.FULL):

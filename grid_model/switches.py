@@ -14,8 +14,10 @@ Placement on the generated region (documented defaults):
   ``SECTION_SHARE / 2`` of them remain below: sections of a quarter of the feeder or more;
 - ``REMOTE_SHARE`` (30 %) of switches and ties are remote-controlled (distribution automation),
   drawn from a hash of the id, so that every rebuild draws the same;
-- from each trunk end, a tie to the nearest trunk junction of another feeder within
-  ``TIE_REACH_M``; at most one tie per pair of feeders;
+- from each trunk end and each section's far end (the junction above a sectionalising switch),
+  a tie to the nearest trunk junction of another feeder within ``TIE_REACH_M``; at most
+  ``TIES_PER_PAIR`` ties between two feeders (the "multi-section, multi-tie" pattern of urban
+  distribution planning: each section can be fed from a neighbour);
 - a tie carries at most ``TIE_HEADROOM`` (half) of the customers of the feeder at either end:
   feeders are planned to run at two thirds of their rating, so each can take half its own load
   again (the N-1 practice of urban distribution planning).
@@ -39,6 +41,7 @@ SECTION_SHARE = 0.25
 REMOTE_SHARE = 0.30
 TIE_REACH_M = 2_000.0
 TIE_HEADROOM = 0.5
+TIES_PER_PAIR = 2
 
 
 class SwitchKind(IntEnum):
@@ -124,23 +127,25 @@ def place_switches(net: Network) -> SwitchLayer:
             ids[i] = f"SW-{net.node_id[i]}"
             switch[i] = SwitchKind.REMOTE if remote_by_share(ids[i]) else SwitchKind.MANUAL
             last[i] = i
-    return SwitchLayer(switch, tuple(ids), _ties(net, trunk, feeder_customers), customers_below)
+    sections = [i for i in np.flatnonzero(switch).tolist() if net.kind[i] == NodeKind.MV_NODE]
+    return SwitchLayer(switch, tuple(ids), _ties(net, trunk, feeder_customers, sections), customers_below)
 
 
-def _ties(net: Network, trunk: npt.NDArray[np.bool_],
-          feeder_customers: npt.NDArray[np.int64]) -> tuple[Tie, ...]:
+def _ties(net: Network, trunk: npt.NDArray[np.bool_], feeder_customers: npt.NDArray[np.int64],
+          sections: list[int]) -> tuple[Tie, ...]:
     nodes = np.flatnonzero(trunk)
     if len(nodes) == 0:
         return ()
     has_trunk_child = np.zeros(net.n_nodes, dtype=bool)
     parents = net.parent[nodes]
     has_trunk_child[parents[parents >= 0]] = True
-    ends = nodes[~has_trunk_child[nodes]]
+    far_ends = {int(net.parent[i]) for i in sections if trunk[int(net.parent[i])]}
+    ends = sorted(set(nodes[~has_trunk_child[nodes]].tolist()) | far_ends)
     tree = cKDTree(np.column_stack([net.x_m[nodes], net.y_m[nodes]]))
     feeder = net.feeder_idx
     out: list[Tie] = []
-    paired: set[tuple[int, int]] = set()
-    for a in ends.tolist():
+    paired: dict[tuple[int, int], int] = {}
+    for a in ends:
         near = tree.query_ball_point((net.x_m[a], net.y_m[a]), TIE_REACH_M)
         others = [int(nodes[k]) for k in near if feeder[nodes[k]] != feeder[a]]
         if not others:
@@ -148,9 +153,9 @@ def _ties(net: Network, trunk: npt.NDArray[np.bool_],
         b = min(others, key=lambda n: (net.x_m[n] - net.x_m[a]) ** 2 + (net.y_m[n] - net.y_m[a]) ** 2)
         fa, fb = int(feeder[a]), int(feeder[b])
         pair = (min(fa, fb), max(fa, fb))
-        if pair in paired:
+        if paired.get(pair, 0) >= TIES_PER_PAIR:
             continue
-        paired.add(pair)
+        paired[pair] = paired.get(pair, 0) + 1
         tie_id = f"TIE-{net.node_id[a]}-{net.node_id[b]}"
         capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
         out.append(Tie(tie_id, a, b, remote_by_share(tie_id), capacity))

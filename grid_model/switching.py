@@ -22,6 +22,7 @@ switch and spends ``MANUAL_STEP_S`` there). The plan says which steps come after
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ class SwitchStep:
 
 @dataclass(frozen=True, slots=True)
 class SwitchingPlan:
-    fault: int
+    faults: tuple[int, ...]
     device: int
     steps: tuple[SwitchStep, ...]
     customers_restored: int
@@ -109,18 +110,28 @@ def _pickups(net: Network, layer: SwitchLayer, s: int, open_nodes: npt.NDArray[n
             for p in _pickups(net, layer, below, open_nodes, load)]
 
 
-def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: npt.NDArray[np.bool_],
+def plan_switching(net: Network, layer: SwitchLayer, fault: int | Sequence[int], *,
+                   open_nodes: npt.NDArray[np.bool_],
                    tie_load: dict[str, int] | None = None) -> SwitchingPlan:
-    """The isolate-and-restore plan for a fault on the edge into ``fault`` (module docstring).
-    ``open_nodes`` marks what is open now, the device that cleared the fault among them (the
+    """The isolate-and-restore plan for faults on the edges into ``fault`` (one node, or several
+    cleared by the same device: each is cut off by its nearest switch, the device re-closes
+    only when all are, and no tie feeds a subtree holding one); see the module docstring.
+    ``open_nodes`` marks what is open now, the device that cleared the faults among them (the
     first open node on the way up); a tie is used only when its far end has supply, its section
     holds no other open point, and ``tie_load`` (customers each tie carries already) leaves it
     room."""
-    if net.kind[fault] not in (NodeKind.MV_NODE, NodeKind.FEEDER_HEAD):
-        raise SwitchingError(f"{net.node_id[fault]} is not on the MV network: no switching for it")
-    device = next((n for n in net.path_up(fault) if open_nodes[n]), -1)
+    faults = (fault,) if isinstance(fault, int) else tuple(fault)
+    if not faults:
+        raise SwitchingError("no fault to switch around")
+    for f in faults:
+        if net.kind[f] not in (NodeKind.MV_NODE, NodeKind.FEEDER_HEAD, NodeKind.TRANSFORMER):
+            raise SwitchingError(f"{net.node_id[f]} is not on the MV network: no switching for it")
+    device = next((n for n in net.path_up(faults[0]) if open_nodes[n]), -1)
     if device < 0:
-        raise SwitchingError(f"nothing open above {net.node_id[fault]}: the fault has not been cleared")
+        raise SwitchingError(f"nothing open above {net.node_id[faults[0]]}: the fault has not been cleared")
+    for f in faults[1:]:
+        if next((n for n in net.path_up(f) if open_nodes[n]), -1) != device:
+            raise SwitchingError(f"{net.node_id[f]} was not cleared by {net.node_id[device]}")
     customers = layer.customers_below
     steps: list[SwitchStep] = []
 
@@ -129,17 +140,23 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: 
         return len(steps) - 1
 
     restored = 0
-    up = next((n for n in net.path_up(fault) if n != device and net.is_ancestor(device, n)
-               and layer.switch[n] != SwitchKind.NONE), -1)
-    isolated_up = up >= 0 and layer.switch[device] != SwitchKind.NONE
+    ups = [next((n for n in net.path_up(f) if n != device and net.is_ancestor(device, n)
+                 and layer.switch[n] != SwitchKind.NONE), -1) for f in faults]
+    tops = sorted({u for u in ups
+                   if u >= 0 and not any(v >= 0 and v != u and net.is_ancestor(v, u) for v in ups)})
+    isolated_up = -1 not in ups and layer.switch[device] != SwitchKind.NONE
     if isolated_up:
-        opened_up = add(_switch(net, layer, "open", up, "isolate"))
-        back = int(customers[device] - customers[up])
-        add(_switch(net, layer, "close", device, "restore", (opened_up,), back))
+        opened_up = tuple(add(_switch(net, layer, "open", u, "isolate")) for u in tops)
+        back = int(customers[device] - sum(int(customers[u]) for u in tops))
+        add(_switch(net, layer, "close", device, "restore", opened_up, back))
         restored += back
     load = dict(tie_load or {})
-    pickups = [p for s in _first_switches_below(net, layer, up if up >= 0 else device)
-               if not (open_nodes[s] and _tie_inside(net, layer, s, load))
+    ends: list[int] = []
+    for u in sorted({device if u < 0 else u for u in ups}):
+        ends += [s for s in _first_switches_below(net, layer, u) if s not in ends]
+    pickups = [p for s in ends
+               if not any(net.is_ancestor(s, f) for f in faults)
+               and not (open_nodes[s] and _tie_inside(net, layer, s, load))
                for p in _pickups(net, layer, s, open_nodes, load)]
     opened: dict[int, int] = {}
     for p in pickups:
@@ -151,7 +168,8 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: 
         restored += p.customers
     done = tuple(range(len(steps)))
     if isolated_up:
-        add(_switch(net, layer, "close", up, "normal", done))
+        for u in tops:
+            add(_switch(net, layer, "close", u, "normal", done))
     closed: set[int] = set()
     for p in pickups:
         last = add(SwitchStep("open", p.tie.tie_id, p.inside, p.tie.remote, "normal", done, tie=p.tie))
@@ -159,7 +177,7 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int, *, open_nodes: 
             if n not in closed:
                 closed.add(n)
                 last = add(_switch(net, layer, "close", n, "normal", (last,)))
-    return SwitchingPlan(fault, device, tuple(steps), restored, int(customers[device]) - restored)
+    return SwitchingPlan(faults, device, tuple(steps), restored, int(customers[device]) - restored)
 
 
 def _tie_inside(net: Network, layer: SwitchLayer, s: int, load: dict[str, int]) -> bool:

@@ -223,8 +223,9 @@ class FieldSim:
             below = self._still_open_below(t, self._job_site.pop(key))
             return RepairFinished(t, reporter, key, restored, below)
         if kind == "located":
-            job_id, faults = self._working.get(key), self.world.faults_at(token)
-            if job_id is None or self._job_site.get(job_id) != token or not faults:
+            job_id, element = token
+            faults = self.world.faults_at(element)
+            if not faults or self._working.get(key) != job_id:
                 return None
             net = self.world.net
             return FaultLocated(t, key, job_id, tuple(net.device_id[n] or net.node_id[n] for n in faults))
@@ -328,22 +329,26 @@ class FieldSim:
         self._seq += 1
         self._repair_token[job_id] = self._seq
         self._push(done, _WORK, ("repair", job_id, self._seq))
-        self._patrol(ev.t_s, ev.crew_id, node)
+        patrol = self._patrol_s(node)
+        if patrol is not None:
+            self._pending_followups += 1
+            self._push(ev.t_s + patrol, _FOLLOWUP, ("located", ev.crew_id, (job_id, node)))
 
-    def _patrol(self, t: int, crew_id: str, element: int) -> None:
-        """A crew at an MV device that operated patrols the line below it for the faults (when
-        the world has switches to act on what it finds)."""
+    def _patrol_s(self, element: int) -> int | None:
+        """How long a crew at an MV device that operated patrols the line below it to the
+        farthest of its faults; None when there is nothing to find (or no switch to act on it)."""
         world = self.world
         if world.switches is None or world.net.kind[element] > NodeKind.MV_NODE:
-            return
+            return None
         faults = world.faults_at(element)
         if not faults:
-            return
-        length = world.net.length_m
-        far = max(sum(float(length[n]) for n in world.net.path_up(f)[:world.net.path_up(f).index(element)])
-                  for f in faults)
-        self._pending_followups += 1
-        self._push(t + round(far / self.params.patrol_speed_ms), _FOLLOWUP, ("located", crew_id, element))
+            return None
+        net = world.net
+        far = 0.0
+        for f in faults:
+            path = net.path_up(f)
+            far = max(far, sum(float(net.length_m[n]) for n in path[:path.index(element)]))
+        return round(far / self.params.patrol_speed_ms)
 
     def _start_visit(self, t: int, crew_id: str, job_id: str, node: int) -> None:
         p = self.params

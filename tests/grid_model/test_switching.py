@@ -33,7 +33,7 @@ def _play(net: Network, layer: SwitchLayer, plan: SwitchingPlan, open_nodes: np.
     ties left closed. ``open_nodes`` is changed in place."""
     problems = []
     closed: list[Tie] = []
-    faults = [plan.fault]
+    faults = list(plan.faults)
     for k, step in enumerate(plan.steps):
         assert all(a < k for a in step.after)
         if step.phase == until:
@@ -67,6 +67,22 @@ def test_a_fault_between_two_switches_is_isolated_and_both_sides_restored() -> N
     assert plan.customers_restored == 30 and plan.customers_dark == 20  # J2, J3 wait for the repair
     assert _play(net, layer, plan, open_nodes) == ([], [])
     assert energised(net, open_nodes, []).all()
+
+
+def test_two_faults_cleared_by_one_breaker_are_both_cut_off() -> None:
+    """Faults on J2-J3 and J4-J5: SW-J2 cuts both off (SW-J4 lies inside), so only J1 comes back;
+    no tie feeds J4-J5, which holds a fault."""
+    net, layer, idx = two_feeders()
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True
+    plan = plan_switching(net, layer, [idx["J3"], idx["J5"]], open_nodes=open_nodes)
+    assert [(s.action, s.element_id, s.phase) for s in plan.steps] == [
+        ("open", "SW-J2", "isolate"), ("close", "CB-A", "restore"), ("close", "SW-J2", "normal")]
+    assert plan.customers_restored == 10 and plan.customers_dark == 40
+    assert _play(net, layer, plan, open_nodes.copy(), until="normal")[0] == []
+    open_nodes[idx["B"]] = True
+    with pytest.raises(SwitchingError, match="K2 was not cleared by A"):
+        plan_switching(net, layer, [idx["J3"], idx["K2"]], open_nodes=open_nodes)
 
 
 def test_a_tie_without_room_is_not_used() -> None:
@@ -122,6 +138,26 @@ def test_every_mv_fault_of_a_region_is_switched_safely(small_region: Region,
         assert energised(net, state, []).all(), net.node_id[f]
         by_tie += any(s.tie is not None for s in plan.steps)
     assert by_tie > 0
+
+
+def test_pairs_of_mv_faults_are_switched_safely(small_region: Region, region_layer: SwitchLayer) -> None:
+    """For every device, its first and last MV junctions faulted together: no step feeds either
+    fault, makes a loop or overloads a tie."""
+    net = small_region.network
+    by_device: dict[int, list[int]] = {}
+    for f in np.flatnonzero(net.kind == NodeKind.MV_NODE).tolist():
+        by_device.setdefault(int(net.device_ancestor[f]), []).append(f)
+    pairs = [(fs[0], fs[-1]) for fs in by_device.values() if len(fs) > 1]
+    assert pairs
+    restored = 0
+    for pair in pairs:
+        cleared = np.zeros(net.n_nodes, dtype=bool)
+        cleared[int(net.device_ancestor[pair[0]])] = True
+        plan = plan_switching(net, region_layer, pair, open_nodes=cleared)
+        problems, _ = _play(net, region_layer, plan, cleared.copy(), until="normal")
+        assert problems == [], ([net.node_id[f] for f in pair], problems)
+        restored += plan.customers_restored
+    assert restored > 0
 
 
 def test_switches_and_ties_follow_the_placement_rules(small_region: Region,
