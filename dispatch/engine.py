@@ -693,9 +693,11 @@ class DispatchEngine:
         out: list[Decision] = []
         board = self.switchboard
         if board is not None:
-            board.release_repaired(order.order_id, {j.node_idx for j in self._live_jobs_of(order)
-                                                    if j.kind == JobKind.REPAIR
-                                                    and self.net.kind[j.node_idx] <= NodeKind.TRANSFORMER})
+            repairing = {j.node_idx for j in self._live_jobs_of(order)
+                         if j.kind == JobKind.REPAIR and self.net.kind[j.node_idx] <= NodeKind.TRANSFORMER}
+            for ps in board.release_repaired(order.order_id, repairing):
+                if self.jobs[ps.job_id].status in LIVE_JOB:
+                    out.extend(self._cancel_job(self.jobs[ps.job_id], t_s))
             out.extend(self._run_switching(t_s))
             if crew is not None:
                 out.extend(self._keep_switching(order, crew, t_s))
@@ -729,6 +731,9 @@ class DispatchEngine:
                 order = self._surviving(self.orders[ps.order_id])
                 if order.status not in OPEN:
                     board.drop(ps)
+                    continue
+                if board.moot(ps):
+                    ps.status = StepStatus.DONE
                     continue
                 if ps.step.remote:
                     board.done(ps)

@@ -107,14 +107,37 @@ class Switchboard:
         self._of_order.setdefault(into, []).extend(steps)
         self._of_order[into].sort()
 
-    def release_repaired(self, order_id: str, repairing: set[int]) -> None:
+    def release_repaired(self, order_id: str, repairing: set[int]) -> list[PlannedStep]:
         """The order's plans with no MV repair left at or below their element (``repairing``:
         the elements of the order's live MV repair jobs) may return to normal, the latest plan's
-        first (an earlier plan's switches are inside the section a later one isolated)."""
+        first (an earlier plan's switches are inside the section a later one isolated); their
+        isolate and restore steps not yet carried out are moot now and dropped. Returns those
+        that had become switching jobs."""
+        out = []
         for k in self._of_order.get(order_id, []):
-            plan_no = self.steps[k].plan_no
-            if not any(self.net.is_ancestor(self._repairing[plan_no], n) for n in repairing):
-                self._released.add(plan_no)
+            ps = self.steps[k]
+            if ps.plan_no in self._released or any(self.net.is_ancestor(self._repairing[ps.plan_no], n)
+                                                   for n in repairing):
+                continue
+            self._released.add(ps.plan_no)
+            for other in self._of_order[order_id]:
+                o = self.steps[other]
+                if o.plan_no == ps.plan_no and o.step.phase != "normal" \
+                        and o.status in (StepStatus.WAITING, StepStatus.DUE):
+                    if o.status == StepStatus.DUE and o.job_id:
+                        out.append(o)
+                    o.status = StepStatus.DROPPED
+        return out
+
+    def moot(self, ps: PlannedStep) -> bool:
+        """Whether the step would change nothing the board knows of (a return to normal for a
+        step that was never carried out, a switch already as the step leaves it)."""
+        step = ps.step
+        if step.tie is not None:
+            return (step.tie.tie_id in self.tie_load) == (step.action == "close")
+        if step.action == "open":
+            return step.node in self.open_switches
+        return step.node not in self.open_switches and (step.phase != "restore" or step.node in self.reclosed)
 
     def due(self) -> list[PlannedStep]:
         """Steps that may be carried out now (and are not yet under way), marked due."""

@@ -216,13 +216,14 @@ class World:
             self._dark[self.net.subtree(node)] += 1 if is_open else -1
 
     def _close(self, op: int) -> slice:
-        """The faults of an element are repaired: it closes (if switching had not already)."""
+        """The faults of an element are repaired: it closes, unless switching had already
+        closed it, or holds it open (then the return to normal closes it)."""
         del self._open[op]
         sl = self.net.subtree(op)
         self._faulted[sl] -= 1
         if op in self._reclosed:
             self._reclosed.discard(op)
-        else:
+        elif op not in self._switched_open:
             self._set_open(op, False)
         return sl
 

@@ -87,3 +87,18 @@ def test_a_tie_over_capacity_or_between_two_fed_feeders_is_refused() -> None:
         world.operate("SW-X", "open", 20)
     with pytest.raises(ValueError, match="action must be open or close"):
         world.operate("SW-J2", "toggle", 20)
+
+
+def test_a_repair_leaves_a_switch_the_control_room_holds_open() -> None:
+    """SW-J4 opened for switching, then a fault below it operates it: its repair clears the
+    fault, but the switch stays open until the return to normal closes it."""
+    world, idx, c = _world()
+    assert world.operate("SW-J4", "open", 0) == ""
+    world.apply_fault(WorldFault(100, idx["J5"], idx["J4"], 600, "mv"))
+    assert world.start_repair("R1", idx["J4"], "mv", "K1", MV, 200) == 800
+    world.finish_repair("R1", 800)
+    assert world.is_dark(int(c["J5"][0]))
+    assert world.operate("SW-J4", "close", 900) == ""
+    assert not world.is_dark(int(c["J5"][0]))
+    world.finalize(1000)
+    assert world.outage_s[c["J5"]].tolist() == [900] * 10
