@@ -186,7 +186,8 @@ def energised(net: Network, open_nodes: npt.NDArray[np.bool_],
 def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.bool_],
                    closed_ties: list[Tie], faults: list[int]) -> list[str]:
     """What is unsafe in a state: a faulted edge (the edge into a node of ``faults``) with
-    supply, a loop (two feeders in parallel), a tie carrying more customers than it may."""
+    supply, a loop (two feeders in parallel), a tie carrying more customers than it may (those
+    its dead end's side would lose without it)."""
     out = []
     n, labels = _components(net, open_nodes, closed_ties)
     fed = set(np.unique(labels[net.kind == NodeKind.SUBSTATION]).tolist())
@@ -207,6 +208,8 @@ def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.
         _, side = _components(net, open_nodes, [u for u in closed_ties if u is not t])
         unfed = [end for end in (t.a, t.b)
                  if not np.isin(side[end], side[net.kind == NodeKind.SUBSTATION])]
+        if len(unfed) != 1:
+            continue  # a loop (reported above) or a tie between two dead sections: it carries nothing
         for end in unfed:
             carried = int(customer[side == side[end]].sum())
             if carried > t.capacity:

@@ -47,6 +47,7 @@ from grid_model.stormfile import TruthFault
 from grid_model.switches import SwitchKind, SwitchLayer, Tie
 
 CHECK_ONLY_S = 15 * 60
+MOMENTARY_S = 5 * 60  # IEEE 1366: an interruption this short is momentary, not sustained
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,8 @@ class World:
         # utility-side outage seconds and interruptions (IEEE 1366), and customer-side seconds
         self.outage_s = np.zeros(n, dtype=np.int64)
         self.interruptions = np.zeros(n, dtype=np.int64)
+        self.momentary_interruptions = np.zeros(n, dtype=np.int64)
+        self._counted = np.zeros(n, dtype=bool)  # the outage under way counts as an interruption
         self.customer_side_s = np.zeros(n, dtype=np.int64)
         self.dark_at_end = 0
         self.dark_at_end_s = 0
@@ -149,7 +152,8 @@ class World:
         self._ties = {t.tie_id: t for t in switches.ties} if switches is not None else {}
         self._switch_at = {switches.switch_id[k]: k for k in switches.switch_points().tolist()} \
             if switches is not None else {}
-        self._closed_ties: dict[str, tuple[int, int, int]] = {}  # tie id: (inside, section root, far end)
+        self._closed_ties: dict[str, Tie] = {}  # in the order they closed
+        self._tie_state: dict[str, tuple[int, int, int]] = {}  # tie id: dead end, its section's top, fed end
         self._own: dict[int, tuple[int, list[WorldFault]]] = {}
         self._claimed_by: dict[int, str] = {}
         self._claims: dict[str, list[int]] = {}
@@ -179,8 +183,9 @@ class World:
 
     # -- faults and energisation -------------------------------------------------------
     def apply_fault(self, fault: WorldFault) -> bool:
-        """The fault's element fails; its operating element opens if it was closed (then
-        True is returned), and a tie feeding the fault trips. A customer-side fault darkens that
+        """The fault's element fails; its operating element opens if it was closed and the
+        fault reaches it (then True is returned: not through a switch held open below it), and
+        protection trips a tie that now feeds the fault. A customer-side fault darkens that
         customer only, apart."""
         op = fault.operates_idx
         self.newly_dark = np.zeros(0, dtype=np.int64)
@@ -191,23 +196,29 @@ class World:
             self._own[op] = (fault.t_s, [fault])
             return True
         sl = self.net.subtree(op)
-        opened = op not in self._open
-        if opened:
+        reaches = not any(n in self._switched_open for n in self._between(op, fault.node_idx))
+        opened = False
+        if op not in self._open:
             self._open[op] = [fault]
             self._faulted[sl] += 1
-            self._set_open(op, True)
+            if reaches:
+                self._set_open(op, True)
+                opened = True
+            else:
+                self._reclosed.add(op)  # closed, its fault waiting behind an open switch
         else:
             self._open[op].append(fault)
-            if op in self._reclosed and self._dark[fault.node_idx] == 0:
+            if op in self._reclosed and reaches and self._dark[fault.node_idx] == 0:
                 self._reclosed.discard(op)  # fed through it again after a re-close: it operates again
                 self._set_open(op, True)
                 opened = True
-        ranges = [sl]
-        for tie_id in self._ties_feeding(fault.node_idx):
-            ranges += self._open_tie(tie_id)
-            self._switching["tie_trips"] += 1
-        self._refresh(ranges, fault.t_s, interruption=True)
+        self._update([sl], fault.t_s, interruption=True)
         return opened
+
+    def _between(self, top: int, node: int) -> list[int]:
+        """The nodes from ``node`` up to ``top``, ``top`` left out."""
+        path = self.net.path_up(node)
+        return path[:path.index(top)] if top in path else path
 
     def _set_open(self, node: int, is_open: bool) -> None:
         """Open or close the edge into ``node`` (the supply path of its subtree)."""
@@ -230,14 +241,21 @@ class World:
     def _supplied(self, node: int) -> bool:
         return bool(self._dark[node] == 0 or self._tie_fed[node])
 
+    def _update(self, ranges: list[slice], t_s: int, *, interruption: bool = False,
+                by_switching: bool = False) -> None:
+        """After a change inside ``ranges``: protection acts on the closed ties (counted), then
+        the customers' records follow."""
+        tripped, touched = self._settle(ranges)
+        self._switching["tie_trips"] += len(tripped)
+        self._refresh(ranges + touched, t_s, interruption=interruption, by_switching=by_switching)
+
     def _refresh(self, ranges: list[slice], t_s: int, *, interruption: bool = False,
                  by_switching: bool = False) -> None:
         """Customers whose supply changed inside ``ranges``: outage records, the curve, and the
-        customers newly dark or back (for the meters); customers brought back by switching
-        while a fault is unrepaired on their normal path are timed (saved dark time), and
-        that time ends when no such fault is left or they are dark again."""
-        self._retie(ranges)
-        ranges = ranges + [self.net.subtree(root) for _, root, _ in self._closed_ties.values()]
+        customers newly dark or back (for the meters). An outage shorter than ``MOMENTARY_S``
+        is a momentary interruption, not a sustained one (IEEE 1366). Customers brought back by
+        switching while a fault is unrepaired on their normal path are timed (saved dark time),
+        and that time ends when no such fault is left or they are dark again."""
         dark, back = [], []
         for sl in ranges:
             out = self._is_customer[sl] & ~self._backed[sl] & (self._dark[sl] > 0) & ~self._tie_fed[sl]
@@ -245,10 +263,13 @@ class World:
             gone = np.flatnonzero(~out & self._out[sl]) + sl.start
             self._out[newly] = True
             self._out_since[newly] = t_s
-            if interruption:
-                self.interruptions[newly] += 1
+            self._counted[newly] = interruption
+            self.interruptions[newly] += interruption
             self._out[gone] = False
             self.outage_s[gone] += t_s - self._out_since[gone]
+            brief = gone[self._counted[gone] & (t_s - self._out_since[gone] < MOMENTARY_S)]
+            self.interruptions[brief] -= 1
+            self.momentary_interruptions[brief] += 1
             dark.append(newly)
             back.append(gone)
         self.newly_dark = np.unique(np.concatenate(dark)) if dark else np.zeros(0, dtype=np.int64)
@@ -268,87 +289,131 @@ class World:
         self._switching["saved_s"] += int((t_s - lit[ended]).sum())
         lit[ended] = -1
 
-    def _retie(self, ranges: list[slice]) -> None:
-        """Work out again what the closed ties feed, in the sections a change in ``ranges``
-        touches (the section itself, or the far end's supply path)."""
-        size = self.net.size
-        roots = {root for _, root, far in self._closed_ties.values()
-                 if any((r.start < root + int(size[root]) and root < r.stop) or r.start <= far < r.stop
-                        for r in ranges)}
-        for root in roots:
-            self._feed_section(root)
+    # -- ties ------------------------------------------------------------------------------
+    def _settle(self, ranges: list[slice]) -> tuple[list[tuple[Tie, str]], list[slice]]:
+        """Work out again what every closed tie feeds once one opened or closed, or a change
+        inside ``ranges`` touches one (its section, its ends, or what lies above its section's
+        top); protection opens a
+        tie that now feeds a fault, parallels two feeders or carries more than its capacity.
+        Returns the ties tripped with the reason, and the ranges whose supply was recomputed."""
+        if self._tie_state.keys() == self._closed_ties.keys() \
+                and not any(self._touches(tie_id, ranges) for tie_id in self._closed_ties):
+            return [], []
+        old = [self.net.subtree(root) for _, root, _ in self._tie_state.values() if root >= 0]
+        for sl in old:
+            self._tie_fed[sl] = False
+        tripped: list[tuple[Tie, str]] = []
+        self._tie_state = {}
+        touched = list(old)
+        for tie in list(self._closed_ties.values()):
+            inside, root, far, section, reason = self._feeds(tie)
+            if reason:
+                tripped.append((tie, reason))
+                del self._closed_ties[tie.tie_id]
+                continue
+            self._tie_state[tie.tie_id] = (inside, root, far)
+            if section is not None:
+                sl = self.net.subtree(root)
+                self._tie_fed[sl] |= section
+                touched.append(sl)
+        return tripped, touched
 
-    def _feed_section(self, root: int) -> None:
-        """What the closed ties into the section below the open point ``root`` feed."""
+    def _touches(self, tie_id: str, ranges: list[slice]) -> bool:
+        tie = self._ties[tie_id]
+        _, root, _ = self._tie_state.get(tie_id, (tie.a, -1, tie.b))
+        top = (root, root + int(self.net.size[root])) if root >= 0 else (tie.a, tie.a + 1)
+        return any((r.start < top[1] and top[0] < r.stop) or r.start <= tie.a < r.stop
+                   or r.start <= tie.b < r.stop for r in ranges)
+
+    def _feeds(self, tie: Tie) -> tuple[int, int, int, np.ndarray | None, str]:
+        """What a closed tie feeds from the state now: its dead end, that section's top (the
+        first open point above it), its fed end and the section (over the top's subtree), or
+        why protection opens it ("" when it holds)."""
+        fed_a, fed_b = self._dark[tie.a] == 0, self._dark[tie.b] == 0
+        if fed_a and fed_b:
+            return tie.a, -1, tie.b, None, f"{tie.tie_id} would put two feeders in parallel"
+        if not (fed_a or fed_b):
+            return tie.a, -1, tie.b, None, ""  # both ends dead: it carries nothing
+        inside, far = (tie.b, tie.a) if fed_a else (tie.a, tie.b)
+        root = next(n for n in self.net.path_up(inside) if self._is_open[n])
+        section = self._tie_section(inside, root)
         sl = self.net.subtree(root)
-        self._tie_fed[sl] = False
-        for inside, other_root, far in self._closed_ties.values():
-            if other_root == root:
-                self._tie_fed[sl] |= self._tie_section(inside, root, far)
+        if (section & self._tie_fed[sl]).any():
+            return inside, root, far, None, f"{tie.tie_id} would put two feeders in parallel"
+        carried = int((section & self._is_customer[sl]).sum())
+        over = f"{tie.tie_id} would carry {carried} customers, over its {tie.capacity}"
+        reason = self._fault_in(sl, section) or (over if carried > tie.capacity else "")
+        return inside, root, far, None if reason else section, reason
 
-    def _tie_section(self, inside: int, root: int, far: int) -> np.ndarray:
-        """Over ``root``'s subtree: the nodes a tie closed at ``inside`` feeds (no open point
-        between them and ``inside``, the open ``root`` being the section's top), when its far end
-        has supply."""
+    def _tie_section(self, inside: int, root: int) -> np.ndarray:
+        """Over ``root``'s subtree: the nodes joined to ``inside`` with no open point between
+        (the open ``root`` being the section's top)."""
         net = self.net
         sl = net.subtree(root)
-        if self._dark[far] > 0:
-            return np.zeros(sl.stop - sl.start, dtype=bool)
         lca = np.full(sl.stop - sl.start, root, dtype=np.int64)
-        path = net.path_up(inside)
-        for p in reversed(path[:path.index(root)]):
+        for p in reversed(self._between(root, inside)):
             lca[p - sl.start:p - sl.start + int(net.size[p])] = p
         d = self._dark
         return (d[sl] == d[lca]) & (d[inside] == d[lca])
 
-    def _ties_feeding(self, node: int) -> list[str]:
-        return [tie_id for tie_id, (_, root, _) in self._closed_ties.items()
-                if self.net.is_ancestor(root, node) and self._tie_fed[node]]
-
-    def _open_tie(self, tie_id: str) -> list[slice]:
-        _, root, _ = self._closed_ties.pop(tie_id)
-        self._feed_section(root)
-        return [self.net.subtree(root)]
-
     # -- switching ---------------------------------------------------------------------
     def operate(self, element_id: str, action: str, t_s: int) -> str:
         """Carry out a switching step on a switch, a device or a tie (``action`` open or
-        close); returns "" when done, else why not (a close that would feed a fault trips
-        at once, one that would parallel two feeders or overload a tie is refused: nothing
-        changes either way, and both are counted)."""
+        close); returns "" when done, else why not: a close that would feed a fault (radially
+        or over a tie) trips at once, one that would parallel two feeders or overload a tie is
+        refused, and a tie between two dead sections is not closed; nothing changes, and each
+        is counted."""
         if action not in ("open", "close"):
             raise ValueError(f"switching {element_id}: action must be open or close, got {action!r}")
         tie = self._ties.get(element_id)
-        if tie is not None:
-            return self._operate_tie(tie, action, t_s)
-        node = self._switch_node(element_id)
+        node = -1 if tie is not None else self._switch_node(element_id)
         if action == "open":
-            if self._is_open[node]:
+            if tie is not None:
+                if self._closed_ties.pop(tie.tie_id, None) is None:
+                    return ""
+            elif self._is_open[node]:
                 return ""
-            if node in self._reclosed:
+            elif node in self._reclosed:
                 self._reclosed.discard(node)
+                self._set_open(node, True)
             else:
                 self._switched_open.add(node)
-            self._set_open(node, True)
+                self._set_open(node, True)
             self._switching["steps"] += 1
-            self._refresh([self.net.subtree(node)], t_s, interruption=True)
+            self._update(self._ranges(tie, node), t_s, interruption=True)
             return ""
-        if not self._is_open[node]:
+        if (tie is not None and tie.tie_id in self._closed_ties) or (tie is None and not self._is_open[node]):
             return ""
-        self._set_open(node, False)
-        self._retie([self.net.subtree(node)])
-        problem = self._unsafe(self.net.subtree(node))
+        if tie is not None and self._dark[tie.a] > 0 and self._dark[tie.b] > 0:
+            self._switching["refused"] += 1
+            return f"closing {tie.tie_id}: neither end has supply"
+        before = dict(self._closed_ties)
+        if tie is not None:
+            self._closed_ties[tie.tie_id] = tie
+        else:
+            self._set_open(node, False)
+        ranges = self._ranges(tie, node)
+        tripped, touched = self._settle(ranges)
+        problem = tripped[0][1] if tripped else self._fault_fed(ranges)
         if problem:
-            self._set_open(node, True)
-            self._retie([self.net.subtree(node)])
-            self._switching["tripped" if "fault" in problem else "refused"] += 1
+            if tie is None:
+                self._set_open(node, True)
+            self._closed_ties = before
+            self._settle(ranges + touched)
+            self._switching["tripped" if problem.startswith("closing onto") else "refused"] += 1
             return problem
-        if node in self._open:
-            self._reclosed.add(node)
-        self._switched_open.discard(node)
+        if tie is None:
+            if node in self._open:
+                self._reclosed.add(node)
+            self._switched_open.discard(node)
         self._switching["steps"] += 1
-        self._refresh([self.net.subtree(node)], t_s, by_switching=True)
+        self._refresh(ranges + touched, t_s, by_switching=True)
         return ""
+
+    def _ranges(self, tie: Tie | None, node: int) -> list[slice]:
+        if tie is None:
+            return [self.net.subtree(node)]
+        return [slice(tie.a, tie.a + 1), slice(tie.b, tie.b + 1)]
 
     def _switch_node(self, element_id: str) -> int:
         node = self._switch_at.get(element_id)
@@ -356,54 +421,17 @@ class World:
             raise ValueError(f"switching: no switch, device or tie {element_id!r}")
         return node
 
-    def _operate_tie(self, tie: Tie, action: str, t_s: int) -> str:
-        if action == "open":
-            if tie.tie_id not in self._closed_ties:
-                return ""
-            ranges = self._open_tie(tie.tie_id)
-            self._switching["steps"] += 1
-            self._refresh(ranges, t_s, interruption=True)
-            return ""
-        if tie.tie_id in self._closed_ties:
-            return ""
-        fed_a, fed_b = self._supplied(tie.a), self._supplied(tie.b)
-        if fed_a and fed_b:
-            self._switching["refused"] += 1
-            return f"closing {tie.tie_id} would put two feeders in parallel"
-        inside, far = (tie.b, tie.a) if fed_a else (tie.a, tie.b)
-        root = next((n for n in self.net.path_up(inside) if self._is_open[n]), -1)
-        if root < 0:
-            self._switching["refused"] += 1
-            return f"closing {tie.tie_id} would put two feeders in parallel"
-        section = self._tie_section(inside, root, far) if fed_a or fed_b else None
-        sl = self.net.subtree(root)
-        if section is not None:
-            carried = int((section & self._is_customer[sl]).sum())
-            if carried > tie.capacity:
-                self._switching["refused"] += 1
-                return f"closing {tie.tie_id} would carry {carried} customers, over its {tie.capacity}"
-        self._closed_ties[tie.tie_id] = (inside, root, far)
-        self._retie([sl])
-        problem = self._unsafe(sl)
-        if problem:
-            self._open_tie(tie.tie_id)
-            self._switching["tripped"] += 1
-            return problem
-        self._switching["steps"] += 1
-        self._refresh([sl], t_s, by_switching=True)
-        return ""
+    def _fault_fed(self, ranges: list[slice]) -> str:
+        """A fault on the substations' supply inside ``ranges`` (over a tie is ``_settle``'s)."""
+        return next((reason for sl in ranges if (reason := self._fault_in(sl, self._dark[sl] == 0))), "")
 
-    def _unsafe(self, sl: slice) -> str:
-        """A fault fed in ``sl`` (on its element's edge), or a closed tie whose section has
-        supply from its own substation too (two feeders in parallel)."""
+    def _fault_in(self, sl: slice, fed: np.ndarray) -> str:
+        """An unrepaired fault in ``sl`` on a node ``fed`` marks (over ``sl``)."""
         for op, faults in self._open.items():
-            if sl.start <= op < sl.stop or op < sl.start < op + int(self.net.size[op]):
+            if op < sl.stop and sl.start < op + int(self.net.size[op]):
                 for f in faults:
-                    if sl.start <= f.node_idx < sl.stop and self._supplied(f.node_idx):
+                    if sl.start <= f.node_idx < sl.stop and fed[f.node_idx - sl.start]:
                         return f"closing onto the fault at {self.net.node_id[f.node_idx]}"
-        for tie_id, (inside, _, _) in self._closed_ties.items():
-            if self._dark[inside] == 0:
-                return f"{tie_id} would put two feeders in parallel"
         return ""
 
     def fault_indicators(self, fault: WorldFault) -> tuple[str, ...]:
@@ -424,6 +452,12 @@ class World:
         """Where on the network the unrepaired faults that operated ``element`` lie (what a
         crew patrolling the line from it finds)."""
         return tuple(sorted({f.node_idx for f in self._open.get(element, [])}))
+
+    def switch_state(self) -> tuple[np.ndarray, list[Tie], list[int]]:
+        """The open edges (operated devices, opened switches), the closed ties, and where the
+        unrepaired utility faults are: what ``grid_model.switches`` judges a state by."""
+        faults = sorted({f.node_idx for fs in self._open.values() for f in fs})
+        return self._is_open.copy(), list(self._closed_ties.values()), faults
 
     @property
     def switching(self) -> SwitchingTally:
@@ -495,7 +529,7 @@ class World:
             back.append(self._close(op))
             done.append(op)
             self.repairs_done += len(faults)
-        self._refresh(back, t_s)
+        self._update(back, t_s)
         return tuple(done)
 
     def advise(self, nodes: list[int], t_s: int) -> None:
@@ -559,7 +593,7 @@ class World:
                 self._open[op] = left
                 continue
             back.append(self._close(op))
-        self._refresh(back, t_s)
+        self._update(back, t_s)
         return tuple(op for op in done if op not in self._open)
 
     # -- meters and generators ---------------------------------------------------------
