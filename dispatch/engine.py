@@ -444,24 +444,15 @@ class DispatchEngine:
     def _on_device(self, ev: DeviceOperated) -> list[Decision]:
         """A telemetered trip: the device's incident, and with switching, the remote plan for
         the section its fault indicators point to (they must lie below it, on one path)."""
-        flagged = []
-        for switch_id in ev.indicators:
-            node = self.switchboard.node_of(switch_id) if self.switchboard is not None else None
-            if node is None and self.switchboard is not None:
-                raise EventError(f"scada report of {ev.device_id}: no remote switch {switch_id!r}")
-            if node is not None:
-                flagged.append(node)
         device = self._device_index.get(ev.device_id)
-        if device is not None and any(not self.net.is_ancestor(device, n) for n in flagged):
-            raise EventError(f"scada report of {ev.device_id}: a fault indicator lies outside what it feeds")
+        flagged = self._indicated(ev, device)
         out = self._device_incident("SCADA", ev.device_id, ev.t_s, OrderOrigin.SCADA)
         board = self.switchboard
         if board is None or device is None:
             return out
         board.tripped_again(device)
-        flagged.sort()
         order = self._order_at_device(device)
-        if order is not None and all(self.net.is_ancestor(a, b) for a, b in itertools.pairwise(flagged)):
+        if order is not None:
             section = flagged[-1] if flagged else device
             board.plan(order.order_id, section, self._mv_open_nodes(device), remote=True, repair=device)
             out.extend(self._run_switching(ev.t_s))
@@ -506,7 +497,8 @@ class DispatchEngine:
                                    OrderOrigin.AMI)
         over = self.predictor.add_restore(msg_id, res.node_idx, ev.t_s)
         order = self.orders.get(self.order_of_incident.get(over or "", ""))
-        if order is None or order.status not in WAITING:
+        if order is None or order.status not in WAITING or (
+                self.switchboard is not None and self.switchboard.pending(order.order_id)):
             return []
         return self._cancel_order(order, ev.t_s)
 
@@ -707,6 +699,29 @@ class DispatchEngine:
         return out
 
     # -- switching ---------------------------------------------------------------------
+    def _indicated(self, ev: DeviceOperated, device: int | None) -> list[int]:
+        """The remote switches whose fault indicators a trip reports: known remote switches,
+        below the device, on one path (one fault's current); refused otherwise."""
+        if not ev.indicators:
+            return []
+        board = self.switchboard
+        if board is None:
+            raise EventError(f"scada report of {ev.device_id}: fault indicators, but no switches are known")
+        nodes = []
+        for switch_id in ev.indicators:
+            node = board.remote_node_of(switch_id)
+            if node is None:
+                raise EventError(f"scada report of {ev.device_id}: no remote switch {switch_id!r}")
+            if device is not None and not self.net.is_ancestor(device, node):
+                raise EventError(f"scada report of {ev.device_id}: the fault indicator {switch_id} lies "
+                                 f"outside what it feeds")
+            nodes.append(node)
+        nodes.sort()
+        if not all(self.net.is_ancestor(a, b) for a, b in itertools.pairwise(nodes)):
+            raise EventError(f"scada report of {ev.device_id}: fault indicators {', '.join(ev.indicators)} "
+                             f"do not lie on one path")
+        return nodes
+
     def _order_at_device(self, device: int) -> WorkOrder | None:
         holder = self.holder(device)
         return self.orders[holder] if holder is not None else None
@@ -718,7 +733,8 @@ class DispatchEngine:
         for order in self.open_orders():
             if self.net.kind[order.node_idx] <= NodeKind.MV_NODE:
                 out[order.node_idx] = True
-        out[known] = True
+        if known >= 0:
+            out[known] = True
         return out
 
     def _run_switching(self, t_s: int) -> list[Decision]:
@@ -735,9 +751,12 @@ class DispatchEngine:
                 if board.moot(ps):
                     ps.status = StepStatus.DONE
                     continue
+                if not self._still_safe(ps):
+                    out.extend(self._drop_step(ps, t_s))
+                    continue
                 if ps.step.remote:
                     board.done(ps)
-                    out.append(Operate(t_s, order.order_id, ps.step.element_id, ps.step.action))
+                    out.append(Operate(t_s, order.order_id, ps.step.element_id, ps.step.action, ps.step_id))
                     continue
                 job = self._new_job(order, JobKind.SWITCHING, ps.step.node, "mv", MANUAL_STEP_S, t_s)
                 ps.job_id = job.job_id
@@ -759,6 +778,30 @@ class DispatchEngine:
         self.policy.on_job_change(job)
         return [sent]
 
+    def _still_safe(self, ps: PlannedStep) -> bool:
+        """A tie is closed only while its far end has supply as far as the engine knows (the
+        far feeder may have tripped since the plan was made)."""
+        step = ps.step
+        if step.tie is None or step.action != "close" or self.switchboard is None:
+            return True
+        far = step.tie.b if step.node == step.tie.a else step.tie.a
+        open_nodes = self._mv_open_nodes(-1)
+        open_nodes[list(self.switchboard.open_switches)] = True
+        open_nodes[list(self.switchboard.reclosed)] = False
+        return not any(open_nodes[n] for n in self.net.path_up(far))
+
+    def _drop_step(self, ps: PlannedStep, t_s: int) -> list[Decision]:
+        """Drop a step (and the isolate and restore steps after it); their jobs are cancelled."""
+        out: list[Decision] = []
+        board = self.switchboard
+        if board is None:
+            return out
+        for other in board.drop(ps):
+            job = self.jobs[other.job_id]
+            if job.status in LIVE_JOB:
+                out.extend(self._cancel_job(job, t_s))
+        return out
+
     def _on_fault_located(self, ev: FaultLocated) -> list[Decision]:
         """A crew on the repair of an operated MV device has patrolled its line and says where
         the faults are: they are switched around with the manual switches and ties too."""
@@ -766,17 +809,21 @@ class DispatchEngine:
         if job.kind != JobKind.REPAIR or state.status != CrewStatus.ON_SITE:
             raise EventError(f"crew {ev.crew_id} reports faults found for {ev.job_id}: it must be on site "
                              f"of a repair job")
+        if not ev.element_ids:
+            raise EventError(f"faults found for {ev.job_id}: no element named")
         nodes = []
         for element_id in ev.element_ids:
             node = self._element_node(element_id)
             if node is None or not self.net.is_ancestor(job.node_idx, node):
                 raise EventError(f"faults found for {ev.job_id}: {element_id!r} is not an element below "
                                  f"{job.element_id}")
+            if self.net.kind[node] > NodeKind.TRANSFORMER:
+                raise EventError(f"faults found for {ev.job_id}: {element_id} is not on the MV network (a "
+                                 f"patrol finds the faults that operated {job.element_id})")
             nodes.append(node)
         board = self.switchboard
         order = self._surviving(self.orders[job.order_id])
-        if board is None or board.mode != SwitchingMode.FULL or order.status not in OPEN or not nodes \
-                or any(self.net.kind[n] > NodeKind.TRANSFORMER for n in nodes):
+        if board is None or board.mode != SwitchingMode.FULL or order.status not in OPEN:
             return []
         board.plan(order.order_id, nodes, self._mv_open_nodes(job.node_idx), remote=False,
                    repair=job.node_idx)
@@ -793,8 +840,11 @@ class DispatchEngine:
         out.extend(self._finish_job(job, ev.t_s))
         order = self._surviving(self.orders[job.order_id])
         if ps.status == StepStatus.DUE and self.switchboard is not None:
-            self.switchboard.done(ps)
-            out.append(Operate(ev.t_s, order.order_id, ps.step.element_id, ps.step.action))
+            if self._still_safe(ps):
+                self.switchboard.done(ps)
+                out.append(Operate(ev.t_s, order.order_id, ps.step.element_id, ps.step.action, ps.step_id))
+            else:
+                out.extend(self._drop_step(ps, ev.t_s))
         out.extend(self._run_switching(ev.t_s))
         out.extend(self._repairs_over(order, ev.t_s, state.role.value, state))
         out.extend(self._keep_switching(order, state, ev.t_s))
@@ -806,16 +856,13 @@ class DispatchEngine:
         section: a first responder goes to the switch to find it, and the step waits for its
         repair."""
         board = self.switchboard
-        ps = next((p for p in reversed(board.steps) if p.step.element_id == ev.element_id
-                   and p.step.action == ev.action and p.status == StepStatus.DONE), None) if board else None
-        if board is None or ps is None:
-            raise EventError(f"switching of {ev.element_id} refused, but no such step was carried out")
+        ps = board.steps[ev.step_id] if board is not None and 0 <= ev.step_id < len(board.steps) else None
+        if board is None or ps is None or ps.status != StepStatus.DONE \
+                or (ps.step.element_id, ps.step.action) != (ev.element_id, ev.action):
+            raise EventError(f"switching step {ev.step_id} ({ev.action} {ev.element_id}) refused, but no "
+                             f"such step was carried out")
         board.undo(ps)
-        out: list[Decision] = []
-        for other in board.drop(ps):
-            job = self.jobs[other.job_id]
-            if job.status in LIVE_JOB:
-                out.extend(self._cancel_job(job, ev.t_s))
+        out = self._drop_step(ps, ev.t_s)
         order = self._surviving(self.orders[ps.order_id])
         if ps.status == StepStatus.WAITING:
             self._new_job(order, JobKind.FIRST_RESPONSE, ps.step.node, "", self.estimates.first_response_s,
@@ -1190,6 +1237,9 @@ class DispatchEngine:
         order = self._order(ev.order_id)
         if order.status not in WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
+        if self.switchboard is not None and self.switchboard.pending(order.order_id):
+            raise EventError(f"cannot cancel {ev.order_id}: its switching is not back to normal "
+                             f"({', '.join(self.switchboard.off_normal(order.order_id))})")
         return self._cancel_order(order, ev.t_s)
 
     def _on_generator(self, ev: GeneratorConnected) -> list[Decision]:

@@ -190,12 +190,14 @@ class SwitchingDone:
 @dataclass(frozen=True, slots=True)
 class SwitchRefused:
     """A switching step did not hold: the device tripped on a fault nobody knew of, or the
-    step was refused as unsafe (``reason``); the state is as before it."""
+    step was refused as unsafe (``reason``); the state is as before it. ``step_id``: the
+    ``Operate`` decision's."""
 
     t_s: int
     element_id: str
     action: str
     reason: str
+    step_id: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,12 +374,13 @@ class GeneratorReleased:
 @dataclass(frozen=True, slots=True)
 class Operate:
     """The control room operates a switch, device or tie (remote), or confirms a crew did
-    (manual): ``action`` open or close, for work order ``order_id``."""
+    (manual): ``action`` open or close, step ``step_id`` of work order ``order_id``'s plans."""
 
     t_s: int
     order_id: str
     element_id: str
     action: str
+    step_id: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,11 +69,11 @@ class Switchboard:
         self.open_switches: set[int] = set()
         self.reclosed: set[int] = set()
         self.tie_load: dict[str, int] = {}
-        self._switch_at = {layer.switch_id[k]: k for k in layer.switch_points().tolist()}
+        self._remote_at = {self._remote.switch_id[k]: k for k in self._remote.switch_points().tolist()}
 
-    def node_of(self, switch_id: str) -> int | None:
-        """The node of a remote switch named by a fault indicator."""
-        return self._switch_at.get(switch_id)
+    def remote_node_of(self, switch_id: str) -> int | None:
+        """The node of a remote switch (one a fault indicator may name)."""
+        return self._remote_at.get(switch_id)
 
     def plan(self, order_id: str, fault: int | Sequence[int], open_nodes: npt.NDArray[np.bool_], *,
              remote: bool, repair: int) -> int:
@@ -224,6 +224,12 @@ class Switchboard:
     def tripped_again(self, device: int) -> None:
         """A device re-closed by switching has operated again (a fault nobody knew of)."""
         self.reclosed.discard(device)
+
+    def off_normal(self, order_id: str) -> list[str]:
+        """The switches and ties the order's plans have yet to return to normal."""
+        return sorted({self.steps[k].step.element_id for k in self._of_order.get(order_id, [])
+                       if self.steps[k].step.phase == "normal"
+                       and self.steps[k].status in (StepStatus.WAITING, StepStatus.DUE)})
 
     def pending(self, order_id: str) -> bool:
         """Whether the order has steps left (its return to normal keeps it open)."""

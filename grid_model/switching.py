@@ -12,9 +12,10 @@ Isolate and restore, for a fault on the edge into node ``f`` cleared by the open
    neighbouring feeder. A subtree no tie can carry is tried a switch further down (that switch
    opened too; the customers between stay dark until the repair).
 Return to normal, after the repair: close ``u``, then for each tie used: open it, then close the
-switches opened below it, upstream first. A tie is never closed before the switch that cuts its
-section from the fault is open (no closing onto a fault), and opened before that switch closes
-again (two feeders are never in parallel).
+switches opened below it, upstream first (a remote tie is opened on the word of the crew at the
+first manual switch to close, so the section is dark only while that crew closes it). A tie is
+never closed before the switch that cuts its section from the fault is open (no closing onto a
+fault), and opened before that switch closes again (two feeders are never in parallel).
 
 Each step is remote (done at once from the control room) or manual (a crew travels to the
 switch and spends ``MANUAL_STEP_S`` there). The plan says which steps come after which.
@@ -172,7 +173,11 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int | Sequence[int],
             add(_switch(net, layer, "close", u, "normal", done))
     closed: set[int] = set()
     for p in pickups:
-        last = add(SwitchStep("open", p.tie.tie_id, p.inside, p.tie.remote, "normal", done, tie=p.tie))
+        # a remote tie opens when the crew that closes the manual switch after it is there
+        manual_next = layer.switch[p.chain[0]] != SwitchKind.REMOTE
+        where = p.chain[0] if p.tie.remote and manual_next else p.inside
+        last = add(SwitchStep("open", p.tie.tie_id, where, p.tie.remote and not manual_next, "normal", done,
+                              tie=p.tie))
         for n in p.chain:
             if n not in closed:
                 closed.add(n)

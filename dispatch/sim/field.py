@@ -448,7 +448,8 @@ class FieldSim:
             elif isinstance(d, Operate):
                 reason = self.world.operate(d.element_id, d.action, d.t_s)
                 if reason:
-                    self._push(d.t_s, _TELEMETRY, SwitchRefused(d.t_s, d.element_id, d.action, reason))
+                    refused = SwitchRefused(d.t_s, d.element_id, d.action, reason, d.step_id)
+                    self._push(d.t_s, _TELEMETRY, refused)
             elif isinstance(d, GeneratorReleased):
                 self._truck.pop(d.truck_id, None)
                 node = self._connected.pop(d.truck_id, None)

@@ -6,12 +6,14 @@ the return to normal, and the customer-minutes fall."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from dispatch.crews import RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
-from dispatch.events import DeviceOperated, EventError, FaultLocated
+from dispatch.events import DeviceOperated, EventError, FaultLocated, OrderCancelled
 from dispatch.jobs import JobKind
 from dispatch.kpis import compute_kpis
 from dispatch.replay import make_policy
@@ -21,7 +23,7 @@ from dispatch.sim.world import World, WorldFault
 from dispatch.switchboard import StepStatus, SwitchingMode
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.region import Region
-from grid_model.switches import SwitchLayer, place_switches
+from grid_model.switches import SwitchKind, SwitchLayer, place_switches
 from grid_model.switching import plan_switching
 from routing.travel import RoadTravel
 
@@ -117,17 +119,42 @@ def test_bad_switching_reports_are_refused(small_region: Region, layer: SwitchLa
     chosen, limits = make_policy("optimizer", {})
     engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
                             switches=layer, switching=SwitchingMode.FULL)
-    device = small_region.network.device_id[fault.operates_idx]
     net = small_region.network
-    elsewhere = next(layer.switch_id[n] for n in layer.switch_points().tolist()
-                     if layer.switch[n] == 2 and not net.is_ancestor(fault.operates_idx, n))
-    with pytest.raises(EventError, match="no remote switch 'SW-NOPE'"):
-        engine.handle(DeviceOperated(600, device, ("SW-NOPE",)))
-    with pytest.raises(EventError, match="a fault indicator lies outside what it feeds"):
-        engine.handle(DeviceOperated(600, device, (elsewhere,)))
+    device = net.device_id[fault.operates_idx]
+    points = layer.switch_points().tolist()
+    elsewhere = next(layer.switch_id[n] for n in points
+                     if layer.switch[n] == SwitchKind.REMOTE and not net.is_ancestor(fault.operates_idx, n))
+    manual = next(layer.switch_id[n] for n in points if layer.switch[n] == SwitchKind.MANUAL)
+    head = fault.operates_idx
+    mv = [n for n in range(head + 1, head + int(net.size[head])) if net.kind[n] == NodeKind.MV_NODE]
+    a, b = next((a, b) for a in mv for b in mv if not net.is_ancestor(a, b) and not net.is_ancestor(b, a))
+    switch, ids = layer.switch.copy(), list(layer.switch_id)
+    switch[[a, b]] = SwitchKind.REMOTE  # two remote switches on different branches of one feeder
+    ids[a], ids[b] = "SW-A", "SW-B"
+    layer = dataclasses.replace(layer, switch=switch, switch_id=tuple(ids))
+    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+                            switches=layer, switching=SwitchingMode.FULL)
+    for tripped, indicators, reason in [
+            (device, ("SW-NOPE",), "no remote switch 'SW-NOPE'"),
+            (device, (manual,), f"no remote switch '{manual}'"),
+            (device, (elsewhere,), f"the fault indicator {elsewhere} lies outside what it feeds"),
+            (device, ("SW-A", "SW-B"), "do not lie on one path")]:
+        with pytest.raises(EventError, match=reason):
+            engine.handle(DeviceOperated(600, tripped, indicators))
     assert not engine.orders  # nothing accepted from the refused reports
-    engine.handle(DeviceOperated(600, device))
+    world = World(net, small_region.customers["node_idx"].to_numpy(), [], switches=layer)
+    indicators = world.fault_indicators(fault)
+    assert indicators
+    engine.handle(DeviceOperated(600, device, indicators))
     repair = next(j for j in engine.jobs.values() if j.kind == JobKind.REPAIR)
     crew = crews[0].crew_id
     with pytest.raises(EventError, match=f"{crew} reports faults found for {repair.job_id} but is on no job"):
         engine.handle(FaultLocated(700, crew, repair.job_id, ("X",)))
+    board = engine.switchboard
+    assert board is not None and board.pending(repair.order_id)  # the remote plan's return to normal
+    with pytest.raises(EventError, match=f"cannot cancel {repair.order_id}: its switching is not back"):
+        engine.handle(OrderCancelled(800, repair.order_id, "duplicate"))
+    off = DispatchEngine(small_region, crews, make_policy("optimizer", {})[0],
+                         travel=RoadTravel(small_region.roads))
+    with pytest.raises(EventError, match="fault indicators, but no switches are known"):
+        off.handle(DeviceOperated(600, device, (elsewhere,)))

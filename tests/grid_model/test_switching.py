@@ -4,6 +4,8 @@ after each step, and the placement rules."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -209,3 +211,19 @@ def test_a_refinement_leaves_what_an_earlier_tie_feeds() -> None:
     again = plan_switching(net, layer, idx["J3"], open_nodes=state,
                            tie_load={t.tie_id: 20 for t in closed})
     assert all(s.tie is None and s.element_id != "SW-J4" for s in again.steps)
+
+
+def test_a_remote_tie_opens_when_the_crew_is_at_the_manual_switch_to_close() -> None:
+    """With the tie remote and SW-J4 manual, the return to normal opens the tie on the word of
+    the crew at SW-J4 (a manual step there), so J4-J5 are dark only while it closes SW-J4."""
+    net, layer, idx = two_feeders()
+    switch = layer.switch.copy()
+    switch[idx["J4"]] = SwitchKind.MANUAL
+    layer = dataclasses.replace(layer, switch=switch, ties=(dataclasses.replace(layer.ties[0], remote=True),))
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    open_nodes[idx["A"]] = True
+    plan = plan_switching(net, layer, idx["J3"], open_nodes=open_nodes)
+    restore_tie = next(s for s in plan.steps if s.tie is not None and s.phase == "restore")
+    normal_tie = next(s for s in plan.steps if s.tie is not None and s.phase == "normal")
+    assert restore_tie.remote and restore_tie.node == idx["J5"]
+    assert not normal_tie.remote and normal_tie.node == idx["J4"]
