@@ -76,17 +76,17 @@ def _positive_minutes(text: str) -> float:
     return value
 
 
-SWITCHING = ("off", "remote", "full")  # dispatch.switchboard.SwitchingMode, without importing the engine
-
-
 def _param(text: str) -> tuple[str, float | str]:
     """KEY=VALUE: a number, but for ``switching`` (off, remote or full)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     if key.strip() == "switching":
-        if value.strip() not in SWITCHING:
-            raise argparse.ArgumentTypeError(f"switching: {value!r} is not one of {', '.join(SWITCHING)}")
+        from dispatch.switchboard import SwitchingMode
+
+        modes = [m.value for m in SwitchingMode]
+        if value.strip() not in modes:
+            raise argparse.ArgumentTypeError(f"switching: {value!r} is not one of {', '.join(modes)}")
         return "switching", value.strip()
     try:
         return key.strip(), float(value)
@@ -104,13 +104,13 @@ def _replay(args: argparse.Namespace) -> int:
     from dispatch.kpis import format_kpi_table
     from dispatch.replay import ReplayOptions, replay_history, replay_storm
 
+    numbers, switching = _split_params(args.param)
     options = ReplayOptions(
         policy=args.policy, crews=args.crews, responders=args.responders,
         roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale,
         mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
-        params=_split_params(args.param)[0], switching=_split_params(args.param)[1], seed=args.seed,
-        ami=not args.no_ami,
+        params=numbers, switching=switching, seed=args.seed, ami=not args.no_ami,
         history_format=args.format or "pge", history_columns=Path(args.columns) if args.columns else None,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
     if args.history:

@@ -43,8 +43,9 @@ POLICIES = ("optimizer", "baseline")
 KEYS = ("customer_minutes_interrupted", "switching", "switching_steps", "switching_jobs",
         "switching_steps_tripped", "switching_steps_refused", "ties_tripped_by_faults",
         "customers_restored_by_switching", "customer_minutes_saved_by_switching", "arrival_within_limit_rate",
-        "work_orders_open_at_end", "customers_dark_at_end", "unreported_customer_minutes",
-        "repairs_by_unqualified_crew", "hours_of_service_breaches", "events_rejected")
+        "work_orders_open_at_end", "switches_off_normal_at_end", "customers_dark_at_end",
+        "unreported_customer_minutes", "repairs_by_unqualified_crew", "hours_of_service_breaches",
+        "events_rejected")
 
 
 def _restorable(layer: SwitchLayer, world: Any) -> np.ndarray:
@@ -127,6 +128,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out["optimizer_vs_flisr_baseline"] = [round(c, 4) for c in lead]
     out["optimizer_vs_flisr_baseline_mean"] = round(float(np.mean(lead)), 4)
     out["unsafe_steps"] = sum(r["switching_steps_tripped"] + r["switching_steps_refused"] for r in runs)
+    out["switches_off_normal_at_end"] = sum(r["switches_off_normal_at_end"] for r in runs)
     out["met_30pct_switching"] = all(out[f"{p}_switching_change_mean"] <= -0.30 for p in POLICIES)
     out["met_20pct_over_flisr"] = out["optimizer_vs_flisr_baseline_mean"] <= -0.20
     ceilings = [r["ceiling_share"] for r in runs if "ceiling_share" in r]

@@ -77,7 +77,7 @@ from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
 from grid_model.switches import SwitchLayer
-from grid_model.switching import MANUAL_STEP_S
+from grid_model.switching import MANUAL_STEP_S, Action, Phase
 from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ class DispatchEngine:
         order = self.orders[job.order_id]
         ps = self._step_of_job.get(job.job_id)
         if ps is not None and self.switchboard is not None:
-            return (self.switchboard.value(ps) if ps.step.phase != "normal" else order.customers), False
+            return (self.switchboard.value(ps) if ps.step.phase != Phase.NORMAL else order.customers), False
         blocked = self.open_order_above(order) is not None or any(
             other is not job and other.node_idx != job.node_idx
             and self.net.is_ancestor(other.node_idx, job.node_idx)
@@ -782,7 +782,7 @@ class DispatchEngine:
         """A tie is closed only while its far end has supply as far as the engine knows (the
         far feeder may have tripped since the plan was made)."""
         step = ps.step
-        if step.tie is None or step.action != "close" or self.switchboard is None:
+        if step.tie is None or step.action != Action.CLOSE or self.switchboard is None:
             return True
         far = step.tie.b if step.node == step.tie.a else step.tie.a
         open_nodes = self._mv_open_nodes(-1)

@@ -179,6 +179,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "switching_steps_refused": world.switching.refused,
         "switching_unsafe_steps": world.switching.tripped + world.switching.refused,
         "ties_tripped_by_faults": world.switching.tie_trips,
+        "switches_off_normal_at_end": len(world.off_normal()),
         "customers_restored_by_switching": world.switching.customers_restored,
         "customer_minutes_saved_by_switching": round(world.switching.saved_s / 60.0, 1),
         "repairs_by_unqualified_crew": world.repairs_by_unqualified_crew,

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from grid_model.network import Network
 from grid_model.switches import SwitchLayer
-from grid_model.switching import SwitchingError, SwitchStep, plan_switching
+from grid_model.switching import Action, Phase, SwitchingError, SwitchStep, plan_switching
 
 
 class SwitchingMode(StrEnum):
@@ -122,7 +122,7 @@ class Switchboard:
             self._released.add(ps.plan_no)
             for other in self._of_order[order_id]:
                 o = self.steps[other]
-                if o.plan_no == ps.plan_no and o.step.phase != "normal" \
+                if o.plan_no == ps.plan_no and o.step.phase != Phase.NORMAL \
                         and o.status in (StepStatus.WAITING, StepStatus.DUE):
                     if o.status == StepStatus.DUE and o.job_id:
                         out.append(o)
@@ -134,10 +134,11 @@ class Switchboard:
         step that was never carried out, a switch already as the step leaves it)."""
         step = ps.step
         if step.tie is not None:
-            return (step.tie.tie_id in self.tie_load) == (step.action == "close")
-        if step.action == "open":
+            return (step.tie.tie_id in self.tie_load) == (step.action == Action.CLOSE)
+        if step.action == Action.OPEN:
             return step.node in self.open_switches
-        return step.node not in self.open_switches and (step.phase != "restore" or step.node in self.reclosed)
+        reclosing = step.phase == Phase.RESTORE and step.node not in self.reclosed
+        return step.node not in self.open_switches and not reclosing
 
     def due(self) -> list[PlannedStep]:
         """Steps that may be carried out now (and are not yet under way), marked due."""
@@ -145,7 +146,7 @@ class Switchboard:
         for ps in self.steps:
             if ps.status != StepStatus.WAITING:
                 continue
-            if ps.step.phase == "normal" and ps.plan_no not in self._released:
+            if ps.step.phase == Phase.NORMAL and ps.plan_no not in self._released:
                 continue
             if all(self.steps[a].status in (StepStatus.DONE, StepStatus.DROPPED) for a in ps.after) \
                     and self._normal_turn(ps):
@@ -155,38 +156,36 @@ class Switchboard:
 
     def _normal_turn(self, ps: PlannedStep) -> bool:
         """A return-to-normal step waits for those of the order's later plans."""
-        if ps.step.phase != "normal":
+        if ps.step.phase != Phase.NORMAL:
             return True
         return all(self.steps[k].status in (StepStatus.DONE, StepStatus.DROPPED)
                    for k in self._of_order[ps.order_id]
-                   if self.steps[k].plan_no > ps.plan_no and self.steps[k].step.phase == "normal")
+                   if self.steps[k].plan_no > ps.plan_no and self.steps[k].step.phase == Phase.NORMAL)
 
     def done(self, ps: PlannedStep) -> None:
         """The step was carried out: the believed switch states follow."""
         ps.status = StepStatus.DONE
         step = ps.step
         if step.tie is not None:
-            if step.action == "close":
+            if step.action == Action.CLOSE:
                 self.tie_load[step.tie.tie_id] = self.tie_load.get(step.tie.tie_id, 0) + step.restores
             else:
                 self.tie_load.pop(step.tie.tie_id, None)
-        elif step.action == "open":
-            if step.node in self.reclosed:
-                self.reclosed.discard(step.node)
-            else:
-                self.open_switches.add(step.node)
+        elif step.action == Action.OPEN:  # held open by the control room, whatever closed it before
+            self.reclosed.discard(step.node)
+            self.open_switches.add(step.node)
         elif step.node in self.open_switches:
             self.open_switches.discard(step.node)
-        elif step.phase == "restore":  # the device that cleared the fault, closed again
+        elif step.phase == Phase.RESTORE:  # the device that cleared the fault, closed again
             self.reclosed.add(step.node)
 
     def undo(self, ps: PlannedStep) -> None:
         """A step believed done did not hold: the believed switch states go back."""
         step = ps.step
         if step.tie is not None:
-            if step.action == "close":
+            if step.action == Action.CLOSE:
                 self.tie_load.pop(step.tie.tie_id, None)
-        elif step.action == "close":
+        elif step.action == Action.CLOSE:
             if step.node in self.reclosed:
                 self.reclosed.discard(step.node)
             else:
@@ -197,7 +196,7 @@ class Switchboard:
     def value(self, ps: PlannedStep) -> int:
         """Customers a step brings back, with those of the steps waiting only for it."""
         return ps.step.restores + sum(o.step.restores for o in self.steps[ps.step_id + 1:]
-                                      if o.after == (ps.step_id,) and o.step.phase != "normal")
+                                      if o.after == (ps.step_id,) and o.step.phase != Phase.NORMAL)
 
     def drop(self, ps: PlannedStep) -> list[PlannedStep]:
         """The step could not be carried out. A return-to-normal step waits to be tried again
@@ -205,7 +204,7 @@ class Switchboard:
         any other is dropped with the isolate and restore steps after it (the return to normal
         still comes: it undoes what was done). Returns the dropped steps that had become
         switching jobs."""
-        if ps.step.phase == "normal":
+        if ps.step.phase == Phase.NORMAL:
             ps.status = StepStatus.WAITING
             self._released.discard(ps.plan_no)
             return []
@@ -213,7 +212,7 @@ class Switchboard:
         dropped = {ps.step_id}
         ps.status = StepStatus.DROPPED
         for other in self.steps[ps.step_id + 1:]:
-            if other.status in (StepStatus.WAITING, StepStatus.DUE) and other.step.phase != "normal" \
+            if other.status in (StepStatus.WAITING, StepStatus.DUE) and other.step.phase != Phase.NORMAL \
                     and set(other.after) & dropped:
                 dropped.add(other.step_id)
                 if other.status == StepStatus.DUE and other.job_id:
@@ -228,7 +227,7 @@ class Switchboard:
     def off_normal(self, order_id: str) -> list[str]:
         """The switches and ties the order's plans have yet to return to normal."""
         return sorted({self.steps[k].step.element_id for k in self._of_order.get(order_id, [])
-                       if self.steps[k].step.phase == "normal"
+                       if self.steps[k].step.phase == Phase.NORMAL
                        and self.steps[k].status in (StepStatus.WAITING, StepStatus.DUE)})
 
     def pending(self, order_id: str) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,17 @@ from grid_model.network import Network, NodeKind
 from grid_model.switches import SwitchKind, SwitchLayer, Tie
 
 MANUAL_STEP_S = 5 * 60  # a crew on site operating a manual switch (hot stick, locks, tags)
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+
+
+class Phase(StrEnum):
+    ISOLATE = "isolate"  # cut the faulted section off
+    RESTORE = "restore"  # feed the healthy sections
+    NORMAL = "normal"  # after the repair, back to the normal configuration
 
 
 class SwitchingError(ValueError):
@@ -44,11 +56,11 @@ class SwitchStep:
     """One operation: ``action`` (open or close) on a switch, device or tie at ``node``;
     ``after`` the steps (by index) it must wait for; ``restores`` the customers it brings back."""
 
-    action: str
+    action: Action
     element_id: str
     node: int
     remote: bool
-    phase: str  # isolate, restore, normal
+    phase: Phase
     after: tuple[int, ...] = ()
     restores: int = 0
     tie: Tie | None = None
@@ -56,6 +68,9 @@ class SwitchStep:
 
 @dataclass(frozen=True, slots=True)
 class SwitchingPlan:
+    """The steps for ``faults`` cleared by ``device``, the customers they bring back before
+    the repair, and those left dark until it."""
+
     faults: tuple[int, ...]
     device: int
     steps: tuple[SwitchStep, ...]
@@ -147,9 +162,9 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int | Sequence[int],
                    if u >= 0 and not any(v >= 0 and v != u and net.is_ancestor(v, u) for v in ups)})
     isolated_up = -1 not in ups and layer.switch[device] != SwitchKind.NONE
     if isolated_up:
-        opened_up = tuple(add(_switch(net, layer, "open", u, "isolate")) for u in tops)
+        opened_up = tuple(add(_switch(net, layer, Action.OPEN, u, Phase.ISOLATE)) for u in tops)
         back = int(customers[device] - sum(int(customers[u]) for u in tops))
-        add(_switch(net, layer, "close", device, "restore", opened_up, back))
+        add(_switch(net, layer, Action.CLOSE, device, Phase.RESTORE, opened_up, back))
         restored += back
     load = dict(tie_load or {})
     ends: list[int] = []
@@ -163,25 +178,25 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int | Sequence[int],
     for p in pickups:
         for n in p.chain:
             if n not in opened:
-                opened[n] = add(_switch(net, layer, "open", n, "isolate"))
-        add(SwitchStep("close", p.tie.tie_id, p.inside, p.tie.remote, "restore",
+                opened[n] = add(_switch(net, layer, Action.OPEN, n, Phase.ISOLATE))
+        add(SwitchStep(Action.CLOSE, p.tie.tie_id, p.inside, p.tie.remote, Phase.RESTORE,
                        tuple(opened[n] for n in p.chain), p.customers, p.tie))
         restored += p.customers
     done = tuple(range(len(steps)))
     if isolated_up:
         for u in tops:
-            add(_switch(net, layer, "close", u, "normal", done))
+            add(_switch(net, layer, Action.CLOSE, u, Phase.NORMAL, done))
     closed: set[int] = set()
     for p in pickups:
         # a remote tie opens when the crew that closes the manual switch after it is there
         manual_next = layer.switch[p.chain[0]] != SwitchKind.REMOTE
         where = p.chain[0] if p.tie.remote and manual_next else p.inside
-        last = add(SwitchStep("open", p.tie.tie_id, where, p.tie.remote and not manual_next, "normal", done,
-                              tie=p.tie))
+        remote = p.tie.remote and not manual_next
+        last = add(SwitchStep(Action.OPEN, p.tie.tie_id, where, remote, Phase.NORMAL, done, tie=p.tie))
         for n in p.chain:
             if n not in closed:
                 closed.add(n)
-                last = add(_switch(net, layer, "close", n, "normal", (last,)))
+                last = add(_switch(net, layer, Action.CLOSE, n, Phase.NORMAL, (last,)))
     return SwitchingPlan(faults, device, tuple(steps), restored, int(customers[device]) - restored)
 
 
@@ -197,7 +212,8 @@ def _fed(net: Network, open_nodes: npt.NDArray[np.bool_], node: int) -> bool:
     return not any(open_nodes[n] for n in net.path_up(node))
 
 
-def _switch(net: Network, layer: SwitchLayer, action: str, node: int, phase: str,
+def _switch(net: Network, layer: SwitchLayer, action: Action, node: int, phase: Phase,
             after: tuple[int, ...] = (), restores: int = 0) -> SwitchStep:
+    """A step on the switch (or device) at ``node``."""
     return SwitchStep(action, layer.switch_id[node], node, layer.switch[node] == SwitchKind.REMOTE, phase,
                       after, restores)

@@ -373,10 +373,8 @@ class World:
                     return ""
             elif self._is_open[node]:
                 return ""
-            elif node in self._reclosed:
+            else:  # held open by the control room (a device re-closed on pending faults too)
                 self._reclosed.discard(node)
-                self._set_open(node, True)
-            else:
                 self._switched_open.add(node)
                 self._set_open(node, True)
             self._switching["steps"] += 1
@@ -458,6 +456,12 @@ class World:
         unrepaired utility faults are: what ``grid_model.switches`` judges a state by."""
         faults = sorted({f.node_idx for fs in self._open.values() for f in fs})
         return self._is_open.copy(), list(self._closed_ties.values()), faults
+
+    def off_normal(self) -> list[str]:
+        """Switches held open and ties closed: what is not in the normal configuration."""
+        layer = self.switches
+        held = [layer.switch_id[n] for n in sorted(self._switched_open)] if layer is not None else []
+        return held + list(self._closed_ties)
 
     @property
     def switching(self) -> SwitchingTally:

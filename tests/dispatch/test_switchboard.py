@@ -5,10 +5,13 @@ which is tried again after the next repair; an order folded into another takes i
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from dispatch.switchboard import StepStatus, Switchboard, SwitchingMode
 from grid_model.switches import SwitchLayer
+from grid_model.switching import Action, Phase
 from tests.grid_model.two_feeders import two_feeders
 
 
@@ -80,3 +83,18 @@ def test_an_order_folded_into_another_takes_its_plans() -> None:
     assert not board.pending("W1") and board.pending("W2")
     board.release_repaired("W2", set())
     assert len(_carry_out(board)) == 3 and not board.pending("W2")
+
+
+def test_a_device_closed_by_one_plan_and_opened_by_another_is_closed_again() -> None:
+    """CB-A re-closed by the first plan, then opened by a second one (held open): the second
+    plan's return to normal closes it again (it is not taken for closed already)."""
+    board, idx, _ = _board()
+    board.plan("W1", idx["J3"], _open_a(board, idx), remote=False, repair=idx["A"])
+    _carry_out(board)
+    assert idx["A"] in board.reclosed
+    reopen = next(ps for ps in board.steps if ps.step.element_id == "CB-A")
+    board.done(dataclasses.replace(reopen, step=dataclasses.replace(reopen.step, action=Action.OPEN)))
+    assert idx["A"] in board.open_switches and idx["A"] not in board.reclosed
+    normal = dataclasses.replace(reopen.step, action=Action.CLOSE, phase=Phase.NORMAL)
+    close = dataclasses.replace(reopen, step=normal)
+    assert not board.moot(close)

@@ -83,6 +83,7 @@ def test_switching_brings_the_healthy_sections_back_before_the_repair(runs: dict
         unsafe = (k["switching_steps_tripped"], k["switching_steps_refused"], k["ties_tripped_by_faults"])
         assert unsafe == (0, 0, 0)
         assert k["customers_dark_at_end"] == 0 and k["work_orders_open_at_end"] == 0
+        assert k["switches_off_normal_at_end"] == 0
         assert k["repairs_by_unqualified_crew"] == 0 and k["hours_of_service_breaches"] == 0
 
 

@@ -218,3 +218,14 @@ def test_random_faults_repairs_and_steps_keep_supply_and_safety_as_the_network_s
         fed = energised(net, open_nodes, closed)
         assert [world.is_dark(int(c)) for c in customers] == [not fed[c] for c in customers], (seed, t)
         assert state_problems(net, layer, open_nodes, closed, pending) == [], (seed, t)
+
+
+def test_a_device_opened_again_by_switching_stays_open_through_its_repair() -> None:
+    world, idx, c = _world()
+    _fault_on_j3(world, idx)
+    assert world.operate("SW-J2", "open", 100) == "" and world.operate("CB-A", "close", 100) == ""
+    assert world.operate("CB-A", "open", 200) == ""
+    assert world.start_repair("R1", idx["A"], "mv", "K1", MV, 300) == 3300
+    world.finish_repair("R1", 3300)
+    assert world.is_dark(int(c["J1"][0]))  # held open by the control room
+    assert world.operate("CB-A", "close", 3400) == "" and not world.is_dark(int(c["J1"][0]))
