@@ -293,9 +293,9 @@ class World:
     def _settle(self, ranges: list[slice]) -> tuple[list[tuple[Tie, str]], list[slice]]:
         """Work out again what every closed tie feeds once one opened or closed, or a change
         inside ``ranges`` touches one (its section, its ends, or what lies above its section's
-        top); protection opens a
-        tie that now feeds a fault, parallels two feeders or carries more than its capacity.
-        Returns the ties tripped with the reason, and the ranges whose supply was recomputed."""
+        top); protection opens a tie that now feeds a fault, parallels two feeders or carries
+        more than its capacity. Returns the ties tripped with the reason, and the ranges whose
+        supply was recomputed."""
         if self._tie_state.keys() == self._closed_ties.keys() \
                 and not any(self._touches(tie_id, ranges) for tie_id in self._closed_ties):
             return [], []
@@ -319,6 +319,7 @@ class World:
         return tripped, touched
 
     def _touches(self, tie_id: str, ranges: list[slice]) -> bool:
+        """Whether a change inside ``ranges`` reaches the tie's section, its top or its ends."""
         tie = self._ties[tie_id]
         _, root, _ = self._tie_state.get(tie_id, (tie.a, -1, tie.b))
         top = (root, root + int(self.net.size[root])) if root >= 0 else (tie.a, tie.a + 1)
