@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from routing._kernels_solver import travel
+from routing._kernels_solver import DIMACS, EUCLIDEAN, travel
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -94,7 +94,7 @@ def _round_trip_at_least(D, dist):
     """The least round trip (``proximity``, soft windows) between points ``dist`` apart or
     more: travel is non-decreasing in distance for euclidean and DIMACS travel."""
     dist = dist * (1.0 - 1e-12)
-    if D.travel_kind == 1:
+    if D.travel_kind == EUCLIDEAN:
         return 2 * np.int64(np.rint(dist * D.seconds_per_metre))
     return 2 * np.int64(np.floor(dist * 10.0))
 
@@ -170,7 +170,7 @@ def nearest_lists(D, k_orders, k_crews):
     K, N = D.n_crews, D.n_orders
     nb_idx = np.empty((N, min(k_orders, max(N - 1, 0))), dtype=np.int64)
     cn_idx = np.empty((N, min(k_crews, K)), dtype=np.int64)
-    if (D.travel_kind == 1 or D.travel_kind == 2) and not D.hard_windows:
+    if (D.travel_kind == EUCLIDEAN or D.travel_kind == DIMACS) and not D.hard_windows:
         none = np.empty((N, 0), dtype=np.int64)
         nearest_rows(D, np.arange(N), none, cn_idx)
         grid_rows(D, nb_idx)

@@ -14,6 +14,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from routing.problem import TravelKind
+
+# Travel kinds (``routing.problem.TravelKind``) and recreate insertion orders, as the kernels
+# compare them (numba freezes module constants at compile time).
+MATRIX = int(TravelKind.MATRIX)
+EUCLIDEAN = int(TravelKind.EUCLIDEAN)
+DIMACS = int(TravelKind.DIMACS)
+ROAD = int(TravelKind.ROAD)
+RANDOM_ORDER, BY_WEIGHT, BY_DEADLINE = 0, 1, 2
+
 INF = np.int64(2**62)
 # The suffix arrays of the dispatch objective, per route r and position i: field X is
 # ``S.aux[r, SUFFIX_FIELDS * i + X]`` (``suffix_aggregates``, read with ``_suf``; a position's
@@ -37,18 +47,18 @@ _inline = nb.njit(cache=True, nogil=True, inline="always")
 @nb.njit(cache=True, nogil=True, inline="always")
 def travel(D, a, b):
     kind = D.travel_kind
-    if kind == 0:
+    if kind == MATRIX:
         return D.matrix[a, b]
-    if kind == 3:
+    if kind == ROAD:
         if a == b:
             return np.int64(0)
         return D.road_table[D.point_node[a], D.point_node[b]] + D.point_access[a] + D.point_access[b]
     dx = D.x[a] - D.x[b]
     dy = D.y[a] - D.y[b]
     d = np.sqrt(dx * dx + dy * dy)
-    if kind == 1:
+    if kind == EUCLIDEAN:
         return np.int64(np.rint(d * D.seconds_per_metre))
-    return np.int64(np.floor(d * 10.0))
+    return np.int64(np.floor(d * 10.0))  # DIMACS: tenths of a unit, truncated
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -495,13 +505,13 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark):
     insertion may leave out the orders after it that no longer fit: they join ``removed``
     (``mark[j] == it``: j is in it already) and are inserted in turn. Returns the length of
     ``removed``."""
-    if mode == 0:
+    if mode == RANDOM_ORDER:
         np.random.shuffle(removed[:n_removed])
     else:
         key = np.empty(n_removed, dtype=np.int64)
         for i in range(n_removed):
             c = removed[i]
-            if mode == 1:
+            if mode == BY_WEIGHT:
                 key[i] = -(D.demand[c] if D.distance_objective else
                            D.customers[c] + D.lateness_weight * D.priority[c])
             else:
@@ -721,7 +731,7 @@ def undo(D, S, U, removed, n_removed):
 def recreate_mode():
     """Insertion order of a recreate: random (40 %), by weight (40 %) or by deadline."""
     u = np.random.random()
-    return 0 if u < 0.4 else (1 if u < 0.8 else 2)
+    return RANDOM_ORDER if u < 0.4 else (BY_WEIGHT if u < 0.8 else BY_DEADLINE)
 
 
 @nb.njit(cache=True, nogil=True)
