@@ -7,10 +7,11 @@ only: what a plain FLISR does), and again, with the manual switches and ties too
 patrolling the line from the operated device has found the fault (``SwitchingMode.FULL``).
 A step is due when the steps it comes after are done; a plan's return to normal waits for the
 repair of the element whose faults it cut off (not for the rest of the order's work). Remote
-steps are carried out at once; manual ones become switching jobs that
-the policy sends crews to, weighed by the customers each brings back. A step the field could
-not carry out (it tripped on a fault nobody knew of, or was refused) is dropped with every step
-that comes after it: those customers wait for the repair.
+steps are carried out at once; manual ones become switching jobs that the policy sends crews
+to, weighed by the customers each brings back. An isolate or restore step the field could not
+carry out (it tripped on a fault nobody knew of, or was refused) is dropped with the isolate and
+restore steps after it: those customers wait for the repair; the return to normal still undoes
+what was done. A return-to-normal step that tripped waits for the next repair and is tried again.
 """
 
 from __future__ import annotations
