@@ -474,7 +474,7 @@ off, crew on site, job done, job cancelled), each applied by the optimizer's fas
 to updated plan: p50 {plan['all_events']['p50_ms']} ms, p95 {plan['all_events']['p95_ms']} ms, max
 {plan['all_events']['max_ms']} ms (target p95 under 100 ms: {_met(plan['all_events']['p95_ms'] < 100)}); a
 background re-optimisation of 300 iterations takes {plan['background_improve_300_iterations_s']} s.
-Every event of the default storm through the whole engine (resolve, predict, plan, ETRs): p95
+Every event of the default storm through the whole engine (resolve, predict, plan, ETRs, and switching: the optimizer's default): p95
 {eng['fast_path']['p95_ms']} ms over {eng['fast_path']['events']:,} events; the {eng['with_replan']['events']}
 events that also rebuilt and re-optimised the plan (every 30 min of storm clock) p95
 {eng['with_replan']['p95_ms']} ms (in replay they run inline; live, they belong in the background).
