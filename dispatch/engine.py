@@ -687,9 +687,7 @@ class DispatchEngine:
         if board is not None:
             repairing = {j.node_idx for j in self._live_jobs_of(order)
                          if j.kind == JobKind.REPAIR and self.net.kind[j.node_idx] <= NodeKind.TRANSFORMER}
-            for ps in board.release_repaired(order.order_id, repairing):
-                if self.jobs[ps.job_id].status in LIVE_JOB:
-                    out.extend(self._cancel_job(self.jobs[ps.job_id], t_s))
+            out.extend(self._cancel_step_jobs(board.release_repaired(order.order_id, repairing), t_s))
             out.extend(self._run_switching(t_s))
             if crew is not None:
                 out.extend(self._keep_switching(order, crew, t_s))
@@ -785,19 +783,18 @@ class DispatchEngine:
         if step.tie is None or step.action != Action.CLOSE or self.switchboard is None:
             return True
         far = step.tie.b if step.node == step.tie.a else step.tie.a
-        open_nodes = self._mv_open_nodes(-1)
-        open_nodes[list(self.switchboard.open_switches)] = True
-        open_nodes[list(self.switchboard.reclosed)] = False
+        open_nodes = self.switchboard.believed_open(self._mv_open_nodes(-1))
         return not any(open_nodes[n] for n in self.net.path_up(far))
 
     def _drop_step(self, ps: PlannedStep, t_s: int) -> list[Decision]:
         """Drop a step (and the isolate and restore steps after it); their jobs are cancelled."""
+        return self._cancel_step_jobs(self.switchboard.drop(ps), t_s) if self.switchboard is not None else []
+
+    def _cancel_step_jobs(self, steps: list[PlannedStep], t_s: int) -> list[Decision]:
+        """Cancel the switching jobs of steps that are moot or dropped (their crews recalled)."""
         out: list[Decision] = []
-        board = self.switchboard
-        if board is None:
-            return out
-        for other in board.drop(ps):
-            job = self.jobs[other.job_id]
+        for ps in steps:
+            job = self.jobs[ps.job_id]
             if job.status in LIVE_JOB:
                 out.extend(self._cancel_job(job, t_s))
         return out

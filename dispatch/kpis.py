@@ -157,6 +157,7 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
     owed = len(engine.callbacks.callbacks)
     jobs = engine.jobs.values()
     log = engine.log
+    switching = world.switching
     return {
         "policy": policy,
         "work_orders": len(orders),
@@ -173,15 +174,15 @@ def compute_kpis(engine: DispatchEngine, world: World, *, policy: str, end_s: in
         "calls_resolved_by_phone": log.resolved_by_phone,
         "repair_jobs": sum(1 for j in jobs if j.kind == JobKind.REPAIR),
         "switching": engine.switchboard.mode.value if engine.switchboard is not None else "off",
-        "switching_steps": world.switching.steps,
+        "switching_steps": switching.steps,
         "switching_jobs": sum(1 for j in jobs if j.kind == JobKind.SWITCHING),
-        "switching_steps_tripped": world.switching.tripped,
-        "switching_steps_refused": world.switching.refused,
-        "switching_unsafe_steps": world.switching.tripped + world.switching.refused,
-        "ties_tripped_by_faults": world.switching.tie_trips,
+        "switching_steps_tripped": switching.tripped,
+        "switching_steps_refused": switching.refused,
+        "switching_unsafe_steps": switching.tripped + switching.refused,
+        "ties_tripped_by_faults": switching.tie_trips,
         "switches_off_normal_at_end": len(world.off_normal()),
-        "customers_restored_by_switching": world.switching.customers_restored,
-        "customer_minutes_saved_by_switching": round(world.switching.saved_s / 60.0, 1),
+        "customers_restored_by_switching": switching.customers_restored,
+        "customer_minutes_saved_by_switching": round(switching.saved_s / 60.0, 1),
         "repairs_by_unqualified_crew": world.repairs_by_unqualified_crew,
         "hours_of_service_breaches": (field.hours_of_service_breaches if field is not None
                                       else log.hours_of_service_breaches),

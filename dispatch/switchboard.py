@@ -83,12 +83,9 @@ class Switchboard:
         ``repair``; returns the customers it expects to bring back."""
         if self.mode == SwitchingMode.OFF or (not remote and self.mode != SwitchingMode.FULL):
             return 0
-        state = open_nodes.copy()
-        state[list(self.open_switches)] = True
-        state[list(self.reclosed)] = False
         try:
-            plan = plan_switching(self.net, self._remote if remote else self.layer, fault, open_nodes=state,
-                                  tie_load=self.tie_load)
+            plan = plan_switching(self.net, self._remote if remote else self.layer, fault,
+                                  open_nodes=self.believed_open(open_nodes), tie_load=self.tie_load)
         except SwitchingError:
             return 0
         base = len(self.steps)
@@ -99,6 +96,14 @@ class Switchboard:
             self.steps.append(PlannedStep(base + k, order_id, self._plans, step, after))
         self._of_order.setdefault(order_id, []).extend(range(base, base + len(plan.steps)))
         return plan.customers_restored
+
+    def believed_open(self, open_nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """``open_nodes`` (the devices of open work orders) with the board's switching on top:
+        the switches it holds open, and the devices it closed again."""
+        state = open_nodes.copy()
+        state[list(self.open_switches)] = True
+        state[list(self.reclosed)] = False
+        return state
 
     def merge(self, order_id: str, into: str) -> None:
         """An order folded into another: its plans go with it (and wait for its repairs)."""

@@ -343,11 +343,8 @@ class FieldSim:
         faults = world.faults_at(element)
         if not faults:
             return None
-        net = world.net
-        far = 0.0
-        for f in faults:
-            path = net.path_up(f)
-            far = max(far, sum(float(net.length_m[n]) for n in path[:path.index(element)]))
+        length = world.net.length_m
+        far = max(sum(float(length[n]) for n in world.between(element, f)) for f in faults)
         return round(far / self.params.patrol_speed_ms)
 
     def _start_visit(self, t: int, crew_id: str, job_id: str, node: int) -> None:

@@ -196,7 +196,7 @@ class World:
             self._own[op] = (fault.t_s, [fault])
             return True
         sl = self.net.subtree(op)
-        reaches = not any(n in self._switched_open for n in self._between(op, fault.node_idx))
+        reaches = not any(n in self._switched_open for n in self.between(op, fault.node_idx))
         opened = False
         if op not in self._open:
             self._open[op] = [fault]
@@ -215,8 +215,9 @@ class World:
         self._update([sl], fault.t_s, interruption=True)
         return opened
 
-    def _between(self, top: int, node: int) -> list[int]:
-        """The nodes from ``node`` up to ``top``, ``top`` left out."""
+    def between(self, top: int, node: int) -> list[int]:
+        """The nodes from ``node`` up to ``top``, ``top`` left out (the edges a fault current,
+        or a crew patrolling down from ``top``, passes)."""
         path = self.net.path_up(node)
         return path[:path.index(top)] if top in path else path
 
@@ -352,7 +353,7 @@ class World:
         net = self.net
         sl = net.subtree(root)
         lca = np.full(sl.stop - sl.start, root, dtype=np.int64)
-        for p in reversed(self._between(root, inside)):
+        for p in reversed(self.between(root, inside)):
             lca[p - sl.start:p - sl.start + int(net.size[p])] = p
         d = self._dark
         return (d[sl] == d[lca]) & (d[inside] == d[lca])
