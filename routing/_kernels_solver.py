@@ -734,6 +734,19 @@ def recreate_mode():
     return RANDOM_ORDER if u < 0.4 else (BY_WEIGHT if u < 0.8 else BY_DEADLINE)
 
 
+@_inline
+def _recreated_cost(D, S, touched, acc, removed, n_removed):
+    """The cost, after a recreate, of the routes it touched and of the removed orders it left
+    out."""
+    cost = np.int64(0)
+    for i in range(acc[0]):
+        cost += S.rcost[touched[i]]
+    for i in range(n_removed):
+        if S.route_of[removed[i]] < 0:
+            cost += unassigned_cost(D, removed[i])
+    return cost
+
+
 @nb.njit(cache=True, nogil=True)
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
                     avg_removed, max_string, blink, changed, drop):
@@ -769,13 +782,7 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     old_unplanned += unassigned_cost(D, j)
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
                              drop, mark)
-        new_part = np.int64(0)
-        for i in range(acc[0]):
-            new_part += S.rcost[touched[i]]
-        for i in range(n_removed):
-            if S.route_of[removed[i]] < 0:
-                new_part += unassigned_cost(D, removed[i])
-        new_cost = cur_cost - acc[1] - old_unplanned + new_part
+        new_cost = cur_cost - acc[1] - old_unplanned + _recreated_cost(D, S, touched, acc, removed, n_removed)
         if new_cost < cur_cost - temp * np.log(np.random.random() + 1e-300):
             cur_cost = new_cost
             accepted += 1
@@ -807,13 +814,7 @@ def sample_deltas(D, S, NB, CN, n_iter, avg_removed, max_string, blink, drop):
             return out[:it - 1]
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
                              drop, mark)
-        new_part = np.int64(0)
-        for i in range(acc[0]):
-            new_part += S.rcost[touched[i]]
-        for i in range(n_removed):
-            if S.route_of[removed[i]] < 0:
-                new_part += unassigned_cost(D, removed[i])
-        out[it - 1] = new_part - acc[1]
+        out[it - 1] = _recreated_cost(D, S, touched, acc, removed, n_removed) - acc[1]
         undo(D, S, U, removed, n_removed)
     return out
 
