@@ -1,12 +1,12 @@
 """The dispatcher API (FastAPI): ``create_app(settings)``.
 
 Resources under ``/v1`` (one router each in ``api/routes``): calls, incidents, work orders
-(status steps, assignment), crews (position, duty), the plan and re-plan requests, planned
-outages, a customer's outage and ETR, KPIs, the map's layers, a server-sent-event stream of
-changes, and webhook subscriptions for customer notices. ``/healthz``, ``/readyz``,
-``/metrics``. Every error is JSON ``{"error": ..., "fields": [{"field", "reason"}]}``
-(``api/errors.py``); updates to an order or a crew need ``If-Match`` with the version (ETag)
-last read, and a stale one gets 409.
+(status steps, assignment), crews (position, duty), the plan and re-plan requests, switching
+steps (hold, release, move), planned outages, a customer's outage and ETR, KPIs, the map's
+layers, a server-sent-event stream of changes, and webhook subscriptions for customer notices.
+``/healthz``, ``/readyz``, ``/metrics``. Every error is JSON ``{"error": ..., "fields":
+[{"field", "reason"}]}`` (``api/errors.py``); updates to an order, a crew or a switching step
+need ``If-Match`` with the version (ETag) last read, and a stale one gets 409.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from api.routes import (
     plan,
     planned_outages,
     subscriptions,
+    switching,
     work_orders,
 )
 from api.settings import Settings
@@ -120,7 +121,7 @@ def create_app(settings: Settings, *, region: Region | None = None,
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for module in (health, calls, work_orders, callbacks, crews, incidents, plan, planned_outages, customers,
-                   map, events, subscriptions):
+                   map, switching, events, subscriptions):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

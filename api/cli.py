@@ -188,6 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(Path(args.data_dir), dev_mode=args.dev or args.demo, demo=args.demo,
                                  demo_speed=args.demo_speed, grid=args.grid,
                                  grid_scale=args.scale, policy=args.policy, notice_channel=args.notices,
+                                 switching=args.switching or ("full" if args.demo else "off"),
                                  etr_notice_margin_s=int(args.etr_notice_margin * 60),
                                  webhook_allow_private=args.allow_private_webhooks)
     settings.check()
@@ -383,6 +384,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dispatch.switchboard import SwitchingMode
+
     parser = argparse.ArgumentParser(prog="outage-dispatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a whole storm on the embedded default region")
@@ -462,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--grid", default="default", help="the grid served (as predict --grid)")
     sv.add_argument("--scale", type=float, default=1.0, help="shrink the default region")
     sv.add_argument("--policy", default="optimizer", choices=["optimizer", "baseline"])
+    sv.add_argument("--switching", choices=[m.value for m in SwitchingMode],
+                    help="switching of the MV network: off (default; full with --demo), remote (the "
+                         "control room's remote switches from SCADA's fault indicators) or full (manual "
+                         "switching too, once a crew has found the fault); a store keeps the choice it "
+                         "was first served with")
     sv.add_argument("--dev", action="store_true",
                     help="development mode: a default secret and anonymous read access are allowed")
     sv.add_argument("--demo", action="store_true",

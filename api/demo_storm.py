@@ -3,8 +3,9 @@ for trying the map and the API without a utility behind them (development use on
 
 The simulated field of replay (``dispatch.sim.field``) plays everything outside the engine: the
 storm's faults, calls, SCADA and smart meters, crews driving to the jobs the engine sends
-them to, first responders' findings, repairs and the call-taker's callbacks, as they fall due
-on the server's clock. Each goes in through the live service like any client's request; the
+them to, first responders' findings, repairs, patrols and switching (the world carries out the
+steps the engine orders, with the server's switches and ties) and the call-taker's callbacks,
+as they fall due on the server's clock. Each goes in through the live service like any client's request; the
 engine's decisions come back through its listeners. Shift starts and ends are the server's own.
 """
 
@@ -27,9 +28,12 @@ from dispatch.events import (
     Decision,
     DeviceOperated,
     Event,
+    FaultLocated,
     Finding,
     FirstResponseDone,
     RepairFinished,
+    SwitchingDone,
+    SwitchRefused,
 )
 from dispatch.sim.field import AmiParams, FieldParams, FieldSim
 from dispatch.sim.world import World, WorldFault
@@ -68,7 +72,15 @@ def live_request(ev: Event) -> tuple[str, dict[str, Any]]:
                         "meter_id": c.meter_id, "address": c.address, "lon": c.lon, "lat": c.lat,
                         "triage": ev.triage}
     if isinstance(ev, DeviceOperated):
-        return "device", {"device_id": ev.device_id}
+        return "device", {"device_id": ev.device_id, "indicators": list(ev.indicators)}
+    if isinstance(ev, FaultLocated):
+        return "fault_located", {"crew_id": ev.crew_id, "job_id": ev.job_id,
+                                 "element_ids": list(ev.element_ids)}
+    if isinstance(ev, SwitchingDone):
+        return "switching_done", {"crew_id": ev.crew_id, "job_id": ev.job_id}
+    if isinstance(ev, SwitchRefused):
+        return "switch_refused", {"element_id": ev.element_id, "action": ev.action, "reason": ev.reason,
+                                  "step_id": ev.step_id}
     if isinstance(ev, AmiMessage):
         return "ami", {"meter_id": ev.meter_id, "kind": ev.kind}
     if isinstance(ev, CrewArrived):
@@ -101,7 +113,8 @@ class StormDriver:
         region = live.region
         world = World(region.network, region.customers["node_idx"].to_numpy(),
                       [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s, f.limit_class,
-                                  f.fault_class == "customer_side") for f in storm.faults])
+                                  f.fault_class == "customer_side") for f in storm.faults],
+                      switches=live.switches)
         seed = storm.params.seed
         self.field = FieldSim(world, live.crews, region.customers, params=FieldParams(seed=seed),
                               ami=AmiParams(seed=seed), drive_shifts=False,

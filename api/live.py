@@ -48,7 +48,7 @@ from api.notifier import PLANNED_PREFIX, Notifier
 from api.outbox import Outbox
 from api.settings import Settings
 from api.store import DuplicateCallError, PendingEvent, Store, StoredEvent, now_iso
-from api.views import crew_version, order_out
+from api.views import crew_version, order_out, step_version
 from api.webhooks import Deliverer
 from dispatch.crews import Crew, RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
@@ -66,6 +66,7 @@ from dispatch.events import (
     DispatcherAssigned,
     Event,
     EventError,
+    FaultLocated,
     Finding,
     FirstResponseDone,
     GeneratorConnected,
@@ -76,12 +77,19 @@ from dispatch.events import (
     RepairFinished,
     ShiftEnded,
     ShiftStarted,
+    StepHeld,
+    StepMoved,
+    StepReleased,
+    SwitchingDone,
+    SwitchRefused,
 )
 from dispatch.notices import Channel
 from dispatch.replay import make_policy
 from dispatch.roster import CrewStatus
+from dispatch.switchboard import SwitchingMode
 from grid_model.region import Region
 from grid_model.storm import Call
+from grid_model.switches import SwitchLayer, place_switches
 from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
@@ -159,7 +167,19 @@ def _payload_event(ev: StoredEvent, region: Region) -> Event:
     if kind == "released":
         return CrewReleased(t, p["crew_id"], p["job_id"])
     if kind == "device":
-        return DeviceOperated(t, p["device_id"])
+        return DeviceOperated(t, p["device_id"], tuple(p.get("indicators", ())))
+    if kind == "fault_located":
+        return FaultLocated(t, p["crew_id"], p["job_id"], tuple(p["element_ids"]))
+    if kind == "switching_done":
+        return SwitchingDone(t, p["crew_id"], p["job_id"])
+    if kind == "switch_refused":
+        return SwitchRefused(t, p["element_id"], p["action"], p["reason"], p["step_id"])
+    if kind == "step_hold":
+        return StepHeld(t, p["step_id"], p["reason"])
+    if kind == "step_release":
+        return StepReleased(t, p["step_id"])
+    if kind == "step_move":
+        return StepMoved(t, p["step_id"], p["before"])
     if kind == "planned_outage":
         # logged before the notice rule, an announcement has no "urgent": it is taken as it was
         return PlannedOutageAnnounced(t, p["outage_id"], p["device_id"], p["start_s"], p["end_s"],
@@ -190,6 +210,7 @@ class LiveDispatch:
         # called on the engine thread with each applied event's kind and decisions
         self.listeners: list[Callable[[str, list[Decision]], None]] = []
         epoch = store.meta_setdefault("epoch", datetime.now(UTC).isoformat())
+        self._check_switching(store, settings.switching)
         self.epoch = datetime.fromisoformat(epoch)
         deliverer = Deliverer(Outbox(store), retry_base_s=settings.webhook_retry_base_s,
                               max_attempts=settings.webhook_max_attempts,
@@ -200,6 +221,7 @@ class LiveDispatch:
         self.to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
         self.to_wgs = Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
         self.crews: list[Crew] = []  # the roster and the engine: built by start() (_build_engine)
+        self.switches: SwitchLayer | None = None  # the grid's switches and ties, when switching
         self.engine: DispatchEngine
         self.lock = threading.RLock()  # held while the engine changes or is read
         self._pending: queue.Queue[tuple[PendingEvent, bool, Future[Logged]] | None] = queue.Queue()
@@ -224,13 +246,28 @@ class LiveDispatch:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @staticmethod
+    def _check_switching(store: Store, switching: str) -> None:
+        """The log folds the same way only with the switching it was written with: a store
+        keeps its first (a log from before the choice was kept was written without)."""
+        stored = store.meta_get("switching") or ("off" if store.counts()["events"] else None)
+        if stored is None:
+            store.meta_setdefault("switching", switching)
+        elif stored != switching:
+            raise ValueError(f"this store's event log was written with switching {stored}; serve it with "
+                             f"--switching {stored} (or start a new store)")
+
     def _build_engine(self) -> None:
         """A fresh engine and roster (at start, and for each rebuild that rolls an event back)."""
         policy, limits = make_policy(self.settings.policy, {})
         self.crews = storm_roster(self.region, seed=0,
                                   params=RosterParams(repair_scale=min(1.0, self.settings.grid_scale)))
+        mode = SwitchingMode(self.settings.switching)
+        if mode != SwitchingMode.OFF and self.switches is None:
+            self.switches = place_switches(self.region.network)
         self.engine = DispatchEngine(self.region, list(self.crews), policy,
-                                     travel=RoadTravel(self.region.roads), limits=limits)
+                                     travel=RoadTravel(self.region.roads), limits=limits,
+                                     switches=self.switches, switching=mode)
         self.notifier.reset(self.engine)
 
     # -- clock ---------------------------------------------------------------------
@@ -560,6 +597,9 @@ class LiveDispatch:
                 order = self.engine.orders.get(expect["order_id"])
                 what = f"work order {expect['order_id']}"
                 current = order_out(self, order).version if order is not None else "none"
+            elif "step_id" in expect:
+                what = f"switching step {expect['step_id']}"
+                current = step_version(self, int(expect["step_id"]))
             else:
                 what = f"crew {expect['crew_id']}"
                 current = crew_version(self, expect["crew_id"]) if expect["crew_id"] in self.engine.crews \

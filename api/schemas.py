@@ -54,6 +54,7 @@ def _sane_time(value: datetime) -> datetime:
 
 Text = Annotated[str, AfterValidator(_printable)]
 Time = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_sane_time)]
+ElementId = Annotated[Text, Field(min_length=1, max_length=64)]  # a grid element: switch, device, section
 
 
 class CallIn(BaseModel):
@@ -97,16 +98,43 @@ class CallOut(BaseModel):
 
 
 class JobOut(BaseModel):
-    """A crew task of an order: a first response or a repair."""
+    """A crew task of an order: a first response, a repair, or a manual switching step
+    (``step_id``: the step it carries out)."""
 
     job_id: str
-    kind: Literal["first_response", "repair"]
+    kind: Literal["first_response", "repair", "switching"]
     status: str
     element_id: str
     skill: str
     service_s: int
     crew_id: str
     helpers: list[str]
+    step_id: int | None = None
+
+
+class StepOut(BaseModel):
+    """A step of a work order's switching plans: ``action`` (open or close) on a switch,
+    device or tie, remote (by SCADA) or manual (a crew's switching job ``job_id``), in a phase
+    (isolate, restore, or back to normal after the repair), after the steps ``after``;
+    ``restores`` the customers it brings back; ``held`` by a dispatcher (``hold_reason``)."""
+
+    step_id: int
+    order_id: str
+    plan: int
+    phase: Literal["isolate", "restore", "normal"]
+    action: Literal["open", "close"]
+    element_id: str
+    remote: bool
+    status: Literal["waiting", "due", "done", "dropped"]
+    held: bool
+    hold_reason: str
+    after: list[int]
+    restores: int
+    job_id: str
+    crew_id: str
+    lon: float
+    lat: float
+    version: str
 
 
 class WorkOrderOut(BaseModel):
@@ -131,15 +159,17 @@ class WorkOrderOut(BaseModel):
     origin: str
     customer_side: bool
     jobs: list[JobOut]
+    switching: list[StepOut]
     version: str
 
 
 class StatusChange(BaseModel):
     """A step in an order's life reported by its crew (``on_site`` at its job, ``repaired``
-    for a repair job) or a dispatcher (``callback_done``, ``cancelled``)."""
+    for a repair job, ``switched`` for a switching job: the switch is operated) or a
+    dispatcher (``callback_done``, ``cancelled``)."""
 
     model_config = ConfigDict(extra="forbid")
-    status: Literal["on_site", "repaired", "callback_done", "cancelled"]
+    status: Literal["on_site", "repaired", "switched", "callback_done", "cancelled"]
     crew_id: Text | None = Field(default=None, min_length=1, max_length=64)
     reason: Text = Field(default="", max_length=200)
 
@@ -207,6 +237,7 @@ class CrewOut(BaseModel):
     lat: float
     shift_end_s: int
     route: list[str]
+    switching: list[StepOut]
     version: str
 
 
@@ -228,8 +259,40 @@ class CrewUpdate(BaseModel):
 
 
 class DeviceReportIn(BaseModel):
+    """A protective device reported open; with SCADA, the remote switches below it whose fault
+    passage indicators saw the fault current (``indicators``)."""
+
     model_config = ConfigDict(extra="forbid")
     device_id: Text = Field(min_length=1, max_length=64)
+    indicators: list[ElementId] = Field(default=[], max_length=64)
+
+
+class FaultsFoundIn(BaseModel):
+    """A crew on the repair of an operated MV device has patrolled the line: where the faults
+    are (element ids below the device)."""
+
+    model_config = ConfigDict(extra="forbid")
+    crew_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    element_ids: list[ElementId] = Field(min_length=1, max_length=64)
+
+
+class StepHoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text = Field(default="", max_length=500)
+
+
+class StepMoveIn(BaseModel):
+    """Carry the step out before step ``before`` of the same work order."""
+
+    model_config = ConfigDict(extra="forbid")
+    before: int = Field(ge=0, strict=True)
+
+
+class StepRefusedIn(BaseModel):
+    """A step carried out did not hold (the device tripped, or the field refused it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class PlannedOutageIn(BaseModel):

@@ -35,6 +35,8 @@ class Settings:
     grid: str = "default"
     grid_scale: float = 1.0
     policy: str = "optimizer"
+    # switching of the MV network (dispatch.switchboard.SwitchingMode): off, remote or full
+    switching: str = "off"
     max_body_bytes: int = 64 * 1024
     # how far outside the territory a call's coordinates may lie, metres
     territory_margin_m: float = 2_000.0

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 import shapely
 
 from api.errors import ApiError
-from api.schemas import CallOut, CrewOut, WorkOrderOut
-from dispatch.jobs import Job
+from api.schemas import CallOut, CrewOut, StepOut, WorkOrderOut
+from dispatch.jobs import LIVE_JOB, Job, JobKind
 from dispatch.orders import WorkOrder
+from dispatch.switchboard import PlannedStep
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
 
 if TYPE_CHECKING:
-    from api.live import LiveDispatch, Outcome
+    from api.live import LiveDispatch, Logged, Outcome
 
 
 def version_of(doc: dict[str, Any]) -> str:
@@ -31,6 +32,8 @@ def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
     lon, lat = lv.to_wgs.transform(o.x_m, o.y_m)
     jobs = [lv.engine.jobs[j] for j in o.jobs]
     crews = lv.engine.crews_of(o)
+    board = lv.engine.switchboard
+    steps = [step_out(lv, ps) for ps in board.steps_of(o.order_id)] if board is not None else []
     doc: dict[str, Any] = {
         "order_id": o.order_id, "incident_id": o.incident_id, "status": o.status.value,
         "element_id": o.element_id, "lon": round(float(lon), 6), "lat": round(float(lat), 6),
@@ -41,10 +44,53 @@ def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
         "origin": o.origin.value, "customer_side": o.customer_side,
         "jobs": [{"job_id": j.job_id, "kind": j.kind.value, "status": j.status.value,
                   "element_id": j.element_id, "skill": j.skill, "service_s": j.service_s,
-                  "crew_id": j.crew_id, "helpers": list(j.helpers)} for j in jobs]}
+                  "crew_id": j.crew_id, "helpers": list(j.helpers), "step_id": _step_id(lv, j)}
+                 for j in jobs],
+        "switching": [step.model_dump() for step in steps]}
     # The version leaves the ETR out: every re-plan re-quotes it, which is no change a
     # dispatcher's If-Match should be refused for.
     return WorkOrderOut(**doc, version=version_of({k: v for k, v in doc.items() if k != "etr_s"}))
+
+
+def _step_id(lv: LiveDispatch, job: Job) -> int | None:
+    ps = lv.engine.step_of_job(job.job_id) if job.kind == JobKind.SWITCHING else None
+    return ps.step_id if ps is not None else None
+
+
+def _step_doc(lv: LiveDispatch, ps: PlannedStep) -> dict[str, Any]:
+    net = lv.region.network
+    lon, lat = lv.to_wgs.transform(net.x_m[ps.step.node], net.y_m[ps.step.node])
+    job = lv.engine.jobs.get(ps.job_id) if ps.job_id else None
+    step = ps.step
+    return {"step_id": ps.step_id, "order_id": ps.order_id, "plan": ps.plan_no, "phase": step.phase.value,
+            "action": step.action.value, "element_id": step.element_id, "remote": step.remote,
+            "status": ps.status.value, "held": bool(ps.hold), "hold_reason": ps.hold, "after": list(ps.after),
+            "restores": step.restores, "job_id": ps.job_id,
+            "crew_id": job.crew_id if job is not None and job.status in LIVE_JOB else "",
+            "lon": round(float(lon), 6), "lat": round(float(lat), 6)}
+
+
+def step_out(lv: LiveDispatch, ps: PlannedStep) -> StepOut:
+    """A switching step with its version (what a hold, release or move names in If-Match)."""
+    doc = _step_doc(lv, ps)
+    return StepOut(**doc, version=version_of(doc))
+
+
+def find_step(lv: LiveDispatch, step_id: int) -> PlannedStep:
+    """The step, or 404 (also when switching is off)."""
+    board = lv.engine.switchboard
+    if board is None:
+        raise ApiError(404, f"no switching step {step_id}: switching is off on this server")
+    if not 0 <= step_id < len(board.steps):
+        raise ApiError(404, f"no switching step {step_id}")
+    return board.steps[step_id]
+
+
+def step_version(lv: LiveDispatch, step_id: int) -> str:
+    board = lv.engine.switchboard
+    if board is None or not 0 <= step_id < len(board.steps):
+        return "none"
+    return version_of(_step_doc(lv, board.steps[step_id]))
 
 
 def crew_job(lv: LiveDispatch, order: WorkOrder, crew_id: str) -> Job | None:
@@ -86,8 +132,10 @@ def crew_out(lv: LiveDispatch, crew_id: str) -> CrewOut:
     plan = getattr(lv.engine.policy, "plan", None)
     route = plan.route(crew_id) if plan is not None else ([s.job_id] if s.job_id else [])
     doc = _crew_doc(lv, crew_id)
+    jobs = ([s.job_id] if s.job_id else []) + [j for j in route if j != s.job_id]
+    steps = [step_out(lv, ps) for j in jobs if (ps := lv.engine.step_of_job(j)) is not None]
     return CrewOut(**doc, lon=round(float(lon), 6), lat=round(float(lat), 6), route=list(route),
-                   version=version_of(doc))
+                   switching=steps, version=version_of(doc))
 
 
 def find_crew(lv: LiveDispatch, crew_id: str) -> None:
@@ -136,11 +184,18 @@ def expect(if_match: str | None, what: str, **target: str) -> dict[str, str]:
 
 
 def apply(lv: LiveDispatch, kind: str, payload: dict[str, Any]) -> Outcome:
-    """Log an event and wait until the engine has applied it; its refusal as an error: 409 for
-    a step the state does not allow or a stale If-Match, 500 when applying it raised (it was
-    rolled back), 503 when the engine has not got to it in time."""
+    """Log an event and wait until the engine has applied it; its refusal as an error (see
+    ``verdict``)."""
+    return verdict(lv.submit(kind, payload, wait=True))
+
+
+def verdict(logged: Logged, timeout_s: float = 60.0) -> Outcome:
+    """What the engine made of a logged event, its refusal as an error: 409 for a step the
+    state does not allow or a stale If-Match, 500 when applying it raised (it was rolled back),
+    503 when the engine has not got to it in time."""
+    assert logged.outcome is not None, "the event was logged without waiting for its outcome"
     try:
-        outcome = lv.outcome(kind, payload)
+        outcome = logged.outcome.result(timeout=timeout_s)
     except TimeoutError:
         raise ApiError(503, "the engine is behind: the request is logged and will be applied, but its "
                             "outcome is not known yet", headers={"Retry-After": "5"}) from None

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ from dispatch.events import (
     RepairFinished,
     ShiftEnded,
     ShiftStarted,
+    StepHeld,
+    StepMoved,
+    StepReleased,
     SwitchingDone,
     SwitchRefused,
 )
@@ -69,7 +73,7 @@ from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder
 from dispatch.planned import PlannedBook, PlannedOutage
 from dispatch.policy import DispatchPolicy
 from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, CrewStatus
-from dispatch.switchboard import PlannedStep, StepStatus, Switchboard, SwitchingMode
+from dispatch.switchboard import OverrideError, PlannedStep, StepStatus, Switchboard, SwitchingMode, describe
 from dispatch.view import Unreached
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
 from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
@@ -174,7 +178,20 @@ class DispatchEngine:
             DeviceOperated: self._on_device, OutageReported: self._on_outage_report, AmiMessage: self._on_ami,
             GeneratorConnected: self._on_generator, DispatcherAssigned: self._on_dispatcher_assign,
             FaultLocated: self._on_fault_located, SwitchingDone: self._on_switching_done,
-            SwitchRefused: self._on_switch_refused}
+            SwitchRefused: self._on_switch_refused, StepHeld: self._on_step_held,
+            StepReleased: self._on_step_released, StepMoved: self._on_step_moved}
+
+    def switch_state(self) -> tuple[np.ndarray, dict[str, int]]:
+        """What the engine believes of the MV network now: the nodes whose edge in is open (the
+        devices of open orders, the switches switching holds open) and the closed ties with the
+        customers each carries."""
+        if self.switchboard is None:
+            return self._mv_open_nodes(-1), {}
+        return self.switchboard.believed_open(self._mv_open_nodes(-1)), dict(self.switchboard.tie_load)
+
+    def step_of_job(self, job_id: str) -> PlannedStep | None:
+        """The switching step a switching job carries out."""
+        return self._step_of_job.get(job_id)
 
     @property
     def etr(self) -> dict[str, int]:
@@ -868,6 +885,43 @@ class DispatchEngine:
         out.extend(self._repairs_over(order, ev.t_s, "") if not self._live_jobs_of(order) else [])
         return out
 
+    def _on_step_held(self, ev: StepHeld) -> list[Decision]:
+        """A dispatcher holds a step; a crew on its way to it is called back."""
+        board = self._overridden(ev.step_id, "hold")
+        with _overriding():
+            called_off = board.hold(ev.step_id, ev.reason)
+        return self._cancel_step_jobs(called_off, ev.t_s)
+
+    def _on_step_released(self, ev: StepReleased) -> list[Decision]:
+        """A dispatcher releases a held step: it comes due when the steps it waits for are done."""
+        board = self._overridden(ev.step_id, "release")
+        with _overriding():
+            board.release(ev.step_id)
+        return self._run_switching(ev.t_s)
+
+    def _on_step_moved(self, ev: StepMoved) -> list[Decision]:
+        """A dispatcher has a step carried out before another (refused when unsafe); the other,
+        if a crew was on its way to it, waits now."""
+        board = self._overridden(ev.before, "move a step before")
+        self._overridden(ev.step_id, "move")
+        with _overriding():
+            waits = board.move_before(ev.step_id, ev.before, self._mv_open_nodes(-1))
+        out = self._cancel_step_jobs(waits, ev.t_s)
+        out.extend(self._run_switching(ev.t_s))
+        return out
+
+    def _overridden(self, step_id: int, what: str) -> Switchboard:
+        """The board, for a dispatcher's override of a step no crew is carrying out now."""
+        if self.switchboard is None:
+            raise EventError(f"cannot {what} switching step {step_id}: switching is off")
+        with _overriding():
+            ps = self.switchboard.open_step(step_id)
+        job = self.jobs.get(ps.job_id) if ps.status == StepStatus.DUE and ps.job_id else None
+        if job is not None and job.status == JobStatus.ON_SITE:
+            raise EventError(f"cannot {what} switching step {step_id} ({describe(ps)}): crew {job.crew_id} "
+                             f"is at the switch carrying it out")
+        return self.switchboard
+
     def _restore(self, order: WorkOrder, t_s: int, role: str) -> list[Decision]:
         """Nothing is left to do for the order: its customers are back (or advised). An order
         no crew had reached (its work came with the orders merged into it) is reached now, by
@@ -1405,3 +1459,12 @@ class DispatchEngine:
         while self._first_open < len(orders) and orders[self._first_open].status not in OPEN:
             self._first_open += 1
 
+
+
+@contextmanager
+def _overriding() -> Iterator[None]:
+    """A switchboard override whose refusal is the event's (it changed nothing)."""
+    try:
+        yield
+    except OverrideError as exc:
+        raise EventError(str(exc)) from None

@@ -201,6 +201,34 @@ class SwitchRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class StepHeld:
+    """A dispatcher holds switching step ``step_id`` (``reason``): it, and the steps after it,
+    wait until it is released; a crew on its way to it is called back."""
+
+    t_s: int
+    step_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepReleased:
+    """A dispatcher releases a held switching step."""
+
+    t_s: int
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepMoved:
+    """A dispatcher has switching step ``step_id`` carried out before step ``before`` of the
+    same work order (refused when that would be unsafe)."""
+
+    t_s: int
+    step_id: int
+    before: int
+
+
+@dataclass(frozen=True, slots=True)
 class OutageReported:
     """An outage is known below ``device_id`` (an outage record of a history), but nobody has
     been there: a first responder goes to find what operated."""
@@ -249,7 +277,8 @@ class ClockTick:
 Event = (CallReceived | PlannedOutageAnnounced | PlannedOutageChanged | PlannedOutageCancelled | ShiftStarted
          | ShiftEnded | CrewArrived | FirstResponseDone | RepairFinished | CrewReleased | CallbackMade
          | CallbackDone | OrderCancelled | CrewPosition | DeviceOperated | OutageReported | AmiMessage
-         | GeneratorConnected | DispatcherAssigned | ClockTick | FaultLocated | SwitchingDone | SwitchRefused)
+         | GeneratorConnected | DispatcherAssigned | ClockTick | FaultLocated | SwitchingDone | SwitchRefused
+         | StepHeld | StepReleased | StepMoved)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,11 @@ to, weighed by the customers each brings back. An isolate or restore step the fi
 carry out (it tripped on a fault nobody knew of, or was refused) is dropped with the isolate and
 restore steps after it: those customers wait for the repair; the return to normal still undoes
 what was done. A return-to-normal step that tripped waits for the next repair and is tried again.
+
+The dispatcher may override the plan: hold a step (it and the steps after it wait until it is
+released) or move one before another of the order's steps. A move that would let a step close
+onto a known fault, parallel two feeders or load a tie past its capacity, in the state where
+just the steps it waits for are done, is refused with the reason and changes nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from grid_model.network import Network
-from grid_model.switches import SwitchLayer
+from grid_model.network import Network, NodeKind
+from grid_model.switches import MvPart, SwitchLayer, Tie, mv_part, state_problems
 from grid_model.switching import Action, Phase, SwitchingError, SwitchStep, plan_switching
 
 
@@ -32,6 +37,10 @@ class SwitchingMode(StrEnum):
     OFF = "off"  # no switching: customers wait for the repair
     REMOTE = "remote"  # remote switches and ties only, from the trip's fault indicators
     FULL = "full"  # and manual switching once a crew has found the fault
+
+
+class OverrideError(ValueError):
+    """A dispatcher's hold, release or move the plan cannot take; the message says why."""
 
 
 class StepStatus(StrEnum):
@@ -52,6 +61,7 @@ class PlannedStep:
     after: tuple[int, ...]
     status: StepStatus = StepStatus.WAITING
     job_id: str = ""
+    hold: str = ""  # why the dispatcher holds it (empty: not held)
 
 
 class Switchboard:
@@ -66,11 +76,17 @@ class Switchboard:
         self._of_order: dict[str, list[int]] = {}
         self._released: set[int] = set()
         self._repairing: dict[int, int] = {}  # plan: the element whose repair it waits for
+        self._faults: dict[int, tuple[int, ...]] = {}  # plan: the faults it switches around
+        self._mv: MvPart | None = None  # built on a dispatcher's first move
         self._plans = 0
         self.open_switches: set[int] = set()
         self.reclosed: set[int] = set()
         self.tie_load: dict[str, int] = {}
         self._remote_at = {self._remote.switch_id[k]: k for k in self._remote.switch_points().tolist()}
+
+    def steps_of(self, order_id: str) -> list[PlannedStep]:
+        """The steps of an order's plans (with those of the orders folded into it)."""
+        return [self.steps[k] for k in self._of_order.get(order_id, [])]
 
     def remote_node_of(self, switch_id: str) -> int | None:
         """The node of a remote switch (one a fault indicator may name)."""
@@ -91,11 +107,23 @@ class Switchboard:
         base = len(self.steps)
         self._plans += 1
         self._repairing[self._plans] = repair
+        self._faults[self._plans] = self._section(plan.faults[0]) if remote else plan.faults
         for k, step in enumerate(plan.steps):
             after = tuple(base + a for a in step.after)
             self.steps.append(PlannedStep(base + k, order_id, self._plans, step, after))
         self._of_order.setdefault(order_id, []).extend(range(base, base + len(plan.steps)))
         return plan.customers_restored
+
+    def _section(self, top: int) -> tuple[int, ...]:
+        """Where a fault a remote plan switches around may lie: the MV nodes from the switch
+        whose indicator saw it (or the device) down to the next remote switches."""
+        sl = self.net.subtree(top)
+        below = np.flatnonzero(self._remote.switch[sl.start + 1:sl.stop]) + 1
+        cut = np.zeros(sl.stop - sl.start + 1, dtype=np.int64)
+        np.add.at(cut, below, 1)
+        np.add.at(cut, below + self.net.size[below + sl.start], -1)
+        mv = self.net.kind[sl.start:sl.stop] <= NodeKind.TRANSFORMER
+        return tuple((np.flatnonzero(mv & (np.cumsum(cut)[:-1] == 0)) + sl.start).tolist())
 
     def believed_open(self, open_nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """``open_nodes`` (the devices of open work orders) with the board's switching on top:
@@ -150,7 +178,7 @@ class Switchboard:
         """Steps that may be carried out now (and are not yet under way), marked due."""
         out = []
         for ps in self.steps:
-            if ps.status != StepStatus.WAITING:
+            if ps.status != StepStatus.WAITING or ps.hold:
                 continue
             if ps.step.phase == Phase.NORMAL and ps.plan_no not in self._released:
                 continue
@@ -217,13 +245,17 @@ class Switchboard:
         out = []
         dropped = {ps.step_id}
         ps.status = StepStatus.DROPPED
-        for other in self.steps[ps.step_id + 1:]:
-            if other.status in (StepStatus.WAITING, StepStatus.DUE) and other.step.phase != Phase.NORMAL \
-                    and set(other.after) & dropped:
-                dropped.add(other.step_id)
-                if other.status == StepStatus.DUE and other.job_id:
-                    out.append(other)
-                other.status = StepStatus.DROPPED
+        grew = True
+        while grew:  # to a fixpoint: a dispatcher's move may put a later step before an earlier one
+            grew = False
+            for other in self.steps:
+                if other.status in (StepStatus.WAITING, StepStatus.DUE) and other.step.phase != Phase.NORMAL \
+                        and set(other.after) & dropped:
+                    dropped.add(other.step_id)
+                    if other.status == StepStatus.DUE and other.job_id:
+                        out.append(other)
+                    other.status = StepStatus.DROPPED
+                    grew = True
         return out
 
     def tripped_again(self, device: int) -> None:
@@ -240,3 +272,167 @@ class Switchboard:
         """Whether the order has steps left (its return to normal keeps it open)."""
         return any(self.steps[k].status in (StepStatus.WAITING, StepStatus.DUE)
                    for k in self._of_order.get(order_id, []))
+
+    # -- the dispatcher's overrides ----------------------------------------------------
+    def open_step(self, step_id: int) -> PlannedStep:
+        """A step not yet carried out nor dropped; ``OverrideError`` naming it otherwise."""
+        if not 0 <= step_id < len(self.steps):
+            raise OverrideError(f"no switching step {step_id}")
+        ps = self.steps[step_id]
+        if ps.status in (StepStatus.DONE, StepStatus.DROPPED):
+            raise OverrideError(f"switching step {step_id} ({describe(ps)}) is {ps.status.value}")
+        return ps
+
+    def hold(self, step_id: int, reason: str) -> list[PlannedStep]:
+        """Hold a step: it, and the steps after it, wait until it is released. Returns it when
+        it had become a switching job (to be called off)."""
+        ps = self.open_step(step_id)
+        ps.hold = reason or "held by the dispatcher"
+        if ps.status == StepStatus.DUE:
+            ps.status = StepStatus.WAITING
+            return [ps] if ps.job_id else []
+        return []
+
+    def release(self, step_id: int) -> PlannedStep:
+        """Release a held step: it comes due when the steps it waits for are done."""
+        ps = self.open_step(step_id)
+        if not ps.hold:
+            raise OverrideError(f"switching step {step_id} ({describe(ps)}) is not held")
+        ps.hold = ""
+        return ps
+
+    def move_before(self, step_id: int, before: int, open_nodes: npt.NDArray[np.bool_]) -> list[PlannedStep]:
+        """Carry out step ``step_id`` before step ``before`` (both of one order, neither done):
+        ``before`` waits for it, and when it waited for ``before`` itself it waits for what
+        ``before`` waited for instead. Refused (``OverrideError``, nothing changed) when it
+        would make a step unsafe (see the module docstring) or a step wait for itself. Returns
+        ``before`` when it had become a switching job (to be called off: it waits now)."""
+        a, b = self.open_step(step_id), self.open_step(before)
+        if step_id == before:
+            raise OverrideError(f"switching step {step_id} cannot come before itself")
+        if a.order_id != b.order_id:
+            raise OverrideError(f"switching steps {step_id} and {before} belong to different work orders "
+                                f"({a.order_id}, {b.order_id})")
+        if (a.step.phase == Phase.NORMAL) != (b.step.phase == Phase.NORMAL):
+            raise OverrideError(f"step {step_id} ({describe(a)}) and step {before} ({describe(b)}): a "
+                                f"return-to-normal step waits for the repair, it cannot change places with "
+                                f"an isolate or restore step")
+        old = {ps.step_id: ps.after for ps in self.steps}
+        if step_id in _waits_for(before, old):
+            return []  # it comes before already
+        new = dict(old)
+        if before in a.after:
+            new[step_id] = tuple(sorted((set(a.after) - {before}) | set(b.after)))
+        new[before] = tuple(sorted(set(b.after) | {step_id}))
+        if before in _waits_for(step_id, new):
+            raise OverrideError(f"step {step_id} ({describe(a)}) waits for step {before} through other "
+                                f"steps: move those first")
+        problems = self._new_problems(old, new, open_nodes)
+        if problems:
+            k, problem = problems[0]
+            raise OverrideError(f"moving step {step_id} ({describe(a)}) before step {before} ({describe(b)}) "
+                                f"is unsafe: after step {k} ({describe(self.steps[k])}), {problem}")
+        a.after, b.after = new[step_id], new[before]
+        if b.status == StepStatus.DUE:
+            b.status = StepStatus.WAITING
+            return [b] if b.job_id else []
+        return []
+
+    def _new_problems(self, old: dict[int, tuple[int, ...]], new: dict[int, tuple[int, ...]],
+                      open_nodes: npt.NDArray[np.bool_]) -> list[tuple[int, str]]:
+        """The closing steps that the precedence ``new`` makes unsafe and ``old`` did not. A
+        step is checked right after the steps it waits for, and with each other step that need
+        not wait for it done too (with those that one waits for): two steps in either order."""
+        mv = self._mv_part()
+        faults = sorted({int(mv.index[f]) for p, fs in self._faults.items() if p not in self._released
+                         for f in fs})
+        base = mv.state(self.believed_open(open_nodes))
+        ties = {t.tie_id: mv.tie(t) for t in self.layer.ties if t.tie_id in self.tie_load}
+        live = [ps.step_id for ps in self.steps if ps.status not in (StepStatus.DONE, StepStatus.DROPPED)]
+        cache: dict[tuple[int, frozenset[int]], frozenset[str]] = {}
+
+        def problems(k: int, done: frozenset[int], after: dict[int, tuple[int, ...]]) -> frozenset[str]:
+            if (k, done) not in cache:
+                cache[k, done] = frozenset(self._problems(k, done, after, base, ties, faults))
+            return cache[k, done]
+
+        out: list[tuple[int, str]] = []
+        for k in live:
+            if self.steps[k].step.action != Action.CLOSE:
+                continue
+            for other in (-1, *live):
+                now, then = _done_before(k, other, new, live), _done_before(k, other, old, live)
+                if now is None or now == then:
+                    continue
+                worse = problems(k, now, new) - (problems(k, then, old) if then is not None else frozenset())
+                out.extend((k, p) for p in sorted(worse))
+        return out
+
+    def _mv_part(self) -> MvPart:
+        if self._mv is None:
+            self._mv = mv_part(self.net, self.layer.customers_below)
+        return self._mv
+
+    def _problems(self, k: int, done: frozenset[int], after: dict[int, tuple[int, ...]],
+                  base: npt.NDArray[np.bool_], ties: dict[str, Tie], faults: list[int]) -> list[str]:
+        """What step ``k`` makes unsafe, done right after the steps ``done`` (on the MV part)."""
+        mv = self._mv_part()
+        state, closed = base.copy(), dict(ties)
+        for j in _in_order(done, after):
+            _apply(self.steps[j].step, state, closed, mv)
+        before = set(state_problems(mv.net, self.layer, state, list(closed.values()), faults,
+                                    customers=mv.customers))
+        _apply(self.steps[k].step, state, closed, mv)
+        return [p for p in state_problems(mv.net, self.layer, state, list(closed.values()), faults,
+                                          customers=mv.customers) if p not in before]
+
+
+def describe(ps: PlannedStep) -> str:
+    """A step as a dispatcher reads it: ``close TIE-J5-K2``."""
+    return f"{ps.step.action} {ps.step.element_id}"
+
+
+def _waits_for(k: int, after: dict[int, tuple[int, ...]]) -> set[int]:
+    """The steps ``k`` waits for, directly or through others."""
+    out: set[int] = set()
+    todo = list(after[k])
+    while todo:
+        j = todo.pop()
+        if j not in out:
+            out.add(j)
+            todo.extend(after[j])
+    return out
+
+
+def _done_before(k: int, other: int, after: dict[int, tuple[int, ...]], live: list[int]
+                 ) -> frozenset[int] | None:
+    """The live steps done when step ``k`` is carried out right after ``other`` (-1: none) and
+    what each waits for; None when ``other`` waits for ``k``."""
+    done = _waits_for(k, after)
+    if other >= 0 and other != k:
+        if k in _waits_for(other, after):
+            return None
+        done |= _waits_for(other, after) | {other}
+    return frozenset(done & set(live))
+
+
+def _in_order(steps: frozenset[int] | set[int], after: dict[int, tuple[int, ...]]) -> list[int]:
+    """``steps`` in an order their precedence allows (lowest id first among those free)."""
+    out: list[int] = []
+    left = set(steps)
+    while left:
+        k = min(j for j in left if not set(after[j]) & left)
+        out.append(k)
+        left.discard(k)
+    return out
+
+
+def _apply(step: SwitchStep, state: npt.NDArray[np.bool_], closed: dict[str, Tie], mv: MvPart) -> None:
+    """A step on a state of the MV part."""
+    if step.tie is not None:
+        if step.action == Action.CLOSE:
+            closed[step.tie.tie_id] = mv.tie(step.tie)
+        else:
+            closed.pop(step.tie.tie_id, None)
+    else:
+        state[mv.index[step.node]] = step.action == Action.OPEN

@@ -35,7 +35,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.network import DeviceKind, Network, NodeKind, build_network
 
 SECTION_SHARE = 0.25
 REMOTE_SHARE = 0.30
@@ -184,10 +184,12 @@ def energised(net: Network, open_nodes: npt.NDArray[np.bool_],
 
 
 def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.bool_],
-                   closed_ties: list[Tie], faults: list[int]) -> list[str]:
+                   closed_ties: list[Tie], faults: list[int], *,
+                   customers: npt.NDArray[np.int64] | None = None) -> list[str]:
     """What is unsafe in a state: a faulted edge (the edge into a node of ``faults``) with
     supply, a loop (two feeders in parallel), a tie carrying more customers than it may (those
-    its dead end's side would lose without it)."""
+    its dead end's side would lose without it). ``customers``: each node's own customers
+    (default: one per customer node; the MV part of a network carries them on transformers)."""
     out = []
     n, labels = _components(net, open_nodes, closed_ties)
     fed = set(np.unique(labels[net.kind == NodeKind.SUBSTATION]).tolist())
@@ -203,7 +205,7 @@ def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.
     for comp in np.flatnonzero(edges_per >= nodes_per).tolist():
         out.append(f"a loop: {int(nodes_per[comp])} nodes joined by {int(edges_per[comp])} closed edges "
                    f"(feeders in parallel)")
-    customer = (net.kind == NodeKind.CUSTOMER).astype(np.int64)
+    customer = (net.kind == NodeKind.CUSTOMER).astype(np.int64) if customers is None else customers
     for t in closed_ties:
         _, side = _components(net, open_nodes, [u for u in closed_ties if u is not t])
         unfed = [end for end in (t.a, t.b)
@@ -215,3 +217,45 @@ def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.
             if carried > t.capacity:
                 out.append(f"tie {t.tie_id} carries {carried} customers, over its {t.capacity}")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class MvPart:
+    """The MV part of a network (substations down to the transformers): what switching acts
+    on, small enough to check many states fast. ``index`` maps a node of the whole network to
+    its node here (-1 below the transformers); ``customers`` are each transformer's."""
+
+    net: Network
+    index: npt.NDArray[np.int64]
+    customers: npt.NDArray[np.int64]
+
+    def tie(self, t: Tie) -> Tie:
+        return Tie(t.tie_id, int(self.index[t.a]), int(self.index[t.b]), t.remote, t.capacity)
+
+    def state(self, open_nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """An open-nodes mask of the whole network, on the MV part."""
+        out = np.zeros(self.net.n_nodes, dtype=bool)
+        mv = self.index >= 0
+        out[self.index[mv]] = open_nodes[mv]
+        return out
+
+
+def mv_part(net: Network, customers_below: npt.NDArray[np.int64]) -> MvPart:
+    """The network's MV part (see ``MvPart``)."""
+    keep = np.flatnonzero(net.kind <= NodeKind.TRANSFORMER)
+    pos = np.full(net.n_nodes, -1, dtype=np.int64)
+    pos[keep] = np.arange(len(keep))
+    parent = net.parent[keep]
+    part = build_network(node_id=[net.node_id[k] for k in keep.tolist()], kind=net.kind[keep],
+                         parent=np.where(parent >= 0, pos[np.maximum(parent, 0)], -1),
+                         x_m=net.x_m[keep], y_m=net.y_m[keep], device=net.device[keep],
+                         device_id=[net.device_id[k] for k in keep.tolist()],
+                         construction=net.construction[keep], length_m=net.length_m[keep],
+                         area=net.area[keep])
+    at = part.index_of()
+    index = np.full(net.n_nodes, -1, dtype=np.int64)
+    index[keep] = [at[net.node_id[k]] for k in keep.tolist()]
+    customers = np.zeros(part.n_nodes, dtype=np.int64)
+    transformers = keep[net.kind[keep] == NodeKind.TRANSFORMER]
+    customers[index[transformers]] = customers_below[transformers]
+    return MvPart(part, index, customers)

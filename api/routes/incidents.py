@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from api.deps import Dispatcher, Live, Who
 from api.errors import ERRORS
 from api.schemas import DeviceReportIn
-from api.views import known_device
+from api.views import known_device, verdict
 
 router = APIRouter(tags=["incidents"])
 
@@ -35,7 +35,14 @@ def list_incidents(who: Who, lv: Live, open_only: bool = True) -> list[dict[str,
 @router.post("/v1/device-reports", status_code=201, responses=ERRORS)
 async def device_report(body: DeviceReportIn, who: Dispatcher, lv: Live) -> dict[str, Any]:
     """A protective device reported open (SCADA, or a field report of a blown fuse): an
-    incident at the device for certain."""
+    incident at the device for certain. ``indicators``: the remote switches whose fault
+    passage indicators saw the fault (with switching on, the faulted section is switched
+    around at once); they must lie below the device on one path, else 409 naming the one."""
     known_device(lv, body.device_id)
-    logged = await asyncio.wrap_future(lv.enqueue("device", {"device_id": body.device_id}))
+    payload: dict[str, Any] = {"device_id": body.device_id}
+    if body.indicators:
+        payload["indicators"] = list(body.indicators)
+    logged = await asyncio.wrap_future(lv.enqueue("device", payload, wait=bool(body.indicators)))
+    if body.indicators:  # the engine may refuse them: wait for its verdict
+        await asyncio.to_thread(verdict, logged)
     return {"device_id": body.device_id, "seq": logged.seq, "t_s": logged.t_s}

@@ -1,5 +1,5 @@
 """The pages (the dispatcher's map, the API docs) and the map's layers: the offline base layer,
-the dark areas and the critical customers."""
+the dark areas, the switches and ties with their state, and the critical customers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import Live, Run, Who
 from api.errors import ERRORS
-from api.map_layers import base_layer, outage_areas
+from api.map_layers import base_layer, outage_areas, switch_states
 from dispatch.orders import OPEN
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -44,6 +44,17 @@ def map_outages(who: Who, lv: Live) -> dict[str, Any]:
     with lv.lock:
         open_orders = [(o.order_id, o.node_idx) for o in lv.engine.orders.values() if o.status in OPEN]
     return outage_areas(lv.region, open_orders)
+
+
+@router.get("/v1/map/switches", responses=ERRORS)
+def map_switches(who: Who, lv: Live) -> dict[str, Any]:
+    """The switches and ties as the control room believes them now (empty with switching off):
+    open or closed, and whether off their normal state."""
+    with lv.lock:
+        if lv.switches is None or lv.engine.switchboard is None:
+            return {"type": "FeatureCollection", "features": []}
+        open_nodes, tie_load = lv.engine.switch_state()
+    return switch_states(lv.region, lv.switches, open_nodes, tie_load)
 
 
 CELL_DEG = 0.05  # life-support registrants are shown to non-dispatchers per cell of about 5 km

@@ -1,6 +1,7 @@
-"""Work orders: listed and read with their version and jobs, stepped through their life
-(``status``), a first responder's findings (``first-response``), and sent a chosen crew
-(``assignment``); every update names the version it read (If-Match)."""
+"""Work orders: listed and read with their version, jobs and switching steps, stepped through
+their life (``status``), a first responder's findings (``first-response``), the faults a repair
+crew's patrol found (``faults-found``), and sent a chosen crew (``assignment``); every update
+names the version it read (If-Match)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api.auth import Principal
 from api.deps import Dispatcher, IfMatch, Live, PathId, Who, allow
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
-from api.schemas import AssignmentIn, FirstResponseIn, StatusChange, WorkOrderOut
+from api.schemas import AssignmentIn, FaultsFoundIn, FirstResponseIn, StatusChange, WorkOrderOut
 from api.views import apply, crew_job, expect, find_crew, find_order, order_out
 from dispatch.jobs import Job, JobKind
 from dispatch.orders import OPEN, OrderStatus
@@ -69,18 +70,23 @@ def _crew_and_job(lv: LiveDispatch, who: Principal, order_id: str, crew_id: str 
             raise ApiError(403, f"work order {order_id} is not crew {crew}'s")
         raise ApiError(409, f"crew {crew} is on no job of work order {order_id}")
     if kind is not None and job.kind != kind:
-        raise ApiError(409, f"crew {crew} is on the {job.kind.value} job {job.job_id}: "
-                            + ("report a first response with its findings (first-response)"
-                               if job.kind == JobKind.FIRST_RESPONSE else "it has no first-response report"))
+        raise ApiError(409, f"crew {crew} is on the {job.kind.value} job {job.job_id}: {_REPORT[job.kind]}")
     return crew, job
+
+
+_REPORT = {JobKind.FIRST_RESPONSE: "report a first response with its findings (first-response)",
+           JobKind.REPAIR: "report it repaired (status repaired) or the faults its patrol found "
+                           "(faults-found)",
+           JobKind.SWITCHING: "report the switch operated (status switched)"}
 
 
 @router.post("/v1/work-orders/{order_id}/status", response_model=WorkOrderOut, responses=ERRORS)
 def change_status(order_id: PathId, body: StatusChange, who: Who, lv: Live, response: Response,
                   if_match: IfMatch = None) -> WorkOrderOut:
-    """A crew reports arriving at its job of the order (``on_site``) or the repair of its
-    repair job (``repaired``); a dispatcher records the callbacks (``callback_done``) or cancels."""
-    crew_steps = body.status in ("on_site", "repaired")
+    """A crew reports arriving at its job of the order (``on_site``), the repair of its
+    repair job (``repaired``) or the switch of its switching job operated (``switched``); a
+    dispatcher records the callbacks (``callback_done``) or cancels."""
+    crew_steps = body.status in ("on_site", "repaired", "switched")
     allow(who, *(("crew", "dispatcher") if crew_steps else ("dispatcher",)))
     with lv.lock:
         find_order(lv, order_id)
@@ -93,6 +99,9 @@ def change_status(order_id: PathId, body: StatusChange, who: Who, lv: Live, resp
             crew_id, job = _crew_and_job(lv, who, order_id, body.crew_id, JobKind.REPAIR)
             kind, payload = "repaired", {"crew_id": crew_id, "job_id": job.job_id,
                                          "restored_nodes": [job.node_idx]}
+        elif body.status == "switched":
+            crew_id, job = _crew_and_job(lv, who, order_id, body.crew_id, JobKind.SWITCHING)
+            kind, payload = "switching_done", {"crew_id": crew_id, "job_id": job.job_id}
         elif body.status == "callback_done":
             kind, payload = "callback_done", {"order_id": order_id}
         else:
@@ -114,6 +123,21 @@ def first_response(order_id: PathId, body: FirstResponseIn, who: Who, lv: Live, 
                  "fixed": f.fixed, "customer_side": f.customer_side} for f in body.findings]
     payload = {"crew_id": crew_id, "job_id": job.job_id, "findings": findings, "expect": expected}
     return _apply_and_answer(lv, "first_response", payload, order_id, response)
+
+
+@router.post("/v1/work-orders/{order_id}/faults-found", response_model=WorkOrderOut, responses=ERRORS)
+def faults_found(order_id: PathId, body: FaultsFoundIn, who: Who, lv: Live, response: Response,
+                 if_match: IfMatch = None) -> WorkOrderOut:
+    """A crew on site of the repair of an operated MV device has patrolled the line below it:
+    where the faults are. With full switching the control room switches around them (manual
+    switches and ties too); the steps come back in the order's ``switching``."""
+    allow(who, "crew", "dispatcher")
+    with lv.lock:
+        expected = expect(if_match, f"work order {order_id}", order_id=order_id)
+        crew_id, job = _crew_and_job(lv, who, order_id, body.crew_id, JobKind.REPAIR)
+    payload = {"crew_id": crew_id, "job_id": job.job_id, "element_ids": list(body.element_ids),
+               "expect": expected}
+    return _apply_and_answer(lv, "fault_located", payload, order_id, response)
 
 
 @router.post("/v1/work-orders/{order_id}/assignment", response_model=WorkOrderOut, responses=ERRORS)

@@ -1,15 +1,18 @@
 """The switchboard on the two hand-built feeders: a plan's steps come due in order, remote and
 manual alike; a plan's return to normal waits for the MV repair below its element and for a
 later plan's; a step that did not hold drops the steps after it but not the return to normal,
-which is tried again after the next repair; an order folded into another takes its plans."""
+which is tried again after the next repair; an order folded into another takes its plans. A
+dispatcher's hold keeps a step and those after it waiting; a move is refused, naming why, when a
+step could then close onto the fault or parallel the feeders in any order the plan allows."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import pytest
 
-from dispatch.switchboard import StepStatus, Switchboard, SwitchingMode
+from dispatch.switchboard import OverrideError, StepStatus, Switchboard, SwitchingMode
 from grid_model.switches import SwitchLayer
 from grid_model.switching import Action, Phase
 from tests.grid_model.two_feeders import two_feeders
@@ -98,3 +101,71 @@ def test_a_device_closed_by_one_plan_and_opened_by_another_is_closed_again() -> 
     normal = dataclasses.replace(reopen.step, action=Action.CLOSE, phase=Phase.NORMAL)
     close = dataclasses.replace(reopen, step=normal)
     assert not board.moot(close)
+
+
+def _planned() -> tuple[Switchboard, dict[str, int], np.ndarray]:
+    """The J3 plan: 0 open SW-J2, 1 close CB-A (after 0), 2 open SW-J4, 3 close the tie (after
+    2); back to normal: 4 close SW-J2, 5 open the tie, 6 close SW-J4 (after 5)."""
+    board, idx, _ = _board()
+    state = _open_a(board, idx)
+    board.plan("W1", idx["J3"], state, remote=False, repair=idx["A"])
+    return board, idx, state
+
+
+def test_a_held_step_and_the_steps_after_it_wait_until_it_is_released() -> None:
+    board, _, _ = _planned()
+    assert board.hold(3, "crew working near J5") == [] and board.steps[3].hold == "crew working near J5"
+    assert _carry_out(board) == ["open SW-J2", "open SW-J4", "close CB-A"]
+    board.release(3)
+    assert _carry_out(board) == ["close TIE-J5-K2"]
+    with pytest.raises(OverrideError, match=r"step 3 \(close TIE-J5-K2\) is done"):
+        board.hold(3, "")
+    with pytest.raises(OverrideError, match="not held"):
+        board.release(4)
+    with pytest.raises(OverrideError, match="no switching step 99"):
+        board.hold(99, "")
+
+
+def test_holding_a_step_under_way_calls_its_job_off() -> None:
+    board, _, _ = _planned()
+    (first, _) = board.due()
+    first.job_id = "W1-S1"
+    assert board.hold(first.step_id, "") == [first] and first.status == StepStatus.WAITING
+    assert first.hold == "held by the dispatcher"
+
+
+def test_a_safe_move_changes_the_order_the_steps_come_due_in() -> None:
+    board, _, state = _planned()
+    assert board.move_before(2, 0, state) == []
+    assert _carry_out(board) == ["open SW-J4", "open SW-J2", "close TIE-J5-K2", "close CB-A"]
+
+
+def test_a_move_that_would_close_onto_the_fault_is_refused_and_changes_nothing() -> None:
+    board, _, state = _planned()
+    before = [(ps.after, ps.status) for ps in board.steps]
+    unsafe = r"step 3 \(close TIE-J5-K2\) before step 2 \(open SW-J4\) is unsafe: "
+    with pytest.raises(OverrideError, match=unsafe + r"after step 3 \(close TIE-J5-K2\), fault at J3 is fed"):
+        board.move_before(3, 2, state)
+    with pytest.raises(OverrideError, match=r"after step 1 \(close CB-A\), fault at J3 is fed"):
+        board.move_before(1, 0, state)
+    assert [(ps.after, ps.status) for ps in board.steps] == before
+
+
+def test_a_move_that_lets_two_steps_parallel_the_feeders_in_some_order_is_refused() -> None:
+    """Closing SW-J4 before the tie opens: alone it is safe, but SW-J2 may close meanwhile
+    (nothing orders the two), and then the two feeders run in parallel through the tie."""
+    board, _, state = _planned()
+    _carry_out(board)
+    board.release_repaired("W1", set())
+    with pytest.raises(OverrideError, match=r"after step 4 \(close SW-J2\), a loop"):
+        board.move_before(6, 5, state)
+
+
+def test_moves_the_plan_cannot_take_are_refused_naming_why() -> None:
+    board, idx, state = _planned()
+    board.plan("W2", idx["J3"], state, remote=False, repair=idx["A"])
+    for step_id, before, why in [(0, 0, "before itself"), (0, 7, "different work orders"),
+                                 (3, 4, "return-to-normal step waits for the repair")]:
+        with pytest.raises(OverrideError, match=why):
+            board.move_before(step_id, before, state)
+    assert board.move_before(0, 1, state) == []  # it comes before already: nothing to do
