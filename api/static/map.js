@@ -1,6 +1,6 @@
 // The dispatcher's map: outage areas, open work orders coloured by state and time to breach,
-// crews with their planned routes, critical customers out, KPIs, and reassignment for
-// dispatchers. Everything comes from the same API any client uses; nothing from the internet.
+// crews with their planned routes, switches and ties with their state, critical customers out,
+// KPIs, and for dispatchers reassignment and the hold and release of switching steps. Everything comes from the same API any client uses; nothing from the internet.
 "use strict";
 
 const TEXT = {
@@ -17,6 +17,11 @@ const TEXT = {
     crew_of: "crew", none: "none", reassigned: "Sent", failed: "Not done", live: "live", updated: "updated",
     statuses: { new: "waiting", assigned: "assigned", en_route: "on its way", on_site: "on site" },
     areas: { urban: "urban", rural: "rural", remote: "remote mountain" },
+    switching: "Switching", hold: "Hold", release: "Release", held: "held", sw_open: "switch open (off normal)",
+    sw_closed: "switch closed", tie_closed: "tie closed (feeding a neighbour)",
+    phases: { isolate: "isolate", restore: "restore", normal: "back to normal" },
+    step_status: { waiting: "waiting", due: "due", done: "done", dropped: "dropped" },
+    actions: { open: "open", close: "close" }, remote: "remote", manual: "manual",
   },
   zh: {
     title: "停电抢修调度", token: "访问令牌", sign_in: "登录", now: "当前",
@@ -31,6 +36,11 @@ const TEXT = {
     crew_of: "班组", none: "无", reassigned: "已派遣", failed: "未完成", live: "实时", updated: "更新于",
     statuses: { new: "待派工", assigned: "已派工", en_route: "在途", on_site: "到场" },
     areas: { urban: "城区", rural: "农村", remote: "偏远山区" },
+    switching: "倒闸操作", hold: "暂停", release: "恢复", held: "已暂停", sw_open: "开关断开（非正常方式）",
+    sw_closed: "开关合上", tie_closed: "联络开关合上（邻线转供）",
+    phases: { isolate: "隔离", restore: "恢复供电", normal: "恢复正常方式" },
+    step_status: { waiting: "等待", due: "待执行", done: "已执行", dropped: "取消" },
+    actions: { open: "拉开", close: "合上" }, remote: "遥控", manual: "现场",
   },
 };
 const AREAS = { urban: "#f4d6a0", rural: "#d8ebc4", remote: "#c9dbe8" };
@@ -40,7 +50,7 @@ const STATUS_COLOUR = { new: "#d62728", assigned: "#ff7f0e", en_route: "#ff7f0e"
 let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
 let token = sessionStorage.getItem("token") || "";
 let me = null;
-let map, outageLayer, orderLayer, crewLayer, routeLayer, criticalLayer;
+let map, outageLayer, orderLayer, crewLayer, routeLayer, criticalLayer, switchLayer;
 let orders = new Map();
 let crews = [];
 let clock = 0;
@@ -102,6 +112,7 @@ async function start() {
   base.depots.forEach((d) => L.circleMarker([d.lat, d.lon], { radius: 3, color: "#333", weight: 1, fillOpacity: 1,
     className: "depot-marker" }).bindTooltip(d.name).addTo(map));
   outageLayer = L.layerGroup().addTo(map);
+  switchLayer = L.layerGroup().addTo(map);
   criticalLayer = L.layerGroup().addTo(map);
   routeLayer = L.layerGroup().addTo(map);
   orderLayer = L.layerGroup().addTo(map);
@@ -115,9 +126,9 @@ function minutesToBreach(order) {
 }
 
 async function refresh() {
-  const [orderList, crewList, kpis, critical, outages] = await Promise.all([
+  const [orderList, crewList, kpis, critical, outages, switches] = await Promise.all([
     api("/v1/work-orders?open_only=true&limit=10000"), api("/v1/crews"), api("/v1/kpis"), api("/v1/map/critical"),
-    api("/v1/map/outages"),
+    api("/v1/map/outages"), api("/v1/map/switches"),
   ]);
   clock = kpis.body.clock_s ?? 0;
   orders = new Map(orderList.body.map((o) => [o.order_id, o]));
@@ -125,6 +136,7 @@ async function refresh() {
   outageLayer.clearLayers();
   L.geoJSON(outages.body, { style: { color: "#7a1f1f", weight: 1, fillColor: "#d62728", fillOpacity: 0.25,
     className: "outage-area" }, interactive: false }).addTo(outageLayer);
+  drawSwitches(switches.body);
   orderLayer.clearLayers();
   for (const o of orders.values()) {
     const left = o.arrived_s === null ? minutesToBreach(o) : Infinity;
@@ -161,6 +173,24 @@ async function refresh() {
   $("live").textContent = `${t("updated")} ${new Date().toLocaleTimeString()}`;
 }
 
+function drawSwitches(collection) {
+  // a switch open off its normal state is red, a closed one grey; a tie closed to feed a
+  // neighbour's section is a solid orange line, an open one a faint dashed line
+  switchLayer.clearLayers();
+  L.geoJSON(collection, {
+    style: (f) => (f.geometry.type === "Point" ? {} : f.properties.state === "closed"  // points: pointToLayer's
+      ? { color: "#ff7f0e", weight: 3, opacity: 0.9, className: "tie-line closed" }
+      : { color: "#8893a0", weight: 1, opacity: 0.6, dashArray: "2 4", className: "tie-line open" }),
+    pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+      radius: f.properties.off_normal ? 5 : 3, weight: 1, color: "#333", fillOpacity: 1,
+      fillColor: f.properties.off_normal ? "#d62728" : "#bbbbbb",
+      className: `switch-marker ${f.properties.state}${f.properties.off_normal ? " off-normal" : ""}`,
+    }),
+    onEachFeature: (f, layer) => layer.bindTooltip(`${f.properties.switch_id} · ${f.properties.state}` +
+      ` · ${f.properties.remote ? t("remote") : t("manual")}`),
+  }).addTo(switchLayer);
+}
+
 function renderPanel() {
   $("count-orders").textContent = orders.size;
   $("count-crews").textContent = crews.length;
@@ -191,6 +221,7 @@ function selectOrder(orderId) {
     `${t("due")}: ${minutesToBreach(o)} ${t("min")}`,
   ];
   lines.forEach((text) => { const p = document.createElement("p"); p.textContent = text; $("order-detail").append(p); });
+  renderSteps(o);
   const canSend = me && me.role === "dispatcher" && ["new", "assigned", "en_route"].includes(o.status);
   $("reassign").hidden = !canSend;
   if (canSend) {
@@ -199,6 +230,41 @@ function selectOrder(orderId) {
     $("crew-select").replaceChildren(...options.map((c) => new Option(`${c.crew_id} (${c.status})`, c.crew_id)));
   }
   map.panTo([o.lat, o.lon]);
+}
+
+function renderSteps(o) {
+  // the order's switching steps; a dispatcher holds or releases one not yet carried out
+  $("steps-title").hidden = !o.switching.length;
+  $("steps").replaceChildren(...o.switching.map((s) => {
+    const li = document.createElement("li");
+    li.dataset.step = s.step_id;
+    li.className = `step ${s.status}${s.held ? " held" : ""}`;
+    li.textContent = `${s.step_id} · ${TEXT[lang].actions[s.action]} ${s.element_id} · ${TEXT[lang].phases[s.phase]}` +
+      ` · ${s.remote ? t("remote") : t("manual")} · ${TEXT[lang].step_status[s.status]}` +
+      (s.held ? ` (${t("held")})` : "") + (s.crew_id ? ` · ${t("crew_of")} ${s.crew_id}` : "");
+    if (me && me.role === "dispatcher" && ["waiting", "due"].includes(s.status)) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = s.held ? t("release") : t("hold");
+      button.addEventListener("click", () => steerStep(s));
+      li.append(" ", button);
+    }
+    return li;
+  }));
+}
+
+async function steerStep(step) {
+  const what = step.held ? "release" : "hold";
+  try {
+    const body = what === "hold" ? { body: JSON.stringify({ reason: "held from the map" }) } : {};
+    await api(`/v1/switching/${step.step_id}/${what}`, {
+      method: "POST", ...body, headers: { "Content-Type": "application/json", "If-Match": `"${step.version}"` },
+    });
+    $("reassign-result").textContent = `${t(what)}: ${step.step_id}`;
+  } catch (err) {
+    $("reassign-result").textContent = `${t("failed")}: ${err.message}`;
+  }
+  await refresh();
 }
 
 async function reassign(event) {

@@ -1,7 +1,9 @@
 """The dispatcher's map in a real browser (headless Chromium driven by Playwright): the orders
 and crews drawn match the API's counts, a dispatcher reassigns an order through the page and
-the API shows it, the labels switch to Chinese; with ``serve --demo`` an anonymous visitor
-watches the default storm read-only. Screenshots are kept as test artifacts."""
+the API shows it, the labels switch to Chinese; on a server that switches, the switches and ties
+are drawn with their state and a dispatcher holds and releases a switching step from the page;
+with ``serve --demo`` an anonymous visitor watches the default storm read-only. Screenshots are
+kept as test artifacts."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from api.app import create_app
 from api.server_process import free_port, server_env, start_server
 from grid_model.region import Region
+from tests.api.conftest import issue_tokens, make_settings, served
+from tests.api.test_switching import breaker_fault
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -120,6 +125,47 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
     assert errors == []
 
 
+def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
+        tmp_path: Path, region: Region) -> None:
+    _need_chromium()
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", switching="full")
+    tokens = issue_tokens(settings)
+    h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
+    device_id, _, flagged = breaker_fault(region)
+    with served(create_app(settings, region=region)) as base:
+        httpx.post(f"{base}/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
+                   headers=h).raise_for_status()
+        for _ in range(200):
+            orders = httpx.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
+            if orders and orders[0]["switching"]:
+                break
+            time.sleep(0.05)
+        (order,) = orders
+        shown = httpx.get(f"{base}/v1/map/switches", headers=h).json()["features"]
+        off_normal = sum(f["geometry"]["type"] == "Point" and f["properties"]["off_normal"] for f in shown)
+        points = sum(f["geometry"]["type"] == "Point" for f in shown)
+        assert off_normal >= 1
+        step = next(s for s in order["switching"] if s["status"] == "waiting")
+        with _page("en-US") as (page, errors):
+            page.goto(base + "/")
+            page.fill("#token", tokens["dispatcher"])
+            page.click("#login-form button")
+            _wait_until(page, f"document.querySelectorAll('path.switch-marker').length === {points}")
+            assert page.locator("path.switch-marker.off-normal").count() == off_normal
+            assert page.locator("path.tie-line").count() == len(shown) - points
+            page.click("path.order-marker")
+            page.wait_for_selector(f"#steps li[data-step='{step['step_id']}'] button:has-text('Hold')")
+            page.click(f"#steps li[data-step='{step['step_id']}'] button")
+            page.wait_for_selector(f"#steps li.held[data-step='{step['step_id']}']")
+            assert httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
+            page.click(f"#steps li[data-step='{step['step_id']}'] button:has-text('Release')")
+            page.wait_for_selector(f"#steps li[data-step='{step['step_id']}']:not(.held)")
+            assert not httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "map-switching.png"))
+        assert errors == []
+
+
 def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> None:
     _need_chromium()
     env = server_env("")
@@ -145,6 +191,8 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
                 raise AssertionError(f"page shows {drawn} orders, the API {api_open}")
             page.click("#breach li >> nth=0")
             assert page.locator("#reassign").is_hidden()  # a reader cannot send crews
+            assert page.locator("path.switch-marker").count() > 0  # the demo switches (full)
+            assert page.locator("#steps button").count() == 0  # a reader cannot hold steps
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "map-demo.png"))
         assert errors == []

@@ -8,6 +8,7 @@ wrong."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ def api_switching(tmp_path: Path, database_url: str, region: Region) -> Iterator
         yield Api(client, tokens, region, settings)
 
 
-def _breaker_fault(region: Region) -> tuple[str, str, list[str]]:
+def breaker_fault(region: Region) -> tuple[str, str, list[str]]:
     """A feeder-breaker fault whose full plan closes a tie after opening a manual switch: the
     breaker's device id, the faulted element, and the remote switches between them (what
     SCADA's fault indicators report)."""
@@ -80,7 +81,7 @@ def _report(api: Api, oid: str, what: str, body: dict[str, Any]) -> Any:
 def test_a_trip_and_a_patrol_switch_the_section_around_and_the_dispatcher_steers_the_steps(
         api_switching: Api) -> None:
     api = api_switching
-    device_id, fault, flagged = _breaker_fault(api.region)
+    device_id, fault, flagged = breaker_fault(api.region)
     h = api.as_("dispatcher")
     r = api.client.post("/v1/device-reports", json={"device_id": device_id, "indicators": ["SW-NOWHERE"]},
                         headers=h)
@@ -160,7 +161,7 @@ def test_switching_requests_the_server_cannot_take_are_refused_naming_why(api_sw
     assert r.status_code == 404 and "no switching step 7" in r.json()["error"]
     assert api.client.post("/v1/switching/7/hold", json={}, headers=h).status_code == 404
     assert api.client.post("/v1/switching/x/hold", json={}, headers=h).status_code == 422
-    device_id, _, flagged = _breaker_fault(api.region)
+    device_id, _, flagged = breaker_fault(api.region)
     assert api.client.post("/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
                            headers=h).status_code == 201
     steps = _until(api, "/v1/switching", lambda ss: bool(ss))
@@ -187,3 +188,16 @@ def test_a_server_without_switching_has_no_steps(api: Api) -> None:
     r = api.client.get("/v1/switching/0", headers=h)
     assert r.status_code == 404 and "switching is off" in r.json()["error"]
     assert api.client.get("/v1/map/switches", headers=h).json()["features"] == []
+
+
+def test_a_store_is_served_with_the_switching_its_log_was_written_with(tmp_path: Path,
+                                                                      region: Region) -> None:
+    """The log folds the same way only with the same switching: another choice is refused at
+    start, naming the one to use."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", switching="full")
+    issue_tokens(settings)
+    with TestClient(create_app(settings, region=region)) as client:
+        assert client.get("/readyz").status_code == 200
+    with pytest.raises(ValueError, match="written with switching full; serve it with --switching full"), \
+            TestClient(create_app(dataclasses.replace(settings, switching="off"), region=region)):
+        pass
