@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model.network import Network, NodeKind
-from grid_model.switches import MvPart, SwitchLayer, Tie, mv_part, state_problems
+from grid_model.switches import MvPart, SwitchLayer, Tie, energised, mv_part, state_problems
 from grid_model.switching import Action, Phase, SwitchingError, SwitchStep, plan_switching
 
 
@@ -77,7 +77,8 @@ class Switchboard:
         self._released: set[int] = set()
         self._repairing: dict[int, int] = {}  # plan: the element whose repair it waits for
         self._faults: dict[int, tuple[int, ...]] = {}  # plan: the faults it switches around
-        self._mv: MvPart | None = None  # built on a dispatcher's first move
+        self._mv: MvPart | None = None  # built on a dispatcher's first move or the first question of supply
+        self._fed: tuple[int, npt.NDArray[np.bool_]] | None = None  # (state's hash, what it feeds)
         self._plans = 0
         self.open_switches: set[int] = set()
         self.reclosed: set[int] = set()
@@ -124,6 +125,17 @@ class Switchboard:
         np.add.at(cut, below + self.net.size[below + sl.start], -1)
         mv = self.net.kind[sl.start:sl.stop] <= NodeKind.TRANSFORMER
         return tuple((np.flatnonzero(mv & (np.cumsum(cut)[:-1] == 0)) + sl.start).tolist())
+
+    def fed(self, open_nodes: npt.NDArray[np.bool_]) -> tuple[MvPart, npt.NDArray[np.bool_]]:
+        """The MV nodes with supply as the board believes the switches now (``open_nodes``:
+        the devices of open orders), on the MV part; worked out again only when that changes."""
+        mv = self._mv_part()
+        state = self.believed_open(open_nodes)
+        key = hash((state.tobytes(), tuple(sorted(self.tie_load))))
+        if self._fed is None or self._fed[0] != key:
+            ties = [mv.tie(t) for t in self.layer.ties if t.tie_id in self.tie_load]
+            self._fed = key, energised(mv.net, mv.state(state), ties)
+        return mv, self._fed[1]
 
     def believed_open(self, open_nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """``open_nodes`` (the devices of open work orders) with the board's switching on top:

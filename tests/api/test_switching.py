@@ -201,3 +201,28 @@ def test_a_store_is_served_with_the_switching_its_log_was_written_with(tmp_path:
     with pytest.raises(ValueError, match="written with switching full; serve it with --switching full"), \
             TestClient(create_app(dataclasses.replace(settings, switching="off"), region=region)):
         pass
+
+
+def test_a_customer_brought_back_by_switching_is_no_longer_told_of_an_outage(api_switching: Api) -> None:
+    """Per section: after the trip's remote switching, a customer above the isolated section is
+    back (no outage, no ETR), one inside it still waits for the repair's ETR."""
+    api = api_switching
+    net = api.region.network
+    device_id, _, flagged = breaker_fault(api.region)
+    h = api.as_("dispatcher")
+    assert api.client.post("/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
+                           headers=h).status_code == 201
+    order = _until(api, "/v1/work-orders", lambda os: os and os[0]["etr_s"] is not None)[0]
+    opened = next(s["element_id"] for s in order["switching"]
+                  if s["action"] == "open" and s["status"] == "done")
+    cut = place_switches(net).switch_id.index(opened)
+    breaker = net.device_id.index(device_id)
+    customers = api.region.customers
+    below = [(str(c), int(n)) for c, n in zip(customers["customer_id"], customers["node_idx"], strict=True)
+             if net.is_ancestor(breaker, int(n))]
+    back = next(c for c, n in below if not net.is_ancestor(cut, n))
+    dark = next(c for c, n in below if net.is_ancestor(cut, n))
+    assert api.client.get(f"/v1/customers/{back}/outage", headers=h).json() == {
+        "customer_id": back, "out": False, "etr_s": None, "etr": None}
+    outage = api.client.get(f"/v1/customers/{dark}/outage", headers=h).json()
+    assert outage["out"] and outage["etr_s"] == order["etr_s"]
