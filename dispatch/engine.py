@@ -317,27 +317,27 @@ class DispatchEngine:
         return [c for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB for c in job.team]
 
     def customer_etr(self, customer_id: str) -> int | None:
-        """The ETR of a customer behind an open order, or None when none covers it or switching
-        has brought its section back (fed over a tie or from upstream before the repair)."""
+        """The ETR of a customer held dark by an open order (``dark_holder``), or None."""
         node = self.resolver.customer_node(customer_id)
-        if node is None:
-            return None
-        holder = self.holder(node)
-        if holder is None or self._back_by_switching(node, self.orders[holder]):
-            return None
-        return self.etrs.current.get(holder)
+        holder = self.dark_holder(node) if node is not None else None
+        return None if holder is None else self.etrs.current.get(holder.order_id)
 
-    def _back_by_switching(self, node: int, holder: WorkOrder) -> bool:
-        """Whether the MV outage of ``holder`` no longer darkens ``node``: the switching done
-        feeds the node's transformer (an LV outage nearer the node holds it dark whatever)."""
+    def dark_holder(self, node: int) -> WorkOrder | None:
+        """The open order holding ``node`` dark: the nearest above it, unless switching has
+        brought the node back (its transformer fed over a tie, or from upstream once the
+        faulted section is cut out; an LV outage nearer the node holds it dark whatever)."""
+        holder_id = self.holder(node)
+        if holder_id is None:
+            return None
+        holder = self.orders[holder_id]
         board = self.switchboard
         if board is None or not board.steps or self.net.kind[holder.node_idx] > NodeKind.MV_NODE:
-            return False
+            return holder
         supply = next(n for n in self.net.path_up(node) if self.net.kind[n] <= NodeKind.TRANSFORMER)
         if not self.net.is_ancestor(holder.node_idx, supply):
-            return False
+            return holder
         mv, fed = board.fed(self._mv_open_nodes(-1))
-        return bool(fed[mv.index[supply]])
+        return None if fed[mv.index[supply]] else holder
 
     # -- event handling ----------------------------------------------------------------
     def handle(self, event: Event, *, settle: bool = True) -> list[Decision]:

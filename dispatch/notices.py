@@ -10,8 +10,10 @@ the engine's events and decisions unfold.
   after it first moved (a quote re-made every few minutes is told, not never); and a caller
   hears one at most every ``ETR_MIN_GAP_S`` unless the ETR they were told is due within the
   hour (a promise about to break is always corrected);
-- ``restored``: supply is back (the caller's callback fell due), or ``customer_side``: the fault
-  is the customer's own (found on the phone or by the first responder);
+- ``restored``: supply is back (the caller's callback fell due, or switching brought the caller's
+  section back before the repair: told once, and a caller whose section a step that did not
+  hold left dark again is acknowledged anew), or ``customer_side``: the fault is the customer's
+  own (found on the phone or by the first responder);
 - ``callback_due``: the call-taker owes the customer a callback;
 - ``planned_outage``, ``planned_outage_changed``, ``planned_outage_cancelled``: to every
   customer below the device opened.
@@ -37,11 +39,14 @@ from dispatch.events import (
     Decision,
     EtrUpdate,
     Event,
+    Operate,
     OrderCancelled,
     PlannedOutageAnnounced,
     PlannedOutageCancelled,
     PlannedOutageChanged,
+    SwitchRefused,
 )
+from dispatch.orders import OPEN
 
 if TYPE_CHECKING:
     from dispatch.engine import DispatchEngine
@@ -113,6 +118,7 @@ class NoticeBook:
         self._called_off: set[str] = set()  # orders a dispatcher cancelled (a hoax, a duplicate)
         self._told_at: dict[str, int] = {}  # when each caller last heard an ETR change
         self._recheck: dict[str, int] = {}  # orders with callers held back by the gap: look again then
+        self._back: set[str] = set()  # callbacks whose caller switching brought back before the repair
 
     def after(self, t_s: int, decisions: Sequence[Decision], event: Event | None = None) -> list[Notice]:
         """The notices of the decisions made at ``t_s`` and of the ``event`` the engine applied
@@ -131,8 +137,34 @@ class NoticeBook:
             elif isinstance(d, CallSettled):
                 out += [Notice(NoticeKind.ACKNOWLEDGED, d.t_s, "", (d.customer_id,)),
                         Notice(NoticeKind.CUSTOMER_SIDE, d.t_s, "", (d.customer_id,))]
+        if isinstance(event, SwitchRefused) or any(isinstance(d, Operate) for d in decisions):
+            out += self._switched(t_s)
         out += self._changes(t_s)
         return out if self.channel == Channel.CUSTOMER else self._to_areas(out)
+
+    def _switched(self, t_s: int) -> list[Notice]:
+        """Switching moved supply: an acknowledged caller whose section is back hears so; one
+        brought back whose section is dark again (a step that did not hold) is acknowledged
+        anew with its order's ETR."""
+        book = self.engine.callbacks
+        out = []
+        for callback_id in [*self._told_etr, *sorted(self._back)]:
+            cb = book.callbacks[callback_id]
+            node = self.engine.resolver.customer_node(cb.customer_id)
+            order = self.engine.orders.get(cb.order_id)
+            if node is None or order is None or order.status not in OPEN:
+                continue
+            dark = self.engine.dark_holder(node) is not None
+            if not dark and callback_id in self._told_etr:
+                del self._told_etr[callback_id]
+                self._back.add(callback_id)
+                out.append(Notice(NoticeKind.RESTORED, t_s, cb.order_id, (cb.customer_id,)))
+            elif dark and callback_id in self._back:
+                self._back.discard(callback_id)
+                etr = self.engine.etr.get(cb.order_id)
+                self._told_etr[callback_id] = etr
+                out.append(Notice(NoticeKind.ACKNOWLEDGED, t_s, cb.order_id, (cb.customer_id,), etr_s=etr))
+        return out
 
     def _new_callers(self, t_s: int) -> list[Notice]:
         """Callers owed a callback since the last event: acknowledged at once when their
@@ -213,6 +245,9 @@ class NoticeBook:
         if d.callback_id in self._pending:
             self._pending.discard(d.callback_id)
             out.append(Notice(NoticeKind.ACKNOWLEDGED, d.t_s, d.order_id, (d.customer_id,)))
+        if d.callback_id in self._back:  # told when switching brought it back
+            self._back.discard(d.callback_id)
+            return [*out, due]
         order = self.engine.orders.get(d.order_id)
         kind = NoticeKind.CUSTOMER_SIDE if order is not None and order.customer_side else NoticeKind.RESTORED
         return [*out, Notice(kind, d.t_s, d.order_id, (d.customer_id,)), due]
@@ -239,7 +274,7 @@ class NoticeBook:
             if area is None:
                 out.append(n)
                 continue
-            if n.kind == NoticeKind.RESTORED and self.engine.holder(area) is not None:
+            if n.kind == NoticeKind.RESTORED and self.engine.dark_holder(area) is not None:
                 continue  # the area is still dark from an order upstream: its restoration tells it
             transformer_id = self.engine.net.node_id[area]
             key = (n.kind, n.order_id, transformer_id)

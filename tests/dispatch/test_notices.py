@@ -4,6 +4,7 @@ to every customer below, and the transformer-area channel folding them per area.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
@@ -26,25 +27,33 @@ from dispatch.policy import NearestAvailableCrew
 from dispatch.replay import make_policy
 from dispatch.sim.field import AmiParams, FieldParams, FieldSim
 from dispatch.sim.world import World, WorldFault
+from dispatch.switchboard import SwitchingMode
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.region import Region
 from grid_model.storm import Call, StormParams, generate_storm
+from grid_model.switches import SwitchLayer, place_switches
 from routing.travel import RoadTravel
 
 K = NoticeKind
 
 
-def _storm_notices(region: Region, channel: Channel) -> tuple[DispatchEngine, list[Notice]]:
-    """A whole storm on the small region (the optimizer, the simulated field), with the notices
-    the book says after each event."""
-    storm = generate_storm(region, StormParams(seed=3))
+def _storm_notices(region: Region, channel: Channel, switches: SwitchLayer | None = None,
+                   dark_when_told: list[str] | None = None, seed: int = 3
+                   ) -> tuple[DispatchEngine, list[Notice]]:
+    """A whole storm on the small region (the optimizer, the simulated field; with ``switches``
+    switching in full), with the notices the book says after each event; ``dark_when_told``
+    collects, for each restoration told before the callback fell due, why the world had the
+    caller's supply dark then (see ``_dark_supply``; "" when it had not)."""
+    storm = generate_storm(region, StormParams(seed=seed))
     crews = storm_roster(region, seed=0, params=RosterParams())
     policy, limits = make_policy("optimizer", {})
-    engine = DispatchEngine(region, crews, policy, travel=RoadTravel(region.roads), limits=limits)
+    mode = SwitchingMode.OFF if switches is None else SwitchingMode.FULL
+    engine = DispatchEngine(region, crews, policy, travel=RoadTravel(region.roads), limits=limits,
+                            switches=switches, switching=mode)
     world = World(region.network, region.customers["node_idx"].to_numpy(),
                   [WorldFault(f.t_s, f.node_idx, f.operates_idx, f.repair_s, f.limit_class,
-                              f.fault_class == "customer_side") for f in storm.faults])
-    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=3), ami=AmiParams(seed=3),
+                              f.fault_class == "customer_side") for f in storm.faults], switches=switches)
+    field = FieldSim(world, crews, region.customers, params=FieldParams(seed=seed), ami=AmiParams(seed=seed),
                      until_s=30 * 86_400)
     field.add_outside(CallReceived(c.t_s, c) for c in storm.calls)
     book = NoticeBook(engine, channel=channel)
@@ -57,10 +66,31 @@ def _storm_notices(region: Region, channel: Channel) -> tuple[DispatchEngine, li
             continue
         field.accepted(ev)
         field.hear(decisions)
-        notices += book.after(ev.t_s, decisions, ev)
+        told = book.after(ev.t_s, decisions, ev)
+        due = {n.customer_ids for n in told if n.kind == K.CALLBACK_DUE}
+        for n in told:
+            if n.kind == K.RESTORED and n.customer_ids not in due and dark_when_told is not None:
+                dark_when_told.append(_dark_supply(engine, world, n.customer_ids[0]))
+        notices += told
         if not field.busy and not engine.has_open_work():
             break
     return engine, notices
+
+
+def _dark_supply(engine: DispatchEngine, world: World, customer_id: str) -> str:
+    """Why the world has the customer's transformer dark ("" when it has not): "known" when an
+    open point or fault on its way up is one the engine has an open order at, else "unknown"
+    (a device that operated, or a fault, nobody has reported yet)."""
+    net = engine.net
+    node = engine.resolver.customer_node(customer_id)
+    assert node is not None
+    supply = next(n for n in net.path_up(node) if net.kind[n] <= NodeKind.TRANSFORMER)
+    if not world.is_dark(supply):
+        return ""
+    open_nodes, _, faults = world.switch_state()
+    known = {o.node_idx for o in engine.open_orders()}
+    why = [n for n in net.path_up(supply) if open_nodes[n] or n in faults]
+    return "known" if set(why) & known else "unknown"
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +120,30 @@ def test_every_caller_hears_an_acknowledgement_then_restoration_or_advice(
     # an acknowledgement carries the ETR quoted for the caller's order, when one was
     acks = [n for n in notices if n.kind == K.ACKNOWLEDGED and n.order_id]
     assert sum(n.etr_s is not None for n in acks) > 0.9 * len(acks)
+
+
+def test_a_caller_brought_back_by_switching_hears_it_then_and_not_again(small_region: Region) -> None:
+    """With switching, callers whose section comes back before the repair hear "restored" when
+    it does, once: the world has their transformer supplied then, unless by an outage nobody
+    has reported yet (a fuse that blew beside the breaker's trip: they call again); every caller
+    still hears an acknowledgement first and is called back."""
+    dark_when_told: list[str] = []
+    engine, notices = _storm_notices(small_region, Channel.CUSTOMER, place_switches(small_region.network),
+                                     dark_when_told, seed=4)
+    assert engine.switchboard is not None and engine.switchboard.steps
+    assert len(dark_when_told) > 100 and "known" not in dark_when_told
+    assert dark_when_told.count("") > 0.9 * len(dark_when_told)
+    heard: dict[str, list[NoticeKind]] = defaultdict(list)
+    for n in notices:
+        heard[n.customer_ids[0]].append(n.kind)
+    for cb in engine.callbacks.callbacks.values():
+        kinds = heard[cb.customer_id]
+        assert K.ACKNOWLEDGED in kinds and kinds.count(K.CALLBACK_DUE) >= 1, cb
+        ends = [i for i, k in enumerate(kinds) if k in (K.RESTORED, K.CUSTOMER_SIDE)]
+        assert ends and kinds.index(K.ACKNOWLEDGED) < ends[0], cb
+        # restored twice only with a new acknowledgement between (dark again)
+        for a, b in itertools.pairwise(ends):
+            assert K.ACKNOWLEDGED in kinds[a:b], cb
 
 
 def test_an_etr_change_is_told_only_past_the_margin(storm_run: tuple[DispatchEngine, list[Notice]]) -> None:
