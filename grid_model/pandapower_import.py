@@ -34,7 +34,7 @@ from grid_model.network import (
     NodeKind,
 )
 from grid_model.region import Region
-from grid_model.switches import TIE_HEADROOM, SwitchKind, SwitchLayer, Tie, place_switches, remote_by_share
+from grid_model.switches import SwitchKind, SwitchLayer, Tie, device_switches, remote_by_share, tie_capacity
 
 HV_KV = 35.0
 LV_KV = 1.0
@@ -235,11 +235,7 @@ def switches_from_pandapower(net: Any, region: Region) -> SwitchLayer:
     index = network.index_of()
     customers_below = network.count_below(network.kind == NodeKind.CUSTOMER)
     feeder_customers = customers_below[network.nodes_of_kind(NodeKind.FEEDER_HEAD)]
-    layer = place_switches(network)
-    switch = layer.switch.copy()
-    ids = list(layer.switch_id)
-    switch[[i for i, s in enumerate(ids) if s.startswith("SW-")]] = SwitchKind.NONE
-    ids = ["" if s.startswith("SW-") else s for s in ids]
+    switch, ids = device_switches(network)
     ties: list[Tie] = []
     for sid, sw in net.switch.iterrows():
         et, element, closed = sw["et"], int(sw["element"]), bool(sw["closed"])
@@ -258,8 +254,7 @@ def switches_from_pandapower(net: Any, region: Region) -> SwitchLayer:
             fa, fb = int(network.feeder_idx[a]), int(network.feeder_idx[b])
             if fa < 0 or fb < 0:
                 continue  # an end at the substation: no feeder to pick up from
-            capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
-            ties.append(Tie(switch_id, a, b, remote, capacity))
+            ties.append(Tie(switch_id, a, b, remote, tie_capacity(feeder_customers, fa, fb)))
             continue
         child = b if int(network.parent[b]) == a else a if int(network.parent[a]) == b else -1
         if child >= 0 and network.kind[child] == NodeKind.MV_NODE and not switch[child]:
