@@ -14,11 +14,14 @@ Conventions (README, "Bring your own grid"):
   elements; so does a closed way between two substations (external grids not joined at high
   voltage), naming both; an island, its bus and a load on it;
 - the open switches between energised buses are the normally-open ties, and the closed line
-  switches the sectionalising switches (``switches_from_pandapower``).
+  and bus-bus switches the sectionalising switches (``switches_from_pandapower``); a net with
+  any switch on a line or between buses keeps them as the region's own (``Region.switches``),
+  one without gets the placement rule's where switching needs them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -199,7 +202,8 @@ def _closed_path(u: int, v: int, element: str, above: dict[int, int], via: dict[
 
 
 def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.URBAN) -> Region:
-    """Trace ``net`` from its external grid into a radial ``Region``."""
+    """Trace ``net`` from its external grid into a radial ``Region``, with its own switches
+    and ties when it has line or bus-bus switches."""
     vn = net.bus["vn_kv"].astype(float).to_dict()
     adj, dist_trafo, breakers = _adjacency(net, vn)
     station = _substations(net, adj, vn)
@@ -214,8 +218,11 @@ def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.U
         if b not in fed:
             raise NetworkError(f"island: bus:{b} (with load:{loads[0]}) is not connected to the "
                                "external grid through closed elements")
-    return _assemble(net, name, area, group, order, parent, via, dist_trafo, breakers,
-                     loads_by_bus, vn)
+    region = _assemble(net, name, area, group, order, parent, via, dist_trafo, breakers,
+                       loads_by_bus, vn)
+    if not net.switch["et"].isin(("l", "b")).any():
+        return region
+    return dataclasses.replace(region, switches=switches_from_pandapower(net, region))
 
 
 def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list[int],

@@ -227,3 +227,16 @@ def test_open_and_closed_line_switches_become_ties_and_sectionalising_switches()
     assert [(s.action, s.element_id, s.restores) for s in plan.steps if s.phase != "normal"] == [
         ("open", "switch:0", 0), ("close", "switch:1", 2)]
     assert plan.customers_restored == 2 and plan.customers_dark == 2
+
+
+def test_the_region_carries_the_nets_own_switches_when_it_has_any() -> None:
+    """The import keeps the net's switches and ties on the region (switching uses them instead
+    of placing its own); a net without line or bus-bus switches leaves that to the placement rule."""
+    net = _two_feeders_with_a_tie()
+    region = region_from_pandapower(net, name="tie")
+    layer = switches_from_pandapower(net, region)
+    assert region.switches is not None
+    assert region.switches.ties == layer.ties and region.switches.switch_id == layer.switch_id
+    net.switch = net.switch.iloc[0:0]
+    net.line = net.line.drop(index=3)  # the tie's line, open no more
+    assert region_from_pandapower(net, name="switchless").switches is None
