@@ -189,7 +189,11 @@ def switching_mode(options: ReplayOptions) -> SwitchingMode:
 
 
 def _switch_layer(region: Region, options: ReplayOptions) -> SwitchLayer | None:
-    return None if switching_mode(options) == SwitchingMode.OFF else place_switches(region.network)
+    """The switches and ties the replay switches with: an imported grid's own when its source
+    names them (``Region.switches``), else the placement rule's; none when switching is off."""
+    if switching_mode(options) == SwitchingMode.OFF:
+        return None
+    return region.switches if region.switches is not None else place_switches(region.network)
 
 
 def _simulate(region: Region, crews: list[Crew], events: list[Event], world: World, options: ReplayOptions,

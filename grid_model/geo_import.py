@@ -5,12 +5,20 @@ Every element names its upstream element (``parent_id``), so the grid is a tree 
 construction; a parent that does not exist, or a chain of parents that comes back on itself,
 stops the import with the ids involved. Devices follow the same convention as the pandapower
 import where the layers give none: a breaker at each feeder head, a fuse on the MV side of each
-transformer, a fuse at each LV outlet. A section marked normally open is a tie: nothing may hang
-below it.
+transformer, a fuse at each LV outlet.
+
+Switching (``switches_from_layers``): a section with a ``switch`` device is a sectionalising
+switch; a section naming ``tie_to`` joins its parent to that feeder or section instead of ending
+in a node of its own (nothing may hang below it). Marked normally open it is a tie, the open
+point of the loop it closes, within one feeder or between two feeders of one substation or of
+two. Closed, it is refused: the grid would hold a loop with no open point in it (every element of
+the loop is named), or two substations in parallel (both are named); the layers cannot say where
+such a loop runs open, and guessing would move customers to another feeder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +28,9 @@ import shapely
 from pyproj import Transformer
 
 from grid_model.assemble import NodeTable, region_of, utm_crs
-from grid_model.network import AreaClass, Construction, DeviceKind, NodeKind
+from grid_model.network import AreaClass, Construction, DeviceKind, Network, NodeKind
 from grid_model.region import Region
+from grid_model.switches import SwitchKind, SwitchLayer, Tie, device_switches, remote_by_share, tie_capacity
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "substations": ("id",),
@@ -34,6 +43,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
 _DEVICES = {"none": DeviceKind.NONE, "": DeviceKind.NONE, "switch": DeviceKind.NONE,
             "breaker": DeviceKind.BREAKER, "recloser": DeviceKind.RECLOSER, "fuse": DeviceKind.FUSE}
 _BUILDS = {"overhead": Construction.OVERHEAD, "cable": Construction.CABLE, "": Construction.OVERHEAD}
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_MV = (NodeKind.FEEDER_HEAD, NodeKind.MV_NODE)
 
 
 class GridLayerError(ValueError):
@@ -76,8 +87,9 @@ def region_from_layers(path: Path, *, name: str | None = None,
     table = NodeTable()
     feeders = _add_mv(table, projected)
     _add_lv(table, projected)
-    return region_of(table, name=name or path.stem, crs=crs, origin_m=(float(ox), float(oy)),
-                     area=area, feeders=feeders)
+    region = region_of(table, name=name or path.stem, crs=crs, origin_m=(float(ox), float(oy)),
+                       area=area, feeders=feeders)
+    return dataclasses.replace(region, switches=switches_from_layers(projected["sections"], region.network))
 
 
 def _end(geom: Any) -> tuple[float, float]:
@@ -89,6 +101,22 @@ def _end(geom: Any) -> tuple[float, float]:
 def _text(row: Any, column: str, default: str = "") -> str:
     value = row.get(column, default)
     return default if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _flag(row: Any, column: str, layer: str, eid: str) -> bool | None:
+    """A yes/no column: ``None`` when empty; a boolean, 0 or 1, or the text true/false/yes/no (a
+    GeoPackage column with empty rows holds text); anything else stops the import."""
+    value = row.get(column)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip().lower()
+    if text == "":
+        return None
+    if text in ("1.0", "0.0"):
+        text = text[0]
+    if text not in _FLAGS:
+        raise GridLayerError(f"layer {layer}: {eid} has {column} {value!r}; use true or false")
+    return _FLAGS[text]
 
 
 def _unique(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, str]:
@@ -150,8 +178,9 @@ def _add_mv(table: NodeTable, layers: dict[str, gpd.GeoDataFrame]) -> list[dict[
     for row in _in_tree_order("sections", layers["sections"], set(table.pos)):
         sid, parent = str(row["id"]), str(row["parent_id"])
         if parent in ties:
-            raise GridLayerError(f"layer sections: {sid} hangs below the normally open section {parent}")
-        if bool(row.get("normally_open", False)) is True:
+            raise GridLayerError(f"layer sections: {sid} hangs below {parent}, a tie (normally_open or "
+                                 f"tie_to): nothing may hang below one")
+        if _flag(row, "normally_open", "sections", sid) or _text(row, "tie_to"):
             ties.add(sid)
             continue
         if table.kinds[table.pos[parent]] not in (NodeKind.FEEDER_HEAD, NodeKind.MV_NODE):
@@ -174,6 +203,72 @@ def _add_mv(table: NodeTable, layers: dict[str, gpd.GeoDataFrame]) -> list[dict[
         table.add(tid, NodeKind.TRANSFORMER, parent, *_end(row.geometry), DeviceKind.FUSE,
                   _text(row, "fuse_id") or f"fuse:{tid}", _build(row, "transformers", tid))
     return feeders
+
+
+def switches_from_layers(sections: gpd.GeoDataFrame, net: Network) -> SwitchLayer | None:
+    """The switches and ties the sections layer names, on the network imported with it (see the
+    module docstring), or ``None`` when it names none (switching then places its own). A switch
+    or tie is remote as ``remote`` says, else a breaker or recloser tie is and the others are by
+    the placement rule's share; a tie carries ``TIE_HEADROOM`` of the smaller feeder's customers."""
+    index = net.index_of()
+    customers_below = net.count_below(net.kind == NodeKind.CUSTOMER)
+    feeder_customers = customers_below[net.nodes_of_kind(NodeKind.FEEDER_HEAD)]
+    switch, ids = device_switches(net)
+    ties: list[Tie] = []
+    named = False
+    for _, row in sections.iterrows():
+        sid, parent, tie_to = str(row["id"]), str(row["parent_id"]), _text(row, "tie_to")
+        device = _text(row, "device", "none").lower()
+        if device not in _DEVICES:
+            raise GridLayerError(f"layer sections: {sid} has device {device!r}; use one of "
+                                 f"{', '.join(d for d in _DEVICES if d)}")
+        normally_open = _flag(row, "normally_open", "sections", sid) is True
+        if not normally_open and not tie_to:
+            if device == "switch":
+                ids[index[sid]] = _text(row, "device_id") or f"switch:{sid}"
+                remote = _flag(row, "remote", "sections", sid)
+                remote = remote_by_share(ids[index[sid]]) if remote is None else remote
+                switch[index[sid]] = SwitchKind.REMOTE if remote else SwitchKind.MANUAL
+                named = True
+            continue
+        a, b = index.get(parent, -1), index.get(tie_to, -1)
+        if not tie_to:
+            raise GridLayerError(f"layer sections: {sid} is normally open but names no tie_to (the feeder "
+                                 f"or section at its other end)")
+        if b < 0 or net.kind[b] not in _MV:
+            raise GridLayerError(f"layer sections: {sid} has tie_to {tie_to!r}, which is not an energised "
+                                 f"feeder or section")
+        if a < 0 or net.kind[a] not in _MV:
+            raise GridLayerError(f"layer sections: {sid} hangs below {parent}, which is not a feeder or "
+                                 f"section")
+        if a == b:
+            raise GridLayerError(f"layer sections: {sid} ties {parent} to itself")
+        if not normally_open:
+            raise _closed_tie(net, sid, a, b)
+        tie_id = _text(row, "device_id") or f"{'switch' if device in ('', 'none') else device}:{sid}"
+        remote = _flag(row, "remote", "sections", sid)
+        if remote is None:
+            remote = device in ("breaker", "recloser") or remote_by_share(tie_id)
+        fa, fb = int(net.feeder_idx[a]), int(net.feeder_idx[b])
+        ties.append(Tie(tie_id, a, b, remote, tie_capacity(feeder_customers, fa, fb)))
+        named = True
+    return SwitchLayer(switch, tuple(ids), tuple(ties), customers_below) if named else None
+
+
+def _closed_tie(net: Network, sid: str, a: int, b: int) -> GridLayerError:
+    """The error for section ``sid`` joining nodes ``a`` and ``b`` while closed: the loop it
+    closes with no open point (the section, then the way from ``b`` round to ``a``), or the two
+    substations it puts in parallel."""
+    up_a, up_b = net.path_up(a), net.path_up(b)
+    on_b = set(up_b)
+    common = next((n for n in up_a if n in on_b), -1)
+    joins = (f"layer sections: {sid} is closed (not normally_open) and joins {net.node_id[a]} to "
+             f"{net.node_id[b]}")
+    if common < 0:
+        return GridLayerError(f"{joins}: two substations in parallel, {net.node_id[up_a[-1]]} and "
+                              f"{net.node_id[up_b[-1]]}")
+    way = [sid, *(net.node_id[n] for n in [*up_b[:up_b.index(common)], *reversed(up_a[:up_a.index(common)])])]
+    return GridLayerError(f"{joins}: a loop with no open point: {', '.join(way)}")
 
 
 def _add_lv(table: NodeTable, layers: dict[str, gpd.GeoDataFrame]) -> None:

@@ -10,18 +10,24 @@ Conventions (README, "Bring your own grid"):
   breaker (``CB``) becomes a breaker device; load-break and disconnect switches protect nothing;
 - where the source has no protective device, one is placed: a breaker at each feeder head, a
   fuse on the MV side of each distribution transformer, a fuse at each LV feeder outlet;
-- the result must be radial: a loop or an island stops the import with their element ids;
+- the result must be radial: a closed loop (no open switch on it) stops the import naming its
+  elements; so does a closed way between two substations (external grids not joined at high
+  voltage), naming both; an island, its bus and a load on it;
 - the open switches between energised buses are the normally-open ties, and the closed line
-  switches the sectionalising switches (``switches_from_pandapower``).
+  and bus-bus switches the sectionalising switches (``switches_from_pandapower``); a net with
+  any switch on a line or between buses keeps them as the region's own (``Region.switches``),
+  one without gets the placement rule's where switching needs them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import numpy as np
 from pyproj import Transformer
 
@@ -34,7 +40,7 @@ from grid_model.network import (
     NodeKind,
 )
 from grid_model.region import Region
-from grid_model.switches import TIE_HEADROOM, SwitchKind, SwitchLayer, Tie, place_switches, remote_by_share
+from grid_model.switches import SwitchKind, SwitchLayer, Tie, device_switches, remote_by_share, tie_capacity
 
 HV_KV = 35.0
 LV_KV = 1.0
@@ -76,9 +82,10 @@ def _open_elements(net: Any) -> tuple[set[int], set[int], dict[tuple[str, int], 
     return open_lines, open_trafos, breakers
 
 
-def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.URBAN) -> Region:
-    """Trace ``net`` from its external grid into a radial ``Region``."""
-    vn = net.bus["vn_kv"].astype(float).to_dict()
+def _adjacency(net: Any, vn: dict[int, float]) -> tuple[dict[int, list[_Edge]], set[str],
+                                                        dict[tuple[str, int], int]]:
+    """The closed elements at each bus (lines, transformers, bus-bus switches), the
+    distribution transformers, and the closed circuit breakers by (et, element)."""
     open_lines, open_trafos, breakers = _open_elements(net)
     adj: dict[int, list[_Edge]] = {int(b): [] for b in net.bus.index}
     for lid, ln in net.line.iterrows():
@@ -94,48 +101,115 @@ def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.U
             adj[b].append(_Edge(f"trafo:{tid}", a))
             if vn[b] <= LV_KV:
                 dist_trafo.add(f"trafo:{tid}")
-    for _, sw in net.switch[(net.switch["et"] == "b") & net.switch["closed"].astype(bool)].iterrows():
+    for sid, sw in net.switch[(net.switch["et"] == "b") & net.switch["closed"].astype(bool)].iterrows():
         a, b = int(sw["bus"]), int(sw["element"])
-        adj[a].append(_Edge("bus-bus", b))
-        adj[b].append(_Edge("bus-bus", a))
-    roots = [int(b) for b in net.ext_grid["bus"]]
-    if not roots:
+        adj[a].append(_Edge(f"switch:{sid}", b))
+        adj[b].append(_Edge(f"switch:{sid}", a))
+    return adj, dist_trafo, breakers
+
+
+def _substations(net: Any, adj: dict[int, list[_Edge]], vn: dict[int, float]) -> dict[int, str]:
+    """Every bus of a substation, and the substation's name: what an external grid reaches
+    without a distribution line at MV or LV level (HV buses and lines, HV/MV transformers, the
+    MV busbars they feed, bus couplers). External grids joined that way are one substation,
+    named by the first (``ext_grid:0 at bus:0``)."""
+    grids = [(int(k), int(b)) for k, b in net.ext_grid["bus"].items()]
+    if not grids:
         raise NetworkError("the net has no ext_grid: nothing feeds it")
-    # substation group: everything reachable from the external grid without a distribution
-    # line at MV or LV level (HV buses, HV/MV transformers, the MV busbars they feed)
-    group: set[int] = set()
-    queue = deque(roots)
+    graph = nx.Graph()
+    graph.add_nodes_from(b for _, b in grids)
+    queue = deque(b for _, b in grids)
+    seen: set[int] = set()
     while queue:
         b = queue.popleft()
-        if b in group:
+        if b in seen:
             continue
-        group.add(b)
+        seen.add(b)
         for e in adj[b]:
-            hv_side = vn[b] > HV_KV
-            if e.element == "bus-bus" or (hv_side and e.element.startswith(("trafo", "line"))):
+            if e.element.startswith("switch") or (vn[b] > HV_KV and e.element.startswith(("trafo", "line"))):
+                graph.add_edge(b, e.other)
                 queue.append(e.other)
-    parent: dict[int, int] = {}
+    station: dict[int, str] = {}
+    for buses in nx.connected_components(graph):
+        k, root = next((k, b) for k, b in grids if b in buses)
+        station.update(dict.fromkeys(buses, f"ext_grid:{k} at bus:{root}"))
+    return station
+
+
+def _trace(adj: dict[int, list[_Edge]], station: dict[int, str]
+           ) -> tuple[dict[int, int], dict[int, str], list[int]]:
+    """Breadth-first from the substations along closed elements, each line leaving one heading a
+    feeder: the bus above each bus (a substation bus for a feeder head), the element between,
+    and the buses in the order reached. A second closed way to a bus is refused
+    (``_closed_path``)."""
+    above: dict[int, int] = {}
     via: dict[int, str] = {}
     order: list[int] = []
-    queue = deque()
-    for b in sorted(group):
-        for e in adj[b]:
-            if e.other not in group and e.element.startswith("line"):
-                if e.other in parent:
-                    raise NetworkError(f"loop: bus:{e.other} is fed twice from the substation "
-                                       f"({via[e.other]} and {e.element})")
-                parent[e.other], via[e.other] = -1, e.element
-                queue.append(e.other)
+    queue: deque[int] = deque()
+    for g in sorted(station):
+        for e in adj[g]:
+            if e.other in station:
+                if station[e.other] != station[g]:
+                    raise _closed_path(g, e.other, e.element, above, via, station)
+                continue  # inside the substation
+            if not e.element.startswith("line"):
+                continue
+            if e.other in above:
+                raise _closed_path(g, e.other, e.element, above, via, station)
+            above[e.other], via[e.other] = g, e.element
+            queue.append(e.other)
     while queue:
         b = queue.popleft()
         order.append(b)
         for e in adj[b]:
-            if e.other in group or (e.element == via[b] and e.other == parent[b]):
+            if e.element == via[b] and e.other == above[b]:
                 continue
-            if e.other in parent:
-                raise NetworkError(f"loop closed by {e.element} between bus:{b} and bus:{e.other}")
-            parent[e.other], via[e.other] = b, e.element
+            if e.other in station or e.other in above:
+                raise _closed_path(b, e.other, e.element, above, via, station)
+            above[e.other], via[e.other] = b, e.element
             queue.append(e.other)
+    return above, via, order
+
+
+def _way_up(b: int, above: dict[int, int], via: dict[int, str], station: dict[int, str]
+            ) -> tuple[list[int], list[str]]:
+    """The buses from ``b`` up to its substation and the elements between them."""
+    buses, elements = [b], []
+    while b not in station:
+        elements.append(via[b])
+        b = above[b]
+        buses.append(b)
+    return buses, elements
+
+
+def _closed_path(u: int, v: int, element: str, above: dict[int, int], via: dict[int, str],
+                 station: dict[int, str]) -> NetworkError:
+    """The error for ``element`` closing a second way between buses ``u`` and ``v``: a loop
+    with no open point in it (its elements named, from ``u`` round to ``element``), or, when
+    the two ways lead to different substations, the two substations in parallel."""
+    ub, ue = _way_up(u, above, via, station)
+    vb, ve = _way_up(v, above, via, station)
+    on_v = set(vb)
+    common = next((b for b in ub if b in on_v and b not in station), None)
+    if common is not None:  # both ways meet on the feeder
+        ue, ve = ue[:ub.index(common)], ve[:vb.index(common)]
+    path = ", ".join([*ue, *reversed(ve), element])
+    ends = f"closed by {element} between bus:{u} and bus:{v}"
+    if common is not None or station[ub[-1]] == station[vb[-1]]:
+        return NetworkError(f"loop with no open point: {path} ({ends})")
+    return NetworkError(f"two substations in parallel: {station[ub[-1]]} and {station[vb[-1]]} are joined "
+                        f"through {path} with no open point ({ends})")
+
+
+def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.URBAN) -> Region:
+    """Trace ``net`` from its external grid into a radial ``Region``, with its own switches
+    and ties when it has line or bus-bus switches."""
+    vn = net.bus["vn_kv"].astype(float).to_dict()
+    adj, dist_trafo, breakers = _adjacency(net, vn)
+    station = _substations(net, adj, vn)
+    group = set(station)
+    above, via, order = _trace(adj, station)
+    parent = {b: -1 if above[b] in group else above[b] for b in order}
     loads_by_bus: dict[int, list[int]] = {}
     for lid, ld in net.load.iterrows():
         loads_by_bus.setdefault(int(ld["bus"]), []).append(int(lid))
@@ -144,8 +218,11 @@ def region_from_pandapower(net: Any, *, name: str, area: AreaClass = AreaClass.U
         if b not in fed:
             raise NetworkError(f"island: bus:{b} (with load:{loads[0]}) is not connected to the "
                                "external grid through closed elements")
-    return _assemble(net, name, area, group, order, parent, via, dist_trafo, breakers,
-                     loads_by_bus, vn)
+    region = _assemble(net, name, area, group, order, parent, via, dist_trafo, breakers,
+                       loads_by_bus, vn)
+    if not net.switch["et"].isin(("l", "b")).any():
+        return region
+    return dataclasses.replace(region, switches=switches_from_pandapower(net, region))
 
 
 def _assemble(net: Any, name: str, area: AreaClass, group: set[int], order: list[int],
@@ -226,26 +303,22 @@ def simbench_region(code: str) -> Region:
 
 
 def switches_from_pandapower(net: Any, region: Region) -> SwitchLayer:
-    """The switches and ties of ``net`` on the region imported from it: each closed line
-    switch becomes a switch on the edge it sits on (a circuit breaker remote, the others by the
-    placement rule's share), each open line or bus-bus switch between two energised buses a
+    """The switches and ties of ``net`` on the region imported from it: each closed line or
+    bus-bus switch becomes a switch on the edge it sits on (a circuit breaker remote, the others
+    by the placement rule's share), each open line or bus-bus switch between two energised buses a
     normally-open tie (the import dropped it to keep the tree radial), its capacity by the
     placement rule (``grid_model.switches``)."""
     network = region.network
     index = network.index_of()
     customers_below = network.count_below(network.kind == NodeKind.CUSTOMER)
     feeder_customers = customers_below[network.nodes_of_kind(NodeKind.FEEDER_HEAD)]
-    layer = place_switches(network)
-    switch = layer.switch.copy()
-    ids = list(layer.switch_id)
-    switch[[i for i, s in enumerate(ids) if s.startswith("SW-")]] = SwitchKind.NONE
-    ids = ["" if s.startswith("SW-") else s for s in ids]
+    switch, ids = device_switches(network)
     ties: list[Tie] = []
     for sid, sw in net.switch.iterrows():
         et, element, closed = sw["et"], int(sw["element"]), bool(sw["closed"])
         if et == "l":
             ends = (int(net.line.at[element, "from_bus"]), int(net.line.at[element, "to_bus"]))
-        elif et == "b" and not closed:
+        elif et == "b":
             ends = (int(sw["bus"]), element)
         else:
             continue
@@ -258,8 +331,7 @@ def switches_from_pandapower(net: Any, region: Region) -> SwitchLayer:
             fa, fb = int(network.feeder_idx[a]), int(network.feeder_idx[b])
             if fa < 0 or fb < 0:
                 continue  # an end at the substation: no feeder to pick up from
-            capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
-            ties.append(Tie(switch_id, a, b, remote, capacity))
+            ties.append(Tie(switch_id, a, b, remote, tie_capacity(feeder_customers, fa, fb)))
             continue
         child = b if int(network.parent[b]) == a else a if int(network.parent[a]) == b else -1
         if child >= 0 and network.kind[child] == NodeKind.MV_NODE and not switch[child]:

@@ -23,6 +23,7 @@ from grid_model.network import AREA_NAMES, Network, NodeKind
 
 if TYPE_CHECKING:
     from grid_model.generate import RegionParams
+    from grid_model.switches import SwitchLayer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ class Staging:
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """A service territory: its network, customers, areas, roads and service stations."""
+    """A service territory: its network, customers, areas, roads and service stations, and
+    the switches and ties its source names (an imported grid's own; ``None``: none named, the
+    placement rule of ``grid_model.switches`` gives them)."""
 
     name: str
     seed: int
@@ -66,6 +69,7 @@ class Region:
     roads: nx.Graph
     depots: tuple[Depot, ...]
     feeders: pd.DataFrame
+    switches: SwitchLayer | None = None
 
     def critical_node_mask(self) -> np.ndarray:
         """True at the network node of every critical customer (hospital, life support)."""

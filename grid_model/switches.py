@@ -99,16 +99,29 @@ def trunk_mask(net: Network) -> npt.NDArray[np.bool_]:
     return mv & ~fused
 
 
+def device_switches(net: Network) -> tuple[npt.NDArray[np.int8], list[str]]:
+    """Breakers and reclosers as remote switches (their device ids), every other node without
+    one: what every layer starts from, generated or imported."""
+    switch = np.zeros(net.n_nodes, dtype=np.int8)
+    ids = [""] * net.n_nodes
+    for i in np.flatnonzero(np.isin(net.device, (DeviceKind.BREAKER, DeviceKind.RECLOSER))).tolist():
+        switch[i], ids[i] = SwitchKind.REMOTE, net.device_id[i]
+    return switch, ids
+
+
+def tie_capacity(feeder_customers: npt.NDArray[np.int64], fa: int, fb: int) -> int:
+    """The customers a tie between feeders ``fa`` and ``fb`` (indices into
+    ``feeder_customers``) may carry: ``TIE_HEADROOM`` of the smaller feeder's."""
+    return int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
+
+
 def place_switches(net: Network) -> SwitchLayer:
     """Switches and ties for a generated (or imported, switchless) network, by the rules of
     the module docstring."""
     customers_below = net.count_below(net.kind == NodeKind.CUSTOMER)
     feeder_customers = customers_below[net.nodes_of_kind(NodeKind.FEEDER_HEAD)]
     trunk = trunk_mask(net)
-    switch = np.zeros(net.n_nodes, dtype=np.int8)
-    ids = [""] * net.n_nodes
-    for i in np.flatnonzero(np.isin(net.device, (DeviceKind.BREAKER, DeviceKind.RECLOSER))).tolist():
-        switch[i], ids[i] = SwitchKind.REMOTE, net.device_id[i]
+    switch, ids = device_switches(net)
     last = np.full(net.n_nodes, -1, dtype=np.int64)  # the switch at or above each trunk node
     for i in range(net.n_nodes):
         p = int(net.parent[i])
@@ -157,8 +170,7 @@ def _ties(net: Network, trunk: npt.NDArray[np.bool_], feeder_customers: npt.NDAr
             continue
         paired[pair] = paired.get(pair, 0) + 1
         tie_id = f"TIE-{net.node_id[a]}-{net.node_id[b]}"
-        capacity = int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
-        out.append(Tie(tie_id, a, b, remote_by_share(tie_id), capacity))
+        out.append(Tie(tie_id, a, b, remote_by_share(tie_id), tie_capacity(feeder_customers, fa, fb)))
     return tuple(out)
 
 
