@@ -89,7 +89,7 @@ from dispatch.roster import CrewStatus
 from dispatch.switchboard import SwitchingMode
 from grid_model.region import Region
 from grid_model.storm import Call
-from grid_model.switches import SwitchLayer, place_switches
+from grid_model.switches import SwitchLayer
 from routing.travel import RoadTravel
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ class LiveDispatch:
                                   params=RosterParams(repair_scale=min(1.0, self.settings.grid_scale)))
         mode = SwitchingMode(self.settings.switching)
         if mode != SwitchingMode.OFF and self.switches is None:
-            self.switches = place_switches(self.region.network)
+            self.switches = self.region.switch_layer()
         self.engine = DispatchEngine(self.region, list(self.crews), policy,
                                      travel=RoadTravel(self.region.roads), limits=limits,
                                      switches=self.switches, switching=mode)

@@ -54,7 +54,7 @@ from grid_model.network import AREA_NAMES, Construction, NodeKind
 from grid_model.region import Region, Staging, load_region
 from grid_model.storm import CABLE_REPAIR_FACTOR, FAULT_CLASSES, MINOR_REPAIR_MEDIAN_S, Call
 from grid_model.stormfile import StormFileError, read_events, read_header, read_truth
-from grid_model.switches import SwitchLayer, place_switches
+from grid_model.switches import SwitchLayer
 from routing.travel import RoadTravel
 
 POLICIES = ("optimizer", "baseline")
@@ -193,7 +193,7 @@ def _switch_layer(region: Region, options: ReplayOptions) -> SwitchLayer | None:
     names them (``Region.switches``), else the placement rule's; none when switching is off."""
     if switching_mode(options) == SwitchingMode.OFF:
         return None
-    return region.switches if region.switches is not None else place_switches(region.network)
+    return region.switch_layer()
 
 
 def _simulate(region: Region, crews: list[Crew], events: list[Event], world: World, options: ReplayOptions,

@@ -71,6 +71,12 @@ class Region:
     feeders: pd.DataFrame
     switches: SwitchLayer | None = None
 
+    def switch_layer(self) -> SwitchLayer:
+        """The switches and ties to switch with: the source's own, else the placement rule's."""
+        from grid_model.switches import place_switches
+
+        return self.switches if self.switches is not None else place_switches(self.network)
+
     def critical_node_mask(self) -> np.ndarray:
         """True at the network node of every critical customer (hospital, life support)."""
         mask = np.zeros(self.network.n_nodes, dtype=bool)
