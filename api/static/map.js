@@ -17,7 +17,7 @@ const TEXT = {
     crew_of: "crew", none: "none", reassigned: "Sent", failed: "Not done", live: "live", updated: "updated",
     statuses: { new: "waiting", assigned: "assigned", en_route: "on its way", on_site: "on site" },
     areas: { urban: "urban", rural: "rural", remote: "remote mountain" },
-    switching: "Switching", hold: "Hold", release: "Release", held: "held", sw_open: "switch open (off normal)",
+    switching: "Switching", hold: "Hold", release: "Release", move_up: "Earlier", moved: "Moved", held: "held", sw_open: "switch open (off normal)",
     sw_closed: "switch closed", tie_closed: "tie closed (feeding a neighbour)",
     phases: { isolate: "isolate", restore: "restore", normal: "back to normal" },
     step_status: { waiting: "waiting", due: "due", done: "done", dropped: "dropped" },
@@ -36,7 +36,7 @@ const TEXT = {
     crew_of: "班组", none: "无", reassigned: "已派遣", failed: "未完成", live: "实时", updated: "更新于",
     statuses: { new: "待派工", assigned: "已派工", en_route: "在途", on_site: "到场" },
     areas: { urban: "城区", rural: "农村", remote: "偏远山区" },
-    switching: "倒闸操作", hold: "暂停", release: "恢复", held: "已暂停", sw_open: "开关断开（非正常方式）",
+    switching: "倒闸操作", hold: "暂停", release: "恢复", move_up: "提前", moved: "已调整", held: "已暂停", sw_open: "开关断开（非正常方式）",
     sw_closed: "开关合上", tie_closed: "联络开关合上（邻线转供）",
     phases: { isolate: "隔离", restore: "恢复供电", normal: "恢复正常方式" },
     step_status: { waiting: "等待", due: "待执行", done: "已执行", dropped: "取消" },
@@ -233,34 +233,47 @@ function selectOrder(orderId) {
 }
 
 function renderSteps(o) {
-  // the order's switching steps; a dispatcher holds or releases one not yet carried out
+  // the order's switching steps; a dispatcher holds or releases one not yet carried out, or has
+  // it carried out before the open step listed above it (the server refuses an unsafe order)
   $("steps-title").hidden = !o.switching.length;
-  $("steps").replaceChildren(...o.switching.map((s) => {
+  const open = (s) => ["waiting", "due"].includes(s.status);
+  $("steps").replaceChildren(...o.switching.map((s, k) => {
     const li = document.createElement("li");
     li.dataset.step = s.step_id;
     li.className = `step ${s.status}${s.held ? " held" : ""}`;
     li.textContent = `${s.step_id} · ${TEXT[lang].actions[s.action]} ${s.element_id} · ${TEXT[lang].phases[s.phase]}` +
       ` · ${s.remote ? t("remote") : t("manual")} · ${TEXT[lang].step_status[s.status]}` +
       (s.held ? ` (${t("held")})` : "") + (s.crew_id ? ` · ${t("crew_of")} ${s.crew_id}` : "");
-    if (me && me.role === "dispatcher" && ["waiting", "due"].includes(s.status)) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = s.held ? t("release") : t("hold");
-      button.addEventListener("click", () => steerStep(s));
-      li.append(" ", button);
+    if (me && me.role === "dispatcher" && open(s)) {
+      const hold = document.createElement("button");
+      hold.type = "button";
+      hold.className = "hold";
+      hold.textContent = s.held ? t("release") : t("hold");
+      hold.addEventListener("click", () => steerStep(s, s.held ? "release" : "hold",
+        s.held ? {} : { reason: "held from the map" }));
+      li.append(" ", hold);
+      const above = o.switching.slice(0, k).reverse().find((p) => open(p) && (p.phase === "normal") === (s.phase === "normal"));
+      if (above) {
+        const up = document.createElement("button");
+        up.type = "button";
+        up.className = "move";
+        up.textContent = t("move_up");
+        up.addEventListener("click", () => steerStep(s, "move", { before: above.step_id }));
+        li.append(" ", up);
+      }
     }
     return li;
   }));
 }
 
-async function steerStep(step) {
-  const what = step.held ? "release" : "hold";
+async function steerStep(step, what, body) {
+  const label = { hold: "hold", release: "release", move: "moved" }[what];
   try {
-    const body = what === "hold" ? { body: JSON.stringify({ reason: "held from the map" }) } : {};
     await api(`/v1/switching/${step.step_id}/${what}`, {
-      method: "POST", ...body, headers: { "Content-Type": "application/json", "If-Match": `"${step.version}"` },
+      method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "If-Match": `"${step.version}"` },
     });
-    $("reassign-result").textContent = `${t(what)}: ${step.step_id}`;
+    $("reassign-result").textContent = `${t(label)}: ${step.step_id}`;
   } catch (err) {
     $("reassign-result").textContent = `${t("failed")}: ${err.message}`;
   }

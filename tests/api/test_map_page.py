@@ -1,7 +1,8 @@
 """The dispatcher's map in a real browser (headless Chromium driven by Playwright): the orders
 and crews drawn match the API's counts, a dispatcher reassigns an order through the page and
 the API shows it, the labels switch to Chinese; on a server that switches, the switches and ties
-are drawn with their state and a dispatcher holds and releases a switching step from the page;
+are drawn with their state, a dispatcher holds and releases a switching step from the page, and
+a move the server refuses as unsafe is shown with its reason;
 with ``serve --demo`` an anonymous visitor watches the default storm read-only. Screenshots are
 kept as test artifacts."""
 
@@ -131,7 +132,7 @@ def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", switching="full")
     tokens = issue_tokens(settings)
     h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
-    device_id, _, flagged = breaker_fault(region)
+    device_id, fault, flagged = breaker_fault(region)
     with served(create_app(settings, region=region)) as base:
         httpx.post(f"{base}/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
                    headers=h).raise_for_status()
@@ -155,12 +156,31 @@ def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
             assert page.locator("path.tie-line").count() == len(shown) - points
             page.click("path.order-marker")
             page.wait_for_selector(f"#steps li[data-step='{step['step_id']}'] button:has-text('Hold')")
-            page.click(f"#steps li[data-step='{step['step_id']}'] button")
+            page.click(f"#steps li[data-step='{step['step_id']}'] button.hold")
             page.wait_for_selector(f"#steps li.held[data-step='{step['step_id']}']")
             assert httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
-            page.click(f"#steps li[data-step='{step['step_id']}'] button:has-text('Release')")
+            page.click(f"#steps li[data-step='{step['step_id']}'] button.hold:has-text('Release')")
             page.wait_for_selector(f"#steps li[data-step='{step['step_id']}']:not(.held)")
             assert not httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
+            # the repair crew's patrol brings the manual steps; one moved before the isolation it
+            # waits for is refused by the server, and the page says why
+            oid = order["order_id"]
+            crew = next(j["crew_id"] for j in order["jobs"] if j["kind"] == "repair")
+            for what, body in (("status", {"status": "on_site", "crew_id": crew}),
+                               ("faults-found", {"crew_id": crew, "element_ids": [fault]})):
+                version = httpx.get(f"{base}/v1/work-orders/{oid}", headers=h).headers["ETag"]
+                httpx.post(f"{base}/v1/work-orders/{oid}/{what}", json=body,
+                           headers={**h, "If-Match": version}).raise_for_status()
+            steps = httpx.get(f"{base}/v1/work-orders/{oid}", headers=h).json()["switching"]
+            status = {s["step_id"]: s["status"] for s in steps}
+            restore = next(s for s in steps
+                           if s["phase"] == "restore" and any(status[a] != "done" for a in s["after"]))
+            page.click("path.order-marker")
+            page.wait_for_selector(f"#steps li[data-step='{restore['step_id']}'] button.move")
+            page.click(f"#steps li[data-step='{restore['step_id']}'] button.move")
+            page.wait_for_selector("#reassign-result:has-text('is unsafe')")
+            after = httpx.get(f"{base}/v1/switching/{restore['step_id']}", headers=h).json()["after"]
+            assert after == restore["after"]
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "map-switching.png"))
         assert errors == []
