@@ -15,8 +15,9 @@ what was done. A return-to-normal step that tripped waits for the next repair an
 
 The dispatcher may override the plan: hold a step (it and the steps after it wait until it is
 released) or move one before another of the order's steps. A move that would let a step close
-onto a known fault, parallel two feeders or load a tie past its capacity, in the state where
-just the steps it waits for are done, is refused with the reason and changes nothing.
+onto a known fault, parallel two feeders or load a tie past its capacity, right after the steps
+it waits for or with any other step the plan then leaves unordered with it, is refused with the
+reason and changes nothing.
 """
 
 from __future__ import annotations
@@ -339,7 +340,7 @@ class Switchboard:
         if before in _waits_for(step_id, new):
             raise OverrideError(f"step {step_id} ({describe(a)}) waits for step {before} through other "
                                 f"steps: move those first")
-        problems = self._new_problems(old, new, open_nodes)
+        problems = self._new_problems(a.order_id, old, new, open_nodes)
         if problems:
             k, problem = problems[0]
             raise OverrideError(f"moving step {step_id} ({describe(a)}) before step {before} ({describe(b)}) "
@@ -350,17 +351,18 @@ class Switchboard:
             return [b] if b.job_id else []
         return []
 
-    def _new_problems(self, old: dict[int, tuple[int, ...]], new: dict[int, tuple[int, ...]],
+    def _new_problems(self, order_id: str, old: dict[int, tuple[int, ...]], new: dict[int, tuple[int, ...]],
                       open_nodes: npt.NDArray[np.bool_]) -> list[tuple[int, str]]:
-        """The closing steps that the precedence ``new`` makes unsafe and ``old`` did not. A
-        step is checked right after the steps it waits for, and with each other step that need
-        not wait for it done too (with those that one waits for): two steps in either order."""
+        """The order's closing steps that the precedence ``new`` makes unsafe and ``old`` did
+        not. A step is checked right after the steps it waits for, and with each other step that
+        need not wait for it done too (with those that one waits for): two steps in either order."""
         mv = self._mv_part()
         faults = sorted({int(mv.index[f]) for p, fs in self._faults.items() if p not in self._released
                          for f in fs})
         base = mv.state(self.believed_open(open_nodes))
         ties = {t.tie_id: mv.tie(t) for t in self.layer.ties if t.tie_id in self.tie_load}
-        live = [ps.step_id for ps in self.steps if ps.status not in (StepStatus.DONE, StepStatus.DROPPED)]
+        live = [ps.step_id for ps in self.steps_of(order_id)
+                if ps.status not in (StepStatus.DONE, StepStatus.DROPPED)]
         cache: dict[tuple[int, frozenset[int]], frozenset[str]] = {}
 
         def problems(k: int, done: frozenset[int], after: dict[int, tuple[int, ...]]) -> frozenset[str]:
