@@ -883,16 +883,21 @@ class DispatchEngine:
         """A step did not hold: an isolate or restore step is dropped with those after it (their
         jobs cancelled); a return to normal that tripped means a fault nobody knew of in the
         section: a first responder goes to the switch to find it, and the step waits for its
-        repair."""
+        repair. Refused once the order is closed (a remote return to normal is taken as done when
+        sent, and the order closed with it): what is dark then is a new outage."""
         board = self.switchboard
         ps = board.steps[ev.step_id] if board is not None and 0 <= ev.step_id < len(board.steps) else None
         if board is None or ps is None or ps.status != StepStatus.DONE \
                 or (ps.step.element_id, ps.step.action) != (ev.element_id, ev.action):
             raise EventError(f"switching step {ev.step_id} ({ev.action} {ev.element_id}) refused, but no "
                              f"such step was carried out")
+        order = self._surviving(self.orders[ps.order_id])
+        if order.status not in OPEN:
+            raise EventError(f"switching step {ev.step_id} ({ev.action} {ev.element_id}) refused, but its "
+                             f"work order {order.order_id} is {order.status.value}: report what is dark now "
+                             f"as a new outage (calls, a device report)")
         board.undo(ps)
         out = self._drop_step(ps, ev.t_s)
-        order = self._surviving(self.orders[ps.order_id])
         if ps.status == StepStatus.WAITING:
             self._new_job(order, JobKind.FIRST_RESPONSE, ps.step.node, "", self.estimates.first_response_s,
                           ev.t_s)
