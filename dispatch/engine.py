@@ -887,10 +887,11 @@ class DispatchEngine:
         sent, and the order closed with it): what is dark then is a new outage."""
         board = self.switchboard
         ps = board.steps[ev.step_id] if board is not None and 0 <= ev.step_id < len(board.steps) else None
-        if board is None or ps is None or ps.status != StepStatus.DONE \
+        if board is None or ps is None or ps.status != StepStatus.DONE or not ps.operated \
                 or (ps.step.element_id, ps.step.action) != (ev.element_id, ev.action):
             raise EventError(f"switching step {ev.step_id} ({ev.action} {ev.element_id}) refused, but no "
-                             f"such step was carried out")
+                             f"such step was carried out (one whose switch was already so is done without "
+                             f"operating it)")
         order = self._surviving(self.orders[ps.order_id])
         if order.status not in OPEN:
             raise EventError(f"switching step {ev.step_id} ({ev.action} {ev.element_id}) refused, but its "

@@ -63,6 +63,7 @@ class PlannedStep:
     status: StepStatus = StepStatus.WAITING
     job_id: str = ""
     hold: str = ""  # why the dispatcher holds it (empty: not held)
+    operated: bool = False  # carried out (a step done as moot changed nothing)
 
 
 class Switchboard:
@@ -212,6 +213,7 @@ class Switchboard:
     def done(self, ps: PlannedStep) -> None:
         """The step was carried out: the believed switch states follow."""
         ps.status = StepStatus.DONE
+        ps.operated = True
         step = ps.step
         if step.tie is not None:
             if step.action == Action.CLOSE:
@@ -228,6 +230,7 @@ class Switchboard:
 
     def undo(self, ps: PlannedStep) -> None:
         """A step believed done did not hold: the believed switch states go back."""
+        ps.operated = False
         step = ps.step
         if step.tie is not None:
             if step.action == Action.CLOSE:
