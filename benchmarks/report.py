@@ -50,6 +50,8 @@ python -m benchmarks.run_api                        # results/api-load.json (abo
 python -m benchmarks.run_api_safety                 # results/api-safety.json (about 5 min)
 python -m benchmarks.run_api_fuzz                   # results/api-fuzz.json (about 40 min)
 python -m benchmarks.run_notices                    # results/notices.json (about 10 min)
+python -m benchmarks.run_switching                  # results/switching.json (about 15 min)
+python -m benchmarks.run_switching --breakdown      # results/switching-breakdown.json (about 15 min)
 ```
 
 ## Storm dispatch (docs/formats.md objective; lower is better)
@@ -155,6 +157,7 @@ customers-out F1 0.97: {_met(all(v['customers_out_f1'] >= 0.97 for v in at30))}.
     out.append(_api_fuzz_section())
     out.append(_notices_section())
     out.append(_switching_section())
+    out.append(_switching_breakdown_section())
     return "\n".join(out)
 
 
@@ -392,6 +395,130 @@ unseen: the engine cannot know those); switches or ties left off normal at the e
 
 A switching plan for a fault at each of the region's {plans['faults']:,} MV junctions: p50 {plans['p50_ms']} ms, p95
 {plans['p95_ms']} ms, p99 {plans['p99_ms']} ms, max {plans['max_ms']} ms ({plans['over_10ms']} over 10 ms; target under 10 ms).
+"""
+
+
+_LEVELS = [("mv_alone_share", "MV alone, any layout"), ("loose_ceiling_share", "loose ceiling"),
+           ("during_mv_outage_share", "during the MV outage"), ("switchable_share", "switchable"),
+           ("crew_arrival_share", "from the crew's arrival"), ("field_times_share", "with the field's times"),
+           ("achieved_share", "achieved (world's tally)")]
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def _switching_breakdown_section() -> str:
+    r = _load("switching-breakdown.json")
+    draws, mean = r["draws"], r["mean"]
+    levels = ["| seed | " + " | ".join(name for _, name in _LEVELS) + " | measured saving |",
+              "|" + " --- |" * (len(_LEVELS) + 2)]
+    change = ["| seed | on the customers a plan brings back | on the others behind MV devices | of which held dark "
+              "after the repair | of that, before the step closing the switch came due | everyone else | measured saving |",
+              "|" + " --- |" * 7]
+    for d in [*draws, {"seed": "mean", **mean}]:
+        tuned = " (tuned)" if d["seed"] in r["tuned_seeds"] else ""
+        bold = "**" if d["seed"] == "mean" else ""
+        levels.append(f"| {d['seed']}{tuned} | " + " | ".join(f"{bold}{_pct(d[k])}{bold}" for k, _ in _LEVELS)
+                      + f" | {bold}{_pct(-d['measured_change'])}{bold} |")
+        change.append(f"| {d['seed']}{tuned} | {_pct(-d['change_restorable_share'])} | {_pct(-d['change_behind_mv_share'])} "
+                      f"| {_pct(-d['held_after_repair_share'])} | {_pct(-d['held_until_due_share'])} "
+                      f"| {_pct(-d['change_elsewhere_share'])} "
+                      f"| {bold}{_pct(-d['measured_change'])}{bold} |")
+    split_cols = _LEVELS[:2] + _LEVELS[3:6]
+    split = ["| operated device, or how the plan brings the customer back | " + " | ".join(n for _, n in split_cols) + " |",
+             "|" + " --- |" * (len(split_cols) + 1)]
+    for kind, row in mean["by_device"].items():
+        n = np.mean([d["devices_operated"].get(kind, 0) for d in draws])
+        split.append(f"| {kind}, {n:.0f} a draw | " + " | ".join(_pct(row.get(k, 0.0)) for k, _ in split_cols) + " |")
+    for how, row in mean["by_restoration"].items():
+        split.append(f"| {'over a tie' if how == 'tie' else 'from upstream (no tie)'} | "
+                     + " | ".join("" if k == "mv_alone_share" else _pct(row[k]) for k, _ in split_cols) + " |")
+    layouts = ["| layout | switch points | ties | loose ceiling | switchable | with the field's times |",
+               "|" + " --- |" * 6]
+    for name, row in mean["layouts"].items():
+        first = draws[0]["layouts"][name]
+        layouts.append(f"| {name} | {first['switches']} | {first['ties']} | {_pct(row['loose_ceiling_share'])} "
+                       f"| {_pct(row['switchable_share'])} | {_pct(row['field_times_share'])} |")
+    m = mean
+    dense = list(mean["layouts"].values())[-1]
+    return f"""### Where the switching ceiling goes
+
+`python -m benchmarks.run_switching --breakdown` (`results/switching-breakdown.json`): the optimizer
+on each draw without switching and with full switching; what switching could save, from the loose
+ceiling above down to what the world counted saved, as shares of the customer-minutes without
+switching (the world's outage history: each customer's outages and each element's open spans).
+
+{chr(10).join(levels)}
+
+- *MV alone, any layout*: minutes customers were dark while an MV device that operated was the one
+  element open on their path, whoever they are: what switching could save with any switches and
+  ties, at once ({_pct(m['behind_mv_device_share'])} of the minutes are those of customers behind such a device, all their minutes);
+- *loose ceiling*: the ceiling above (all the minutes of every customer the best plan at an MV
+  trip brings back); *during the MV outage*: only their minutes while that device is open (the rest
+  they were dark for a service drop, an LV fuse, a transformer or another MV device);
+  *switchable*: only while it is the one element open on their path (an LV fault or a second fault
+  on the path too left out): what switching at the trip could save;
+- *from the crew's arrival*: only after the repair crew reached the device in the run with
+  switching (from the trip for the customers a remote plan brings back at a SCADA trip); *with the
+  field's times*: after that crew's patrol to the farthest fault (10 km/h along the line) and the
+  plan's steps for them too (road time from the device and 5 min at each manual switch, a crew a
+  step): a lower bound on what the field needs;
+- *achieved*: the world's `customer_minutes_saved_by_switching` in the run with switching;
+  *measured saving*: the run without switching against the run with it.
+
+Split (mean of the draws; a customer's loose ceiling under the first device to trip whose plan
+brings it back):
+
+{chr(10).join(split)}
+
+Where the measured saving went (the change between the two runs, customer by customer; *held dark
+after the repair*: minutes dark in the run with switching only because a switch a plan opened
+stays open after the repair of the device whose faults it cut off):
+
+{chr(10).join(change)}
+
+The same storms with other layouts of the placement rule (`grid_model/switches.py`: sections where
+a quarter of the feeder's customers have fallen off, ties with half the smaller feeder's customers,
+two a feeder pair), the field's times from the run with today's:
+
+{chr(10).join(layouts)}
+
+What it says about the target (30 % below the same policy without switching):
+
+- **It is out of reach in this model, whatever the dispatch.** Only {_pct(m['mv_alone_share'])} of the
+  customer-minutes (at most {_pct(max(d['mv_alone_share'] for d in draws))} on a draw) were dark only because an MV device was open: what any
+  layout of switches and ties could save, operated at the trip. The rest is service-drop, LV and
+  transformer damage, or MV outages overlapping it, which switching does not touch.
+- **The layout takes most of what is left.** The region's switches and ties make {_pct(m['switchable_share'])}
+  switchable. The loose ceiling's {_pct(m['loose_ceiling_share'])} counts {_pct(m['loose_ceiling_share'] - m['during_mv_outage_share'])} of minutes the customers were dark
+  outside the MV outage, and {_pct(m['during_mv_outage_share'] - m['switchable_share'])} while another element on their path was open too. MV fuses
+  ({_pct(m['by_device']['fuse']['mv_alone_share'])} MV alone) sit on laterals, where the rule puts no switch; reclosers leave
+  {_pct(m['by_device']['recloser']['mv_alone_share'])} MV alone but {_pct(m['by_device']['recloser']['switchable_share'])} switchable (with a switch every quarter of a feeder's customers, a
+  recloser's zone has at most one switch below the recloser: most of it is one section). Finer sections and ties that carry a whole feeder, four a
+  feeder pair, would make {_pct(dense['switchable_share'])} switchable ({_pct(dense['field_times_share'])} with the field's times).
+- **The response time costs little:** {_pct(m['switchable_share'] - m['field_times_share'])} between switchable and the field's times, of which
+  {_pct(m['switchable_share'] - m['crew_arrival_share'])} is the wait for the repair crew at the device (a recloser, which no SCADA reports, or
+  what a breaker's remote plan cannot bring back), the rest its patrol and the crews' trips to the
+  switches.
+- **The dispatch carries out most of it:** the world counted {_pct(m['achieved_share'])} saved, against
+  {_pct(m['field_times_share'])} with the field's least times.
+- **The return to normal gives it back.** The measured saving is {_pct(-m['measured_change'])}, because the
+  customers of the faulted sections lose {_pct(m['held_after_repair_share'])}: the switch that cut their
+  section off stays open after their repair, {_pct(m['held_until_due_share'])} of it before the step that closes
+  it even comes due. `Switchboard.release_repaired` lets a plan return to normal only once no MV or
+  transformer repair of its work order is left anywhere below the device that cleared its faults,
+  so a recloser or a transformer fuse of the order with a fault of its own holds the section dark
+  until that one is repaired too. Everyone else's minutes move by {_pct(-max(d['change_elsewhere_share'] for d in draws))} to
+  {_pct(-min(d['change_elsewhere_share'] for d in draws))} a draw: the dispatch taking another course, noise smaller than either.
+
+What would move it most: first, release a plan's return to normal once the faults it cut off are
+repaired (a device open below holds its own fault), worth up to {_pct(m['held_until_due_share'])}; then
+the layout (finer sections, roomier and more ties: up to {_pct(dense['field_times_share'] - m['field_times_share'])} more
+with the field's times); telemetered reclosers and more remote switches at most {_pct(m['switchable_share'] - m['field_times_share'])}. All of it
+together stays near {_pct(dense['field_times_share'])}: 30 % would need storms in which most customer-minutes
+are dark because of MV devices alone (here {_pct(m['mv_alone_share'])}); a target set as a share of *MV alone* or of
+*switchable* is one switching can be held to.
 """
 
 

@@ -109,15 +109,17 @@ def device_switches(net: Network) -> tuple[npt.NDArray[np.int8], list[str]]:
     return switch, ids
 
 
-def tie_capacity(feeder_customers: npt.NDArray[np.int64], fa: int, fb: int) -> int:
+def tie_capacity(feeder_customers: npt.NDArray[np.int64], fa: int, fb: int, *,
+                 headroom: float = TIE_HEADROOM) -> int:
     """The customers a tie between feeders ``fa`` and ``fb`` (indices into
-    ``feeder_customers``) may carry: ``TIE_HEADROOM`` of the smaller feeder's."""
-    return int(TIE_HEADROOM * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
+    ``feeder_customers``) may carry: ``headroom`` of the smaller feeder's."""
+    return int(headroom * min(int(feeder_customers[fa]), int(feeder_customers[fb])))
 
 
-def place_switches(net: Network) -> SwitchLayer:
+def place_switches(net: Network, *, section_share: float = SECTION_SHARE, ties_per_pair: int = TIES_PER_PAIR,
+                   tie_headroom: float = TIE_HEADROOM) -> SwitchLayer:
     """Switches and ties for a generated (or imported, switchless) network, by the rules of
-    the module docstring."""
+    the module docstring (their numbers may be changed, to ask what another layout would do)."""
     customers_below = net.count_below(net.kind == NodeKind.CUSTOMER)
     feeder_customers = customers_below[net.nodes_of_kind(NodeKind.FEEDER_HEAD)]
     trunk = trunk_mask(net)
@@ -136,16 +138,17 @@ def place_switches(net: Network) -> SwitchLayer:
             continue
         feeder = int(feeder_customers[int(net.feeder_idx[i])])
         fallen = int(customers_below[above]) - int(customers_below[i])
-        if fallen >= SECTION_SHARE * feeder and customers_below[i] >= SECTION_SHARE / 2 * feeder:
+        if fallen >= section_share * feeder and customers_below[i] >= section_share / 2 * feeder:
             ids[i] = f"SW-{net.node_id[i]}"
             switch[i] = SwitchKind.REMOTE if remote_by_share(ids[i]) else SwitchKind.MANUAL
             last[i] = i
     sections = [i for i in np.flatnonzero(switch).tolist() if net.kind[i] == NodeKind.MV_NODE]
-    return SwitchLayer(switch, tuple(ids), _ties(net, trunk, feeder_customers, sections), customers_below)
+    ties = _ties(net, trunk, feeder_customers, sections, per_pair=ties_per_pair, headroom=tie_headroom)
+    return SwitchLayer(switch, tuple(ids), ties, customers_below)
 
 
 def _ties(net: Network, trunk: npt.NDArray[np.bool_], feeder_customers: npt.NDArray[np.int64],
-          sections: list[int]) -> tuple[Tie, ...]:
+          sections: list[int], *, per_pair: int, headroom: float) -> tuple[Tie, ...]:
     nodes = np.flatnonzero(trunk)
     if len(nodes) == 0:
         return ()
@@ -166,11 +169,12 @@ def _ties(net: Network, trunk: npt.NDArray[np.bool_], feeder_customers: npt.NDAr
         b = min(others, key=lambda n: (net.x_m[n] - net.x_m[a]) ** 2 + (net.y_m[n] - net.y_m[a]) ** 2)
         fa, fb = int(feeder[a]), int(feeder[b])
         pair = (min(fa, fb), max(fa, fb))
-        if paired.get(pair, 0) >= TIES_PER_PAIR:
+        if paired.get(pair, 0) >= per_pair:
             continue
         paired[pair] = paired.get(pair, 0) + 1
         tie_id = f"TIE-{net.node_id[a]}-{net.node_id[b]}"
-        out.append(Tie(tie_id, a, b, remote_by_share(tie_id), tie_capacity(feeder_customers, fa, fb)))
+        out.append(Tie(tie_id, a, b, remote_by_share(tie_id), tie_capacity(feeder_customers, fa, fb,
+                                                                           headroom=headroom)))
     return tuple(out)
 
 

@@ -141,6 +141,10 @@ class World:
         self.momentary_interruptions = np.zeros(n, dtype=np.int64)
         self._counted = np.zeros(n, dtype=bool)  # the outage under way counts as an interruption
         self.customer_side_s = np.zeros(n, dtype=np.int64)
+        # the history behind them: customer outages ended (nodes, from, to), elements' open spans
+        self._outages: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._opened_s = np.zeros(n, dtype=np.int64)
+        self._open_spans: list[tuple[int, int, int]] = []
         self.dark_at_end = 0
         self.dark_at_end_s = 0
         self.judged_until_s: int | None = None
@@ -202,7 +206,7 @@ class World:
             self._open[op] = [fault]
             self._faulted[sl] += 1
             if reaches:
-                self._set_open(op, True)
+                self._set_open(op, True, fault.t_s)
                 opened = True
             else:
                 self._reclosed.add(op)  # closed, its fault waiting behind an open switch
@@ -210,7 +214,7 @@ class World:
             self._open[op].append(fault)
             if op in self._reclosed and reaches and self._dark[fault.node_idx] == 0:
                 self._reclosed.discard(op)  # fed through it again after a re-close: it operates again
-                self._set_open(op, True)
+                self._set_open(op, True, fault.t_s)
                 opened = True
         self._update([sl], fault.t_s, interruption=True)
         return opened
@@ -221,13 +225,17 @@ class World:
         path = self.net.path_up(node)
         return path[:path.index(top)] if top in path else path
 
-    def _set_open(self, node: int, is_open: bool) -> None:
-        """Open or close the edge into ``node`` (the supply path of its subtree)."""
+    def _set_open(self, node: int, is_open: bool, t_s: int) -> None:
+        """Open or close the edge into ``node`` (the supply path of its subtree) at ``t_s``."""
         if self._is_open[node] != is_open:
             self._is_open[node] = is_open
             self._dark[self.net.subtree(node)] += 1 if is_open else -1
+            if is_open:
+                self._opened_s[node] = t_s
+            else:
+                self._open_spans.append((node, int(self._opened_s[node]), t_s))
 
-    def _close(self, op: int) -> slice:
+    def _close(self, op: int, t_s: int) -> slice:
         """The faults of an element are repaired: it closes, unless switching had already
         closed it, or holds it open (then the return to normal closes it)."""
         del self._open[op]
@@ -236,7 +244,7 @@ class World:
         if op in self._reclosed:
             self._reclosed.discard(op)
         elif op not in self._switched_open:
-            self._set_open(op, False)
+            self._set_open(op, False, t_s)
         return sl
 
     def _supplied(self, node: int) -> bool:
@@ -268,6 +276,8 @@ class World:
             self.interruptions[newly] += interruption
             self._out[gone] = False
             self.outage_s[gone] += t_s - self._out_since[gone]
+            if len(gone):
+                self._outages.append((gone, self._out_since[gone], t_s))
             brief = gone[self._counted[gone] & (t_s - self._out_since[gone] < MOMENTARY_S)]
             self.interruptions[brief] -= 1
             self.momentary_interruptions[brief] += 1
@@ -378,7 +388,7 @@ class World:
             else:  # held open by the control room (a device re-closed on pending faults too)
                 self._reclosed.discard(node)
                 self._switched_open.add(node)
-                self._set_open(node, True)
+                self._set_open(node, True, t_s)
             self._switching["steps"] += 1
             self._update(self._ranges(tie, node), t_s, interruption=True)
             return ""
@@ -391,13 +401,13 @@ class World:
         if tie is not None:
             self._closed_ties[tie.tie_id] = tie
         else:
-            self._set_open(node, False)
+            self._set_open(node, False, t_s)
         ranges = self._ranges(tie, node)
         tripped, touched = self._settle(ranges)
         problem = tripped[0][1] if tripped else self._fault_fed(ranges)
         if problem:
             if tie is None:
-                self._set_open(node, True)
+                self._set_open(node, True, t_s)
             self._closed_ties = before
             self._settle(ranges + touched)
             self._switching["tripped" if problem.startswith("closing onto") else "refused"] += 1
@@ -464,6 +474,22 @@ class World:
         layer = self.switches
         held = [layer.switch_id[n] for n in sorted(self._switched_open)] if layer is not None else []
         return held + list(self._closed_ties)
+
+    def outages(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every utility-side outage of a customer that has ended (``finalize`` ends those under
+        way): customer nodes, from and to (seconds). A customer's outages sum to its ``outage_s``."""
+        if not self._outages:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        nodes, since, until = zip(*self._outages, strict=True)
+        ends = [np.full(len(n), t, dtype=np.int64) for n, t in zip(nodes, until, strict=True)]
+        return np.concatenate(nodes), np.concatenate(since), np.concatenate(ends)
+
+    def open_spans(self) -> list[tuple[int, int, int]]:
+        """When each utility element was open (operated by a fault, or opened by switching):
+        (node, from, to) in seconds, ended (``finalize`` ends those still open); a close that
+        trips at once ends one span and starts the next at the same second."""
+        return list(self._open_spans)
 
     @property
     def switching(self) -> SwitchingTally:
@@ -532,7 +558,7 @@ class World:
             faults = self._open.get(op)
             if faults is None or op in self._claimed_by or any(f.skill not in skills for f in faults):
                 continue
-            back.append(self._close(op))
+            back.append(self._close(op, t_s))
             done.append(op)
             self.repairs_done += len(faults)
         self._update(back, t_s)
@@ -598,7 +624,7 @@ class World:
             if left:
                 self._open[op] = left
                 continue
-            back.append(self._close(op))
+            back.append(self._close(op, t_s))
         self._update(back, t_s)
         return tuple(op for op in done if op not in self._open)
 
@@ -631,7 +657,11 @@ class World:
         self.dark_at_end = int(np.count_nonzero(dark))
         self.dark_at_end_s = int((t_s - self._out_since[dark]).sum())
         self.outage_s[dark] += t_s - self._out_since[dark]
+        self._outages.append((np.flatnonzero(dark), self._out_since[dark], t_s))
         self._out_since[dark] = t_s
+        still = np.flatnonzero(self._is_open)
+        self._open_spans += [(n, int(self._opened_s[n]), t_s) for n in still.tolist()]
+        self._opened_s[still] = t_s
         lit = self._lit_by_switching >= 0
         self._switching["saved_s"] += int((t_s - self._lit_by_switching[lit]).sum())
         self._lit_by_switching[lit] = t_s

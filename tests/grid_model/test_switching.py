@@ -14,6 +14,7 @@ from grid_model.region import Region
 from grid_model.switches import (
     SECTION_SHARE,
     TIE_HEADROOM,
+    TIES_PER_PAIR,
     SwitchKind,
     SwitchLayer,
     Tie,
@@ -182,6 +183,23 @@ def test_switches_and_ties_follow_the_placement_rules(small_region: Region,
         assert t.capacity == int(TIE_HEADROOM * min(feeder_customers[fa], feeder_customers[fb]))
     again = place_switches(net)
     assert again.switch_id == region_layer.switch_id and again.ties == region_layer.ties
+
+
+def test_the_placement_rule_numbers_can_be_changed(small_region: Region, region_layer: SwitchLayer) -> None:
+    """Sections half the size give more switches, none closer to the feeder's end than the new
+    rule allows; more headroom makes every tie carry more; a third tie a pair of feeders keeps
+    the first two."""
+    net = small_region.network
+    finer = place_switches(net, section_share=SECTION_SHARE / 2)
+    assert len(finer.switch_points()) > len(region_layer.switch_points())
+    feeder_customers = finer.customers_below[net.nodes_of_kind(NodeKind.FEEDER_HEAD)]
+    assert all(finer.customers_below[i] >= SECTION_SHARE / 4 * feeder_customers[net.feeder_idx[i]]
+               for i in finer.switch_points().tolist() if finer.switch_id[i].startswith("SW-"))
+    roomier = place_switches(net, tie_headroom=2 * TIE_HEADROOM)
+    assert [t.tie_id for t in roomier.ties] == [t.tie_id for t in region_layer.ties]
+    assert all(r.capacity >= 2 * t.capacity for r, t in zip(roomier.ties, region_layer.ties, strict=True))
+    more = place_switches(net, ties_per_pair=TIES_PER_PAIR + 1)
+    assert {t.tie_id for t in region_layer.ties} <= {t.tie_id for t in more.ties}
 
 
 def test_a_remote_plan_is_refined_once_the_fault_is_found() -> None:

@@ -108,3 +108,27 @@ def test_a_crew_leaving_at_its_duty_limit_leaves_its_work_done_for_the_next() ->
     assert world.is_dark(idx["C3"])
     assert world.start_repair("R", idx["J2"], "cable", "K2", ALL, 9 * 3600) == 13 * 3600  # 4 h were left
     assert world.finish_repair("R", 13 * 3600) == (idx["J2"],)
+
+
+def test_the_outage_history_sums_to_the_outage_minutes_and_says_when_each_element_was_open() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    customers = np.array([idx[c] for c in ["C1", "C2", "C3", "C4", "C5"]])
+    world = World(net, customers, [])
+    world.apply_fault(WorldFault(100, idx["J2"], idx["J2"], 3600, "mv"))
+    world.apply_fault(WorldFault(300, idx["SD1"], idx["SD1"], 3600, "lv"))  # never repaired
+    world.start_repair("R-J2", idx["J2"], "mv", "K1", ALL, 2200)
+    world.finish_repair("R-J2", 5800)
+    world.apply_fault(WorldFault(6000, idx["J3"], idx["J3"], 600, "mv"))  # C3-C5 out a second time
+    world.start_repair("R-J3", idx["J3"], "mv", "K1", ALL, 6400)
+    world.finish_repair("R-J3", 7000)
+    world.finalize(9000)
+    nodes, since, until = world.outages()
+    got = sorted(zip(nodes.tolist(), since.tolist(), until.tolist(), strict=True))
+    c1, c2, c3, c4, c5 = customers.tolist()
+    assert got == sorted([(c1, 300, 9000), (c2, 300, 9000), *((c, 100, 5800) for c in (c3, c4, c5)),
+                          *((c, 6000, 7000) for c in (c3, c4, c5))])
+    per_customer = np.bincount(nodes, weights=until - since, minlength=net.n_nodes)
+    assert (per_customer[customers] == world.outage_s[customers]).all()
+    assert sorted(world.open_spans()) == [(idx["J2"], 100, 5800), (idx["J3"], 6000, 7000),
+                                          (idx["SD1"], 300, 9000)]
