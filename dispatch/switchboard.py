@@ -6,7 +6,10 @@ from the fault passage indicators SCADA reads with a telemetered trip (remote sw
 only: what a plain FLISR does), and again, with the manual switches and ties too, once a crew
 patrolling the line from the operated device has found the fault (``SwitchingMode.FULL``).
 A step is due when the steps it comes after are done; a plan's return to normal waits for the
-repair of the element whose faults it cut off (not for the rest of the order's work). Remote
+repairs on the way to the faults it cut off and below them (the operated device's, the faults'
+own), not for the order's other work (a transformer fuse elsewhere below the device holds its
+own fault), and for a later plan's return to normal only where that plan isolated a section
+holding the step's switch. Remote
 steps are carried out at once; manual ones become switching jobs that the policy sends crews
 to, weighed by the customers each brings back. An isolate or restore step the field could not
 carry out (it tripped on a fault nobody knew of, or was refused) is dropped with the isolate and
@@ -78,7 +81,9 @@ class Switchboard:
         self._of_order: dict[str, list[int]] = {}
         self._released: set[int] = set()
         self._repairing: dict[int, int] = {}  # plan: the element whose repair it waits for
-        self._faults: dict[int, tuple[int, ...]] = {}  # plan: the faults it switches around
+        self._cut: dict[int, tuple[int, ...]] = {}  # plan: the faults (or section) it cut off
+        self._reach: dict[int, tuple[int, ...]] = {}  # plan: what it isolated (switches, or the device)
+        self._faults: dict[int, tuple[int, ...]] = {}  # plan: where a fault it switches around may be
         self._mv: MvPart | None = None  # built on a dispatcher's first move or the first question of supply
         self._fed: tuple[int, npt.NDArray[np.bool_]] | None = None  # (state's hash, what it feeds)
         self._plans = 0
@@ -110,6 +115,8 @@ class Switchboard:
         base = len(self.steps)
         self._plans += 1
         self._repairing[self._plans] = repair
+        self._cut[self._plans] = plan.faults
+        self._reach[self._plans] = plan.isolating or (plan.device,)
         self._faults[self._plans] = self._section(plan.faults[0]) if remote else plan.faults
         for k, step in enumerate(plan.steps):
             after = tuple(base + a for a in step.after)
@@ -156,16 +163,16 @@ class Switchboard:
         self._of_order[into].sort()
 
     def release_repaired(self, order_id: str, repairing: set[int]) -> list[PlannedStep]:
-        """The order's plans with no MV repair left at or below their element (``repairing``:
-        the elements of the order's live MV repair jobs) may return to normal, the latest plan's
-        first (an earlier plan's switches are inside the section a later one isolated); their
-        isolate and restore steps not yet carried out are moot now and dropped. Returns those
-        that had become switching jobs."""
+        """The order's plans with no MV repair left on the way to their faults or below them
+        (``repairing``: the elements of the order's live MV repair jobs; the operated device's
+        own repair is on the way) may return to normal, the latest plan's first (an earlier
+        plan's switches may lie inside the section a later one isolated); their isolate and
+        restore steps not yet carried out are moot now and dropped. Returns those that had
+        become switching jobs."""
         out = []
         for k in self._of_order.get(order_id, []):
             ps = self.steps[k]
-            if ps.plan_no in self._released or any(self.net.is_ancestor(self._repairing[ps.plan_no], n)
-                                                   for n in repairing):
+            if ps.plan_no in self._released or any(self._blocks(ps.plan_no, n) for n in repairing):
                 continue
             self._released.add(ps.plan_no)
             for other in self._of_order[order_id]:
@@ -176,6 +183,13 @@ class Switchboard:
                         out.append(o)
                     o.status = StepStatus.DROPPED
         return out
+
+    def _blocks(self, plan: int, repair: int) -> bool:
+        """Whether a repair under way keeps the plan from returning to normal: it is the
+        element the plan waits for, or on the way to one of its faults, or at or below one."""
+        net = self.net
+        return repair == self._repairing[plan] or any(
+            net.is_ancestor(repair, f) or net.is_ancestor(f, repair) for f in self._cut[plan])
 
     def moot(self, ps: PlannedStep) -> bool:
         """Whether the step would change nothing the board knows of (a return to normal for a
@@ -203,12 +217,14 @@ class Switchboard:
         return out
 
     def _normal_turn(self, ps: PlannedStep) -> bool:
-        """A return-to-normal step waits for those of the order's later plans."""
+        """A return-to-normal step waits for those of the order's later plans that isolated a
+        section holding its switch (their switches close first)."""
         if ps.step.phase != Phase.NORMAL:
             return True
         return all(self.steps[k].status in (StepStatus.DONE, StepStatus.DROPPED)
                    for k in self._of_order[ps.order_id]
-                   if self.steps[k].plan_no > ps.plan_no and self.steps[k].step.phase == Phase.NORMAL)
+                   if self.steps[k].plan_no > ps.plan_no and self.steps[k].step.phase == Phase.NORMAL
+                   and any(self.net.is_ancestor(t, ps.step.node) for t in self._reach[self.steps[k].plan_no]))
 
     def done(self, ps: PlannedStep) -> None:
         """The step was carried out: the believed switch states follow."""

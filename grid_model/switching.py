@@ -68,11 +68,13 @@ class SwitchStep:
 
 @dataclass(frozen=True, slots=True)
 class SwitchingPlan:
-    """The steps for ``faults`` cleared by ``device``, the customers they bring back before
-    the repair, and those left dark until it."""
+    """The steps for ``faults`` cleared by ``device``, the switches that cut them off from
+    upstream (``isolating``; none when the device itself does), the customers the steps bring
+    back before the repair, and those left dark until it."""
 
     faults: tuple[int, ...]
     device: int
+    isolating: tuple[int, ...]
     steps: tuple[SwitchStep, ...]
     customers_restored: int
     customers_dark: int  # until the repair: the faulted section and what no tie could carry
@@ -197,7 +199,8 @@ def plan_switching(net: Network, layer: SwitchLayer, fault: int | Sequence[int],
             if n not in closed:
                 closed.add(n)
                 last = add(_switch(net, layer, Action.CLOSE, n, Phase.NORMAL, (last,)))
-    return SwitchingPlan(faults, device, tuple(steps), restored, int(customers[device]) - restored)
+    return SwitchingPlan(faults, device, tuple(tops) if isolated_up else (), tuple(steps), restored,
+                         int(customers[device]) - restored)
 
 
 def _tie_inside(net: Network, layer: SwitchLayer, s: int, load: dict[str, int]) -> bool:

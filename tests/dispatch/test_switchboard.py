@@ -169,3 +169,14 @@ def test_moves_the_plan_cannot_take_are_refused_naming_why() -> None:
         with pytest.raises(OverrideError, match=why):
             board.move_before(step_id, before, state)
     assert board.move_before(0, 1, state) == []  # it comes before already: nothing to do
+
+
+def test_the_return_to_normal_waits_for_the_repairs_of_its_faults_not_for_the_orders_other_work() -> None:
+    """The J3 plan's return to normal waits for the operated breaker's repair (on the way to
+    the fault) and for one below the fault (J5's transformer), not for a transformer fuse on
+    another branch below the breaker (J1's: its own fuse holds its fault)."""
+    board, idx, _ = _planned()
+    _carry_out(board)
+    for repairing, waits in [({idx["A"]}, True), ({idx["TJ5"]}, True), ({idx["TJ1"]}, False)]:
+        board.release_repaired("W1", repairing)
+        assert (board.due() == []) == waits, repairing
