@@ -82,6 +82,7 @@ class Switchboard:
         self._released: set[int] = set()
         self._repairing: dict[int, int] = {}  # plan: the element whose repair it waits for
         self._cut: dict[int, tuple[int, ...]] = {}  # plan: the faults (or section) it cut off
+        self._remote_plans: set[int] = set()  # plans from fault indicators (their section, not the faults)
         self._reach: dict[int, tuple[int, ...]] = {}  # plan: what it isolated (switches, or the device)
         self._faults: dict[int, tuple[int, ...]] = {}  # plan: where a fault it switches around may be
         self._mv: MvPart | None = None  # built on a dispatcher's first move or the first question of supply
@@ -114,6 +115,12 @@ class Switchboard:
             return 0
         base = len(self.steps)
         self._plans += 1
+        if remote:
+            self._remote_plans.add(self._plans)
+        else:  # the patrol found the faults: the order's remote plans for them wait for these only
+            for p in {self.steps[k].plan_no for k in self._of_order.get(order_id, [])} & self._remote_plans:
+                if self._repairing[p] == repair:
+                    self._cut[p] = plan.faults
         self._repairing[self._plans] = repair
         self._cut[self._plans] = plan.faults
         self._reach[self._plans] = plan.isolating or (plan.device,)

@@ -1,6 +1,7 @@
 """The switchboard on the two hand-built feeders: a plan's steps come due in order, remote and
 manual alike; a plan's return to normal waits for the MV repair below its element and for a
-later plan's; a step that did not hold drops the steps after it but not the return to normal,
+later plan's (a plan from fault indicators, once the patrol has found the faults, for theirs
+only); a step that did not hold drops the steps after it but not the return to normal,
 which is tried again after the next repair; an order folded into another takes its plans. A
 dispatcher's hold keeps a step and those after it waiting; a move is refused, naming why, when a
 step could then close onto the fault or parallel the feeders in any order the plan allows."""
@@ -180,3 +181,25 @@ def test_the_return_to_normal_waits_for_the_repairs_of_its_faults_not_for_the_or
     for repairing, waits in [({idx["A"]}, True), ({idx["TJ5"]}, True), ({idx["TJ1"]}, False)]:
         board.release_repaired("W1", repairing)
         assert (board.due() == []) == waits, repairing
+
+
+def test_a_remote_plans_return_to_normal_waits_for_the_faults_the_patrol_found_once_it_has() -> None:
+    """With the tie remote, the indicators' plan cuts out the section below the breaker (J1
+    down to J4) and waits for every repair in it; once the patrol finds the fault at J3, it
+    waits for the repairs on the way to J3 and below it only, as the patrol's plan does."""
+    net, layer, idx = two_feeders()
+    layer = dataclasses.replace(layer, ties=(dataclasses.replace(layer.ties[0], remote=True),))
+    board = Switchboard(net, layer, SwitchingMode.FULL)
+    state = _open_a(board, idx)
+    assert board.plan("W1", idx["J1"], state, remote=True, repair=idx["A"]) == 20
+    assert _carry_out(board) == ["open SW-J4", "close TIE-J5-K2"]
+    board.release_repaired("W1", {idx["TJ1"]})
+    assert board.due() == []  # before the patrol, J1's transformer may be the fault
+    assert board.plan("W1", idx["J3"], state, remote=False, repair=idx["A"]) == 10
+
+    assert _carry_out(board) == ["open SW-J2", "close CB-A"]
+    board.release_repaired("W1", {idx["TJ3"]})
+    assert _carry_out(board) == []
+    board.release_repaired("W1", {idx["TJ1"]})
+    assert _carry_out(board) == ["close SW-J2", "open TIE-J5-K2", "close SW-J4"]
+    assert not board.pending("W1")
