@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing import _kernels_solver as kern
+from routing import _kernels_insert as insert_k
+from routing import _kernels_live as live_k
+from routing import _kernels_route as route_k
 from routing._kernels_neighbours import nearest_rows
 from routing.arrays import KernelData, blank_state, kernel_data, route_capacity
 from routing.problem import Problem, TravelKind, skill_bits
@@ -95,7 +97,7 @@ class LivePlan(DispatchSolver):
             for i, o in enumerate(seq):
                 self._state.routes[r, i] = self._order_index[o]
             self._state.rlen[r] = len(seq)
-            kern.drop_unfit(self.D, self.S, r)
+            live_k.drop_unfit(self.D, self.S, r)
 
     def _views(self) -> None:
         """Kernel data and state as views of the live length of every buffer."""
@@ -182,7 +184,7 @@ class LivePlan(DispatchSolver):
         search starts (saves a copy of every route on each live change). Every change comes
         through here, so the evaluator's snapshot is dropped too, and ``changes`` counts it."""
         self.changes += 1
-        self.cost = int(kern.total_cost(self.D, self.S))
+        self.cost = int(route_k.total_cost(self.D, self.S))
         self._best_stale = True
         self._snapshot = None
 
@@ -190,7 +192,7 @@ class LivePlan(DispatchSolver):
     def advance(self, crew_ids: list[str], t_s: int) -> None:
         """These crews (idle ones) cannot start before ``t_s``; re-time their routes."""
         rows = np.array([self._crew_index[c] for c in crew_ids], dtype=np.int64)
-        kern.advance_starts(self.D, self.S, rows, np.int64(t_s))
+        live_k.advance_starts(self.D, self.S, rows, np.int64(t_s))
         self._sync_best()
 
     def add(self, order: NewOrder) -> str | None:
@@ -232,7 +234,7 @@ class LivePlan(DispatchSolver):
         self._snapshot = None
         r = int(self.S.route_of[j])
         if r >= 0:
-            kern.recompute_route(self.D, self.S, r)
+            route_k.recompute_route(self.D, self.S, r)
         self._sync_best()
 
     def retire(self, order_id: str) -> None:
@@ -265,16 +267,16 @@ class LivePlan(DispatchSolver):
 
     def _reroute(self, r: int) -> None:
         """Re-time route r; orders it can no longer reach in time are re-inserted elsewhere."""
-        if kern.recompute_route(self.D, self.S, r):
+        if route_k.recompute_route(self.D, self.S, r):
             self._sync_best()
             return
         f = int(self.S.frozen[r])
         out = np.empty(self.S.rlen[r] - f, dtype=np.int64)
-        n_out = kern.remove_range(self.D, self.S, r, f, self.S.rlen[r] - f, out, 0)
+        n_out = insert_k.remove_range(self.D, self.S, r, f, self.S.rlen[r] - f, out, 0)
         for c in out[:n_out]:
-            r2, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, c, 0.0)
-            if r2 >= 0 and d < kern.unassigned_cost(self.D, c):
-                kern.insert_at(self.D, self.S, r2, p, c)
+            r2, p, d = insert_k.best_insertion(self.D, self.S, self.NB, self.CN, c, 0.0)
+            if r2 >= 0 and d < route_k.unassigned_cost(self.D, c):
+                insert_k.insert_at(self.D, self.S, r2, p, c)
         self._sync_best()
 
     def commit(self, crew_id: str, order_id: str) -> None:
@@ -283,7 +285,7 @@ class LivePlan(DispatchSolver):
         j = self._order_index[order_id]
         if self.S.route_of[j] >= 0:
             self.remove(j)
-        kern.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
+        insert_k.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
         self.S.frozen[r] += 1
         self._reroute(r)
 
@@ -291,11 +293,11 @@ class LivePlan(DispatchSolver):
         """A free crew with nothing planned takes the queued or unplanned order it can start
         soonest ahead of the plan (weighted by customers and priority) to the head of its route."""
         r = self._crew_index[crew_id]
-        j = int(kern.best_pull(self.D, self.S, r))
+        j = int(live_k.best_pull(self.D, self.S, r))
         if j < 0:
             return None
         self.remove(j)
-        kern.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
+        insert_k.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
         self._sync_best()
         return self.order_ids[j]
 
@@ -312,10 +314,10 @@ class LivePlan(DispatchSolver):
         self.S.frozen[r] = 0
         self.remove(dropped)
         self.commit(crew_id, order_id)
-        r2, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, dropped, 0.0)
-        if r2 >= 0 and d < kern.unassigned_cost(self.D, dropped):
-            kern.insert_at(self.D, self.S, r2, p, dropped)
-        gain = before - int(kern.total_cost(self.D, self.S))
+        r2, p, d = insert_k.best_insertion(self.D, self.S, self.NB, self.CN, dropped, 0.0)
+        if r2 >= 0 and d < route_k.unassigned_cost(self.D, dropped):
+            insert_k.insert_at(self.D, self.S, r2, p, dropped)
+        gain = before - int(route_k.total_cost(self.D, self.S))
         changed = np.flatnonzero((self.S.rlen != rlen) | (self.S.routes != routes).any(axis=1))
         for r in changed.tolist():
             for j in self.S.routes[r, :self.S.rlen[r]]:
@@ -324,7 +326,7 @@ class LivePlan(DispatchSolver):
         self.S.rlen[:] = rlen
         self.S.frozen[:] = frozen
         for r in changed.tolist():
-            kern.recompute_route(self.D, self.S, r)
+            route_k.recompute_route(self.D, self.S, r)
         self._sync_best()
         return gain
 

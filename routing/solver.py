@@ -14,8 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
+from routing import _kernels_construct as construct_k
+from routing import _kernels_insert as insert_k
 from routing import _kernels_local as lkern
-from routing import _kernels_solver as kern
+from routing import _kernels_route as route_k
+from routing import _kernels_ruin as ruin_k
+from routing import _kernels_tail as tail_k
 from routing._kernels_local import local_queue
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
@@ -156,15 +160,15 @@ class DispatchSolver:
                  initial: dict[str, list[str]] | None = None) -> None:
         self._problem = problem
         self.params = params or SolverParams()
-        kern.seed_rng(seed)
+        ruin_k.seed_rng(seed)
         t0 = time.perf_counter()
         self._load(problem, initial)
         for r in range(problem.n_crews):
-            kern.recompute_route(self.D, self.S, r)
+            route_k.recompute_route(self.D, self.S, r)
         if problem.objective == Objective.DISPATCH:
-            kern.construct_by_rule(self.D, self.S, 1.0)
-        kern.construct_by_insertion(self.D, self.S, self.NB, self.CN)
-        self.cost = int(kern.total_cost(self.D, self.S))
+            construct_k.construct_by_rule(self.D, self.S, 1.0)
+        construct_k.construct_by_insertion(self.D, self.S, self.NB, self.CN)
+        self.cost = int(route_k.total_cost(self.D, self.S))
         self.construct_s = time.perf_counter() - t0
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
@@ -200,7 +204,7 @@ class DispatchSolver:
         """Dispatch objective: the start and end temperatures from the cost changes of a
         sample of ruin-and-recreate moves (``SolverParams``)."""
         p = self.params
-        deltas = kern.sample_deltas(self.D, self.S, self.NB, self.CN, p.calibration_moves,
+        deltas = ruin_k.sample_deltas(self.D, self.S, self.NB, self.CN, p.calibration_moves,
                                     p.avg_removed, p.max_string, p.blink, self._drop)
         worse = deltas[deltas > 0].astype(np.float64)
         self._temps = (accepting(worse, p.accept_start), accepting(worse, p.accept_end))
@@ -250,7 +254,7 @@ class DispatchSolver:
                     self._keep_current()
             else:
                 f0 = stop.fraction(elapsed, iterations)
-                self.cost, self.best_cost, _ = kern.sisr_iterations(
+                self.cost, self.best_cost, _ = ruin_k.sisr_iterations(
                     self.D, self.S, self.best, self.NB, self.CN, chunk,
                     self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
                     np.int64(self.cost), np.int64(self.best_cost), p.avg_removed,
@@ -286,7 +290,7 @@ class DispatchSolver:
     def _exchange_tails(self) -> None:
         """Distance objective: 2-opt* descent on the current plan between annealing chunks
         (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept)."""
-        self.cost -= int(kern.tails_exchange_descent(self.D, self.S, self.NB))
+        self.cost -= int(tail_k.tails_exchange_descent(self.D, self.S, self.NB))
         if self.cost < self.best_cost:
             self._keep_current()
 
@@ -295,17 +299,17 @@ class DispatchSolver:
         self.S.routes[:, :] = self.best.routes
         self.S.rlen[:] = self.best.rlen
         for r in range(int(self.D.n_crews)):
-            kern.recompute_route(self.D, self.S, r)
-        self.cost = int(kern.total_cost(self.D, self.S))
+            route_k.recompute_route(self.D, self.S, r)
+        self.cost = int(route_k.total_cost(self.D, self.S))
 
     def insert(self, order_idx: int) -> tuple[str, int] | None:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
         if self.S.route_of[order_idx] >= 0:
             raise ValueError(f"order {self.order_ids[order_idx]} is already planned")
-        r, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
-        if r < 0 or d >= kern.unassigned_cost(self.D, order_idx):
+        r, p, d = insert_k.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
+        if r < 0 or d >= route_k.unassigned_cost(self.D, order_idx):
             return None
-        kern.insert_at(self.D, self.S, r, p, order_idx)
+        insert_k.insert_at(self.D, self.S, r, p, order_idx)
         self._sync_best()
         return self.crew_ids[r], int(p)
 
@@ -315,11 +319,11 @@ class DispatchSolver:
         if r < 0:
             return
         buf = np.empty(1, dtype=np.int64)
-        kern.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
+        insert_k.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
         self._sync_best()
 
     def _sync_best(self) -> None:
-        self.cost = int(kern.total_cost(self.D, self.S))
+        self.cost = int(route_k.total_cost(self.D, self.S))
         self.best.routes[:, :] = self.S.routes
         self.best.rlen[:] = self.S.rlen
         self.best_cost = self.cost
@@ -339,7 +343,7 @@ def plan_of_state(problem: Problem, data: KernelData, state: State) -> Plan:
     """The routes, unassigned orders and cost held in a kernel state."""
     routes = routes_from_arrays(problem, state.routes, state.rlen)
     unassigned = [problem.order_ids[j] for j in np.flatnonzero(state.route_of < 0)]
-    return Plan(routes, unassigned, int(kern.total_cost(data, state)))
+    return Plan(routes, unassigned, int(route_k.total_cost(data, state)))
 
 
 def accepting(worse: np.ndarray, share: float) -> float:
