@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from routing._kernels_config import INF, kernel
+from routing._kernels_insert import NO_BLINK
 from routing._kernels_route import arrive, recompute_route
-from routing._kernels_ruin import recreate
-from routing._kernels_undo import undo_buffers
+from routing._kernels_ruin import RANDOM_ORDER, recreate
+from routing._kernels_undo import undo_log
 
 
 @kernel
@@ -21,7 +22,7 @@ def construct_by_insertion(D, S, NB, CN):
         if S.route_of[j] < 0:
             pending[n] = j
             n += 1
-    recreate(D, S, NB, CN, pending, n, 0.0, 0, undo_buffers(D, S), 1, False,
+    recreate(D, S, NB, CN, pending, n, NO_BLINK, RANDOM_ORDER, undo_log(D, S), 1, False,
              np.zeros(0, dtype=np.int64))
 
 

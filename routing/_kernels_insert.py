@@ -20,6 +20,9 @@ from routing._kernels_route import (
     travel,
 )
 
+# ``blink`` of ``best_insertion_cut``: no position is skipped.
+NO_BLINK = 0.0
+
 
 @inline
 def _insert_distance(D, S, r, p, c, prev, leg, f):

@@ -17,6 +17,8 @@ of move evaluations is spent.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from routing._kernels_config import INF, inline, kernel, leaf
@@ -45,6 +47,9 @@ INSERT = 6  # an unplanned order into a route
 REPLACE = 7  # an unplanned order takes a planned one's place
 DROP = 8  # a planned order is left out
 ALL_MOVES = 0x1FE
+# columns of ``descend``'s ``stats`` (a row per move kind)
+STAT_APPLIED = 0  # moves applied
+STAT_SAVED = 1  # cost they saved
 
 
 @inline
@@ -289,29 +294,41 @@ def _push(c, queue, in_queue, tail):
     return tail
 
 
-def local_queue(n_orders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The queue of orders ``descend`` works through: (orders, queued flags, [head, tail])."""
-    return (np.empty(n_orders, dtype=np.int64), np.zeros(n_orders, dtype=np.bool_),
-            np.zeros(2, dtype=np.int64))
+class LocalQueue(NamedTuple):
+    """The orders ``descend`` works through: a ring buffer ``orders`` read from ``head[0]``,
+    written at ``tail[0]`` (both count up; index modulo its length), and per order whether it
+    is queued (``queued``)."""
+
+    orders: np.ndarray
+    queued: np.ndarray
+    head: np.ndarray
+    tail: np.ndarray
+
+    def is_empty(self) -> bool:
+        return bool(self.head[0] >= self.tail[0])
+
+
+def local_queue(n_orders: int) -> LocalQueue:
+    """An empty queue with room for every order."""
+    return LocalQueue(np.empty(n_orders, dtype=np.int64), np.zeros(n_orders, dtype=np.bool_),
+                      np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
 
 
 @kernel
 def queue_orders(Q, orders):
     """Queue ``orders`` (those not queued yet), in random order."""
-    queue, in_queue, ht = Q
     order = orders.copy()
     np.random.shuffle(order)
     for c in order:
-        ht[1] = _push(c, queue, in_queue, ht[1])
+        Q.tail[0] = _push(c, Q.orders, Q.queued, Q.tail[0])
 
 
 @kernel
 def queue_routes(S, Q, changed):
     """Queue the orders of every route flagged in ``changed`` (and clear the flags)."""
-    queue, in_queue, ht = Q
     for r in range(changed.shape[0]):
         if changed[r]:
-            ht[1] = _push_route(S, r, queue, in_queue, ht[1])
+            Q.tail[0] = _push_route(S, r, Q.orders, Q.queued, Q.tail[0])
             changed[r] = False
 
 
@@ -323,9 +340,9 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
     join the queue again. Stops when the queue is empty or after about ``max_evals`` move
     evaluations. Returns (cost saved, evaluations)."""
     N = D.n_orders
-    queue, in_queue, ht = Q
-    head = ht[0]
-    tail = ht[1]
+    queue, in_queue = Q.orders, Q.queued
+    head = Q.head[0]
+    tail = Q.tail[0]
     buf = np.empty(S.routes.shape[1] + max_string + 1, dtype=np.int64)
     saved = np.int64(0)
     evals = 0
@@ -445,8 +462,8 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
             continue
         saved -= best
         if stats.shape[0] > kind:
-            stats[kind, 0] += 1
-            stats[kind, 1] -= best
+            stats[kind, STAT_APPLIED] += 1
+            stats[kind, STAT_SAVED] -= best
         w = window
         if kind == INSERT:
             insert_at(D, S, b_r, b_i, u)
@@ -505,6 +522,6 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
             S.routes[b_r, b_j] = a
             recompute_route(D, S, b_r)
             tail = _push_span(S, b_r, b_i, b_j, w, queue, in_queue, tail)
-    ht[0] = head
-    ht[1] = tail
+    Q.head[0] = head
+    Q.tail[0] = tail
     return saved, evals

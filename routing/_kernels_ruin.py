@@ -9,7 +9,7 @@ import numpy as np
 from routing._kernels_config import inline, kernel, leaf
 from routing._kernels_insert import best_insertion_cut, insert_at, remove_range
 from routing._kernels_route import recompute_route, unassigned_cost
-from routing._kernels_undo import touch, undo, undo_buffers
+from routing._kernels_undo import begin, touch, undo, undo_log
 
 # Recreate insertion orders.
 RANDOM_ORDER, BY_WEIGHT, BY_DEADLINE = 0, 1, 2
@@ -25,7 +25,6 @@ def ruin(D, S, NB, U, it, removed, avg_removed, max_string):
     """Adjacent string removal (SISR): strings cut from routes near a random planned order,
     appended to ``removed``; returns how many, or -1 when nothing movable is planned."""
     K, N = D.n_crews, D.n_orders
-    stamp = U[0]
     routed = 0
     nonempty = 0
     for r in range(K):
@@ -47,7 +46,7 @@ def ruin(D, S, NB, U, it, removed, avg_removed, max_string):
             break
         q = seed if k < 0 else NB[seed, k]
         r = S.route_of[q]
-        if r < 0 or stamp[r] == it or S.pos_of[q] < S.frozen[r]:
+        if r < 0 or U.stamp[r] == it or S.pos_of[q] < S.frozen[r]:
             continue
         L = S.rlen[r]
         lo = S.frozen[r]
@@ -115,12 +114,12 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark):
 
 
 @inline
-def _recreated_cost(D, S, touched, acc, removed, n_removed):
+def _recreated_cost(D, S, U, removed, n_removed):
     """The cost, after a recreate, of the routes it touched and of the removed orders it left
     out."""
     cost = np.int64(0)
-    for i in range(acc[0]):
-        cost += S.rcost[touched[i]]
+    for i in range(U.n_touched[0]):
+        cost += S.rcost[U.touched[i]]
     for i in range(n_removed):
         if S.route_of[removed[i]] < 0:
             cost += unassigned_cost(D, removed[i])
@@ -139,12 +138,11 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
     N = D.n_orders
     removed = np.empty(N, dtype=np.int64)
     mark = np.zeros(N if drop else 0, dtype=np.int64)
-    U = undo_buffers(D, S)
-    touched, acc = U[1], U[4]
+    U = undo_log(D, S)
     accepted = 0
     for it in range(1, n_iter + 1):
         temp = t_start * (t_end / t_start) ** (it / n_iter) if t_start > 0 else 0.0
-        acc[:] = 0
+        begin(U)
         n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string)
         if n_removed < 0:
             break
@@ -162,12 +160,13 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     old_unplanned += unassigned_cost(D, j)
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
                              drop, mark)
-        new_cost = cur_cost - acc[1] - old_unplanned + _recreated_cost(D, S, touched, acc, removed, n_removed)
+        new_cost = (cur_cost - U.cost_before[0] - old_unplanned
+                    + _recreated_cost(D, S, U, removed, n_removed))
         if new_cost < cur_cost - temp * np.log(np.random.random() + 1e-300):
             cur_cost = new_cost
             accepted += 1
-            for i in range(acc[0]):
-                changed[touched[i]] = True
+            for i in range(U.n_touched[0]):
+                changed[U.touched[i]] = True
             if new_cost < best_cost:
                 best_cost = new_cost
                 B.routes[:, :] = S.routes
@@ -184,16 +183,15 @@ def sample_deltas(D, S, NB, CN, n_iter, avg_removed, max_string, blink, drop):
     N = D.n_orders
     removed = np.empty(N, dtype=np.int64)
     mark = np.zeros(N if drop else 0, dtype=np.int64)
-    U = undo_buffers(D, S)
-    touched, acc = U[1], U[4]
+    U = undo_log(D, S)
     out = np.zeros(n_iter, dtype=np.int64)
     for it in range(1, n_iter + 1):
-        acc[:] = 0
+        begin(U)
         n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string)
         if n_removed < 0:
             return out[:it - 1]
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(), U, it,
                              drop, mark)
-        out[it - 1] = _recreated_cost(D, S, touched, acc, removed, n_removed) - acc[1]
+        out[it - 1] = _recreated_cost(D, S, U, removed, n_removed) - U.cost_before[0]
         undo(D, S, U, removed, n_removed)
     return out

@@ -20,7 +20,7 @@ from routing import _kernels_local as lkern
 from routing import _kernels_route as route_k
 from routing import _kernels_ruin as ruin_k
 from routing import _kernels_tail as tail_k
-from routing._kernels_local import local_queue
+from routing._kernels_local import ALL_MOVES, LocalQueue, local_queue
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
     Best,
@@ -120,7 +120,7 @@ class SolverParams:
     ls_evals: int = 100_000
     ls_string: int = 3
     ls_string_near: int = 30
-    ls_moves: int = 0x1FE
+    ls_moves: int = ALL_MOVES
     ls_window: int = 3
     ls_requeue: bool = True
     drop_tails: bool = True
@@ -174,7 +174,7 @@ class DispatchSolver:
         self.best_cost = self.cost
         self._temps: tuple[float, float] | None = None
         self._drop = problem.objective == Objective.DISPATCH and self.params.drop_tails
-        self._queue: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = self.params.ls_near_first
 
@@ -230,7 +230,7 @@ class DispatchSolver:
             self._calibrate()
         queue = None
         if dispatch and p.local_search:
-            if self._queue is None or self._queue[0].shape[0] != self.D.n_orders:
+            if self._queue is None or self._queue.orders.shape[0] != self.D.n_orders:
                 self._queue = local_queue(int(self.D.n_orders))
             queue = self._queue
             lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
@@ -241,11 +241,11 @@ class DispatchSolver:
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:
                 break
             before = self.best_cost
-            if queue is not None and queue[2][0] >= queue[2][1] and self._near < p.ls_near:
+            if queue is not None and queue.is_empty() and self._near < p.ls_near:
                 # the first descent is over: widen the neighbourhood and look at every order again
                 self._near = p.ls_near
                 lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
-            if queue is not None and queue[2][0] < queue[2][1]:
+            if queue is not None and not queue.is_empty():
                 saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
                                          p.ls_string, p.ls_string_near, p.ls_moves, self._near,
                                          False, p.ls_window, NO_STATS)
