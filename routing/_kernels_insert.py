@@ -18,6 +18,7 @@ from routing._kernels_route import (
     tail_delta,
     tail_drop_delta,
     travel,
+    unassigned_cost,
 )
 
 # ``blink`` of ``best_insertion_cut``: no position is skipped.
@@ -150,8 +151,21 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop):
 
 
 @leaf
-def best_insertion(D, S, NB, CN, c, blink):
-    """Cheapest feasible position for ``c`` (``best_insertion_cut`` without leaving any order
-    out). Returns (route, position, delta)."""
-    r, p, d, _ = best_insertion_cut(D, S, NB, CN, c, blink, False)
-    return r, p, d
+def cheaper_insertion(D, S, NB, CN, c, blink, drop):
+    """Where to insert ``c`` if that costs less than leaving it out: (route, position, first
+    position left out) of its cheapest granular insertion (``best_insertion_cut``); route -1
+    when it fits nowhere or leaving it out costs no more. The one rule every caller keeps."""
+    r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop)
+    if r < 0 or d >= unassigned_cost(D, c):
+        return -1, -1, -1
+    return r, p, cut
+
+
+@leaf
+def insert_if_cheaper(D, S, NB, CN, c):
+    """Insert ``c`` at its cheapest granular position unless leaving it out costs no more
+    (``cheaper_insertion``, no order left out); returns (route, position), route -1: left out."""
+    r, p, _ = cheaper_insertion(D, S, NB, CN, c, NO_BLINK, False)
+    if r >= 0:
+        insert_at(D, S, r, p, c)
+    return r, p

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from routing._kernels_config import inline, kernel, leaf
-from routing._kernels_insert import best_insertion_cut, insert_at, remove_range
+from routing._kernels_insert import cheaper_insertion, insert_at, remove_range
 from routing._kernels_route import recompute_route, unassigned_cost
 from routing._kernels_undo import begin, touch, undo, undo_log
 
@@ -94,8 +94,8 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark):
     while i < n_removed:
         c = removed[i]
         i += 1
-        r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop)
-        if r >= 0 and d < unassigned_cost(D, c):
+        r, p, cut = cheaper_insertion(D, S, NB, CN, c, blink, drop)
+        if r >= 0:
             touch(S, U, r, it)
             insert_at(D, S, r, p, c)
             if drop and cut + 1 < S.rlen[r]:

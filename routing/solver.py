@@ -306,10 +306,9 @@ class DispatchSolver:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
         if self.S.route_of[order_idx] >= 0:
             raise ValueError(f"order {self.order_ids[order_idx]} is already planned")
-        r, p, d = insert_k.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
-        if r < 0 or d >= route_k.unassigned_cost(self.D, order_idx):
+        r, p = insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, order_idx)
+        if r < 0:
             return None
-        insert_k.insert_at(self.D, self.S, r, p, order_idx)
         self._sync_best()
         return self.crew_ids[r], int(p)
 
