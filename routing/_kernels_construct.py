@@ -14,7 +14,7 @@ from routing._kernels_undo import undo_log
 
 
 @kernel
-def construct_by_insertion(D, S, NB, CN):
+def construct_by_insertion(D, S, NB, CN, rng):
     """Insert every unrouted order, in random order, at its cheapest granular position."""
     pending = np.empty(D.n_orders, dtype=np.int64)
     n = 0
@@ -23,7 +23,7 @@ def construct_by_insertion(D, S, NB, CN):
             pending[n] = j
             n += 1
     recreate(D, S, NB, CN, pending, n, NO_BLINK, RANDOM_ORDER, undo_log(D, S), 1, False,
-             np.zeros(0, dtype=np.int64))
+             np.zeros(0, dtype=np.int64), rng)
 
 
 @kernel

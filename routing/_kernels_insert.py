@@ -5,9 +5,8 @@ edits that insert and remove orders.
 
 from __future__ import annotations
 
-import numpy as np
-
 from routing._kernels_config import INF, inline, leaf
+from routing._kernels_rng import random
 from routing._kernels_route import (
     after_head,
     arrive,
@@ -118,7 +117,7 @@ def _candidate(D, S, r, p, c, drop):
 
 
 @leaf
-def best_insertion_cut(D, S, NB, CN, c, blink, drop):
+def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
     of its nearest crews' routes (granular neighbourhood); with ``drop`` (dispatch objective)
     a position may leave out the orders after it that no longer fit (``insert_drop_delta``).
@@ -130,7 +129,7 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop):
         if r < 0:
             continue
         for p in (S.pos_of[q], S.pos_of[q] + 1):
-            if blink > 0.0 and np.random.random() < blink:
+            if blink > 0.0 and random(rng) < blink:
                 continue
             d, cut = _candidate(D, S, r, p, c, drop)
             if d < best_d:
@@ -151,21 +150,21 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop):
 
 
 @leaf
-def cheaper_insertion(D, S, NB, CN, c, blink, drop):
+def cheaper_insertion(D, S, NB, CN, c, blink, drop, rng):
     """Where to insert ``c`` if that costs less than leaving it out: (route, position, first
     position left out) of its cheapest granular insertion (``best_insertion_cut``); route -1
     when it fits nowhere or leaving it out costs no more. The one rule every caller keeps."""
-    r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop)
+    r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop, rng)
     if r < 0 or d >= unassigned_cost(D, c):
         return -1, -1, -1
     return r, p, cut
 
 
 @leaf
-def insert_if_cheaper(D, S, NB, CN, c):
+def insert_if_cheaper(D, S, NB, CN, c, rng):
     """Insert ``c`` at its cheapest granular position unless leaving it out costs no more
     (``cheaper_insertion``, no order left out); returns (route, position), route -1: left out."""
-    r, p, _ = cheaper_insertion(D, S, NB, CN, c, NO_BLINK, False)
+    r, p, _ = cheaper_insertion(D, S, NB, CN, c, NO_BLINK, False, rng)
     if r >= 0:
         insert_at(D, S, r, p, c)
     return r, p

@@ -23,6 +23,7 @@ import numpy as np
 
 from routing._kernels_config import INF, inline, kernel, leaf
 from routing._kernels_insert import insert_at, remove_range
+from routing._kernels_rng import shuffle
 from routing._kernels_route import (
     SSKILL,
     arrive,
@@ -315,10 +316,10 @@ def local_queue(n_orders: int) -> LocalQueue:
 
 
 @kernel
-def queue_orders(Q, orders):
+def queue_orders(Q, orders, rng):
     """Queue ``orders`` (those not queued yet), in random order."""
     order = orders.copy()
-    np.random.shuffle(order)
+    shuffle(rng, order)
     for c in order:
         Q.tail[0] = _push(c, Q.orders, Q.queued, Q.tail[0])
 

@@ -274,7 +274,7 @@ class LivePlan(DispatchSolver):
         out = np.empty(self.S.rlen[r] - f, dtype=np.int64)
         n_out = insert_k.remove_range(self.D, self.S, r, f, self.S.rlen[r] - f, out, 0)
         for c in out[:n_out]:
-            insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, c)
+            insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, c, self.rng)
         self._sync_best()
 
     def commit(self, crew_id: str, order_id: str) -> None:
@@ -312,7 +312,7 @@ class LivePlan(DispatchSolver):
         self.S.frozen[r] = 0
         self.remove(dropped)
         self.commit(crew_id, order_id)
-        insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, dropped)
+        insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, dropped, self.rng)
         gain = before - int(route_k.total_cost(self.D, self.S))
         changed = np.flatnonzero((self.S.rlen != rlen) | (self.S.routes != routes).any(axis=1))
         for r in changed.tolist():

@@ -22,6 +22,7 @@ from routing import _kernels_ruin as ruin_k
 from routing import _kernels_tail as tail_k
 from routing._kernels_local import ALL_MOVES, LocalQueue, local_queue
 from routing._kernels_neighbours import nearest_lists
+from routing._kernels_rng import rng_state
 from routing.arrays import (
     Best,
     KernelData,
@@ -160,14 +161,14 @@ class DispatchSolver:
                  initial: dict[str, list[str]] | None = None) -> None:
         self._problem = problem
         self.params = params or SolverParams()
-        ruin_k.seed_rng(seed)
+        self.rng = rng_state(seed)
         t0 = time.perf_counter()
         self._load(problem, initial)
         for r in range(problem.n_crews):
             route_k.recompute_route(self.D, self.S, r)
         if problem.objective == Objective.DISPATCH:
             construct_k.construct_by_rule(self.D, self.S, 1.0)
-        construct_k.construct_by_insertion(self.D, self.S, self.NB, self.CN)
+        construct_k.construct_by_insertion(self.D, self.S, self.NB, self.CN, self.rng)
         self.cost = int(route_k.total_cost(self.D, self.S))
         self.construct_s = time.perf_counter() - t0
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
@@ -205,7 +206,7 @@ class DispatchSolver:
         sample of ruin-and-recreate moves (``SolverParams``)."""
         p = self.params
         deltas = ruin_k.sample_deltas(self.D, self.S, self.NB, self.CN, p.calibration_moves,
-                                    p.avg_removed, p.max_string, p.blink, self._drop)
+                                    p.avg_removed, p.max_string, p.blink, self._drop, self.rng)
         worse = deltas[deltas > 0].astype(np.float64)
         self._temps = (accepting(worse, p.accept_start), accepting(worse, p.accept_end))
 
@@ -233,7 +234,7 @@ class DispatchSolver:
             if self._queue is None or self._queue.orders.shape[0] != self.D.n_orders:
                 self._queue = local_queue(int(self.D.n_orders))
             queue = self._queue
-            lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
+            lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0), self.rng)
             near = self._local_lists()
         changed = np.zeros(int(self.D.n_crews), dtype=np.bool_)
         while True:
@@ -244,7 +245,7 @@ class DispatchSolver:
             if queue is not None and queue.is_empty() and self._near < p.ls_near:
                 # the first descent is over: widen the neighbourhood and look at every order again
                 self._near = p.ls_near
-                lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
+                lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0), self.rng)
             if queue is not None and not queue.is_empty():
                 saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
                                          p.ls_string, p.ls_string_near, p.ls_moves, self._near,
@@ -258,7 +259,7 @@ class DispatchSolver:
                     self.D, self.S, self.best, self.NB, self.CN, chunk,
                     self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
                     np.int64(self.cost), np.int64(self.best_cost), p.avg_removed,
-                    p.max_string, p.blink, changed, self._drop)
+                    p.max_string, p.blink, changed, self._drop, self.rng)
                 iterations += chunk
                 if self.D.distance_objective:
                     self._exchange_tails()
@@ -306,7 +307,8 @@ class DispatchSolver:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
         if self.S.route_of[order_idx] >= 0:
             raise ValueError(f"order {self.order_ids[order_idx]} is already planned")
-        r, p = insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, order_idx)
+        r, p = insert_k.insert_if_cheaper(self.D, self.S, self.NB, self.CN, order_idx,
+                                           self.rng)
         if r < 0:
             return None
         self._sync_best()

@@ -117,7 +117,7 @@ def test_local_search_keeps_its_books_and_the_rules(seed: int) -> None:
     d, s = solver.D, solver.S
     before = int(route_k.total_cost(d, s))
     q = lkern.local_queue(p.n_orders)
-    lkern.queue_orders(q, np.arange(p.n_orders))
+    lkern.queue_orders(q, np.arange(p.n_orders), solver.rng)
     stats = np.zeros((9, 2), dtype=np.int64)
     saved, _ = lkern.descend(d, s, solver.NB, solver.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
                              False, 0, stats)
@@ -133,7 +133,7 @@ def test_annealing_that_leaves_out_route_tails_keeps_its_books() -> None:
     changed = np.zeros(p.n_crews, dtype=np.bool_)
     cur, _, accepted = ruin_k.sisr_iterations(
         solver.D, solver.S, solver.best, solver.NB, solver.CN, 400, 1e7, 1e5,
-        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True)
+        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, solver.rng)
     assert accepted > 0 and changed.any()
     assert cur == route_k.total_cost(solver.D, solver.S) == evaluate(p, solver.plan().routes).cost
 

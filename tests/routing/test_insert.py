@@ -7,6 +7,7 @@ from routing import _kernels_insert as insert_k
 from routing import _kernels_route as route_k
 from routing._kernels_config import INF
 from routing._kernels_neighbours import nearest_lists
+from routing._kernels_rng import rng_state
 from routing.arrays import empty_state, kernel_data
 from routing.evaluate import evaluate
 from routing.io import problem_from_dict
@@ -32,12 +33,12 @@ def test_an_order_goes_in_only_where_that_costs_less_than_leaving_it_out() -> No
     nb, cn = nearest_lists(d, 30, 8)
     route_k.recompute_route(d, s, 0)
     near, far = p.order_ids.index("NEAR"), p.order_ids.index("FAR")
-    assert insert_k.insert_if_cheaper(d, s, nb, cn, near) == (0, 0)
+    assert insert_k.insert_if_cheaper(d, s, nb, cn, near, rng_state(0)) == (0, 0)
     assert s.route_of[near] == 0 and s.rlen[0] == 1
     # FAR fits the crew's shift, but costs more in the route than out of it: it stays out
     assert insert_k.insert_delta(d, s, 0, 1, far) < INF
     assert insert_k.insert_delta(d, s, 0, 1, far) > route_k.unassigned_cost(d, far)
-    assert insert_k.insert_if_cheaper(d, s, nb, cn, far)[0] == -1
+    assert insert_k.insert_if_cheaper(d, s, nb, cn, far, rng_state(0))[0] == -1
     assert s.route_of[far] == -1 and s.rlen[0] == 1
     # the independent evaluator agrees that the plan without FAR is the cheaper one
     assert evaluate(p, {"C0": ["NEAR"]}).cost < evaluate(p, {"C0": ["NEAR", "FAR"]}).cost
