@@ -24,7 +24,8 @@ from routing.arrays import kernel_data, state_from_routes
 from routing.evaluate import evaluate, unassigned_reason, unassigned_reasons
 from routing.io import problem_from_dict
 from routing.problem import Problem
-from routing.solver import NO_STATS, DispatchSolver, MaxIterations, MaxRuntime, SolverParams, solve
+from routing.search import NO_STATS
+from routing.solver import DispatchSolver, MaxIterations, MaxRuntime, SolverParams, solve
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data"
@@ -114,12 +115,12 @@ def test_tail_and_insertion_prices_match_the_evaluator(seed: int) -> None:
 def test_local_search_keeps_its_books_and_the_rules(seed: int) -> None:
     p = _long_routes(seed, n=60, horizon=(16 if seed % 2 else 40) * 3600)
     solver = DispatchSolver(p, seed=seed)
-    d, s = solver.D, solver.S
+    d, s = solver.core.D, solver.core.S
     before = int(route_k.total_cost(d, s))
     q = lkern.local_queue(p.n_orders)
-    lkern.queue_orders(q, np.arange(p.n_orders), solver.rng)
+    lkern.queue_orders(q, np.arange(p.n_orders), solver.core.rng)
     stats = np.zeros((9, 2), dtype=np.int64)
-    saved, _ = lkern.descend(d, s, solver.NB, solver.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
+    saved, _ = lkern.descend(d, s, solver.core.NB, solver.core.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
                              False, 0, stats)
     after = int(route_k.total_cost(d, s))
     assert q.is_empty()  # the queue ran dry: a local optimum
@@ -132,10 +133,10 @@ def test_annealing_that_leaves_out_route_tails_keeps_its_books() -> None:
     solver = DispatchSolver(p, seed=8)
     changed = np.zeros(p.n_crews, dtype=np.bool_)
     cur, _, accepted = ruin_k.sisr_iterations(
-        solver.D, solver.S, solver.best, solver.NB, solver.CN, 400, 1e7, 1e5,
-        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, solver.rng)
+        solver.core.D, solver.core.S, solver.core.best, solver.core.NB, solver.core.CN, 400, 1e7, 1e5,
+        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, solver.core.rng)
     assert accepted > 0 and changed.any()
-    assert cur == route_k.total_cost(solver.D, solver.S) == evaluate(p, solver.plan().routes).cost
+    assert cur == route_k.total_cost(solver.core.D, solver.core.S) == evaluate(p, solver.plan().routes).cost
 
 
 def test_anytime_phase_improves_a_72h_12_depot_storm_within_an_iteration_budget() -> None:

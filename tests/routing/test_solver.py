@@ -146,8 +146,8 @@ def test_tails_exchange_delta_matches_full_recomputation() -> None:
 def test_tails_exchange_descent_saves_what_it_says_and_stays_feasible() -> None:
     p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
     solver = DispatchSolver(p, seed=3)
-    before = int(route_k.total_cost(solver.D, solver.S))
-    saved = int(tail_k.tails_exchange_descent(solver.D, solver.S, solver.NB))
+    before = int(route_k.total_cost(solver.core.D, solver.core.S))
+    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB))
     plan = solver.plan()
     assert saved > 0 and not plan.unassigned
     assert evaluate(p, plan.routes).cost == before - saved == plan.cost
