@@ -1,6 +1,9 @@
 """The numba compile flags of every routing kernel, in one place, and the kernels' infinity.
 
-Every kernel is cached on disk (``cache=True``) and releases the GIL (``nogil``).
+Every kernel is cached on disk (``cache=True``) and releases the GIL (``nogil``). numba checks
+a cached kernel against its own file only, not against the kernels it calls (or inlines) from
+other modules: after editing one kernel module, delete ``routing/__pycache__/*.nbi`` and
+``*.nbc`` so that no caller runs stale code.
 """
 
 from __future__ import annotations

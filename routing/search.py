@@ -37,23 +37,24 @@ class SearchCore:
     cost, the best plan seen (``best``, ``best_cost``) and the search state (temperatures,
     local search queue, random state ``rng``)."""
 
-    def __init__(self, D: KernelData, S: State, NB: np.ndarray, CN: np.ndarray,  # noqa: N803
+    def __init__(self, data: KernelData, state: State, near: np.ndarray, crews: np.ndarray,
                  params: SolverParams, *, seed: int) -> None:
         self.params = params
         self.rng = rng_state(seed)
-        self.bind(D, S, NB, CN)
+        self.bind(data, state, near, crews)
         self.cost = 0
-        self.best = Best(S.routes.copy(), S.rlen.copy())
+        self.best = Best(state.routes.copy(), state.rlen.copy())
         self.best_cost = 0
         self._temps: tuple[float, float] | None = None
-        self._drop = not D.distance_objective and params.drop_tails
+        self._drop = not data.distance_objective and params.drop_tails
         self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = params.ls_near_first
 
-    def bind(self, D: KernelData, S: State, NB: np.ndarray, CN: np.ndarray) -> None:  # noqa: N803
-        """Work on these arrays from now on (a live plan's views, after orders joined)."""
-        self.D, self.S, self.NB, self.CN = D, S, NB, CN
+    def bind(self, data: KernelData, state: State, near: np.ndarray, crews: np.ndarray) -> None:
+        """Work on these arrays from now on (a live plan's views, after orders joined): the
+        problem's arrays ``D``, the plan ``S``, each order's nearest orders ``NB`` and crews ``CN``."""
+        self.D, self.S, self.NB, self.CN = data, state, near, crews
 
     def construct(self) -> None:
         """The first plan, around the routes ``S`` holds: for the dispatch objective the
