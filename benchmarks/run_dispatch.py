@@ -117,7 +117,8 @@ def plan_latency(n_orders: int = 10_000, n_crews: int = 300, n_events: int = 300
             "all_events": _percentiles(every),
             "by_event": {k: _percentiles(v) for k, v in times.items() if v},
             "background_improve_300_iterations_s": round(improve_s, 3),
-            "orders_in_plan": len(plan.order_ids), "orders_routed_at_end": int(sum(plan.S.route_of >= 0))}
+            "orders_in_plan": len(plan.order_ids),
+            "orders_routed_at_end": int(sum(plan.core.S.route_of >= 0))}
 
 
 def engine_latency(seed: int = 1) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
                    "below_rule_of_thumb": round(1 - res.cost / rule.cost, 4),
                    "below_nearest_available": round(1 - res.cost / near.cost, 4),
                    "gap_to_bound": round(res.cost / bound - 1, 4)}
-    order = int(np.flatnonzero(solver.S.route_of >= 0)[0])
+    order = int(np.flatnonzero(solver.core.S.route_of >= 0)[0])
     times = []
     for _ in range(50):
         solver.remove(order)
@@ -153,7 +153,7 @@ def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, se
     solver = DispatchSolver(p, seed=seed)
     first = solver.best_cost
     out["first_plan"] = {"cost": first, "seconds": solver.construct_s,
-                         "unassigned": int(np.sum(solver.S.route_of < 0)),
+                         "unassigned": int(np.sum(solver.core.S.route_of < 0)),
                          "gap_to_bound": round(first / bound - 1, 4)}
     res = solver.improve(MaxRuntime(seconds), started=started)
     total = time.perf_counter() - started

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from routing._kernels_solver import travel
+from routing._kernels_route import travel
 
 NEVER = np.int64(2**62)
 

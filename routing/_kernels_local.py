@@ -6,7 +6,7 @@ Moves between the routes of neighbouring orders: relocate an order or a string o
 order or a string, exchange two orders; an unplanned order is inserted, or takes the place of
 a planned neighbour, when that pays; a planned one is left out when that pays. Between routes
 a move is priced in O(1) (O(string)) with the suffix arrays of
-``_kernels_solver.suffix_aggregates`` (``tail_delta``): with ~30 orders a route a change near a
+``_kernels_route.suffix_aggregates`` (``tail_delta``): with ~30 orders a route a change near a
 route's start moves every later order, which the re-timing of a ruin and recreate pays for
 in full. Within a route the orders between the two ends of a move are re-timed.
 
@@ -17,25 +17,25 @@ of move evaluations is spent.
 
 from __future__ import annotations
 
-import numba as nb
+from typing import NamedTuple
+
 import numpy as np
 
-from routing._kernels_solver import (
-    INF,
+from routing._kernels_config import INF, inline, kernel, leaf
+from routing._kernels_insert import insert_at, remove_range
+from routing._kernels_rng import shuffle
+from routing._kernels_route import (
     SSKILL,
-    _head_end,
-    _leaf,
-    _suf,
     arrive,
-    exchange_tails,
-    insert_at,
+    head_end,
     order_cost,
     recompute_route,
-    remove_range,
+    suf,
     tail_delta,
     tail_drop_delta,
     unassigned_cost,
 )
+from routing._kernels_tail import exchange_tails
 
 # move kinds (``descend``; ``moves`` is a mask of 1 << kind)
 NONE = 0
@@ -48,25 +48,28 @@ INSERT = 6  # an unplanned order into a route
 REPLACE = 7  # an unplanned order takes a planned one's place
 DROP = 8  # a planned order is left out
 ALL_MOVES = 0x1FE
+# columns of ``descend``'s ``stats`` (a row per move kind)
+STAT_APPLIED = 0  # moves applied
+STAT_SAVED = 1  # cost they saved
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@inline
 def _prefix(S, r, i):
     """Cost of route ``r`` up to position ``i`` (-1: nothing)."""
     return S.cpre[r, i] if i >= 0 else np.int64(0)
 
 
-@_leaf
+@leaf
 def removal_delta(D, S, r, i, n):
     """Cost change of taking the ``n`` orders from position ``i`` out of route ``r``."""
-    t, prev = _head_end(D, S, r, i - 1)
+    t, prev = head_end(D, S, r, i - 1)
     d = tail_delta(D, S, r, i + n, t, prev, r)
     if d >= INF:
         return INF
     return d - (S.cpre[r, i + n - 1] - _prefix(S, r, i - 1))
 
 
-@_leaf
+@leaf
 def string_insert_delta(D, S, r, p, src, i, n):
     """Cost change of inserting the ``n`` orders from position ``i`` of route ``src`` (another
     route, or -1: the single unplanned order ``i``), in their order, before position ``p`` of
@@ -81,7 +84,7 @@ def string_insert_delta(D, S, r, p, src, i, n):
             load += D.demand[S.routes[src, k] if src >= 0 else i]
         if load > D.crew_capacity[r]:
             return INF
-    t, prev = _head_end(D, S, r, p - 1)
+    t, prev = head_end(D, S, r, p - 1)
     cost = np.int64(0)
     for k in range(i, i + n):
         c = S.routes[src, k] if src >= 0 else i
@@ -100,7 +103,7 @@ def string_insert_delta(D, S, r, p, src, i, n):
     return cost + d
 
 
-@_leaf
+@leaf
 def replace_delta(D, S, r, i, c):
     """Cost change of putting order ``c`` (not in route ``r``) in place of the order at
     position ``i`` of route ``r``, later orders the crew can then no longer start in time left
@@ -110,7 +113,7 @@ def replace_delta(D, S, r, i, c):
     old = S.routes[r, i]
     if D.crew_capacity[r] > 0 and S.load[r] - D.demand[old] + D.demand[c] > D.crew_capacity[r]:
         return INF
-    t, prev = _head_end(D, S, r, i - 1)
+    t, prev = head_end(D, S, r, i - 1)
     leg, a, fits = arrive(D, r, t, prev, c)
     if not fits:
         return INF
@@ -121,7 +124,7 @@ def replace_delta(D, S, r, i, c):
     return order_cost(D, c, a, f, leg) + d - (S.cpre[r, i] - _prefix(S, r, i - 1))
 
 
-@_leaf
+@leaf
 def tails_delta(D, S, r1, i, r2, j):
     """2-opt*: cost change of giving route ``r1`` the tail of ``r2`` after position ``j`` and
     ``r2`` the tail of ``r1`` after ``i`` (-1: the whole route); INF if infeasible (a skill
@@ -134,9 +137,9 @@ def tails_delta(D, S, r1, i, r2, j):
     cap = S.routes.shape[1]
     if i + 1 + L2 - j - 1 >= cap or j + 1 + L1 - i - 1 >= cap:
         return INF
-    if j + 1 < L2 and (_suf(S, r2, j + 1, SSKILL) & ~D.crew_skills[r1]) != 0:
+    if j + 1 < L2 and (suf(S, r2, j + 1, SSKILL) & ~D.crew_skills[r1]) != 0:
         return INF
-    if i + 1 < L1 and (_suf(S, r1, i + 1, SSKILL) & ~D.crew_skills[r2]) != 0:
+    if i + 1 < L1 and (suf(S, r1, i + 1, SSKILL) & ~D.crew_skills[r2]) != 0:
         return INF
     if D.crew_capacity[r1] > 0 or D.crew_capacity[r2] > 0:
         head1 = S.lpre[r1, i] if i >= 0 else 0
@@ -144,8 +147,8 @@ def tails_delta(D, S, r1, i, r2, j):
         if ((D.crew_capacity[r1] > 0 and head1 + S.load[r2] - head2 > D.crew_capacity[r1])
                 or (D.crew_capacity[r2] > 0 and head2 + S.load[r1] - head1 > D.crew_capacity[r2])):
             return INF
-    t1, p1 = _head_end(D, S, r1, i)
-    t2, p2 = _head_end(D, S, r2, j)
+    t1, p1 = head_end(D, S, r1, i)
+    t2, p2 = head_end(D, S, r2, j)
     d1 = tail_delta(D, S, r2, j + 1, t1, p1, r1)
     if d1 >= INF:
         return INF
@@ -155,7 +158,7 @@ def tails_delta(D, S, r1, i, r2, j):
     return d1 + d2
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@inline
 def _intra_order(S, r, i, n, p, k):
     """The order at position ``k`` of route ``r`` once its string of ``n`` orders from
     ``i`` moves before position ``p`` (p < i or p > i + n), for k in the changed range."""
@@ -165,7 +168,7 @@ def _intra_order(S, r, i, n, p, k):
     return S.routes[r, k + n] if k - i < gap else S.routes[r, k - gap]
 
 
-@_leaf
+@leaf
 def intra_delta(D, S, r, i, n, p):
     """Cost change of moving the ``n`` orders from position ``i`` of route ``r`` before its
     position ``p`` (p < i or p > i + n); the orders in between are re-timed."""
@@ -173,7 +176,7 @@ def intra_delta(D, S, r, i, n, p):
     hi = i + n - 1 if p < i else p - 1
     if lo < S.frozen[r]:
         return INF
-    t, prev = _head_end(D, S, r, lo - 1)
+    t, prev = head_end(D, S, r, lo - 1)
     cost = np.int64(0)
     for k in range(lo, hi + 1):
         c = _intra_order(S, r, i, n, p, k)
@@ -190,12 +193,12 @@ def intra_delta(D, S, r, i, n, p):
     return cost + d - (S.cpre[r, hi] - _prefix(S, r, lo - 1))
 
 
-@_leaf
+@leaf
 def intra_swap_delta(D, S, r, i, j):
     """Cost change of exchanging the orders at positions ``i`` < ``j`` of route ``r``."""
     if i < S.frozen[r]:
         return INF
-    t, prev = _head_end(D, S, r, i - 1)
+    t, prev = head_end(D, S, r, i - 1)
     cost = np.int64(0)
     for k in range(i, j + 1):
         c = S.routes[r, j if k == i else (i if k == j else k)]
@@ -212,7 +215,7 @@ def intra_swap_delta(D, S, r, i, j):
     return cost + d - (S.cpre[r, j] - _prefix(S, r, i - 1))
 
 
-@_leaf
+@leaf
 def _insert_string(D, S, r, p, buf, n):
     """Put ``buf[:n]`` before position ``p`` of route ``r`` and re-time it."""
     L = S.rlen[r]
@@ -225,7 +228,7 @@ def _insert_string(D, S, r, p, buf, n):
     recompute_route(D, S, r)
 
 
-@_leaf
+@leaf
 def _apply_intra(D, S, r, i, n, p, buf):
     lo = p if p < i else i
     hi = i + n - 1 if p < i else p - 1
@@ -236,11 +239,11 @@ def _apply_intra(D, S, r, i, n, p, buf):
     recompute_route(D, S, r)
 
 
-@_leaf
+@leaf
 def _cut_unfit(D, S, r, buf, queue, in_queue, tail):
     """Leave out the orders of route ``r`` from the first (after its frozen head) the crew can
     no longer start in time, queueing them; returns the new queue tail."""
-    t, prev = _head_end(D, S, r, S.frozen[r] - 1)
+    t, prev = head_end(D, S, r, S.frozen[r] - 1)
     for k in range(S.frozen[r], S.rlen[r]):
         j = S.routes[r, k]
         _, a, fits = arrive(D, r, t, prev, j)
@@ -254,7 +257,7 @@ def _cut_unfit(D, S, r, buf, queue, in_queue, tail):
     return tail
 
 
-@_leaf
+@leaf
 def _push_route(S, r, queue, in_queue, tail):
     """Queue every order of route ``r`` not queued yet; returns the new queue tail."""
     n = queue.shape[0]
@@ -267,7 +270,7 @@ def _push_route(S, r, queue, in_queue, tail):
     return tail
 
 
-@_leaf
+@leaf
 def _push_span(S, r, lo, hi, window, queue, in_queue, tail):
     """Queue the orders of route ``r`` at positions ``lo - window`` to ``hi + window`` (the
     whole route when ``window`` is 0)."""
@@ -283,7 +286,7 @@ def _push_span(S, r, lo, hi, window, queue, in_queue, tail):
     return tail
 
 
-@_leaf
+@leaf
 def _push(c, queue, in_queue, tail):
     if not in_queue[c]:
         in_queue[c] = True
@@ -292,33 +295,45 @@ def _push(c, queue, in_queue, tail):
     return tail
 
 
-def local_queue(n_orders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The queue of orders ``descend`` works through: (orders, queued flags, [head, tail])."""
-    return (np.empty(n_orders, dtype=np.int64), np.zeros(n_orders, dtype=np.bool_),
-            np.zeros(2, dtype=np.int64))
+class LocalQueue(NamedTuple):
+    """The orders ``descend`` works through: a ring buffer ``orders`` read from ``head[0]``,
+    written at ``tail[0]`` (both count up; index modulo its length), and per order whether it
+    is queued (``queued``)."""
+
+    orders: np.ndarray
+    queued: np.ndarray
+    head: np.ndarray
+    tail: np.ndarray
+
+    def is_empty(self) -> bool:
+        return bool(self.head[0] >= self.tail[0])
 
 
-@nb.njit(cache=True, nogil=True)
-def queue_orders(Q, orders):
+def local_queue(n_orders: int) -> LocalQueue:
+    """An empty queue with room for every order."""
+    return LocalQueue(np.empty(n_orders, dtype=np.int64), np.zeros(n_orders, dtype=np.bool_),
+                      np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+@kernel
+def queue_orders(Q, orders, rng):
     """Queue ``orders`` (those not queued yet), in random order."""
-    queue, in_queue, ht = Q
     order = orders.copy()
-    np.random.shuffle(order)
+    shuffle(rng, order)
     for c in order:
-        ht[1] = _push(c, queue, in_queue, ht[1])
+        Q.tail[0] = _push(c, Q.orders, Q.queued, Q.tail[0])
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel
 def queue_routes(S, Q, changed):
     """Queue the orders of every route flagged in ``changed`` (and clear the flags)."""
-    queue, in_queue, ht = Q
     for r in range(changed.shape[0]):
         if changed[r]:
-            ht[1] = _push_route(S, r, queue, in_queue, ht[1])
+            Q.tail[0] = _push_route(S, r, Q.orders, Q.queued, Q.tail[0])
             changed[r] = False
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel
 def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, first, window,
             stats):
     """Best-improvement local search over the queue ``Q`` (``local_queue``): each order in it
@@ -326,9 +341,9 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
     join the queue again. Stops when the queue is empty or after about ``max_evals`` move
     evaluations. Returns (cost saved, evaluations)."""
     N = D.n_orders
-    queue, in_queue, ht = Q
-    head = ht[0]
-    tail = ht[1]
+    queue, in_queue = Q.orders, Q.queued
+    head = Q.head[0]
+    tail = Q.tail[0]
     buf = np.empty(S.routes.shape[1] + max_string + 1, dtype=np.int64)
     saved = np.int64(0)
     evals = 0
@@ -448,8 +463,8 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
             continue
         saved -= best
         if stats.shape[0] > kind:
-            stats[kind, 0] += 1
-            stats[kind, 1] -= best
+            stats[kind, STAT_APPLIED] += 1
+            stats[kind, STAT_SAVED] -= best
         w = window
         if kind == INSERT:
             insert_at(D, S, b_r, b_i, u)
@@ -508,6 +523,6 @@ def descend(D, S, NB, CN, Q, max_evals, max_string, string_near, moves, n_near, 
             S.routes[b_r, b_j] = a
             recompute_route(D, S, b_r)
             tail = _push_span(S, b_r, b_i, b_j, w, queue, in_queue, tail)
-    ht[0] = head
-    ht[1] = tail
+    Q.head[0] = head
+    Q.tail[0] = tail
     return saved, evals

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from routing._kernels_solver import DIMACS, EUCLIDEAN, travel
+from routing._kernels_route import DIMACS, EUCLIDEAN, travel
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

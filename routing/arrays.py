@@ -9,7 +9,7 @@ import numpy as np
 
 from routing.problem import Objective, Problem
 
-SUFFIX_FIELDS = 7  # _kernels_solver.SUFFIX_FIELDS (repeated: this module loads no kernels)
+SUFFIX_FIELDS = 7  # _kernels_route.SUFFIX_FIELDS (repeated: this module loads no kernels)
 
 KernelData = namedtuple("KernelData", [
     "n_crews", "n_orders", "travel_kind", "x", "y", "seconds_per_metre", "matrix", "road_table",
@@ -21,7 +21,7 @@ KernelData = namedtuple("KernelData", [
 # fin: finish time at each position; cpre: cost up to it; lpre: load up to it; aux: for the
 # distance objective the latest start at each position that keeps the rest of the route
 # feasible (aux[r, i]); for the dispatch objective, over the suffix of route r from position i
-# (aux[r, 7 i + field], ``_kernels_solver.suffix_aggregates`` names the fields): the cost per
+# (aux[r, 7 i + field], ``_kernels_route.suffix_aggregates`` names the fields): the cost per
 # second of delaying / advancing it, how far it may be delayed / advanced with those rates
 # exact, how far it may be delayed before the crew's end is broken, the union of its orders'
 # skill masks and what they would cost unassigned (``tail_delta`` prices a shift of a route's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from routing import _kernels_solver as kern
+from routing import _kernels_construct as construct_k
 from routing.arrays import KernelData, State, empty_state, kernel_data
 from routing.problem import Problem
 from routing.solver import Plan, Result, plan_of_state
@@ -13,12 +13,12 @@ from routing.solver import Plan, Result, plan_of_state
 
 def rule_of_thumb(problem: Problem) -> Result:
     """The crew that frees up first takes the job with the most customers per hour of work."""
-    return _run(problem, lambda d, s: kern.construct_by_rule(d, s, 0.0))
+    return _run(problem, lambda d, s: construct_k.construct_by_rule(d, s, 0.0))
 
 
 def nearest_available(problem: Problem) -> Result:
     """Most urgent order first (earliest deadline), to the crew that can get there first."""
-    return _run(problem, kern.construct_nearest_available)
+    return _run(problem, construct_k.construct_nearest_available)
 
 
 def _run(problem: Problem, build: Callable[[KernelData, State], None]) -> Result:

@@ -1,7 +1,7 @@
 """A plan kept alive through a storm: orders join and leave, crews move, start jobs and go
 off duty, and the plan is improved between events.
 
-``LivePlan`` is the solver of ``routing.solver`` on growable arrays: the kernels see views of
+``LivePlan`` runs the search core of ``routing.search`` on growable arrays: the kernels see views of
 the live length, so adding an order costs one neighbour row and one cheapest insertion, not a
 rebuild. Orders that leave (done, merged, cancelled) are retired in place: no crew can serve
 them and they cost nothing, so the kernels skip them until the owner rebuilds the plan.
@@ -17,11 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing import _kernels_solver as kern
+from routing import _kernels_insert as insert_k
+from routing import _kernels_live as live_k
+from routing import _kernels_route as route_k
 from routing._kernels_neighbours import nearest_rows
-from routing.arrays import KernelData, blank_state, kernel_data, route_capacity
+from routing.arrays import KernelData, State, blank_state, kernel_data, route_capacity
 from routing.problem import Problem, TravelKind, skill_bits
-from routing.solver import DispatchSolver, SolverParams, StoppingCriterion
+from routing.search import SearchCore
+from routing.solver import SolverParams, StoppingCriterion
 from routing.travel import RoadTravel
 
 # The live plan keeps the plain ruin and recreate with the per-order temperature: its searches
@@ -49,8 +52,9 @@ class NewOrder:
     earliest_s: int = 0
 
 
-class LivePlan(DispatchSolver):
-    """A ``DispatchSolver`` whose orders and crews change while it runs."""
+class LivePlan:
+    """A plan whose orders and crews change while it runs, searched by a ``SearchCore``
+    (``core``) over views of its growable buffers."""
 
     def __init__(self, problem: Problem, *, travel: RoadTravel | None = None, seed: int = 0,
                  params: SolverParams | None = None,
@@ -59,14 +63,26 @@ class LivePlan(DispatchSolver):
             raise ValueError("a live plan cannot grow a travel matrix; use euclidean or road travel")
         if problem.travel_kind == TravelKind.ROAD and travel is None:
             raise ValueError("a live plan on road travel needs the RoadTravel to snap new orders")
+        self.params = params or LIVE_PARAMS
         self._travel = travel
         self._snapshot: Problem | None = None
         self._best_stale = False
         self.changes = 0
-        super().__init__(problem, seed=seed, params=params or LIVE_PARAMS, initial=initial)
+        self._buffers(problem)
+        self.core = SearchCore(*self._views(), self.params, seed=seed)
+        core = self.core
+        nearest_rows(core.D, np.arange(self._n, dtype=np.int64), core.NB, core.CN)
+        for crew_id, seq in (initial or {}).items():
+            r = self._crew_index[crew_id]
+            for i, o in enumerate(seq):
+                self._state.routes[r, i] = self._order_index[o]
+            self._state.rlen[r] = len(seq)
+            live_k.drop_unfit(core.D, core.S, r)
+        core.construct()
 
     # -- buffers -------------------------------------------------------------------------
-    def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
+    def _buffers(self, problem: Problem) -> None:
+        """Growable copies of the problem's arrays, with room for twice its orders."""
         self._base = problem
         self.crew_ids = problem.crew_ids
         self.order_ids = list(problem.order_ids)
@@ -88,17 +104,9 @@ class LivePlan(DispatchSolver):
         ko = self.params.orders_listed(problem.hard_windows)
         self._nb = np.zeros((cap, ko), dtype=np.int64)
         self._cn = np.zeros((cap, min(self.params.k_crews, k)), dtype=np.int64)
-        self._views()
-        nearest_rows(self.D, np.arange(n, dtype=np.int64), self.NB, self.CN)
-        for crew_id, seq in (initial or {}).items():
-            r = self._crew_index[crew_id]
-            for i, o in enumerate(seq):
-                self._state.routes[r, i] = self._order_index[o]
-            self._state.rlen[r] = len(seq)
-            kern.drop_unfit(self.D, self.S, r)
 
-    def _views(self) -> None:
-        """Kernel data and state as views of the live length of every buffer."""
+    def _views(self) -> tuple[KernelData, State, np.ndarray, np.ndarray]:
+        """Kernel data, state and neighbour lists as views of the live length of every buffer."""
         n, k = self._n, len(self.crew_ids)
         o, pt = self._orders, self._points
         fields = {name: o[name][:n] for name in _ORDER_ARRAYS}
@@ -107,12 +115,11 @@ class LivePlan(DispatchSolver):
             fields["point_node"] = self._full.point_node
             fields["point_access"] = self._full.point_access
         fields.update(self._crew)
-        self.D: KernelData = self._full._replace(n_orders=np.int64(n), **fields)
         st = self._state
-        self.S = st._replace(route_of=st.route_of[:n], pos_of=st.pos_of[:n])
-        self.NB = self._nb[:n]
-        self.CN = self._cn[:n]
         self._snapshot = None
+        return (self._full._replace(n_orders=np.int64(n), **fields),
+                st._replace(route_of=st.route_of[:n], pos_of=st.pos_of[:n]),
+                self._nb[:n], self._cn[:n])
 
     def _grow(self) -> None:
         cap = 2 * self._cap
@@ -143,7 +150,7 @@ class LivePlan(DispatchSolver):
                 earliest_s=o["earliest"][:n].copy(), deadline_s=o["deadline"][:n].copy(),
                 service_s=o["service"][:n].copy(), customers=o["customers"][:n].copy(),
                 priority=o["priority"][:n].copy(), demand=o["demand"][:n].copy(),
-                order_skill=o["order_skill"][:n].copy(), frozen=self.S.frozen.copy())
+                order_skill=o["order_skill"][:n].copy(), frozen=self.core.S.frozen.copy())
         return self._snapshot
 
     def has_order(self, order_id: str) -> bool:
@@ -151,47 +158,66 @@ class LivePlan(DispatchSolver):
 
     def route(self, crew_id: str) -> list[str]:
         r = self._crew_index[crew_id]
-        return [self.order_ids[j] for j in self.S.routes[r, :self.S.rlen[r]]]
+        return [self.order_ids[j] for j in self.core.S.routes[r, :self.core.S.rlen[r]]]
 
     def committed(self, crew_id: str) -> list[str]:
         """The crew's frozen leading orders (the job it is driving to)."""
         r = self._crew_index[crew_id]
-        return [self.order_ids[j] for j in self.S.routes[r, :self.S.frozen[r]]]
+        return [self.order_ids[j] for j in self.core.S.routes[r, :self.core.S.frozen[r]]]
 
     def head(self, crew_id: str) -> str | None:
         """The first order of the crew's route that it is not yet committed to."""
         r = self._crew_index[crew_id]
-        f = self.S.frozen[r]
-        return self.order_ids[self.S.routes[r, f]] if self.S.rlen[r] > f else None
+        f = self.core.S.frozen[r]
+        return self.order_ids[self.core.S.routes[r, f]] if self.core.S.rlen[r] > f else None
 
     def finish_s(self, order_id: str) -> int | None:
         """Planned finish of an order, or None when it is not in any route."""
         j = self._order_index[order_id]
-        r = self.S.route_of[j]
-        return None if r < 0 else int(self.S.fin[r, self.S.pos_of[j]])
+        r = self.core.S.route_of[j]
+        return None if r < 0 else int(self.core.S.fin[r, self.core.S.pos_of[j]])
+
+    @property
+    def cost(self) -> int:
+        """The current plan's cost."""
+        return self.core.cost
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:
+        """``SearchCore.search`` from the plan as the changes left it."""
         if self._best_stale:
-            super()._sync_best()
+            self.core.adopt()
             self._best_stale = False
-        return super().search(stop, started=started)
+        return self.core.search(stop, started=started)
 
-    def _sync_best(self) -> None:
+    def _changed(self) -> None:
         """Between searches only the cost is kept current; the best copy is taken when a
         search starts (saves a copy of every route on each live change). Every change comes
         through here, so the evaluator's snapshot is dropped too, and ``changes`` counts it."""
         self.changes += 1
-        self.cost = int(kern.total_cost(self.D, self.S))
+        self.core.recount()
         self._best_stale = True
         self._snapshot = None
+
+    def _insert(self, order_idx: int) -> str | None:
+        """Put an unplanned order at its cheapest position; its crew, or None if it stays out."""
+        r, _ = self.core.insert(order_idx)
+        if r < 0:
+            return None
+        self._changed()
+        return self.crew_ids[r]
+
+    def _remove(self, order_idx: int) -> None:
+        """Take an order out of the plan (if it is in it)."""
+        if self.core.remove(order_idx):
+            self._changed()
 
     # -- changes -------------------------------------------------------------------------
     def advance(self, crew_ids: list[str], t_s: int) -> None:
         """These crews (idle ones) cannot start before ``t_s``; re-time their routes."""
         rows = np.array([self._crew_index[c] for c in crew_ids], dtype=np.int64)
-        kern.advance_starts(self.D, self.S, rows, np.int64(t_s))
-        self._sync_best()
+        live_k.advance_starts(self.core.D, self.core.S, rows, np.int64(t_s))
+        self._changed()
 
     def add(self, order: NewOrder) -> str | None:
         """Add an order and insert it at its cheapest position; returns its crew or None."""
@@ -218,10 +244,9 @@ class LivePlan(DispatchSolver):
         self.order_ids.append(order.order_id)
         self._order_index[order.order_id] = j
         self._n += 1
-        self._views()
-        nearest_rows(self.D, np.array([j], dtype=np.int64), self.NB, self.CN)
-        placed = self.insert(j)
-        return None if placed is None else placed[0]
+        self.core.bind(*self._views())
+        nearest_rows(self.core.D, np.array([j], dtype=np.int64), self.core.NB, self.core.CN)
+        return self._insert(j)
 
     def update(self, order_id: str, *, deadline_s: int, priority: int, customers: int) -> None:
         """An order's weights or deadline changed (it absorbed others, or was reached): re-cost
@@ -230,10 +255,10 @@ class LivePlan(DispatchSolver):
         o = self._orders
         o["deadline"][j], o["priority"][j], o["customers"][j] = deadline_s, priority, customers
         self._snapshot = None
-        r = int(self.S.route_of[j])
+        r = int(self.core.S.route_of[j])
         if r >= 0:
-            kern.recompute_route(self.D, self.S, r)
-        self._sync_best()
+            route_k.recompute_route(self.core.D, self.core.S, r)
+        self._changed()
 
     def retire(self, order_id: str) -> None:
         """The order leaves the plan for good (done, merged, cancelled)."""
@@ -241,13 +266,13 @@ class LivePlan(DispatchSolver):
         for name in ("customers", "priority", "order_skill"):
             self._orders[name][j] = 0
         self._snapshot = None
-        r = int(self.S.route_of[j])
+        r = int(self.core.S.route_of[j])
         if r >= 0:
-            if self.S.pos_of[j] < self.S.frozen[r]:
-                self.S.frozen[r] -= 1
-            self.remove(j)
+            if self.core.S.pos_of[j] < self.core.S.frozen[r]:
+                self.core.S.frozen[r] -= 1
+            self._remove(j)
         else:
-            self._sync_best()
+            self._changed()
 
     def move_crew(self, crew_id: str, *, start_s: int, x: float, y: float,
                   end_s: int | None = None) -> None:
@@ -265,38 +290,37 @@ class LivePlan(DispatchSolver):
 
     def _reroute(self, r: int) -> None:
         """Re-time route r; orders it can no longer reach in time are re-inserted elsewhere."""
-        if kern.recompute_route(self.D, self.S, r):
-            self._sync_best()
+        if route_k.recompute_route(self.core.D, self.core.S, r):
+            self._changed()
             return
-        f = int(self.S.frozen[r])
-        out = np.empty(self.S.rlen[r] - f, dtype=np.int64)
-        n_out = kern.remove_range(self.D, self.S, r, f, self.S.rlen[r] - f, out, 0)
+        st = self.core.S
+        f = int(st.frozen[r])
+        out = np.empty(st.rlen[r] - f, dtype=np.int64)
+        n_out = insert_k.remove_range(self.core.D, st, r, f, st.rlen[r] - f, out, 0)
         for c in out[:n_out]:
-            r2, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, c, 0.0)
-            if r2 >= 0 and d < kern.unassigned_cost(self.D, c):
-                kern.insert_at(self.D, self.S, r2, p, c)
-        self._sync_best()
+            self.core.insert(int(c))
+        self._changed()
 
     def commit(self, crew_id: str, order_id: str) -> None:
         """The crew sets off for ``order_id``: it leads the crew's route and is frozen there."""
         r = self._crew_index[crew_id]
         j = self._order_index[order_id]
-        if self.S.route_of[j] >= 0:
-            self.remove(j)
-        kern.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
-        self.S.frozen[r] += 1
+        if self.core.S.route_of[j] >= 0:
+            self._remove(j)
+        insert_k.insert_at(self.core.D, self.core.S, r, int(self.core.S.frozen[r]), j)
+        self.core.S.frozen[r] += 1
         self._reroute(r)
 
     def pull(self, crew_id: str) -> str | None:
         """A free crew with nothing planned takes the queued or unplanned order it can start
         soonest ahead of the plan (weighted by customers and priority) to the head of its route."""
         r = self._crew_index[crew_id]
-        j = int(kern.best_pull(self.D, self.S, r))
+        j = int(live_k.best_pull(self.core.D, self.core.S, r))
         if j < 0:
             return None
-        self.remove(j)
-        kern.insert_at(self.D, self.S, r, int(self.S.frozen[r]), j)
-        self._sync_best()
+        self._remove(j)
+        insert_k.insert_at(self.core.D, self.core.S, r, int(self.core.S.frozen[r]), j)
+        self._changed()
         return self.order_ids[j]
 
     def divert_gain(self, crew_id: str, order_id: str) -> int:
@@ -304,39 +328,38 @@ class LivePlan(DispatchSolver):
         it drops goes back to the plan); negative when diverting would cost more."""
         r = self._crew_index[crew_id]
         j = self._order_index[order_id]
-        if self.S.frozen[r] == 0 or (self.D.crew_skills[r] & self.D.order_skill[j]) == 0:
+        data, st = self.core.D, self.core.S
+        if st.frozen[r] == 0 or (data.crew_skills[r] & data.order_skill[j]) == 0:
             return -1
-        routes, rlen, frozen = self.S.routes.copy(), self.S.rlen.copy(), self.S.frozen.copy()
+        routes, rlen, frozen = st.routes.copy(), st.rlen.copy(), st.frozen.copy()
         before = self.cost
-        dropped = int(self.S.routes[r, 0])
-        self.S.frozen[r] = 0
-        self.remove(dropped)
+        dropped = int(st.routes[r, 0])
+        st.frozen[r] = 0
+        self._remove(dropped)
         self.commit(crew_id, order_id)
-        r2, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, dropped, 0.0)
-        if r2 >= 0 and d < kern.unassigned_cost(self.D, dropped):
-            kern.insert_at(self.D, self.S, r2, p, dropped)
-        gain = before - int(kern.total_cost(self.D, self.S))
-        changed = np.flatnonzero((self.S.rlen != rlen) | (self.S.routes != routes).any(axis=1))
+        self.core.insert(dropped)
+        gain = before - int(route_k.total_cost(data, st))
+        changed = np.flatnonzero((st.rlen != rlen) | (st.routes != routes).any(axis=1))
         for r in changed.tolist():
-            for j in self.S.routes[r, :self.S.rlen[r]]:
-                self.S.route_of[j] = -1
-        self.S.routes[:, :] = routes
-        self.S.rlen[:] = rlen
-        self.S.frozen[:] = frozen
+            for j in st.routes[r, :st.rlen[r]]:
+                st.route_of[j] = -1
+        st.routes[:, :] = routes
+        st.rlen[:] = rlen
+        st.frozen[:] = frozen
         for r in changed.tolist():
-            kern.recompute_route(self.D, self.S, r)
-        self._sync_best()
+            route_k.recompute_route(data, st, r)
+        self._changed()
         return gain
 
     def divert(self, crew_id: str, order_id: str) -> str:
         """Drop the crew's committed job for ``order_id``; returns the dropped order, which
         goes back to the plan."""
         r = self._crew_index[crew_id]
-        dropped = self.order_ids[self.S.routes[r, 0]]
-        self.S.frozen[r] = 0
-        self.remove(self._order_index[dropped])
+        dropped = self.order_ids[self.core.S.routes[r, 0]]
+        self.core.S.frozen[r] = 0
+        self._remove(self._order_index[dropped])
         self.commit(crew_id, order_id)
-        self.insert(self._order_index[dropped])
+        self._insert(self._order_index[dropped])
         return dropped
 
 

@@ -14,12 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
-from routing import _kernels_local as lkern
-from routing import _kernels_solver as kern
-from routing._kernels_local import local_queue
+from routing import _kernels_route as route_k
+from routing._kernels_local import ALL_MOVES
 from routing._kernels_neighbours import nearest_lists
 from routing.arrays import (
-    Best,
     KernelData,
     State,
     empty_state,
@@ -28,9 +26,8 @@ from routing.arrays import (
     state_from_routes,
 )
 from routing.evaluate import evaluate
-from routing.problem import Objective, Problem
-
-NO_STATS = np.zeros((0, 2), dtype=np.int64)
+from routing.problem import Problem
+from routing.search import SearchCore
 
 
 class StoppingCriterion(Protocol):
@@ -116,7 +113,7 @@ class SolverParams:
     ls_evals: int = 100_000
     ls_string: int = 3
     ls_string_near: int = 30
-    ls_moves: int = 0x1FE
+    ls_moves: int = ALL_MOVES
     ls_window: int = 3
     ls_requeue: bool = True
     drop_tails: bool = True
@@ -150,60 +147,37 @@ class CostMismatchError(AssertionError):
 
 
 class DispatchSolver:
-    """A live plan for one problem: improve it, insert or remove orders, read it back."""
+    """A plan for one problem: improve it, insert or remove orders, read it back. The arrays
+    and the search are its ``core`` (``routing.search.SearchCore``)."""
 
     def __init__(self, problem: Problem, *, seed: int = 0, params: SolverParams | None = None,
                  initial: dict[str, list[str]] | None = None) -> None:
         self._problem = problem
         self.params = params or SolverParams()
-        kern.seed_rng(seed)
         t0 = time.perf_counter()
-        self._load(problem, initial)
-        for r in range(problem.n_crews):
-            kern.recompute_route(self.D, self.S, r)
-        if problem.objective == Objective.DISPATCH:
-            kern.construct_by_rule(self.D, self.S, 1.0)
-        kern.construct_by_insertion(self.D, self.S, self.NB, self.CN)
-        self.cost = int(kern.total_cost(self.D, self.S))
-        self.construct_s = time.perf_counter() - t0
-        self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
-        self.best_cost = self.cost
-        self._temps: tuple[float, float] | None = None
-        self._drop = problem.objective == Objective.DISPATCH and self.params.drop_tails
-        self._queue: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._nb_local: np.ndarray | None = None
-        self._near = self.params.ls_near_first
-
-    def _load(self, problem: Problem, initial: dict[str, list[str]] | None) -> None:
-        """Kernel arrays, neighbour lists and a state holding ``initial`` (or nothing)."""
         self.crew_ids = problem.crew_ids
         self.order_ids = list(problem.order_ids)
-        self.D = kernel_data(problem)
-        self.NB, self.CN = nearest_lists(self.D, self.params.orders_listed(problem.hard_windows),
-                                         self.params.k_crews)
-        self.S: State = state_from_routes(problem, initial) if initial else empty_state(problem)
+        data = kernel_data(problem)
+        near, crews = nearest_lists(data, self.params.orders_listed(problem.hard_windows),
+                                    self.params.k_crews)
+        state = state_from_routes(problem, initial) if initial else empty_state(problem)
+        self.core = SearchCore(data, state, near, crews, self.params, seed=seed)
+        self.core.construct()
+        self.construct_s = time.perf_counter() - t0
 
     @property
     def problem(self) -> Problem:
         return self._problem
 
-    def _temperature(self, frac: float) -> float:
-        p = self.params
-        if self._temps is not None:
-            t0, t1 = self._temps
-            return t0 * (t1 / t0) ** frac if t0 > 0 else 0.0
-        routed = int(np.sum(self.S.rcost))
-        per_order = max(1.0, routed / max(1, int(self.D.n_orders)))
-        return per_order * p.temp_start * (p.temp_end / p.temp_start) ** frac
+    @property
+    def cost(self) -> int:
+        """The current plan's cost."""
+        return self.core.cost
 
-    def _calibrate(self) -> None:
-        """Dispatch objective: the start and end temperatures from the cost changes of a
-        sample of ruin-and-recreate moves (``SolverParams``)."""
-        p = self.params
-        deltas = kern.sample_deltas(self.D, self.S, self.NB, self.CN, p.calibration_moves,
-                                    p.avg_removed, p.max_string, p.blink, self._drop)
-        worse = deltas[deltas > 0].astype(np.float64)
-        self._temps = (accepting(worse, p.accept_start), accepting(worse, p.accept_end))
+    @property
+    def best_cost(self) -> int:
+        """The best plan's cost."""
+        return self.core.best_cost
 
     def improve(self, stop: StoppingCriterion, *, started: float | None = None) -> Result:
         """Improve until ``stop``; the best plan seen is kept and returned. ``started``
@@ -213,119 +187,26 @@ class DispatchSolver:
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:
-        """Ruin and recreate (and, for the dispatch objective, a local search) until ``stop``
-        and keep the best plan; returns the best cost over time, the ruin-and-recreate
-        iterations run and the seconds taken, all counted from ``started`` (default now)."""
-        t0 = time.perf_counter() if started is None else started
-        history = [(time.perf_counter() - t0, self.best_cost)]
-        iterations = since = 0
-        p = self.params
-        chunk = p.chunk_iterations
-        dispatch = not self.D.distance_objective
-        if dispatch and p.calibrate and self._temps is None and self.D.n_orders >= 2:
-            self._calibrate()
-        queue = None
-        if dispatch and p.local_search:
-            if self._queue is None or self._queue[0].shape[0] != self.D.n_orders:
-                self._queue = local_queue(int(self.D.n_orders))
-            queue = self._queue
-            lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
-            near = self._local_lists()
-        changed = np.zeros(int(self.D.n_crews), dtype=np.bool_)
-        while True:
-            elapsed = time.perf_counter() - t0
-            if stop(elapsed, iterations, since) or self.D.n_orders < 2:
-                break
-            before = self.best_cost
-            if queue is not None and queue[2][0] >= queue[2][1] and self._near < p.ls_near:
-                # the first descent is over: widen the neighbourhood and look at every order again
-                self._near = p.ls_near
-                lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0))
-            if queue is not None and queue[2][0] < queue[2][1]:
-                saved, _ = lkern.descend(self.D, self.S, near, self.CN, queue, p.ls_evals,
-                                         p.ls_string, p.ls_string_near, p.ls_moves, self._near,
-                                         False, p.ls_window, NO_STATS)
-                self.cost -= int(saved)
-                if self.cost < self.best_cost:
-                    self._keep_current()
-            else:
-                f0 = stop.fraction(elapsed, iterations)
-                self.cost, self.best_cost, _ = kern.sisr_iterations(
-                    self.D, self.S, self.best, self.NB, self.CN, chunk,
-                    self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
-                    np.int64(self.cost), np.int64(self.best_cost), p.avg_removed,
-                    p.max_string, p.blink, changed, self._drop)
-                iterations += chunk
-                if self.D.distance_objective:
-                    self._exchange_tails()
-                if queue is not None and p.ls_requeue:
-                    lkern.queue_routes(self.S, queue, changed)
-                since += chunk
-            if self.best_cost < before:
-                since = 0
-                history.append((time.perf_counter() - t0, int(self.best_cost)))
-        self._restore_best()
-        return history, iterations, time.perf_counter() - t0
-
-    def _local_lists(self) -> np.ndarray:
-        """The local search's neighbour lists: ``ls_near`` long (built once, on the first
-        search: the first plan does not wait for them), the ``NB`` lists at their head."""
-        k = int(self.NB.shape[1])
-        want = max(k, self.params.ls_near)
-        if want == k:
-            return self.NB
-        if self._nb_local is None or self._nb_local.shape[0] != self.NB.shape[0]:
-            self._nb_local, _ = nearest_lists(self.D, want, 1)
-        return self._nb_local
-
-    def _keep_current(self) -> None:
-        self.best_cost = self.cost
-        self.best.routes[:, :] = self.S.routes
-        self.best.rlen[:] = self.S.rlen
-
-    def _exchange_tails(self) -> None:
-        """Distance objective: 2-opt* descent on the current plan between annealing chunks
-        (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept)."""
-        self.cost -= int(kern.tails_exchange_descent(self.D, self.S, self.NB))
-        if self.cost < self.best_cost:
-            self._keep_current()
-
-    def _restore_best(self) -> None:
-        self.S.route_of[:] = -1
-        self.S.routes[:, :] = self.best.routes
-        self.S.rlen[:] = self.best.rlen
-        for r in range(int(self.D.n_crews)):
-            kern.recompute_route(self.D, self.S, r)
-        self.cost = int(kern.total_cost(self.D, self.S))
+        """``SearchCore.search``: improve until ``stop``, then hold the best plan."""
+        return self.core.search(stop, started=started)
 
     def insert(self, order_idx: int) -> tuple[str, int] | None:
         """Put one unplanned order at its cheapest position; None if it stays unassigned."""
-        if self.S.route_of[order_idx] >= 0:
+        if self.core.S.route_of[order_idx] >= 0:
             raise ValueError(f"order {self.order_ids[order_idx]} is already planned")
-        r, p, d = kern.best_insertion(self.D, self.S, self.NB, self.CN, order_idx, 0.0)
-        if r < 0 or d >= kern.unassigned_cost(self.D, order_idx):
+        r, p = self.core.insert(order_idx)
+        if r < 0:
             return None
-        kern.insert_at(self.D, self.S, r, p, order_idx)
-        self._sync_best()
-        return self.crew_ids[r], int(p)
+        self.core.adopt()
+        return self.crew_ids[r], p
 
     def remove(self, order_idx: int) -> None:
         """Take one order out of the plan (cancelled, merged or done elsewhere)."""
-        r = int(self.S.route_of[order_idx])
-        if r < 0:
-            return
-        buf = np.empty(1, dtype=np.int64)
-        kern.remove_range(self.D, self.S, r, int(self.S.pos_of[order_idx]), 1, buf, 0)
-        self._sync_best()
-
-    def _sync_best(self) -> None:
-        self.cost = int(kern.total_cost(self.D, self.S))
-        self.best.routes[:, :] = self.S.routes
-        self.best.rlen[:] = self.S.rlen
-        self.best_cost = self.cost
+        if self.core.remove(order_idx):
+            self.core.adopt()
 
     def plan(self) -> Plan:
-        return plan_of_state(self.problem, self.D, self.S)
+        return plan_of_state(self.problem, self.core.D, self.core.S)
 
     def result(self, history: list[tuple[float, int]], iterations: int, runtime_s: float) -> Result:
         plan = self.plan()
@@ -339,25 +220,7 @@ def plan_of_state(problem: Problem, data: KernelData, state: State) -> Plan:
     """The routes, unassigned orders and cost held in a kernel state."""
     routes = routes_from_arrays(problem, state.routes, state.rlen)
     unassigned = [problem.order_ids[j] for j in np.flatnonzero(state.route_of < 0)]
-    return Plan(routes, unassigned, int(kern.total_cost(data, state)))
-
-
-def accepting(worse: np.ndarray, share: float) -> float:
-    """The temperature at which simulated annealing would accept a share ``share`` of moves
-    that worsen the cost by ``worse`` (the mean of exp(-delta / T) is ``share``); 0 when
-    there are none."""
-    if worse.size == 0 or share <= 0.0:
-        return 0.0
-    lo, hi = 0.0, float(worse.max())
-    while float(np.mean(np.exp(-worse / hi))) < share:
-        hi *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if mid > 0 and float(np.mean(np.exp(-worse / mid))) < share:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+    return Plan(routes, unassigned, int(route_k.total_cost(data, state)))
 
 
 def solve(problem: Problem, stop: StoppingCriterion, *, seed: int = 0,

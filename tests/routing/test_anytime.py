@@ -15,13 +15,17 @@ import pytest
 
 import routing
 from dispatch.storm_families import FAMILIES, OTHER_72H, family_instance
+from routing import _kernels_insert as insert_k
+from routing import _kernels_live as live_k
 from routing import _kernels_local as lkern
-from routing import _kernels_solver as kern
+from routing import _kernels_route as route_k
+from routing import _kernels_ruin as ruin_k
 from routing.arrays import kernel_data, state_from_routes
 from routing.evaluate import evaluate, unassigned_reason, unassigned_reasons
 from routing.io import problem_from_dict
 from routing.problem import Problem
-from routing.solver import NO_STATS, DispatchSolver, MaxIterations, MaxRuntime, SolverParams, solve
+from routing.search import NO_STATS
+from routing.solver import DispatchSolver, MaxIterations, MaxRuntime, SolverParams, solve
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data"
@@ -59,7 +63,7 @@ def _state(p: Problem, routes: dict[str, list[str]]):  # type: ignore[no-untyped
     d = kernel_data(p)
     s = state_from_routes(p, routes)
     for r in range(p.n_crews):
-        kern.recompute_route(d, s, r)
+        route_k.recompute_route(d, s, r)
     return d, s
 
 
@@ -81,24 +85,24 @@ def test_tail_and_insertion_prices_match_the_evaluator(seed: int) -> None:
     d, s = _state(p, routes)
     # the evaluator refuses a plan with an order past a crew's end: start from one that keeps them
     for r in range(p.n_crews):
-        kern.drop_unfit(d, s, r)
+        live_k.drop_unfit(d, s, r)
     routes = routing.solver.plan_of_state(p, d, s).routes
     before = evaluate(p, routes).cost
     checked = dropped = 0
     for c in np.flatnonzero(s.route_of < 0):
-        base = before - kern.unassigned_cost(d, c)  # the prices leave out c's own unassigned cost
+        base = before - route_k.unassigned_cost(d, c)  # the prices leave out c's own unassigned cost
         for r, crew in enumerate(p.crew_ids):
             for pos in range(len(routes[crew]) + 1):
                 new = {k: list(v) for k, v in routes.items()}
                 new[crew].insert(pos, p.order_ids[c])
-                plain = kern.insert_delta(d, s, r, pos, c)
+                plain = insert_k.insert_delta(d, s, r, pos, c)
                 after = _cost(p, new)
                 if after is None:
-                    assert plain >= kern.INF
+                    assert plain >= route_k.INF
                 else:
                     assert plain == after - base
-                delta, cut = kern.insert_drop_delta(d, s, r, pos, c)
-                if not p.crew_skills[r] & p.order_skill[c] or delta >= kern.INF:
+                delta, cut = insert_k.insert_drop_delta(d, s, r, pos, c)
+                if not p.crew_skills[r] & p.order_skill[c] or delta >= route_k.INF:
                     continue
                 new[crew] = new[crew][:cut + 1] if cut < len(routes[crew]) else new[crew]
                 assert delta == evaluate(p, new).cost - base
@@ -111,16 +115,16 @@ def test_tail_and_insertion_prices_match_the_evaluator(seed: int) -> None:
 def test_local_search_keeps_its_books_and_the_rules(seed: int) -> None:
     p = _long_routes(seed, n=60, horizon=(16 if seed % 2 else 40) * 3600)
     solver = DispatchSolver(p, seed=seed)
-    d, s = solver.D, solver.S
-    before = int(kern.total_cost(d, s))
+    d, s = solver.core.D, solver.core.S
+    before = int(route_k.total_cost(d, s))
     q = lkern.local_queue(p.n_orders)
-    lkern.queue_orders(q, np.arange(p.n_orders))
+    lkern.queue_orders(q, np.arange(p.n_orders), solver.core.rng)
     stats = np.zeros((9, 2), dtype=np.int64)
-    saved, _ = lkern.descend(d, s, solver.NB, solver.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
+    saved, _ = lkern.descend(d, s, solver.core.NB, solver.core.CN, q, 10**9, 3, 1000, lkern.ALL_MOVES, 1000,
                              False, 0, stats)
-    after = int(kern.total_cost(d, s))
-    assert q[2][0] == q[2][1]  # the queue ran dry: a local optimum
-    assert saved == before - after and saved == int(stats[:, 1].sum()) and saved > 0
+    after = int(route_k.total_cost(d, s))
+    assert q.is_empty()  # the queue ran dry: a local optimum
+    assert saved == before - after and saved == int(stats[:, lkern.STAT_SAVED].sum()) and saved > 0
     assert evaluate(p, solver.plan().routes).cost == after
 
 
@@ -128,11 +132,11 @@ def test_annealing_that_leaves_out_route_tails_keeps_its_books() -> None:
     p = _long_routes(8, n=60, horizon=16 * 3600)
     solver = DispatchSolver(p, seed=8)
     changed = np.zeros(p.n_crews, dtype=np.bool_)
-    cur, _, accepted = kern.sisr_iterations(
-        solver.D, solver.S, solver.best, solver.NB, solver.CN, 400, 1e7, 1e5,
-        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True)
+    cur, _, accepted = ruin_k.sisr_iterations(
+        solver.core.D, solver.core.S, solver.core.best, solver.core.NB, solver.core.CN, 400, 1e7, 1e5,
+        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, solver.core.rng)
     assert accepted > 0 and changed.any()
-    assert cur == kern.total_cost(solver.D, solver.S) == evaluate(p, solver.plan().routes).cost
+    assert cur == route_k.total_cost(solver.core.D, solver.core.S) == evaluate(p, solver.plan().routes).cost
 
 
 def test_anytime_phase_improves_a_72h_12_depot_storm_within_an_iteration_budget() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routing import _kernels_solver as kern
+from routing import _kernels_insert as insert_k
+from routing import _kernels_route as route_k
+from routing import _kernels_tail as tail_k
 from routing.arrays import kernel_data, state_from_routes
 from routing.evaluate import PlanError, evaluate
 from routing.heuristics import nearest_available, rule_of_thumb
@@ -60,20 +62,20 @@ def test_insert_delta_matches_full_recomputation() -> None:
         routes = {"C0": rest[:cut], "C1": rest[cut:]}
         s = state_from_routes(p, routes)
         for r in range(p.n_crews):
-            kern.recompute_route(d, s, r)
+            route_k.recompute_route(d, s, r)
         before = evaluate(p, routes, strict=False).cost
         c = p.order_ids.index(held_out)
         for r, crew in enumerate(p.crew_ids):
             for pos in range(len(routes[crew]) + 1):
-                delta = kern.insert_delta(d, s, r, pos, c)
+                delta = insert_k.insert_delta(d, s, r, pos, c)
                 new = {k: list(v) for k, v in routes.items()}
                 new[crew].insert(pos, held_out)
                 if not p.crew_skills[r] & p.order_skill[c]:
-                    assert delta >= kern.INF
+                    assert delta >= route_k.INF
                     continue
                 after = evaluate(p, new, strict=False).cost
                 # ``before`` charged the held-out order as unassigned; the delta is routes only
-                assert delta == after - before + kern.unassigned_cost(d, c)
+                assert delta == after - before + route_k.unassigned_cost(d, c)
 
 
 def _move_agrees(p: Problem, routes: dict[str, list[str]], delta: int, before: int) -> bool:
@@ -82,7 +84,7 @@ def _move_agrees(p: Problem, routes: dict[str, list[str]], delta: int, before: i
     try:
         after = evaluate(p, routes).cost
     except PlanError:
-        assert delta >= kern.INF
+        assert delta >= route_k.INF
         return False
     assert delta == after - before
     return True
@@ -100,7 +102,7 @@ def test_distance_insert_delta_matches_full_recomputation() -> None:
         held = {k: [o for o in v if o != c_id] for k, v in routes.items()}
         s = state_from_routes(p, held)
         for r in range(p.n_crews):
-            kern.recompute_route(d, s, r)
+            route_k.recompute_route(d, s, r)
         before = evaluate(p, held, strict=False).cost
         c = p.order_ids.index(c_id)
         for r, crew in enumerate(p.crew_ids[:12]):
@@ -108,8 +110,8 @@ def test_distance_insert_delta_matches_full_recomputation() -> None:
                 new = {k: list(v) for k, v in held.items()}
                 new[crew].insert(pos, str(c_id))
                 # ``before`` charged the held-out order as unassigned
-                ok = _move_agrees(p, new, kern.insert_delta(d, s, r, pos, c),
-                                  before - kern.unassigned_cost(d, c))
+                ok = _move_agrees(p, new, insert_k.insert_delta(d, s, r, pos, c),
+                                  before - route_k.unassigned_cost(d, c))
                 checked, infeasible = checked + ok, infeasible + (not ok)
     assert checked >= 20 and infeasible > 100
 
@@ -122,7 +124,7 @@ def test_tails_exchange_delta_matches_full_recomputation() -> None:
     d = kernel_data(p)
     s = state_from_routes(p, routes)
     for r in range(p.n_crews):
-        kern.recompute_route(d, s, r)
+        route_k.recompute_route(d, s, r)
     before = evaluate(p, routes).cost
     used = [r for r, c in enumerate(p.crew_ids) if routes[c]][:8]
     checked = infeasible = 0
@@ -136,7 +138,7 @@ def test_tails_exchange_delta_matches_full_recomputation() -> None:
                     new = dict(routes)
                     new[c1] = routes[c1][:i + 1] + routes[c2][j + 1:]
                     new[c2] = routes[c2][:j + 1] + routes[c1][i + 1:]
-                    ok = _move_agrees(p, new, kern.tails_exchange_delta(d, s, r1, i, r2, j), before)
+                    ok = _move_agrees(p, new, tail_k.tails_exchange_delta(d, s, r1, i, r2, j), before)
                     checked, infeasible = checked + ok, infeasible + (not ok)
     assert checked > 50 and infeasible > 200
 
@@ -144,8 +146,8 @@ def test_tails_exchange_delta_matches_full_recomputation() -> None:
 def test_tails_exchange_descent_saves_what_it_says_and_stays_feasible() -> None:
     p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
     solver = DispatchSolver(p, seed=3)
-    before = int(kern.total_cost(solver.D, solver.S))
-    saved = int(kern.tails_exchange_descent(solver.D, solver.S, solver.NB))
+    before = int(route_k.total_cost(solver.core.D, solver.core.S))
+    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB))
     plan = solver.plan()
     assert saved > 0 and not plan.unassigned
     assert evaluate(p, plan.routes).cost == before - saved == plan.cost

@@ -1,0 +1,170 @@
+"""Insertion kernels (private): the price of putting one order at a position (optionally
+leaving out the orders that then no longer fit), the cheapest granular position, and the
+edits that insert and remove orders.
+"""
+
+from __future__ import annotations
+
+from routing._kernels_config import INF, inline, leaf
+from routing._kernels_rng import random
+from routing._kernels_route import (
+    after_head,
+    arrive,
+    head_end,
+    joined_leg,
+    order_cost,
+    recompute_route,
+    tail_delta,
+    tail_drop_delta,
+    travel,
+    unassigned_cost,
+)
+
+# ``blink`` of ``best_insertion_cut``: no position is skipped.
+NO_BLINK = 0.0
+
+
+@inline
+def _insert_distance(D, S, r, p, c, prev, leg, f):
+    """Distance objective: O(1) with the latest starts of the route (``f``: when ``c`` would
+    be finished, after ``leg`` from ``prev``)."""
+    out = joined_leg(D, S, r, f, D.n_crews + c, r, p)
+    if out >= INF:
+        return INF
+    nxt = after_head(D, S, r, r, p)
+    return leg + out - (travel(D, prev, nxt) if nxt >= 0 else 0)
+
+
+@inline
+def insert_delta(D, S, r, p, c):
+    """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
+    if (D.crew_skills[r] & D.order_skill[c]) == 0:
+        return INF
+    L = S.rlen[r]
+    if p < S.frozen[r] or p > L or S.routes.shape[1] <= L + 1:
+        return INF
+    if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
+        return INF
+    K = D.n_crews
+    t, prev = head_end(D, S, r, p - 1)
+    leg, a, fits = arrive(D, r, t, prev, c)
+    if not fits:
+        return INF
+    f = a + D.service[c]
+    if D.distance_objective:
+        return _insert_distance(D, S, r, p, c, prev, leg, f)
+    d = tail_delta(D, S, r, p, f, K + c, r)
+    if d >= INF:
+        return INF
+    return order_cost(D, c, a, f, leg) + d
+
+
+@leaf
+def insert_at(D, S, r, p, c):
+    L = S.rlen[r]
+    for i in range(L, p, -1):
+        S.routes[r, i] = S.routes[r, i - 1]
+    S.routes[r, p] = c
+    S.rlen[r] = L + 1
+    S.route_of[c] = r
+    recompute_route(D, S, r)
+
+
+@leaf
+def remove_range(D, S, r, start, length, out, n_out):
+    """Remove ``length`` orders from position ``start`` of route ``r``; append them to ``out``."""
+    L = S.rlen[r]
+    for i in range(start, start + length):
+        c = S.routes[r, i]
+        out[n_out] = c
+        n_out += 1
+        S.route_of[c] = -1
+    for i in range(start + length, L):
+        S.routes[r, i - length] = S.routes[r, i]
+    S.rlen[r] = L - length
+    recompute_route(D, S, r)
+    return n_out
+
+
+@leaf
+def insert_drop_delta(D, S, r, p, c):
+    """As ``insert_delta``, but the orders after ``c`` that the crew could then no longer
+    start in time are left out, their unassigned cost priced in (``tail_drop_delta``).
+    Returns (cost change or INF, the first position of route ``r`` left out: ``rlen`` if
+    none)."""
+    L = S.rlen[r]
+    if ((D.crew_skills[r] & D.order_skill[c]) == 0 or p < S.frozen[r] or p > L
+            or S.routes.shape[1] <= L + 1):
+        return INF, L
+    if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
+        return INF, L
+    t, prev = head_end(D, S, r, p - 1)
+    leg, a, fits = arrive(D, r, t, prev, c)
+    if not fits:
+        return INF, L
+    f = a + D.service[c]
+    d, cut = tail_drop_delta(D, S, r, p, f, D.n_crews + c)
+    if d >= INF:
+        return INF, L
+    return order_cost(D, c, a, f, leg) + d, cut
+
+
+@inline
+def _candidate(D, S, r, p, c, drop):
+    if drop:
+        return insert_drop_delta(D, S, r, p, c)
+    return insert_delta(D, S, r, p, c), S.rlen[r]
+
+
+@leaf
+def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
+    """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
+    of its nearest crews' routes (granular neighbourhood); with ``drop`` (dispatch objective)
+    a position may leave out the orders after it that no longer fit (``insert_drop_delta``).
+    Returns (route, position, delta, the first position left out of that route)."""
+    best_r, best_p, best_d, best_cut = -1, -1, INF, -1
+    for k in range(NB.shape[1]):
+        q = NB[c, k]
+        r = S.route_of[q]
+        if r < 0:
+            continue
+        for p in (S.pos_of[q], S.pos_of[q] + 1):
+            if blink > 0.0 and random(rng) < blink:
+                continue
+            d, cut = _candidate(D, S, r, p, c, drop)
+            if d < best_d:
+                best_r, best_p, best_d, best_cut = r, p, d, cut
+    for k in range(CN.shape[1]):
+        r = CN[c, k]
+        for p in (0, S.rlen[r]):
+            d, cut = _candidate(D, S, r, p, c, drop)
+            if d < best_d:
+                best_r, best_p, best_d, best_cut = r, p, d, cut
+    for r in range(D.n_crews):
+        if S.rlen[r] == 0 and (D.crew_skills[r] & D.order_skill[c]) != 0:
+            d = insert_delta(D, S, r, 0, c)
+            if d < best_d:
+                best_r, best_p, best_d, best_cut = r, 0, d, 0
+            break
+    return best_r, best_p, best_d, best_cut
+
+
+@leaf
+def cheaper_insertion(D, S, NB, CN, c, blink, drop, rng):
+    """Where to insert ``c`` if that costs less than leaving it out: (route, position, first
+    position left out) of its cheapest granular insertion (``best_insertion_cut``); route -1
+    when it fits nowhere or leaving it out costs no more. The one rule every caller keeps."""
+    r, p, d, cut = best_insertion_cut(D, S, NB, CN, c, blink, drop, rng)
+    if r < 0 or d >= unassigned_cost(D, c):
+        return -1, -1, -1
+    return r, p, cut
+
+
+@leaf
+def insert_if_cheaper(D, S, NB, CN, c, rng):
+    """Insert ``c`` at its cheapest granular position unless leaving it out costs no more
+    (``cheaper_insertion``, no order left out); returns (route, position), route -1: left out."""
+    r, p, _ = cheaper_insertion(D, S, NB, CN, c, NO_BLINK, False, rng)
+    if r >= 0:
+        insert_at(D, S, r, p, c)
+    return r, p

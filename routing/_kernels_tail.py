@@ -1,0 +1,99 @@
+"""Tail exchange, 2-opt* (private kernels), for the distance objective: two routes swap their
+tails when the distance falls; priced in O(1) with the latest starts and prefix loads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from routing._kernels_config import INF, kernel, leaf
+from routing._kernels_route import head_end, joined_leg, recompute_route
+
+
+@leaf
+def _interchangeable(D, a, b):
+    """Crews ``a`` and ``b`` start and end at the same place and time with the same skills and
+    capacity, so a route's latest starts hold for either."""
+    return (D.x[a] == D.x[b] and D.y[a] == D.y[b] and D.crew_start[a] == D.crew_start[b]
+            and D.crew_end[a] == D.crew_end[b] and D.crew_skills[a] == D.crew_skills[b]
+            and D.crew_capacity[a] == D.crew_capacity[b])
+
+
+@leaf
+def tails_exchange_delta(D, S, r1, i, r2, j):
+    """2-opt*: distance change of giving route ``r1`` the tail of ``r2`` after position ``j``
+    and ``r2`` the tail of ``r1`` after ``i`` (-1: the whole route); INF if infeasible.
+    O(1) with the latest-start and prefix-load arrays of the distance objective."""
+    L1, L2 = S.rlen[r1], S.rlen[r2]
+    if i + 1 < S.frozen[r1] or j + 1 < S.frozen[r2]:
+        return INF
+    cap = S.routes.shape[1]
+    if i + 1 + L2 - j - 1 >= cap or j + 1 + L1 - i - 1 >= cap:
+        return INF
+    if D.crew_capacity[r1] > 0:
+        head1 = S.lpre[r1, i] if i >= 0 else 0
+        head2 = S.lpre[r2, j] if j >= 0 else 0
+        if (head1 + S.load[r2] - head2 > D.crew_capacity[r1]
+                or head2 + S.load[r1] - head1 > D.crew_capacity[r2]):
+            return INF
+    t1, p1 = head_end(D, S, r1, i)
+    t2, p2 = head_end(D, S, r2, j)
+    new1 = joined_leg(D, S, r1, t1, p1, r2, j + 1)
+    if new1 >= INF:
+        return INF
+    new2 = joined_leg(D, S, r2, t2, p2, r1, i + 1)
+    if new2 >= INF:
+        return INF
+    old1 = joined_leg(D, S, r1, t1, p1, r1, i + 1)
+    old2 = joined_leg(D, S, r2, t2, p2, r2, j + 1)
+    return new1 + new2 - old1 - old2
+
+
+@leaf
+def exchange_tails(D, S, r1, i, r2, j, buf):
+    """Apply the 2-opt* move of ``tails_exchange_delta``."""
+    L1, L2 = S.rlen[r1], S.rlen[r2]
+    n = 0
+    for k in range(i + 1, L1):
+        buf[n] = S.routes[r1, k]
+        n += 1
+    for k in range(j + 1, L2):
+        S.routes[r1, i + 1 + k - j - 1] = S.routes[r2, k]
+    S.rlen[r1] = i + 1 + L2 - j - 1
+    for k in range(n):
+        S.routes[r2, j + 1 + k] = buf[k]
+    S.rlen[r2] = j + 1 + n
+    recompute_route(D, S, r1)
+    recompute_route(D, S, r2)
+
+
+@kernel
+def tails_exchange_descent(D, S, NB):
+    """Distance objective: apply improving 2-opt* moves between the routes of neighbouring
+    orders (a new arc from an order to a neighbour in another route, either way) until none
+    is left. Returns the distance saved."""
+    buf = np.empty(S.routes.shape[1], dtype=np.int64)
+    saved = np.int64(0)
+    improved = True
+    while improved:
+        improved = False
+        for u in range(D.n_orders):
+            r1 = S.route_of[u]
+            if r1 < 0:
+                continue
+            for k in range(NB.shape[1]):
+                v = NB[u, k]
+                r2 = S.route_of[v]
+                if r2 < 0 or r2 == r1 or not _interchangeable(D, r1, r2):
+                    continue
+                i, j = S.pos_of[u], S.pos_of[v] - 1
+                d = tails_exchange_delta(D, S, r1, i, r2, j)
+                if d >= 0:
+                    i, j = S.pos_of[u] - 1, S.pos_of[v]
+                    d = tails_exchange_delta(D, S, r1, i, r2, j)
+                if d < 0:
+                    exchange_tails(D, S, r1, i, r2, j, buf)
+                    saved -= d
+                    improved = True
+                    break
+    return saved
