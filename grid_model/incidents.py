@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind
-from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
+from grid_model.posterior import CANDIDATE_NAMES
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
@@ -20,14 +21,17 @@ class Prediction:
     unlocated: int
 
 
-def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | None = None,
+def predict_calls(region: Region, calls: list[Call], params: PredictionParams | None = None,
                   resolver: CallResolver | None = None,
                   last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
     """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
-    ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time."""
+    ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time.
+    After the last report the parameters are estimated once more and the incidents reviewed.
+    A customer-side incident lists its ``alternatives``: each element on the caller's path
+    with its posterior probability of being the cause (customer-side, drop, fuse, ...)."""
     net = region.network
     resolver = resolver or CallResolver(region)
-    predictor = OutagePredictor(net, rules)
+    predictor = OutagePredictor(net, params)
     unlocated: list[dict[str, object]] = []
     gasps = sorted(last_gasps or [], key=lambda g: g[2])
     g = 0
@@ -44,6 +48,7 @@ def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | No
         predictor.add_call(call.call_id, res.node_idx, call.t_s)
     for gasp in gasps[g:]:
         predictor.add_last_gasp(*gasp)
+    predictor.review()
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
     cust_ids = cust["customer_id"].to_numpy()
@@ -68,4 +73,8 @@ def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | No
             "first_report_s": inc.first_report_s, "area_class": AREA_NAMES[net.area[node]],
             "merged_from": merged_from.get(inc.incident_id, []),
         })
+        if inc.kind == IncidentKind.CUSTOMER_SIDE:
+            out[-1]["alternatives"] = [
+                {"element_id": net.device_id[v] or net.node_id[v], "kind": CANDIDATE_NAMES[kind],
+                 "probability": p} for v, kind, p in predictor.explanations(node) if p >= 0.001]
     return Prediction(out + unlocated, len(unlocated))
