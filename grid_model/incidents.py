@@ -3,11 +3,11 @@ incidents as the ``predict`` command writes them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind
+from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
 from grid_model.posterior import CANDIDATE_NAMES
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
@@ -21,34 +21,50 @@ class Prediction:
     unlocated: int
 
 
+def _replay(net: Network, params: PredictionParams, located: list[tuple[Call, int]],
+            gasps: list[tuple[str, int, int]]) -> OutagePredictor:
+    """One pass of the reports, in time order, through a fresh predictor, then its review."""
+    predictor = OutagePredictor(net, params)
+    g = 0
+    for call, node in located:
+        while g < len(gasps) and gasps[g][2] <= call.t_s:
+            predictor.add_last_gasp(*gasps[g])
+            g += 1
+        predictor.add_call(call.call_id, node, call.t_s)
+    for gasp in gasps[g:]:
+        predictor.add_last_gasp(*gasp)
+    predictor.review()
+    return predictor
+
+
 def predict_calls(region: Region, calls: list[Call], params: PredictionParams | None = None,
                   resolver: CallResolver | None = None,
                   last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
     """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
     ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time.
-    After the last report the parameters are estimated once more and the incidents reviewed.
-    A customer-side incident lists its ``alternatives``: each element on the caller's path
-    with its posterior probability of being the cause (customer-side, drop, fuse, ...)."""
-    net = region.network
+    Two passes, as the whole batch is known: the first estimates the parameters online, the
+    second groups the same reports with them from the first report on (an estimate that drifts
+    while the reports arrive otherwise leaves early incidents too high: incidents never move
+    down). A customer-side incident lists its ``alternatives``: each element on the caller's
+    path with its posterior probability of being the cause (customer-side, drop, fuse, ...)."""
+    params = params or PredictionParams()
     resolver = resolver or CallResolver(region)
-    predictor = OutagePredictor(net, params)
+    located: list[tuple[Call, int]] = []
     unlocated: list[dict[str, object]] = []
-    gasps = sorted(last_gasps or [], key=lambda g: g[2])
-    g = 0
     for call in calls:
-        while g < len(gasps) and gasps[g][2] <= call.t_s:
-            predictor.add_last_gasp(*gasps[g])
-            g += 1
         res = resolver.resolve(call)
-        if not res.located:
+        if res.located:
+            located.append((call, res.node_idx))
+        else:
             unlocated.append({"incident_id": f"U{len(unlocated) + 1:06d}", "kind": "unlocated",
                               "device_id": None, "customers_out": [], "call_ids": [call.call_id],
                               "confidence": 0.0, "reason": res.reason, "first_report_s": call.t_s})
-            continue
-        predictor.add_call(call.call_id, res.node_idx, call.t_s)
-    for gasp in gasps[g:]:
-        predictor.add_last_gasp(*gasp)
-    predictor.review()
+    gasps = sorted(last_gasps or [], key=lambda g: g[2])
+    predictor = _replay(region.network, params, located, gasps)
+    if params.estimate and params.rollup is None:
+        predictor = _replay(region.network, replace(params, priors=predictor.priors, estimate=False),
+                            located, gasps)
+    net = region.network
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
     cust_ids = cust["customer_id"].to_numpy()
