@@ -76,9 +76,10 @@ from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, Cre
 from dispatch.switchboard import OverrideError, PlannedStep, StepStatus, Switchboard, SwitchingMode, describe
 from dispatch.view import Unreached
 from grid_model.network import AREA_NAMES, Construction, DeviceKind, NodeKind
-from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor
+from grid_model.predict import IncidentChange, IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
+from grid_model.rollup import RollupParams
 from grid_model.storm import Call
 from grid_model.switches import SwitchLayer
 from grid_model.switching import MANUAL_STEP_S, Action, Phase
@@ -91,6 +92,8 @@ _LV_KINDS = (NodeKind.CUSTOMER, NodeKind.METER_BOX, NodeKind.SERVICE_DROP, NodeK
 TRIAGE = ("", "customer_reset")
 # An idle crew's GPS fix this soon after its duty limit is no breach: its shift end is due.
 IDLE_PAST_DUTY_GRACE_S = 5 * 60
+
+ENGINE_GROUPING = PredictionParams(rollup=RollupParams())
 
 
 @dataclass(slots=True)
@@ -133,7 +136,10 @@ class DispatchEngine:
         self.limits = limits or ServiceLimits()
         self.estimates = estimates or RepairEstimates()
         self.resolver = CallResolver(region)
-        self.predictor = OutagePredictor(self.net)
+        # The roll-up rules group faults more coarsely than the posterior places them, and one
+        # first response per coarse incident covers a transformer area or feeder: dispatch does
+        # better with them (benchmarks/README.md, "Outage prediction").
+        self.predictor = OutagePredictor(self.net, ENGINE_GROUPING)
         self._device_index = {d: i for i, d in enumerate(self.net.device_id) if d}
         self._node_index = self.net.index_of()
         self.clock_s: int | None = None

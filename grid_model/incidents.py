@@ -3,12 +3,13 @@ incidents as the ``predict`` command writes them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind
-from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
+from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
+from grid_model.posterior import CANDIDATE_NAMES
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
@@ -20,30 +21,50 @@ class Prediction:
     unlocated: int
 
 
-def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | None = None,
-                  resolver: CallResolver | None = None,
-                  last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
-    """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
-    ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time."""
-    net = region.network
-    resolver = resolver or CallResolver(region)
-    predictor = OutagePredictor(net, rules)
-    unlocated: list[dict[str, object]] = []
-    gasps = sorted(last_gasps or [], key=lambda g: g[2])
+def _replay(net: Network, params: PredictionParams, located: list[tuple[Call, int]],
+            gasps: list[tuple[str, int, int]]) -> OutagePredictor:
+    """One pass of the reports, in time order, through a fresh predictor, then its review."""
+    predictor = OutagePredictor(net, params)
     g = 0
-    for call in calls:
+    for call, node in located:
         while g < len(gasps) and gasps[g][2] <= call.t_s:
             predictor.add_last_gasp(*gasps[g])
             g += 1
+        predictor.add_call(call.call_id, node, call.t_s)
+    for gasp in gasps[g:]:
+        predictor.add_last_gasp(*gasp)
+    predictor.review()
+    return predictor
+
+
+def predict_calls(region: Region, calls: list[Call], params: PredictionParams | None = None,
+                  resolver: CallResolver | None = None,
+                  last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
+    """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
+    ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time.
+    Two passes, as the whole batch is known: the first estimates the parameters online, the
+    second groups the same reports with them from the first report on (an estimate that drifts
+    while the reports arrive otherwise leaves early incidents too high: incidents never move
+    down). A customer-side incident lists its ``alternatives``: each element on the caller's
+    path with its posterior probability of being the cause (customer-side, drop, fuse, ...)."""
+    params = params or PredictionParams()
+    resolver = resolver or CallResolver(region)
+    located: list[tuple[Call, int]] = []
+    unlocated: list[dict[str, object]] = []
+    for call in calls:
         res = resolver.resolve(call)
-        if not res.located:
+        if res.located:
+            located.append((call, res.node_idx))
+        else:
             unlocated.append({"incident_id": f"U{len(unlocated) + 1:06d}", "kind": "unlocated",
                               "device_id": None, "customers_out": [], "call_ids": [call.call_id],
                               "confidence": 0.0, "reason": res.reason, "first_report_s": call.t_s})
-            continue
-        predictor.add_call(call.call_id, res.node_idx, call.t_s)
-    for gasp in gasps[g:]:
-        predictor.add_last_gasp(*gasp)
+    gasps = sorted(last_gasps or [], key=lambda g: g[2])
+    predictor = _replay(region.network, params, located, gasps)
+    if params.estimate and params.rollup is None:
+        predictor = _replay(region.network, replace(params, priors=predictor.priors, estimate=False),
+                            located, gasps)
+    net = region.network
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
     cust_ids = cust["customer_id"].to_numpy()
@@ -68,4 +89,8 @@ def predict_calls(region: Region, calls: list[Call], rules: PredictionRules | No
             "first_report_s": inc.first_report_s, "area_class": AREA_NAMES[net.area[node]],
             "merged_from": merged_from.get(inc.incident_id, []),
         })
+        if inc.kind == IncidentKind.CUSTOMER_SIDE:
+            out[-1]["alternatives"] = [
+                {"element_id": net.device_id[v] or net.node_id[v], "kind": CANDIDATE_NAMES[kind],
+                 "probability": p} for v, kind, p in predictor.explanations(node) if p >= 0.001]
     return Prediction(out + unlocated, len(unlocated))

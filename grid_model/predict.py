@@ -1,30 +1,48 @@
-"""Outage prediction: roll calls up the feeder to the device that most likely operated.
+"""Outage prediction: group reports into incidents at the devices most likely out.
 
-Incremental, as an OMS prediction engine works: each new call updates counters of distinct
-calling units (customers, service drops, LV branches, transformers) on its path, then the
-call joins the incident at the highest element whose rule holds. When a later call reveals
-a larger outage, the incidents below it merge into it; merged incidents are kept.
+Incremental, as an OMS prediction engine works: each report (a call, a meter's last gasp)
+updates the posterior DP of ``grid_model.posterior`` on its candidate chain only, and joins the
+incident at the MAP outage that explains it (the highest candidate out on its chain), or the open
+incident above that. When a report makes a candidate out whose subtree holds open incidents,
+they merge into a new incident there; merged incidents are kept. Decided incidents are not taken
+back (the dispatcher has acted on them): later evidence only moves outages up.
 
-AMI: a meter's last gasp counts as a call that cannot be the customer's own breaker (the
-meter itself lost supply), so it is never grouped below the service drop. It also proves that
-the concentrator at its transformer had supply, so for ``ami_alive_s`` neither that
-transformer nor anything above it is predicted out. A restore message takes the meter out of
-the counts; an incident whose every reporting meter is back is over.
+The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
+and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
+(``grid_model.priors.PriorEstimator``) each time the reports grow by half; a change re-scores
+every chain with reports and opens the incidents the new MAP adds.
+
+AMI: a last gasp says the meter lost supply (never the customer's own breaker) and, for
+``ami_alive_s``, that its transformer kept supply (its concentrator passed the message on). A
+restore message takes the meter out of the counts; an incident whose every reporting meter is
+back is over.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
 
 from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.posterior import (
+    CandidateKind,
+    MapState,
+    OutagePriors,
+    Posterior,
+    Reports,
+    map_outages,
+    supply_tree_from_network,
+)
+from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, PriorEstimator
+from grid_model.rollup import RollupParams, RollupRules
 
+_CUSTOMER_SIDE_KIND = int(CandidateKind.CUSTOMER_SIDE)
 _DROP = int(NodeKind.SERVICE_DROP)
-_LV_BRANCH = int(NodeKind.LV_BRANCH)
-_TRANSFORMER = int(NodeKind.TRANSFORMER)
+_MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
 
 
 class IncidentKind(StrEnum):
@@ -37,38 +55,23 @@ _DEVICE, _CUSTOMER_SIDE = IncidentKind.DEVICE, IncidentKind.CUSTOMER_SIDE
 
 
 @dataclass(frozen=True, slots=True)
-class PredictionRules:
-    """When an element is predicted out, from the distinct calling units below it.
+class PredictionParams:
+    """Where the posterior's parameters start (``priors``) and whether they are estimated online
+    (``estimate``); the odds by which an outage above must beat the explanation below before a
+    report opens its incident there (``up_odds``: decided incidents are never moved down, and
+    while an outage's calls are still arriving its silent customers weigh less than they will,
+    so a report errs low; later reports and ``review`` move it up); how long an element a crew
+    has just restored, and the MV devices below it, are known energised (``restored_quiet_s``);
+    how long a last gasp proves its transformer live (``ami_alive_s``). With ``rollup`` set, the
+    roll-up rules of ``grid_model.rollup`` decide where each report goes instead (the engine's
+    grouping)."""
 
-    An element with ``n`` units below it (customers of a service drop, service drops of an
-    LV fuse or transformer) is predicted out when at least ``min_units`` of them call and their
-    share reaches the point where "out, each unit calling with ``expected_call_share``" is
-    more likely than "healthy, units calling on their own faults with ``noise_share``" (a
-    likelihood-ratio test). A transformer with several LV outlets needs two of them and more
-    than half calling, so blown outlet fuses are not taken for the transformer. An MV device needs
-    ``mv_min_transformers`` transformers predicted out below it and ``mv_min_share`` of its
-    transformers. Scattered single-customer faults thus do not add up to a phantom feeder
-    outage. An element a crew has just restored, and
-    the MV devices below it, are known energised and are not predicted for ``restored_quiet_s``;
-    a transformer whose concentrator passed on a last gasp, and everything above it, for
-    ``ami_alive_s``.
-    """
-
-    expected_call_share: float = 0.3
-    noise_share: float = 0.03
-    min_units: int = 2
-    mv_min_transformers: int = 2
-    mv_min_share: float = 0.5
+    priors: OutagePriors = DEFAULT_PRIORS
+    estimate: bool = True
     restored_quiet_s: int = 3 * 3600
     ami_alive_s: int = 3600
-
-    @property
-    def unit_share(self) -> float:
-        q, e = self.expected_call_share, self.noise_share
-        if not 0.0 < e < q < 1.0:
-            raise ValueError("need 0 < noise_share < expected_call_share < 1")
-        healthy = math.log((1 - e) / (1 - q))
-        return healthy / (math.log(q / e) + healthy)
+    up_odds: float = 100.0
+    rollup: RollupParams | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +87,7 @@ class Incident:
     restored_nodes: set[int] = field(default_factory=set)
     merged_into: str = ""
     closed_s: int | None = None
+    certain: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -107,39 +111,47 @@ class _Planned:
     end_s: int
 
 
-class OutagePredictor:
-    """Incremental call grouping on a ``Network``; O(path length) per call."""
+@dataclass(slots=True)
+class _Unit:
+    """What a reporting node has told: a call, a last gasp, and until when that gasp is fresh."""
 
-    def __init__(self, network: Network, rules: PredictionRules | None = None) -> None:
+    call: bool = False
+    gasp: bool = False
+    fresh_until_s: int = -1
+
+
+class OutagePredictor:
+    """Incremental grouping on a ``Network``; O(candidate chain) per report."""
+
+    def __init__(self, network: Network, params: PredictionParams | None = None) -> None:
         self.net = network
-        self.rules = rules or PredictionRules()
-        n = network.n_nodes
-        self._kind = network.kind.tolist()
-        self._parent = network.parent.tolist()
+        self.params = params or PredictionParams()
+        self.tree = supply_tree_from_network(network)
+        self.state = MapState(self.tree, self.params.priors)
+        self.estimator = PriorEstimator(self.tree, self.params.priors)
+        self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
         self._has_device = (network.device != DeviceKind.NONE).tolist()
-        self._dev_anc = network.device_ancestor.tolist()
-        kind = network.kind
-        self._customers_under = network.count_below(
-            (kind == NodeKind.CUSTOMER) | (kind == NodeKind.METER_BOX)).tolist()
-        self._drops_under = network.count_below(kind == NodeKind.SERVICE_DROP).tolist()
-        self._xfmrs_under = network.count_below(kind == NodeKind.TRANSFORMER).tolist()
-        self._callers = [0] * n
-        self._drops = [0] * n
-        self._outlets = [0] * n
-        outlet = (network.kind == NodeKind.LV_BRANCH) & (network.device != DeviceKind.NONE)
-        outlet &= network.kind[np.maximum(network.parent, 0)] == NodeKind.TRANSFORMER
-        self._is_outlet = outlet.tolist()
-        self._outlets_under = network.count_below(outlet).tolist()
-        self._xfmrs_out = [0] * n
-        self._xfmr_is_out = [False] * n
-        self._restored_s: dict[int, int] = {}
-        self._concentrator_alive_s: dict[int, int] = {}
-        self._share = self.rules.unit_share
-        self._open_at = np.full(n, -1, dtype=np.int64)
+        self._net_kind = network.kind.tolist()
+        self._cand_kind = self.tree.kind.tolist()
+        self._units: dict[int, _Unit] = {}
+        self._fresh: deque[tuple[int, int]] = deque()
+        self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
         self._planned: list[_Planned] = []
+        self._ami = False
+        self._reports = 0
+        self._next_estimate = 32
+        self._version = 0
+        self._posteriors: dict[int, Posterior] = {}
+        self._posteriors_version = -1
+        self._margin = math.log(self.params.up_odds)
+
+    @property
+    def priors(self) -> OutagePriors:
+        """The parameters the DP decides with now."""
+        return self.state.priors
 
     def add_planned(self, outage_id: str, device_idx: int, start_s: int, end_s: int) -> None:
         """Register a planned outage; calls from under it inside its window attach to it."""
@@ -166,16 +178,14 @@ class OutagePredictor:
 
     def add_call(self, call_id: str, node_idx: int, t_s: int) -> IncidentChange:
         """Group one located call; returns the incident it joined and any merges."""
-        return self._group(call_id, node_idx, t_s, ami=False)
+        return self._group(call_id, node_idx, t_s, gasp=False)
 
     def add_last_gasp(self, message_id: str, node_idx: int, t_s: int) -> IncidentChange:
-        """Group one meter's last gasp: like a call, but at least at the service drop, and
-        never at or above its transformer, whose concentrator passed the message on."""
-        if 0 <= node_idx < self.net.n_nodes:
-            lv, _ = self._paths(node_idx)
-            if self._kind[lv[-1]] == _TRANSFORMER:
-                self._concentrator_alive_s[lv[-1]] = t_s
-        return self._group(message_id, node_idx, t_s, ami=True)
+        """Group one meter's last gasp: its meter lost supply (never the customer's own
+        breaker), and for ``ami_alive_s`` its transformer is known live."""
+        if self._rules is not None and 0 <= node_idx < self.net.n_nodes:
+            self._rules.alive(node_idx, t_s)
+        return self._group(message_id, node_idx, t_s, gasp=True)
 
     def add_restore(self, message_id: str, node_idx: int, t_s: int) -> str | None:
         """A meter reports supply back. Returns the open incident it reported to when every
@@ -185,12 +195,13 @@ class OutagePredictor:
             return None
         inc = self.incidents[k]
         del self._caller_incident[node_idx]
-        self._count_caller(*self._paths(node_idx), -1)
+        self.state.now_s = t_s
+        self._forget_unit(node_idx)
         inc.restored_nodes.add(node_idx)
         inc.call_ids.append(message_id)
         return inc.incident_id if inc.caller_nodes <= inc.restored_nodes else None
 
-    def _group(self, call_id: str, node_idx: int, t_s: int, *, ami: bool) -> IncidentChange:
+    def _group(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> IncidentChange:
         if not 0 <= node_idx < self.net.n_nodes:
             raise ValueError(f"call {call_id}: node {node_idx} is not in the network")
         for po in self._planned:
@@ -198,28 +209,59 @@ class OutagePredictor:
                 inc = self.incident(po.incident_id)
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
-        existing = self._caller_incident.get(node_idx)
-        if existing is not None and self.incidents[existing].is_open:
-            inc = self._surviving(self.incidents[existing])
-            inc.call_ids.append(call_id)
-            return IncidentChange(inc.incident_id, False)
-        lv, chain = self._paths(node_idx)
-        self._count_caller(lv, chain, +1)
-        target = self._target(chain, t_s)
-        if ami:
-            target = next(a for a in chain if self._kind[a] <= _DROP) if self._kind[target] > _DROP \
-                else target
+        if self._rules is not None:
+            existing = self._caller_incident.get(node_idx)
+            if existing is not None and self.incidents[existing].is_open:
+                inc = self._surviving(self.incidents[existing])
+                inc.call_ids.append(call_id)
+                return IncidentChange(inc.incident_id, False)
+            chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
+        else:
+            chain, top = self._decide(call_id, node_idx, t_s, gasp=gasp)
         for a in reversed(chain):
             if self._open_at[a] >= 0:
                 inc = self.incidents[self._open_at[a]]
                 self._attach(inc, call_id, node_idx)
                 return IncidentChange(inc.incident_id, False)
-            if a == target:
+            if a == top:
                 break
-        kind = _CUSTOMER_SIDE if self._kind[target] > _DROP else _DEVICE
-        inc, merged = self._open_incident(target, kind, t_s)
+        existing = self._caller_incident.get(node_idx)
+        if existing is not None and self.incidents[existing].is_open:
+            # reported before, to an incident off this chain (moved by a finding): it stays there
+            inc = self._surviving(self.incidents[existing])
+            inc.call_ids.append(call_id)
+            return IncidentChange(inc.incident_id, False)
+        inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
         self._attach(inc, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
+
+    def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[list[int], int]:
+        """Count the report in the posterior; its candidate chain and its MAP outage."""
+        st = self.state
+        st.now_s = t_s
+        self._expire(t_s)
+        chain = st.chain(node_idx)
+        if not chain:
+            raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
+        unit = self._units.get(node_idx)
+        new_call = not gasp and (unit is None or not unit.call)
+        new_gasp = gasp and (unit is None or not unit.gasp)
+        if new_call or new_gasp:
+            if unit is None:
+                unit = self._units[node_idx] = _Unit()
+            unit.call |= new_call
+            if new_gasp:
+                if st.priors.gasp_rate == 0.0:  # meters have AMI after all
+                    self._ami = True
+                    st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
+                unit.gasp = True
+                unit.fresh_until_s = t_s + self.params.ami_alive_s
+                self._fresh.append((unit.fresh_until_s, node_idx))
+            st.update(chain, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp))
+            self._reports += 1
+            self._version += 1
+            self._maybe_estimate()
+        return chain, st.top(chain, self._margin)
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
@@ -233,12 +275,13 @@ class OutagePredictor:
             if self._open_at[a] >= 0:
                 return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
         inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
+        inc.certain = True
         inc.call_ids.append(report_id)
         return IncidentChange(inc.incident_id, True, merged)
 
     def relocate(self, incident_id: str, node_idx: int) -> IncidentChange:
         """A crew found the incident's cause upstream at ``node_idx``: the incident moves
-        there and absorbs the open incidents below it."""
+        there (for certain) and absorbs the open incidents below it."""
         inc = self.incident(incident_id)
         if not inc.is_open or node_idx == inc.node_idx or not self.net.is_ancestor(node_idx, inc.node_idx):
             raise ValueError(f"incident {incident_id} cannot move to node {node_idx}: not open or not "
@@ -246,6 +289,7 @@ class OutagePredictor:
         self._open_at[inc.node_idx] = -1
         inc.node_idx = node_idx
         inc.kind = IncidentKind.DEVICE
+        inc.certain = True
         return IncidentChange(incident_id, False, self._settle(inc))
 
     def merge(self, incident_id: str, into_id: str) -> None:
@@ -258,57 +302,146 @@ class OutagePredictor:
         self._merge(child, parent)
 
     def close(self, incident_id: str, t_s: int) -> None:
-        """The incident is repaired: its callers stop counting toward later predictions."""
+        """The incident is repaired: its callers stop counting toward later predictions, and
+        its element and the MV devices below it are known energised for ``restored_quiet_s``."""
         inc = self.incident(incident_id)
         if not inc.is_open:
             return
         inc.closed_s = t_s
         if inc.kind == IncidentKind.PLANNED:
             return
-        self._open_at[inc.node_idx] = -1
-        self._restored_s[inc.node_idx] = t_s
-        for node in inc.caller_nodes:
-            if self._caller_incident.get(node) == self._incident_idx[incident_id]:
-                del self._caller_incident[node]
-                self._count_caller(*self._paths(node), -1)
+        node = inc.node_idx
+        self._open_at[node] = -1
+        self._known_energised(node, t_s)
+        mine = self._incident_idx[incident_id]
+        for caller in inc.caller_nodes:
+            if self._caller_incident.get(caller) == mine:
+                del self._caller_incident[caller]
+                self._forget_unit(caller)
+
+    def _known_energised(self, node: int, t_s: int) -> None:
+        """A crew restored ``node``: it and the MV devices below it are not predicted out for
+        ``restored_quiet_s``."""
+        if self._rules is not None:
+            self._rules.restored(node, t_s)
+            return
+        st = self.state
+        st.now_s = t_s
+        until = t_s + self.params.restored_quiet_s
+        st.forbidden_until[node] = until
+        sl = self.net.subtree(node)
+        mv = np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start
+        for v in mv.tolist():
+            st.forbidden_until[v] = until
+        if len(st.forbidden_until) > 4096:
+            st.forbidden_until = {v: u for v, u in st.forbidden_until.items() if u > t_s}
+
+    def review(self) -> list[IncidentChange]:
+        """Estimate the parameters now (unless off) and open an incident at every MAP outage
+        no open incident covers yet (a change of parameters may add some between reports).
+        Nothing to do under the roll-up rules."""
+        if self._rules is not None:
+            return []
+        if self.params.estimate:
+            self._estimate(iterations=10, force=True)
+        changes = []
+        covered: set[int] = set()
+        parent = self.tree.parent
+        for v in self.state.active().tolist():  # preorder: ancestors first
+            if int(parent[v]) in covered or self._open_at[v] >= 0:
+                covered.add(v)
+            elif self.state.is_out(v):
+                inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)
+                covered.add(v)
+                changes.append(IncidentChange(inc.incident_id, True, merged))
+        return changes
 
     def confidence(self, inc: Incident) -> float:
-        """How sure the prediction is: 1 for a planned outage; for an element, how far the
-        share of its units calling exceeds the share its rule needs; 0.5 for a lone caller,
-        who may have lost the service drop rather than their own breaker."""
-        if inc.kind == IncidentKind.PLANNED:
+        """How sure the prediction is: 1 for a planned outage and for an element a device
+        report or a crew's finding placed; else the posterior probability that the incident's
+        element is the topmost outage on its path, given every open report under its feeder."""
+        if inc.kind == IncidentKind.PLANNED or inc.certain:
             return 1.0
-        if inc.kind == IncidentKind.CUSTOMER_SIDE:
+        v = inc.node_idx
+        if self._rules is not None:
+            return self._rules.confidence(v)
+        if self._cand_kind[v] < 0:
             return 0.5
-        a = inc.node_idx
-        kind = self._kind[a]
-        if kind == NodeKind.SERVICE_DROP:
-            share, need = self._callers[a] / max(1, self._customers_under[a]), self._share
-        elif kind in (NodeKind.LV_BRANCH, NodeKind.TRANSFORMER):
-            share, need = self._drops[a] / max(1, self._drops_under[a]), self._share
-        else:
-            share, need = self._xfmrs_out[a] / max(1, self._xfmrs_under[a]), self.rules.mv_min_share
-        return round(min(0.99, 0.5 + 0.5 * min(1.0, share / (2.0 * need))), 3)
+        chain = self.state.chain(v)
+        post = self._posterior(chain[-1])
+        return round(post.top_probability.get(v, 0.0), 3)
 
-    def _paths(self, idx: int) -> tuple[list[int], list[int]]:
-        """The LV part of a caller's path (up to and including its transformer) and the
-        candidate chain: that LV part, then every protective device above it. Only these
-        elements can be predicted, so MV nodes without a device are never visited."""
-        parent, kind, dev_anc = self._parent, self._kind, self._dev_anc
-        lv = []
-        while idx >= 0:
-            lv.append(idx)
-            if kind[idx] <= _TRANSFORMER:
-                break
-            idx = parent[idx]
-        chain = list(lv)
-        p = parent[lv[-1]]
-        d = dev_anc[p] if p >= 0 else -1
-        while d >= 0:
-            chain.append(d)
-            p = parent[d]
-            d = dev_anc[p] if p >= 0 else -1
-        return lv, chain
+    def explanations(self, node_idx: int) -> list[tuple[int, CandidateKind, float]]:
+        """Each candidate on a reporting node's chain, nearest first, with its posterior
+        probability of being the outage that explains the node (customer-side, drop, fuse...)."""
+        chain = self.state.chain(node_idx)
+        if not chain or self._rules is not None:
+            return []
+        post = self._posterior(chain[-1])
+        return [(v, CandidateKind(self._cand_kind[v]), round(post.top_probability.get(v, 0.0), 4))
+                for v in chain]
+
+    def _posterior(self, root: int) -> Posterior:
+        if self._posteriors_version != self._version:
+            self._posteriors, self._posteriors_version = {}, self._version
+        post = self._posteriors.get(root)
+        if post is None:
+            sl = self.net.subtree(root)
+            units = sorted(u for u in self._units if sl.start <= u < sl.stop)
+            info = [self._units[u] for u in units]
+            now = self.state.now_s
+            reports = Reports(np.asarray(units, dtype=np.int64),
+                              np.asarray([i.call for i in info], dtype=bool),
+                              np.asarray([i.gasp for i in info], dtype=bool),
+                              np.asarray([i.gasp and i.fresh_until_s >= 0 for i in info], dtype=bool))
+            forbidden = {v for v, until in self.state.forbidden_until.items() if until > now}
+            post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
+        return post
+
+    def _forget_unit(self, node: int) -> None:
+        if self._rules is not None:
+            self._rules.remove(node)
+            return
+        unit = self._units.pop(node, None)
+        if unit is None:
+            return
+        fresh = unit.gasp and unit.fresh_until_s >= 0  # not yet expired by ``_expire``
+        self.state.update(self.state.chain(node), call=-int(unit.call), gasp=-int(unit.gasp),
+                          fresh=-int(fresh))
+        self._version += 1
+
+    def _expire(self, t_s: int) -> None:
+        """Last gasps older than ``ami_alive_s`` no longer prove their transformer live."""
+        fresh = self._fresh
+        while fresh and fresh[0][0] <= t_s:
+            until, node = fresh.popleft()
+            unit = self._units.get(node)
+            if unit is not None and unit.gasp and unit.fresh_until_s == until:
+                unit.fresh_until_s = -1
+                self.state.update(self.state.chain(node), fresh=-1)
+                self._version += 1
+
+    def _incident_kind(self, node: int) -> IncidentKind:
+        """Below the service drop (a customer, a meter box): the customer's own fault."""
+        return IncidentKind.CUSTOMER_SIDE if self._net_kind[node] > _DROP else IncidentKind.DEVICE
+
+    def _maybe_estimate(self) -> None:
+        if self.params.estimate and self._reports >= self._next_estimate:
+            self._next_estimate = self._reports * 5 // 4 + 8
+            self._estimate()
+
+    def _estimate(self, iterations: int = 1, *, force: bool = False) -> None:
+        """EM iterations from the current parameters; re-score on a real change (or ``force``)."""
+        st = self.state
+        old = new = st.priors
+        for _ in range(iterations):
+            new = self.estimator.em_step(st, new, ami=self._ami)
+        ratios = [n / o for n, o in zip((*new.prior, new.call_rate), (*old.prior, old.call_rate),
+                                        strict=True)]
+        gasp_moved = (new.gasp_rate > 0) != (old.gasp_rate > 0) or abs(new.gasp_rate - old.gasp_rate) > 0.05
+        if force or gasp_moved or any(r > 1.5 or r < 1 / 1.5 for r in ratios):
+            st.set_priors(new)
+            self._version += 1
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""
@@ -352,76 +485,3 @@ class OutagePredictor:
         parent.restored_nodes |= child.restored_nodes
         parent.call_ids.extend(child.call_ids)
         parent.first_report_s = min(parent.first_report_s, child.first_report_s)
-
-    def _count_caller(self, lv: list[int], chain: list[int], step: int) -> None:
-        """Add or remove one calling unit, updating distinct-unit counters on the LV part of
-        its path; a transformer that flips in or out updates the devices above it."""
-        kind, callers, drops, outlets = self._kind, self._callers, self._drops, self._outlets
-        first = 1 if step > 0 else 0
-        stop = len(lv)
-        path = lv
-        for i in range(stop):
-            a = path[i]
-            callers[a] += step
-            k = kind[a]
-            if k == _DROP and callers[a] == first:
-                for up in path[i + 1:stop]:
-                    drops[up] += step
-            elif k == _LV_BRANCH and self._is_outlet[a] and callers[a] == first:
-                for up in path[i + 1:stop]:
-                    outlets[up] += step
-            elif k == _TRANSFORMER:
-                out = self._transformer_out(a)
-                if out != self._xfmr_is_out[a]:
-                    self._xfmr_is_out[a] = out
-                    for up in chain[i:]:
-                        self._xfmrs_out[up] += 1 if out else -1
-
-    def _transformer_out(self, a: int) -> bool:
-        """Whether the transformer's area is dark (this is what MV devices above count). With
-        two or more LV outlets, at least two calling and more than half of them (one or two
-        blown outlet fuses must not look like the transformer; a dark transformer lights up
-        nearly every outlet); otherwise by its service drops."""
-        if self._outlets_under[a] >= 2:
-            return self._outlets[a] >= 2 and 2 * self._outlets[a] > self._outlets_under[a]
-        return self._units_out(self._drops[a], self._drops_under[a])
-
-    def _units_out(self, calling: int, units: int) -> bool:
-        return calling >= self.rules.min_units and calling >= self._share * units
-
-    def _target(self, path: list[int], t_s: int) -> int:
-        """Highest element on the path whose rule holds; the caller's own node otherwise."""
-        r, kind = self.rules, self._kind
-        quiet_from = len(path)
-        if self._restored_s:
-            for i, a in enumerate(path):
-                if t_s - self._restored_s.get(a, -r.restored_quiet_s) < r.restored_quiet_s:
-                    quiet_from = i
-                    break
-        if self._concentrator_alive_s:
-            for i, a in enumerate(path):
-                if kind[a] == _TRANSFORMER:
-                    if t_s - self._concentrator_alive_s.get(a, -r.ami_alive_s) < r.ami_alive_s:
-                        quiet_from = min(quiet_from, i)
-                    break
-        best = path[0]
-        for i, a in enumerate(path):
-            k = kind[a]
-            if i >= quiet_from or (quiet_from < len(path) and k < _TRANSFORMER):
-                continue
-            if k == _DROP:
-                ok = self._callers[a] >= 2 and self._units_out(self._callers[a], self._customers_under[a])
-            elif k == _LV_BRANCH:
-                ok = self._has_device[a] and self._units_out(self._drops[a], self._drops_under[a])
-            elif k == _TRANSFORMER:
-                # with a single outlet the calls cannot tell the transformer fuse from the
-                # outlet fuse, and the fuse nearer the fault is the likelier to have blown
-                ok = self._xfmr_is_out[a] and self._outlets_under[a] != 1
-            elif self._has_device[a]:
-                ok = (self._xfmrs_out[a] >= r.mv_min_transformers
-                      and self._xfmrs_out[a] >= r.mv_min_share * self._xfmrs_under[a])
-            else:
-                ok = False
-            if ok:
-                best = a
-        return best

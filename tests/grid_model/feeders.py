@@ -42,3 +42,24 @@ def build(rows: list[tuple[str, NodeKind, str, DeviceKind, str]]) -> Network:
         device_id=[r[4] for r in rows], construction=[Construction.OVERHEAD] * n,
         length_m=[10.0] * n, area=[0] * n,
     )
+
+
+def radial_feeder(transformers: int = 8, outlets: int = 3, drops: int = 10) -> Network:
+    """A feeder breaker F1 over a chain of MV sections, a fused transformer T<i> on each, fused LV
+    outlets L<i>_<j> on each transformer, and drops SD<i>_<j>_<k> with one customer C<i>_<j>_<k>
+    each: ``transformers * outlets * drops`` customers."""
+    rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [
+        ("S1", K.SUBSTATION, "", D.NONE, ""), ("F1", K.FEEDER_HEAD, "S1", D.BREAKER, "CB-F1")]
+    above = "F1"
+    for i in range(transformers):
+        rows += [(f"J{i}", K.MV_NODE, above, D.NONE, ""),
+                 (f"T{i}", K.TRANSFORMER, f"J{i}", D.FUSE, f"FU-T{i}")]
+        above = f"J{i}"
+        for j in range(outlets):
+            rows.append((f"L{i}_{j}", K.LV_BRANCH, f"T{i}", D.FUSE, f"LF-L{i}_{j}"))
+            for k in range(drops):
+                tag = f"{i}_{j}_{k}"
+                rows += [(f"SD{tag}", K.SERVICE_DROP, f"L{i}_{j}", D.NONE, ""),
+                         (f"MB{tag}", K.METER_BOX, f"SD{tag}", D.NONE, ""),
+                         (f"C{tag}", K.CUSTOMER, f"MB{tag}", D.NONE, "")]
+    return build(rows)

@@ -108,7 +108,12 @@ def test_a_folder_of_geojson_predicts_through_the_cli(tmp_path: Path) -> None:
     assert main(["predict", "--grid", str(folder), "--calls", str(calls), "-o", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     located = [i for i in doc["incidents"] if i["kind"] != "unlocated"]
-    assert [(i["device_id"], sorted(i["customers_out"])) for i in located] == [("D1", ["C1", "C2"])]
+    # both customers of drop D1 call: the fuse above it, whose third customer is silent, is the
+    # likeliest cause under the default priors (a fuse four times likelier out than a drop),
+    # though far from certain with three customers below it
+    fuse = ("fuse:L1", ["C1", "C2", "C3"])
+    assert [(i["device_id"], sorted(i["customers_out"])) for i in located] == [fuse]
+    assert 0.1 < located[0]["confidence"] < 0.9
     assert any(i["kind"] == "unlocated" and i["call_ids"] == ["K3"] for i in doc["incidents"])
 
 

@@ -1,12 +1,23 @@
-"""Call roll-up on the hand-built feeder: customer-side, drop, merge upward, planned outage."""
+"""Grouping reports into incidents on hand-built feeders: customer-side, roll-up and merge,
+a feeder trip at a low call rate, planned outages, device reports, AMI, findings."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from grid_model.network import DeviceKind, NodeKind
-from grid_model.predict import IncidentKind, OutagePredictor, PredictionRules
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from grid_model.posterior import CandidateKind, OutagePriors
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
+
+# Fixed parameters and no margin, so the hand-built cases follow the MAP alone.
+FIXED = PredictionParams(priors=OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call_rate=0.1),
+                         estimate=False, up_odds=1.0)
+
+
+def _open(p: OutagePredictor) -> list[str]:
+    return sorted(p.net.node_id[i.node_idx] for i in p.incidents if i.is_open)
 
 
 def test_lone_call_is_a_probable_customer_side_fault() -> None:
@@ -18,67 +29,70 @@ def test_lone_call_is_a_probable_customer_side_fault() -> None:
     assert change.created and inc.kind == IncidentKind.CUSTOMER_SIDE and inc.node_idx == idx["C1"]
 
 
-def test_second_drop_calling_rolls_up_and_merges_the_lower_incident() -> None:
-    net = build(TWO_FAULTS_IN_SERIES)
+def test_calls_from_one_outlet_roll_up_and_merge_the_lone_call_incidents() -> None:
+    """The first calls under an LV fuse are customer-side faults; the third makes the fuse the
+    MAP outage (its seven silent customers weigh less than three faults of their own), and the
+    earlier incidents merge into the fuse's."""
+    net = radial_feeder()
     idx = net.index_of()
     p = OutagePredictor(net)
-    first = p.add_call("K1", idx["C3"], 100)
-    second = p.add_call("K2", idx["C4"], 160)
-    inc = p.incident(second.incident_id)
-    # Both drops below LV fuse L3 call. T3 has that one outlet only, so the calls cannot
-    # tell its fuse from L3's, and the fuse nearer the fault is predicted; the lone-call
-    # incident merges in.
-    assert inc.node_idx == idx["L3"] and inc.kind == IncidentKind.DEVICE
-    assert second.merged == (first.incident_id,)
-    assert p.incident(first.incident_id).merged_into == inc.incident_id
-    assert inc.call_ids == ["K1", "K2"] and inc.first_report_s == 100
-    third = p.add_call("K3", idx["C5"], 200)
-    assert third.incident_id == inc.incident_id and not third.created
+    first = p.add_call("K1", idx["C0_0_0"], 100)
+    second = p.add_call("K2", idx["C0_0_1"], 160)
+    assert first.created and second.created and _open(p) == ["C0_0_0", "C0_0_1"]
+    third = p.add_call("K3", idx["C0_0_2"], 200)
+    inc = p.incident(third.incident_id)
+    assert net.node_id[inc.node_idx] == "L0_0" and inc.kind == IncidentKind.DEVICE
+    assert third.merged == (first.incident_id, second.incident_id)
+    assert inc.call_ids == ["K1", "K2", "K3"] and inc.first_report_s == 100
+    assert p.add_call("K4", idx["C0_0_5"], 300).incident_id == inc.incident_id
 
 
-def test_one_drop_calling_under_each_transformer_is_not_a_feeder_outage() -> None:
-    net = build(TWO_FAULTS_IN_SERIES)
+def test_scattered_lone_callers_are_not_a_feeder_outage() -> None:
+    """One caller under each of four transformers: four customer-side faults, not the breaker
+    (236 silent customers outweigh three faults of their own)."""
+    net = radial_feeder()
     idx = net.index_of()
     p = OutagePredictor(net)
-    for k, c in enumerate(["C3", "C4", "C1", "C2"]):
-        change = p.add_call(f"K{k}", idx[c], 100 + k)
-    open_nodes = sorted(net.node_id[i.node_idx] for i in p.incidents if i.is_open)
-    # Both drops under L3 call: its fuse is out. T1 has one drop with two callers: that drop
-    # is out. No transformer is out, so nothing points at the breaker.
-    assert open_nodes == ["L3", "SD1"]
-    assert p.incident(change.incident_id).call_ids == ["K2", "K3"]
+    for k, i in enumerate(range(0, 8, 2)):
+        p.add_call(f"K{k}", idx[f"C{i}_1_3"], 100 + k)
+    p.review()
+    assert _open(p) == ["C0_1_3", "C2_1_3", "C4_1_3", "C6_1_3"]
+    assert all(i.kind == IncidentKind.CUSTOMER_SIDE for i in p.incidents if i.is_open)
 
 
-def test_two_transformers_out_roll_up_to_the_breaker_above_both() -> None:
-    rows = list(TWO_FAULTS_IN_SERIES)
-    for t, n in (("T1", "1"), ("T3", "3")):  # a second LV outlet on each transformer
-        rows += [(f"L{n}b", NodeKind.LV_BRANCH, t, DeviceKind.FUSE, f"LF-L{n}b"),
-                 (f"SD{n}b", NodeKind.SERVICE_DROP, f"L{n}b", DeviceKind.NONE, ""),
-                 (f"MB{n}b", NodeKind.METER_BOX, f"SD{n}b", DeviceKind.NONE, ""),
-                 (f"C{n}b", NodeKind.CUSTOMER, f"MB{n}b", DeviceKind.NONE, "")]
-    net = build(rows)
-    idx = net.index_of()
-    p = OutagePredictor(net, PredictionRules(mv_min_share=0.5))
-    for k, c in enumerate(["C3", "C3b", "C1", "C1b"]):
-        change = p.add_call(f"K{k}", idx[c], 100 + k)
-    inc = p.incident(change.incident_id)
-    assert net.node_id[inc.node_idx] == "F1" and change.created
-    assert sorted(net.node_id[p.incident(i).node_idx] for i in change.merged) == ["C1", "T3"]
-    assert [net.node_id[i.node_idx] for i in p.incidents if i.is_open] == ["F1"]
+@pytest.mark.parametrize("seed", range(5))
+def test_a_feeder_trip_at_a_ten_per_cent_call_rate_is_placed_at_the_feeder_breaker(seed: int) -> None:
+    """Every customer of the feeder dark, one in ten calling in random order: the incidents end
+    up as one, at the breaker, and the call rate estimated online lands near 10 %."""
+    net = radial_feeder()
+    rng = np.random.default_rng(seed)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    callers = customers[rng.random(len(customers)) < 0.1]
+    rng.shuffle(callers)
+    p = OutagePredictor(net)
+    for k, c in enumerate(callers.tolist()):
+        p.add_call(f"K{k}", c, 60 * k)
+    p.review()
+    assert _open(p) == ["F1"]
+    assert p.confidence(next(i for i in p.incidents if i.is_open)) > 0.9
+    assert 0.05 < p.priors.call_rate < 0.15
 
 
 def test_restored_device_is_not_predicted_again_during_the_quiet_period() -> None:
-    net = build(TWO_FAULTS_IN_SERIES)
+    """A crew has just restored L0_0: calls from below it cannot put it out again for three
+    hours; after that they can."""
+    net = radial_feeder()
     idx = net.index_of()
-    p = OutagePredictor(net)
-    p.add_call("K1", idx["C3"], 0)
-    change = p.add_call("K2", idx["C4"], 10)
+    p = OutagePredictor(net, FIXED)
+    for k in range(4):
+        change = p.add_call(f"K{k}", idx[f"C0_0_{k}"], 10 * k)
+    assert _open(p) == ["L0_0"]
     p.close(change.incident_id, 1000)
-    again = p.add_call("K3", idx["C3"], 1100)
-    again = p.add_call("K4", idx["C4"], 1200)
-    assert p.incident(again.incident_id).node_idx != idx["L3"]
-    later = p.add_call("K5", idx["C5"], 1000 + 4 * 3600)
-    assert p.incident(later.incident_id).node_idx == idx["L3"]
+    for k in range(4):
+        again = p.add_call(f"K{k + 4}", idx[f"C0_0_{k}"], 1100 + k)
+    assert net.node_id[p.incident(again.incident_id).node_idx] != "L0_0"
+    later = [p.add_call(f"K{k + 8}", idx[f"C0_0_{k + 4}"], 1000 + 4 * 3600 + k) for k in range(3)]
+    assert net.node_id[p.incident(later[-1].incident_id).node_idx] in ("L0_0", "T0")
 
 
 def test_calls_inside_a_planned_outage_attach_to_it_and_are_not_dispatched() -> None:
@@ -152,17 +166,33 @@ def test_a_last_gasp_proves_its_transformer_has_supply() -> None:
              ("C3b", NodeKind.CUSTOMER, "MB3b", DeviceKind.NONE, "")]
     net = build(rows)
     idx = net.index_of()
-    by_phone = OutagePredictor(net)
+    by_phone = OutagePredictor(net, FIXED)
     by_phone.add_call("K1", idx["C3"], 100)
     rolled = by_phone.add_call("K2", idx["C3b"], 110)
     assert by_phone.incident(rolled.incident_id).node_idx == idx["T3"]  # both outlets: the transformer
-    with_ami = OutagePredictor(net)
+    with_ami = OutagePredictor(net, FIXED)
     gasp = with_ami.add_last_gasp("AMI1", idx["C3"], 100)  # its concentrator at T3 passed it on
     call = with_ami.add_call("K2", idx["C3b"], 110)
-    assert with_ami.incident(gasp.incident_id).node_idx == idx["SD3"]
+    assert with_ami.incident(gasp.incident_id).node_idx in (idx["SD3"], idx["L3"])
     assert with_ami.incident(call.incident_id).node_idx == idx["C3b"]  # two faults, not T3
     later = with_ami.add_call("K3", idx["C4"], 110 + 3600)  # the evidence has gone stale
     assert with_ami.incident(later.incident_id).node_idx == idx["T3"]
+
+
+def test_a_lone_callers_alternatives_give_customer_side_and_fuse_probabilities() -> None:
+    """The explanations of a lone call list the customer's own fault, their drop, the fuse and
+    above, with probabilities summing to one (the caller is dark by exactly one of them)."""
+    net = radial_feeder()
+    idx = net.index_of()
+    p = OutagePredictor(net, FIXED)
+    p.add_call("K1", idx["C0_0_0"], 100)
+    alternatives = p.explanations(idx["C0_0_0"])
+    kinds = [k for _, k, _ in alternatives]
+    assert kinds[:4] == [CandidateKind.CUSTOMER_SIDE, CandidateKind.SERVICE_DROP, CandidateKind.LV_FUSE,
+                         CandidateKind.TRANSFORMER]
+    probs = {net.node_id[v]: prob for v, _, prob in alternatives}
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
+    assert probs["C0_0_0"] > probs["L0_0"] > probs["T0"]
 
 
 def test_a_cause_found_upstream_moves_the_incident_and_absorbs_those_below() -> None:

@@ -1,0 +1,497 @@
+"""Which protective devices are out, given who reported: a maximum-a-posteriori choice by a
+dynamic program over the supply tree.
+
+The candidates are the elements whose opening darkens a subtree: every protective device (feeder
+breaker, MV recloser, breaker or fuse, transformer fuse, LV outlet fuse), every service drop,
+and every customer's own installation ("customer-side": a call from a customer whose supply
+is on). The model, per outage snapshot:
+- each candidate is out independently with the prior of its kind (``OutagePriors``);
+- a customer below an outaged device calls with the call rate ``p``; a silent customer there
+  is evidence with likelihood ``1 - p``; a customer whose supply is on does not call unless
+  their own installation failed (prior: a customer reports a fault of their own);
+- a meter below a dark LV element (its transformer live) sends a last gasp with the gasp rate
+  ``a`` (the concentrator at the transformer passes it on); a meter below a dark transformer
+  or MV device cannot, so a fresh last gasp rules its transformer and everything above out;
+- an outage nested below another is unobservable and integrates out (prior ``pi`` or ``1-pi``).
+
+So the likelihood factorises over the tree: at each candidate ``v``, either ``v`` is the topmost
+out on its path (score ``out(v)``: its prior log-odds, every customer below calling or not at
+``p``, every meter gasping or not), or it is not out and its children decide (``in(v)``: the
+sum of the children's scores). Scores are log-odds against the tree with nothing out and nobody
+reporting, so a subtree without reports scores 0 and is never visited: the DP touches only the
+candidate chains of the reports, O(reports x depth). Max gives the MAP outages (``map_outages``;
+``MapState`` keeps the same sums incrementally, one chain per report); sum (log-sum-exp) gives
+each candidate's posterior probability of being the topmost outage, by one outside pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from grid_model.network import DeviceKind, Network, NodeKind
+
+# Log-likelihood of what the model rules out (a call from a live customer with no fault of their
+# own, a last gasp through a dark concentrator): finite, so sums stay exact and a case where
+# every explanation is ruled out still gets the least-violating answer.
+IMPOSSIBLE = -1000.0
+# A candidate is out only when its score beats its children's by this much: on a tie (a
+# transformer and its only outlet fuse darken the same customers) the device nearer the reports,
+# which protection coordination operates first, is the answer.
+TIE = 1e-9
+
+
+class CandidateKind(IntEnum):
+    """Kinds of candidate outage causes, each with its own prior."""
+
+    FEEDER = 0
+    MV_DEVICE = 1
+    TRANSFORMER = 2
+    LV_FUSE = 3
+    SERVICE_DROP = 4
+    CUSTOMER_SIDE = 5
+
+
+CANDIDATE_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in CandidateKind)
+_CUSTOMER_SIDE = int(CandidateKind.CUSTOMER_SIDE)
+
+
+class PosteriorError(ValueError):
+    """Bad input to the posterior: an unknown node, a rate or prior outside its range."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutagePriors:
+    """The model's parameters: per ``CandidateKind``, the probability that one element of the
+    kind is out (for ``CUSTOMER_SIDE``: that a customer reports a fault of their own); the call
+    rate of customers left dark; the share of meters whose last gasp gets through (0: no AMI)."""
+
+    prior: tuple[float, ...]
+    call_rate: float
+    gasp_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.prior) != len(CandidateKind):
+            raise PosteriorError(f"need one prior per candidate kind ({', '.join(CANDIDATE_NAMES)}), "
+                                 f"got {len(self.prior)}")
+        for name, pi in zip(CANDIDATE_NAMES, self.prior, strict=True):
+            if not 0.0 < pi < 0.5:
+                raise PosteriorError(f"prior of {name} must lie in (0, 0.5), got {pi}")
+        if not 0.0 < self.call_rate < 1.0:
+            raise PosteriorError(f"call rate must lie in (0, 1), got {self.call_rate}")
+        if not 0.0 <= self.gasp_rate < 1.0:
+            raise PosteriorError(f"gasp rate must lie in [0, 1), got {self.gasp_rate}")
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyTree:
+    """The candidates of a network: per node its ``CandidateKind`` (-1: not a candidate), the
+    nearest candidate strictly above it, its customers below, and whether it lies below its
+    transformer (LV side, where a dark element leaves the concentrator powered)."""
+
+    kind: npt.NDArray[np.int8]
+    parent: npt.NDArray[np.int64]
+    customers: npt.NDArray[np.int64]
+    lv_side: npt.NDArray[np.bool_]
+    depth: npt.NDArray[np.int32]
+    by_depth: tuple[npt.NDArray[np.int64], ...]
+    n_of_kind: tuple[int, ...]
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.kind)
+
+    def chain(self, node_idx: int) -> list[int]:
+        """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
+        if not 0 <= node_idx < self.n_nodes:
+            raise PosteriorError(f"node {node_idx} is not in the network")
+        v = node_idx if self.kind[node_idx] >= 0 else int(self.parent[node_idx])
+        out = []
+        while v >= 0:
+            out.append(v)
+            v = int(self.parent[v])
+        return out
+
+
+def supply_tree_from_network(net: Network) -> SupplyTree:
+    """Candidates: protective devices (their kind by where they sit), service drops, customers."""
+    n = net.n_nodes
+    kind = np.full(n, -1, dtype=np.int8)
+    nk, dev = net.kind, net.device != DeviceKind.NONE
+    kind[dev & (nk <= NodeKind.FEEDER_HEAD)] = CandidateKind.FEEDER
+    kind[dev & (nk == NodeKind.MV_NODE)] = CandidateKind.MV_DEVICE
+    kind[dev & (nk == NodeKind.TRANSFORMER)] = CandidateKind.TRANSFORMER
+    kind[dev & (nk == NodeKind.LV_BRANCH)] = CandidateKind.LV_FUSE
+    kind[(nk == NodeKind.SERVICE_DROP) | (dev & (nk == NodeKind.METER_BOX))] = CandidateKind.SERVICE_DROP
+    kind[nk == NodeKind.CUSTOMER] = CandidateKind.CUSTOMER_SIDE
+    parent = net.parent
+    cand_parent = np.full(n, -1, dtype=np.int64)
+    depth = np.zeros(n, dtype=np.int32)
+    par, cand = parent.tolist(), (kind >= 0).tolist()
+    anc_l, cp_l, d_l = [-1] * n, [-1] * n, [0] * n  # nearest candidate at or above; above; depth
+    for i in range(n):  # preorder: parents first
+        p = par[i]
+        above = anc_l[p] if p >= 0 else -1
+        cp_l[i] = above
+        d_l[i] = d_l[above] + 1 if above >= 0 else 0
+        anc_l[i] = i if cand[i] else above
+    cand_parent[:] = cp_l
+    depth[:] = d_l
+    counts = np.bincount(kind[kind >= 0], minlength=len(CandidateKind))
+    cand = np.flatnonzero(kind >= 0)
+    by_depth = tuple(cand[depth[cand] == d] for d in range(int(depth[cand].max()) + 1)) if len(cand) else ()
+    return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
+                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth, by_depth=by_depth,
+                      n_of_kind=tuple(int(c) for c in counts))
+
+
+class Scorer:
+    """``out(v)`` from a candidate's counts: its prior log-odds, its callers and silent
+    customers at the call rate, its meters' gasps at the gasp rate; ``IMPOSSIBLE`` per violation."""
+
+    def __init__(self, priors: OutagePriors) -> None:
+        self.priors = priors
+        self.log_odds = [math.log(pi / (1.0 - pi)) for pi in priors.prior]
+        p, a = priors.call_rate, priors.gasp_rate
+        self.log_p, self.log_1p = math.log(p), math.log1p(-p)
+        self.log_a = math.log(a) if a > 0 else IMPOSSIBLE
+        self.log_1a = math.log1p(-a)
+        self._silent: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
+
+    def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """For every candidate, the log-sum over its subtree's states when nobody below it
+        reported (``z``), and the same summed over its children (``kids``): what the sum pass
+        adds for the candidates without reports (the max pass needs none: their best is 0)."""
+        if self._silent is None:
+            n = tree.n_nodes
+            kind = np.maximum(tree.kind, 0)
+            cust = tree.customers.astype(np.float64)
+            out = np.asarray(self.log_odds)[kind] + cust * self.log_1p
+            out += np.where(tree.lv_side, cust * self.log_1a, 0.0)
+            out[tree.kind == CandidateKind.CUSTOMER_SIDE] = IMPOSSIBLE
+            z = np.zeros(n)
+            kids = np.zeros(n)
+            for at in reversed(tree.by_depth):
+                z[at] = np.logaddexp(out[at], kids[at])
+                up = tree.parent[at]
+                keep = up >= 0
+                kids += np.bincount(up[keep], weights=z[at][keep], minlength=n)
+            self._silent = (z, kids)
+        return self._silent
+
+    def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:
+        """Log-odds of ``v`` topmost out (``n`` customers, ``k`` calling, ``g`` gasping, ``g_fresh``
+        of those gasps recent enough to prove the transformer live)."""
+        if kind == CandidateKind.CUSTOMER_SIDE:
+            s = self.log_odds[kind] if k > 0 else IMPOSSIBLE
+            return s + IMPOSSIBLE * (g + forbidden)
+        s = self.log_odds[kind] + k * self.log_p + (n - k) * self.log_1p
+        if lv_side:
+            s += g * self.log_a + (n - g) * self.log_1a
+        else:
+            s += IMPOSSIBLE * g_fresh
+        return s + IMPOSSIBLE * forbidden
+
+    def out_many(self, kind: npt.NDArray[np.int8], n: npt.NDArray[np.int64], k: npt.NDArray[np.int64],
+                 g: npt.NDArray[np.int64], g_fresh: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
+                 forbidden: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """``out`` for many candidates at once."""
+        odds = np.asarray(self.log_odds)[kind]
+        dev = odds + k * self.log_p + (n - k) * self.log_1p
+        dev += np.where(lv_side, g * self.log_a + (n - g) * self.log_1a, IMPOSSIBLE * g_fresh)
+        cs = np.where(k > 0, odds, IMPOSSIBLE) + IMPOSSIBLE * g
+        return np.where(kind == CandidateKind.CUSTOMER_SIDE, cs, dev) + IMPOSSIBLE * forbidden
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """Reporting units (distinct nodes, customers as a rule): whether each called, sent a last
+    gasp, and whether that gasp is fresh (still proves its transformer live)."""
+
+    node_idx: npt.NDArray[np.int64]
+    call: npt.NDArray[np.bool_]
+    gasp: npt.NDArray[np.bool_]
+    fresh: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, calls: Sequence[int] = (), gasps: Sequence[int] = (),
+           stale_gasps: Sequence[int] = ()) -> Reports:
+        """Units from node lists; a node in several lists is one unit with each report."""
+        nodes = sorted({*calls, *gasps, *stale_gasps})
+        c, g, s = set(calls), set(gasps), set(stale_gasps)
+        return cls(np.asarray(nodes, dtype=np.int64), np.asarray([v in c for v in nodes], dtype=bool),
+                   np.asarray([v in g or v in s for v in nodes], dtype=bool),
+                   np.asarray([v in g for v in nodes], dtype=bool))
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A MAP outage: the candidate, its kind, its posterior probability of being the topmost
+    outage on its path, and the reporting nodes it explains."""
+
+    node_idx: int
+    kind: CandidateKind
+    probability: float
+    explains: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Posterior:
+    """The MAP outages, the MAP's log-odds score, and per visited candidate the posterior
+    probability of being the topmost outage on its path."""
+
+    outages: tuple[Outage, ...]
+    log_score: float
+    top_probability: dict[int, float]
+
+
+def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
+                forbidden: Collection[int] = ()) -> Posterior:
+    """The MAP set of outaged candidates given ``reports``, with posterior probabilities.
+    ``forbidden``: candidates known energised (a crew has just restored them)."""
+    scorer = Scorer(priors)
+    n = tree.n_nodes
+    bad = reports.node_idx[(reports.node_idx < 0) | (reports.node_idx >= n)]
+    if len(bad):
+        raise PosteriorError(f"report from node {int(bad[0])}, which is not in the network")
+    k: dict[int, int] = {}
+    g: dict[int, int] = {}
+    gf: dict[int, int] = {}
+    own: dict[int, int] = {}
+    unit_chain: list[list[int]] = []
+    for u, c, s, f in zip(reports.node_idx.tolist(), reports.call.tolist(), reports.gasp.tolist(),
+                          reports.fresh.tolist(), strict=True):
+        chain = tree.chain(u)
+        unit_chain.append(chain)
+        if not chain:
+            raise PosteriorError(f"node {u} has no candidate on its supply path")
+        own[chain[0]] = own.get(chain[0], 0) + int(c) + int(s)
+        for v in chain:
+            k[v] = k.get(v, 0) + int(c)
+            g[v] = g.get(v, 0) + int(s)
+            gf[v] = gf.get(v, 0) + int(s and f)
+    nodes = sorted(k)
+    z_silent, kids_silent = scorer.silent(tree)
+    out_s: dict[int, float] = {}
+    in_max: dict[int, float] = {v: IMPOSSIBLE * own.get(v, 0) for v in nodes}
+    in_sum = {v: in_max[v] + float(kids_silent[v]) for v in nodes}
+    best: dict[int, float] = {}
+    z: dict[int, float] = {}
+    kind, parent, cust, lv = tree.kind, tree.parent, tree.customers, tree.lv_side
+    for v in reversed(nodes):  # children before parents (preorder)
+        o = scorer.out(int(kind[v]), int(cust[v]), k[v], g[v], gf[v], bool(lv[v]), v in forbidden)
+        out_s[v] = o
+        best[v] = max(o, in_max[v])
+        z[v] = float(np.logaddexp(o, in_sum[v]))
+        p = int(parent[v])
+        if p >= 0:
+            in_max[p] += best[v]
+            in_sum[p] += z[v] - float(z_silent[v])
+    top_p: dict[int, float] = {}
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    w: dict[int, float] = {}
+    root_z: dict[int, float] = {}
+    for v in nodes:  # parents before children
+        p = int(parent[v])
+        if p < 0:
+            w[v], root_z[v] = 0.0, z[v]
+        else:
+            w[v], root_z[v] = w[p] + in_sum[p] - z[v], root_z[p]
+        top_p[v] = math.exp(min(0.0, w[v] + out_s[v] - root_z[v]))
+        if p >= 0 and (p in chosen or p in covered):
+            covered.add(v)
+        elif out_s[v] > in_max[v] + TIE:
+            chosen.add(v)
+    explains: dict[int, list[int]] = {v: [] for v in chosen}
+    for u, chain in zip(reports.node_idx.tolist(), unit_chain, strict=True):
+        top = next((v for v in reversed(chain) if v in chosen), None)
+        if top is not None:
+            explains[top].append(u)
+    outages = tuple(Outage(v, CandidateKind(int(kind[v])), top_p[v], tuple(explains[v]))
+                    for v in sorted(chosen))
+    score = sum(best[v] for v in nodes if parent[v] < 0)
+    return Posterior(outages, score, top_p)
+
+
+class MapState:
+    """The DP's sums kept up to date one report at a time: adding or removing a reporting unit
+    updates the counts and scores on its candidate chain only (O(depth)); ``top`` reads the
+    MAP outage explaining a chain. A change of priors recomputes every chain with reports."""
+
+    def __init__(self, tree: SupplyTree, priors: OutagePriors) -> None:
+        self.tree = tree
+        self.scorer = Scorer(priors)
+        n = tree.n_nodes
+        self._kind = tree.kind.tolist()
+        self._parent = tree.parent.tolist()
+        self._cust = tree.customers.tolist()
+        self._lv = tree.lv_side.tolist()
+        self.k = [0] * n
+        self.g = [0] * n
+        self.gf = [0] * n
+        self.own = [0] * n
+        self.child_sum = [0.0] * n
+        self.out_s = [0.0] * n
+        self.in_s = [0.0] * n
+        self.forbidden_until: dict[int, int] = {}
+        self.now_s = 0
+        self._active: set[int] = set()
+
+    @property
+    def priors(self) -> OutagePriors:
+        return self.scorer.priors
+
+    def chain(self, node_idx: int) -> list[int]:
+        """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
+        if not 0 <= node_idx < len(self._kind):
+            raise PosteriorError(f"node {node_idx} is not in the network")
+        parent = self._parent
+        v = node_idx if self._kind[node_idx] >= 0 else parent[node_idx]
+        out = []
+        while v >= 0:
+            out.append(v)
+            v = parent[v]
+        return out
+
+    def update(self, chain: list[int], *, call: int = 0, gasp: int = 0, fresh: int = 0) -> None:
+        """Add (+1) or remove (-1) a unit's call, gasp or the freshness of its gasp."""
+        k, g, gf, active = self.k, self.g, self.gf, self._active
+        self.own[chain[0]] += call + gasp
+        for v in chain:
+            k[v] += call
+            g[v] += gasp
+            gf[v] += fresh
+            if k[v] or g[v]:
+                active.add(v)
+            else:
+                active.discard(v)
+        self.rescore(chain)
+
+    def rescore(self, chain: list[int]) -> None:
+        """Recompute the scores on ``chain`` bottom-up, passing each change to the parent's sum
+        (``Scorer.out`` inlined: this runs for every report)."""
+        sc = self.scorer
+        odds, log_1p, log_1a = sc.log_odds, sc.log_1p, sc.log_1a
+        dp, da = sc.log_p - sc.log_1p, sc.log_a - sc.log_1a
+        kind, cust, lv, k, g, gf, own = self._kind, self._cust, self._lv, self.k, self.g, self.gf, self.own
+        out_s, in_s, child_sum, forbid = self.out_s, self.in_s, self.child_sum, self.forbidden_until
+        now = self.now_s
+        last = len(chain) - 1
+        for i, v in enumerate(chain):
+            before = max(out_s[v], in_s[v])
+            kv, gv = k[v], g[v]
+            if kv or gv:
+                kd = kind[v]
+                if kd == _CUSTOMER_SIDE:
+                    o = (odds[kd] if kv else IMPOSSIBLE) + IMPOSSIBLE * gv
+                else:
+                    n = cust[v]
+                    o = odds[kd] + kv * dp + n * log_1p
+                    o += gv * da + n * log_1a if lv[v] else IMPOSSIBLE * gf[v]
+                if forbid and forbid.get(v, -1) > now:
+                    o += IMPOSSIBLE
+                out_s[v] = o
+                in_s[v] = child_sum[v] + IMPOSSIBLE * own[v]
+            else:
+                out_s[v] = in_s[v] = child_sum[v] = 0.0
+            if i < last:
+                child_sum[chain[i + 1]] += max(out_s[v], in_s[v]) - before
+
+    def top(self, chain: list[int], margin: float = 0.0) -> int:
+        """The MAP outage explaining a unit on ``chain``: the highest candidate out. With a
+        ``margin``, a candidate is out only when its score beats its children's by that much
+        (log-odds; the chain's lowest candidate otherwise)."""
+        out_s, in_s = self.out_s, self.in_s
+        for v in reversed(chain):
+            if out_s[v] > in_s[v] + TIE + margin and (self.k[v] or self.g[v]):
+                return v
+        return chain[0]
+
+    def is_out(self, v: int, margin: float = 0.0) -> bool:
+        return bool(self.k[v] or self.g[v]) and self.out_s[v] > self.in_s[v] + TIE + margin
+
+    def set_priors(self, priors: OutagePriors) -> None:
+        """New parameters: every candidate with reports is scored again, bottom-up."""
+        self.scorer = Scorer(priors)
+        self.rescore_all()
+
+    def rescore_all(self) -> None:
+        """Score every candidate with reports again, level by level from the deepest (numpy)."""
+        act, out, inn, child = self._level_pass(self.scorer)
+        for v, o, i, c in zip(act.tolist(), out.tolist(), inn.tolist(), child.tolist(), strict=True):
+            self.out_s[v], self.in_s[v], self.child_sum[v] = o, i, c
+
+    def score_with(self, priors: OutagePriors) -> float:
+        """The MAP's log-odds score of every report under other parameters (state unchanged)."""
+        act, out, inn, _ = self._level_pass(Scorer(priors))
+        top = self.tree.parent[act] < 0
+        return float(np.maximum(out[top], inn[top]).sum())
+
+    def marginals(self, priors: OutagePriors) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Every candidate with reports (preorder) and its posterior probability of being the
+        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised."""
+        act, out, inn, _ = self._level_pass(Scorer(priors), soft=True)
+        if not len(act):
+            return act, out
+        tree = self.tree
+        parent = tree.parent[act]
+        ppos = np.searchsorted(act, parent)
+        root = parent < 0
+        ppos[root] = 0
+        z = np.logaddexp(out, inn)
+        w = np.zeros(len(act))
+        root_z = np.where(root, z, 0.0)
+        depth = tree.depth[act]
+        for d in range(1, int(depth.max()) + 1):
+            at = np.flatnonzero(depth == d)
+            up = ppos[at]
+            w[at] = w[up] + inn[up] - z[at]
+            root_z[at] = root_z[up]
+        return act, np.exp(np.minimum(0.0, w + out - root_z))
+
+    def _level_pass(self, scorer: Scorer, *, soft: bool = False) -> tuple[
+            npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Bottom-up over the candidates with reports, level by level: their out scores, in
+        scores and children's sums (max, or log-sum-exp when ``soft``)."""
+        act = self.active()
+        if not len(act):
+            empty = np.zeros(0)
+            return act, empty, empty, empty
+        get = np.fromiter
+        k = get(map(self.k.__getitem__, act), np.int64, len(act))
+        g = get(map(self.g.__getitem__, act), np.int64, len(act))
+        gf = get(map(self.gf.__getitem__, act), np.int64, len(act))
+        own = get(map(self.own.__getitem__, act), np.int64, len(act))
+        forbid = np.zeros(len(act), dtype=bool)
+        if self.forbidden_until:
+            until = {v for v, t in self.forbidden_until.items() if t > self.now_s}
+            forbid = np.fromiter((v in until for v in act.tolist()), bool, len(act))
+        tree = self.tree
+        out = scorer.out_many(tree.kind[act], tree.customers[act], k, g, gf, tree.lv_side[act], forbid)
+        ppos = np.searchsorted(act, tree.parent[act])
+        ppos[tree.parent[act] < 0] = -1
+        child = np.zeros(len(act))
+        inn = np.zeros(len(act))
+        z_silent = np.zeros(len(act))
+        if soft:
+            z_all, kids_all = scorer.silent(tree)
+            child, z_silent = kids_all[act].copy(), z_all[act]
+        depth = tree.depth[act]
+        for d in range(int(depth.max()), -1, -1):
+            at = np.flatnonzero(depth == d)
+            inn[at] = child[at] + IMPOSSIBLE * own[at]
+            up = ppos[at]
+            keep = up >= 0
+            best = np.logaddexp(out[at], inn[at]) - z_silent[at] if soft else np.maximum(out[at], inn[at])
+            np.add.at(child, up[keep], best[keep])
+        return act, out, inn, child
+
+    def active(self) -> npt.NDArray[np.int64]:
+        """Candidates with reports below them, in preorder."""
+        return np.asarray(sorted(self._active), dtype=np.int64)

@@ -1,0 +1,61 @@
+"""Slow, obviously correct reference code the posterior DP is tested against."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from grid_model.network import Network, NodeKind
+from grid_model.posterior import IMPOSSIBLE, CandidateKind, OutagePriors, SupplyTree
+
+
+def brute_force_posterior(net: Network, tree: SupplyTree, calls: set[int], gasps: set[int],
+                          priors: OutagePriors, *, stale: set[int] | frozenset[int] = frozenset(),
+                          forbidden: set[int] | frozenset[int] = frozenset()
+                          ) -> tuple[float, frozenset[int], dict[int, float]]:
+    """Every set of outaged utility candidates with none nested in another, scored customer by
+    customer; returns the best score, its set, and per candidate the posterior probability of
+    being the topmost outage on its path (a customer's own node: of being customer-side)."""
+    utility = [v for v in range(net.n_nodes) if 0 <= tree.kind[v] != CandidateKind.CUSTOMER_SIDE]
+    customers = [v for v in range(net.n_nodes) if net.kind[v] == NodeKind.CUSTOMER]
+    p, a = priors.call_rate, priors.gasp_rate
+    log_a = math.log(a) if a > 0 else IMPOSSIBLE
+    odds = [math.log(pi / (1 - pi)) for pi in priors.prior]
+    weights: dict[frozenset[int], float] = {}
+    for r in range(len(utility) + 1):
+        for combo in itertools.combinations(utility, r):
+            out = frozenset(combo)
+            if any(u != v and net.is_ancestor(u, v) for u in out for v in out):
+                continue
+            score = sum(odds[tree.kind[v]] + IMPOSSIBLE * (v in forbidden) for v in out)
+            for c in customers:
+                top = next((v for v in reversed(net.path_up(c)) if v in out), None)
+                called, gasped = c in calls, c in gasps or c in stale
+                if top is None:
+                    cs_out = (odds[CandidateKind.CUSTOMER_SIDE] if called else IMPOSSIBLE) \
+                        + IMPOSSIBLE * (gasped + (c in forbidden))
+                    cs_in = IMPOSSIBLE * (called + gasped)
+                    score += float(np.logaddexp(cs_out, cs_in)) if (called or gasped) else 0.0
+                    continue
+                score += math.log(p) if called else math.log1p(-p)
+                if tree.lv_side[top]:
+                    score += log_a if gasped else math.log1p(-a)
+                elif c in gasps:
+                    score += IMPOSSIBLE
+            weights[out] = score
+    best = max(weights, key=lambda s: weights[s])
+    top_z = max(weights.values())
+    total = sum(math.exp(w - top_z) for w in weights.values())
+    marg: dict[int, float] = {}
+    for v in utility:
+        marg[v] = sum(math.exp(w - top_z) for s, w in weights.items() if v in s) / total
+    for c in calls | gasps | stale:
+        called, gasped = c in calls, c in gasps or c in stale
+        cs_out = (odds[CandidateKind.CUSTOMER_SIDE] if called else IMPOSSIBLE) \
+            + IMPOSSIBLE * (gasped + (c in forbidden))
+        own = 1.0 / (1.0 + math.exp(min(700.0, IMPOSSIBLE * (called + gasped) - cs_out)))  # cs, given live
+        live = [w for s, w in weights.items() if not any(net.is_ancestor(v, c) for v in s)]
+        marg[c] = own * sum(math.exp(w - top_z) for w in live) / total
+    return weights[best], best, marg

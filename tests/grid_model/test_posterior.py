@@ -1,0 +1,126 @@
+"""The posterior DP against brute-force enumeration on the hand-built feeder, the incremental
+state against the batch DP, and the refusals of bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grid_model.network import NodeKind
+from grid_model.posterior import (
+    CandidateKind,
+    MapState,
+    OutagePriors,
+    PosteriorError,
+    Reports,
+    map_outages,
+    supply_tree_from_network,
+)
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model.naive import brute_force_posterior
+
+PRIORS = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3)
+
+
+def _customers(net):  # type: ignore[no-untyped-def]
+    return [v for v in range(net.n_nodes) if net.kind[v] == NodeKind.CUSTOMER]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_map_and_marginals_equal_brute_force_enumeration(seed: int) -> None:
+    """On random reports, priors and rates, the DP's MAP set and score equal the best of every
+    antichain of outages, and its posterior probabilities equal the enumerated ones."""
+    rng = np.random.default_rng(seed)
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    customers = _customers(net)
+    calls = {int(c) for c in customers if rng.random() < 0.5} or {customers[0]}
+    gasps = {int(c) for c in customers if rng.random() < 0.3} if seed % 2 else set()
+    stale = {gasps.pop()} if len(gasps) > 1 else set()
+    priors = OutagePriors(prior=tuple(float(x) for x in rng.uniform(0.005, 0.2, 6)),
+                          call_rate=float(rng.uniform(0.05, 0.6)), gasp_rate=0.8 if gasps or stale else 0.0)
+    devices = [v for v in range(net.n_nodes) if 0 <= tree.kind[v] < CandidateKind.CUSTOMER_SIDE]
+    forbidden = {int(rng.choice(devices))} if seed % 3 == 0 else set()
+    reports = Reports.of(sorted(calls), sorted(gasps), sorted(stale))
+    post = map_outages(tree, reports, priors, forbidden=forbidden)
+    best, chosen, marg = brute_force_posterior(net, tree, calls, gasps, priors, stale=stale,
+                                               forbidden=forbidden)
+    utility_chosen = {o.node_idx for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
+    assert utility_chosen == set(chosen)
+    assert post.log_score == pytest.approx(best, abs=1e-6)
+    reported = {v for c in calls | gasps | stale for v in tree.chain(c)}
+    assert set(post.top_probability) == reported  # the DP visits the chains of reports only
+    for v in reported:
+        assert post.top_probability[v] == pytest.approx(marg[v], abs=1e-9)
+
+
+def test_a_lone_caller_behind_an_lv_fuse_is_customer_side_or_the_fuse_by_the_priors() -> None:
+    """One call, nobody else under the fuse: the posterior splits between the caller's own
+    installation, their drop and the fuse (and the devices above it, which darken the same
+    customers); the silent neighbours weigh against the fuse and the drop."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    tree = supply_tree_from_network(net)
+    priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.02), call_rate=0.3)
+    post = map_outages(tree, Reports.of([idx["C4"]]), priors)
+    p_cs, p_drop, p_fuse = (post.top_probability[idx[n]] for n in ("C4", "SD4", "L3"))
+    # odds against nothing out: customer-side 0.02/0.98; drop (2 customers) 0.01/0.99 * 0.3 * 0.7;
+    # fuse (3 customers) 0.05/0.95 * 0.3 * 0.7^2
+    odds = {"cs": 0.02 / 0.98, "drop": 0.01 / 0.99 * 0.3 * 0.7, "fuse": 0.05 / 0.95 * 0.3 * 0.49}
+    assert p_cs > p_fuse > p_drop
+    assert p_cs / p_fuse == pytest.approx(odds["cs"] / odds["fuse"], rel=0.03)
+    assert p_fuse / p_drop == pytest.approx(odds["fuse"] / odds["drop"], rel=0.03)
+    assert [o.kind for o in post.outages] == [CandidateKind.CUSTOMER_SIDE]
+    assert post.outages[0].explains == (idx["C4"],)
+
+
+def test_a_last_gasp_rules_out_the_transformer_and_the_customers_own_fault() -> None:
+    """A gasp with both customers of the drop calling: the drop (below the transformer) is out,
+    never the transformer above, whose concentrator passed the gasp on."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    tree = supply_tree_from_network(net)
+    priors = OutagePriors(prior=(0.02, 0.03, 0.3, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.8)
+    post = map_outages(tree, Reports.of([idx["C4"], idx["C5"]], [idx["C4"]]), priors)
+    assert [net.node_id[o.node_idx] for o in post.outages] == ["SD4"]
+    stale = map_outages(tree, Reports.of([idx["C4"], idx["C5"]], stale_gasps=[idx["C4"]]), priors)
+    assert [net.node_id[o.node_idx] for o in stale.outages] == ["T3"]  # a stale gasp proves nothing above
+
+
+def test_the_incremental_state_equals_the_batch_dp_after_adds_and_removals() -> None:
+    """Reports added one by one, one removed, and the priors changed: every candidate's scores
+    and the MAP top of each chain agree with a fresh batch DP."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    tree = supply_tree_from_network(net)
+    state = MapState(tree, PRIORS)
+    for name in ("C1", "C3", "C4", "C5"):
+        state.update(state.chain(idx[name]), call=1)
+    state.update(state.chain(idx["C1"]), call=-1)
+    state.set_priors(OutagePriors(prior=(0.02, 0.03, 0.04, 0.3, 0.01, 0.004), call_rate=0.2))
+    post = map_outages(tree, Reports.of([idx["C3"], idx["C4"], idx["C5"]]), state.priors)
+    for name in ("C3", "C4", "C5"):
+        chain = state.chain(idx[name])
+        assert any(state.top(chain) == o.node_idx for o in post.outages)
+    assert state.active().tolist() == sorted(set(state.chain(idx["C3"]) + state.chain(idx["C4"])
+                                                 + state.chain(idx["C5"])))
+    act, prob = state.marginals(state.priors)
+    assert dict(zip(act.tolist(), prob.tolist(), strict=True)) == pytest.approx(
+        {v: post.top_probability[v] for v in act.tolist()})
+
+
+def test_bad_input_is_refused_with_a_clear_error() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    with pytest.raises(PosteriorError, match="call rate must lie in"):
+        OutagePriors(prior=PRIORS.prior, call_rate=1.0)
+    with pytest.raises(PosteriorError, match="call rate must lie in"):
+        OutagePriors(prior=PRIORS.prior, call_rate=0.0)
+    with pytest.raises(PosteriorError, match="prior of transformer must lie in"):
+        OutagePriors(prior=(0.02, 0.03, 0.6, 0.05, 0.01, 0.004), call_rate=0.3)
+    with pytest.raises(PosteriorError, match="one prior per candidate kind"):
+        OutagePriors(prior=(0.02,), call_rate=0.3)
+    with pytest.raises(PosteriorError, match=r"node 99, which is not in the network"):
+        map_outages(tree, Reports.of([99]), PRIORS)
+    with pytest.raises(PosteriorError, match="node -1 is not in the network"):
+        MapState(tree, PRIORS).chain(-1)

@@ -1,0 +1,54 @@
+"""Estimating the posterior's parameters: EM recovers the call rate and the priors of the
+kinds that failed on a feeder with known faults; a history turns into priors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grid_model.network import NodeKind
+from grid_model.posterior import CandidateKind, MapState, PosteriorError, supply_tree_from_network
+from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, priors_from_history
+from tests.grid_model.feeders import radial_feeder
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3])
+def test_em_recovers_the_call_rate_and_the_fuse_prior_from_the_reports_alone(rate: float) -> None:
+    """Eight of 96 LV fuses out on a feeder of 32 transformers, their 20 customers each calling
+    at ``rate``, three customers calling about faults of their own: from the default start, EM
+    estimates the call rate within a third and the LV fuses' prior well above the transformers'."""
+    net = radial_feeder(transformers=32, outlets=3, drops=20)
+    idx = net.index_of()
+    tree = supply_tree_from_network(net)
+    rng = np.random.default_rng(7)
+    state = MapState(tree, DEFAULT_PRIORS)
+    for i in range(0, 32, 4):
+        fuse = f"{i}_{int(rng.integers(0, 3))}"
+        for k in range(20):
+            if rng.random() < rate:
+                state.update(state.chain(idx[f"C{fuse}_{k}"]), call=1)
+    for name in ("C3_0_4", "C9_2_7", "C13_1_1"):
+        state.update(state.chain(idx[name]), call=1)
+    estimator = PriorEstimator(tree, DEFAULT_PRIORS)
+    priors = DEFAULT_PRIORS
+    for _ in range(20):
+        priors = estimator.em_step(state, priors)
+        state.set_priors(priors)
+    assert priors.call_rate == pytest.approx(rate, rel=0.34)
+    lv = priors.prior[CandidateKind.LV_FUSE]
+    assert lv > 2 * priors.prior[CandidateKind.TRANSFORMER]
+
+
+def test_a_history_gives_outages_per_element_of_each_kind() -> None:
+    """Eight transformer outages a storm on 16 transformers: a prior near one half of the
+    start's weight-20 mean with 8/16 (the start counts as 20 elements)."""
+    net = radial_feeder(transformers=16, outlets=3, drops=10)
+    tree = supply_tree_from_network(net)
+    priors = priors_from_history(tree, {CandidateKind.TRANSFORMER: 8.0}, call_rate=0.12)
+    start = DEFAULT_PRIORS.prior[CandidateKind.TRANSFORMER]
+    assert priors.prior[CandidateKind.TRANSFORMER] == pytest.approx((8 + 20 * start) / (16 + 20))
+    assert priors.prior[CandidateKind.FEEDER] == pytest.approx(20 * DEFAULT_PRIORS.prior[0] / (1 + 20))
+    assert priors.call_rate == 0.12
+    assert int((net.kind == NodeKind.TRANSFORMER).sum()) == tree.n_of_kind[CandidateKind.TRANSFORMER]
+    with pytest.raises(PosteriorError, match="call rate must lie in"):
+        priors_from_history(tree, {}, call_rate=1.5)
