@@ -13,7 +13,7 @@ import pytest
 
 from dispatch.crews import RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
-from dispatch.events import DeviceOperated, EventError, FaultLocated, OrderCancelled
+from dispatch.events import DeviceOperated, EventError, FaultLocated, OrderCancelled, SwitchRefused
 from dispatch.jobs import JobKind
 from dispatch.kpis import compute_kpis
 from dispatch.replay import make_policy
@@ -23,8 +23,8 @@ from dispatch.sim.world import World, WorldFault
 from dispatch.switchboard import StepStatus, SwitchingMode
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.region import Region
-from grid_model.switches import SwitchKind, SwitchLayer, place_switches
-from grid_model.switching import plan_switching
+from grid_model.switches import SwitchKind, SwitchLayer, place_switches, state_problems
+from grid_model.switching import Action, Phase, plan_switching
 from routing.travel import RoadTravel
 
 REPAIR_S = 8 * 3600
@@ -159,3 +159,36 @@ def test_bad_switching_reports_are_refused(small_region: Region, layer: SwitchLa
                          travel=RoadTravel(small_region.roads))
     with pytest.raises(EventError, match="fault indicators, but no switches are known"):
         off.handle(DeviceOperated(600, device, (elsewhere,)))
+
+
+def test_an_isolating_step_that_did_not_hold_takes_back_the_closes_made_after_it(
+        small_region: Region, layer: SwitchLayer, fault: WorldFault) -> None:
+    """Found by the API fuzzer (tests/api/fuzz_switching.py): the remote steps of a trip are
+    sent at once, so SCADA's word that the isolating switch did not open comes after the
+    breaker was re-closed behind it. That close fed the fault (the breaker tripped again): the
+    engine must not go on believing it closed, nor any close that waited for the open."""
+    crews = storm_roster(small_region, seed=0, params=RosterParams())
+    chosen, limits = make_policy("optimizer", {})
+    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+                            switches=layer, switching=SwitchingMode.FULL)
+    net = small_region.network
+    world = World(net, small_region.customers["node_idx"].to_numpy(), [], switches=layer)
+    engine.handle(DeviceOperated(600, net.device_id[fault.operates_idx], world.fault_indicators(fault)))
+    board = engine.switchboard
+    assert board is not None
+    isolate = next(ps for ps in board.steps if ps.step.phase == Phase.ISOLATE and ps.status == StepStatus.DONE
+                   and any(board.steps[k].step.action == Action.CLOSE and ps.step_id in board.steps[k].after
+                           for k in range(len(board.steps))))
+    closed_after = [ps for ps in board.steps if isolate.step_id in ps.after and ps.step.phase != Phase.NORMAL]
+    assert closed_after and all(ps.status == StepStatus.DONE for ps in closed_after)
+
+    def unsafe() -> list[str]:
+        open_nodes, tie_load = engine.switch_state()
+        ties = [t for t in layer.ties if t.tie_id in tie_load]
+        return state_problems(net, layer, open_nodes, ties, [fault.node_idx])
+
+    assert unsafe() == []
+    engine.handle(SwitchRefused(700, isolate.step.element_id, isolate.step.action.value, "did not open",
+                                isolate.step_id))
+    assert unsafe() == []
+    assert all(ps.status == StepStatus.DROPPED for ps in closed_after)
