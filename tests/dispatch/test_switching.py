@@ -13,9 +13,19 @@ import pytest
 
 from dispatch.crews import RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
-from dispatch.events import DeviceOperated, EventError, FaultLocated, OrderCancelled, SwitchRefused
-from dispatch.jobs import JobKind
+from dispatch.events import (
+    CrewArrived,
+    DeviceOperated,
+    DispatcherAssigned,
+    EventError,
+    FaultLocated,
+    OrderCancelled,
+    ShiftStarted,
+    SwitchRefused,
+)
+from dispatch.jobs import JobKind, JobStatus
 from dispatch.kpis import compute_kpis
+from dispatch.orders import OrderStatus
 from dispatch.replay import make_policy
 from dispatch.sim.field import FieldParams, FieldSim
 from dispatch.sim.run import run
@@ -192,3 +202,47 @@ def test_an_isolating_step_that_did_not_hold_takes_back_the_closes_made_after_it
                                 isolate.step_id))
     assert unsafe() == []
     assert all(ps.status == StepStatus.DROPPED for ps in closed_after)
+
+
+def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_region: Region,
+                                                                       layer: SwitchLayer) -> None:
+    """Found by the API fuzzer: a recloser's order with a manual step under way folds into the
+    order of the breaker above it (SCADA trips it too), which no crew has reached; the crew
+    sent to the switch arrives. The order was left en route with no crew on the way (and new
+    at its next change): a crew working on its jobs has it on site, reached then."""
+    net = small_region.network
+
+    def manual(f: int) -> bool:
+        cleared = np.arange(net.n_nodes) == net.device_ancestor[f]
+        return any(not s.remote and s.phase == Phase.ISOLATE
+                   for s in plan_switching(net, layer, f, open_nodes=cleared).steps)
+
+    mv_nodes = np.flatnonzero(net.kind == NodeKind.MV_NODE).tolist()
+    fault = next(f for f in mv_nodes
+                 if net.device[int(net.device_ancestor[f])] == DeviceKind.RECLOSER and manual(f))
+    recloser = int(net.device_ancestor[fault])
+    breaker = next(n for n in net.path_up(recloser)[1:] if net.device[n] != DeviceKind.NONE)
+    crews = storm_roster(small_region, seed=0, params=RosterParams())
+    chosen, limits = make_policy("optimizer", {})
+    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+                            switches=layer, switching=SwitchingMode.FULL)
+    for c in crews:
+        engine.handle(ShiftStarted(600, c.crew_id), settle=False)
+    mv = [c.crew_id for c in crews if "mv" in c.skills]
+    engine.handle(DeviceOperated(600, net.device_id[recloser]), settle=False)
+    (first,) = engine.orders.values()
+    repair = engine.jobs[first.jobs[0]]
+    engine.handle(DispatcherAssigned(610, first.order_id, mv[0], repair.job_id), settle=False)
+    engine.handle(CrewArrived(620, mv[0], repair.job_id), settle=False)
+    engine.handle(FaultLocated(630, mv[0], repair.job_id, (net.device_id[fault] or net.node_id[fault],)),
+                  settle=False)
+    switching = next(engine.jobs[j] for j in first.jobs if engine.jobs[j].kind == JobKind.SWITCHING)
+    engine.handle(DispatcherAssigned(640, first.order_id, mv[1], switching.job_id), settle=False)
+    engine.handle(DeviceOperated(650, net.device_id[breaker]), settle=False)
+    upper = engine.orders[first.merged_into]
+    assert upper.status == OrderStatus.EN_ROUTE and upper.reached_s is None
+    assert [engine.jobs[j].status for j in upper.jobs if engine.jobs[j].kind == JobKind.SWITCHING] == \
+        [JobStatus.EN_ROUTE]
+    engine.handle(CrewArrived(660, mv[1], switching.job_id), settle=False)
+    assert upper.status == OrderStatus.ON_SITE and upper.reached_s == 660
+    assert upper.site_reached_s is None  # a switch is not the breaker's site
