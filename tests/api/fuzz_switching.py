@@ -15,9 +15,10 @@ its line, a switch reported by a crew not at one). The ordinary calls, crews' re
 assignments, cancellations and restarts of ``ApiFuzz`` go on among them, so that switching has
 work to share and orders merge under it.
 
-Every fault the machine reports is consistent with the ones before (a trip names every remote
-switch between the device and the fault; a patrol reports faults the trips put below its
-repair), so that what the server believes can be held to them. After every step, beyond
+Every fault the machine reports is consistent with the ones before (a device trips only for a
+fault it feeds as the map shows the state, naming every remote switch between them; a patrol
+reports every fault the trips put below its repair and not yet repaired), so that what the
+server believes can be held to them. After every step, beyond
 ``ApiFuzz``'s checks: every refusal (4xx) says why, and a switching one names the step, switch,
 element or crew at fault; the switch states the map shows (with the devices of the open orders)
 feed no known fault, put no two feeders in parallel and load no tie past its capacity
@@ -37,19 +38,20 @@ from typing import Any
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from grid_model.network import DeviceKind, NodeKind
-from grid_model.switches import SwitchKind, SwitchLayer, state_problems
+from grid_model.switches import SwitchKind, SwitchLayer, Tie, energised, state_problems
 from grid_model.switching import SwitchingError, plan_switching
 from tests.api.fuzz import LIVE_JOB, OPEN, WAITING, ApiFuzz, FuzzGrid, FuzzWorld
 
 # The machine's operations and how often each is drawn (see ``tests.api.fuzz._WEIGHTS``): trips
 # come first (the run Hypothesis draws first is all trips), reads last.
-_WEIGHTS = {"trip": 8, "crews_work": 30, "steer": 14, "assign_switching": 4, "calls": 5, "device_report": 2,
+_WEIGHTS = {"trip": 8, "crews_work": 30, "steer": 14, "assign_switching": 6, "calls": 5, "device_report": 2,
             "assign": 3,
-            "wrong_switching": 5, "restart": 3, "cancel": 3, "callback": 4, "crew_update": 2, "refused": 2,
+            "wrong_switching": 5, "restart": 2, "cancel": 3, "callback": 4, "crew_update": 2, "refused": 2,
             "outage_grows": 2, "helper_reassigned": 1, "replan": 2, "step_reads": 3, "reads": 2}
 OPERATIONS = tuple(op for op, weight in _WEIGHTS.items() for _ in range(weight))
 LIVE_STEP = ("waiting", "due")
@@ -72,7 +74,8 @@ class SwitchFault:
 class SwitchGrid:
     """The region's switches and ties (the server's layer) and the faults the machine trips:
     on each feeder with a tie, the fault whose full plan brings back the most customers over a
-    tie, and one in another section cut off by a manual switch."""
+    tie, one in another section, and one a recloser clears (whose order folds into the
+    breaker's when that trips too)."""
 
     layer: SwitchLayer
     faults: tuple[SwitchFault, ...]
@@ -104,7 +107,8 @@ class SwitchGrid:
         faults: list[SwitchFault] = []
         for _, options in sorted(chosen.items(), key=lambda kv: -max(kv[1])[0])[:feeders]:
             options.sort(reverse=True)
-            picks = [options[0], *[o for o in options[1:] if o[2] != options[0][2]][:1]]
+            reclosers = [o for o in options if net.device[net.device_ancestor[o[1]]] == DeviceKind.RECLOSER]
+            picks = [options[0], *[o for o in options[1:] if o[2] != options[0][2]][:1], *reclosers[:1]]
             for _, f, _ in picks:
                 device = int(net.device_ancestor[f])
                 path = [n for n in reversed(net.path_up(f)) if n != device and net.is_ancestor(device, n)]
@@ -150,12 +154,12 @@ class SwitchWorld(FuzzWorld):
     switching: SwitchGrid | None = None
 
 
-def switch_problems(net: Any, layer: SwitchLayer, points: dict[str, int], node_of: dict[str, int],
-                    switches: dict[str, dict[str, Any]], orders: list[dict[str, Any]],
-                    faults: list[int]) -> list[str]:
-    """What is unsafe in the switch states the map shows (``switches``: switch id -> its
-    properties), with the MV devices of the open ``orders`` open where no switch shows them:
-    a known fault (node of ``faults``) fed, two feeders in parallel, a tie past its capacity."""
+def believed_state(net: Any, layer: SwitchLayer, points: dict[str, int], node_of: dict[str, int],
+                   switches: dict[str, dict[str, Any]], orders: list[dict[str, Any]]
+                   ) -> tuple[npt.NDArray[np.bool_], list[Tie]]:
+    """The MV state the map shows (``switches``: switch id -> its properties), with the MV
+    devices of the open ``orders`` open where no switch shows them: the open nodes and the
+    closed ties."""
     open_nodes = np.zeros(net.n_nodes, dtype=bool)
     for o in orders:
         node = node_of[o["element_id"]]
@@ -164,7 +168,15 @@ def switch_problems(net: Any, layer: SwitchLayer, points: dict[str, int], node_o
             open_nodes[node] = True
     for switch_id, node in points.items():
         open_nodes[node] = switches[switch_id]["state"] == "open"
-    closed = [t for t in layer.ties if switches[t.tie_id]["state"] == "closed"]
+    return open_nodes, [t for t in layer.ties if switches[t.tie_id]["state"] == "closed"]
+
+
+def switch_problems(net: Any, layer: SwitchLayer, points: dict[str, int], node_of: dict[str, int],
+                    switches: dict[str, dict[str, Any]], orders: list[dict[str, Any]],
+                    faults: list[int]) -> list[str]:
+    """What is unsafe in the state the map shows (``believed_state``): a known fault (node of
+    ``faults``) fed, two feeders in parallel, a tie past its capacity."""
+    open_nodes, closed = believed_state(net, layer, points, node_of, switches, orders)
     return state_problems(net, layer, open_nodes, closed, faults)
 
 
@@ -244,10 +256,19 @@ class SwitchingFuzz(ApiFuzz):
         """One operation, drawn by its weight in ``OPERATIONS``."""
         getattr(self, op)(data)
 
+    def _fed_through(self, device: int, node: int) -> bool:
+        """Whether a fault at ``node`` would trip ``device`` now, as the map shows the state:
+        it has supply through the device (closed, and nothing open between them)."""
+        open_nodes, closed = believed_state(self.net, self.sw.layer, self.sw.points, self.grid.node_of,
+                                            self.switches, list(self.orders.values()))
+        between = [n for n in self.net.path_up(node) if self.net.is_ancestor(device, n)]
+        return not open_nodes[between].any() and bool(energised(self.net, open_nodes, closed)[node])
+
     def trip(self, data: st.DataObject) -> None:
-        """SCADA reports a breaker or recloser open for one of the machine's faults, with the
-        fault passage indicators of every remote switch between them."""
-        fault = self._pick(data, self.sw.faults)
+        """SCADA reports a breaker or recloser open for one of the machine's faults that it
+        feeds now (a fault behind an open switch trips nothing), with the fault passage
+        indicators of every remote switch between them."""
+        fault = self._pick(data, [f for f in self.sw.faults if self._fed_through(f.device, f.node)])
         if fault is None:
             return
         body = {"device_id": fault.device_id, "indicators": list(fault.indicators)}
@@ -260,10 +281,11 @@ class SwitchingFuzz(ApiFuzz):
         own section (down to the first remote switches), here half way down it."""
         device_id = self._pick(data, self.grid.devices)
         assert device_id is not None
-        r = self._send("device_report", "POST", "/v1/device-reports", (201,), body={"device_id": device_id})
         node = self.grid.node_of[device_id]
-        if r.status_code == 201 and self.net.kind[node] <= NodeKind.MV_NODE:
-            section = self.sw.section(self.net, node)
+        section = self.sw.section(self.net, node) if self.net.kind[node] <= NodeKind.MV_NODE else ()
+        fed = bool(section) and self._fed_through(node, section[len(section) // 2])
+        r = self._send("device_report", "POST", "/v1/device-reports", (201,), body={"device_id": device_id})
+        if r.status_code == 201 and fed:  # else a report of a device open already, or of no fault we know
             self._tripped(node, section[len(section) // 2])
 
     def _tripped(self, device: int, node: int) -> None:
@@ -276,8 +298,9 @@ class SwitchingFuzz(ApiFuzz):
         self.faults.append(Fault(node, jobs))
 
     def crews_work(self, data: st.DataObject) -> None:
-        """One to three reports of crews on jobs (those on switching jobs drawn as often as all
-        the others): a crew on its way arrives; one on site of a switching job reports the
+        """One to three reports of crews on jobs (those on switching jobs, and those on the
+        repairs of the trips, each drawn as often as all the others): a crew on its way
+        arrives; one on site of a switching job reports the
         switch operated; one on site of a repair reports its patrol (every fault the trips put
         below it that is not yet repaired) or, most often only once its order's switching is
         done, the repair; a first responder its findings."""
@@ -287,7 +310,9 @@ class SwitchingFuzz(ApiFuzz):
                 self._read()
             switching = [c for c, crew in self.crews.items()
                          if crew["job_id"] and self.jobs[crew["job_id"]]["kind"] == "switching"]
-            groups = [g for g in (switching, self._crews("on_site"), self._crews("en_route")) if g]
+            tripped = self._tripped_repairs()
+            repairing = [c for c, crew in self.crews.items() if crew["job_id"] in tripped]
+            groups = [g for g in (switching, repairing, self._crews("on_site"), self._crews("en_route")) if g]
             crew_id = self._pick(data, self._pick(data, groups) or [])
             if crew_id is None:
                 return
@@ -309,13 +334,24 @@ class SwitchingFuzz(ApiFuzz):
                 self._report(data, "first_response", crew_id, "first-response",
                              {"findings": self._findings(data, job)}, (200,))
 
+    def _tripped_repairs(self) -> set[str]:
+        """The live repair jobs the machine's faults wait for."""
+        return {j for f in self.faults for j in f.jobs
+                if j in self.jobs and self.jobs[j]["status"] in LIVE_JOB}
+
     def assign_switching(self, data: st.DataObject) -> None:
-        """A dispatcher sends an idle or en-route crew to a switching job waiting for one
-        (409 when it lacks the skill or the hours)."""
-        waiting = [j for j in self.jobs.values() if j["kind"] == "switching" and j["status"] == "new"]
+        """A dispatcher sends an idle or en-route crew to a switching job, or to the repair of a
+        trip, waiting for one (409 when it lacks the skill or the hours)."""
+        tripped = self._tripped_repairs()
+        waiting = [j for j in self.jobs.values()
+                   if (j["kind"] == "switching" or j["job_id"] in tripped) and j["status"] == "new"]
         job = self._pick(data, waiting)
-        crew_id = self._pick(data, self._crews("idle", "en_route"))
-        if job is None or crew_id is None:
+        if job is None:
+            return
+        free = self._crews("idle", "en_route")
+        able = [c for c in free if job["skill"] in self.crews[c]["skills"]]
+        crew_id = self._pick(data, able if able and self._chance(data, 85) else free)
+        if crew_id is None:
             return
         order_id = next(o for o, order in self.orders.items()
                         if order["status"] != "merged"
