@@ -22,7 +22,7 @@ def test_random_switching_requests_break_no_promise(store: str, tmp_path: Path, 
         postgres_stores(tmp_path, request.getfixturevalue("postgres_server"), switching="full")
     grid = FuzzGrid.of(region)
     world = SwitchWorld(grid, stores, FuzzTally(strict=True), switching=SwitchGrid.of(grid))
-    run_fuzz(world, seed_=18, runs=3, steps=50, machine=SwitchingFuzz)
+    run_fuzz(world, seed_=18, runs=2, steps=70, machine=SwitchingFuzz)
     tally = world.tally
     done = {kind.split()[0] for kind in tally.answers if kind.endswith((" 200", " 201"))}
     overrides = {"step_hold", "race_hold", "step_release", "race_release", "step_move", "step_refused"}
