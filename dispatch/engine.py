@@ -1110,8 +1110,13 @@ class DispatchEngine:
             job.move(JobStatus.ON_SITE, ev.t_s)
         state.arrive(ev.t_s, job.x_m, job.y_m)
         self._crew_snap[ev.crew_id] = self._site_snap(job)
-        if job.kind != JobKind.SWITCHING:  # a switch is not the incident's site
-            self._reach(self.orders[job.order_id], ev.t_s, state.role.value)
+        order = self.orders[job.order_id]
+        if job.kind != JobKind.SWITCHING:
+            self._reach(order, ev.t_s, state.role.value)
+        elif order.status in WAITING:  # a crew works on it, but a switch is not the incident's site
+            order.move(OrderStatus.ON_SITE, ev.t_s)
+            order.reach(ev.t_s, state.role.value)
+            self._unreached.pop(order.order_id, None)
         self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)
         return self._duty_check(state, ev.t_s)

@@ -275,8 +275,9 @@ class Switchboard:
         """The step could not be carried out. A return-to-normal step waits to be tried again
         once the order's next MV repair is done (its section holds a fault nobody knew of);
         any other is dropped with the isolate and restore steps after it (the return to normal
-        still comes: it undoes what was done). Returns the dropped steps that had become
-        switching jobs."""
+        still comes: it undoes what was done). A close carried out after it (remote steps go
+        out at once, before the field's word) fed what the step was to cut off and tripped: it
+        is taken back too. Returns the dropped steps that had become switching jobs."""
         if ps.step.phase == Phase.NORMAL:
             ps.status = StepStatus.WAITING
             self._released.discard(ps.plan_no)
@@ -288,13 +289,18 @@ class Switchboard:
         while grew:  # to a fixpoint: a dispatcher's move may put a later step before an earlier one
             grew = False
             for other in self.steps:
-                if other.status in (StepStatus.WAITING, StepStatus.DUE) and other.step.phase != Phase.NORMAL \
-                        and set(other.after) & dropped:
-                    dropped.add(other.step_id)
+                if other.step.phase == Phase.NORMAL or not set(other.after) & dropped:
+                    continue
+                if other.status in (StepStatus.WAITING, StepStatus.DUE):
                     if other.status == StepStatus.DUE and other.job_id:
                         out.append(other)
-                    other.status = StepStatus.DROPPED
-                    grew = True
+                elif other.status == StepStatus.DONE and other.operated and other.step.action == Action.CLOSE:
+                    self.undo(other)
+                else:
+                    continue
+                dropped.add(other.step_id)
+                other.status = StepStatus.DROPPED
+                grew = True
         return out
 
     def tripped_again(self, device: int) -> None:

@@ -6,7 +6,8 @@ switch on the edge into each node (manual or remote-controlled; reclosers and fe
 are remote switches too) and the ties. ``energised`` works out which nodes have supply for any
 state of the open points and closed ties (the supply paths change when a tie closes: a section
 is fed from its far end), and ``state_problems`` what is unsafe in a state: a fault fed, two
-feeders in parallel (a loop), a tie carrying more customers than it may.
+feeders in parallel (a loop, or two substations joined), a tie carrying more customers than
+it may.
 
 Placement on the generated region (documented defaults):
 - a switch on a trunk junction where the customers below have fallen by at least
@@ -203,9 +204,10 @@ def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.
                    closed_ties: list[Tie], faults: list[int], *,
                    customers: npt.NDArray[np.int64] | None = None) -> list[str]:
     """What is unsafe in a state: a faulted edge (the edge into a node of ``faults``) with
-    supply, a loop (two feeders in parallel), a tie carrying more customers than it may (those
-    its dead end's side would lose without it). ``customers``: each node's own customers
-    (default: one per customer node; the MV part of a network carries them on transformers)."""
+    supply, a loop or two substations joined (two feeders in parallel), a tie carrying more
+    customers than it may (those its dead end's side would lose without it). ``customers``:
+    each node's own customers (default: one per customer node; the MV part of a network
+    carries them on transformers)."""
     out = []
     n, labels = _components(net, open_nodes, closed_ties)
     fed = set(np.unique(labels[net.kind == NodeKind.SUBSTATION]).tolist())
@@ -221,6 +223,10 @@ def state_problems(net: Network, layer: SwitchLayer, open_nodes: npt.NDArray[np.
     for comp in np.flatnonzero(edges_per >= nodes_per).tolist():
         out.append(f"a loop: {int(nodes_per[comp])} nodes joined by {int(edges_per[comp])} closed edges "
                    f"(feeders in parallel)")
+    stations = np.flatnonzero(net.kind == NodeKind.SUBSTATION)
+    for comp in np.flatnonzero(np.bincount(labels[stations], minlength=n) >= 2).tolist():
+        joined = ", ".join(net.node_id[s] for s in stations[labels[stations] == comp].tolist())
+        out.append(f"substations {joined} joined by closed ties (feeders in parallel)")
     customer = (net.kind == NodeKind.CUSTOMER).astype(np.int64) if customers is None else customers
     for t in closed_ties:
         _, side = _components(net, open_nodes, [u for u in closed_ties if u is not t])

@@ -265,18 +265,20 @@ class FuzzWorld:
     tally: FuzzTally
 
 
-def sqlite_stores(root: Path) -> Callable[[], Settings]:
-    """Settings for a fresh SQLite store (its own data folder under ``root``) at each call."""
+def sqlite_stores(root: Path, **options: object) -> Callable[[], Settings]:
+    """Settings for a fresh SQLite store (its own data folder under ``root``) at each call;
+    ``options`` are further settings (``switching="full"``)."""
     def new() -> Settings:
         data_dir = Path(tempfile.mkdtemp(prefix="fuzz-", dir=root))
-        return make_settings(data_dir, f"sqlite:///{data_dir / 'store.db'}")
+        return make_settings(data_dir, f"sqlite:///{data_dir / 'store.db'}", **options)
     return new
 
 
-def postgres_stores(root: Path, server_url: str) -> Callable[[], Settings]:
+def postgres_stores(root: Path, server_url: str, **options: object) -> Callable[[], Settings]:
     """Settings for a fresh database on the PostgreSQL server at ``server_url`` at each call."""
     def new() -> Settings:
-        return make_settings(Path(tempfile.mkdtemp(prefix="fuzz-", dir=root)), _fresh_database(server_url))
+        return make_settings(Path(tempfile.mkdtemp(prefix="fuzz-", dir=root)), _fresh_database(server_url),
+                             **options)
     return new
 
 
@@ -993,14 +995,19 @@ class ApiFuzz(RuleBasedStateMachine):
                 self.tally.problem("state", f"KPI {key} is {shown}, the lists count {value}")
 
 
-def run_fuzz(world: FuzzWorld, *, seed_: int, runs: int, steps: int) -> None:
+def run_fuzz(world: FuzzWorld, *, seed_: int, runs: int, steps: int,
+             machine: type[ApiFuzz] | None = None) -> None:
     """``runs`` runs of up to ``steps`` operations each, each on a fresh store, the choices
     drawn from ``seed_``; in strict mode the first problem raises (the run's steps printed).
     How many choices an operation draws depends on the server's state (a crew sent or not yet),
     which timing can change between runs; Hypothesis then reports a choice prefix it saw before
     continuing differently as a flaky strategy and stops. That is no finding about the service:
-    the run it cut short counts (``cut_short``) and the remaining runs go on with the next seed."""
-    class InWorld(ApiFuzz):
+    the run it cut short counts (``cut_short``) and the remaining runs go on with the next seed.
+    ``machine`` is the machine's class (``ApiFuzz`` unless told: a subclass adds operations and
+    checks, ``tests/api/fuzz_switching.py``)."""
+    base = machine or ApiFuzz
+
+    class InWorld(base):  # type: ignore[valid-type,misc]
         def __init__(self) -> None:
             super().__init__(world)
 

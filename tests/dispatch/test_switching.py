@@ -13,9 +13,19 @@ import pytest
 
 from dispatch.crews import RosterParams, storm_roster
 from dispatch.engine import DispatchEngine
-from dispatch.events import DeviceOperated, EventError, FaultLocated, OrderCancelled
-from dispatch.jobs import JobKind
+from dispatch.events import (
+    CrewArrived,
+    DeviceOperated,
+    DispatcherAssigned,
+    EventError,
+    FaultLocated,
+    OrderCancelled,
+    ShiftStarted,
+    SwitchRefused,
+)
+from dispatch.jobs import JobKind, JobStatus
 from dispatch.kpis import compute_kpis
+from dispatch.orders import OrderStatus
 from dispatch.replay import make_policy
 from dispatch.sim.field import FieldParams, FieldSim
 from dispatch.sim.run import run
@@ -23,8 +33,8 @@ from dispatch.sim.world import World, WorldFault
 from dispatch.switchboard import StepStatus, SwitchingMode
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.region import Region
-from grid_model.switches import SwitchKind, SwitchLayer, place_switches
-from grid_model.switching import plan_switching
+from grid_model.switches import SwitchKind, SwitchLayer, place_switches, state_problems
+from grid_model.switching import Action, Phase, plan_switching
 from routing.travel import RoadTravel
 
 REPAIR_S = 8 * 3600
@@ -159,3 +169,80 @@ def test_bad_switching_reports_are_refused(small_region: Region, layer: SwitchLa
                          travel=RoadTravel(small_region.roads))
     with pytest.raises(EventError, match="fault indicators, but no switches are known"):
         off.handle(DeviceOperated(600, device, (elsewhere,)))
+
+
+def test_an_isolating_step_that_did_not_hold_takes_back_the_closes_made_after_it(
+        small_region: Region, layer: SwitchLayer, fault: WorldFault) -> None:
+    """Found by the API fuzzer (tests/api/fuzz_switching.py): the remote steps of a trip are
+    sent at once, so SCADA's word that the isolating switch did not open comes after the
+    breaker was re-closed behind it. That close fed the fault (the breaker tripped again): the
+    engine must not go on believing it closed, nor any close that waited for the open."""
+    crews = storm_roster(small_region, seed=0, params=RosterParams())
+    chosen, limits = make_policy("optimizer", {})
+    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+                            switches=layer, switching=SwitchingMode.FULL)
+    net = small_region.network
+    world = World(net, small_region.customers["node_idx"].to_numpy(), [], switches=layer)
+    engine.handle(DeviceOperated(600, net.device_id[fault.operates_idx], world.fault_indicators(fault)))
+    board = engine.switchboard
+    assert board is not None
+    isolate = next(ps for ps in board.steps if ps.step.phase == Phase.ISOLATE and ps.status == StepStatus.DONE
+                   and any(board.steps[k].step.action == Action.CLOSE and ps.step_id in board.steps[k].after
+                           for k in range(len(board.steps))))
+    closed_after = [ps for ps in board.steps if isolate.step_id in ps.after and ps.step.phase != Phase.NORMAL]
+    assert closed_after and all(ps.status == StepStatus.DONE for ps in closed_after)
+
+    def unsafe() -> list[str]:
+        open_nodes, tie_load = engine.switch_state()
+        ties = [t for t in layer.ties if t.tie_id in tie_load]
+        return state_problems(net, layer, open_nodes, ties, [fault.node_idx])
+
+    assert unsafe() == []
+    engine.handle(SwitchRefused(700, isolate.step.element_id, isolate.step.action.value, "did not open",
+                                isolate.step_id))
+    assert unsafe() == []
+    assert all(ps.status == StepStatus.DROPPED for ps in closed_after)
+
+
+def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_region: Region,
+                                                                       layer: SwitchLayer) -> None:
+    """Found by the API fuzzer: a recloser's order with a manual step under way folds into the
+    order of the breaker above it (SCADA trips it too), which no crew has reached; the crew
+    sent to the switch arrives. The order was left en route with no crew on the way (and new
+    at its next change): a crew working on its jobs has it on site, reached then."""
+    net = small_region.network
+
+    def manual(f: int) -> bool:
+        cleared = np.arange(net.n_nodes) == net.device_ancestor[f]
+        return any(not s.remote and s.phase == Phase.ISOLATE
+                   for s in plan_switching(net, layer, f, open_nodes=cleared).steps)
+
+    mv_nodes = np.flatnonzero(net.kind == NodeKind.MV_NODE).tolist()
+    fault = next(f for f in mv_nodes
+                 if net.device[int(net.device_ancestor[f])] == DeviceKind.RECLOSER and manual(f))
+    recloser = int(net.device_ancestor[fault])
+    breaker = next(n for n in net.path_up(recloser)[1:] if net.device[n] != DeviceKind.NONE)
+    crews = storm_roster(small_region, seed=0, params=RosterParams())
+    chosen, limits = make_policy("optimizer", {})
+    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+                            switches=layer, switching=SwitchingMode.FULL)
+    for c in crews:
+        engine.handle(ShiftStarted(600, c.crew_id), settle=False)
+    mv = [c.crew_id for c in crews if "mv" in c.skills]
+    engine.handle(DeviceOperated(600, net.device_id[recloser]), settle=False)
+    (first,) = engine.orders.values()
+    repair = engine.jobs[first.jobs[0]]
+    engine.handle(DispatcherAssigned(610, first.order_id, mv[0], repair.job_id), settle=False)
+    engine.handle(CrewArrived(620, mv[0], repair.job_id), settle=False)
+    engine.handle(FaultLocated(630, mv[0], repair.job_id, (net.device_id[fault] or net.node_id[fault],)),
+                  settle=False)
+    switching = next(engine.jobs[j] for j in first.jobs if engine.jobs[j].kind == JobKind.SWITCHING)
+    engine.handle(DispatcherAssigned(640, first.order_id, mv[1], switching.job_id), settle=False)
+    engine.handle(DeviceOperated(650, net.device_id[breaker]), settle=False)
+    upper = engine.orders[first.merged_into]
+    assert upper.status == OrderStatus.EN_ROUTE and upper.reached_s is None
+    assert [engine.jobs[j].status for j in upper.jobs if engine.jobs[j].kind == JobKind.SWITCHING] == \
+        [JobStatus.EN_ROUTE]
+    engine.handle(CrewArrived(660, mv[1], switching.job_id), settle=False)
+    assert upper.status == OrderStatus.ON_SITE and upper.reached_s == 660
+    assert upper.site_reached_s is None  # a switch is not the breaker's site

@@ -245,3 +245,17 @@ def test_a_remote_tie_opens_when_the_crew_is_at_the_manual_switch_to_close() -> 
     normal_tie = next(s for s in plan.steps if s.tie is not None and s.phase == "normal")
     assert restore_tie.remote and restore_tie.node == idx["J5"]
     assert not normal_tie.remote and normal_tie.node == idx["J4"]
+
+
+@pytest.mark.parametrize("two_substations", [False, True])
+def test_a_tie_closed_between_two_fed_feeders_puts_them_in_parallel(two_substations: bool) -> None:
+    """Found while testing the API fuzzer's checker on the region (a tie between the feeders
+    of two substations): a closed tie with supply at both ends is two feeders in parallel,
+    also when they leave different substations (no loop in the network's tree then)."""
+    net, layer, idx = two_feeders(two_substations=two_substations)
+    open_nodes = np.zeros(net.n_nodes, dtype=bool)
+    assert state_problems(net, layer, open_nodes, [], []) == []
+    problems = state_problems(net, layer, open_nodes, list(layer.ties), [])
+    assert len(problems) == 1 and "feeders in parallel" in problems[0]
+    open_nodes[idx["J4"]] = True  # the tie feeds J5 alone now
+    assert state_problems(net, layer, open_nodes, list(layer.ties), []) == []

@@ -10,14 +10,18 @@ from grid_model.switches import SwitchKind, SwitchLayer, Tie
 K, D = NodeKind, DeviceKind
 
 
-def two_feeders() -> tuple[Network, SwitchLayer, dict[str, int]]:
+def two_feeders(*, two_substations: bool = False) -> tuple[Network, SwitchLayer, dict[str, int]]:
     """Feeder A: breaker, J1 - J2 (manual switch) - J3 - J4 (remote switch) - J5, a tie from J5 to
-    feeder B's end K2. Each junction feeds one transformer with 10 customers (B's two: 30)."""
+    feeder B's end K2. Each junction feeds one transformer with 10 customers (B's two: 30).
+    Both feeders leave substation S, or with ``two_substations`` B leaves S2."""
     rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [("S", K.SUBSTATION, "", D.NONE, "")]
     rows += [("A", K.FEEDER_HEAD, "S", D.BREAKER, "CB-A")]
     chain = [("J1", "A"), ("J2", "J1"), ("J3", "J2"), ("J4", "J3"), ("J5", "J4")]
     rows += [(j, K.MV_NODE, p, D.NONE, "") for j, p in chain]
-    rows += [("B", K.FEEDER_HEAD, "S", D.BREAKER, "CB-B"), ("K1", K.MV_NODE, "B", D.NONE, ""),
+    if two_substations:
+        rows += [("S2", K.SUBSTATION, "", D.NONE, "")]
+    rows += [("B", K.FEEDER_HEAD, "S2" if two_substations else "S", D.BREAKER, "CB-B"),
+             ("K1", K.MV_NODE, "B", D.NONE, ""),
              ("K2", K.MV_NODE, "K1", D.NONE, "")]
     for j, n in [("J1", 10), ("J2", 10), ("J3", 10), ("J4", 10), ("J5", 10), ("K1", 30), ("K2", 30)]:
         rows += [(f"T{j}", K.TRANSFORMER, j, D.FUSE, f"FU-T{j}"), (f"L{j}", K.LV_BRANCH, f"T{j}", D.NONE, "")]
