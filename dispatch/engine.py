@@ -1113,9 +1113,8 @@ class DispatchEngine:
         order = self.orders[job.order_id]
         if job.kind != JobKind.SWITCHING:
             self._reach(order, ev.t_s, state.role.value)
-        elif order.status in WAITING:  # a crew works on it, but a switch is not the incident's site
+        elif order.status in WAITING:  # a crew works on it; a switch is not the incident's site: not reached
             order.move(OrderStatus.ON_SITE, ev.t_s)
-            order.reach(ev.t_s, state.role.value)
             self._unreached.pop(order.order_id, None)
         self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)

@@ -209,7 +209,8 @@ def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_reg
     """Found by the API fuzzer: a recloser's order with a manual step under way folds into the
     order of the breaker above it (SCADA trips it too), which no crew has reached; the crew
     sent to the switch arrives. The order was left en route with no crew on the way (and new
-    at its next change): a crew working on its jobs has it on site, reached then."""
+    at its next change): a crew working on its jobs has it on site, but not reached (a switch is
+    not where the order's arrival limit is met: that waits for a crew at the incident)."""
     net = small_region.network
 
     def manual(f: int) -> bool:
@@ -244,5 +245,5 @@ def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_reg
     assert [engine.jobs[j].status for j in upper.jobs if engine.jobs[j].kind == JobKind.SWITCHING] == \
         [JobStatus.EN_ROUTE]
     engine.handle(CrewArrived(660, mv[1], switching.job_id), settle=False)
-    assert upper.status == OrderStatus.ON_SITE and upper.reached_s == 660
-    assert upper.site_reached_s is None  # a switch is not the breaker's site
+    assert upper.status == OrderStatus.ON_SITE and upper.reached_s is None
+    assert upper.site_reached_s is None
