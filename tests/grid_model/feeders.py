@@ -30,6 +30,15 @@ TWO_FAULTS_IN_SERIES: list[tuple[str, NodeKind, str, DeviceKind, str]] = [
     ("C5", K.CUSTOMER, "MB4", D.NONE, ""),
 ]
 
+# The same with a second LV outlet at T3, one customer on it: two outlets of one transformer.
+T3_TWO_OUTLETS = [
+    *TWO_FAULTS_IN_SERIES,
+    ("L3b", K.LV_BRANCH, "T3", D.FUSE, "LF-L3b"),
+    ("SD3b", K.SERVICE_DROP, "L3b", D.NONE, ""),
+    ("MB3b", K.METER_BOX, "SD3b", D.NONE, ""),
+    ("C3b", K.CUSTOMER, "MB3b", D.NONE, ""),
+]
+
 
 def build(rows: list[tuple[str, NodeKind, str, DeviceKind, str]]) -> Network:
     ids = [r[0] for r in rows]

@@ -9,7 +9,7 @@ import pytest
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.posterior import CandidateKind, OutagePriors
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
+from tests.grid_model.feeders import T3_TWO_OUTLETS, TWO_FAULTS_IN_SERIES, build, radial_feeder
 
 # Fixed parameters and no margin, so the hand-built cases follow the MAP alone.
 FIXED = PredictionParams(priors=OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call_rate=0.1),
@@ -159,12 +159,7 @@ def test_an_incident_is_over_when_every_reporting_meter_is_back() -> None:
 
 
 def test_a_last_gasp_proves_its_transformer_has_supply() -> None:
-    rows = list(TWO_FAULTS_IN_SERIES)
-    rows += [("L3b", NodeKind.LV_BRANCH, "T3", DeviceKind.FUSE, "LF-L3b"),
-             ("SD3b", NodeKind.SERVICE_DROP, "L3b", DeviceKind.NONE, ""),
-             ("MB3b", NodeKind.METER_BOX, "SD3b", DeviceKind.NONE, ""),
-             ("C3b", NodeKind.CUSTOMER, "MB3b", DeviceKind.NONE, "")]
-    net = build(rows)
+    net = build(T3_TWO_OUTLETS)
     idx = net.index_of()
     by_phone = OutagePredictor(net, FIXED)
     by_phone.add_call("K1", idx["C3"], 100)

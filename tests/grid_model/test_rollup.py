@@ -6,7 +6,7 @@ from __future__ import annotations
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
 from grid_model.rollup import RollupParams
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model.feeders import T3_TWO_OUTLETS, TWO_FAULTS_IN_SERIES, build
 
 ROLLUP = PredictionParams(rollup=RollupParams())
 
@@ -86,12 +86,7 @@ def test_a_last_gasp_is_never_taken_for_the_customers_own_breaker() -> None:
 
 
 def test_under_the_rules_a_last_gasp_proves_its_transformer_has_supply() -> None:
-    rows = list(TWO_FAULTS_IN_SERIES)
-    rows += [("L3b", NodeKind.LV_BRANCH, "T3", DeviceKind.FUSE, "LF-L3b"),
-             ("SD3b", NodeKind.SERVICE_DROP, "L3b", DeviceKind.NONE, ""),
-             ("MB3b", NodeKind.METER_BOX, "SD3b", DeviceKind.NONE, ""),
-             ("C3b", NodeKind.CUSTOMER, "MB3b", DeviceKind.NONE, "")]
-    net = build(rows)
+    net = build(T3_TWO_OUTLETS)
     idx = net.index_of()
     by_phone = OutagePredictor(net, ROLLUP)
     by_phone.add_call("K1", idx["C3"], 100)
