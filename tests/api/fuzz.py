@@ -687,10 +687,10 @@ class ApiFuzz(RuleBasedStateMachine):
                                   {"findings": self._findings(data, job)})
 
     def _crew_report(self, data: st.DataObject, kind: str, crew_id: str, path: str,
-                     body: dict[str, Any]) -> None:
+                     body: dict[str, Any], ok: Sequence[int] = (200,), **send: Any) -> httpx.Response:
         """A report by the crew on a job, with its own token or through a dispatcher, on the
         job's order or, now and then, on an order merged into it (as a crew that set off for
-        that one would)."""
+        that one would); ``ok`` and ``send`` go on to ``_send``."""
         order_id = self.crews[crew_id]["order_id"]
         merged = [o for o, order in self.orders.items() if order["merged_into"] == order_id]
         if merged and self._chance(data, 30):
@@ -698,9 +698,9 @@ class ApiFuzz(RuleBasedStateMachine):
         url = f"/v1/work-orders/{order_id}/{path}"
         version = self._version(f"/v1/work-orders/{order_id}")
         if self._chance(data, 50):
-            self._send(kind, "POST", url, (200,), role="crew", crew_id=crew_id, version=version, body=body)
-        else:
-            self._send(kind, "POST", url, (200,), version=version, body={**body, "crew_id": crew_id})
+            return self._send(kind, "POST", url, ok, role="crew", crew_id=crew_id, version=version, body=body,
+                              **send)
+        return self._send(kind, "POST", url, ok, version=version, body={**body, "crew_id": crew_id}, **send)
 
     def _findings(self, data: st.DataObject, job: dict[str, Any]) -> list[dict[str, Any]]:
         """Up to three findings a responder at the job's site could plausibly report."""

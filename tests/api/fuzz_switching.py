@@ -213,27 +213,6 @@ class SwitchingFuzz(ApiFuzz):
                                               f"{error!r} names none of {names}")
         return r
 
-    def _crew_report(self, data: st.DataObject, kind: str, crew_id: str, path: str,
-                     body: dict[str, Any]) -> None:
-        self._report(data, kind, crew_id, path, body, (200,))
-
-    def _report(self, data: st.DataObject, kind: str, crew_id: str, path: str, body: dict[str, Any],
-                ok: tuple[int, ...], names: tuple[str, ...] = ()) -> httpx.Response:
-        """``ApiFuzz._crew_report`` with the answers expected and the names a refusal must
-        give: a report by the crew (its token or a dispatcher's), on its job's order or an
-        order merged into it."""
-        order_id = self.crews[crew_id]["order_id"]
-        merged = [o for o, order in self.orders.items() if order["merged_into"] == order_id]
-        if merged and self._chance(data, 30):
-            order_id = str(self._pick(data, merged))
-        url = f"/v1/work-orders/{order_id}/{path}"
-        version = self._version(f"/v1/work-orders/{order_id}")
-        if self._chance(data, 50):
-            return self._send(kind, "POST", url, ok, role="crew", crew_id=crew_id, version=version, body=body,
-                              names=names)
-        return self._send(kind, "POST", url, ok, version=version, body={**body, "crew_id": crew_id},
-                          names=names)
-
     # -- reading the state -----------------------------------------------------------------
     def _read(self) -> None:
         super()._read()
@@ -318,9 +297,9 @@ class SwitchingFuzz(ApiFuzz):
                 return
             job = self.jobs[self.crews[crew_id]["job_id"]]
             if self.crews[crew_id]["status"] == "en_route":
-                self._report(data, "on_site", crew_id, "status", {"status": "on_site"}, (200,))
+                self._crew_report(data, "on_site", crew_id, "status", {"status": "on_site"})
             elif job["kind"] == "switching":
-                self._report(data, "switched", crew_id, "status", {"status": "switched"}, (200,))
+                self._crew_report(data, "switched", crew_id, "status", {"status": "switched"})
             elif job["kind"] == "repair":
                 found = self._found_below(job)
                 order = self.orders[self.crews[crew_id]["order_id"]]
@@ -329,10 +308,10 @@ class SwitchingFuzz(ApiFuzz):
                 if found and job["job_id"] not in self.patrolled and self._chance(data, 90):
                     self._patrol(data, crew_id, job, found)
                 elif not switching_left or self._chance(data, 30):
-                    self._report(data, "repaired", crew_id, "status", {"status": "repaired"}, (200,))
+                    self._crew_report(data, "repaired", crew_id, "status", {"status": "repaired"})
             else:
-                self._report(data, "first_response", crew_id, "first-response",
-                             {"findings": self._findings(data, job)}, (200,))
+                self._crew_report(data, "first_response", crew_id, "first-response",
+                                  {"findings": self._findings(data, job)})
 
     def _tripped_repairs(self) -> set[str]:
         """The live repair jobs the machine's faults wait for."""
@@ -372,8 +351,8 @@ class SwitchingFuzz(ApiFuzz):
         """The repair crew reports every live fault below its device (a patrol that missed
         one would have the control room switch onto it): they stay live while its repair
         does too."""
-        r = self._report(data, "patrol", crew_id, "faults-found",
-                         {"element_ids": [self.grid.element(n) for n in found]}, (200,))
+        r = self._crew_report(data, "patrol", crew_id, "faults-found",
+                              {"element_ids": [self.grid.element(n) for n in found]})
         if r.status_code == 200:
             self.patrolled.add(job["job_id"])
             self.faults += [Fault(n, {job["job_id"]}) for n in found]
@@ -501,10 +480,12 @@ class SwitchingFuzz(ApiFuzz):
             heads = [n for n in self.net.nodes_of_kind(NodeKind.FEEDER_HEAD).tolist()
                      if not self.net.is_ancestor(node, n)]
             element = self.grid.element(int(self._pick(data, heads) or 0))
-            self._report(data, kind, crew_id, "faults-found", {"element_ids": [element]}, (409,), (element,))
+            self._crew_report(data, kind, crew_id, "faults-found", {"element_ids": [element]}, (409,),
+                              names=(element,))
         else:
             crew_id, job = what
-            self._report(data, kind, crew_id, "status", {"status": "switched"}, (409,), (crew_id,))
+            self._crew_report(data, kind, crew_id, "status", {"status": "switched"}, (409,),
+                              names=(crew_id,))
 
     def step_reads(self, data: st.DataObject) -> None:
         """What the control room's screens read of switching: the steps filtered by order and
