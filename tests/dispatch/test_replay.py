@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import networkx as nx
-import pandapower as pp
 import pytest
 from pyproj import Transformer
 
@@ -20,6 +19,7 @@ from grid_model.history import HistoryError
 from grid_model.pandapower_import import region_from_pandapower
 from grid_model.region import Region
 from grid_model.stormfile import StormFileError
+from tests.grid_model.pp_feeders import two_feeders_with_a_tie
 
 HEADER = ("event_id,start_utc,first_published_utc,last_published_utc,lat,lon,city,circuit_id,"
           "device_id,extent,customers,cause,crew_statuses,first_etor_utc")
@@ -285,21 +285,8 @@ def _tied_grid() -> Region:
     """A pandapower grid of two feeders from one busbar: a1 - a2 (a load-break switch, switch:0,
     on the line between) and b1, a normally-open tie (switch:1) from a2 to b1; two customers on
     a1, two on a2, four on b1; one road across the grid."""
-    net = pp.create_empty_network()
-    hv, bar = pp.create_bus(net, 110.0), pp.create_bus(net, 20.0)
-    a1, a2, b1 = (pp.create_bus(net, 20.0) for _ in range(3))
-    pp.create_ext_grid(net, hv)
-    pp.create_transformer(net, hv, bar, std_type="25 MVA 110/20 kV")
-    cable = "NA2XS2Y 1x95 RM/25 12/20 kV"
-    pp.create_line(net, bar, a1, 1.0, std_type=cable)
-    a12 = pp.create_line(net, a1, a2, 1.0, std_type=cable)
-    pp.create_line(net, bar, b1, 1.0, std_type=cable)
-    tie = pp.create_line(net, a2, b1, 1.0, std_type=cable)
-    for bus in (a1, a1, a2, a2, b1, b1, b1, b1):
-        pp.create_load(net, bus, 0.1)
-    pp.create_switch(net, a1, a12, et="l", closed=True, type="LBS")
-    pp.create_switch(net, a2, tie, et="l", closed=False, type="LBS")
-    lonlat = {hv: (8.0, 50.0), bar: (8.0, 50.0), a1: (8.01, 50.0), a2: (8.02, 50.0), b1: (8.02, 50.01)}
+    net = two_feeders_with_a_tie()
+    lonlat = [(8.0, 50.0), (8.0, 50.0), (8.01, 50.0), (8.02, 50.0), (8.02, 50.01)]  # hv, busbar, a1, a2, b1
     net.bus["geo"] = [json.dumps({"type": "Point", "coordinates": lonlat[b]}) for b in net.bus.index]
     region = region_from_pandapower(net, name="tied")
     x, y = region.network.x_m, region.network.y_m

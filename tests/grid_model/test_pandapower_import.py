@@ -18,6 +18,7 @@ from grid_model.pandapower_import import region_from_pandapower, switches_from_p
 from grid_model.switches import SwitchKind
 from grid_model.switching import plan_switching
 from grid_model.trace import trace
+from tests.grid_model.pp_feeders import two_feeders_with_a_tie
 
 CABLE = "NA2XS2Y 1x95 RM/25 12/20 kV"
 
@@ -95,7 +96,7 @@ def test_a_closed_loop_is_refused_naming_its_elements(close: Callable[[pp.pandap
                                                       message: str) -> None:
     """A loop with no open point on it cannot be made radial without guessing where it runs
     open: refused with every element of the loop."""
-    net = _two_feeders_with_a_tie()
+    net = two_feeders_with_a_tie()
     close(net)
     with pytest.raises(NetworkError, match=re.escape(message)):
         region_from_pandapower(net, name="loop")
@@ -190,29 +191,8 @@ def test_predict_cli_refuses_a_csv_without_its_columns(tmp_path: Path,
     assert "missing column(s) call_id, time, customer_id" in capsys.readouterr().err
 
 
-def _two_feeders_with_a_tie() -> pp.pandapowerNet:
-    """Feeder a: busbar - a1 - a2 (a load-break switch on a1-a2); feeder b: busbar - b1; a line
-    a2 - b1 open at a load-break switch (the normally-open point); two loads on a1 and a2, four on
-    b1."""
-    net = pp.create_empty_network()
-    hv, bar = pp.create_bus(net, 110.0), pp.create_bus(net, 20.0)
-    a1, a2, b1 = (pp.create_bus(net, 20.0) for _ in range(3))
-    pp.create_ext_grid(net, hv)
-    pp.create_transformer(net, hv, bar, std_type="25 MVA 110/20 kV")
-    cable = "NA2XS2Y 1x95 RM/25 12/20 kV"
-    pp.create_line(net, bar, a1, 1.0, std_type=cable)
-    a12 = pp.create_line(net, a1, a2, 1.0, std_type=cable)
-    pp.create_line(net, bar, b1, 1.0, std_type=cable)
-    tie = pp.create_line(net, a2, b1, 1.0, std_type=cable)
-    for bus in (a1, a1, a2, a2, b1, b1, b1, b1):
-        pp.create_load(net, bus, 0.1)
-    pp.create_switch(net, a1, a12, et="l", closed=True, type="LBS")
-    pp.create_switch(net, a2, tie, et="l", closed=False, type="LBS")
-    return net
-
-
 def test_open_and_closed_line_switches_become_ties_and_sectionalising_switches() -> None:
-    net = _two_feeders_with_a_tie()
+    net = two_feeders_with_a_tie()
     region = region_from_pandapower(net, name="tie")  # the open point keeps the grid radial
     layer = switches_from_pandapower(net, region)
     network = region.network
@@ -232,7 +212,7 @@ def test_open_and_closed_line_switches_become_ties_and_sectionalising_switches()
 def test_the_region_carries_the_nets_own_switches_when_it_has_any() -> None:
     """The import keeps the net's switches and ties on the region (switching uses them instead
     of placing its own); a net without line or bus-bus switches leaves that to the placement rule."""
-    net = _two_feeders_with_a_tie()
+    net = two_feeders_with_a_tie()
     region = region_from_pandapower(net, name="tie")
     layer = switches_from_pandapower(net, region)
     assert region.switches is not None
