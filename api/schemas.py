@@ -156,6 +156,9 @@ class WorkOrderOut(BaseModel):
     arrived_s: int | None
     repaired_s: int | None
     etr_s: int | None
+    confidence: float = Field(description="how sure the prediction is that element_id is the cause "
+                                          "(0-1; 1 once a device report, a crew's finding or the "
+                                          "repair placed it)")
     origin: str
     customer_side: bool
     jobs: list[JobOut]

@@ -41,15 +41,18 @@ def order_out(lv: LiveDispatch, o: WorkOrder) -> WorkOrderOut:
         "first_report_s": o.first_report_s, "deadline_s": o.deadline_s,
         "crew_id": crews[0] if crews else "", "assists": crews[1:], "merged_into": o.merged_into,
         "arrived_s": o.reached_s, "repaired_s": o.repaired_s, "etr_s": lv.engine.etr.get(o.order_id),
+        "confidence": lv.engine.confidence(o),
         "origin": o.origin.value, "customer_side": o.customer_side,
         "jobs": [{"job_id": j.job_id, "kind": j.kind.value, "status": j.status.value,
                   "element_id": j.element_id, "skill": j.skill, "service_s": j.service_s,
                   "crew_id": j.crew_id, "helpers": list(j.helpers), "step_id": _step_id(lv, j)}
                  for j in jobs],
         "switching": [step.model_dump() for step in steps]}
-    # The version leaves the ETR out: every re-plan re-quotes it, which is no change a
-    # dispatcher's If-Match should be refused for.
-    return WorkOrderOut(**doc, version=version_of({k: v for k, v in doc.items() if k != "etr_s"}))
+    # The version leaves the ETR and the prediction's confidence out: every re-plan re-quotes
+    # the one, every call moves the other, and neither is a change a dispatcher's If-Match
+    # should be refused for.
+    return WorkOrderOut(**doc, version=version_of({k: v for k, v in doc.items()
+                                                   if k not in ("etr_s", "confidence")}))
 
 
 def _step_id(lv: LiveDispatch, job: Job) -> int | None:

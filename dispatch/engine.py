@@ -322,6 +322,14 @@ class DispatchEngine:
         """Crews on the order's live jobs (leads first)."""
         return [c for j in order.jobs if (job := self.jobs[j]).status in LIVE_JOB for c in job.team]
 
+    def confidence(self, order: WorkOrder) -> float:
+        """How sure the prediction is that the order's element is the cause: the predictor's
+        confidence in its incident; 1 once a crew repaired it, or a device report or a crew's
+        finding placed it."""
+        if order.repaired_s is not None or not self.predictor.knows(order.incident_id):
+            return 1.0
+        return self.predictor.confidence(self.predictor.incident(self._surviving_incident(order.incident_id)))
+
     def customer_etr(self, customer_id: str) -> int | None:
         """The ETR of a customer held dark by an open order (``dark_holder``), or None."""
         node = self.resolver.customer_node(customer_id)

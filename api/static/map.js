@@ -14,7 +14,7 @@ const TEXT = {
     critical: "critical customer out", bad_token: "That token was not accepted.",
     role: "Signed in as", anonymous: "read-only (development mode)", customers: "customers", customer: "customer",
     status: "status", area: "area", due: "arrival due", late_by: "late by", in_min: "in", min: "min",
-    crew_of: "crew", none: "none", reassigned: "Sent", failed: "Not done", live: "live", updated: "updated",
+    crew_of: "crew", none: "none", confidence: "cause predicted with", reassigned: "Sent", failed: "Not done", live: "live", updated: "updated",
     statuses: { new: "waiting", assigned: "assigned", en_route: "on its way", on_site: "on site" },
     areas: { urban: "urban", rural: "rural", remote: "remote mountain" },
     switching: "Switching", hold: "Hold", release: "Release", move_up: "Earlier", moved: "Moved", held: "held", sw_open: "switch open (off normal)",
@@ -33,7 +33,7 @@ const TEXT = {
     critical: "停电的重要客户", bad_token: "令牌无效。",
     role: "当前角色", anonymous: "只读（开发模式）", customers: "户", customer: "户",
     status: "状态", area: "区域", due: "应到时间", late_by: "已超", in_min: "剩余", min: "分钟",
-    crew_of: "班组", none: "无", reassigned: "已派遣", failed: "未完成", live: "实时", updated: "更新于",
+    crew_of: "班组", none: "无", confidence: "故障研判置信度", reassigned: "已派遣", failed: "未完成", live: "实时", updated: "更新于",
     statuses: { new: "待派工", assigned: "已派工", en_route: "在途", on_site: "到场" },
     areas: { urban: "城区", rural: "农村", remote: "偏远山区" },
     switching: "倒闸操作", hold: "暂停", release: "恢复", move_up: "提前", moved: "已调整", held: "已暂停", sw_open: "开关断开（非正常方式）",
@@ -219,6 +219,7 @@ function selectOrder(orderId) {
     `${o.order_id} · ${o.element_id}`, `${t("status")}: ${status} · ${t("area")}: ${TEXT[lang].areas[o.area] || o.area}`,
     `${customers(o.customers)} · ${t("crew_of")}: ${o.crew_id || t("none")}`,
     `${t("due")}: ${minutesToBreach(o)} ${t("min")}`,
+    `${t("confidence")}: ${Math.round(100 * o.confidence)} %`,
   ];
   lines.forEach((text) => { const p = document.createElement("p"); p.textContent = text; $("order-detail").append(p); });
   renderSteps(o);

@@ -8,6 +8,7 @@ kept as test artifacts."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -111,6 +112,9 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         order_id = page.get_attribute("#breach li >> nth=0", "data-order")
         page.click("#breach li >> nth=0")
         page.wait_for_selector("#reassign:not([hidden])")
+        shown = next(o for o in orders if o["order_id"] == order_id)
+        assert f"cause predicted with: {math.floor(100 * shown['confidence'] + 0.5)} %" in \
+            page.text_content("#order-detail")
         crew_id = page.eval_on_selector("#crew-select", "s => s.value")
         assert crew_id
         page.click("#reassign button")

@@ -53,6 +53,7 @@ def test_a_first_responder_and_a_repair_crew_work_an_order_through_its_life(api:
     order = _order_for_call(api)
     oid, responder = order["order_id"], order["crew_id"]
     assert order["status"] == "en_route" and order["etr_s"] is not None and order["origin"] == "call"
+    assert order["confidence"] == 0.5  # a lone caller: their own installation, or their drop
     (fr,) = order["jobs"]
     assert fr["kind"] == "first_response" and fr["crew_id"] == responder
     mine = _crew_token(api, responder)
@@ -75,7 +76,7 @@ def test_a_first_responder_and_a_repair_crew_work_an_order_through_its_life(api:
     theirs = _crew_token(api, crew)
     assert _step(api, oid, "on_site", theirs).status_code == 200
     r = _step(api, oid, "repaired", theirs)
-    assert r.status_code == 200 and r.json()["status"] == "repaired"
+    assert r.status_code == 200 and r.json()["status"] == "repaired" and r.json()["confidence"] == 1.0
     assert api.client.get(f"/v1/crews/{crew}", headers=theirs).json()["status"] == "idle"
     due = api.client.get("/v1/callbacks", headers=api.as_("call_taker")).json()
     (cb,) = [c for c in due if c["order_id"] == oid]

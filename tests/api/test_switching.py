@@ -91,6 +91,7 @@ def test_a_trip_and_a_patrol_switch_the_section_around_and_the_dispatcher_steers
     assert r.status_code == 201, r.text
     order = _until(api, "/v1/work-orders", lambda os: os and any(j["crew_id"] for j in os[0]["jobs"]))[0]
     oid = order["order_id"]
+    assert order["origin"] == "scada" and order["confidence"] == 1.0  # the breaker told it opened
     steps = order["switching"]
     assert steps and all(s["order_id"] == oid for s in steps)
     assert all(s["status"] == "done" and s["remote"] for s in steps if s["phase"] != "normal")
