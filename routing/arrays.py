@@ -31,14 +31,21 @@ State = namedtuple("State", ["routes", "rlen", "route_of", "pos_of", "rcost", "f
 Best = namedtuple("Best", ["routes", "rlen"])
 
 
+def _c(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A C-contiguous, writeable array: numba types a read-only array apart, so a problem with
+    one (a reader's ``broadcast_to``) would compile every kernel a second time."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
+
+
 def _i64(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return _c(a, np.int64)
 
 
 def kernel_data(p: Problem) -> KernelData:
     return KernelData(
         np.int64(p.n_crews), np.int64(p.n_orders), np.int64(int(p.travel_kind)),
-        np.ascontiguousarray(p.x, dtype=np.float64), np.ascontiguousarray(p.y, dtype=np.float64),
+        _c(p.x, np.float64), _c(p.y, np.float64),
         float(p.seconds_per_metre),
         _i64(p.matrix if p.matrix.size else np.zeros((1, 1))),
         _i64(p.road_table if p.road_table.size else np.zeros((1, 1))),
@@ -68,7 +75,7 @@ def blank_state(n_crews: int, n_orders: int, cap: int, frozen: np.ndarray) -> St
     return State(np.full((k, cap), -1, dtype=np.int64), np.zeros(k, dtype=np.int64),
                  np.full(n_orders, -1, dtype=np.int64), np.zeros(n_orders, dtype=np.int64),
                  np.zeros(k, dtype=np.int64), grid(), grid(), np.zeros(k, dtype=np.int64),
-                 np.ascontiguousarray(frozen, dtype=np.int64),
+                 _i64(frozen),
                  np.zeros((k, cap * SUFFIX_FIELDS), dtype=np.int64), grid())
 
 

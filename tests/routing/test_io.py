@@ -8,15 +8,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numba
 import pytest
 
 from api.cli import main
+from routing.arrays import kernel_data
 from routing.bound import lower_bound
 from routing.evaluate import evaluate
-from routing.io import problem_from_dict, problem_to_dict, read_instance
+from routing.io import problem_from_dict, problem_to_dict, read_instance, read_vrptw
 from routing.problem import ProblemError
 
-DATA = Path(__file__).parents[1] / "data"
+REPO = Path(__file__).parents[2]
+DATA = REPO / "tests" / "data"
 SOLOMON = DATA / "solomon"
 BASE: dict[str, Any] = json.loads((DATA / "two_crews.instance.json").read_text())
 
@@ -52,6 +55,15 @@ def test_instance_round_trips_through_json() -> None:
     assert evaluate(again, routes).cost == evaluate(p, routes).cost
     with_rule = problem_from_dict({**BASE, "shift_work": 900})
     assert problem_from_dict(json.loads(json.dumps(problem_to_dict(with_rule)))).shift_work_s == 900
+
+
+@pytest.mark.parametrize(("path", "fmt"), [(SOLOMON / "C101.txt", "solomon"),
+                                           (REPO / "data" / "vrptw-hg1000" / "C1_10_1.vrp", "vrplib")])
+def test_every_reader_gives_the_kernels_the_same_types(path: Path, fmt: str) -> None:
+    """A read-only array (a reader's ``broadcast_to``) is another numba type: every kernel would
+    compile a second time, minutes on a fresh install."""
+    storm = kernel_data(read_instance(DATA / "two_crews.instance.json"))
+    assert numba.typeof(kernel_data(read_vrptw(path, fmt))) == numba.typeof(storm)
 
 
 def test_cli_solve_writes_a_feasible_plan_and_explains_what_it_leaves_out(tmp_path: Path) -> None:
