@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routing._kernels_config import INF, kernel
+from routing._kernels_config import INF, kernel, leaf
 from routing._kernels_insert import NO_BLINK
 from routing._kernels_route import arrive, recompute_route
 from routing._kernels_ruin import RANDOM_ORDER, recreate
@@ -24,6 +24,19 @@ def construct_by_insertion(D, S, NB, CN, rng):
             n += 1
     recreate(D, S, NB, CN, pending, n, NO_BLINK, RANDOM_ORDER, undo_log(D, S), 1, False,
              np.zeros(0, dtype=np.int64), rng)
+
+
+@leaf
+def _unlink(prv, nxt, i, head):
+    """Take position ``i`` out of the doubly linked list (``len(prv) - 2``: the end); returns
+    the list's head."""
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head = nxt[i]
+    if nxt[i] < len(prv) - 2:
+        prv[nxt[i]] = prv[i]
+    return head
 
 
 @kernel
@@ -57,13 +70,7 @@ def construct_by_rule(D, S, w_priority):
             pos[r] = K + S.routes[r, S.rlen[r] - 1]
     for j in range(N):
         if S.route_of[j] >= 0:
-            i = slot[j]
-            if prv[i] >= 0:
-                nxt[prv[i]] = nxt[i]
-            else:
-                nxt_head = nxt[i]
-            if nxt[i] < N:
-                prv[nxt[i]] = prv[i]
+            nxt_head = _unlink(prv, nxt, slot[j], nxt_head)
     active = np.ones(K, dtype=np.bool_)
     while True:
         r = -1
@@ -98,13 +105,7 @@ def construct_by_rule(D, S, w_priority):
         S.rlen[r] += 1
         S.route_of[best] = r
         S.load[r] += D.demand[best]
-        i = slot[best]
-        if prv[i] >= 0:
-            nxt[prv[i]] = nxt[i]
-        else:
-            nxt_head = nxt[i]
-        if nxt[i] < N:
-            prv[nxt[i]] = prv[i]
+        nxt_head = _unlink(prv, nxt, slot[best], nxt_head)
         _, a, _ = arrive(D, r, free[r], pos[r], best)
         free[r] = a + D.service[best]
         pos[r] = K + best
