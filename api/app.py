@@ -47,6 +47,7 @@ from api.writer_lock import WriterLock
 from grid_model.areas import territory_polygon
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
+from routing.warm import warm_up
 
 if TYPE_CHECKING:
     from api.demo_storm import StormDriver
@@ -62,6 +63,8 @@ async def _start(settings: Settings, region: Region | None) -> tuple[Running, St
 
     store = Store(settings.database_url)
     store.migrate()
+    kernels_s = await asyncio.to_thread(warm_up)
+    log.info("routing kernels ready in %.1f s (compiled on a fresh install, else loaded)", kernels_s)
     reg = region if region is not None else await asyncio.to_thread(load_grid, settings.grid,
                                                                     settings.grid_scale)
     driver = None

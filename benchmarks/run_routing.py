@@ -25,32 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from routing.warm import warm_up
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-
-
-def warm_up() -> float:
-    """Load (or compile) every kernel on a tiny instance; returns the seconds it took."""
-    from routing.bound import lower_bound
-    from routing.heuristics import nearest_available, rule_of_thumb
-    from routing.io import problem_from_dict
-    from routing.solver import DispatchSolver, MaxIterations
-
-    t0 = time.perf_counter()
-    inst = {"name": "warm", "horizon": 9000, "travel": {"kind": "euclidean", "speed_kmh": 30.0},
-            "crews": [{"id": "C", "x": 0.0, "y": 0.0, "start": 0, "end": 9000, "skills": ["lv"]}],
-            "orders": [{"id": f"W{i}", "x": 100.0 * i, "y": 0.0, "reported": 0, "deadline": 900,
-                        "service": 60, "skill": "lv", "customers": 1, "priority": 1} for i in range(4)]}
-    p = problem_from_dict(inst)
-    s = DispatchSolver(p)
-    s.improve(MaxIterations(10))
-    s.remove(0)
-    s.insert(0)
-    rule_of_thumb(p)
-    nearest_available(p)
-    lower_bound(p)
-    return time.perf_counter() - t0
 
 
 def reference_workload() -> float:

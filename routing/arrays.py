@@ -34,7 +34,7 @@ Best = namedtuple("Best", ["routes", "rlen"])
 def _c(a: np.ndarray, dtype: type) -> np.ndarray:
     """A C-contiguous, writeable array: numba types a read-only array apart, so a problem with
     one (a reader's ``broadcast_to``) would compile every kernel a second time."""
-    out = np.ascontiguousarray(a, dtype=dtype)
+    out: np.ndarray = np.ascontiguousarray(a, dtype=dtype)
     return out if out.flags.writeable else out.copy()
 
 
