@@ -101,6 +101,9 @@ async function signIn() {
 
 async function start() {
   map = L.map("map", { preferCanvas: false, zoomControl: true });
+  // work orders are what a dispatcher clicks: their pane lies above the crews', so a crew on
+  // site does not cover its order
+  map.createPane("orders").style.zIndex = 450;
   const base = (await api("/v1/map/base")).body;
   const areas = L.geoJSON(base.areas, {
     style: (f) => ({ color: "#8893a0", weight: 1, fillColor: AREAS[f.properties.area_class] || "#ddd", fillOpacity: 0.5 }),
@@ -143,7 +146,7 @@ async function refresh() {
     const late = left < 0;
     const ring = late ? "#5a0000" : left <= SOON_MIN ? "#e6a700" : "#fff";
     const marker = L.circleMarker([o.lat, o.lon], {
-      radius: 4 + Math.min(8, Math.sqrt(o.customers)), color: ring, weight: ring === "#fff" ? 1 : 3,
+      pane: "orders", radius: 4 + Math.min(8, Math.sqrt(o.customers)), color: ring, weight: ring === "#fff" ? 1 : 3,
       fillColor: STATUS_COLOUR[o.status] || "#777", fillOpacity: 0.9,
       className: `order-marker status-${o.status}${late ? " late" : left <= SOON_MIN ? " soon" : ""}`,
     });
