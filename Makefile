@@ -21,8 +21,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Tests run on up to four processes (pytest-xdist): most API tests wait on servers and threads.
 test: $(STAMP) lint pg chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 # The API tests run against a real PostgreSQL server they start themselves; install Debian's
 # package when the server binaries are missing (as root, or with password-less sudo).
