@@ -438,6 +438,12 @@ class LiveDispatch:
         """Whether every event handed in is committed and applied."""
         return self._pending.empty() and self._queue.empty() and self.committed_seq <= self.applied_seq
 
+    @property
+    def settled(self) -> bool:
+        """Whether the engine has decided on every event it applied: no ``settle`` is still to
+        come (or deciding failed, and waits for new input)."""
+        return not self._unsettled or self._decide_failed
+
     def lag(self) -> tuple[int, float]:
         """How far the engine is behind the log: committed events it has not applied, and how
         long the oldest of them has waited (seconds)."""

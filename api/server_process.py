@@ -121,12 +121,12 @@ def at_once(clients: list[httpx.Client], request: Callable[[httpx.Client, int], 
 
 def caught_up(http: httpx.Client, headers: dict[str, str] | None = None,
               timeout_s: float = 60.0) -> dict[str, Any]:
-    """``/v1/status`` once the engine has applied every logged event (a ``TestClient`` is an
-    httpx client too); ``RuntimeError`` if it has not in ``timeout_s``."""
+    """``/v1/status`` once the engine has applied every logged event and decided on them (a
+    ``TestClient`` is an httpx client too); ``RuntimeError`` if it has not in ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         status: dict[str, Any] = http.get("/v1/status", headers=headers).json()
-        if status["engine"]["applied_seq"] == status["store"]["last_seq"]:
+        if status["engine"]["applied_seq"] == status["store"]["last_seq"] and status["engine"]["settled"]:
             return status
         if time.monotonic() > deadline:
             raise RuntimeError(f"the engine did not catch up in {timeout_s:.0f} s: {status}")

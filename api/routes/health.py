@@ -68,7 +68,8 @@ def status(who: Who, run: Run, lv: Live) -> dict[str, Any]:
     with lv.lock:
         grouped = sum(1 for inc in lv.engine.predictor.incidents if not inc.merged_into
                       for c in inc.call_ids if not c.startswith(("SCADA:", "AMI:", "CB:", "REPORT:")))
-        return {"store": counts, "engine": {"applied_seq": lv.applied_seq, "refused": lv.refused,
+        return {"store": counts, "engine": {"applied_seq": lv.applied_seq, "settled": lv.settled,
+                                            "refused": lv.refused,
                                             "calls": lv.calls_applied, "calls_grouped": grouped,
                                             "calls_unlocated": len(lv.engine.unlocated),
                                             "calls_resolved_by_phone": lv.engine.log.resolved_by_phone}}
