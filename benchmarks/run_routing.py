@@ -4,7 +4,7 @@ VRPTW literature instances against PyVRP, and a CI-sized latency record.
     python -m benchmarks.run_routing --suite ci      # ~1 min, run by `make bench-ci`
     python -m benchmarks.run_routing --suite storm   # 300/60, 1000/30, 10000/300
     python -m benchmarks.run_routing --suite families [--families other-72h ...] [--seeds 11 12]
-        [--seconds 30] [--orders 10000 --crews 300]   # the anytime curve on each storm family
+        [--seconds 30] [--orders 10000 --crews 300] [--zero-travel]   # the anytime curve per family
     python -m benchmarks.run_routing --suite vrptw [--instances R1_10_1 ...] [--seconds 60]
 
 Each workload runs in a fresh process so peak memory is its own; results are JSON under
@@ -103,10 +103,13 @@ def storm_workload(n_orders: int, n_crews: int, seconds: float, ortools_seconds:
 CHECKPOINTS_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 
-def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, seed: int) -> dict[str, Any]:
+def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, seed: int,
+                    zero_travel: bool = False) -> dict[str, Any]:
     """One storm of a family (``dispatch.storm_families``): the first plan, then the best
     cost at each checkpoint relative to it (time counted from before the construction), the
-    lower bound and the gaps to it, and how far the run went past ``seconds``."""
+    lower bound and the gaps to it, and how far the run went past ``seconds``. With
+    ``zero_travel``, the same storm with travel made instant is solved too, and its cost set
+    against the same bound: what of the gap is travel the bound does not see."""
     from dispatch.storm_families import FAMILIES, family_instance
     from routing.bound import lower_bound
     from routing.heuristics import rule_of_thumb
@@ -115,7 +118,8 @@ def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, se
 
     compile_s = warm_up()
     fam = FAMILIES[family]
-    p = problem_from_dict(family_instance(family, n_orders=n_orders, n_crews=n_crews, seed=seed))
+    inst = family_instance(family, n_orders=n_orders, n_crews=n_crews, seed=seed)
+    p = problem_from_dict(inst)
     out: dict[str, Any] = {"family": family, "about": fam.describe() if fam else (
                                "orders cut from generated storms on the default region "
                                "(dispatch/instances.py): 16 h horizon, the region's service stations, "
@@ -148,6 +152,11 @@ def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, se
     out["total_s"] = total
     out["overrun_s"] = total - seconds
     out["cpu_share"] = round((time.process_time() - cpu0) / total, 3)
+    if zero_travel:
+        instant = problem_from_dict({**inst, "travel": {"kind": "euclidean", "speed_kmh": 1e9}})
+        res = DispatchSolver(instant, seed=seed).improve(MaxRuntime(seconds))
+        out["zero_travel"] = {"cost": res.cost, "unassigned": len(res.plan.unassigned),
+                              "gap_to_bound": round(res.cost / bound - 1, 4)}
     out["peak_memory_mb"] = _peak_mb()
     return out
 
@@ -225,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", nargs="*", help="families: names in dispatch.storm_families "
                     "(default all)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[11, 12], help="families: instance seeds")
+    ap.add_argument("--zero-travel", action="store_true", help="families: also solve each storm with "
+                    "instant travel, against the same bound")
     ap.add_argument("--orders", type=int, default=10000)
     ap.add_argument("--crews", type=int, default=300)
     ap.add_argument("--no-pyvrp", action="store_true")
@@ -240,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         result = []
         for family in args.families or list(FAMILIES):
             for seed in args.seeds:
-                row = _in_child(family_workload, family, args.orders, args.crews, args.seconds or 30.0, seed)
+                row = _in_child(family_workload, family, args.orders, args.crews, args.seconds or 30.0, seed,
+                                args.zero_travel)
                 print(json.dumps({k: row[k] for k in ("family", "seed", "first_plan", "ours", "overrun_s")}),
                       flush=True)
                 result.append(row)
