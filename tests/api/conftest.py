@@ -1,5 +1,5 @@
-"""API test fixtures: a small region, a store on SQLite or on a real PostgreSQL server started
-for the session, tokens for every role, and a client on the app."""
+"""API test fixtures: the routing kernels compiled first, a small region, a store on SQLite or on
+a real PostgreSQL server started for the session, tokens for every role, and a client on the app."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from api.settings import Settings
 from api.store import Store
 from grid_model.generate import RegionParams
 from grid_model.region import Region, load_region
+from routing.warm import warm_up
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -32,6 +33,14 @@ SECRET = "test-secret-0123456789abcdef"
 @pytest.fixture(scope="session")
 def region() -> Region:
     return load_region(RegionParams(scale=0.1))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def routing_kernels() -> None:
+    """The routing kernels compiled into numba's disk cache before any API test: a server started
+    in a subprocess on a fresh install would otherwise compile them itself, past its start-up
+    timeout (minutes on two busy cores)."""
+    warm_up()
 
 
 @pytest.fixture(scope="session")
