@@ -24,6 +24,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from grid_model.posterior import (
     OutagePriors,
     Posterior,
     Reports,
+    SupplyTree,
     map_outages,
     supply_tree_from_network,
 )
@@ -126,13 +128,9 @@ class OutagePredictor:
     def __init__(self, network: Network, params: PredictionParams | None = None) -> None:
         self.net = network
         self.params = params or PredictionParams()
-        self.tree = supply_tree_from_network(network)
-        self.state = MapState(self.tree, self.params.priors)
-        self.estimator = PriorEstimator(self.tree, self.params.priors)
         self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
         self._has_device = (network.device != DeviceKind.NONE).tolist()
         self._net_kind = network.kind.tolist()
-        self._cand_kind = self.tree.kind.tolist()
         self._units: dict[int, _Unit] = {}
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
@@ -148,10 +146,24 @@ class OutagePredictor:
         self._posteriors_version = -1
         self._margin = math.log(self.params.up_odds)
 
+    @cached_property
+    def tree(self) -> SupplyTree:
+        """The posterior's candidates (built on first use: the roll-up rules never need it)."""
+        return supply_tree_from_network(self.net)
+
+    @cached_property
+    def state(self) -> MapState:
+        """The posterior DP's sums over the reports so far."""
+        return MapState(self.tree, self.params.priors)
+
+    @cached_property
+    def estimator(self) -> PriorEstimator:
+        return PriorEstimator(self.tree, self.params.priors)
+
     @property
     def priors(self) -> OutagePriors:
-        """The parameters the DP decides with now."""
-        return self.state.priors
+        """The parameters the DP decides with now (the start's under the roll-up rules)."""
+        return self.params.priors if self._rules is not None else self.state.priors
 
     def add_planned(self, outage_id: str, device_idx: int, start_s: int, end_s: int) -> None:
         """Register a planned outage; calls from under it inside its window attach to it."""
@@ -195,7 +207,8 @@ class OutagePredictor:
             return None
         inc = self.incidents[k]
         del self._caller_incident[node_idx]
-        self.state.now_s = t_s
+        if self._rules is None:
+            self.state.now_s = t_s
         self._forget_unit(node_idx)
         inc.restored_nodes.add(node_idx)
         inc.call_ids.append(message_id)
@@ -365,7 +378,7 @@ class OutagePredictor:
         v = inc.node_idx
         if self._rules is not None:
             return self._rules.confidence(v)
-        if self._cand_kind[v] < 0:
+        if self.tree.kind[v] < 0:
             return 0.5
         chain = self.state.chain(v)
         post = self._posterior(chain[-1])
@@ -374,12 +387,14 @@ class OutagePredictor:
     def explanations(self, node_idx: int) -> list[tuple[int, CandidateKind, float]]:
         """Each candidate on a reporting node's chain, nearest first, with its posterior
         probability of being the outage that explains the node (customer-side, drop, fuse...)."""
+        if self._rules is not None:
+            return []
         chain = self.state.chain(node_idx)
-        if not chain or self._rules is not None:
+        if not chain:
             return []
         post = self._posterior(chain[-1])
-        return [(v, CandidateKind(self._cand_kind[v]), round(post.top_probability.get(v, 0.0), 4))
-                for v in chain]
+        kind = self.tree.kind
+        return [(v, CandidateKind(int(kind[v])), round(post.top_probability.get(v, 0.0), 4)) for v in chain]
 
     def _posterior(self, root: int) -> Posterior:
         if self._posteriors_version != self._version:
