@@ -34,16 +34,9 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from grid_model import _kernels_posterior as kernels
+from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.network import DeviceKind, Network, NodeKind
-
-# Log-likelihood of what the model rules out (a call from a live customer with no fault of their
-# own, a last gasp through a dark concentrator): finite, so sums stay exact and a case where
-# every explanation is ruled out still gets the least-violating answer.
-IMPOSSIBLE = -1000.0
-# A candidate is out only when its score beats its children's by this much: on a tie (a
-# transformer and its only outlet fuse darken the same customers) the device nearer the reports,
-# which protection coordination operates first, is the answer.
-TIE = 1e-9
 
 
 class CandidateKind(IntEnum):
@@ -99,7 +92,6 @@ class SupplyTree:
     customers: npt.NDArray[np.int64]
     lv_side: npt.NDArray[np.bool_]
     depth: npt.NDArray[np.int32]
-    by_depth: tuple[npt.NDArray[np.int64], ...]
     n_of_kind: tuple[int, ...]
 
     @property
@@ -129,24 +121,10 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     kind[dev & (nk == NodeKind.LV_BRANCH)] = CandidateKind.LV_FUSE
     kind[(nk == NodeKind.SERVICE_DROP) | (dev & (nk == NodeKind.METER_BOX))] = CandidateKind.SERVICE_DROP
     kind[nk == NodeKind.CUSTOMER] = CandidateKind.CUSTOMER_SIDE
-    parent = net.parent
-    cand_parent = np.full(n, -1, dtype=np.int64)
-    depth = np.zeros(n, dtype=np.int32)
-    par, cand = parent.tolist(), (kind >= 0).tolist()
-    anc_l, cp_l, d_l = [-1] * n, [-1] * n, [0] * n  # nearest candidate at or above; above; depth
-    for i in range(n):  # preorder: parents first
-        p = par[i]
-        above = anc_l[p] if p >= 0 else -1
-        cp_l[i] = above
-        d_l[i] = d_l[above] + 1 if above >= 0 else 0
-        anc_l[i] = i if cand[i] else above
-    cand_parent[:] = cp_l
-    depth[:] = d_l
+    cand_parent, depth = kernels.candidate_parents(net.parent.astype(np.int64, copy=False), kind >= 0)
     counts = np.bincount(kind[kind >= 0], minlength=len(CandidateKind))
-    cand = np.flatnonzero(kind >= 0)
-    by_depth = tuple(cand[depth[cand] == d] for d in range(int(depth[cand].max()) + 1)) if len(cand) else ()
     return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
-                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth, by_depth=by_depth,
+                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
                       n_of_kind=tuple(int(c) for c in counts))
 
 
@@ -161,6 +139,8 @@ class Scorer:
         self.log_p, self.log_1p = math.log(p), math.log1p(-p)
         self.log_a = math.log(a) if a > 0 else IMPOSSIBLE
         self.log_1a = math.log1p(-a)
+        # what the kernels read (``grid_model._kernels_posterior``'s ``coef``)
+        self.coef = np.array([*self.log_odds, self.log_p, self.log_1p, self.log_a, self.log_1a])
         self._silent: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
 
     def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -168,20 +148,8 @@ class Scorer:
         reported (``z``), and the same summed over its children (``kids``): what the sum pass
         adds for the candidates without reports (the max pass needs none: their best is 0)."""
         if self._silent is None:
-            n = tree.n_nodes
-            kind = np.maximum(tree.kind, 0)
-            cust = tree.customers.astype(np.float64)
-            out = np.asarray(self.log_odds)[kind] + cust * self.log_1p
-            out += np.where(tree.lv_side, cust * self.log_1a, 0.0)
-            out[tree.kind == CandidateKind.CUSTOMER_SIDE] = IMPOSSIBLE
-            z = np.zeros(n)
-            kids = np.zeros(n)
-            for at in reversed(tree.by_depth):
-                z[at] = np.logaddexp(out[at], kids[at])
-                up = tree.parent[at]
-                keep = up >= 0
-                kids += np.bincount(up[keep], weights=z[at][keep], minlength=n)
-            self._silent = (z, kids)
+            self._silent = kernels.silent_sums(tree.kind, tree.parent, tree.customers, tree.lv_side,
+                                               self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:

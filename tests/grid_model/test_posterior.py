@@ -6,17 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid_model.network import NodeKind
+from grid_model.network import Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     MapState,
     OutagePriors,
     PosteriorError,
     Reports,
+    Scorer,
     map_outages,
     supply_tree_from_network,
 )
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model import naive
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
 from tests.grid_model.naive import brute_force_posterior
 
 PRIORS = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3)
@@ -107,6 +109,20 @@ def test_the_incremental_state_equals_the_batch_dp_after_adds_and_removals() -> 
     act, prob = state.marginals(state.priors)
     assert dict(zip(act.tolist(), prob.tolist(), strict=True)) == pytest.approx(
         {v: post.top_probability[v] for v in act.tolist()})
+
+
+@pytest.mark.parametrize("net", [build(TWO_FAULTS_IN_SERIES), radial_feeder(transformers=3, outlets=2)])
+def test_the_supply_tree_and_the_silent_sums_equal_their_slow_twins(net: Network) -> None:
+    """The kernels' candidate parents and depths equal a walk up from every node; their sums
+    over silent subtrees equal a recursion over the candidate tree."""
+    tree = supply_tree_from_network(net)
+    above, depth = naive.candidate_parents(net, (tree.kind >= 0).tolist())
+    assert tree.parent.tolist() == above and tree.depth.tolist() == depth
+    priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.6)
+    z, kids = Scorer(priors).silent(tree)
+    z_ref, kids_ref = naive.silent_sums(tree, priors)
+    assert z.tolist() == pytest.approx(z_ref, abs=1e-12)
+    assert kids.tolist() == pytest.approx(kids_ref, abs=1e-12)
 
 
 def test_bad_input_is_refused_with_a_clear_error() -> None:
