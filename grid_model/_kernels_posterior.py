@@ -1,9 +1,11 @@
 """Numba kernels of the posterior DP (private: ``grid_model.posterior`` converts its domain
 objects to these arrays and back).
 
-``coef`` holds the priors as the DP uses them: the log-odds per candidate kind, then ``log p``,
-``log(1-p)``, ``log a``, ``log(1-a)`` (``COEF_*``). Each kernel has a slow twin in
-``tests/grid_model/naive.py`` that the tests hold it to.
+The per-report kernel takes its arrays bundled by dtype (``TREE``, ``COUNTS``, ``SCORES`` rows),
+as numba checks every argument on each call, and runs for every report. ``coef`` holds the
+priors as the DP uses them: the log-odds per candidate kind, then ``log p``, ``log(1-p)``,
+``log a``, ``log(1-a)`` (``COEF_*``). Each kernel has a slow twin the tests hold it to, in
+``tests/grid_model/naive.py`` or (the per-report update) the batch DP ``map_outages``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ IMPOSSIBLE = -1000.0
 TIE = 1e-9
 CUSTOMER_SIDE = 5  # ``CandidateKind.CUSTOMER_SIDE``
 
+# Rows of the bundled arrays: the tree (int64), the reports' counts (int64), the scores (float64).
+KIND, PARENT, CUSTOMERS, LV_SIDE = 0, 1, 2, 3
+CALLS, GASPS, FRESH, OWN, FORBIDDEN_UNTIL = 0, 1, 2, 3, 4
+OUT, IN, CHILD = 0, 1, 2
 COEF_LOG_P, COEF_LOG_1P, COEF_LOG_A, COEF_LOG_1A = 6, 7, 8, 9
 
 kernel = nb.njit(cache=True, nogil=True)
@@ -68,3 +74,55 @@ def silent_sums(kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64], custo
         if p >= 0:
             kids[p] += z[v]
     return z, kids
+
+
+@kernel
+def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: float,
+           tree: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
+           coef: npt.NDArray[np.float64], chain: npt.NDArray[np.int64]) -> tuple[int, int]:
+    """Add (+1) or remove (-1) a unit's call, gasp or the freshness of its gasp at ``node``, and
+    rescore its candidate chain bottom-up, passing each change to the parent's children's sum.
+    Writes the chain (nearest first) to ``chain``; returns its length and the MAP outage
+    explaining the unit: the highest candidate out by ``margin`` (the nearest otherwise)."""
+    v = node if tree[KIND, node] >= 0 else tree[PARENT, node]
+    m = 0
+    while v >= 0:
+        chain[m] = v
+        m += 1
+        v = tree[PARENT, v]
+    if m == 0:
+        return 0, -1
+    counts[OWN, chain[0]] += call + gasp
+    for i in range(m):
+        v = chain[i]
+        counts[CALLS, v] += call
+        counts[GASPS, v] += gasp
+        counts[FRESH, v] += fresh
+        before = max(scores[OUT, v], scores[IN, v])
+        k, g = counts[CALLS, v], counts[GASPS, v]
+        if k or g:
+            kd = tree[KIND, v]
+            if kd == CUSTOMER_SIDE:
+                o = (coef[kd] if k else IMPOSSIBLE) + IMPOSSIBLE * g
+            else:
+                c = tree[CUSTOMERS, v]
+                o = coef[kd] + k * (coef[COEF_LOG_P] - coef[COEF_LOG_1P]) + c * coef[COEF_LOG_1P]
+                if tree[LV_SIDE, v]:
+                    o += g * (coef[COEF_LOG_A] - coef[COEF_LOG_1A]) + c * coef[COEF_LOG_1A]
+                else:
+                    o += IMPOSSIBLE * counts[FRESH, v]
+            if counts[FORBIDDEN_UNTIL, v] > now_s:
+                o += IMPOSSIBLE
+            scores[OUT, v] = o
+            scores[IN, v] = scores[CHILD, v] + IMPOSSIBLE * counts[OWN, v]
+        else:
+            scores[OUT, v] = scores[IN, v] = scores[CHILD, v] = 0.0
+        if i < m - 1:
+            scores[CHILD, chain[i + 1]] += max(scores[OUT, v], scores[IN, v]) - before
+    for i in range(m - 1, -1, -1):
+        v = chain[i]
+        if scores[OUT, v] > scores[IN, v] + TIE + margin and (counts[CALLS, v] or counts[GASPS, v]):
+            return m, v
+    return m, chain[0]
+
+

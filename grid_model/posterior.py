@@ -51,7 +51,6 @@ class CandidateKind(IntEnum):
 
 
 CANDIDATE_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in CandidateKind)
-_CUSTOMER_SIDE = int(CandidateKind.CUSTOMER_SIDE)
 
 
 class PosteriorError(ValueError):
@@ -97,6 +96,10 @@ class SupplyTree:
     @property
     def n_nodes(self) -> int:
         return len(self.kind)
+
+    def has_chain(self, node_idx: int) -> bool:
+        """Whether a candidate lies at or above ``node_idx`` (one that can explain its reports)."""
+        return bool(self.kind[node_idx] >= 0 or self.parent[node_idx] >= 0)
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
@@ -289,27 +292,26 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
 
 class MapState:
     """The DP's sums kept up to date one report at a time: adding or removing a reporting unit
-    updates the counts and scores on its candidate chain only (O(depth)); ``top`` reads the
-    MAP outage explaining a chain. A change of priors recomputes every chain with reports."""
+    updates the counts and scores on its candidate chain only (O(depth), one kernel call);
+    ``top`` reads the MAP outage explaining a chain. A change of priors recomputes every chain
+    with reports. Per node: the reports' counts (``k`` calls, ``g`` gasps, ``gf`` fresh gasps,
+    ``own`` reports from the node itself), until when a crew's restore rules it out
+    (``forbidden_until``), and its scores (``out_s``, ``in_s``, ``child_sum``)."""
 
     def __init__(self, tree: SupplyTree, priors: OutagePriors) -> None:
         self.tree = tree
         self.scorer = Scorer(priors)
         n = tree.n_nodes
-        self._kind = tree.kind.tolist()
-        self._parent = tree.parent.tolist()
-        self._cust = tree.customers.tolist()
-        self._lv = tree.lv_side.tolist()
-        self.k = [0] * n
-        self.g = [0] * n
-        self.gf = [0] * n
-        self.own = [0] * n
-        self.child_sum = [0.0] * n
-        self.out_s = [0.0] * n
-        self.in_s = [0.0] * n
-        self.forbidden_until: dict[int, int] = {}
+        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side]).astype(np.int64)
+        self._counts = np.zeros((5, n), dtype=np.int64)
+        self._scores = np.zeros((3, n))
+        self._chain = np.empty(int(tree.depth.max()) + 1 if n else 0, dtype=np.int64)
+        counts, scores = self._counts, self._scores  # the kernel's bundles; the names are rows of them
+        self.k, self.g, self.gf = counts[kernels.CALLS], counts[kernels.GASPS], counts[kernels.FRESH]
+        self.own, self.forbidden_until = counts[kernels.OWN], counts[kernels.FORBIDDEN_UNTIL]
+        self.forbidden_until[:] = np.iinfo(np.int64).min  # never
+        self.out_s, self.in_s, self.child_sum = scores[kernels.OUT], scores[kernels.IN], scores[kernels.CHILD]
         self.now_s = 0
-        self._active: set[int] = set()
 
     @property
     def priors(self) -> OutagePriors:
@@ -317,72 +319,33 @@ class MapState:
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
-        if not 0 <= node_idx < len(self._kind):
+        return self.tree.chain(node_idx)
+
+    def report(self, node_idx: int, *, call: int = 0, gasp: int = 0, fresh: int = 0,
+               margin: float = 0.0) -> tuple[list[int], int]:
+        """Add (+1) or remove (-1) the call, gasp or freshness of its gasp of the unit at
+        ``node_idx``; returns its chain and ``top(chain, margin)`` after the change."""
+        if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
-        parent = self._parent
-        v = node_idx if self._kind[node_idx] >= 0 else parent[node_idx]
-        out = []
-        while v >= 0:
-            out.append(v)
-            v = parent[v]
-        return out
+        m, top = kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
+                        self._scores, self.scorer.coef, self._chain)
+        return self._chain[:m].tolist(), top
 
     def update(self, chain: list[int], *, call: int = 0, gasp: int = 0, fresh: int = 0) -> None:
-        """Add (+1) or remove (-1) a unit's call, gasp or the freshness of its gasp."""
-        k, g, gf, active = self.k, self.g, self.gf, self._active
-        self.own[chain[0]] += call + gasp
-        for v in chain:
-            k[v] += call
-            g[v] += gasp
-            gf[v] += fresh
-            if k[v] or g[v]:
-                active.add(v)
-            else:
-                active.discard(v)
-        self.rescore(chain)
-
-    def rescore(self, chain: list[int]) -> None:
-        """Recompute the scores on ``chain`` bottom-up, passing each change to the parent's sum
-        (``Scorer.out`` inlined: this runs for every report)."""
-        sc = self.scorer
-        odds, log_1p, log_1a = sc.log_odds, sc.log_1p, sc.log_1a
-        dp, da = sc.log_p - sc.log_1p, sc.log_a - sc.log_1a
-        kind, cust, lv, k, g, gf, own = self._kind, self._cust, self._lv, self.k, self.g, self.gf, self.own
-        out_s, in_s, child_sum, forbid = self.out_s, self.in_s, self.child_sum, self.forbidden_until
-        now = self.now_s
-        last = len(chain) - 1
-        for i, v in enumerate(chain):
-            before = max(out_s[v], in_s[v])
-            kv, gv = k[v], g[v]
-            if kv or gv:
-                kd = kind[v]
-                if kd == _CUSTOMER_SIDE:
-                    o = (odds[kd] if kv else IMPOSSIBLE) + IMPOSSIBLE * gv
-                else:
-                    n = cust[v]
-                    o = odds[kd] + kv * dp + n * log_1p
-                    o += gv * da + n * log_1a if lv[v] else IMPOSSIBLE * gf[v]
-                if forbid and forbid.get(v, -1) > now:
-                    o += IMPOSSIBLE
-                out_s[v] = o
-                in_s[v] = child_sum[v] + IMPOSSIBLE * own[v]
-            else:
-                out_s[v] = in_s[v] = child_sum[v] = 0.0
-            if i < last:
-                child_sum[chain[i + 1]] += max(out_s[v], in_s[v]) - before
+        """``report`` for a unit with this chain."""
+        self.report(chain[0], call=call, gasp=gasp, fresh=fresh)
 
     def top(self, chain: list[int], margin: float = 0.0) -> int:
         """The MAP outage explaining a unit on ``chain``: the highest candidate out. With a
         ``margin``, a candidate is out only when its score beats its children's by that much
         (log-odds; the chain's lowest candidate otherwise)."""
-        out_s, in_s = self.out_s, self.in_s
         for v in reversed(chain):
-            if out_s[v] > in_s[v] + TIE + margin and (self.k[v] or self.g[v]):
+            if self.is_out(v, margin):
                 return v
         return chain[0]
 
     def is_out(self, v: int, margin: float = 0.0) -> bool:
-        return bool(self.k[v] or self.g[v]) and self.out_s[v] > self.in_s[v] + TIE + margin
+        return bool(self.k[v] or self.g[v]) and bool(self.out_s[v] > self.in_s[v] + TIE + margin)
 
     def set_priors(self, priors: OutagePriors) -> None:
         """New parameters: every candidate with reports is scored again, bottom-up."""
@@ -392,8 +355,7 @@ class MapState:
     def rescore_all(self) -> None:
         """Score every candidate with reports again, level by level from the deepest (numpy)."""
         act, out, inn, child = self._level_pass(self.scorer)
-        for v, o, i, c in zip(act.tolist(), out.tolist(), inn.tolist(), child.tolist(), strict=True):
-            self.out_s[v], self.in_s[v], self.child_sum[v] = o, i, c
+        self.out_s[act], self.in_s[act], self.child_sum[act] = out, inn, child
 
     def score_with(self, priors: OutagePriors) -> float:
         """The MAP's log-odds score of every report under other parameters (state unchanged)."""
@@ -431,15 +393,8 @@ class MapState:
         if not len(act):
             empty = np.zeros(0)
             return act, empty, empty, empty
-        get = np.fromiter
-        k = get(map(self.k.__getitem__, act), np.int64, len(act))
-        g = get(map(self.g.__getitem__, act), np.int64, len(act))
-        gf = get(map(self.gf.__getitem__, act), np.int64, len(act))
-        own = get(map(self.own.__getitem__, act), np.int64, len(act))
-        forbid = np.zeros(len(act), dtype=bool)
-        if self.forbidden_until:
-            until = {v for v, t in self.forbidden_until.items() if t > self.now_s}
-            forbid = np.fromiter((v in until for v in act.tolist()), bool, len(act))
+        k, g, gf, own = self.k[act], self.g[act], self.gf[act], self.own[act]
+        forbid = self.forbidden_until[act] > self.now_s
         tree = self.tree
         out = scorer.out_many(tree.kind[act], tree.customers[act], k, g, gf, tree.lv_side[act], forbid)
         ppos = np.searchsorted(act, tree.parent[act])
@@ -462,4 +417,4 @@ class MapState:
 
     def active(self) -> npt.NDArray[np.int64]:
         """Candidates with reports below them, in preorder."""
-        return np.asarray(sorted(self._active), dtype=np.int64)
+        return np.flatnonzero((self.k != 0) | (self.g != 0))

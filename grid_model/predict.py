@@ -253,28 +253,31 @@ class OutagePredictor:
         st = self.state
         st.now_s = t_s
         self._expire(t_s)
-        chain = st.chain(node_idx)
-        if not chain:
+        if not self.tree.has_chain(node_idx):
             raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
         unit = self._units.get(node_idx)
         new_call = not gasp and (unit is None or not unit.call)
         new_gasp = gasp and (unit is None or not unit.gasp)
-        if new_call or new_gasp:
-            if unit is None:
-                unit = self._units[node_idx] = _Unit()
-            unit.call |= new_call
-            if new_gasp:
-                if st.priors.gasp_rate == 0.0:  # meters have AMI after all
-                    self._ami = True
-                    st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
-                unit.gasp = True
-                unit.fresh_until_s = t_s + self.params.ami_alive_s
-                self._fresh.append((unit.fresh_until_s, node_idx))
-            st.update(chain, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp))
-            self._reports += 1
-            self._version += 1
-            self._maybe_estimate()
-        return chain, st.top(chain, self._margin)
+        if not (new_call or new_gasp):
+            chain = st.chain(node_idx)
+            return chain, st.top(chain, self._margin)
+        if unit is None:
+            unit = self._units[node_idx] = _Unit()
+        unit.call |= new_call
+        if new_gasp:
+            if st.priors.gasp_rate == 0.0:  # meters have AMI after all
+                self._ami = True
+                st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
+            unit.gasp = True
+            unit.fresh_until_s = t_s + self.params.ami_alive_s
+            self._fresh.append((unit.fresh_until_s, node_idx))
+        chain, top = st.report(node_idx, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp),
+                               margin=self._margin)
+        self._reports += 1
+        self._version += 1
+        if self._maybe_estimate():
+            top = st.top(chain, self._margin)
+        return chain, top
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
@@ -343,11 +346,7 @@ class OutagePredictor:
         until = t_s + self.params.restored_quiet_s
         st.forbidden_until[node] = until
         sl = self.net.subtree(node)
-        mv = np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start
-        for v in mv.tolist():
-            st.forbidden_until[v] = until
-        if len(st.forbidden_until) > 4096:
-            st.forbidden_until = {v: u for v, u in st.forbidden_until.items() if u > t_s}
+        st.forbidden_until[np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start] = until
 
     def review(self) -> list[IncidentChange]:
         """Estimate the parameters now (unless off) and open an incident at every MAP outage
@@ -409,7 +408,7 @@ class OutagePredictor:
                               np.asarray([i.call for i in info], dtype=bool),
                               np.asarray([i.gasp for i in info], dtype=bool),
                               np.asarray([i.gasp and i.fresh_until_s >= 0 for i in info], dtype=bool))
-            forbidden = {v for v, until in self.state.forbidden_until.items() if until > now}
+            forbidden = set(np.flatnonzero(self.state.forbidden_until > now).tolist())
             post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
         return post
 
@@ -421,8 +420,7 @@ class OutagePredictor:
         if unit is None:
             return
         fresh = unit.gasp and unit.fresh_until_s >= 0  # not yet expired by ``_expire``
-        self.state.update(self.state.chain(node), call=-int(unit.call), gasp=-int(unit.gasp),
-                          fresh=-int(fresh))
+        self.state.report(node, call=-int(unit.call), gasp=-int(unit.gasp), fresh=-int(fresh))
         self._version += 1
 
     def _expire(self, t_s: int) -> None:
@@ -433,20 +431,23 @@ class OutagePredictor:
             unit = self._units.get(node)
             if unit is not None and unit.gasp and unit.fresh_until_s == until:
                 unit.fresh_until_s = -1
-                self.state.update(self.state.chain(node), fresh=-1)
+                self.state.report(node, fresh=-1)
                 self._version += 1
 
     def _incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
         return IncidentKind.CUSTOMER_SIDE if self._net_kind[node] > _DROP else IncidentKind.DEVICE
 
-    def _maybe_estimate(self) -> None:
+    def _maybe_estimate(self) -> bool:
+        """Estimate when the reports have grown enough; whether the parameters changed."""
         if self.params.estimate and self._reports >= self._next_estimate:
             self._next_estimate = self._reports * 5 // 4 + 8
-            self._estimate()
+            return self._estimate()
+        return False
 
-    def _estimate(self, iterations: int = 1, *, force: bool = False) -> None:
-        """EM iterations from the current parameters; re-score on a real change (or ``force``)."""
+    def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
+        """EM iterations from the current parameters; re-score on a real change (or ``force``),
+        and say whether there was one."""
         st = self.state
         old = new = st.priors
         for _ in range(iterations):
@@ -457,6 +458,8 @@ class OutagePredictor:
         if force or gasp_moved or any(r > 1.5 or r < 1 / 1.5 for r in ratios):
             st.set_priors(new)
             self._version += 1
+            return True
+        return False
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""

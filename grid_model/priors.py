@@ -86,8 +86,8 @@ class PriorEstimator:
         lv = tree.lv_side[act]
         lone = self._lone_drop[act]
         kind[lone] = _CS
-        k = np.fromiter(map(state.k.__getitem__, act.tolist()), np.float64, len(act))
-        g = np.fromiter(map(state.g.__getitem__, act.tolist()), np.float64, len(act))
+        k = state.k[act].astype(np.float64)
+        g = state.g[act].astype(np.float64)
         utility = kind != _CS
         lv = lv & utility
         # candidates without reports: all utility candidates, minus those with reports
