@@ -1,11 +1,12 @@
 """Numba kernels of the posterior DP (private: ``grid_model.posterior`` converts its domain
 objects to these arrays and back).
 
-The per-report kernel takes its arrays bundled by dtype (``TREE``, ``COUNTS``, ``SCORES`` rows),
-as numba checks every argument on each call, and runs for every report. ``coef`` holds the
-priors as the DP uses them: the log-odds per candidate kind, then ``log p``, ``log(1-p)``,
-``log a``, ``log(1-a)`` (``COEF_*``). Each kernel has a slow twin the tests hold it to, in
-``tests/grid_model/naive.py`` or (the per-report update) the batch DP ``map_outages``.
+The per-report kernel runs for every report, and numba checks each argument on each call: it
+takes its arrays bundled by dtype, the tree (rows ``KIND`` to ``LV_SIDE``), the reports' counts
+(``CALLS`` to ``FORBIDDEN_UNTIL``) and the scores (``OUT``, ``IN``, ``CHILD``). ``coef`` holds
+the priors as the DP uses them: the log-odds per candidate kind, then ``log p``, ``log(1-p)``,
+``log a``, ``log(1-a)`` (``COEF_*``). The tests hold each kernel to a slow twin: in
+``tests/grid_model/naive.py``, or the batch DP ``map_outages`` (itself held to brute force).
 """
 
 from __future__ import annotations
@@ -126,3 +127,48 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
     return m, chain[0]
 
 
+
+@kernel
+def subtree_sums(act: npt.NDArray[np.int64], parent: npt.NDArray[np.int64],
+                 out: npt.NDArray[np.float64], own: npt.NDArray[np.int64], child: npt.NDArray[np.float64],
+                 z_silent: npt.NDArray[np.float64], soft: bool) -> npt.NDArray[np.float64]:
+    """The DP's bottom-up pass over the candidates with reports (``act``, preorder; the others'
+    arrays aligned with it): each one's in score, its children's sum added to its parent's
+    ``child`` (max, or log-sum-exp less the silent subtree's ``z_silent`` when ``soft``)."""
+    pos = np.empty(parent.shape[0], dtype=np.int64)
+    for i in range(act.shape[0]):
+        pos[act[i]] = i
+    inn = np.empty(act.shape[0])
+    for i in range(act.shape[0] - 1, -1, -1):  # children first
+        inn[i] = child[i] + IMPOSSIBLE * own[i]
+        p = parent[act[i]]
+        if p >= 0:
+            if soft:
+                child[pos[p]] += np.logaddexp(out[i], inn[i]) - z_silent[i]
+            else:
+                child[pos[p]] += max(out[i], inn[i])
+    return inn
+
+
+@kernel
+def top_probability(act: npt.NDArray[np.int64], parent: npt.NDArray[np.int64], out: npt.NDArray[np.float64],
+                    inn: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The DP's top-down pass after a soft ``subtree_sums``: each candidate's posterior
+    probability of being the topmost outage on its path."""
+    n = act.shape[0]
+    pos = np.empty(parent.shape[0], dtype=np.int64)
+    w = np.empty(n)  # log-weight of the states above and beside the candidate
+    root_z = np.empty(n)
+    prob = np.empty(n)
+    for i in range(n):  # parents first
+        v = act[i]
+        pos[v] = i
+        z = np.logaddexp(out[i], inn[i])
+        p = parent[v]
+        if p < 0:
+            w[i], root_z[i] = 0.0, z
+        else:
+            j = pos[p]
+            w[i], root_z[i] = w[j] + inn[j] - z, root_z[j]
+        prob[i] = np.exp(min(0.0, w[i] + out[i] - root_z[i]))
+    return prob

@@ -353,7 +353,7 @@ class MapState:
         self.rescore_all()
 
     def rescore_all(self) -> None:
-        """Score every candidate with reports again, level by level from the deepest (numpy)."""
+        """Score every candidate with reports again, bottom-up."""
         act, out, inn, child = self._level_pass(self.scorer)
         self.out_s[act], self.in_s[act], self.child_sum[act] = out, inn, child
 
@@ -367,52 +367,23 @@ class MapState:
         """Every candidate with reports (preorder) and its posterior probability of being the
         topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised."""
         act, out, inn, _ = self._level_pass(Scorer(priors), soft=True)
-        if not len(act):
-            return act, out
-        tree = self.tree
-        parent = tree.parent[act]
-        ppos = np.searchsorted(act, parent)
-        root = parent < 0
-        ppos[root] = 0
-        z = np.logaddexp(out, inn)
-        w = np.zeros(len(act))
-        root_z = np.where(root, z, 0.0)
-        depth = tree.depth[act]
-        for d in range(1, int(depth.max()) + 1):
-            at = np.flatnonzero(depth == d)
-            up = ppos[at]
-            w[at] = w[up] + inn[up] - z[at]
-            root_z[at] = root_z[up]
-        return act, np.exp(np.minimum(0.0, w + out - root_z))
+        return act, kernels.top_probability(act, self.tree.parent, out, inn)
 
     def _level_pass(self, scorer: Scorer, *, soft: bool = False) -> tuple[
             npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Bottom-up over the candidates with reports, level by level: their out scores, in
-        scores and children's sums (max, or log-sum-exp when ``soft``)."""
+        """Bottom-up over the candidates with reports: their out scores, in scores and
+        children's sums (max, or log-sum-exp when ``soft``)."""
         act = self.active()
-        if not len(act):
-            empty = np.zeros(0)
-            return act, empty, empty, empty
         k, g, gf, own = self.k[act], self.g[act], self.gf[act], self.own[act]
         forbid = self.forbidden_until[act] > self.now_s
         tree = self.tree
         out = scorer.out_many(tree.kind[act], tree.customers[act], k, g, gf, tree.lv_side[act], forbid)
-        ppos = np.searchsorted(act, tree.parent[act])
-        ppos[tree.parent[act] < 0] = -1
-        child = np.zeros(len(act))
-        inn = np.zeros(len(act))
-        z_silent = np.zeros(len(act))
         if soft:
             z_all, kids_all = scorer.silent(tree)
-            child, z_silent = kids_all[act].copy(), z_all[act]
-        depth = tree.depth[act]
-        for d in range(int(depth.max()), -1, -1):
-            at = np.flatnonzero(depth == d)
-            inn[at] = child[at] + IMPOSSIBLE * own[at]
-            up = ppos[at]
-            keep = up >= 0
-            best = np.logaddexp(out[at], inn[at]) - z_silent[at] if soft else np.maximum(out[at], inn[at])
-            np.add.at(child, up[keep], best[keep])
+            child, z_silent = kids_all[act], z_all[act]
+        else:
+            child, z_silent = np.zeros(len(act)), np.zeros(0)
+        inn = kernels.subtree_sums(act, tree.parent, out, own, child, z_silent, soft)
         return act, out, inn, child
 
     def active(self) -> npt.NDArray[np.int64]:
