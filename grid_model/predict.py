@@ -9,8 +9,9 @@ back (the dispatcher has acted on them): later evidence only moves outages up.
 
 The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
 and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
-(``grid_model.priors.PriorEstimator``) each time the reports grow by half; a change re-scores
-every chain with reports and opens the incidents the new MAP adds.
+(``grid_model.priors.PriorEstimator``) each time the reports grow by a quarter
+(``ESTIMATE_GROWTH``); a change re-scores every chain with reports and opens the incidents the
+new MAP adds.
 
 AMI: a last gasp says the meter lost supply (never the customer's own breaker) and, for
 ``ami_alive_s``, that its transformer kept supply (its concentrator passed the message on). A
@@ -42,6 +43,9 @@ from grid_model.posterior import (
 from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, PriorEstimator
 from grid_model.rollup import RollupParams, RollupRules
 
+# Estimate again once the reports have grown by this factor (plus a few): an EM step costs about
+# the same for every report so far, so geometric steps keep the total a few times the last one.
+ESTIMATE_GROWTH = 1.25
 _CUSTOMER_SIDE_KIND = int(CandidateKind.CUSTOMER_SIDE)
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
@@ -441,7 +445,7 @@ class OutagePredictor:
     def _maybe_estimate(self) -> bool:
         """Estimate when the reports have grown enough; whether the parameters changed."""
         if self.params.estimate and self._reports >= self._next_estimate:
-            self._next_estimate = self._reports * 5 // 4 + 8
+            self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
             return self._estimate()
         return False
 
