@@ -11,6 +11,8 @@ the priors as the DP uses them: the log-odds per candidate kind, then ``log p``,
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +34,7 @@ OUT, IN, CHILD = 0, 1, 2
 COEF_LOG_P, COEF_LOG_1P, COEF_LOG_A, COEF_LOG_1A = 6, 7, 8, 9
 
 kernel = nb.njit(cache=True, nogil=True)
+inline = nb.njit(cache=True, nogil=True, inline="always")
 
 
 @kernel
@@ -53,28 +56,47 @@ def candidate_parents(parent: npt.NDArray[np.int64], cand: npt.NDArray[np.bool_]
 
 
 @kernel
-def silent_sums(kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64], customers: npt.NDArray[np.int64],
-                lv_side: npt.NDArray[np.bool_], coef: npt.NDArray[np.float64]) -> tuple[
-        npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def silent_sums(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
+                customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
+                coef: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per candidate, the log-sum over its subtree's states when nobody below it reported
-    (``z``), and the same summed over its candidate children (``kids``). A customer's own
-    fault cannot be silent (its ``out`` is ``IMPOSSIBLE``): its ``z`` is 0, and is skipped."""
+    (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
+    candidates (preorder) are visited: a customer's own fault cannot be silent (its ``out`` is
+    ``IMPOSSIBLE``), so its ``z`` is 0."""
     n = kind.shape[0]
     z = np.zeros(n)
     kids = np.zeros(n)
-    for v in range(n - 1, -1, -1):  # reverse preorder: children first
-        kd = kind[v]
-        if kd < 0 or kd == CUSTOMER_SIDE:
-            continue
+    for i in range(utility.shape[0] - 1, -1, -1):  # children first
+        v = utility[i]
         c = customers[v]
-        out = coef[kd] + c * coef[COEF_LOG_1P]
+        out = coef[kind[v]] + c * coef[COEF_LOG_1P]
         if lv_side[v]:
             out += c * coef[COEF_LOG_1A]
-        z[v] = np.logaddexp(out, kids[v])
+        z[v] = max(out, kids[v]) + math.log1p(math.exp(-abs(out - kids[v])))
         p = parent[v]
         if p >= 0:
             kids[p] += z[v]
     return z, kids
+
+
+@inline
+def out_score(v: int, now_s: int, tree: npt.NDArray[np.int64], counts: npt.NDArray[np.int64],
+              coef: npt.NDArray[np.float64]) -> float:
+    """``Scorer.out`` of a candidate with reports: the log-odds of ``v`` topmost out."""
+    k, g = counts[CALLS, v], counts[GASPS, v]
+    kd = tree[KIND, v]
+    if kd == CUSTOMER_SIDE:
+        o = (coef[kd] if k else IMPOSSIBLE) + IMPOSSIBLE * g
+    else:
+        c = tree[CUSTOMERS, v]
+        o = coef[kd] + k * (coef[COEF_LOG_P] - coef[COEF_LOG_1P]) + c * coef[COEF_LOG_1P]
+        if tree[LV_SIDE, v]:
+            o += g * (coef[COEF_LOG_A] - coef[COEF_LOG_1A]) + c * coef[COEF_LOG_1A]
+        else:
+            o += IMPOSSIBLE * counts[FRESH, v]
+    if counts[FORBIDDEN_UNTIL, v] > now_s:
+        o += IMPOSSIBLE
+    return o
 
 
 @kernel
@@ -100,20 +122,8 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
         counts[GASPS, v] += gasp
         counts[FRESH, v] += fresh
         before = max(scores[OUT, v], scores[IN, v])
-        k, g = counts[CALLS, v], counts[GASPS, v]
-        if k or g:
-            kd = tree[KIND, v]
-            if kd == CUSTOMER_SIDE:
-                o = (coef[kd] if k else IMPOSSIBLE) + IMPOSSIBLE * g
-            else:
-                c = tree[CUSTOMERS, v]
-                o = coef[kd] + k * (coef[COEF_LOG_P] - coef[COEF_LOG_1P]) + c * coef[COEF_LOG_1P]
-                if tree[LV_SIDE, v]:
-                    o += g * (coef[COEF_LOG_A] - coef[COEF_LOG_1A]) + c * coef[COEF_LOG_1A]
-                else:
-                    o += IMPOSSIBLE * counts[FRESH, v]
-            if counts[FORBIDDEN_UNTIL, v] > now_s:
-                o += IMPOSSIBLE
+        if counts[CALLS, v] or counts[GASPS, v]:
+            o = out_score(v, now_s, tree, counts, coef)
             scores[OUT, v] = o
             scores[IN, v] = scores[CHILD, v] + IMPOSSIBLE * counts[OWN, v]
         else:
@@ -129,46 +139,57 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
 
 
 @kernel
-def subtree_sums(act: npt.NDArray[np.int64], parent: npt.NDArray[np.int64],
-                 out: npt.NDArray[np.float64], own: npt.NDArray[np.int64], child: npt.NDArray[np.float64],
-                 z_silent: npt.NDArray[np.float64], soft: bool) -> npt.NDArray[np.float64]:
-    """The DP's bottom-up pass over the candidates with reports (``act``, preorder; the others'
-    arrays aligned with it): each one's in score, its children's sum added to its parent's
-    ``child`` (max, or log-sum-exp less the silent subtree's ``z_silent`` when ``soft``)."""
-    pos = np.empty(parent.shape[0], dtype=np.int64)
+def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
+            counts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], coef: npt.NDArray[np.float64]
+            ) -> None:
+    """Score every candidate with reports (``act``, preorder) again, bottom-up, in place: what
+    ``report`` keeps, from scratch (new priors)."""
     for i in range(act.shape[0]):
-        pos[act[i]] = i
-    inn = np.empty(act.shape[0])
+        scores[CHILD, act[i]] = 0.0
     for i in range(act.shape[0] - 1, -1, -1):  # children first
-        inn[i] = child[i] + IMPOSSIBLE * own[i]
-        p = parent[act[i]]
+        v = act[i]
+        o = out_score(v, now_s, tree, counts, coef)
+        scores[OUT, v] = o
+        scores[IN, v] = scores[CHILD, v] + IMPOSSIBLE * counts[OWN, v]
+        p = tree[PARENT, v]
         if p >= 0:
-            if soft:
-                child[pos[p]] += np.logaddexp(out[i], inn[i]) - z_silent[i]
-            else:
-                child[pos[p]] += max(out[i], inn[i])
-    return inn
+            scores[CHILD, p] += max(o, scores[IN, v])
 
 
 @kernel
-def top_probability(act: npt.NDArray[np.int64], parent: npt.NDArray[np.int64], out: npt.NDArray[np.float64],
-                    inn: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The DP's top-down pass after a soft ``subtree_sums``: each candidate's posterior
-    probability of being the topmost outage on its path."""
+def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
+              counts: npt.NDArray[np.int64], coef: npt.NDArray[np.float64], z_silent: npt.NDArray[np.float64],
+              kids_silent: npt.NDArray[np.float64], pos: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Each candidate with reports (``act``, preorder): its posterior probability of being the
+    topmost outage on its path. The DP's sum pass bottom-up (log-sum-exp; the candidates without
+    reports enter by ``silent_sums``), then top-down the weight of the states above and beside
+    each. ``pos``: scratch, one entry per node."""
     n = act.shape[0]
-    pos = np.empty(parent.shape[0], dtype=np.int64)
+    out = np.empty(n)
+    inn = np.empty(n)
+    z = np.empty(n)
+    child = np.empty(n)
+    for i in range(n):
+        v = act[i]
+        pos[v] = i
+        out[i] = out_score(v, now_s, tree, counts, coef)
+        child[i] = kids_silent[v]
+    for i in range(n - 1, -1, -1):  # children first
+        v = act[i]
+        inn[i] = child[i] + IMPOSSIBLE * counts[OWN, v]
+        z[i] = np.logaddexp(out[i], inn[i])
+        p = tree[PARENT, v]
+        if p >= 0:
+            child[pos[p]] += z[i] - z_silent[v]
     w = np.empty(n)  # log-weight of the states above and beside the candidate
     root_z = np.empty(n)
     prob = np.empty(n)
     for i in range(n):  # parents first
-        v = act[i]
-        pos[v] = i
-        z = np.logaddexp(out[i], inn[i])
-        p = parent[v]
+        p = tree[PARENT, act[i]]
         if p < 0:
-            w[i], root_z[i] = 0.0, z
+            w[i], root_z[i] = 0.0, z[i]
         else:
             j = pos[p]
-            w[i], root_z[i] = w[j] + inn[j] - z, root_z[j]
+            w[i], root_z[i] = w[j] + inn[j] - z[i], root_z[j]
         prob[i] = np.exp(min(0.0, w[i] + out[i] - root_z[i]))
     return prob

@@ -84,7 +84,8 @@ class OutagePriors:
 class SupplyTree:
     """The candidates of a network: per node its ``CandidateKind`` (-1: not a candidate), the
     nearest candidate strictly above it, its customers below, and whether it lies below its
-    transformer (LV side, where a dark element leaves the concentrator powered)."""
+    transformer (LV side, where a dark element leaves the concentrator powered); the candidates
+    that are the utility's elements (not a customer's own installation), in preorder."""
 
     kind: npt.NDArray[np.int8]
     parent: npt.NDArray[np.int64]
@@ -92,6 +93,7 @@ class SupplyTree:
     lv_side: npt.NDArray[np.bool_]
     depth: npt.NDArray[np.int32]
     n_of_kind: tuple[int, ...]
+    utility: npt.NDArray[np.int64]
 
     @property
     def n_nodes(self) -> int:
@@ -128,7 +130,8 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     counts = np.bincount(kind[kind >= 0], minlength=len(CandidateKind))
     return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
                       lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
-                      n_of_kind=tuple(int(c) for c in counts))
+                      n_of_kind=tuple(int(c) for c in counts),
+                      utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)))
 
 
 class Scorer:
@@ -151,8 +154,8 @@ class Scorer:
         reported (``z``), and the same summed over its children (``kids``): what the sum pass
         adds for the candidates without reports (the max pass needs none: their best is 0)."""
         if self._silent is None:
-            self._silent = kernels.silent_sums(tree.kind, tree.parent, tree.customers, tree.lv_side,
-                                               self.coef)
+            self._silent = kernels.silent_sums(tree.utility, tree.kind, tree.parent, tree.customers,
+                                               tree.lv_side, self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:
@@ -167,16 +170,6 @@ class Scorer:
         else:
             s += IMPOSSIBLE * g_fresh
         return s + IMPOSSIBLE * forbidden
-
-    def out_many(self, kind: npt.NDArray[np.int8], n: npt.NDArray[np.int64], k: npt.NDArray[np.int64],
-                 g: npt.NDArray[np.int64], g_fresh: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
-                 forbidden: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """``out`` for many candidates at once."""
-        odds = np.asarray(self.log_odds)[kind]
-        dev = odds + k * self.log_p + (n - k) * self.log_1p
-        dev += np.where(lv_side, g * self.log_a + (n - g) * self.log_1a, IMPOSSIBLE * g_fresh)
-        cs = np.where(k > 0, odds, IMPOSSIBLE) + IMPOSSIBLE * g
-        return np.where(kind == CandidateKind.CUSTOMER_SIDE, cs, dev) + IMPOSSIBLE * forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +299,7 @@ class MapState:
         self._counts = np.zeros((5, n), dtype=np.int64)
         self._scores = np.zeros((3, n))
         self._chain = np.empty(int(tree.depth.max()) + 1 if n else 0, dtype=np.int64)
+        self._pos = np.empty(n, dtype=np.int64)  # the batch kernels' scratch
         counts, scores = self._counts, self._scores  # the kernel's bundles; the names are rows of them
         self.k, self.g, self.gf = counts[kernels.CALLS], counts[kernels.GASPS], counts[kernels.FRESH]
         self.own, self.forbidden_until = counts[kernels.OWN], counts[kernels.FORBIDDEN_UNTIL]
@@ -354,37 +348,17 @@ class MapState:
 
     def rescore_all(self) -> None:
         """Score every candidate with reports again, bottom-up."""
-        act, out, inn, child = self._level_pass(self.scorer)
-        self.out_s[act], self.in_s[act], self.child_sum[act] = out, inn, child
-
-    def score_with(self, priors: OutagePriors) -> float:
-        """The MAP's log-odds score of every report under other parameters (state unchanged)."""
-        act, out, inn, _ = self._level_pass(Scorer(priors))
-        top = self.tree.parent[act] < 0
-        return float(np.maximum(out[top], inn[top]).sum())
+        kernels.rescore(self.active(), self.now_s, self._tree, self._counts, self._scores, self.scorer.coef)
 
     def marginals(self, priors: OutagePriors) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Every candidate with reports (preorder) and its posterior probability of being the
-        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised."""
-        act, out, inn, _ = self._level_pass(Scorer(priors), soft=True)
-        return act, kernels.top_probability(act, self.tree.parent, out, inn)
-
-    def _level_pass(self, scorer: Scorer, *, soft: bool = False) -> tuple[
-            npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Bottom-up over the candidates with reports: their out scores, in scores and
-        children's sums (max, or log-sum-exp when ``soft``)."""
+        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised.
+        Under the state's own priors, the sums over silent subtrees are computed once."""
+        scorer = self.scorer if priors == self.scorer.priors else Scorer(priors)
+        z, kids = scorer.silent(self.tree)
         act = self.active()
-        k, g, gf, own = self.k[act], self.g[act], self.gf[act], self.own[act]
-        forbid = self.forbidden_until[act] > self.now_s
-        tree = self.tree
-        out = scorer.out_many(tree.kind[act], tree.customers[act], k, g, gf, tree.lv_side[act], forbid)
-        if soft:
-            z_all, kids_all = scorer.silent(tree)
-            child, z_silent = kids_all[act], z_all[act]
-        else:
-            child, z_silent = np.zeros(len(act)), np.zeros(0)
-        inn = kernels.subtree_sums(act, tree.parent, out, own, child, z_silent, soft)
-        return act, out, inn, child
+        prob = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids, self._pos)
+        return act, prob
 
     def active(self) -> npt.NDArray[np.int64]:
         """Candidates with reports below them, in preorder."""

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, SupplyTree
 
@@ -71,18 +72,21 @@ class PriorEstimator:
         self._dev = np.flatnonzero(dev)
         self._dev_pos = np.full(tree.n_nodes, -1, dtype=np.int64)  # a node's place in ``_dev``
         self._dev_pos[self._dev] = np.arange(len(self._dev))
+        self._q: tuple[OutagePriors, npt.NDArray[np.float64]] | None = None
         self._dev_kind = tree.kind[self._dev].astype(np.int64)
         self._dev_n = tree.customers[self._dev].astype(np.float64)
         self._dev_lv = tree.lv_side[self._dev]
 
-    def _silent(self, priors: OutagePriors, kind: npt.NDArray[np.int64], n: npt.NDArray[np.float64],
-                lv: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """Probability that a utility candidate without reports below it is out anyway."""
-        odds = np.log(np.asarray(priors.prior) / (1.0 - np.asarray(priors.prior)))[kind]
-        s = odds + n * np.log1p(-priors.call_rate)
-        if priors.gasp_rate > 0:
-            s = s + np.where(lv, n * np.log1p(-priors.gasp_rate), 0.0)
-        return np.exp(-np.logaddexp(0.0, -s))  # the logistic function, without overflow
+    def _silent(self, priors: OutagePriors) -> npt.NDArray[np.float64]:
+        """Per utility candidate, the probability that it is out anyway when nobody below it
+        reported (kept for the last priors asked: an estimate that kept them asks again)."""
+        if self._q is None or self._q[0] != priors:
+            odds = np.log(np.asarray(priors.prior) / (1.0 - np.asarray(priors.prior)))[self._dev_kind]
+            s = odds + self._dev_n * np.log1p(-priors.call_rate)
+            if priors.gasp_rate > 0:
+                s = s + np.where(self._dev_lv, self._dev_n * np.log1p(-priors.gasp_rate), 0.0)
+            self._q = priors, expit(s)  # the logistic function
+        return self._q[1]
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> OutagePriors:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
@@ -99,7 +103,7 @@ class PriorEstimator:
         utility = kind != _CS
         lv = lv & utility
         # candidates without reports: all utility candidates, minus those with reports
-        q_all = self._silent(priors, self._dev_kind, self._dev_n, self._dev_lv)
+        q_all = self._silent(priors)
         pos = self._dev_pos[act]
         q_act = np.where(pos >= 0, q_all[pos], 0.0)
         m = len(CandidateKind)
