@@ -162,6 +162,7 @@ class OutagePredictor:
 
     @cached_property
     def estimator(self) -> PriorEstimator:
+        """The online EM for the posterior's parameters."""
         return PriorEstimator(self.tree, self.params.priors)
 
     @property
