@@ -117,8 +117,8 @@ tracing and grouping 10,000 calls (70 % by customer number, 20 % by address, 10 
 {speed['resolve_trace_group_s']} s, {speed['calls_per_s']:,} calls/s (target 0.5 s:
 {_met(speed['resolve_trace_group_s'] < 0.5)}); the naive way, a networkx path search per call,
 extrapolates to {speed['naive_networkx_trace_s_extrapolated']} s. Peak memory {speed['peak_memory_mb']} MB.
-(`results/predict-speed.json` was measured with the roll-up rules, before the posterior predictor;
-it is to be measured again on a quiet machine.)
+Grouping is the default posterior predictor, its numba kernels loaded first
+({speed['kernel_warm_up_s']} s, once per process).
 
 Accuracy (definitions and seeds in `benchmarks/run_predict.py`; the model and its estimation
 in [docs/prediction.md](../docs/prediction.md)): faults at 25 random non-nested devices and 20

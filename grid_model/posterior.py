@@ -34,16 +34,9 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from grid_model import _kernels_posterior as kernels
+from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.network import DeviceKind, Network, NodeKind
-
-# Log-likelihood of what the model rules out (a call from a live customer with no fault of their
-# own, a last gasp through a dark concentrator): finite, so sums stay exact and a case where
-# every explanation is ruled out still gets the least-violating answer.
-IMPOSSIBLE = -1000.0
-# A candidate is out only when its score beats its children's by this much: on a tie (a
-# transformer and its only outlet fuse darken the same customers) the device nearer the reports,
-# which protection coordination operates first, is the answer.
-TIE = 1e-9
 
 
 class CandidateKind(IntEnum):
@@ -58,7 +51,6 @@ class CandidateKind(IntEnum):
 
 
 CANDIDATE_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in CandidateKind)
-_CUSTOMER_SIDE = int(CandidateKind.CUSTOMER_SIDE)
 
 
 class PosteriorError(ValueError):
@@ -92,19 +84,24 @@ class OutagePriors:
 class SupplyTree:
     """The candidates of a network: per node its ``CandidateKind`` (-1: not a candidate), the
     nearest candidate strictly above it, its customers below, and whether it lies below its
-    transformer (LV side, where a dark element leaves the concentrator powered)."""
+    transformer (LV side, where a dark element leaves the concentrator powered); the candidates
+    that are the utility's elements (not a customer's own installation), in preorder."""
 
     kind: npt.NDArray[np.int8]
     parent: npt.NDArray[np.int64]
     customers: npt.NDArray[np.int64]
     lv_side: npt.NDArray[np.bool_]
     depth: npt.NDArray[np.int32]
-    by_depth: tuple[npt.NDArray[np.int64], ...]
     n_of_kind: tuple[int, ...]
+    utility: npt.NDArray[np.int64]
 
     @property
     def n_nodes(self) -> int:
         return len(self.kind)
+
+    def has_chain(self, node_idx: int) -> bool:
+        """Whether a candidate lies at or above ``node_idx`` (one that can explain its reports)."""
+        return bool(self.kind[node_idx] >= 0 or self.parent[node_idx] >= 0)
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
@@ -129,25 +126,12 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     kind[dev & (nk == NodeKind.LV_BRANCH)] = CandidateKind.LV_FUSE
     kind[(nk == NodeKind.SERVICE_DROP) | (dev & (nk == NodeKind.METER_BOX))] = CandidateKind.SERVICE_DROP
     kind[nk == NodeKind.CUSTOMER] = CandidateKind.CUSTOMER_SIDE
-    parent = net.parent
-    cand_parent = np.full(n, -1, dtype=np.int64)
-    depth = np.zeros(n, dtype=np.int32)
-    par, cand = parent.tolist(), (kind >= 0).tolist()
-    anc_l, cp_l, d_l = [-1] * n, [-1] * n, [0] * n  # nearest candidate at or above; above; depth
-    for i in range(n):  # preorder: parents first
-        p = par[i]
-        above = anc_l[p] if p >= 0 else -1
-        cp_l[i] = above
-        d_l[i] = d_l[above] + 1 if above >= 0 else 0
-        anc_l[i] = i if cand[i] else above
-    cand_parent[:] = cp_l
-    depth[:] = d_l
+    cand_parent, depth = kernels.candidate_parents(net.parent.astype(np.int64, copy=False), kind >= 0)
     counts = np.bincount(kind[kind >= 0], minlength=len(CandidateKind))
-    cand = np.flatnonzero(kind >= 0)
-    by_depth = tuple(cand[depth[cand] == d] for d in range(int(depth[cand].max()) + 1)) if len(cand) else ()
     return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
-                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth, by_depth=by_depth,
-                      n_of_kind=tuple(int(c) for c in counts))
+                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
+                      n_of_kind=tuple(int(c) for c in counts),
+                      utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)))
 
 
 class Scorer:
@@ -161,6 +145,8 @@ class Scorer:
         self.log_p, self.log_1p = math.log(p), math.log1p(-p)
         self.log_a = math.log(a) if a > 0 else IMPOSSIBLE
         self.log_1a = math.log1p(-a)
+        # what the kernels read (``grid_model._kernels_posterior``'s ``coef``)
+        self.coef = np.array([*self.log_odds, self.log_p, self.log_1p, self.log_a, self.log_1a])
         self._silent: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
 
     def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -168,20 +154,8 @@ class Scorer:
         reported (``z``), and the same summed over its children (``kids``): what the sum pass
         adds for the candidates without reports (the max pass needs none: their best is 0)."""
         if self._silent is None:
-            n = tree.n_nodes
-            kind = np.maximum(tree.kind, 0)
-            cust = tree.customers.astype(np.float64)
-            out = np.asarray(self.log_odds)[kind] + cust * self.log_1p
-            out += np.where(tree.lv_side, cust * self.log_1a, 0.0)
-            out[tree.kind == CandidateKind.CUSTOMER_SIDE] = IMPOSSIBLE
-            z = np.zeros(n)
-            kids = np.zeros(n)
-            for at in reversed(tree.by_depth):
-                z[at] = np.logaddexp(out[at], kids[at])
-                up = tree.parent[at]
-                keep = up >= 0
-                kids += np.bincount(up[keep], weights=z[at][keep], minlength=n)
-            self._silent = (z, kids)
+            self._silent = kernels.silent_sums(tree.utility, tree.kind, tree.parent, tree.customers,
+                                               tree.lv_side, self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:
@@ -196,16 +170,6 @@ class Scorer:
         else:
             s += IMPOSSIBLE * g_fresh
         return s + IMPOSSIBLE * forbidden
-
-    def out_many(self, kind: npt.NDArray[np.int8], n: npt.NDArray[np.int64], k: npt.NDArray[np.int64],
-                 g: npt.NDArray[np.int64], g_fresh: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
-                 forbidden: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """``out`` for many candidates at once."""
-        odds = np.asarray(self.log_odds)[kind]
-        dev = odds + k * self.log_p + (n - k) * self.log_1p
-        dev += np.where(lv_side, g * self.log_a + (n - g) * self.log_1a, IMPOSSIBLE * g_fresh)
-        cs = np.where(k > 0, odds, IMPOSSIBLE) + IMPOSSIBLE * g
-        return np.where(kind == CandidateKind.CUSTOMER_SIDE, cs, dev) + IMPOSSIBLE * forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,27 +285,27 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
 
 class MapState:
     """The DP's sums kept up to date one report at a time: adding or removing a reporting unit
-    updates the counts and scores on its candidate chain only (O(depth)); ``top`` reads the
-    MAP outage explaining a chain. A change of priors recomputes every chain with reports."""
+    updates the counts and scores on its candidate chain only (O(depth), one kernel call);
+    ``top`` reads the MAP outage explaining a chain. A change of priors recomputes every chain
+    with reports. Per node: the reports' counts (``k`` calls, ``g`` gasps, ``gf`` fresh gasps,
+    ``own`` reports from the node itself), until when a crew's restore rules it out
+    (``forbidden_until``), and its scores (``out_s``, ``in_s``, ``child_sum``)."""
 
     def __init__(self, tree: SupplyTree, priors: OutagePriors) -> None:
         self.tree = tree
         self.scorer = Scorer(priors)
         n = tree.n_nodes
-        self._kind = tree.kind.tolist()
-        self._parent = tree.parent.tolist()
-        self._cust = tree.customers.tolist()
-        self._lv = tree.lv_side.tolist()
-        self.k = [0] * n
-        self.g = [0] * n
-        self.gf = [0] * n
-        self.own = [0] * n
-        self.child_sum = [0.0] * n
-        self.out_s = [0.0] * n
-        self.in_s = [0.0] * n
-        self.forbidden_until: dict[int, int] = {}
+        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side]).astype(np.int64)
+        self._counts = np.zeros((5, n), dtype=np.int64)
+        self._scores = np.zeros((3, n))
+        self._chain = np.empty(int(tree.depth.max()) + 1 if n else 0, dtype=np.int64)
+        self._pos = np.empty(n, dtype=np.int64)  # the batch kernels' scratch
+        counts, scores = self._counts, self._scores  # the kernel's bundles; the names are rows of them
+        self.k, self.g, self.gf = counts[kernels.CALLS], counts[kernels.GASPS], counts[kernels.FRESH]
+        self.own, self.forbidden_until = counts[kernels.OWN], counts[kernels.FORBIDDEN_UNTIL]
+        self.forbidden_until[:] = np.iinfo(np.int64).min  # never
+        self.out_s, self.in_s, self.child_sum = scores[kernels.OUT], scores[kernels.IN], scores[kernels.CHILD]
         self.now_s = 0
-        self._active: set[int] = set()
 
     @property
     def priors(self) -> OutagePriors:
@@ -349,72 +313,33 @@ class MapState:
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
-        if not 0 <= node_idx < len(self._kind):
+        return self.tree.chain(node_idx)
+
+    def report(self, node_idx: int, *, call: int = 0, gasp: int = 0, fresh: int = 0,
+               margin: float = 0.0) -> tuple[list[int], int]:
+        """Add (+1) or remove (-1) the call, gasp or freshness of its gasp of the unit at
+        ``node_idx``; returns its chain and ``top(chain, margin)`` after the change."""
+        if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
-        parent = self._parent
-        v = node_idx if self._kind[node_idx] >= 0 else parent[node_idx]
-        out = []
-        while v >= 0:
-            out.append(v)
-            v = parent[v]
-        return out
+        m, top = kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
+                        self._scores, self.scorer.coef, self._chain)
+        return self._chain[:m].tolist(), top
 
     def update(self, chain: list[int], *, call: int = 0, gasp: int = 0, fresh: int = 0) -> None:
-        """Add (+1) or remove (-1) a unit's call, gasp or the freshness of its gasp."""
-        k, g, gf, active = self.k, self.g, self.gf, self._active
-        self.own[chain[0]] += call + gasp
-        for v in chain:
-            k[v] += call
-            g[v] += gasp
-            gf[v] += fresh
-            if k[v] or g[v]:
-                active.add(v)
-            else:
-                active.discard(v)
-        self.rescore(chain)
-
-    def rescore(self, chain: list[int]) -> None:
-        """Recompute the scores on ``chain`` bottom-up, passing each change to the parent's sum
-        (``Scorer.out`` inlined: this runs for every report)."""
-        sc = self.scorer
-        odds, log_1p, log_1a = sc.log_odds, sc.log_1p, sc.log_1a
-        dp, da = sc.log_p - sc.log_1p, sc.log_a - sc.log_1a
-        kind, cust, lv, k, g, gf, own = self._kind, self._cust, self._lv, self.k, self.g, self.gf, self.own
-        out_s, in_s, child_sum, forbid = self.out_s, self.in_s, self.child_sum, self.forbidden_until
-        now = self.now_s
-        last = len(chain) - 1
-        for i, v in enumerate(chain):
-            before = max(out_s[v], in_s[v])
-            kv, gv = k[v], g[v]
-            if kv or gv:
-                kd = kind[v]
-                if kd == _CUSTOMER_SIDE:
-                    o = (odds[kd] if kv else IMPOSSIBLE) + IMPOSSIBLE * gv
-                else:
-                    n = cust[v]
-                    o = odds[kd] + kv * dp + n * log_1p
-                    o += gv * da + n * log_1a if lv[v] else IMPOSSIBLE * gf[v]
-                if forbid and forbid.get(v, -1) > now:
-                    o += IMPOSSIBLE
-                out_s[v] = o
-                in_s[v] = child_sum[v] + IMPOSSIBLE * own[v]
-            else:
-                out_s[v] = in_s[v] = child_sum[v] = 0.0
-            if i < last:
-                child_sum[chain[i + 1]] += max(out_s[v], in_s[v]) - before
+        """``report`` for a unit with this chain."""
+        self.report(chain[0], call=call, gasp=gasp, fresh=fresh)
 
     def top(self, chain: list[int], margin: float = 0.0) -> int:
         """The MAP outage explaining a unit on ``chain``: the highest candidate out. With a
         ``margin``, a candidate is out only when its score beats its children's by that much
         (log-odds; the chain's lowest candidate otherwise)."""
-        out_s, in_s = self.out_s, self.in_s
         for v in reversed(chain):
-            if out_s[v] > in_s[v] + TIE + margin and (self.k[v] or self.g[v]):
+            if self.is_out(v, margin):
                 return v
         return chain[0]
 
     def is_out(self, v: int, margin: float = 0.0) -> bool:
-        return bool(self.k[v] or self.g[v]) and self.out_s[v] > self.in_s[v] + TIE + margin
+        return bool(self.k[v] or self.g[v]) and bool(self.out_s[v] > self.in_s[v] + TIE + margin)
 
     def set_priors(self, priors: OutagePriors) -> None:
         """New parameters: every candidate with reports is scored again, bottom-up."""
@@ -422,76 +347,19 @@ class MapState:
         self.rescore_all()
 
     def rescore_all(self) -> None:
-        """Score every candidate with reports again, level by level from the deepest (numpy)."""
-        act, out, inn, child = self._level_pass(self.scorer)
-        for v, o, i, c in zip(act.tolist(), out.tolist(), inn.tolist(), child.tolist(), strict=True):
-            self.out_s[v], self.in_s[v], self.child_sum[v] = o, i, c
-
-    def score_with(self, priors: OutagePriors) -> float:
-        """The MAP's log-odds score of every report under other parameters (state unchanged)."""
-        act, out, inn, _ = self._level_pass(Scorer(priors))
-        top = self.tree.parent[act] < 0
-        return float(np.maximum(out[top], inn[top]).sum())
+        """Score every candidate with reports again, bottom-up."""
+        kernels.rescore(self.active(), self.now_s, self._tree, self._counts, self._scores, self.scorer.coef)
 
     def marginals(self, priors: OutagePriors) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Every candidate with reports (preorder) and its posterior probability of being the
-        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised."""
-        act, out, inn, _ = self._level_pass(Scorer(priors), soft=True)
-        if not len(act):
-            return act, out
-        tree = self.tree
-        parent = tree.parent[act]
-        ppos = np.searchsorted(act, parent)
-        root = parent < 0
-        ppos[root] = 0
-        z = np.logaddexp(out, inn)
-        w = np.zeros(len(act))
-        root_z = np.where(root, z, 0.0)
-        depth = tree.depth[act]
-        for d in range(1, int(depth.max()) + 1):
-            at = np.flatnonzero(depth == d)
-            up = ppos[at]
-            w[at] = w[up] + inn[up] - z[at]
-            root_z[at] = root_z[up]
-        return act, np.exp(np.minimum(0.0, w + out - root_z))
-
-    def _level_pass(self, scorer: Scorer, *, soft: bool = False) -> tuple[
-            npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Bottom-up over the candidates with reports, level by level: their out scores, in
-        scores and children's sums (max, or log-sum-exp when ``soft``)."""
+        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised.
+        Under the state's own priors, the sums over silent subtrees are computed once."""
+        scorer = self.scorer if priors == self.scorer.priors else Scorer(priors)
+        z, kids = scorer.silent(self.tree)
         act = self.active()
-        if not len(act):
-            empty = np.zeros(0)
-            return act, empty, empty, empty
-        get = np.fromiter
-        k = get(map(self.k.__getitem__, act), np.int64, len(act))
-        g = get(map(self.g.__getitem__, act), np.int64, len(act))
-        gf = get(map(self.gf.__getitem__, act), np.int64, len(act))
-        own = get(map(self.own.__getitem__, act), np.int64, len(act))
-        forbid = np.zeros(len(act), dtype=bool)
-        if self.forbidden_until:
-            until = {v for v, t in self.forbidden_until.items() if t > self.now_s}
-            forbid = np.fromiter((v in until for v in act.tolist()), bool, len(act))
-        tree = self.tree
-        out = scorer.out_many(tree.kind[act], tree.customers[act], k, g, gf, tree.lv_side[act], forbid)
-        ppos = np.searchsorted(act, tree.parent[act])
-        ppos[tree.parent[act] < 0] = -1
-        child = np.zeros(len(act))
-        inn = np.zeros(len(act))
-        z_silent = np.zeros(len(act))
-        if soft:
-            z_all, kids_all = scorer.silent(tree)
-            child, z_silent = kids_all[act].copy(), z_all[act]
-        depth = tree.depth[act]
-        for d in range(int(depth.max()), -1, -1):
-            at = np.flatnonzero(depth == d)
-            inn[at] = child[at] + IMPOSSIBLE * own[at]
-            up = ppos[at]
-            keep = up >= 0
-            best = np.logaddexp(out[at], inn[at]) - z_silent[at] if soft else np.maximum(out[at], inn[at])
-            np.add.at(child, up[keep], best[keep])
-        return act, out, inn, child
+        prob = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids, self._pos)
+        return act, prob
 
     def active(self) -> npt.NDArray[np.int64]:
         """Candidates with reports below them, in preorder."""
-        return np.asarray(sorted(self._active), dtype=np.int64)
+        return np.flatnonzero((self.k != 0) | (self.g != 0))

@@ -9,8 +9,9 @@ back (the dispatcher has acted on them): later evidence only moves outages up.
 
 The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
 and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
-(``grid_model.priors.PriorEstimator``) each time the reports grow by half; a change re-scores
-every chain with reports and opens the incidents the new MAP adds.
+(``grid_model.priors.PriorEstimator``) each time the reports grow by a quarter
+(``ESTIMATE_GROWTH``); a change re-scores every chain with reports and opens the incidents the
+new MAP adds.
 
 AMI: a last gasp says the meter lost supply (never the customer's own breaker) and, for
 ``ami_alive_s``, that its transformer kept supply (its concentrator passed the message on). A
@@ -24,6 +25,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -34,12 +36,16 @@ from grid_model.posterior import (
     OutagePriors,
     Posterior,
     Reports,
+    SupplyTree,
     map_outages,
     supply_tree_from_network,
 )
 from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, PriorEstimator
 from grid_model.rollup import RollupParams, RollupRules
 
+# Estimate again once the reports have grown by this factor (plus a few): an EM step costs about
+# the same for every report so far, so geometric steps keep the total a few times the last one.
+ESTIMATE_GROWTH = 1.25
 _CUSTOMER_SIDE_KIND = int(CandidateKind.CUSTOMER_SIDE)
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
@@ -126,13 +132,9 @@ class OutagePredictor:
     def __init__(self, network: Network, params: PredictionParams | None = None) -> None:
         self.net = network
         self.params = params or PredictionParams()
-        self.tree = supply_tree_from_network(network)
-        self.state = MapState(self.tree, self.params.priors)
-        self.estimator = PriorEstimator(self.tree, self.params.priors)
         self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
         self._has_device = (network.device != DeviceKind.NONE).tolist()
         self._net_kind = network.kind.tolist()
-        self._cand_kind = self.tree.kind.tolist()
         self._units: dict[int, _Unit] = {}
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
@@ -148,10 +150,25 @@ class OutagePredictor:
         self._posteriors_version = -1
         self._margin = math.log(self.params.up_odds)
 
+    @cached_property
+    def tree(self) -> SupplyTree:
+        """The posterior's candidates (built on first use: the roll-up rules never need it)."""
+        return supply_tree_from_network(self.net)
+
+    @cached_property
+    def state(self) -> MapState:
+        """The posterior DP's sums over the reports so far."""
+        return MapState(self.tree, self.params.priors)
+
+    @cached_property
+    def estimator(self) -> PriorEstimator:
+        """The online EM for the posterior's parameters."""
+        return PriorEstimator(self.tree, self.params.priors)
+
     @property
     def priors(self) -> OutagePriors:
-        """The parameters the DP decides with now."""
-        return self.state.priors
+        """The parameters the DP decides with now (the start's under the roll-up rules)."""
+        return self.params.priors if self._rules is not None else self.state.priors
 
     def add_planned(self, outage_id: str, device_idx: int, start_s: int, end_s: int) -> None:
         """Register a planned outage; calls from under it inside its window attach to it."""
@@ -195,7 +212,8 @@ class OutagePredictor:
             return None
         inc = self.incidents[k]
         del self._caller_incident[node_idx]
-        self.state.now_s = t_s
+        if self._rules is None:
+            self.state.now_s = t_s
         self._forget_unit(node_idx)
         inc.restored_nodes.add(node_idx)
         inc.call_ids.append(message_id)
@@ -240,28 +258,31 @@ class OutagePredictor:
         st = self.state
         st.now_s = t_s
         self._expire(t_s)
-        chain = st.chain(node_idx)
-        if not chain:
+        if not self.tree.has_chain(node_idx):
             raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
         unit = self._units.get(node_idx)
         new_call = not gasp and (unit is None or not unit.call)
         new_gasp = gasp and (unit is None or not unit.gasp)
-        if new_call or new_gasp:
-            if unit is None:
-                unit = self._units[node_idx] = _Unit()
-            unit.call |= new_call
-            if new_gasp:
-                if st.priors.gasp_rate == 0.0:  # meters have AMI after all
-                    self._ami = True
-                    st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
-                unit.gasp = True
-                unit.fresh_until_s = t_s + self.params.ami_alive_s
-                self._fresh.append((unit.fresh_until_s, node_idx))
-            st.update(chain, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp))
-            self._reports += 1
-            self._version += 1
-            self._maybe_estimate()
-        return chain, st.top(chain, self._margin)
+        if not (new_call or new_gasp):
+            chain = st.chain(node_idx)
+            return chain, st.top(chain, self._margin)
+        if unit is None:
+            unit = self._units[node_idx] = _Unit()
+        unit.call |= new_call
+        if new_gasp:
+            if st.priors.gasp_rate == 0.0:  # meters have AMI after all
+                self._ami = True
+                st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
+            unit.gasp = True
+            unit.fresh_until_s = t_s + self.params.ami_alive_s
+            self._fresh.append((unit.fresh_until_s, node_idx))
+        chain, top = st.report(node_idx, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp),
+                               margin=self._margin)
+        self._reports += 1
+        self._version += 1
+        if self._maybe_estimate():
+            top = st.top(chain, self._margin)
+        return chain, top
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
@@ -330,11 +351,7 @@ class OutagePredictor:
         until = t_s + self.params.restored_quiet_s
         st.forbidden_until[node] = until
         sl = self.net.subtree(node)
-        mv = np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start
-        for v in mv.tolist():
-            st.forbidden_until[v] = until
-        if len(st.forbidden_until) > 4096:
-            st.forbidden_until = {v: u for v, u in st.forbidden_until.items() if u > t_s}
+        st.forbidden_until[np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start] = until
 
     def review(self) -> list[IncidentChange]:
         """Estimate the parameters now (unless off) and open an incident at every MAP outage
@@ -365,7 +382,7 @@ class OutagePredictor:
         v = inc.node_idx
         if self._rules is not None:
             return self._rules.confidence(v)
-        if self._cand_kind[v] < 0:
+        if self.tree.kind[v] < 0:
             return 0.5
         chain = self.state.chain(v)
         post = self._posterior(chain[-1])
@@ -374,12 +391,14 @@ class OutagePredictor:
     def explanations(self, node_idx: int) -> list[tuple[int, CandidateKind, float]]:
         """Each candidate on a reporting node's chain, nearest first, with its posterior
         probability of being the outage that explains the node (customer-side, drop, fuse...)."""
+        if self._rules is not None:
+            return []
         chain = self.state.chain(node_idx)
-        if not chain or self._rules is not None:
+        if not chain:
             return []
         post = self._posterior(chain[-1])
-        return [(v, CandidateKind(self._cand_kind[v]), round(post.top_probability.get(v, 0.0), 4))
-                for v in chain]
+        kind = self.tree.kind
+        return [(v, CandidateKind(int(kind[v])), round(post.top_probability.get(v, 0.0), 4)) for v in chain]
 
     def _posterior(self, root: int) -> Posterior:
         if self._posteriors_version != self._version:
@@ -394,7 +413,7 @@ class OutagePredictor:
                               np.asarray([i.call for i in info], dtype=bool),
                               np.asarray([i.gasp for i in info], dtype=bool),
                               np.asarray([i.gasp and i.fresh_until_s >= 0 for i in info], dtype=bool))
-            forbidden = {v for v, until in self.state.forbidden_until.items() if until > now}
+            forbidden = set(np.flatnonzero(self.state.forbidden_until > now).tolist())
             post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
         return post
 
@@ -406,8 +425,7 @@ class OutagePredictor:
         if unit is None:
             return
         fresh = unit.gasp and unit.fresh_until_s >= 0  # not yet expired by ``_expire``
-        self.state.update(self.state.chain(node), call=-int(unit.call), gasp=-int(unit.gasp),
-                          fresh=-int(fresh))
+        self.state.report(node, call=-int(unit.call), gasp=-int(unit.gasp), fresh=-int(fresh))
         self._version += 1
 
     def _expire(self, t_s: int) -> None:
@@ -418,20 +436,23 @@ class OutagePredictor:
             unit = self._units.get(node)
             if unit is not None and unit.gasp and unit.fresh_until_s == until:
                 unit.fresh_until_s = -1
-                self.state.update(self.state.chain(node), fresh=-1)
+                self.state.report(node, fresh=-1)
                 self._version += 1
 
     def _incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
         return IncidentKind.CUSTOMER_SIDE if self._net_kind[node] > _DROP else IncidentKind.DEVICE
 
-    def _maybe_estimate(self) -> None:
+    def _maybe_estimate(self) -> bool:
+        """Estimate when the reports have grown enough; whether the parameters changed."""
         if self.params.estimate and self._reports >= self._next_estimate:
-            self._next_estimate = self._reports * 5 // 4 + 8
-            self._estimate()
+            self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
+            return self._estimate()
+        return False
 
-    def _estimate(self, iterations: int = 1, *, force: bool = False) -> None:
-        """EM iterations from the current parameters; re-score on a real change (or ``force``)."""
+    def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
+        """EM iterations from the current parameters; re-score on a real change (or ``force``),
+        and say whether there was one."""
         st = self.state
         old = new = st.priors
         for _ in range(iterations):
@@ -442,6 +463,8 @@ class OutagePredictor:
         if force or gasp_moved or any(r > 1.5 or r < 1 / 1.5 for r in ratios):
             st.set_priors(new)
             self._version += 1
+            return True
+        return False
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""

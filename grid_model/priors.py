@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, SupplyTree
 
@@ -34,6 +35,12 @@ DEFAULT_PRIORS = OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call
 # The gasp rate assumed once the first last gasp shows that meters have AMI, until estimated.
 AMI_GASP_RATE = 0.5
 _CS = int(CandidateKind.CUSTOMER_SIDE)
+
+
+def _dot(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    """``a @ b`` without BLAS, which hands a long dot product to threads that wait for a free
+    core: tens of milliseconds on a busy machine, for microseconds of work."""
+    return float(np.multiply(a, b).sum())
 
 
 def _kind_priors(counts: Sequence[float], elements: Sequence[int], start: OutagePriors,
@@ -63,18 +70,23 @@ class PriorEstimator:
         self._elements = np.bincount(tree.kind[dev], minlength=len(CandidateKind)).tolist()
         self._elements[_CS] = tree.n_of_kind[_CS]
         self._dev = np.flatnonzero(dev)
+        self._dev_pos = np.full(tree.n_nodes, -1, dtype=np.int64)  # a node's place in ``_dev``
+        self._dev_pos[self._dev] = np.arange(len(self._dev))
+        self._q: tuple[OutagePriors, npt.NDArray[np.float64]] | None = None
         self._dev_kind = tree.kind[self._dev].astype(np.int64)
         self._dev_n = tree.customers[self._dev].astype(np.float64)
         self._dev_lv = tree.lv_side[self._dev]
 
-    def _silent(self, priors: OutagePriors, kind: npt.NDArray[np.int64], n: npt.NDArray[np.float64],
-                lv: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """Probability that a utility candidate without reports below it is out anyway."""
-        odds = np.log(np.asarray(priors.prior) / (1.0 - np.asarray(priors.prior)))[kind]
-        s = odds + n * np.log1p(-priors.call_rate)
-        if priors.gasp_rate > 0:
-            s = s + np.where(lv, n * np.log1p(-priors.gasp_rate), 0.0)
-        return np.exp(-np.logaddexp(0.0, -s))  # the logistic function, without overflow
+    def _silent(self, priors: OutagePriors) -> npt.NDArray[np.float64]:
+        """Per utility candidate, the probability that it is out anyway when nobody below it
+        reported (kept for the last priors asked: an estimate that kept them asks again)."""
+        if self._q is None or self._q[0] != priors:
+            odds = np.log(np.asarray(priors.prior) / (1.0 - np.asarray(priors.prior)))[self._dev_kind]
+            s = odds + self._dev_n * np.log1p(-priors.call_rate)
+            if priors.gasp_rate > 0:
+                s = s + np.where(self._dev_lv, self._dev_n * np.log1p(-priors.gasp_rate), 0.0)
+            self._q = priors, expit(s)  # the logistic function
+        return self._q[1]
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> OutagePriors:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
@@ -86,29 +98,30 @@ class PriorEstimator:
         lv = tree.lv_side[act]
         lone = self._lone_drop[act]
         kind[lone] = _CS
-        k = np.fromiter(map(state.k.__getitem__, act.tolist()), np.float64, len(act))
-        g = np.fromiter(map(state.g.__getitem__, act.tolist()), np.float64, len(act))
+        k = state.k[act].astype(np.float64)
+        g = state.g[act].astype(np.float64)
         utility = kind != _CS
         lv = lv & utility
         # candidates without reports: all utility candidates, minus those with reports
-        q_all = self._silent(priors, self._dev_kind, self._dev_n, self._dev_lv)
-        q_act = np.where(utility, self._silent(priors, np.where(utility, kind, 0), n, lv), 0.0)
+        q_all = self._silent(priors)
+        pos = self._dev_pos[act]
+        q_act = np.where(pos >= 0, q_all[pos], 0.0)
         m = len(CandidateKind)
         counts = (np.bincount(kind, weights=p_top, minlength=m)
                   + np.bincount(self._dev_kind, q_all, minlength=m) - np.bincount(kind, q_act, minlength=m))
-        silent_dark = float(q_all @ self._dev_n - q_act @ n)
-        dark = float(p_top[utility] @ n[utility]) + silent_dark
-        calls = float(p_top[utility] @ k[utility])
+        silent_dark = _dot(q_all, self._dev_n) - _dot(q_act, n)
+        dark = _dot(p_top[utility], n[utility]) + silent_dark
+        calls = _dot(p_top[utility], k[utility])
         s_p = self.rate_strength
         call_rate = float(np.clip((calls + s_p * self.start.call_rate) / (dark + s_p), 0.01, 0.95))
         gasp_rate = self.start.gasp_rate
         if ami or gasp_rate > 0:
             a0 = max(gasp_rate, AMI_GASP_RATE)
             on_lv = utility & lv
-            lv_dark = float(p_top[on_lv] @ n[on_lv] + q_all[self._dev_lv] @ self._dev_n[self._dev_lv]
-                            - q_act[on_lv] @ n[on_lv])
+            lv_dark = (_dot(p_top[on_lv], n[on_lv]) + _dot(q_all[self._dev_lv], self._dev_n[self._dev_lv])
+                       - _dot(q_act[on_lv], n[on_lv]))
             s_a = self.rate_strength
-            gasp_rate = (float(p_top[on_lv] @ g[on_lv]) + s_a * a0) / (lv_dark + s_a)
+            gasp_rate = (_dot(p_top[on_lv], g[on_lv]) + s_a * a0) / (lv_dark + s_a)
         return OutagePriors(_kind_priors(counts.tolist(), self._elements, self.start, self.strength),
                             call_rate, float(np.clip(gasp_rate, 0.0, 0.95)))
 

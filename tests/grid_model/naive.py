@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from grid_model.network import Network, NodeKind
-from grid_model.posterior import IMPOSSIBLE, CandidateKind, OutagePriors, SupplyTree
+from grid_model.posterior import IMPOSSIBLE, CandidateKind, OutagePriors, Scorer, SupplyTree
 
 
 def brute_force_posterior(net: Network, tree: SupplyTree, calls: set[int], gasps: set[int],
@@ -59,3 +59,37 @@ def brute_force_posterior(net: Network, tree: SupplyTree, calls: set[int], gasps
         live = [w for s, w in weights.items() if not any(net.is_ancestor(v, c) for v in s)]
         marg[c] = own * sum(math.exp(w - top_z) for w in live) / total
     return weights[best], best, marg
+
+
+def candidate_parents(net: Network, cand: list[bool]) -> tuple[list[int], list[int]]:
+    """Per node, the nearest candidate strictly above it (-1: none) and the number of candidates
+    above it, by walking up from the node."""
+    above, depth = [], []
+    for v in range(net.n_nodes):
+        up = [a for a in net.path_up(v)[1:] if cand[a]]
+        above.append(up[0] if up else -1)
+        depth.append(len(up))
+    return above, depth
+
+
+def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], list[float]]:
+    """Per candidate, by recursion over its candidate children: ``kids``, the sum of their
+    ``z``, and ``z = log(e^out + e^kids)`` with ``out`` scored for nobody reporting."""
+    scorer = Scorer(priors)
+    children: dict[int, list[int]] = {}
+    for v in range(tree.n_nodes):
+        if tree.kind[v] >= 0 and tree.parent[v] >= 0:
+            children.setdefault(int(tree.parent[v]), []).append(v)
+    z = [0.0] * tree.n_nodes
+    kids = [0.0] * tree.n_nodes
+
+    def visit(v: int) -> float:
+        kids[v] = sum(visit(c) for c in children.get(v, []))
+        out = scorer.out(int(tree.kind[v]), int(tree.customers[v]), 0, 0, 0, bool(tree.lv_side[v]), False)
+        z[v] = max(out, kids[v]) + math.log1p(math.exp(-abs(out - kids[v])))
+        return z[v]
+
+    for v in range(tree.n_nodes):
+        if tree.kind[v] >= 0 and tree.parent[v] < 0:
+            visit(v)
+    return z, kids

@@ -6,17 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid_model.network import NodeKind
+from grid_model.network import Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     MapState,
     OutagePriors,
     PosteriorError,
     Reports,
+    Scorer,
     map_outages,
     supply_tree_from_network,
 )
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model import naive
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
 from tests.grid_model.naive import brute_force_posterior
 
 PRIORS = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3)
@@ -109,6 +111,74 @@ def test_the_incremental_state_equals_the_batch_dp_after_adds_and_removals() -> 
         {v: post.top_probability[v] for v in act.tolist()})
 
 
+@pytest.mark.parametrize("net", [build(TWO_FAULTS_IN_SERIES), radial_feeder(transformers=3, outlets=2)])
+def test_the_supply_tree_and_the_silent_sums_equal_their_slow_twins(net: Network) -> None:
+    """The kernels' candidate parents and depths equal a walk up from every node; their sums
+    over silent subtrees equal a recursion over the candidate tree."""
+    tree = supply_tree_from_network(net)
+    above, depth = naive.candidate_parents(net, (tree.kind >= 0).tolist())
+    assert tree.parent.tolist() == above and tree.depth.tolist() == depth
+    priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.6)
+    z, kids = Scorer(priors).silent(tree)
+    z_ref, kids_ref = naive.silent_sums(tree, priors)
+    assert z.tolist() == pytest.approx(z_ref, abs=1e-12)
+    assert kids.tolist() == pytest.approx(kids_ref, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reports_added_and_taken_back_keep_the_incremental_state_equal_to_the_batch_dp(seed: int) -> None:
+    """Calls and last gasps added, gone stale and taken back in random order, with a device a
+    crew has just restored: after each change, the incremental scores equal a batch rescore,
+    each unit's MAP outage is the batch DP's, and the marginals are the batch DP's."""
+    rng = np.random.default_rng(seed)
+    net = build(TWO_FAULTS_IN_SERIES) if seed % 2 else radial_feeder(transformers=3, outlets=2, drops=3)
+    tree = supply_tree_from_network(net)
+    customers = _customers(net)
+    priors = OutagePriors(prior=tuple(float(x) for x in rng.uniform(0.005, 0.2, 6)),
+                          call_rate=float(rng.uniform(0.05, 0.6)), gasp_rate=0.7)
+    state = MapState(tree, priors)
+    devices = [v for v in range(net.n_nodes) if 0 <= tree.kind[v] < CandidateKind.CUSTOMER_SIDE]
+    restored = int(rng.choice(devices))
+    state.now_s, state.forbidden_until[restored] = 50, 100
+    units: dict[int, list[bool]] = {}  # call, gasp, fresh gasp
+    for _ in range(30):
+        c = int(rng.choice(customers))
+        call, gasp, fresh = units.get(c, [False, False, False])
+        move = int(rng.integers(4))
+        if move == 0 and not call:
+            state.report(c, call=1)
+            call = True
+        elif move == 1 and not gasp:
+            state.report(c, gasp=1, fresh=1)
+            gasp = fresh = True
+        elif move == 2 and fresh:
+            state.report(c, fresh=-1)
+            fresh = False
+        elif move == 3 and c in units:
+            state.report(c, call=-call, gasp=-gasp, fresh=-fresh)
+            call = gasp = fresh = False
+        units[c] = [call, gasp, fresh]
+        units = {u: f for u, f in units.items() if f[0] or f[1]}
+        scores = state.out_s.copy(), state.in_s.copy(), state.child_sum.copy()
+        state.rescore_all()
+        for incremental, batch in zip(scores, (state.out_s, state.in_s, state.child_sum), strict=True):
+            assert incremental == pytest.approx(batch, abs=1e-9)
+        nodes = sorted(units)
+        post = map_outages(tree, Reports(np.asarray(nodes, dtype=np.int64),
+                                         np.asarray([units[u][0] for u in nodes], dtype=bool),
+                                         np.asarray([units[u][1] for u in nodes], dtype=bool),
+                                         np.asarray([units[u][2] for u in nodes], dtype=bool)),
+                           priors, forbidden={restored})
+        explained = {u: o.node_idx for o in post.outages for u in o.explains}
+        for u in nodes:
+            chain = state.chain(u)
+            assert state.top(chain) == explained.get(u, chain[0])
+        act, prob = state.marginals(priors)
+        assert dict(zip(act.tolist(), prob.tolist(), strict=True)) == pytest.approx(
+            {v: post.top_probability[v] for v in act.tolist()}, abs=1e-9)
+        assert set(act.tolist()) == set(post.top_probability)
+
+
 def test_bad_input_is_refused_with_a_clear_error() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)
@@ -124,3 +194,5 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         map_outages(tree, Reports.of([99]), PRIORS)
     with pytest.raises(PosteriorError, match="node -1 is not in the network"):
         MapState(tree, PRIORS).chain(-1)
+    with pytest.raises(PosteriorError, match="node 99 is not in the network"):
+        MapState(tree, PRIORS).report(99, call=1)

@@ -99,3 +99,21 @@ def test_under_the_rules_a_last_gasp_proves_its_transformer_has_supply() -> None
     assert with_ami.incident(call.incident_id).node_idx == idx["C3b"]  # two faults, not T3
     later = with_ami.add_call("K3", idx["C4"], 110 + 3600)  # the evidence has gone stale
     assert with_ami.incident(later.incident_id).node_idx == idx["T3"]
+
+
+def test_under_the_rules_the_predictor_builds_no_posterior() -> None:
+    """The roll-up rules decide alone: calls, gasps, restores, a repair, a review and the
+    queries never build the posterior's supply tree, DP state or estimator."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, ROLLUP)
+    p.add_last_gasp("AMI1", idx["C3"], 100)
+    change = p.add_call("K1", idx["C4"], 110)
+    p.add_restore("R1", idx["C3"], 200)
+    inc = p.incident(change.incident_id)
+    p.confidence(inc)
+    assert p.explanations(idx["C4"]) == []
+    assert p.review() == []
+    p.close(inc.incident_id, 300)
+    assert p.priors == ROLLUP.priors
+    assert not {"tree", "state", "estimator"} & set(vars(p))
