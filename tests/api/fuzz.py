@@ -673,18 +673,27 @@ class ApiFuzz(RuleBasedStateMachine):
             if k:
                 self._settle()
                 self._read()
-            groups = [group for group in (self._crews("on_site"), self._crews("en_route")) if group]
+            groups = [group for group in self._crew_groups() if group]
             crew_id = self._pick(data, self._pick(data, groups) or [])
             if crew_id is None:
                 return
             job = self.jobs[self.crews[crew_id]["job_id"]]
             if self.crews[crew_id]["status"] == "en_route":
                 self._crew_report(data, "on_site", crew_id, "status", {"status": "on_site"})
-            elif job["kind"] == "repair":
-                self._crew_report(data, "repaired", crew_id, "status", {"status": "repaired"})
             else:
-                self._crew_report(data, "first_response", crew_id, "first-response",
-                                  {"findings": self._findings(data, job)})
+                self._report_work(data, crew_id, job)
+
+    def _crew_groups(self) -> tuple[list[str], ...]:
+        """The groups of crews ``crews_work`` draws from, each as often as the others."""
+        return self._crews("on_site"), self._crews("en_route")
+
+    def _report_work(self, data: st.DataObject, crew_id: str, job: dict[str, Any]) -> None:
+        """A crew on site reports its job: a repair done, a first response's findings."""
+        if job["kind"] == "repair":
+            self._crew_report(data, "repaired", crew_id, "status", {"status": "repaired"})
+        else:
+            self._crew_report(data, "first_response", crew_id, "first-response",
+                              {"findings": self._findings(data, job)})
 
     def _crew_report(self, data: st.DataObject, kind: str, crew_id: str, path: str,
                      body: dict[str, Any], ok: Sequence[int] = (200,), **send: Any) -> httpx.Response:

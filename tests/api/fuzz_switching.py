@@ -276,42 +276,32 @@ class SwitchingFuzz(ApiFuzz):
                 if job["kind"] == "repair" and job["element_id"] == device_id and job["status"] in LIVE_JOB}
         self.faults.append(Fault(node, jobs))
 
-    def crews_work(self, data: st.DataObject) -> None:
-        """One to three reports of crews on jobs (those on switching jobs, and those on the
-        repairs of the trips, each drawn as often as all the others): a crew on its way
-        arrives; one on site of a switching job reports the
-        switch operated; one on site of a repair reports its patrol (every fault the trips put
-        below it that is not yet repaired) or, most often only once its order's switching is
-        done, the repair; a first responder its findings."""
-        for k in range(data.draw(st.integers(1, 3))):
-            if k:
-                self._settle()
-                self._read()
-            switching = [c for c, crew in self.crews.items()
-                         if crew["job_id"] and self.jobs[crew["job_id"]]["kind"] == "switching"]
-            tripped = self._tripped_repairs()
-            repairing = [c for c, crew in self.crews.items() if crew["job_id"] in tripped]
-            groups = [g for g in (switching, repairing, self._crews("on_site"), self._crews("en_route")) if g]
-            crew_id = self._pick(data, self._pick(data, groups) or [])
-            if crew_id is None:
-                return
-            job = self.jobs[self.crews[crew_id]["job_id"]]
-            if self.crews[crew_id]["status"] == "en_route":
-                self._crew_report(data, "on_site", crew_id, "status", {"status": "on_site"})
-            elif job["kind"] == "switching":
-                self._crew_report(data, "switched", crew_id, "status", {"status": "switched"})
-            elif job["kind"] == "repair":
-                found = self._found_below(job)
-                order = self.orders[self.crews[crew_id]["order_id"]]
-                switching_left = any(s["status"] in LIVE_STEP and s["phase"] != "normal"
-                                     for s in order["switching"])
-                if found and job["job_id"] not in self.patrolled and self._chance(data, 90):
-                    self._patrol(data, crew_id, job, found)
-                elif not switching_left or self._chance(data, 30):
-                    self._crew_report(data, "repaired", crew_id, "status", {"status": "repaired"})
-            else:
-                self._crew_report(data, "first_response", crew_id, "first-response",
-                                  {"findings": self._findings(data, job)})
+    def _crew_groups(self) -> tuple[list[str], ...]:
+        """Crews on switching jobs and on the repairs of the trips, each group drawn as often as
+        those on site and on their way."""
+        switching = [c for c, crew in self.crews.items()
+                     if crew["job_id"] and self.jobs[crew["job_id"]]["kind"] == "switching"]
+        tripped = self._tripped_repairs()
+        repairing = [c for c, crew in self.crews.items() if crew["job_id"] in tripped]
+        return switching, repairing, *super()._crew_groups()
+
+    def _report_work(self, data: st.DataObject, crew_id: str, job: dict[str, Any]) -> None:
+        """A crew on site of a switching job reports the switch operated; one on a repair its
+        patrol (every fault the trips put below it not yet repaired) or, most often only once
+        its order's switching is done, the repair; a first responder its findings."""
+        if job["kind"] == "switching":
+            self._crew_report(data, "switched", crew_id, "status", {"status": "switched"})
+        elif job["kind"] == "repair":
+            found = self._found_below(job)
+            order = self.orders[self.crews[crew_id]["order_id"]]
+            switching_left = any(s["status"] in LIVE_STEP and s["phase"] != "normal"
+                                 for s in order["switching"])
+            if found and job["job_id"] not in self.patrolled and self._chance(data, 90):
+                self._patrol(data, crew_id, job, found)
+            elif not switching_left or self._chance(data, 30):
+                self._crew_report(data, "repaired", crew_id, "status", {"status": "repaired"})
+        else:
+            super()._report_work(data, crew_id, job)
 
     def _tripped_repairs(self) -> set[str]:
         """The live repair jobs the machine's faults wait for."""
