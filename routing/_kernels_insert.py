@@ -36,24 +36,32 @@ def _insert_distance(D, S, r, p, c, prev, leg, f):
 
 
 @inline
-def insert_delta(D, S, r, p, c):
-    """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
-    if (D.crew_skills[r] & D.order_skill[c]) == 0:
-        return INF
+def _start_at(D, S, r, p, c):
+    """Where every insertion price starts: may ``c`` go at position ``p`` of route ``r`` (skill,
+    frozen head, room, capacity, arrival in time)? Returns (the order before it, the leg in,
+    arrival, finish); arrival INF when it may not."""
     L = S.rlen[r]
-    if p < S.frozen[r] or p > L or S.routes.shape[1] <= L + 1:
-        return INF
+    if ((D.crew_skills[r] & D.order_skill[c]) == 0 or p < S.frozen[r] or p > L
+            or S.routes.shape[1] <= L + 1):
+        return -1, 0, INF, INF
     if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
-        return INF
-    K = D.n_crews
+        return -1, 0, INF, INF
     t, prev = head_end(D, S, r, p - 1)
     leg, a, fits = arrive(D, r, t, prev, c)
     if not fits:
+        return -1, 0, INF, INF
+    return prev, leg, a, a + D.service[c]
+
+
+@inline
+def insert_delta(D, S, r, p, c):
+    """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
+    prev, leg, a, f = _start_at(D, S, r, p, c)
+    if a >= INF:
         return INF
-    f = a + D.service[c]
     if D.distance_objective:
         return _insert_distance(D, S, r, p, c, prev, leg, f)
-    d = tail_delta(D, S, r, p, f, K + c, r)
+    d = tail_delta(D, S, r, p, f, D.n_crews + c, r)
     if d >= INF:
         return INF
     return order_cost(D, c, a, f, leg) + d
@@ -93,16 +101,9 @@ def insert_drop_delta(D, S, r, p, c):
     Returns (cost change or INF, the first position of route ``r`` left out: ``rlen`` if
     none)."""
     L = S.rlen[r]
-    if ((D.crew_skills[r] & D.order_skill[c]) == 0 or p < S.frozen[r] or p > L
-            or S.routes.shape[1] <= L + 1):
+    _, leg, a, f = _start_at(D, S, r, p, c)
+    if a >= INF:
         return INF, L
-    if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
-        return INF, L
-    t, prev = head_end(D, S, r, p - 1)
-    leg, a, fits = arrive(D, r, t, prev, c)
-    if not fits:
-        return INF, L
-    f = a + D.service[c]
     d, cut = tail_drop_delta(D, S, r, p, f, D.n_crews + c)
     if d >= INF:
         return INF, L
