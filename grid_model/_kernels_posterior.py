@@ -137,7 +137,6 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
     return m, chain[0]
 
 
-
 @kernel
 def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
             counts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], coef: npt.NDArray[np.float64]
