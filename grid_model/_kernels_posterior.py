@@ -79,6 +79,30 @@ def silent_sums(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], pare
     return z, kids
 
 
+@kernel
+def prior_log_sum(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
+                  own_customers: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> float:
+    """The log of the sum, over every set of topmost outages, of their prior odds' product: the
+    normaliser of the model's prior (``silent_sums`` with no one to report, customer-side
+    candidates included). ``own_customers``: per node, the customers whose nearest candidate
+    above is that node (at index -1 of the array: those with none)."""
+    n = kind.shape[0]
+    kids = np.zeros(n)
+    cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
+    total = cs * float(own_customers[n])
+    for i in range(utility.shape[0] - 1, -1, -1):  # children first
+        v = utility[i]
+        inner = kids[v] + own_customers[v] * cs
+        out = coef[kind[v]]
+        z = max(out, inner) + math.log1p(math.exp(-abs(out - inner)))
+        p = parent[v]
+        if p >= 0:
+            kids[p] += z
+        else:
+            total += z
+    return total
+
+
 @inline
 def out_score(v: int, now_s: int, tree: npt.NDArray[np.int64], counts: npt.NDArray[np.int64],
               coef: npt.NDArray[np.float64]) -> float:
@@ -158,11 +182,14 @@ def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
 @kernel
 def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
               counts: npt.NDArray[np.int64], coef: npt.NDArray[np.float64], z_silent: npt.NDArray[np.float64],
-              kids_silent: npt.NDArray[np.float64], pos: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+              kids_silent: npt.NDArray[np.float64], pos: npt.NDArray[np.int64]) -> tuple[
+                  npt.NDArray[np.float64], float]:
     """Each candidate with reports (``act``, preorder): its posterior probability of being the
     topmost outage on its path. The DP's sum pass bottom-up (log-sum-exp; the candidates without
     reports enter by ``silent_sums``), then top-down the weight of the states above and beside
-    each. ``pos``: scratch, one entry per node."""
+    each. Also the log-evidence the reports add to the silent tree: the sum over the top
+    candidates with reports of their log-sum less their silent one. ``pos``: scratch, one entry
+    per node."""
     n = act.shape[0]
     out = np.empty(n)
     inn = np.empty(n)
@@ -183,12 +210,14 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
     w = np.empty(n)  # log-weight of the states above and beside the candidate
     root_z = np.empty(n)
     prob = np.empty(n)
+    evidence = 0.0
     for i in range(n):  # parents first
         p = tree[PARENT, act[i]]
         if p < 0:
             w[i], root_z[i] = 0.0, z[i]
+            evidence += z[i] - z_silent[act[i]]
         else:
             j = pos[p]
             w[i], root_z[i] = w[j] + inn[j] - z[i], root_z[j]
         prob[i] = np.exp(min(0.0, w[i] + out[i] - root_z[i]))
-    return prob
+    return prob, evidence

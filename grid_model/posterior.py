@@ -30,6 +30,7 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -283,6 +284,16 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
     return Posterior(outages, score, top_p)
 
 
+class Marginals(NamedTuple):
+    """Every candidate with reports (preorder), its posterior probability of being the topmost
+    outage on its path, and the log-likelihood of all the reports (silent units included) under
+    the parameters: what compares two estimates of them."""
+
+    act: npt.NDArray[np.int64]
+    probability: npt.NDArray[np.float64]
+    log_likelihood: float
+
+
 class MapState:
     """The DP's sums kept up to date one report at a time: adding or removing a reporting unit
     updates the counts and scores on its candidate chain only (O(depth), one kernel call);
@@ -306,6 +317,9 @@ class MapState:
         self.forbidden_until[:] = np.iinfo(np.int64).min  # never
         self.out_s, self.in_s, self.child_sum = scores[kernels.OUT], scores[kernels.IN], scores[kernels.CHILD]
         self.now_s = 0
+        self._tops = np.flatnonzero((tree.kind >= 0) & (tree.parent < 0))  # candidates with none above
+        cs = tree.kind == CandidateKind.CUSTOMER_SIDE  # per node, customers whose nearest candidate it is
+        self._own_customers = np.bincount(tree.parent[cs] + 1, minlength=n + 1)[np.r_[1:n + 1, 0]]
 
     @property
     def priors(self) -> OutagePriors:
@@ -350,15 +364,17 @@ class MapState:
         """Score every candidate with reports again, bottom-up."""
         kernels.rescore(self.active(), self.now_s, self._tree, self._counts, self._scores, self.scorer.coef)
 
-    def marginals(self, priors: OutagePriors) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Every candidate with reports (preorder) and its posterior probability of being the
-        topmost outage on its path, under ``priors``: ``map_outages``'s sum pass, vectorised.
-        Under the state's own priors, the sums over silent subtrees are computed once."""
+    def marginals(self, priors: OutagePriors) -> Marginals:
+        """``map_outages``'s sum pass, vectorised, under ``priors``; under the state's own
+        priors, the sums over silent subtrees are computed once."""
         scorer = self.scorer if priors == self.scorer.priors else Scorer(priors)
         z, kids = scorer.silent(self.tree)
         act = self.active()
-        prob = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids, self._pos)
-        return act, prob
+        prob, evidence = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids,
+                                           self._pos)
+        t = self.tree
+        normaliser = kernels.prior_log_sum(t.utility, t.kind, t.parent, self._own_customers, scorer.coef)
+        return Marginals(act, prob, float(z[self._tops].sum()) + evidence - normaliser)
 
     def active(self) -> npt.NDArray[np.int64]:
         """Candidates with reports below them, in preorder."""

@@ -40,15 +40,23 @@ from grid_model.posterior import (
     map_outages,
     supply_tree_from_network,
 )
-from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, PriorEstimator
+from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, SCATTERED_START, EmStep, PriorEstimator
 from grid_model.rollup import RollupParams, RollupRules
 
+# Two EM chains whose parameters have come within this factor of each other are one from then on.
+CHAINS_MET = 1.05
 # Estimate again once the reports have grown by this factor (plus a few): an EM step costs about
 # the same for every report so far, so geometric steps keep the total a few times the last one.
 ESTIMATE_GROWTH = 1.25
 _CUSTOMER_SIDE_KIND = int(CandidateKind.CUSTOMER_SIDE)
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
+
+
+def _moved(a: OutagePriors, b: OutagePriors) -> float:
+    """The largest factor between two sets of parameters' priors and call rates."""
+    pairs = zip((*a.prior, a.call_rate), (*b.prior, b.call_rate), strict=True)
+    return max(max(x / y, y / x) for x, y in pairs)
 
 
 class IncidentKind(StrEnum):
@@ -149,6 +157,7 @@ class OutagePredictor:
         self._posteriors: dict[int, Posterior] = {}
         self._posteriors_version = -1
         self._margin = math.log(self.params.up_odds)
+        self._chains = list(dict.fromkeys((self.params.priors, SCATTERED_START)))
 
     @cached_property
     def tree(self) -> SupplyTree:
@@ -451,16 +460,21 @@ class OutagePredictor:
         return False
 
     def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
-        """EM iterations from the current parameters; re-score on a real change (or ``force``),
-        and say whether there was one."""
+        """EM iterations on every chain; decide with the parameters under which the reports are
+        likeliest; re-score on a real change (or ``force``), and say whether there was one."""
         st = self.state
-        old = new = st.priors
-        for _ in range(iterations):
-            new = self.estimator.em_step(st, new, ami=self._ami)
-        ratios = [n / o for n, o in zip((*new.prior, new.call_rate), (*old.prior, old.call_rate),
-                                        strict=True)]
+        old = st.priors
+        steps = []
+        for start in self._chains:
+            step = EmStep(start, -math.inf)
+            for _ in range(iterations):
+                step = self.estimator.em_step(st, step.priors, ami=self._ami)
+            steps.append(step)
+        new = max(steps, key=lambda s: s.objective).priors
+        self._chains = [s.priors for i, s in enumerate(steps)
+                        if not any(_moved(s.priors, t.priors) < CHAINS_MET for t in steps[:i])]
         gasp_moved = (new.gasp_rate > 0) != (old.gasp_rate > 0) or abs(new.gasp_rate - old.gasp_rate) > 0.05
-        if force or gasp_moved or any(r > 1.5 or r < 1 / 1.5 for r in ratios):
+        if force or gasp_moved or _moved(new, old) > 1.5:
             st.set_priors(new)
             self._version += 1
             return True

@@ -11,7 +11,10 @@ Two sources:
   over the expected dark meters of LV outages. Unreported outages are counted too, which keeps
   the estimates from collapsing at low call rates (a 10-customer fuse at 5 % sends nothing more
   often than not). Each is a posterior mean under a weak prior (``start``, weighted ``strength``
-  pseudo-elements or ``rate_strength`` pseudo-customers);
+  pseudo-elements, ``customer_strength`` pseudo-customers for a customer's own fault, or
+  ``rate_strength`` pseudo-customers): a small feeder's few calls cannot make every caller's
+  own installation the cause. EM climbs the reports' log-likelihood plus these priors'
+  log-density (``EmStep.objective``), by which runs from several starts compare;
 - ``priors_from_history``: a utility's record of past outages, counted by kind of element that
   operated, over the number of elements of each kind (one storm's worth): a start for the EM
   (``PredictionParams.priors``) better than the default.
@@ -19,7 +22,9 @@ Two sources:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +37,11 @@ from grid_model.posterior import CandidateKind, MapState, OutagePriors, Posterio
 # with 10-30 % (DESIGN.md: 8-12 % in a wide outage, more in a small one; starting high makes the
 # first reports err low, which later reports correct); no AMI until a last gasp arrives.
 DEFAULT_PRIORS = OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call_rate=0.1, gasp_rate=0.0)
+# Where a second EM chain starts: dense scattered storm damage (drops and customers' own
+# installations, a high call rate), the other reading of many small clusters of calls than whole
+# feeders out with few calling. EM settles in the mode nearest its start; the predictor keeps
+# both chains and decides with the one under which the reports are likelier.
+SCATTERED_START = OutagePriors(prior=(0.005, 0.005, 0.01, 0.01, 0.05, 0.005), call_rate=0.3, gasp_rate=0.0)
 # The gasp rate assumed once the first last gasp shows that meters have AMI, until estimated.
 AMI_GASP_RATE = 0.5
 _CS = int(CandidateKind.CUSTOMER_SIDE)
@@ -44,23 +54,38 @@ def _dot(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
 
 
 def _kind_priors(counts: Sequence[float], elements: Sequence[int], start: OutagePriors,
-                 strength: float) -> tuple[float, ...]:
+                 strength: Sequence[float]) -> tuple[float, ...]:
     out = []
     for kind in CandidateKind:
         m = elements[kind]
-        pi = (counts[kind] + strength * start.prior[kind]) / (m + strength)
+        pi = (counts[kind] + strength[kind] * start.prior[kind]) / (m + strength[kind])
         out.append(float(np.clip(pi, 1e-6, 0.45)))
     return tuple(out)
+
+
+def _log_beta(x: float, mean: float, strength: float) -> float:
+    """Log-density (up to a constant) of the Beta prior whose mode, given ``n`` of ``m``, is the
+    M step's ``(n + strength * mean) / (m + strength)``."""
+    return strength * (mean * math.log(x) + (1.0 - mean) * math.log1p(-x))
+
+
+class EmStep(NamedTuple):
+    """The parameters one EM iteration gives, and what EM climbs, for the parameters it started
+    from: the log-likelihood of the reports plus the log-density of the parameters' prior (the
+    next step's is at least as high). Two chains compare by it."""
+
+    priors: OutagePriors
+    objective: float
 
 
 class PriorEstimator:
     """Online EM for the posterior's parameters (see the module docstring)."""
 
     def __init__(self, tree: SupplyTree, start: OutagePriors, *, strength: float = 20.0,
-                 rate_strength: float = 50.0) -> None:
+                 customer_strength: float = 200.0, rate_strength: float = 50.0) -> None:
         self.tree = tree
         self.start = start
-        self.strength = strength
+        self.strength = tuple(customer_strength if k == _CS else strength for k in CandidateKind)
         self.rate_strength = rate_strength
         # A drop serving one customer cannot be told from that customer's own fault by calls:
         # the M step counts such outages as customer-side, and the drop prior comes from drops
@@ -88,11 +113,11 @@ class PriorEstimator:
             self._q = priors, expit(s)  # the logistic function
         return self._q[1]
 
-    def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> OutagePriors:
+    def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> EmStep:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
         gasp has been seen, so meters have AMI."""
         tree = self.tree
-        act, p_top = state.marginals(priors)
+        act, p_top, log_likelihood = state.marginals(priors)
         kind = tree.kind[act].astype(np.int64)
         n = tree.customers[act].astype(np.float64)
         lv = tree.lv_side[act]
@@ -122,8 +147,20 @@ class PriorEstimator:
                        - _dot(q_act[on_lv], n[on_lv]))
             s_a = self.rate_strength
             gasp_rate = (_dot(p_top[on_lv], g[on_lv]) + s_a * a0) / (lv_dark + s_a)
-        return OutagePriors(_kind_priors(counts.tolist(), self._elements, self.start, self.strength),
-                            call_rate, float(np.clip(gasp_rate, 0.0, 0.95)))
+        nxt = OutagePriors(_kind_priors(counts.tolist(), self._elements, self.start, self.strength),
+                           call_rate, float(np.clip(gasp_rate, 0.0, 0.95)))
+        return EmStep(nxt, log_likelihood + self.log_prior(priors))
+
+    def log_prior(self, priors: OutagePriors) -> float:
+        """The log-density of ``priors`` under the weak priors the M step's means assume: worth
+        ``strength`` elements of each kind (``customer_strength`` customers for a customer's own
+        fault) and ``rate_strength`` customers or meters for the rates, centred on the start."""
+        s = sum(_log_beta(pi, pi0, w) for pi, pi0, w in zip(priors.prior, self.start.prior, self.strength,
+                                                             strict=True))
+        s += _log_beta(priors.call_rate, self.start.call_rate, self.rate_strength)
+        if priors.gasp_rate > 0:
+            s += _log_beta(priors.gasp_rate, max(self.start.gasp_rate, AMI_GASP_RATE), self.rate_strength)
+        return s
 
 
 def priors_from_history(tree: SupplyTree, outages_by_kind: Mapping[CandidateKind, float], *,
@@ -134,4 +171,5 @@ def priors_from_history(tree: SupplyTree, outages_by_kind: Mapping[CandidateKind
     if not 0.0 < call_rate < 1.0:
         raise PosteriorError(f"call rate must lie in (0, 1), got {call_rate}")
     counts = [float(outages_by_kind.get(k, 0.0)) for k in CandidateKind]
-    return OutagePriors(_kind_priors(counts, tree.n_of_kind, start, strength), call_rate, start.gasp_rate)
+    prior = _kind_priors(counts, tree.n_of_kind, start, [strength] * len(CandidateKind))
+    return OutagePriors(prior, call_rate, start.gasp_rate)

@@ -72,3 +72,27 @@ def radial_feeder(transformers: int = 8, outlets: int = 3, drops: int = 10) -> N
                          (f"MB{tag}", K.METER_BOX, f"SD{tag}", D.NONE, ""),
                          (f"C{tag}", K.CUSTOMER, f"MB{tag}", D.NONE, "")]
     return build(rows)
+
+
+def feeders_of_buildings(feeders: int, transformers: int = 6, outlets: int = 2, drops: int = 8,
+                         customers: int = 3) -> Network:
+    """``feeders`` breakers F<f> on one substation, each over a chain of MV sections with a fused
+    transformer T<f>.<i> on each, fused LV outlets L<f>.<i>.<j>, and drops SD<f>.<i>.<j>.<k> each
+    serving a building of ``customers`` customers C<f>.<i>.<j>.<k>.<c>."""
+    rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [("S1", K.SUBSTATION, "", D.NONE, "")]
+    for f in range(feeders):
+        rows.append((f"F{f}", K.FEEDER_HEAD, "S1", D.BREAKER, f"CB-F{f}"))
+        above = f"F{f}"
+        for i in range(transformers):
+            t = f"{f}.{i}"
+            rows += [(f"J{t}", K.MV_NODE, above, D.NONE, ""),
+                     (f"T{t}", K.TRANSFORMER, f"J{t}", D.FUSE, f"FU-T{t}")]
+            above = f"J{t}"
+            for j in range(outlets):
+                rows.append((f"L{t}.{j}", K.LV_BRANCH, f"T{t}", D.FUSE, f"LF-L{t}.{j}"))
+                for k in range(drops):
+                    d = f"{t}.{j}.{k}"
+                    rows += [(f"SD{d}", K.SERVICE_DROP, f"L{t}.{j}", D.NONE, ""),
+                             (f"MB{d}", K.METER_BOX, f"SD{d}", D.NONE, "")]
+                    rows += [(f"C{d}.{c}", K.CUSTOMER, f"MB{d}", D.NONE, "") for c in range(customers)]
+    return build(rows)

@@ -61,6 +61,28 @@ def brute_force_posterior(net: Network, tree: SupplyTree, calls: set[int], gasps
     return weights[best], best, marg
 
 
+def log_likelihood(net: Network, tree: SupplyTree, calls: set[int], priors: OutagePriors) -> float:
+    """The probability of exactly these calls (no AMI), summed over every set of topmost
+    outages (customers' own faults included) weighted by their prior odds, over the sum of
+    those weights."""
+    utility = [v for v in range(net.n_nodes) if 0 <= tree.kind[v] != CandidateKind.CUSTOMER_SIDE]
+    customers = [v for v in range(net.n_nodes) if net.kind[v] == NodeKind.CUSTOMER]
+    p = priors.call_rate
+    odds = [pi / (1 - pi) for pi in priors.prior]
+    weight = likelihood = 0.0
+    for r in range(len(utility) + 1):
+        for combo in itertools.combinations(utility, r):
+            if any(u != v and net.is_ancestor(u, v) for u in combo for v in combo):
+                continue
+            w = math.prod(odds[tree.kind[v]] for v in combo)
+            live = [c for c in customers if not any(net.is_ancestor(v, c) for v in combo)]
+            dark = [c for c in customers if c not in live]
+            weight += w * (1 + odds[CandidateKind.CUSTOMER_SIDE]) ** len(live)
+            own = math.prod(odds[CandidateKind.CUSTOMER_SIDE] if c in calls else 1.0 for c in live)
+            likelihood += w * own * math.prod(p if c in calls else 1 - p for c in dark)
+    return math.log(likelihood / weight)
+
+
 def candidate_parents(net: Network, cand: list[bool]) -> tuple[list[int], list[int]]:
     """Per node, the nearest candidate strictly above it (-1: none) and the number of candidates
     above it, by walking up from the node."""

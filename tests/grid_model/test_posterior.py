@@ -3,6 +3,10 @@ state against the batch DP, and the refusals of bad input."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import math
+
 import numpy as np
 import pytest
 
@@ -106,7 +110,7 @@ def test_the_incremental_state_equals_the_batch_dp_after_adds_and_removals() -> 
         assert any(state.top(chain) == o.node_idx for o in post.outages)
     assert state.active().tolist() == sorted(set(state.chain(idx["C3"]) + state.chain(idx["C4"])
                                                  + state.chain(idx["C5"])))
-    act, prob = state.marginals(state.priors)
+    act, prob, _ = state.marginals(state.priors)
     assert dict(zip(act.tolist(), prob.tolist(), strict=True)) == pytest.approx(
         {v: post.top_probability[v] for v in act.tolist()})
 
@@ -173,10 +177,38 @@ def test_reports_added_and_taken_back_keep_the_incremental_state_equal_to_the_ba
         for u in nodes:
             chain = state.chain(u)
             assert state.top(chain) == explained.get(u, chain[0])
-        act, prob = state.marginals(priors)
+        act, prob, _ = state.marginals(priors)
         assert dict(zip(act.tolist(), prob.tolist(), strict=True)) == pytest.approx(
             {v: post.top_probability[v] for v in act.tolist()}, abs=1e-9)
         assert set(act.tolist()) == set(post.top_probability)
+
+
+@pytest.mark.parametrize("gasp_rate", [0.0, 0.7])
+def test_the_likelihood_of_the_reports_sums_to_one_over_everything_that_can_be_reported(
+        gasp_rate: float) -> None:
+    """Every customer of the feeder calling or not (and sending a last gasp or not, with AMI):
+    the probabilities the state gives the reports add up to one, so two sets of parameters can be
+    compared by them; one of them equals the brute-force sum over every set of outages."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    customers = _customers(net)
+    priors = OutagePriors(prior=(0.05, 0.1, 0.2, 0.15, 0.3, 0.1), call_rate=0.35, gasp_rate=gasp_rate)
+    choices = (0, 1, 2, 3) if gasp_rate else (0, 1)  # bit 0: calls, bit 1: sends a last gasp
+    total = 0.0
+    for combo in itertools.product(choices, repeat=len(customers)):
+        state = MapState(tree, priors)
+        for c, r in zip(customers, combo, strict=True):
+            if r:
+                state.report(c, call=r & 1, gasp=r >> 1, fresh=r >> 1)
+        total += math.exp(state.marginals(priors).log_likelihood)
+    assert total == pytest.approx(1.0, abs=1e-9)
+    calls = {customers[0], customers[3], customers[4]}
+    no_ami = dataclasses.replace(priors, gasp_rate=0.0)
+    state = MapState(tree, no_ami)
+    for c in calls:
+        state.report(c, call=1)
+    assert state.marginals(no_ami).log_likelihood == pytest.approx(
+        naive.log_likelihood(net, tree, calls, no_ami), abs=1e-9)
 
 
 def test_bad_input_is_refused_with_a_clear_error() -> None:

@@ -32,7 +32,7 @@ def test_em_recovers_the_call_rate_and_the_fuse_prior_from_the_reports_alone(rat
     estimator = PriorEstimator(tree, DEFAULT_PRIORS)
     priors = DEFAULT_PRIORS
     for _ in range(20):
-        priors = estimator.em_step(state, priors)
+        priors = estimator.em_step(state, priors).priors
         state.set_priors(priors)
     assert priors.call_rate == pytest.approx(rate, rel=0.34)
     lv = priors.prior[CandidateKind.LV_FUSE]
