@@ -56,6 +56,23 @@ def candidate_parents(parent: npt.NDArray[np.int64], cand: npt.NDArray[np.bool_]
 
 
 @kernel
+def kinds_below(parent: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], counted: npt.NDArray[np.bool_],
+                n_kinds: int) -> npt.NDArray[np.float64]:
+    """Per node, the ``counted`` candidates strictly below it, by kind (``parent``: the nearest
+    candidate above, -1 at the top; nodes in preorder)."""
+    n = kind.shape[0]
+    below = np.zeros((n, n_kinds))
+    for v in range(n - 1, -1, -1):  # children first
+        p = parent[v]
+        if p >= 0 and kind[v] >= 0:
+            for k in range(n_kinds):
+                below[p, k] += below[v, k]
+            if counted[v]:
+                below[p, kind[v]] += 1.0
+    return below
+
+
+@kernel
 def silent_sums(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
                 customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
                 coef: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

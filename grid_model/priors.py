@@ -6,7 +6,9 @@ Two sources:
   E step is the posterior itself: each candidate's probability of being out given every report
   (``MapState.marginals`` for candidates with reports below them; for the rest, the probability
   that an outage there stayed silent, ``sigmoid(prior log-odds + N log(1-p) [+ N log(1-a)])``).
-  The M step counts: a kind's prior is its expected outages over its elements; the call rate is
+  The M step counts: a kind's prior is its expected outages over its elements (an element below
+  an outage is out or not unseen, so it counts at its prior: without that, kinds a storm often
+  hides under a bigger outage, drops most, came out several times below their share); the call rate is
   the expected callers over the expected dark customers; the gasp rate the expected last gasps
   over the expected dark meters of LV outages. Unreported outages are counted too, which keeps
   the estimates from collapsing at low call rates (a 10-customer fuse at 5 % sends nothing more
@@ -30,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 
+from grid_model import _kernels_posterior as kernels
 from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, SupplyTree
 
 # Where estimation starts when nothing better is known: a storm darkens a few per cent of the
@@ -70,9 +73,9 @@ def _log_beta(x: float, mean: float, strength: float) -> float:
 
 
 class EmStep(NamedTuple):
-    """The parameters one EM iteration gives, and what EM climbs, for the parameters it started
-    from: the log-likelihood of the reports plus the log-density of the parameters' prior (the
-    next step's is at least as high). Two chains compare by it."""
+    """The parameters one EM iteration gives, and for the parameters it started from the
+    log-likelihood of the reports plus the log-density of the parameters' prior: what two chains
+    compare by."""
 
     priors: OutagePriors
     objective: float
@@ -101,6 +104,9 @@ class PriorEstimator:
         self._dev_kind = tree.kind[self._dev].astype(np.int64)
         self._dev_n = tree.customers[self._dev].astype(np.float64)
         self._dev_lv = tree.lv_side[self._dev]
+        counted = (tree.kind >= 0) & ~self._lone_drop
+        self._below = kernels.kinds_below(tree.parent, tree.kind, counted, len(CandidateKind))
+        self._dev_below = self._below[self._dev]
 
     def _silent(self, priors: OutagePriors) -> npt.NDArray[np.float64]:
         """Per utility candidate, the probability that it is out anyway when nobody below it
@@ -134,6 +140,9 @@ class PriorEstimator:
         m = len(CandidateKind)
         counts = (np.bincount(kind, weights=p_top, minlength=m)
                   + np.bincount(self._dev_kind, q_all, minlength=m) - np.bincount(kind, q_act, minlength=m))
+        # the elements below an outage: out or not unseen, so as often as the prior says
+        covered = p_top @ self._below[act] + q_all @ self._dev_below - q_act @ self._below[act]
+        counts += covered * np.asarray(priors.prior)
         silent_dark = _dot(q_all, self._dev_n) - _dot(q_act, n)
         dark = _dot(p_top[utility], n[utility]) + silent_dark
         calls = _dot(p_top[utility], k[utility])

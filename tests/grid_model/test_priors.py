@@ -39,6 +39,28 @@ def test_em_recovers_the_call_rate_and_the_fuse_prior_from_the_reports_alone(rat
     assert lv > 2 * priors.prior[CandidateKind.TRANSFORMER]
 
 
+def test_elements_below_a_dark_feeder_keep_their_prior() -> None:
+    """The whole feeder dark, a third of its customers calling: the breaker is out, and nothing is
+    seen of the transformers and fuses below it, so EM leaves their priors at the start instead
+    of counting them as never out (which drove the priors of kinds that storms often hide under
+    a bigger outage, drops most, several times below their share)."""
+    net = radial_feeder(transformers=8, outlets=3, drops=10)
+    tree = supply_tree_from_network(net)
+    rng = np.random.default_rng(3)
+    state = MapState(tree, DEFAULT_PRIORS)
+    for c in np.flatnonzero(net.kind == NodeKind.CUSTOMER).tolist():
+        if rng.random() < 0.3:
+            state.update(state.chain(c), call=1)
+    estimator = PriorEstimator(tree, DEFAULT_PRIORS)
+    priors = DEFAULT_PRIORS
+    for _ in range(30):
+        priors = estimator.em_step(state, priors).priors
+        state.set_priors(priors)
+    for kind in (CandidateKind.TRANSFORMER, CandidateKind.LV_FUSE):
+        assert priors.prior[kind] == pytest.approx(DEFAULT_PRIORS.prior[kind], rel=0.05)
+    assert priors.prior[CandidateKind.FEEDER] > 0.5 * (1 + 20 * DEFAULT_PRIORS.prior[0]) / 21
+
+
 def test_a_history_gives_outages_per_element_of_each_kind() -> None:
     """Eight transformer outages a storm on 16 transformers: a prior near one half of the
     start's weight-20 mean with 8/16 (the start counts as 20 elements)."""
