@@ -63,7 +63,7 @@ AMI_SHARE = 0.8  # meters whose last gasp gets through a powered concentrator
 GRIDS = ("1-MVLV-rural-all-0-sw", "1-MVLV-urban-all-0-sw", "1-MVLV-semiurb-all-0-sw", "1-MVLV-comm-all-0-sw")
 SIMBENCH_FAULTS, SIMBENCH_CUSTOMER_SIDE = 25, 20
 CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this much on the grid's
-TUNED = {"simbench": (1, 2), "storm": (1, 4, 5)}
+TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
 
 
