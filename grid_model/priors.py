@@ -15,8 +15,8 @@ Two sources:
   often than not). Each is a posterior mean under a weak prior (``start``, weighted ``strength``
   pseudo-elements, ``customer_strength`` pseudo-customers for a customer's own fault, or
   ``rate_strength`` pseudo-customers): a small feeder's few calls cannot make every caller's
-  own installation the cause. EM climbs the reports' log-likelihood plus these priors'
-  log-density (``EmStep.objective``), by which runs from several starts compare;
+  own installation the cause. Runs from several starts compare by the reports' log-likelihood
+  plus these priors' log-density (``EmStep.objective``);
 - ``priors_from_history``: a utility's record of past outages, counted by kind of element that
   operated, over the number of elements of each kind (one storm's worth): a start for the EM
   (``PredictionParams.priors``) better than the default.
