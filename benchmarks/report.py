@@ -187,7 +187,7 @@ scattered damage) and the predictor decides with the likelier reading (docs/pred
 storm 5 at 30 % EM from the defaults alone ended with feeders out (device match 0.02; now 0.74).
 The M step counts the elements below an outage at their prior (drops came out two to four times
 below their share): on the tuned storms at 30 %, 0.682 before, 0.714 after. The smaller held-out
-storms (3, 6, 7: 137-390 outages located, against 1,061 on storm 2) stay at 0.51-0.57, 0.09-0.17
+storms (3, 6, 7: 137-390 outages located, against 1,061 on storm 2) stay at 0.51-0.57, 0.07-0.17
 below what the model reaches with their true shares over the grid: there the estimation loses
 too, not only the model (not investigated: they are held out).
 {_ceiling_paragraph()}
