@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import shapely
 from pyproj import Transformer
-from scipy.spatial import cKDTree
 
 from grid_model.address import AddressKey, normalise, parse_chinese, parse_romanised
 from grid_model.areas import territory_polygon
+from grid_model.nearest import NearestWithin
 from grid_model.network import NodeKind
 from grid_model.region import Region
 from grid_model.storm import Call
@@ -57,16 +56,18 @@ class CallResolver:
         self._roads = frozenset(cust["road"].unique())
         self._roads_en = frozenset(self._en_to_road)
         net = region.network
-        self._customer_node = cust["node_idx"].to_numpy()
-        self._boxes = net.nodes_of_kind(NodeKind.METER_BOX)
-        self._tree = cKDTree(np.column_stack([net.x_m[self._boxes], net.y_m[self._boxes]]))
+        self._customer_node: list[int] = cust["node_idx"].to_numpy().tolist()
+        boxes = net.nodes_of_kind(NodeKind.METER_BOX)
+        self._boxes: list[int] = boxes.tolist()
+        self._nearest_box = NearestWithin(net.x_m[boxes], net.y_m[boxes], max_distance_m)
         self._territory = territory_polygon(region.areas)
+        shapely.prepare(self._territory)  # else every point test prepares it anew
         self._to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
 
     def customer_node(self, customer_id: str) -> int | None:
         """The network node of a customer number, or None when it is not on the books."""
         row = self._by_customer.get(customer_id.strip())
-        return None if row is None else int(self._customer_node[row])
+        return None if row is None else self._customer_node[row]
 
     def resolve(self, call: Call) -> Resolution:
         """Resolve one call by the first identification it carries."""
@@ -87,7 +88,7 @@ class CallResolver:
         return _unlocated("none", "call carries no customer number, meter, address or position")
 
     def _customer(self, row: int, method: str) -> Resolution:
-        return Resolution(int(self._customer_node[row]), row, method)
+        return Resolution(self._customer_node[row], row, method)
 
     def resolve_address(self, text: str) -> Resolution:
         key = parse_chinese(text, self._roads)
@@ -110,8 +111,8 @@ class CallResolver:
         x, y = self._to_utm.transform(lon, lat)
         if not shapely.contains_xy(self._territory, x, y):
             return _unlocated("coordinates", f"({lon}, {lat}) is outside the service territory")
-        dist, k = self._tree.query([x, y])
-        if dist > self.max_distance_m:
+        k = self._nearest_box.nearest(x, y)
+        if k < 0:
             return _unlocated("coordinates",
                               f"no meter box within {self.max_distance_m:.0f} m of ({lon}, {lat})")
-        return Resolution(int(self._boxes[k]), -1, "coordinates")
+        return Resolution(self._boxes[k], -1, "coordinates")
