@@ -3,14 +3,14 @@ the precomputed parent pointers (no graph search per call)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from grid_model.network import DeviceKind, Network, NodeKind
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """Node ids along a customer's supply path, nearest first."""
+class Trace(NamedTuple):
+    """Node ids along a customer's supply path, nearest first (a named tuple: one is built per
+    call, and a frozen dataclass's nine fields take several times as long to set)."""
 
     customer: str
     meter_box: str
@@ -58,11 +58,8 @@ class Tracer:
                 devices.append(self._device_id[i])
             i = parent[i]
         transformer, mv, above, feeder, substation = self._upstream.get(i) or self._above(i)
-        return Trace(
-            customer=named[_CUSTOMER], meter_box=named[_METER_BOX], service_drop=named[_DROP],
-            lv_branches=tuple(lv), transformer=transformer, mv_sections=mv,
-            devices=(*devices, *above) if devices else above, feeder=feeder, substation=substation,
-        )
+        return Trace(named[_CUSTOMER], named[_METER_BOX], named[_DROP], tuple(lv), transformer, mv,
+                     (*devices, *above) if devices else above, feeder, substation)
 
     def _above(self, node_idx: int) -> _Upstream:
         """The trace from ``node_idx`` (a transformer or above; -1: nothing) up, built on the
