@@ -101,7 +101,7 @@ class SupplyTree:
 
     def has_chain(self, node_idx: int) -> bool:
         """Whether a candidate lies at or above ``node_idx`` (one that can explain its reports)."""
-        return bool(self.kind[node_idx] >= 0 or self.parent[node_idx] >= 0)
+        return self.kind.item(node_idx) >= 0 or self.parent.item(node_idx) >= 0
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""

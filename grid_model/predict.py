@@ -30,6 +30,7 @@ from functools import cached_property
 import numpy as np
 
 from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.open_at import OpenAt
 from grid_model.posterior import (
     CandidateKind,
     MapState,
@@ -137,7 +138,7 @@ class OutagePredictor:
         self._net_kind = network.kind.tolist()
         self._units: dict[int, _Unit] = {}
         self._fresh: deque[tuple[int, int]] = deque()
-        self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
+        self._open = OpenAt(network.n_nodes)
         self._caller_incident: dict[int, int] = {}
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
@@ -236,9 +237,10 @@ class OutagePredictor:
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
         else:
             chain, top = self._decide(call_id, node_idx, t_s, gasp=gasp)
+        open_at = self._open.at
         for a in reversed(chain):
-            if self._open_at[a] >= 0:
-                inc = self.incidents[self._open_at[a]]
+            if open_at[a] >= 0:
+                inc = self.incidents[open_at[a]]
                 self._attach(inc, call_id, node_idx)
                 return IncidentChange(inc.incident_id, False)
             if a == top:
@@ -257,7 +259,8 @@ class OutagePredictor:
         """Count the report in the posterior; its candidate chain and its MAP outage."""
         st = self.state
         st.now_s = t_s
-        self._expire(t_s)
+        if self._fresh:
+            self._expire(t_s)
         if not self.tree.has_chain(node_idx):
             raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
         unit = self._units.get(node_idx)
@@ -290,11 +293,12 @@ class OutagePredictor:
         from below attach to it."""
         if not 0 <= device_idx < self.net.n_nodes or not self._has_device[device_idx]:
             raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
-        if self._open_at[device_idx] >= 0:
-            return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
+        open_at = self._open.at
+        if open_at[device_idx] >= 0:
+            return IncidentChange(self.incidents[open_at[device_idx]].incident_id, False)
         for a in self.net.path_up(device_idx)[1:]:
-            if self._open_at[a] >= 0:
-                return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
+            if open_at[a] >= 0:
+                return IncidentChange(self.incidents[open_at[a]].incident_id, False)
         inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
         inc.certain = True
         inc.call_ids.append(report_id)
@@ -307,7 +311,7 @@ class OutagePredictor:
         if not inc.is_open or node_idx == inc.node_idx or not self.net.is_ancestor(node_idx, inc.node_idx):
             raise ValueError(f"incident {incident_id} cannot move to node {node_idx}: not open or not "
                              f"upstream of {inc.node_idx}")
-        self._open_at[inc.node_idx] = -1
+        self._open.clear(inc.node_idx)
         inc.node_idx = node_idx
         inc.kind = IncidentKind.DEVICE
         inc.certain = True
@@ -332,7 +336,7 @@ class OutagePredictor:
         if inc.kind == IncidentKind.PLANNED:
             return
         node = inc.node_idx
-        self._open_at[node] = -1
+        self._open.clear(node)
         self._known_energised(node, t_s)
         mine = self._incident_idx[incident_id]
         for caller in inc.caller_nodes:
@@ -365,7 +369,7 @@ class OutagePredictor:
         covered: set[int] = set()
         parent = self.tree.parent
         for v in self.state.active().tolist():  # preorder: ancestors first
-            if int(parent[v]) in covered or self._open_at[v] >= 0:
+            if int(parent[v]) in covered or self._open.at[v] >= 0:
                 covered.add(v)
             elif self.state.is_out(v):
                 inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)
@@ -441,7 +445,7 @@ class OutagePredictor:
 
     def _incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
-        return IncidentKind.CUSTOMER_SIDE if self._net_kind[node] > _DROP else IncidentKind.DEVICE
+        return _CUSTOMER_SIDE if self._net_kind[node] > _DROP else _DEVICE
 
     def _maybe_estimate(self) -> bool:
         """Estimate when the reports have grown enough; whether the parameters changed."""
@@ -468,23 +472,25 @@ class OutagePredictor:
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""
-        inc = Incident(f"I{len(self.incidents) + 1:06d}", node, kind, t_s)
+        k = len(self.incidents)
+        inc = Incident(f"I{k + 1:06d}", node, kind, t_s)
         self.incidents.append(inc)
-        self._incident_idx[inc.incident_id] = len(self.incidents) - 1
+        self._incident_idx[inc.incident_id] = k
         return inc, self._settle(inc)
 
     def _settle(self, inc: Incident) -> tuple[str, ...]:
         """Place ``inc`` at its node; the open incidents below it merge into it."""
         sl = self.net.subtree(inc.node_idx)
-        merged: list[str] = []
+        k = self._incident_idx[inc.incident_id]
         if sl.stop - sl.start == 1:
-            self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+            self._open.place(inc.node_idx, k)
             return ()
-        for j in np.flatnonzero(self._open_at[sl] >= 0):
-            child = self.incidents[self._open_at[sl.start + j]]
+        merged: list[str] = []
+        for node in self._open.within(sl.start, sl.stop):
+            child = self.incidents[self._open.at[node]]
             self._merge(child, inc)
             merged.append(child.incident_id)
-        self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+        self._open.place(inc.node_idx, k)
         return tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:
@@ -500,7 +506,7 @@ class OutagePredictor:
 
     def _merge(self, child: Incident, parent: Incident) -> None:
         child.merged_into = parent.incident_id
-        self._open_at[child.node_idx] = -1
+        self._open.clear(child.node_idx)
         k = self._incident_idx[parent.incident_id]
         for node in child.caller_nodes - child.restored_nodes:
             self._caller_incident[node] = k
