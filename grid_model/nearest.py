@@ -26,9 +26,11 @@ class NearestWithin:
         self._slack = _SLACK * (magnitude + reach)
         ix = np.floor(x / reach).astype(np.int64).tolist()
         iy = np.floor(y / reach).astype(np.int64).tolist()
-        self._buckets: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+        buckets: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
         for k, (i, j, px, py) in enumerate(zip(ix, iy, x.tolist(), y.tolist(), strict=True)):
-            self._buckets.setdefault((i, j), []).append((px, py, k))
+            buckets.setdefault((i, j), []).append((px, py, k))
+        # tuples of numbers, which the garbage collector stops tracking, unlike lists
+        self._buckets = {cell: tuple(points) for cell, points in buckets.items()}
 
     def nearest(self, x: float, y: float) -> int:
         """Index of the point nearest to (x, y) if it lies within the reach, else -1: the point
