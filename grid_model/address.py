@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ZH_PART = re.compile(r"(\d+)\s*(号楼|号|弄|栋|幢|座|单元|室|户)")
 _EN_PART = re.compile(
@@ -21,9 +21,9 @@ _SPACES = re.compile(r"[\s,，、.。·]+")
 _DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True, slots=True)
-class AddressKey:
-    """What identifies one customer's premises inside a region."""
+class AddressKey(NamedTuple):
+    """What identifies one customer's premises inside a region (a named tuple: built per
+    address and hashed in C, and equal to the plain tuple of its fields)."""
 
     road: str
     number: int

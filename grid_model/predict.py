@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -101,9 +102,9 @@ class Incident:
         return not self.merged_into and self.closed_s is None
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentChange:
-    """What one call did: joined ``incident_id``; created it; merged these into it."""
+class IncidentChange(NamedTuple):
+    """What one call did: joined ``incident_id``; created it; merged these into it (a named
+    tuple: one is built per report, in half a frozen dataclass's time)."""
 
     incident_id: str
     created: bool
