@@ -306,6 +306,7 @@ class MapState:
         self.forbidden_until[:] = np.iinfo(np.int64).min  # never
         self.out_s, self.in_s, self.child_sum = scores[kernels.OUT], scores[kernels.IN], scores[kernels.CHILD]
         self.now_s = 0
+        self._active: npt.NDArray[np.int64] | None = None  # ``active()`` until the next report
 
     @property
     def priors(self) -> OutagePriors:
@@ -321,6 +322,7 @@ class MapState:
         ``node_idx``; returns its chain and ``top(chain, margin)`` after the change."""
         if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
+        self._active = None
         m, top = kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
                         self._scores, self.scorer.coef, self._chain)
         return self._chain[:m].tolist(), top
@@ -361,5 +363,8 @@ class MapState:
         return act, prob
 
     def active(self) -> npt.NDArray[np.int64]:
-        """Candidates with reports below them, in preorder."""
-        return np.flatnonzero((self.k != 0) | (self.g != 0))
+        """Candidates with reports below them, in preorder; kept until the next report (an
+        estimate reads it twice, a pass over every node each time), so not to be modified."""
+        if self._active is None:
+            self._active = np.flatnonzero((self.k != 0) | (self.g != 0))
+        return self._active
