@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import shapely
 from pyproj import Transformer
 
 from grid_model.address import AddressKey, normalise, parse_chinese, parse_romanised
 from grid_model.areas import territory_polygon
+from grid_model.inside import InsidePolygon
 from grid_model.nearest import NearestWithin
 from grid_model.network import NodeKind
 from grid_model.region import Region
@@ -64,8 +64,7 @@ class CallResolver:
         boxes = net.nodes_of_kind(NodeKind.METER_BOX)
         self._boxes: list[int] = boxes.tolist()
         self._nearest_box = NearestWithin(net.x_m[boxes], net.y_m[boxes], max_distance_m)
-        self._territory = territory_polygon(region.areas)
-        shapely.prepare(self._territory)  # else every point test prepares it anew
+        self._territory = InsidePolygon(territory_polygon(region.areas))
         self._to_utm = Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
 
     def customer_node(self, customer_id: str) -> int | None:
@@ -113,7 +112,7 @@ class CallResolver:
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             return _unlocated("coordinates", f"({lon}, {lat}) is not a WGS84 lon/lat")
         x, y = self._to_utm.transform(lon, lat)
-        if not shapely.contains_xy(self._territory, x, y):
+        if not self._territory.contains(x, y):
             return _unlocated("coordinates", f"({lon}, {lat}) is outside the service territory")
         k = self._nearest_box.nearest(x, y)
         if k < 0:
