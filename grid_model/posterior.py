@@ -38,6 +38,8 @@ from grid_model import _kernels_posterior as kernels
 from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.network import DeviceKind, Network, NodeKind
 
+_NO_MARKS = np.empty(0, dtype=np.int64)
+
 
 class CandidateKind(IntEnum):
     """Kinds of candidate outage causes, each with its own prior."""
@@ -320,12 +322,24 @@ class MapState:
                margin: float = 0.0) -> tuple[list[int], int]:
         """Add (+1) or remove (-1) the call, gasp or freshness of its gasp of the unit at
         ``node_idx``; returns its chain and ``top(chain, margin)`` after the change."""
+        m, top, _ = self._report(node_idx, call, gasp, fresh, margin, _NO_MARKS)
+        return self._chain[:m].tolist(), top
+
+    def report_marked(self, node_idx: int, marks: npt.NDArray[np.int64], *, call: int = 0, gasp: int = 0,
+                      fresh: int = 0, margin: float = 0.0) -> tuple[int, int]:
+        """``report`` for a caller that needs of the chain only the highest candidate at or above
+        ``top`` with a mark in ``marks`` (>= 0; the predictor's open incidents): ``top`` and that
+        mark (-1: none), read in the kernel rather than off the chain as a list."""
+        _, top, mark = self._report(node_idx, call, gasp, fresh, margin, marks)
+        return top, mark
+
+    def _report(self, node_idx: int, call: int, gasp: int, fresh: int, margin: float,
+                marks: npt.NDArray[np.int64]) -> tuple[int, int, int]:
         if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
         self._active = None
-        m, top = kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
-                        self._scores, self.scorer.coef, self._chain)
-        return self._chain[:m].tolist(), top
+        return kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
+                              self._scores, self.scorer.coef, self._chain, marks)
 
     def update(self, chain: list[int], *, call: int = 0, gasp: int = 0, fresh: int = 0) -> None:
         """``report`` for a unit with this chain."""

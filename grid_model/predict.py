@@ -31,7 +31,6 @@ from typing import NamedTuple
 import numpy as np
 
 from grid_model.network import DeviceKind, Network, NodeKind
-from grid_model.open_at import OpenAt
 from grid_model.posterior import (
     CandidateKind,
     MapState,
@@ -139,7 +138,7 @@ class OutagePredictor:
         self._net_kind = network.kind.tolist()
         self._units: dict[int, _Unit] = {}
         self._fresh: deque[tuple[int, int]] = deque()
-        self._open = OpenAt(network.n_nodes)
+        self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
@@ -236,16 +235,13 @@ class OutagePredictor:
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
+            joined = self._open_on(chain, top)
         else:
-            chain, top = self._decide(call_id, node_idx, t_s, gasp=gasp)
-        open_at = self._open.at
-        for a in reversed(chain):
-            if open_at[a] >= 0:
-                inc = self.incidents[open_at[a]]
-                self._attach(inc, call_id, node_idx)
-                return IncidentChange(inc.incident_id, False)
-            if a == top:
-                break
+            top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
+        if joined >= 0:
+            inc = self.incidents[joined]
+            self._attach(inc, call_id, node_idx)
+            return IncidentChange(inc.incident_id, False)
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
             # reported before, to an incident off this chain (moved by a finding): it stays there
@@ -256,8 +252,19 @@ class OutagePredictor:
         self._attach(inc, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
 
-    def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[list[int], int]:
-        """Count the report in the posterior; its candidate chain and its MAP outage."""
+    def _open_on(self, chain: list[int], top: int) -> int:
+        """The open incident at the highest element of ``chain`` at or above ``top`` (-1: none)."""
+        for a in reversed(chain):
+            k = self._open_at.item(a)
+            if k >= 0:
+                return k
+            if a == top:
+                break
+        return -1
+
+    def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[int, int]:
+        """Count the report in the posterior; its MAP outage, and the open incident at the
+        highest element of its chain at or above that outage (-1: none)."""
         st = self.state
         st.now_s = t_s
         if self._fresh:
@@ -269,7 +276,8 @@ class OutagePredictor:
         new_gasp = gasp and (unit is None or not unit.gasp)
         if not (new_call or new_gasp):
             chain = st.chain(node_idx)
-            return chain, st.top(chain, self._margin)
+            top = st.top(chain, self._margin)
+            return top, self._open_on(chain, top)
         if unit is None:
             unit = self._units[node_idx] = _Unit()
         unit.call |= new_call
@@ -280,13 +288,15 @@ class OutagePredictor:
             unit.gasp = True
             unit.fresh_until_s = t_s + self.params.ami_alive_s
             self._fresh.append((unit.fresh_until_s, node_idx))
-        chain, top = st.report(node_idx, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp),
-                               margin=self._margin)
+        top, joined = st.report_marked(node_idx, self._open_at, call=int(new_call), gasp=int(new_gasp),
+                                       fresh=int(new_gasp), margin=self._margin)
         self._reports += 1
         self._version += 1
         if self._maybe_estimate():
+            chain = st.chain(node_idx)
             top = st.top(chain, self._margin)
-        return chain, top
+            joined = self._open_on(chain, top)
+        return top, joined
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
@@ -294,12 +304,11 @@ class OutagePredictor:
         from below attach to it."""
         if not 0 <= device_idx < self.net.n_nodes or not self._has_device[device_idx]:
             raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
-        open_at = self._open.at
-        if open_at[device_idx] >= 0:
-            return IncidentChange(self.incidents[open_at[device_idx]].incident_id, False)
+        if self._open_at[device_idx] >= 0:
+            return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
         for a in self.net.path_up(device_idx)[1:]:
-            if open_at[a] >= 0:
-                return IncidentChange(self.incidents[open_at[a]].incident_id, False)
+            if self._open_at[a] >= 0:
+                return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
         inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
         inc.certain = True
         inc.call_ids.append(report_id)
@@ -312,7 +321,7 @@ class OutagePredictor:
         if not inc.is_open or node_idx == inc.node_idx or not self.net.is_ancestor(node_idx, inc.node_idx):
             raise ValueError(f"incident {incident_id} cannot move to node {node_idx}: not open or not "
                              f"upstream of {inc.node_idx}")
-        self._open.clear(inc.node_idx)
+        self._open_at[inc.node_idx] = -1
         inc.node_idx = node_idx
         inc.kind = IncidentKind.DEVICE
         inc.certain = True
@@ -337,7 +346,7 @@ class OutagePredictor:
         if inc.kind == IncidentKind.PLANNED:
             return
         node = inc.node_idx
-        self._open.clear(node)
+        self._open_at[node] = -1
         self._known_energised(node, t_s)
         mine = self._incident_idx[incident_id]
         for caller in inc.caller_nodes:
@@ -370,7 +379,7 @@ class OutagePredictor:
         covered: set[int] = set()
         parent = self.tree.parent
         for v in self.state.active().tolist():  # preorder: ancestors first
-            if int(parent[v]) in covered or self._open.at[v] >= 0:
+            if int(parent[v]) in covered or self._open_at[v] >= 0:
                 covered.add(v)
             elif self.state.is_out(v):
                 inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)
@@ -484,14 +493,14 @@ class OutagePredictor:
         sl = self.net.subtree(inc.node_idx)
         k = self._incident_idx[inc.incident_id]
         if sl.stop - sl.start == 1:
-            self._open.place(inc.node_idx, k)
+            self._open_at[inc.node_idx] = k
             return ()
         merged: list[str] = []
-        for node in self._open.within(sl.start, sl.stop):
-            child = self.incidents[self._open.at[node]]
+        for j in np.flatnonzero(self._open_at[sl] >= 0):
+            child = self.incidents[self._open_at[sl.start + j]]
             self._merge(child, inc)
             merged.append(child.incident_id)
-        self._open.place(inc.node_idx, k)
+        self._open_at[inc.node_idx] = k
         return tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:
@@ -507,7 +516,7 @@ class OutagePredictor:
 
     def _merge(self, child: Incident, parent: Incident) -> None:
         child.merged_into = parent.incident_id
-        self._open.clear(child.node_idx)
+        self._open_at[child.node_idx] = -1
         k = self._incident_idx[parent.incident_id]
         for node in child.caller_nodes - child.restored_nodes:
             self._caller_incident[node] = k
