@@ -145,7 +145,7 @@ class OutagePredictor:
         self._planned: list[_Planned] = []
         self._ami = False
         self._reports = 0
-        self._next_estimate = 32
+        self._next_estimate = 32 if self.params.estimate else math.inf
         self._version = 0
         self._posteriors: dict[int, Posterior] = {}
         self._posteriors_version = -1
@@ -292,7 +292,7 @@ class OutagePredictor:
                                        fresh=int(new_gasp), margin=self._margin)
         self._reports += 1
         self._version += 1
-        if self._maybe_estimate():
+        if self._reports >= self._next_estimate and self._estimate_again():
             chain = st.chain(node_idx)
             top = st.top(chain, self._margin)
             joined = self._open_on(chain, top)
@@ -457,12 +457,11 @@ class OutagePredictor:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
         return _CUSTOMER_SIDE if self._net_kind[node] > _DROP else _DEVICE
 
-    def _maybe_estimate(self) -> bool:
-        """Estimate when the reports have grown enough; whether the parameters changed."""
-        if self.params.estimate and self._reports >= self._next_estimate:
-            self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
-            return self._estimate()
-        return False
+    def _estimate_again(self) -> bool:
+        """Estimate, the reports having grown enough since the last time (``_next_estimate``,
+        never with ``estimate`` off); whether the parameters changed."""
+        self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
+        return self._estimate()
 
     def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
         """EM iterations from the current parameters; re-score on a real change (or ``force``),
@@ -496,8 +495,8 @@ class OutagePredictor:
             self._open_at[inc.node_idx] = k
             return ()
         merged: list[str] = []
-        for j in np.flatnonzero(self._open_at[sl] >= 0):
-            child = self.incidents[self._open_at[sl.start + j]]
+        for node in (np.flatnonzero(self._open_at[sl] >= 0) + sl.start).tolist():
+            child = self.incidents[self._open_at.item(node)]
             self._merge(child, inc)
             merged.append(child.incident_id)
         self._open_at[inc.node_idx] = k
