@@ -297,7 +297,7 @@ class MapState:
         self.tree = tree
         self.scorer = Scorer(priors)
         n = tree.n_nodes
-        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side]).astype(np.int64)
+        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side], dtype=np.int64)
         self._counts = np.zeros((5, n), dtype=np.int64)
         self._scores = np.zeros((3, n))
         self._chain = np.empty(int(tree.depth.max()) + 1 if n else 0, dtype=np.int64)

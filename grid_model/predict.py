@@ -134,8 +134,6 @@ class OutagePredictor:
         self.net = network
         self.params = params or PredictionParams()
         self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
-        self._has_device = (network.device != DeviceKind.NONE).tolist()
-        self._net_kind = network.kind.tolist()
         self._units: dict[int, _Unit] = {}
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
@@ -302,7 +300,7 @@ class OutagePredictor:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
         incident at the device for certain, absorbing the open incidents below it; calls
         from below attach to it."""
-        if not 0 <= device_idx < self.net.n_nodes or not self._has_device[device_idx]:
+        if not 0 <= device_idx < self.net.n_nodes or self.net.device[device_idx] == DeviceKind.NONE:
             raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
         if self._open_at[device_idx] >= 0:
             return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
@@ -455,7 +453,7 @@ class OutagePredictor:
 
     def _incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
-        return _CUSTOMER_SIDE if self._net_kind[node] > _DROP else _DEVICE
+        return _CUSTOMER_SIDE if self.net.kind.item(node) > _DROP else _DEVICE
 
     def _estimate_again(self) -> bool:
         """Estimate, the reports having grown enough since the last time (``_next_estimate``,
