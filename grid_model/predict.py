@@ -118,15 +118,6 @@ class _Planned:
     end_s: int
 
 
-@dataclass(slots=True)
-class _Unit:
-    """What a reporting node has told: a call, a last gasp, and until when that gasp is fresh."""
-
-    call: bool = False
-    gasp: bool = False
-    fresh_until_s: int = -1
-
-
 class OutagePredictor:
     """Incremental grouping on a ``Network``; O(candidate chain) per report."""
 
@@ -134,7 +125,11 @@ class OutagePredictor:
         self.net = network
         self.params = params or PredictionParams()
         self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
-        self._units: dict[int, _Unit] = {}
+        # what the reporting nodes have told: who called, who sent a last gasp and until when it
+        # is fresh (-1: stale); sets and dicts of ints, no object per node (one per report made
+        # the garbage collector's passes a fifth longer)
+        self._callers: set[int] = set()
+        self._gasped: dict[int, int] = {}
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
@@ -269,23 +264,20 @@ class OutagePredictor:
             self._expire(t_s)
         if not self.tree.has_chain(node_idx):
             raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
-        unit = self._units.get(node_idx)
-        new_call = not gasp and (unit is None or not unit.call)
-        new_gasp = gasp and (unit is None or not unit.gasp)
+        new_call = not gasp and node_idx not in self._callers
+        new_gasp = gasp and node_idx not in self._gasped
         if not (new_call or new_gasp):
             chain = st.chain(node_idx)
             top = st.top(chain, self._margin)
             return top, self._open_on(chain, top)
-        if unit is None:
-            unit = self._units[node_idx] = _Unit()
-        unit.call |= new_call
+        if new_call:
+            self._callers.add(node_idx)
         if new_gasp:
             if st.priors.gasp_rate == 0.0:  # meters have AMI after all
                 self._ami = True
                 st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
-            unit.gasp = True
-            unit.fresh_until_s = t_s + self.params.ami_alive_s
-            self._fresh.append((unit.fresh_until_s, node_idx))
+            until = self._gasped[node_idx] = t_s + self.params.ami_alive_s
+            self._fresh.append((until, node_idx))
         top, joined = st.report_marked(node_idx, self._open_at, call=int(new_call), gasp=int(new_gasp),
                                        fresh=int(new_gasp), margin=self._margin)
         self._reports += 1
@@ -418,13 +410,12 @@ class OutagePredictor:
         post = self._posteriors.get(root)
         if post is None:
             sl = self.net.subtree(root)
-            units = sorted(u for u in self._units if sl.start <= u < sl.stop)
-            info = [self._units[u] for u in units]
+            units = sorted(u for u in self._callers | self._gasped.keys() if sl.start <= u < sl.stop)
             now = self.state.now_s
             reports = Reports(np.asarray(units, dtype=np.int64),
-                              np.asarray([i.call for i in info], dtype=bool),
-                              np.asarray([i.gasp for i in info], dtype=bool),
-                              np.asarray([i.gasp and i.fresh_until_s >= 0 for i in info], dtype=bool))
+                              np.asarray([u in self._callers for u in units], dtype=bool),
+                              np.asarray([u in self._gasped for u in units], dtype=bool),
+                              np.asarray([self._gasped.get(u, -1) >= 0 for u in units], dtype=bool))
             forbidden = set(np.flatnonzero(self.state.forbidden_until > now).tolist())
             post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
         return post
@@ -433,11 +424,13 @@ class OutagePredictor:
         if self._rules is not None:
             self._rules.remove(node)
             return
-        unit = self._units.pop(node, None)
-        if unit is None:
+        call = node in self._callers
+        self._callers.discard(node)
+        until = self._gasped.pop(node, None)
+        if not call and until is None:
             return
-        fresh = unit.gasp and unit.fresh_until_s >= 0  # not yet expired by ``_expire``
-        self.state.report(node, call=-int(unit.call), gasp=-int(unit.gasp), fresh=-int(fresh))
+        fresh = until is not None and until >= 0  # not yet expired by ``_expire``
+        self.state.report(node, call=-int(call), gasp=-int(until is not None), fresh=-int(fresh))
         self._version += 1
 
     def _expire(self, t_s: int) -> None:
@@ -445,9 +438,8 @@ class OutagePredictor:
         fresh = self._fresh
         while fresh and fresh[0][0] <= t_s:
             until, node = fresh.popleft()
-            unit = self._units.get(node)
-            if unit is not None and unit.gasp and unit.fresh_until_s == until:
-                unit.fresh_until_s = -1
+            if self._gasped.get(node) == until:
+                self._gasped[node] = -1
                 self.state.report(node, fresh=-1)
                 self._version += 1
 
