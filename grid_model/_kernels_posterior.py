@@ -143,11 +143,14 @@ def out_score(v: int, now_s: int, tree: npt.NDArray[np.int64], counts: npt.NDArr
 @kernel
 def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: float,
            tree: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
-           coef: npt.NDArray[np.float64], chain: npt.NDArray[np.int64]) -> tuple[int, int]:
+           coef: npt.NDArray[np.float64], chain: npt.NDArray[np.int64], marks: npt.NDArray[np.int64]
+           ) -> tuple[int, int, int]:
     """Add (+1) or remove (-1) a unit's call, gasp or the freshness of its gasp at ``node``, and
     rescore its candidate chain bottom-up, passing each change to the parent's children's sum.
-    Writes the chain (nearest first) to ``chain``; returns its length and the MAP outage
-    explaining the unit: the highest candidate out by ``margin`` (the nearest otherwise)."""
+    Writes the chain (nearest first) to ``chain``; returns its length, the MAP outage explaining
+    the unit (the highest candidate out by ``margin``, the nearest otherwise), and the mark of
+    the highest candidate at or above that outage with a mark in ``marks`` (>= 0; -1: none, or
+    ``marks`` empty)."""
     v = node if tree[KIND, node] >= 0 else tree[PARENT, node]
     m = 0
     while v >= 0:
@@ -155,7 +158,7 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
         m += 1
         v = tree[PARENT, v]
     if m == 0:
-        return 0, -1
+        return 0, -1, -1
     counts[OWN, chain[0]] += call + gasp
     for i in range(m):
         v = chain[i]
@@ -171,11 +174,20 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
             scores[OUT, v] = scores[IN, v] = scores[CHILD, v] = 0.0
         if i < m - 1:
             scores[CHILD, chain[i + 1]] += max(scores[OUT, v], scores[IN, v]) - before
+    top = chain[0]
     for i in range(m - 1, -1, -1):
         v = chain[i]
         if scores[OUT, v] > scores[IN, v] + TIE + margin and (counts[CALLS, v] or counts[GASPS, v]):
-            return m, v
-    return m, chain[0]
+            top = v
+            break
+    if marks.shape[0]:
+        for i in range(m - 1, -1, -1):
+            v = chain[i]
+            if marks[v] >= 0:
+                return m, top, marks[v]
+            if v == top:
+                break
+    return m, top, -1
 
 
 @kernel

@@ -8,20 +8,22 @@ region's known roads, so free text around it does not matter.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ZH_PART = re.compile(r"(\d+)\s*(号楼|号|弄|栋|幢|座|单元|室|户)")
 _EN_PART = re.compile(
     r"(room|rm|unit|building|bldg|no\.?|number|#)\s*(\d+)", re.IGNORECASE
 )
 _SPACES = re.compile(r"[\s,，、.。·]+")
+_DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True, slots=True)
-class AddressKey:
-    """What identifies one customer's premises inside a region."""
+class AddressKey(NamedTuple):
+    """What identifies one customer's premises inside a region (a named tuple: built per
+    address and hashed in C, and equal to the plain tuple of its fields)."""
 
     road: str
     number: int
@@ -41,7 +43,7 @@ def parse_chinese(text: str, roads: frozenset[str]) -> AddressKey | None:
     ``88弄3号502室`` reads as lane 88, building 3, room 502; ``3号楼`` is building 3.
     """
     flat = normalise(text).replace(" ", "")
-    first_digit = re.search(r"\d", flat)
+    first_digit = _DIGIT.search(flat)
     place = flat[: first_digit.start()] if first_digit else flat
     road = _longest_road_in(place, roads)
     if road is None:
@@ -81,8 +83,15 @@ def parse_romanised(text: str, roads_en: frozenset[str]) -> AddressKey | None:
 def _longest_road_in(text: str, roads: frozenset[str]) -> str | None:
     """The longest known road in ``text``: first as a suffix (callers name the road last
     before the number), then anywhere."""
-    for n in range(min(len(text), 12), 1, -1):
-        if text[-n:] in roads:
+    longest = min(len(text), 12)
+    for n in _lengths(roads):
+        if 1 < n <= longest and text[-n:] in roads:
             return text[-n:]
     found = [r for r in roads if r in text]
     return max(found, key=len) if found else None
+
+
+@functools.lru_cache(maxsize=8)
+def _lengths(roads: frozenset[str]) -> tuple[int, ...]:
+    """The lengths of the known roads, longest first: the only suffix lengths worth a look-up."""
+    return tuple(sorted({len(r) for r in roads}, reverse=True))

@@ -102,11 +102,11 @@ class Network:
 
     def subtree(self, idx: int) -> slice:
         """The slice of node indices de-energised when ``idx`` opens."""
-        return slice(idx, idx + int(self.size[idx]))
+        return slice(idx, idx + self.size.item(idx))
 
     def is_ancestor(self, anc: int, idx: int) -> bool:
         """True when ``anc`` is ``idx`` or lies upstream of it."""
-        return anc <= idx < anc + int(self.size[anc])
+        return anc <= idx < anc + self.size.item(anc)
 
     def path_up(self, idx: int) -> list[int]:
         """Node indices from ``idx`` up to its substation, inclusive."""

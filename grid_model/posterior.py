@@ -39,6 +39,8 @@ from grid_model import _kernels_posterior as kernels
 from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.network import DeviceKind, Network, NodeKind
 
+_NO_MARKS = np.empty(0, dtype=np.int64)
+
 
 class CandidateKind(IntEnum):
     """Kinds of candidate outage causes, each with its own prior."""
@@ -102,7 +104,7 @@ class SupplyTree:
 
     def has_chain(self, node_idx: int) -> bool:
         """Whether a candidate lies at or above ``node_idx`` (one that can explain its reports)."""
-        return bool(self.kind[node_idx] >= 0 or self.parent[node_idx] >= 0)
+        return self.kind.item(node_idx) >= 0 or self.parent.item(node_idx) >= 0
 
     def chain(self, node_idx: int) -> list[int]:
         """The candidates from ``node_idx`` (itself when a candidate) up to the top."""
@@ -306,7 +308,7 @@ class MapState:
         self.tree = tree
         self.scorer = Scorer(priors)
         n = tree.n_nodes
-        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side]).astype(np.int64)
+        self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side], dtype=np.int64)
         self._counts = np.zeros((5, n), dtype=np.int64)
         self._scores = np.zeros((3, n))
         self._chain = np.empty(int(tree.depth.max()) + 1 if n else 0, dtype=np.int64)
@@ -320,6 +322,7 @@ class MapState:
         self._tops = np.flatnonzero((tree.kind >= 0) & (tree.parent < 0))  # candidates with none above
         cs = tree.kind == CandidateKind.CUSTOMER_SIDE  # per node, customers whose nearest candidate it is
         self._own_customers = np.bincount(tree.parent[cs] + 1, minlength=n + 1)[np.r_[1:n + 1, 0]]
+        self._active: npt.NDArray[np.int64] | None = None  # ``active()`` until the next report
 
     @property
     def priors(self) -> OutagePriors:
@@ -333,11 +336,24 @@ class MapState:
                margin: float = 0.0) -> tuple[list[int], int]:
         """Add (+1) or remove (-1) the call, gasp or freshness of its gasp of the unit at
         ``node_idx``; returns its chain and ``top(chain, margin)`` after the change."""
+        m, top, _ = self._report(node_idx, call, gasp, fresh, margin, _NO_MARKS)
+        return self._chain[:m].tolist(), top
+
+    def report_marked(self, node_idx: int, marks: npt.NDArray[np.int64], *, call: int = 0, gasp: int = 0,
+                      fresh: int = 0, margin: float = 0.0) -> tuple[int, int]:
+        """``report`` for a caller that needs of the chain only the highest candidate at or above
+        ``top`` with a mark in ``marks`` (>= 0; the predictor's open incidents): ``top`` and that
+        mark (-1: none), read in the kernel rather than off the chain as a list."""
+        _, top, mark = self._report(node_idx, call, gasp, fresh, margin, marks)
+        return top, mark
+
+    def _report(self, node_idx: int, call: int, gasp: int, fresh: int, margin: float,
+                marks: npt.NDArray[np.int64]) -> tuple[int, int, int]:
         if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
-        m, top = kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
-                        self._scores, self.scorer.coef, self._chain)
-        return self._chain[:m].tolist(), top
+        self._active = None
+        return kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
+                              self._scores, self.scorer.coef, self._chain, marks)
 
     def update(self, chain: list[int], *, call: int = 0, gasp: int = 0, fresh: int = 0) -> None:
         """``report`` for a unit with this chain."""
@@ -377,5 +393,8 @@ class MapState:
         return Marginals(act, prob, float(z[self._tops].sum()) + evidence - normaliser)
 
     def active(self) -> npt.NDArray[np.int64]:
-        """Candidates with reports below them, in preorder."""
-        return np.flatnonzero((self.k != 0) | (self.g != 0))
+        """Candidates with reports below them, in preorder; kept until the next report (an
+        estimate reads it twice, a pass over every node each time), so not to be modified."""
+        if self._active is None:
+            self._active = np.flatnonzero((self.k != 0) | (self.g != 0))
+        return self._active

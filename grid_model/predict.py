@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,9 +109,9 @@ class Incident:
         return not self.merged_into and self.closed_s is None
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentChange:
-    """What one call did: joined ``incident_id``; created it; merged these into it."""
+class IncidentChange(NamedTuple):
+    """What one call did: joined ``incident_id``; created it; merged these into it (a named
+    tuple: one is built per report, in half a frozen dataclass's time)."""
 
     incident_id: str
     created: bool
@@ -125,15 +126,6 @@ class _Planned:
     end_s: int
 
 
-@dataclass(slots=True)
-class _Unit:
-    """What a reporting node has told: a call, a last gasp, and until when that gasp is fresh."""
-
-    call: bool = False
-    gasp: bool = False
-    fresh_until_s: int = -1
-
-
 class OutagePredictor:
     """Incremental grouping on a ``Network``; O(candidate chain) per report."""
 
@@ -141,9 +133,11 @@ class OutagePredictor:
         self.net = network
         self.params = params or PredictionParams()
         self._rules = RollupRules(network, self.params.rollup) if self.params.rollup else None
-        self._has_device = (network.device != DeviceKind.NONE).tolist()
-        self._net_kind = network.kind.tolist()
-        self._units: dict[int, _Unit] = {}
+        # what the reporting nodes have told: who called, who sent a last gasp and until when it
+        # is fresh (-1: stale); sets and dicts of ints, no object per node (one per report made
+        # the garbage collector's passes a fifth longer)
+        self._callers: set[int] = set()
+        self._gasped: dict[int, int] = {}
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
@@ -152,7 +146,7 @@ class OutagePredictor:
         self._planned: list[_Planned] = []
         self._ami = False
         self._reports = 0
-        self._next_estimate = 32
+        self._next_estimate = 32 if self.params.estimate else math.inf
         self._version = 0
         self._posteriors: dict[int, Posterior] = {}
         self._posteriors_version = -1
@@ -243,15 +237,13 @@ class OutagePredictor:
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
+            joined = self._open_on(chain, top)
         else:
-            chain, top = self._decide(call_id, node_idx, t_s, gasp=gasp)
-        for a in reversed(chain):
-            if self._open_at[a] >= 0:
-                inc = self.incidents[self._open_at[a]]
-                self._attach(inc, call_id, node_idx)
-                return IncidentChange(inc.incident_id, False)
-            if a == top:
-                break
+            top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
+        if joined >= 0:
+            inc = self.incidents[joined]
+            self._attach(inc, call_id, node_idx)
+            return IncidentChange(inc.incident_id, False)
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
             # reported before, to an incident off this chain (moved by a finding): it stays there
@@ -262,42 +254,54 @@ class OutagePredictor:
         self._attach(inc, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
 
-    def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[list[int], int]:
-        """Count the report in the posterior; its candidate chain and its MAP outage."""
+    def _open_on(self, chain: list[int], top: int) -> int:
+        """The open incident at the highest element of ``chain`` at or above ``top`` (-1: none)."""
+        for a in reversed(chain):
+            k = self._open_at.item(a)
+            if k >= 0:
+                return k
+            if a == top:
+                break
+        return -1
+
+    def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[int, int]:
+        """Count the report in the posterior; its MAP outage, and the open incident at the
+        highest element of its chain at or above that outage (-1: none)."""
         st = self.state
         st.now_s = t_s
-        self._expire(t_s)
+        if self._fresh:
+            self._expire(t_s)
         if not self.tree.has_chain(node_idx):
             raise ValueError(f"call {call_id}: node {node_idx} has no element above it that can be out")
-        unit = self._units.get(node_idx)
-        new_call = not gasp and (unit is None or not unit.call)
-        new_gasp = gasp and (unit is None or not unit.gasp)
+        new_call = not gasp and node_idx not in self._callers
+        new_gasp = gasp and node_idx not in self._gasped
         if not (new_call or new_gasp):
             chain = st.chain(node_idx)
-            return chain, st.top(chain, self._margin)
-        if unit is None:
-            unit = self._units[node_idx] = _Unit()
-        unit.call |= new_call
+            top = st.top(chain, self._margin)
+            return top, self._open_on(chain, top)
+        if new_call:
+            self._callers.add(node_idx)
         if new_gasp:
             if st.priors.gasp_rate == 0.0:  # meters have AMI after all
                 self._ami = True
                 st.set_priors(replace(st.priors, gasp_rate=AMI_GASP_RATE))
-            unit.gasp = True
-            unit.fresh_until_s = t_s + self.params.ami_alive_s
-            self._fresh.append((unit.fresh_until_s, node_idx))
-        chain, top = st.report(node_idx, call=int(new_call), gasp=int(new_gasp), fresh=int(new_gasp),
-                               margin=self._margin)
+            until = self._gasped[node_idx] = t_s + self.params.ami_alive_s
+            self._fresh.append((until, node_idx))
+        top, joined = st.report_marked(node_idx, self._open_at, call=int(new_call), gasp=int(new_gasp),
+                                       fresh=int(new_gasp), margin=self._margin)
         self._reports += 1
         self._version += 1
-        if self._maybe_estimate():
+        if self._reports >= self._next_estimate and self._estimate_again():
+            chain = st.chain(node_idx)
             top = st.top(chain, self._margin)
-        return chain, top
+            joined = self._open_on(chain, top)
+        return top, joined
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
         incident at the device for certain, absorbing the open incidents below it; calls
         from below attach to it."""
-        if not 0 <= device_idx < self.net.n_nodes or not self._has_device[device_idx]:
+        if not 0 <= device_idx < self.net.n_nodes or self.net.device[device_idx] == DeviceKind.NONE:
             raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
         if self._open_at[device_idx] >= 0:
             return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
@@ -415,13 +419,12 @@ class OutagePredictor:
         post = self._posteriors.get(root)
         if post is None:
             sl = self.net.subtree(root)
-            units = sorted(u for u in self._units if sl.start <= u < sl.stop)
-            info = [self._units[u] for u in units]
+            units = sorted(u for u in self._callers | self._gasped.keys() if sl.start <= u < sl.stop)
             now = self.state.now_s
             reports = Reports(np.asarray(units, dtype=np.int64),
-                              np.asarray([i.call for i in info], dtype=bool),
-                              np.asarray([i.gasp for i in info], dtype=bool),
-                              np.asarray([i.gasp and i.fresh_until_s >= 0 for i in info], dtype=bool))
+                              np.asarray([u in self._callers for u in units], dtype=bool),
+                              np.asarray([u in self._gasped for u in units], dtype=bool),
+                              np.asarray([self._gasped.get(u, -1) >= 0 for u in units], dtype=bool))
             forbidden = set(np.flatnonzero(self.state.forbidden_until > now).tolist())
             post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
         return post
@@ -430,11 +433,13 @@ class OutagePredictor:
         if self._rules is not None:
             self._rules.remove(node)
             return
-        unit = self._units.pop(node, None)
-        if unit is None:
+        call = node in self._callers
+        self._callers.discard(node)
+        until = self._gasped.pop(node, None)
+        if not call and until is None:
             return
-        fresh = unit.gasp and unit.fresh_until_s >= 0  # not yet expired by ``_expire``
-        self.state.report(node, call=-int(unit.call), gasp=-int(unit.gasp), fresh=-int(fresh))
+        fresh = until is not None and until >= 0  # not yet expired by ``_expire``
+        self.state.report(node, call=-int(call), gasp=-int(until is not None), fresh=-int(fresh))
         self._version += 1
 
     def _expire(self, t_s: int) -> None:
@@ -442,22 +447,20 @@ class OutagePredictor:
         fresh = self._fresh
         while fresh and fresh[0][0] <= t_s:
             until, node = fresh.popleft()
-            unit = self._units.get(node)
-            if unit is not None and unit.gasp and unit.fresh_until_s == until:
-                unit.fresh_until_s = -1
+            if self._gasped.get(node) == until:
+                self._gasped[node] = -1
                 self.state.report(node, fresh=-1)
                 self._version += 1
 
     def _incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
-        return IncidentKind.CUSTOMER_SIDE if self._net_kind[node] > _DROP else IncidentKind.DEVICE
+        return _CUSTOMER_SIDE if self.net.kind.item(node) > _DROP else _DEVICE
 
-    def _maybe_estimate(self) -> bool:
-        """Estimate when the reports have grown enough; whether the parameters changed."""
-        if self.params.estimate and self._reports >= self._next_estimate:
-            self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
-            return self._estimate()
-        return False
+    def _estimate_again(self) -> bool:
+        """Estimate, the reports having grown enough since the last time (``_next_estimate``,
+        never with ``estimate`` off); whether the parameters changed."""
+        self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
+        return self._estimate()
 
     def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
         """EM iterations on every chain; decide with the parameters under which the reports are
@@ -482,23 +485,25 @@ class OutagePredictor:
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""
-        inc = Incident(f"I{len(self.incidents) + 1:06d}", node, kind, t_s)
+        k = len(self.incidents)
+        inc = Incident(f"I{k + 1:06d}", node, kind, t_s)
         self.incidents.append(inc)
-        self._incident_idx[inc.incident_id] = len(self.incidents) - 1
+        self._incident_idx[inc.incident_id] = k
         return inc, self._settle(inc)
 
     def _settle(self, inc: Incident) -> tuple[str, ...]:
         """Place ``inc`` at its node; the open incidents below it merge into it."""
         sl = self.net.subtree(inc.node_idx)
-        merged: list[str] = []
+        k = self._incident_idx[inc.incident_id]
         if sl.stop - sl.start == 1:
-            self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+            self._open_at[inc.node_idx] = k
             return ()
-        for j in np.flatnonzero(self._open_at[sl] >= 0):
-            child = self.incidents[self._open_at[sl.start + j]]
+        merged: list[str] = []
+        for node in (np.flatnonzero(self._open_at[sl] >= 0) + sl.start).tolist():
+            child = self.incidents[self._open_at.item(node)]
             self._merge(child, inc)
             merged.append(child.incident_id)
-        self._open_at[inc.node_idx] = self._incident_idx[inc.incident_id]
+        self._open_at[inc.node_idx] = k
         return tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:

@@ -211,6 +211,26 @@ def test_the_likelihood_of_the_reports_sums_to_one_over_everything_that_can_be_r
         naive.log_likelihood(net, tree, calls, no_ami), abs=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_marked_report_reads_the_highest_mark_at_or_above_its_map_outage(seed: int) -> None:
+    """``report_marked`` changes the state as ``report`` does, and returns its MAP outage and the
+    mark of the highest marked candidate on the chain at or above it, as a scan of the chain."""
+    rng = np.random.default_rng(seed)
+    net = radial_feeder(transformers=4, outlets=2, drops=3)
+    tree = supply_tree_from_network(net)
+    marked, plain = MapState(tree, PRIORS), MapState(tree, PRIORS)
+    marks = np.full(net.n_nodes, -1, dtype=np.int64)
+    for k, c in enumerate(rng.permutation(_customers(net)).tolist()):
+        if rng.random() < 0.3:
+            marks[int(rng.choice(tree.chain(c)))] = k
+        top, mark = marked.report_marked(c, marks, call=1, margin=0.5)
+        chain, plain_top = plain.report(c, call=1, margin=0.5)
+        assert top == plain_top
+        above = chain[chain.index(top):]
+        assert mark == next((int(marks[v]) for v in reversed(above) if marks[v] >= 0), -1)
+        assert (marked.out_s == plain.out_s).all() and (marked.k == plain.k).all()
+
+
 def test_bad_input_is_refused_with_a_clear_error() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import shapely
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+from grid_model.areas import territory_polygon
+from grid_model.network import NodeKind
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
@@ -46,3 +53,28 @@ def test_unresolvable_calls_are_kept_with_a_reason(small_region: Region) -> None
     for call, reason in cases.items():
         out = res.resolve(call)
         assert not out.located and reason in out.reason, out
+
+
+def test_positions_resolve_to_the_nearest_meter_box_within_reach(small_region: Region) -> None:
+    """As a k-d tree over the meter boxes and the territory polygon have it, near boxes, far
+    from them and outside the territory."""
+    res = CallResolver(small_region)
+    net = small_region.network
+    boxes = net.nodes_of_kind(NodeKind.METER_BOX)
+    xy = np.column_stack([net.x_m[boxes], net.y_m[boxes]])
+    rng = np.random.default_rng(3)
+    lo, hi = xy.min(axis=0) - 5000, xy.max(axis=0) + 5000
+    pts = np.concatenate([xy[rng.integers(0, len(xy), 2000)] + rng.normal(0, 100, (2000, 2)),
+                          rng.uniform(lo, hi, (2000, 2))])
+    to_wgs84 = Transformer.from_crs(small_region.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(pts[:, 0], pts[:, 1])
+    x, y = Transformer.from_crs("EPSG:4326", small_region.crs, always_xy=True).transform(lon, lat)
+    dist, k = cKDTree(xy).query(np.column_stack([x, y]))
+    inside = shapely.contains_xy(territory_polygon(small_region.areas), x, y)
+    expected = np.where(~inside, -2, np.where(dist > res.max_distance_m, -1, boxes[k]))
+    got = []
+    for a, b in zip(lon.tolist(), lat.tolist(), strict=True):
+        out = res.resolve(Call("K1", 0, lon=a, lat=b))
+        got.append(out.node_idx if out.located else -2 if "outside" in out.reason else -1)
+    assert all((expected == v).sum() > 100 for v in (-2, -1)) and (expected >= 0).sum() > 1000
+    assert (np.asarray(got) == expected).all()
