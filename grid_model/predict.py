@@ -242,7 +242,7 @@ class OutagePredictor:
             top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
         if joined >= 0:
             inc = self.incidents[joined]
-            self._attach(inc, call_id, node_idx)
+            self._attach(inc, joined, call_id, node_idx)
             return IncidentChange(inc.incident_id, False)
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
@@ -251,7 +251,7 @@ class OutagePredictor:
             inc.call_ids.append(call_id)
             return IncidentChange(inc.incident_id, False)
         inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
-        self._attach(inc, call_id, node_idx)
+        self._attach(inc, len(self.incidents) - 1, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
 
     def _open_on(self, chain: list[int], top: int) -> int:
@@ -324,7 +324,7 @@ class OutagePredictor:
         inc.node_idx = node_idx
         inc.kind = IncidentKind.DEVICE
         inc.certain = True
-        return IncidentChange(incident_id, False, self._settle(inc))
+        return IncidentChange(incident_id, False, self._settle(inc, self._incident_idx[incident_id]))
 
     def merge(self, incident_id: str, into_id: str) -> None:
         """A crew found that the incident's cause is the one of ``into_id`` (open, upstream):
@@ -489,21 +489,21 @@ class OutagePredictor:
         inc = Incident(f"I{k + 1:06d}", node, kind, t_s)
         self.incidents.append(inc)
         self._incident_idx[inc.incident_id] = k
-        return inc, self._settle(inc)
+        return inc, self._settle(inc, k)
 
-    def _settle(self, inc: Incident) -> tuple[str, ...]:
-        """Place ``inc`` at its node; the open incidents below it merge into it."""
-        sl = self.net.subtree(inc.node_idx)
-        k = self._incident_idx[inc.incident_id]
-        if sl.stop - sl.start == 1:
-            self._open_at[inc.node_idx] = k
+    def _settle(self, inc: Incident, k: int) -> tuple[str, ...]:
+        """Place ``inc`` (``incidents[k]``) at its node; the open incidents below it merge into it."""
+        node = inc.node_idx
+        size = self.net.size.item(node)
+        if size == 1:
+            self._open_at[node] = k
             return ()
         merged: list[str] = []
-        for node in (np.flatnonzero(self._open_at[sl] >= 0) + sl.start).tolist():
-            child = self.incidents[self._open_at.item(node)]
+        for below in (np.flatnonzero(self._open_at[node:node + size] >= 0) + node).tolist():
+            child = self.incidents[self._open_at.item(below)]
             self._merge(child, inc)
             merged.append(child.incident_id)
-        self._open_at[inc.node_idx] = k
+        self._open_at[node] = k
         return tuple(merged)
 
     def _surviving(self, inc: Incident) -> Incident:
@@ -511,11 +511,12 @@ class OutagePredictor:
             inc = self.incident(inc.merged_into)
         return inc
 
-    def _attach(self, inc: Incident, call_id: str, node_idx: int) -> None:
+    def _attach(self, inc: Incident, k: int, call_id: str, node_idx: int) -> None:
+        """A report joins ``inc`` (``incidents[k]``)."""
         inc.call_ids.append(call_id)
         inc.caller_nodes.add(node_idx)
         inc.restored_nodes.discard(node_idx)
-        self._caller_incident[node_idx] = self._incident_idx[inc.incident_id]
+        self._caller_incident[node_idx] = k
 
     def _merge(self, child: Incident, parent: Incident) -> None:
         child.merged_into = parent.incident_id

@@ -44,21 +44,29 @@ class Tracer:
 
     def trace(self, node_idx: int) -> Trace:
         """Trace from a customer (or a meter box) up to its substation."""
-        named = ["", "", "", "", "", "", "", ""]
+        customer = meter_box = drop = ""
         lv: list[str] = []
         devices: list[str] = []
-        kind, node_id, device, parent = self._kind, self._node_id, self._device, self._parent
+        kind, node_id, device, device_id, parent = (self._kind, self._node_id, self._device, self._device_id,
+                                                    self._parent)
         i = node_idx
-        while i >= 0 and kind[i] > _TRANSFORMER:
-            if kind[i] == _LV_BRANCH:
+        while i >= 0:
+            k = kind[i]
+            if k <= _TRANSFORMER:
+                break
+            if k == _LV_BRANCH:
                 lv.append(node_id[i])
+            elif k == _DROP:  # each of these once on a path
+                drop = node_id[i]
+            elif k == _METER_BOX:
+                meter_box = node_id[i]
             else:
-                named[kind[i]] = node_id[i]
+                customer = node_id[i]
             if device[i]:
-                devices.append(self._device_id[i])
+                devices.append(device_id[i])
             i = parent.item(i)
         transformer, mv, above, feeder, substation = self._upstream.get(i) or self._above(i)
-        return Trace(named[_CUSTOMER], named[_METER_BOX], named[_DROP], tuple(lv), transformer, mv,
+        return Trace(customer, meter_box, drop, tuple(lv), transformer, mv,
                      (*devices, *above) if devices else above, feeder, substation)
 
     def _above(self, node_idx: int) -> _Upstream:
@@ -91,7 +99,7 @@ class Tracer:
         return transformer, mv, devices, feeder, nid
 
 
-_CUSTOMER, _METER_BOX, _DROP = int(NodeKind.CUSTOMER), int(NodeKind.METER_BOX), int(NodeKind.SERVICE_DROP)
+_METER_BOX, _DROP = int(NodeKind.METER_BOX), int(NodeKind.SERVICE_DROP)
 _LV_BRANCH, _TRANSFORMER, _MV_NODE = int(NodeKind.LV_BRANCH), int(NodeKind.TRANSFORMER), int(NodeKind.MV_NODE)
 _FEEDER_HEAD, _SUBSTATION = int(NodeKind.FEEDER_HEAD), int(NodeKind.SUBSTATION)
 
