@@ -118,22 +118,30 @@ class SupplyTree:
         return out
 
 
+# Per node kind (``NodeKind`` order), without and with a protective device on it: its candidate
+# kind (-1: none). A device's kind is where it sits; every drop, and a fused meter box, is a drop;
+# every customer may have a fault of their own.
+_CANDIDATE_OF = np.array([
+    [-1, CandidateKind.FEEDER],  # substation
+    [-1, CandidateKind.FEEDER],  # feeder head
+    [-1, CandidateKind.MV_DEVICE],
+    [-1, CandidateKind.TRANSFORMER],
+    [-1, CandidateKind.LV_FUSE],  # LV branch
+    [CandidateKind.SERVICE_DROP, CandidateKind.SERVICE_DROP],
+    [-1, CandidateKind.SERVICE_DROP],  # meter box
+    [CandidateKind.CUSTOMER_SIDE, CandidateKind.CUSTOMER_SIDE],
+], dtype=np.int8).ravel()
+
+
 def supply_tree_from_network(net: Network) -> SupplyTree:
-    """Candidates: protective devices (their kind by where they sit), service drops, customers."""
-    n = net.n_nodes
-    kind = np.full(n, -1, dtype=np.int8)
+    """Candidates: protective devices (their kind by where they sit), service drops, customers
+    (one look-up per node in ``_CANDIDATE_OF``: a fresh predictor builds this inside the loop)."""
     nk, dev = net.kind, net.device != DeviceKind.NONE
-    kind[dev & (nk <= NodeKind.FEEDER_HEAD)] = CandidateKind.FEEDER
-    kind[dev & (nk == NodeKind.MV_NODE)] = CandidateKind.MV_DEVICE
-    kind[dev & (nk == NodeKind.TRANSFORMER)] = CandidateKind.TRANSFORMER
-    kind[dev & (nk == NodeKind.LV_BRANCH)] = CandidateKind.LV_FUSE
-    kind[(nk == NodeKind.SERVICE_DROP) | (dev & (nk == NodeKind.METER_BOX))] = CandidateKind.SERVICE_DROP
-    kind[nk == NodeKind.CUSTOMER] = CandidateKind.CUSTOMER_SIDE
+    kind = _CANDIDATE_OF[2 * nk + dev]
     cand_parent, depth = kernels.candidate_parents(net.parent.astype(np.int64, copy=False), kind >= 0)
-    counts = np.bincount(kind[kind >= 0], minlength=len(CandidateKind))
     return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
                       lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
-                      n_of_kind=tuple(int(c) for c in counts),
+                      n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
                       utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)))
 
 

@@ -56,13 +56,21 @@ def _dot(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
     return float(np.multiply(a, b).sum())
 
 
+def _clip(x: float, lo: float, hi: float) -> float:
+    """``np.clip`` of one float, as its ufunc computes it (NaN stays NaN): numpy's call
+    overhead on a scalar is several microseconds, paid a few times per estimate."""
+    if lo > x:
+        return lo
+    return hi if hi < x else x
+
+
 def _kind_priors(counts: Sequence[float], elements: Sequence[int], start: OutagePriors,
                  strength: Sequence[float]) -> tuple[float, ...]:
     out = []
     for kind in CandidateKind:
         m = elements[kind]
         pi = (counts[kind] + strength[kind] * start.prior[kind]) / (m + strength[kind])
-        out.append(float(np.clip(pi, 1e-6, 0.45)))
+        out.append(_clip(pi, 1e-6, 0.45))
     return tuple(out)
 
 
@@ -147,7 +155,7 @@ class PriorEstimator:
         dark = _dot(p_top[utility], n[utility]) + silent_dark
         calls = _dot(p_top[utility], k[utility])
         s_p = self.rate_strength
-        call_rate = float(np.clip((calls + s_p * self.start.call_rate) / (dark + s_p), 0.01, 0.95))
+        call_rate = _clip((calls + s_p * self.start.call_rate) / (dark + s_p), 0.01, 0.95)
         gasp_rate = self.start.gasp_rate
         if ami or gasp_rate > 0:
             a0 = max(gasp_rate, AMI_GASP_RATE)
@@ -157,7 +165,7 @@ class PriorEstimator:
             s_a = self.rate_strength
             gasp_rate = (_dot(p_top[on_lv], g[on_lv]) + s_a * a0) / (lv_dark + s_a)
         nxt = OutagePriors(_kind_priors(counts.tolist(), self._elements, self.start, self.strength),
-                           call_rate, float(np.clip(gasp_rate, 0.0, 0.95)))
+                           call_rate, _clip(gasp_rate, 0.0, 0.95))
         return EmStep(nxt, log_likelihood + self.log_prior(priors))
 
     def log_prior(self, priors: OutagePriors) -> float:

@@ -8,7 +8,7 @@ import pytest
 
 from grid_model.network import NodeKind
 from grid_model.posterior import CandidateKind, MapState, PosteriorError, supply_tree_from_network
-from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, priors_from_history
+from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, _clip, priors_from_history
 from tests.grid_model.feeders import radial_feeder
 
 
@@ -74,3 +74,13 @@ def test_a_history_gives_outages_per_element_of_each_kind() -> None:
     assert int((net.kind == NodeKind.TRANSFORMER).sum()) == tree.n_of_kind[CandidateKind.TRANSFORMER]
     with pytest.raises(PosteriorError, match="call rate must lie in"):
         priors_from_history(tree, {}, call_rate=1.5)
+
+
+def test_the_scalar_clip_is_numpys() -> None:
+    """Bounds, infinities, NaN and signed zeros: ``_clip`` returns what ``np.clip`` does."""
+    values = [-1.0, -0.0, 0.0, 5e-324, 1e-7, 1e-6, 0.01, 0.3, 0.45, 0.5, 0.95, 1.0, np.inf, -np.inf, np.nan]
+    for lo, hi in ((1e-6, 0.45), (0.0, 0.95), (-0.0, 0.5), (0.01, 0.95)):
+        for x in values:
+            ours, theirs = _clip(x, lo, hi), float(np.clip(x, lo, hi))
+            same = ours == theirs and np.signbit(ours) == np.signbit(theirs)
+            assert same or (np.isnan(ours) and np.isnan(theirs))
