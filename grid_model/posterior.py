@@ -39,7 +39,7 @@ from grid_model import _kernels_posterior as kernels
 from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.network import DeviceKind, Network, NodeKind
 
-_NO_MARKS = np.empty(0, dtype=np.int64)
+_NO_MARKS = np.empty(0, dtype=np.int64)  # what ``report`` hands the kernel: no marks to read
 
 
 class CandidateKind(IntEnum):

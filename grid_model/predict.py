@@ -49,7 +49,6 @@ CHAINS_MET = 1.05
 # Estimate again once the reports have grown by this factor (plus a few): an EM step costs about
 # the same for every report so far, so geometric steps keep the total a few times the last one.
 ESTIMATE_GROWTH = 1.25
-_CUSTOMER_SIDE_KIND = int(CandidateKind.CUSTOMER_SIDE)
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
 
