@@ -75,49 +75,39 @@ def kinds_below(parent: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], count
 @kernel
 def silent_sums(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
                 customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
-                coef: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+                own_customers: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> tuple[
+                    npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
     """Per candidate, the log-sum over its subtree's states when nobody below it reported
     (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
     candidates (preorder) are visited: a customer's own fault cannot be silent (its ``out`` is
-    ``IMPOSSIBLE``), so its ``z`` is 0."""
+    ``IMPOSSIBLE``), so its ``z`` is 0. In the same pass, the log of the sum over every set of
+    topmost outages of their prior odds' product: the normaliser of the model's prior (the
+    same sums with no one to report, customer-side candidates included; ``own_customers``: per
+    node, the customers whose nearest candidate above is that node, at index -1 of the array
+    those with none)."""
     n = kind.shape[0]
     z = np.zeros(n)
     kids = np.zeros(n)
+    prior_kids = np.zeros(n)
+    cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
+    normaliser = cs * float(own_customers[n])
     for i in range(utility.shape[0] - 1, -1, -1):  # children first
         v = utility[i]
         c = customers[v]
-        out = coef[kind[v]] + c * coef[COEF_LOG_1P]
+        odds = coef[kind[v]]
+        out = odds + c * coef[COEF_LOG_1P]
         if lv_side[v]:
             out += c * coef[COEF_LOG_1A]
         z[v] = max(out, kids[v]) + math.log1p(math.exp(-abs(out - kids[v])))
+        inner = prior_kids[v] + own_customers[v] * cs
+        prior_z = max(odds, inner) + math.log1p(math.exp(-abs(odds - inner)))
         p = parent[v]
         if p >= 0:
             kids[p] += z[v]
-    return z, kids
-
-
-@kernel
-def prior_log_sum(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
-                  own_customers: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> float:
-    """The log of the sum, over every set of topmost outages, of their prior odds' product: the
-    normaliser of the model's prior (``silent_sums`` with no one to report, customer-side
-    candidates included). ``own_customers``: per node, the customers whose nearest candidate
-    above is that node (at index -1 of the array: those with none)."""
-    n = kind.shape[0]
-    kids = np.zeros(n)
-    cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
-    total = cs * float(own_customers[n])
-    for i in range(utility.shape[0] - 1, -1, -1):  # children first
-        v = utility[i]
-        inner = kids[v] + own_customers[v] * cs
-        out = coef[kind[v]]
-        z = max(out, inner) + math.log1p(math.exp(-abs(out - inner)))
-        p = parent[v]
-        if p >= 0:
-            kids[p] += z
+            prior_kids[p] += prior_z
         else:
-            total += z
-    return total
+            normaliser += prior_z
+    return z, kids, normaliser
 
 
 @inline

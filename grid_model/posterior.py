@@ -88,7 +88,8 @@ class SupplyTree:
     """The candidates of a network: per node its ``CandidateKind`` (-1: not a candidate), the
     nearest candidate strictly above it, its customers below, and whether it lies below its
     transformer (LV side, where a dark element leaves the concentrator powered); the candidates
-    that are the utility's elements (not a customer's own installation), in preorder."""
+    that are the utility's elements (not a customer's own installation), in preorder; per node
+    the customers whose nearest candidate above it is (one entry more, last: those with none)."""
 
     kind: npt.NDArray[np.int8]
     parent: npt.NDArray[np.int64]
@@ -97,6 +98,7 @@ class SupplyTree:
     depth: npt.NDArray[np.int32]
     n_of_kind: tuple[int, ...]
     utility: npt.NDArray[np.int64]
+    own_customers: npt.NDArray[np.int64]
 
     @property
     def n_nodes(self) -> int:
@@ -139,10 +141,14 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     nk, dev = net.kind, net.device != DeviceKind.NONE
     kind = _CANDIDATE_OF[2 * nk + dev]
     cand_parent, depth = kernels.candidate_parents(net.parent.astype(np.int64, copy=False), kind >= 0)
+    n = len(kind)
+    own = np.bincount(cand_parent[kind == CandidateKind.CUSTOMER_SIDE] + 1, minlength=n + 1)
+    own = own[np.r_[1:n + 1, 0]]  # node v's at v, those with no candidate above last
     return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
                       lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
                       n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
-                      utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)))
+                      utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)),
+                      own_customers=own)
 
 
 class Scorer:
@@ -158,15 +164,16 @@ class Scorer:
         self.log_1a = math.log1p(-a)
         # what the kernels read (``grid_model._kernels_posterior``'s ``coef``)
         self.coef = np.array([*self.log_odds, self.log_p, self.log_1p, self.log_a, self.log_1a])
-        self._silent: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
+        self._silent: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float] | None = None
 
-    def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
         """For every candidate, the log-sum over its subtree's states when nobody below it
         reported (``z``), and the same summed over its children (``kids``): what the sum pass
-        adds for the candidates without reports (the max pass needs none: their best is 0)."""
+        adds for the candidates without reports (the max pass needs none: their best is 0); and
+        the log of the prior's normaliser over every set of topmost outages."""
         if self._silent is None:
             self._silent = kernels.silent_sums(tree.utility, tree.kind, tree.parent, tree.customers,
-                                               tree.lv_side, self.coef)
+                                               tree.lv_side, tree.own_customers, self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:
@@ -251,7 +258,7 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
             g[v] = g.get(v, 0) + int(s)
             gf[v] = gf.get(v, 0) + int(s and f)
     nodes = sorted(k)
-    z_silent, kids_silent = scorer.silent(tree)
+    z_silent, kids_silent, _ = scorer.silent(tree)
     out_s: dict[int, float] = {}
     in_max: dict[int, float] = {v: IMPOSSIBLE * own.get(v, 0) for v in nodes}
     in_sum = {v: in_max[v] + float(kids_silent[v]) for v in nodes}
@@ -328,8 +335,6 @@ class MapState:
         self.out_s, self.in_s, self.child_sum = scores[kernels.OUT], scores[kernels.IN], scores[kernels.CHILD]
         self.now_s = 0
         self._tops = np.flatnonzero((tree.kind >= 0) & (tree.parent < 0))  # candidates with none above
-        cs = tree.kind == CandidateKind.CUSTOMER_SIDE  # per node, customers whose nearest candidate it is
-        self._own_customers = np.bincount(tree.parent[cs] + 1, minlength=n + 1)[np.r_[1:n + 1, 0]]
         self._active: npt.NDArray[np.int64] | None = None  # ``active()`` until the next report
 
     @property
@@ -392,12 +397,10 @@ class MapState:
         """``map_outages``'s sum pass, vectorised, under ``priors``; under the state's own
         priors, the sums over silent subtrees are computed once."""
         scorer = self.scorer if priors == self.scorer.priors else Scorer(priors)
-        z, kids = scorer.silent(self.tree)
+        z, kids, normaliser = scorer.silent(self.tree)
         act = self.active()
         prob, evidence = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids,
                                            self._pos)
-        t = self.tree
-        normaliser = kernels.prior_log_sum(t.utility, t.kind, t.parent, self._own_customers, scorer.coef)
         return Marginals(act, prob, float(z[self._tops].sum()) + evidence - normaliser)
 
     def active(self) -> npt.NDArray[np.int64]:
