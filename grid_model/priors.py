@@ -149,7 +149,8 @@ class PriorEstimator:
         counts = (np.bincount(kind, weights=p_top, minlength=m)
                   + np.bincount(self._dev_kind, q_all, minlength=m) - np.bincount(kind, q_act, minlength=m))
         # the elements below an outage: out or not unseen, so as often as the prior says
-        covered = p_top @ self._below[act] + q_all @ self._dev_below - q_act @ self._below[act]
+        below = self._below[act]
+        covered = p_top @ below + q_all @ self._dev_below - q_act @ below
         counts += covered * np.asarray(priors.prior)
         silent_dark = _dot(q_all, self._dev_n) - _dot(q_act, n)
         dark = _dot(p_top[utility], n[utility]) + silent_dark
