@@ -59,19 +59,31 @@ def radial_feeder(transformers: int = 8, outlets: int = 3, drops: int = 10) -> N
     each: ``transformers * outlets * drops`` customers."""
     rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [
         ("S1", K.SUBSTATION, "", D.NONE, ""), ("F1", K.FEEDER_HEAD, "S1", D.BREAKER, "CB-F1")]
-    above = "F1"
-    for i in range(transformers):
-        rows += [(f"J{i}", K.MV_NODE, above, D.NONE, ""),
-                 (f"T{i}", K.TRANSFORMER, f"J{i}", D.FUSE, f"FU-T{i}")]
-        above = f"J{i}"
-        for j in range(outlets):
-            rows.append((f"L{i}_{j}", K.LV_BRANCH, f"T{i}", D.FUSE, f"LF-L{i}_{j}"))
-            for k in range(drops):
-                tag = f"{i}_{j}_{k}"
-                rows += [(f"SD{tag}", K.SERVICE_DROP, f"L{i}_{j}", D.NONE, ""),
-                         (f"MB{tag}", K.METER_BOX, f"SD{tag}", D.NONE, ""),
-                         (f"C{tag}", K.CUSTOMER, f"MB{tag}", D.NONE, "")]
+    _feeder(rows, "F1", "", "_", transformers, outlets, drops, None)
     return build(rows)
+
+
+def _feeder(rows: list[tuple[str, NodeKind, str, DeviceKind, str]], head: str, prefix: str, sep: str,
+            transformers: int, outlets: int, drops: int, customers: int | None) -> None:
+    """Append to ``rows`` what lies below the breaker ``head``: a chain of MV sections J<t> with a
+    fused transformer T<t> on each (t: ``prefix`` and the transformer's number), fused LV outlets
+    L<t><sep><j>, and drops SD<outlet><sep><k>, each serving ``customers`` customers
+    C<drop><sep><c> (None: one customer, C<drop>)."""
+    above = head
+    for i in range(transformers):
+        t = f"{prefix}{i}"
+        rows += [(f"J{t}", K.MV_NODE, above, D.NONE, ""),
+                 (f"T{t}", K.TRANSFORMER, f"J{t}", D.FUSE, f"FU-T{t}")]
+        above = f"J{t}"
+        for j in range(outlets):
+            lv = f"{t}{sep}{j}"
+            rows.append((f"L{lv}", K.LV_BRANCH, f"T{t}", D.FUSE, f"LF-L{lv}"))
+            for k in range(drops):
+                d = f"{lv}{sep}{k}"
+                rows += [(f"SD{d}", K.SERVICE_DROP, f"L{lv}", D.NONE, ""),
+                         (f"MB{d}", K.METER_BOX, f"SD{d}", D.NONE, "")]
+                names = [f"C{d}"] if customers is None else [f"C{d}{sep}{c}" for c in range(customers)]
+                rows += [(name, K.CUSTOMER, f"MB{d}", D.NONE, "") for name in names]
 
 
 def feeders_of_buildings(feeders: int, transformers: int = 6, outlets: int = 2, drops: int = 8,
@@ -82,17 +94,5 @@ def feeders_of_buildings(feeders: int, transformers: int = 6, outlets: int = 2, 
     rows: list[tuple[str, NodeKind, str, DeviceKind, str]] = [("S1", K.SUBSTATION, "", D.NONE, "")]
     for f in range(feeders):
         rows.append((f"F{f}", K.FEEDER_HEAD, "S1", D.BREAKER, f"CB-F{f}"))
-        above = f"F{f}"
-        for i in range(transformers):
-            t = f"{f}.{i}"
-            rows += [(f"J{t}", K.MV_NODE, above, D.NONE, ""),
-                     (f"T{t}", K.TRANSFORMER, f"J{t}", D.FUSE, f"FU-T{t}")]
-            above = f"J{t}"
-            for j in range(outlets):
-                rows.append((f"L{t}.{j}", K.LV_BRANCH, f"T{t}", D.FUSE, f"LF-L{t}.{j}"))
-                for k in range(drops):
-                    d = f"{t}.{j}.{k}"
-                    rows += [(f"SD{d}", K.SERVICE_DROP, f"L{t}.{j}", D.NONE, ""),
-                             (f"MB{d}", K.METER_BOX, f"SD{d}", D.NONE, "")]
-                    rows += [(f"C{d}.{c}", K.CUSTOMER, f"MB{d}", D.NONE, "") for c in range(customers)]
+        _feeder(rows, f"F{f}", f"{f}.", ".", transformers, outlets, drops, customers)
     return build(rows)
