@@ -72,62 +72,196 @@ def kinds_below(parent: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], count
     return below
 
 
-@kernel
-def silent_sums(utility: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], parent: npt.NDArray[np.int64],
-                customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
-                own_customers: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> tuple[
-                    npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Per candidate, the log-sum over its subtree's states when nobody below it reported
-    (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
-    candidates (preorder) are visited: a customer's own fault cannot be silent (its ``out`` is
-    ``IMPOSSIBLE``), so its ``z`` is 0. In the same pass, the log of the sum over every set of
-    topmost outages of their prior odds' product: the normaliser of the model's prior (the
-    same sums with no one to report, customer-side candidates included; ``own_customers``: per
-    node, the customers whose nearest candidate above is that node, at index -1 of the array
-    those with none)."""
-    n = kind.shape[0]
-    z = np.zeros(n)
-    kids = np.zeros(n)
-    prior_kids = np.zeros(n)
-    cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
-    normaliser = cs * float(own_customers[n])
-    for i in range(utility.shape[0] - 1, -1, -1):  # children first
-        v = utility[i]
-        c = customers[v]
-        odds = coef[kind[v]]
-        out = odds + c * coef[COEF_LOG_1P]
-        if lv_side[v]:
-            out += c * coef[COEF_LOG_1A]
-        z[v] = max(out, kids[v]) + math.log1p(math.exp(-abs(out - kids[v])))
-        inner = prior_kids[v] + own_customers[v] * cs
-        prior_z = max(odds, inner) + math.log1p(math.exp(-abs(odds - inner)))
-        p = parent[v]
-        if p >= 0:
-            kids[p] += z[v]
-            prior_kids[p] += prior_z
-        else:
-            normaliser += prior_z
-    return z, kids, normaliser
+# Inline helpers take scalars (and ``coef``) only: numba counts references to every array an
+# inlined call is handed, twice per call, which made a kernel's loop about twice as slow.
 
 
 @inline
-def out_score(v: int, now_s: int, tree: npt.NDArray[np.int64], counts: npt.NDArray[np.int64],
+def out_score(kd: int, c: int, lv: bool, k: int, g: int, fresh: int, forbidden: bool,
               coef: npt.NDArray[np.float64]) -> float:
-    """``Scorer.out`` of a candidate with reports: the log-odds of ``v`` topmost out."""
-    k, g = counts[CALLS, v], counts[GASPS, v]
-    kd = tree[KIND, v]
+    """``Scorer.out`` of a candidate with reports: the log-odds of it topmost out (kind ``kd``,
+    ``c`` customers, ``lv`` on the LV side, ``k`` calls, ``g`` gasps, ``fresh`` of them fresh,
+    ``forbidden``: a crew has just restored it)."""
     if kd == CUSTOMER_SIDE:
         o = (coef[kd] if k else IMPOSSIBLE) + IMPOSSIBLE * g
     else:
-        c = tree[CUSTOMERS, v]
         o = coef[kd] + k * (coef[COEF_LOG_P] - coef[COEF_LOG_1P]) + c * coef[COEF_LOG_1P]
-        if tree[LV_SIDE, v]:
+        if lv:
             o += g * (coef[COEF_LOG_A] - coef[COEF_LOG_1A]) + c * coef[COEF_LOG_1A]
         else:
-            o += IMPOSSIBLE * counts[FRESH, v]
-    if counts[FORBIDDEN_UNTIL, v] > now_s:
+            o += IMPOSSIBLE * fresh
+    if forbidden:
         o += IMPOSSIBLE
     return o
+
+
+@inline
+def silent_out(kd: int, c: int, lv: bool, coef: npt.NDArray[np.float64]) -> float:
+    """``out_score`` of a utility candidate with no reports below."""
+    o = coef[kd] + c * coef[COEF_LOG_1P]
+    if lv:
+        o += c * coef[COEF_LOG_1A]
+    return o
+
+
+@inline
+def log_add_exp(a: float, b: float) -> float:
+    """``log(exp(a) + exp(b))`` without overflow."""
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+@inline
+def logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# A candidate's silent score depends only on its kind, its side of the transformer and its
+# customers, and most candidates (drops) share a few of those: the silent passes read it from a
+# table by (kind, side) and customers up to ``MEMO_CUSTOMERS``.
+MEMO_CUSTOMERS = 64
+_ROWS = 2 * (CUSTOMER_SIDE + 1)
+
+
+@kernel
+def silent_table(coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``silent_out`` at row ``2 * kind + lv``, column customers."""
+    table = np.empty((_ROWS, MEMO_CUSTOMERS))
+    for r in range(_ROWS):
+        for c in range(MEMO_CUSTOMERS):
+            table[r, c] = silent_out(r // 2, c, r % 2 == 1, coef)
+    return table
+
+
+# Rows of the utility candidates' table (``SupplyTree.utility``): the node, the position in the
+# table of the candidate above (-1: none), its kind, customers, LV side, and the customers whose
+# nearest candidate above it is.
+U_NODE, U_PARENT, U_KIND, U_CUSTOMERS, U_LV_SIDE, U_OWN = 0, 1, 2, 3, 4, 5
+
+
+@kernel
+def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.NDArray[np.float64]) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """Per node of ``n``, the log-sum over its subtree's states when nobody below it reported
+    (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
+    candidates (their table, in preorder) are visited: a customer's own fault cannot be silent
+    (its ``out`` is ``IMPOSSIBLE``), so its ``z`` is 0. In the same pass, the log of the sum over
+    every set of topmost outages of their prior odds' product: the normaliser of the model's
+    prior (the same sums with no one to report, customer-side candidates included; ``orphans``:
+    the customers with no candidate above). Without utility candidates below (a drop, mostly),
+    both sums depend on the candidate's kind, side and customers only: they come from tables."""
+    m = utility.shape[1]
+    zc = np.empty(m)
+    kids = np.zeros(m)
+    prior_kids = np.zeros(m)
+    cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
+    z_leaf = silent_table(coef)
+    prior_leaf = np.empty((CUSTOMER_SIDE + 1, MEMO_CUSTOMERS))
+    for r in range(_ROWS):
+        for c in range(MEMO_CUSTOMERS):
+            z_leaf[r, c] = log_add_exp(z_leaf[r, c], 0.0)
+            prior_leaf[r // 2, c] = log_add_exp(coef[r // 2], c * cs)
+    normaliser = cs * float(orphans)
+    for i in range(m - 1, -1, -1):  # children first
+        c = utility[U_CUSTOMERS, i]
+        kd = utility[U_KIND, i]
+        lv = utility[U_LV_SIDE, i] != 0
+        if kids[i] == 0.0 and c < MEMO_CUSTOMERS:
+            zv = z_leaf[2 * kd + lv, c]
+        else:
+            zv = log_add_exp(silent_out(kd, c, lv, coef), kids[i])
+        zc[i] = zv
+        own = utility[U_OWN, i]
+        if prior_kids[i] == 0.0 and own < MEMO_CUSTOMERS:
+            prior_z = prior_leaf[kd, own]
+        else:
+            prior_z = log_add_exp(coef[kd], prior_kids[i] + own * cs)
+        p = utility[U_PARENT, i]
+        if p >= 0:
+            kids[p] += zv
+            prior_kids[p] += prior_z
+        else:
+            normaliser += prior_z
+    z = np.zeros(n)
+    kids_of = np.zeros(n)
+    for i in range(m):
+        v = utility[U_NODE, i]
+        z[v] = zc[i]
+        kids_of[v] = kids[i]
+    return z, kids_of, normaliser
+
+
+# The expected counts one EM step gathers (``silent_counts`` + ``expected_counts``): per candidate
+# kind the expected outages, per kind the expected elements below an outage, then the expected
+# dark customers, dark customers on the LV side, callers and last gasps.
+E_OUT, E_COVERED = 0, CUSTOMER_SIDE + 1
+E_DARK, E_LV_DARK, E_CALLS, E_GASPS = 2 * E_COVERED, 2 * E_COVERED + 1, 2 * E_COVERED + 2, 2 * E_COVERED + 3
+E_SIZE = E_GASPS + 1
+
+
+@kernel
+def silent_shares(coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The probability that an outage stays silent (the logistic of its silent score), by the
+    rows and columns of ``silent_table``."""
+    table = silent_table(coef)
+    for r in range(_ROWS):
+        for c in range(MEMO_CUSTOMERS):
+            table[r, c] = logistic(table[r, c])
+    return table
+
+
+@kernel
+def silent_counts(kind: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
+                  customers: npt.NDArray[np.int64], weight: npt.NDArray[np.int64],
+                  below: npt.NDArray[np.float64], coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The expected counts (``E_*``) if no one had reported: every utility candidate (but the
+    drops serving one customer) out with the probability that an outage there stays silent.
+    Candidates alike in kind, side and customers share that probability: the input is one row
+    per such class, ``weight`` candidates, ``below`` their candidates below summed."""
+    e = np.zeros(E_SIZE)
+    for i in range(kind.shape[0]):
+        kd = kind[i]
+        q = logistic(silent_out(kd, customers[i], lv_side[i], coef))
+        e[E_OUT + kd] += weight[i] * q
+        for k in range(below.shape[1]):
+            e[E_COVERED + k] += q * below[i, k]
+        e[E_DARK] += weight[i] * q * customers[i]
+        if lv_side[i]:
+            e[E_LV_DARK] += weight[i] * q * customers[i]
+    return e
+
+
+@kernel
+def expected_counts(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], kind: npt.NDArray[np.int8],
+                    customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
+                    calls: npt.NDArray[np.int64], gasps: npt.NDArray[np.int64],
+                    lone_drop: npt.NDArray[np.bool_], below: npt.NDArray[np.float64],
+                    coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """What the candidates with reports (``act``, each the topmost outage with probability
+    ``prob``) change in ``silent_counts``: their expected counts, less the silent share each
+    held there. A drop serving one customer counts as that customer's own fault."""
+    e = np.zeros(E_SIZE)
+    share = silent_shares(coef)
+    for i in range(act.shape[0]):
+        v = act[i]
+        p = prob[i]
+        kd = kind[v]
+        if kd == CUSTOMER_SIDE or lone_drop[v]:
+            e[E_OUT + CUSTOMER_SIDE] += p
+            for k in range(below.shape[1]):
+                e[E_COVERED + k] += p * below[v, k]
+            continue
+        c = customers[v]
+        lv = lv_side[v]
+        q = share[2 * kd + lv, c] if c < MEMO_CUSTOMERS else logistic(silent_out(kd, c, lv, coef))
+        e[E_OUT + kd] += p - q
+        for k in range(below.shape[1]):
+            e[E_COVERED + k] += (p - q) * below[v, k]
+        e[E_DARK] += (p - q) * c
+        e[E_CALLS] += p * calls[v]
+        if lv:
+            e[E_LV_DARK] += (p - q) * c
+            e[E_GASPS] += p * gasps[v]
+    return e
 
 
 @kernel
@@ -157,7 +291,8 @@ def report(node: int, call: int, gasp: int, fresh: int, now_s: int, margin: floa
         counts[FRESH, v] += fresh
         before = max(scores[OUT, v], scores[IN, v])
         if counts[CALLS, v] or counts[GASPS, v]:
-            o = out_score(v, now_s, tree, counts, coef)
+            o = out_score(tree[KIND, v], tree[CUSTOMERS, v], tree[LV_SIDE, v], counts[CALLS, v],
+                          counts[GASPS, v], counts[FRESH, v], counts[FORBIDDEN_UNTIL, v] > now_s, coef)
             scores[OUT, v] = o
             scores[IN, v] = scores[CHILD, v] + IMPOSSIBLE * counts[OWN, v]
         else:
@@ -190,7 +325,8 @@ def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
         scores[CHILD, act[i]] = 0.0
     for i in range(act.shape[0] - 1, -1, -1):  # children first
         v = act[i]
-        o = out_score(v, now_s, tree, counts, coef)
+        o = out_score(tree[KIND, v], tree[CUSTOMERS, v], tree[LV_SIDE, v], counts[CALLS, v], counts[GASPS, v],
+                      counts[FRESH, v], counts[FORBIDDEN_UNTIL, v] > now_s, coef)
         scores[OUT, v] = o
         scores[IN, v] = scores[CHILD, v] + IMPOSSIBLE * counts[OWN, v]
         p = tree[PARENT, v]
@@ -217,7 +353,8 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
     for i in range(n):
         v = act[i]
         pos[v] = i
-        out[i] = out_score(v, now_s, tree, counts, coef)
+        out[i] = out_score(tree[KIND, v], tree[CUSTOMERS, v], tree[LV_SIDE, v], counts[CALLS, v],
+                           counts[GASPS, v], counts[FRESH, v], counts[FORBIDDEN_UNTIL, v] > now_s, coef)
         child[i] = kids_silent[v]
     for i in range(n - 1, -1, -1):  # children first
         v = act[i]

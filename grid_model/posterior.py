@@ -88,8 +88,10 @@ class SupplyTree:
     """The candidates of a network: per node its ``CandidateKind`` (-1: not a candidate), the
     nearest candidate strictly above it, its customers below, and whether it lies below its
     transformer (LV side, where a dark element leaves the concentrator powered); the candidates
-    that are the utility's elements (not a customer's own installation), in preorder; per node
-    the customers whose nearest candidate above it is (one entry more, last: those with none)."""
+    that are the utility's elements (not a customer's own installation), in preorder, as a table
+    that the silent sums read in order (rows ``kernels.U_*``: node, position of the candidate
+    above, kind, customers, LV side, customers whose nearest candidate above it is); the
+    customers with no candidate above (``orphans``)."""
 
     kind: npt.NDArray[np.int8]
     parent: npt.NDArray[np.int64]
@@ -98,7 +100,7 @@ class SupplyTree:
     depth: npt.NDArray[np.int32]
     n_of_kind: tuple[int, ...]
     utility: npt.NDArray[np.int64]
-    own_customers: npt.NDArray[np.int64]
+    orphans: int
 
     @property
     def n_nodes(self) -> int:
@@ -142,13 +144,17 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     kind = _CANDIDATE_OF[2 * nk + dev]
     cand_parent, depth = kernels.candidate_parents(net.parent.astype(np.int64, copy=False), kind >= 0)
     n = len(kind)
+    customers = net.count_below(nk == NodeKind.CUSTOMER)
     own = np.bincount(cand_parent[kind == CandidateKind.CUSTOMER_SIDE] + 1, minlength=n + 1)
-    own = own[np.r_[1:n + 1, 0]]  # node v's at v, those with no candidate above last
-    return SupplyTree(kind=kind, parent=cand_parent, customers=net.count_below(nk == NodeKind.CUSTOMER),
-                      lv_side=np.asarray(nk > NodeKind.TRANSFORMER), depth=depth,
+    utility = np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE))
+    position = np.full(n + 1, -1, dtype=np.int64)  # a node's place in ``utility`` (index -1: none)
+    position[utility] = np.arange(len(utility))
+    lv_side = np.asarray(nk > NodeKind.TRANSFORMER)
+    table = np.stack([utility, position[cand_parent[utility]], kind[utility], customers[utility],
+                      lv_side[utility], own[utility + 1]]).astype(np.int64)
+    return SupplyTree(kind=kind, parent=cand_parent, customers=customers, lv_side=lv_side, depth=depth,
                       n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
-                      utility=np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE)),
-                      own_customers=own)
+                      utility=table, orphans=int(own[0]))
 
 
 class Scorer:
@@ -172,8 +178,7 @@ class Scorer:
         adds for the candidates without reports (the max pass needs none: their best is 0); and
         the log of the prior's normaliser over every set of topmost outages."""
         if self._silent is None:
-            self._silent = kernels.silent_sums(tree.utility, tree.kind, tree.parent, tree.customers,
-                                               tree.lv_side, tree.own_customers, self.coef)
+            self._silent = kernels.silent_sums(tree.utility, tree.n_nodes, tree.orphans, self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:

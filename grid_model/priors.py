@@ -30,10 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
 from grid_model import _kernels_posterior as kernels
-from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, SupplyTree
+from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, Scorer, SupplyTree
 
 # Where estimation starts when nothing better is known: a storm darkens a few per cent of the
 # devices of each kind, drops and customers' own faults less often; a customer left dark calls
@@ -48,12 +47,6 @@ SCATTERED_START = OutagePriors(prior=(0.005, 0.005, 0.01, 0.01, 0.05, 0.005), ca
 # The gasp rate assumed once the first last gasp shows that meters have AMI, until estimated.
 AMI_GASP_RATE = 0.5
 _CS = int(CandidateKind.CUSTOMER_SIDE)
-
-
-def _dot(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    """``a @ b`` without BLAS, which hands a long dot product to threads that wait for a free
-    core: tens of milliseconds on a busy machine, for microseconds of work."""
-    return float(np.multiply(a, b).sum())
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -105,66 +98,52 @@ class PriorEstimator:
         dev = (tree.kind >= 0) & (tree.kind != _CS) & ~self._lone_drop
         self._elements = np.bincount(tree.kind[dev], minlength=len(CandidateKind)).tolist()
         self._elements[_CS] = tree.n_of_kind[_CS]
-        self._dev = np.flatnonzero(dev)
-        self._dev_pos = np.full(tree.n_nodes, -1, dtype=np.int64)  # a node's place in ``_dev``
-        self._dev_pos[self._dev] = np.arange(len(self._dev))
-        self._q: tuple[OutagePriors, npt.NDArray[np.float64]] | None = None
-        self._dev_kind = tree.kind[self._dev].astype(np.int64)
-        self._dev_n = tree.customers[self._dev].astype(np.float64)
-        self._dev_lv = tree.lv_side[self._dev]
         counted = (tree.kind >= 0) & ~self._lone_drop
         self._below = kernels.kinds_below(tree.parent, tree.kind, counted, len(CandidateKind))
-        self._dev_below = self._below[self._dev]
+        # what ``silent_counts`` reads: those candidates by class of kind, side and customers
+        kind, lv, n = tree.kind[dev].astype(np.int64), tree.lv_side[dev], tree.customers[dev]
+        key = (2 * kind + lv) * (int(n.max(initial=0)) + 1) + n
+        _, first, of_class, weight = np.unique(key, return_index=True, return_inverse=True,
+                                               return_counts=True)
+        below = np.zeros((len(first), len(CandidateKind)))
+        for k in range(len(CandidateKind)):
+            below[:, k] = np.bincount(of_class, self._below[dev, k], minlength=len(first))
+        self._classes = (kind[first], lv[first], n[first], weight.astype(np.int64), below)
+        self._silent: tuple[OutagePriors, npt.NDArray[np.float64]] | None = None
 
-    def _silent(self, priors: OutagePriors) -> npt.NDArray[np.float64]:
-        """Per utility candidate, the probability that it is out anyway when nobody below it
-        reported (kept for the last priors asked: an estimate that kept them asks again)."""
-        if self._q is None or self._q[0] != priors:
-            odds = np.log(np.asarray(priors.prior) / (1.0 - np.asarray(priors.prior)))[self._dev_kind]
-            s = odds + self._dev_n * np.log1p(-priors.call_rate)
-            if priors.gasp_rate > 0:
-                s = s + np.where(self._dev_lv, self._dev_n * np.log1p(-priors.gasp_rate), 0.0)
-            self._q = priors, expit(s)  # the logistic function
-        return self._q[1]
+    def silent_counts(self, priors: OutagePriors) -> npt.NDArray[np.float64]:
+        """The expected counts (``kernels.E_*``) if nobody had reported: every utility candidate
+        out with the probability that an outage there stays silent (kept for the last priors
+        asked: an estimate that kept them asks again)."""
+        if self._silent is None or self._silent[0] != priors:
+            self._silent = priors, kernels.silent_counts(*self._classes, Scorer(priors).coef)
+        return self._silent[1]
+
+    def expected_counts(self, state: MapState, priors: OutagePriors) -> tuple[float, npt.NDArray[np.float64]]:
+        """The E step under ``priors`` on the reports ``state`` holds: the reports' log-likelihood
+        and the expected counts (``kernels.E_*``) of outages per kind, elements below them, dark
+        customers, callers and last gasps."""
+        tree = self.tree
+        act, p_top, log_likelihood = state.marginals(priors)
+        return log_likelihood, self.silent_counts(priors) + kernels.expected_counts(
+            act, p_top, tree.kind, tree.customers, tree.lv_side, state.k, state.g, self._lone_drop,
+            self._below, Scorer(priors).coef)
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> EmStep:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
         gasp has been seen, so meters have AMI."""
-        tree = self.tree
-        act, p_top, log_likelihood = state.marginals(priors)
-        kind = tree.kind[act].astype(np.int64)
-        n = tree.customers[act].astype(np.float64)
-        lv = tree.lv_side[act]
-        lone = self._lone_drop[act]
-        kind[lone] = _CS
-        k = state.k[act].astype(np.float64)
-        g = state.g[act].astype(np.float64)
-        utility = kind != _CS
-        lv = lv & utility
-        # candidates without reports: all utility candidates, minus those with reports
-        q_all = self._silent(priors)
-        pos = self._dev_pos[act]
-        q_act = np.where(pos >= 0, q_all[pos], 0.0)
+        log_likelihood, e = self.expected_counts(state, priors)
         m = len(CandidateKind)
-        counts = (np.bincount(kind, weights=p_top, minlength=m)
-                  + np.bincount(self._dev_kind, q_all, minlength=m) - np.bincount(kind, q_act, minlength=m))
+        outages, covered = e[kernels.E_OUT:kernels.E_OUT + m], e[kernels.E_COVERED:kernels.E_COVERED + m]
         # the elements below an outage: out or not unseen, so as often as the prior says
-        below = self._below[act]
-        covered = p_top @ below + q_all @ self._dev_below - q_act @ below
-        counts += covered * np.asarray(priors.prior)
-        silent_dark = _dot(q_all, self._dev_n) - _dot(q_act, n)
-        dark = _dot(p_top[utility], n[utility]) + silent_dark
-        calls = _dot(p_top[utility], k[utility])
+        counts = outages + covered * np.asarray(priors.prior)
+        dark, calls = float(e[kernels.E_DARK]), float(e[kernels.E_CALLS])
         s_p = self.rate_strength
         call_rate = _clip((calls + s_p * self.start.call_rate) / (dark + s_p), 0.01, 0.95)
         gasp_rate = self.start.gasp_rate
         if ami or gasp_rate > 0:
             a0 = max(gasp_rate, AMI_GASP_RATE)
-            on_lv = utility & lv
-            lv_dark = (_dot(p_top[on_lv], n[on_lv]) + _dot(q_all[self._dev_lv], self._dev_n[self._dev_lv])
-                       - _dot(q_act[on_lv], n[on_lv]))
-            s_a = self.rate_strength
-            gasp_rate = (_dot(p_top[on_lv], g[on_lv]) + s_a * a0) / (lv_dark + s_a)
+            gasp_rate = (float(e[kernels.E_GASPS]) + s_p * a0) / (float(e[kernels.E_LV_DARK]) + s_p)
         nxt = OutagePriors(_kind_priors(counts.tolist(), self._elements, self.start, self.strength),
                            call_rate, _clip(gasp_rate, 0.0, 0.95))
         return EmStep(nxt, log_likelihood + self.log_prior(priors))

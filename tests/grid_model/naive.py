@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from grid_model.network import Network, NodeKind
-from grid_model.posterior import IMPOSSIBLE, CandidateKind, OutagePriors, Scorer, SupplyTree
+from grid_model.posterior import IMPOSSIBLE, CandidateKind, MapState, OutagePriors, Scorer, SupplyTree
 
 
 def brute_force_posterior(net: Network, tree: SupplyTree, calls: set[int], gasps: set[int],
@@ -115,3 +115,47 @@ def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], li
         if tree.kind[v] >= 0 and tree.parent[v] < 0:
             visit(v)
     return z, kids
+
+
+def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors) -> list[float]:
+    """The E step's expected counts (``kernels.E_*`` order), candidate by candidate: a candidate
+    with reports is out with its marginal, a utility one without with the probability that an
+    outage there stayed silent (the logistic of its silent score); a drop serving one customer
+    counts as customer-side, and stays out of the silent counts."""
+    m = len(CandidateKind)
+    act, prob, _ = state.marginals(priors)
+    p_top = dict(zip(act.tolist(), prob.tolist(), strict=True))
+    scorer = Scorer(priors)
+    cs = int(CandidateKind.CUSTOMER_SIDE)
+    lone = [tree.kind[v] == CandidateKind.SERVICE_DROP and tree.customers[v] <= 1
+            for v in range(tree.n_nodes)]
+    out, covered = [0.0] * m, [0.0] * m
+    dark = lv_dark = calls = gasps = 0.0
+    for v in range(tree.n_nodes):
+        kind = int(tree.kind[v])
+        if kind < 0 or (v not in p_top and (kind == cs or lone[v])):
+            continue
+        n = int(tree.customers[v])
+        if v in p_top:
+            p = p_top[v]
+        else:
+            p = 1.0 / (1.0 + math.exp(-scorer.out(kind, n, 0, 0, 0, bool(tree.lv_side[v]), False)))
+        counted_as = cs if lone[v] else kind
+        out[counted_as] += p
+        below = [0] * m
+        for u in range(tree.n_nodes):
+            a = int(tree.parent[u])
+            while a >= 0 and tree.kind[u] >= 0 and not lone[u]:
+                if a == v:
+                    below[int(tree.kind[u])] += 1
+                    break
+                a = int(tree.parent[a])
+        for k in range(m):
+            covered[k] += p * below[k]
+        if counted_as != cs:
+            dark += p * n
+            calls += p * int(state.k[v])
+            if tree.lv_side[v]:
+                lv_dark += p * n
+                gasps += p * int(state.g[v])
+    return [*out, *covered, dark, lv_dark, calls, gasps]
