@@ -9,9 +9,9 @@ back (the dispatcher has acted on them): later evidence only moves outages up.
 
 The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
 and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
-(``grid_model.priors.PriorEstimator``) each time the reports grow by a quarter
-(``ESTIMATE_GROWTH``); a change re-scores every chain with reports and opens the incidents the
-new MAP adds.
+(``grid_model.priors.PriorEstimator``), one EM step per chain each time the reports have grown
+by ``PredictionParams.estimate_growth``; a change re-scores every chain with reports and opens
+the incidents the new MAP adds.
 
 AMI: a last gasp says the meter lost supply (never the customer's own breaker) and, for
 ``ami_alive_s``, that its transformer kept supply (its concentrator passed the message on). A
@@ -46,9 +46,6 @@ from grid_model.rollup import RollupParams, RollupRules
 
 # Two EM chains whose parameters have come within this factor of each other are one from then on.
 CHAINS_MET = 1.05
-# Estimate again once the reports have grown by this factor (plus a few): an EM step costs about
-# the same for every report so far, so geometric steps keep the total a few times the last one.
-ESTIMATE_GROWTH = 1.25
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
 
@@ -70,22 +67,29 @@ _DEVICE, _CUSTOMER_SIDE = IncidentKind.DEVICE, IncidentKind.CUSTOMER_SIDE
 
 @dataclass(frozen=True, slots=True)
 class PredictionParams:
-    """Where the posterior's parameters start (``priors``) and whether they are estimated online
-    (``estimate``); the odds by which an outage above must beat the explanation below before a
-    report opens its incident there (``up_odds``: decided incidents are never moved down, and
-    while an outage's calls are still arriving its silent customers weigh less than they will,
-    so a report errs low; later reports and ``review`` move it up); how long an element a crew
-    has just restored, and the MV devices below it, are known energised (``restored_quiet_s``);
-    how long a last gasp proves its transformer live (``ami_alive_s``). With ``rollup`` set, the
-    roll-up rules of ``grid_model.rollup`` decide where each report goes instead (the engine's
-    grouping)."""
+    """Where the posterior's parameters start (``priors``); whether they are estimated online
+    (``estimate``), again each time the reports have grown by ``estimate_growth`` (plus a few:
+    an EM step costs about the same for every report so far, so geometric steps keep the total a
+    few times the last one); the odds by which an outage above must beat the explanation below
+    before a report opens its incident there (``up_odds``: decided incidents are never moved
+    down, and while an outage's calls are still arriving its silent customers weigh less than
+    they will, so a report errs low; later reports and ``review`` move it up); how long an
+    element a crew has just restored, and the MV devices below it, are known energised
+    (``restored_quiet_s``); how long a last gasp proves its transformer live (``ami_alive_s``).
+    With ``rollup`` set, the roll-up rules of ``grid_model.rollup`` decide where each report
+    goes instead (the engine's grouping)."""
 
     priors: OutagePriors = DEFAULT_PRIORS
     estimate: bool = True
+    estimate_growth: float = 1.25
     restored_quiet_s: int = 3 * 3600
     ami_alive_s: int = 3600
     up_odds: float = 100.0
     rollup: RollupParams | None = None
+
+    def __post_init__(self) -> None:
+        if not self.estimate_growth > 1.0:
+            raise ValueError(f"estimate_growth must be above 1, got {self.estimate_growth}")
 
 
 @dataclass(slots=True)
@@ -458,7 +462,7 @@ class OutagePredictor:
     def _estimate_again(self) -> bool:
         """Estimate, the reports having grown enough since the last time (``_next_estimate``,
         never with ``estimate`` off); whether the parameters changed."""
-        self._next_estimate = int(self._reports * ESTIMATE_GROWTH) + 8
+        self._next_estimate = int(self._reports * self.params.estimate_growth) + 8
         return self._estimate()
 
     def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:

@@ -161,6 +161,12 @@ def test_a_device_report_from_a_node_without_a_device_is_refused() -> None:
         p.add_device_report("SCADA:J1", net.index_of()["J1"], 10)
 
 
+@pytest.mark.parametrize("growth", [1.0, 0.5, float("nan")])
+def test_an_estimate_schedule_that_never_grows_is_refused(growth: float) -> None:
+    with pytest.raises(ValueError, match="estimate_growth must be above 1"):
+        PredictionParams(estimate_growth=growth)
+
+
 def test_a_last_gasp_is_never_taken_for_the_customers_own_breaker() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
