@@ -46,6 +46,9 @@ from grid_model.rollup import RollupParams, RollupRules
 
 # Two EM chains whose parameters have come within this factor of each other are one from then on.
 CHAINS_MET = 1.05
+# After an estimate that changed nothing, estimate again when the reports have grown this much:
+# EM steps cost about the same for every report so far, and settled parameters rarely move.
+SETTLED_GROWTH = 2.0
 _DROP = int(NodeKind.SERVICE_DROP)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
 
@@ -461,9 +464,12 @@ class OutagePredictor:
 
     def _estimate_again(self) -> bool:
         """Estimate, the reports having grown enough since the last time (``_next_estimate``,
-        never with ``estimate`` off); whether the parameters changed."""
-        self._next_estimate = int(self._reports * self.params.estimate_growth) + 8
-        return self._estimate()
+        never with ``estimate`` off); whether the parameters changed. Once an estimate changes
+        nothing, the next waits until the reports have at least doubled (``SETTLED_GROWTH``)."""
+        changed = self._estimate()
+        growth = self.params.estimate_growth if changed else max(self.params.estimate_growth, SETTLED_GROWTH)
+        self._next_estimate = int(self._reports * growth) + 8
+        return changed
 
     def _estimate(self, iterations: int = 1, *, force: bool = False) -> bool:
         """EM iterations on every chain; decide with the parameters under which the reports are

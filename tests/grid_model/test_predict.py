@@ -3,12 +3,14 @@ a feeder trip at a low call rate, planned outages, device reports, AMI, findings
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.posterior import CandidateKind, OutagePriors
-from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
+from grid_model.predict import SETTLED_GROWTH, IncidentKind, OutagePredictor, PredictionParams
 from tests.grid_model.feeders import (
     T3_TWO_OUTLETS,
     TWO_FAULTS_IN_SERIES,
@@ -159,6 +161,33 @@ def test_a_device_report_from_a_node_without_a_device_is_refused() -> None:
     p = OutagePredictor(net)
     with pytest.raises(ValueError, match="node 2 is not a protective device"):
         p.add_device_report("SCADA:J1", net.index_of()["J1"], 10)
+
+
+def test_estimates_come_every_quarter_while_they_move_and_at_a_doubling_once_settled() -> None:
+    """1,500 calls from random customers of 20 feeders: EM runs at 32 reports, then each time
+    the reports have grown by a quarter after an estimate that moved the parameters, and only
+    once they have doubled after one that did not; both happen here."""
+    net = feeders_of_buildings(20)
+    rng = np.random.default_rng(1)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    p = OutagePredictor(net)
+    at: list[int] = []
+    em_step = p.estimator.em_step
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        at.append(p._reports)
+        return em_step(*args, **kwargs)
+
+    p.estimator.em_step = counted  # type: ignore[method-assign]
+    for k, c in enumerate(rng.choice(customers, 1500, replace=False).tolist()):
+        p.add_call(f"K{k}", c, k)
+    estimates = sorted(set(at))
+    assert estimates[0] == 32
+    steps = [int(a * 1.25) + 8 == b or int(a * SETTLED_GROWTH) + 8 == b
+             for a, b in itertools.pairwise(estimates)]
+    assert all(steps)
+    quarters = sum(int(a * 1.25) + 8 == b for a, b in itertools.pairwise(estimates))
+    assert 0 < quarters < len(estimates) - 1
 
 
 @pytest.mark.parametrize("growth", [1.0, 0.5, float("nan")])
