@@ -149,8 +149,8 @@ Grouping is the default posterior predictor, its numba kernels loaded first
 ({speed['kernel_warm_up_s']} s, once per process). Best of three runs
 ({', '.join(f'{r} s' for r in speed['resolve_trace_group_runs_s'])}); a fixed numpy workload timed in the same
 process took {speed['reference_workload_s']} s (ratio {speed['ratio_to_reference']}), as the machine's speed varies from
-day to day. Within the same hour, in the same harness, the code of the session's start (b0e24f5)
-ran 0.867 s: the posterior's kernels take scalars in their inlined helpers (numba counted
+day to day. Measured 2026-11-29: within the same hour, in the same harness, the code before this
+work (b0e24f5) ran 0.867 s: the posterior's kernels take scalars in their inlined helpers (numba counted
 references to every array an inlined call was handed), the E step's counts are one kernel pass
 plus one over 451 classes of silent candidates, and an estimate that changes nothing defers the
 next until the reports have doubled. Without estimation the same calls take about 0.48 s: the

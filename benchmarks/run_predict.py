@@ -284,7 +284,7 @@ def speed() -> dict[str, Any]:
             predictor.add_call(call.call_id, res.node_idx, call.t_s)
         runs.append(time.perf_counter() - t0)
     ours_s = min(runs)
-    reference_s = min(reference_workload() for _ in range(3))
+    reference_s = min(reference_workload() for _ in range(SPEED_RUNS))
     g = nx.Graph()
     g.add_edges_from((int(i), int(p)) for i, p in enumerate(net.parent) if p >= 0)
     subs = [int(s) for s in np.flatnonzero(net.kind == NodeKind.SUBSTATION)]

@@ -156,10 +156,11 @@ def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.
     cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
     z_leaf = silent_table(coef)
     prior_leaf = np.empty((CUSTOMER_SIDE + 1, MEMO_CUSTOMERS))
-    for r in range(_ROWS):
-        for c in range(MEMO_CUSTOMERS):
+    for c in range(MEMO_CUSTOMERS):
+        for r in range(_ROWS):
             z_leaf[r, c] = log_add_exp(z_leaf[r, c], 0.0)
-            prior_leaf[r // 2, c] = log_add_exp(coef[r // 2], c * cs)
+        for kd in range(CUSTOMER_SIDE + 1):
+            prior_leaf[kd, c] = log_add_exp(coef[kd], c * cs)
     normaliser = cs * float(orphans)
     for i in range(m - 1, -1, -1):  # children first
         c = utility[U_CUSTOMERS, i]

@@ -10,8 +10,9 @@ back (the dispatcher has acted on them): later evidence only moves outages up.
 The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
 and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
 (``grid_model.priors.PriorEstimator``), one EM step per chain each time the reports have grown
-by ``PredictionParams.estimate_growth``; a change re-scores every chain with reports and opens
-the incidents the new MAP adds.
+by ``PredictionParams.estimate_growth``, or doubled after an estimate that changed nothing
+(``SETTLED_GROWTH``); a change re-scores every chain with reports and opens the incidents the
+new MAP adds.
 
 AMI: a last gasp says the meter lost supply (never the customer's own breaker) and, for
 ``ami_alive_s``, that its transformer kept supply (its concentrator passed the message on). A
@@ -29,16 +30,14 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     MapState,
     OutagePriors,
-    Posterior,
-    Reports,
     SupplyTree,
-    map_outages,
     supply_tree_from_network,
 )
 from grid_model.priors import AMI_GASP_RATE, DEFAULT_PRIORS, SCATTERED_START, EmStep, PriorEstimator
@@ -73,14 +72,15 @@ class PredictionParams:
     """Where the posterior's parameters start (``priors``); whether they are estimated online
     (``estimate``), again each time the reports have grown by ``estimate_growth`` (plus a few:
     an EM step costs about the same for every report so far, so geometric steps keep the total a
-    few times the last one); the odds by which an outage above must beat the explanation below
-    before a report opens its incident there (``up_odds``: decided incidents are never moved
-    down, and while an outage's calls are still arriving its silent customers weigh less than
-    they will, so a report errs low; later reports and ``review`` move it up); how long an
-    element a crew has just restored, and the MV devices below it, are known energised
-    (``restored_quiet_s``); how long a last gasp proves its transformer live (``ami_alive_s``).
-    With ``rollup`` set, the roll-up rules of ``grid_model.rollup`` decide where each report
-    goes instead (the engine's grouping)."""
+    few times the last one; doubled after an estimate that changed nothing; ``predict_calls``'s
+    first pass uses its own ``BATCH_ESTIMATE_GROWTH``); the odds by which an outage above must
+    beat the explanation below before a report opens its incident there (``up_odds``: decided
+    incidents are never moved down, and while an outage's calls are still arriving its silent
+    customers weigh less than they will, so a report errs low; later reports and ``review`` move
+    it up); how long an element a crew has just restored, and the MV devices below it, are known
+    energised (``restored_quiet_s``); how long a last gasp proves its transformer live
+    (``ami_alive_s``). With ``rollup`` set, the roll-up rules of ``grid_model.rollup`` decide
+    where each report goes instead (the engine's grouping)."""
 
     priors: OutagePriors = DEFAULT_PRIORS
     estimate: bool = True
@@ -91,8 +91,8 @@ class PredictionParams:
     rollup: RollupParams | None = None
 
     def __post_init__(self) -> None:
-        if not self.estimate_growth > 1.0:
-            raise ValueError(f"estimate_growth must be above 1, got {self.estimate_growth}")
+        if not 1.0 < self.estimate_growth < math.inf:
+            raise ValueError(f"estimate_growth must be above 1 and finite, got {self.estimate_growth}")
 
 
 @dataclass(slots=True)
@@ -153,9 +153,8 @@ class OutagePredictor:
         self._ami = False
         self._reports = 0
         self._next_estimate = 32 if self.params.estimate else math.inf
-        self._version = 0
-        self._posteriors: dict[int, Posterior] = {}
-        self._posteriors_version = -1
+        self._version = 0  # counts the changes to the reports, their parameters or known-live elements
+        self._top: tuple[tuple[int, int], npt.NDArray[np.float64]] | None = None
         self._margin = math.log(self.params.up_odds)
         self._chains = list(dict.fromkeys((self.params.priors, SCATTERED_START)))
 
@@ -371,6 +370,7 @@ class OutagePredictor:
         st.forbidden_until[node] = until
         sl = self.net.subtree(node)
         st.forbidden_until[np.flatnonzero(np.isin(self.tree.kind[sl], _MV_KINDS)) + sl.start] = until
+        self._version += 1
 
     def review(self) -> list[IncidentChange]:
         """Estimate the parameters now (unless off) and open an incident at every MAP outage
@@ -403,9 +403,7 @@ class OutagePredictor:
             return self._rules.confidence(v)
         if self.tree.kind[v] < 0:
             return 0.5
-        chain = self.state.chain(v)
-        post = self._posterior(chain[-1])
-        return round(post.top_probability.get(v, 0.0), 3)
+        return round(float(self._top_probability()[v]), 3)
 
     def explanations(self, node_idx: int) -> list[tuple[int, CandidateKind, float]]:
         """Each candidate on a reporting node's chain, nearest first, with its posterior
@@ -413,27 +411,20 @@ class OutagePredictor:
         if self._rules is not None:
             return []
         chain = self.state.chain(node_idx)
-        if not chain:
-            return []
-        post = self._posterior(chain[-1])
-        kind = self.tree.kind
-        return [(v, CandidateKind(int(kind[v])), round(post.top_probability.get(v, 0.0), 4)) for v in chain]
+        top, kind = self._top_probability(), self.tree.kind
+        return [(v, CandidateKind(int(kind[v])), round(float(top[v]), 4)) for v in chain]
 
-    def _posterior(self, root: int) -> Posterior:
-        if self._posteriors_version != self._version:
-            self._posteriors, self._posteriors_version = {}, self._version
-        post = self._posteriors.get(root)
-        if post is None:
-            sl = self.net.subtree(root)
-            units = sorted(u for u in self._callers | self._gasped.keys() if sl.start <= u < sl.stop)
-            now = self.state.now_s
-            reports = Reports(np.asarray(units, dtype=np.int64),
-                              np.asarray([u in self._callers for u in units], dtype=bool),
-                              np.asarray([u in self._gasped for u in units], dtype=bool),
-                              np.asarray([self._gasped.get(u, -1) >= 0 for u in units], dtype=bool))
-            forbidden = set(np.flatnonzero(self.state.forbidden_until > now).tolist())
-            post = self._posteriors[root] = map_outages(self.tree, reports, self.priors, forbidden=forbidden)
-        return post
+    def _top_probability(self) -> npt.NDArray[np.float64]:
+        """Per node, the posterior probability that it is the topmost outage on its path, given
+        every open report (0 with no report below it): one sum pass of the DP over the
+        candidates with reports, kept until the reports, the parameters or the time change."""
+        key = (self._version, self.state.now_s)
+        if self._top is None or self._top[0] != key:
+            act, prob, _ = self.state.marginals(self.state.priors)
+            top = np.zeros(self.net.n_nodes)
+            top[act] = prob
+            self._top = key, top
+        return self._top[1]
 
     def _forget_unit(self, node: int) -> None:
         if self._rules is not None:

@@ -94,10 +94,14 @@ def candidate_parents(net: Network, cand: list[bool]) -> tuple[list[int], list[i
     return above, depth
 
 
-def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], list[float]]:
+def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], list[float], float]:
     """Per candidate, by recursion over its candidate children: ``kids``, the sum of their
-    ``z``, and ``z = log(e^out + e^kids)`` with ``out`` scored for nobody reporting."""
+    ``z``, and ``z = log(e^out + e^kids)`` with ``out`` scored for nobody reporting; and the log
+    of the prior's normaliser: per top candidate, its prior odds or, not out, its children's
+    and its own customers' (each with or without a fault of their own), multiplied over the tops
+    and the customers with no candidate above."""
     scorer = Scorer(priors)
+    cs = int(CandidateKind.CUSTOMER_SIDE)
     children: dict[int, list[int]] = {}
     for v in range(tree.n_nodes):
         if tree.kind[v] >= 0 and tree.parent[v] >= 0:
@@ -111,10 +115,21 @@ def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], li
         z[v] = max(out, kids[v]) + math.log1p(math.exp(-abs(out - kids[v])))
         return z[v]
 
+    with_own_fault = math.log1p(priors.prior[cs] / (1 - priors.prior[cs]))
+
+    def prior(v: int) -> float:
+        if tree.kind[v] == cs:
+            return with_own_fault
+        inner = sum(prior(c) for c in children.get(v, []))
+        return float(np.logaddexp(scorer.log_odds[int(tree.kind[v])], inner))
+
+    normaliser = 0.0
     for v in range(tree.n_nodes):
         if tree.kind[v] >= 0 and tree.parent[v] < 0:
-            visit(v)
-    return z, kids
+            if tree.kind[v] != cs:
+                visit(v)
+            normaliser += prior(v)
+    return z, kids, normaliser
 
 
 def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors) -> list[float]:

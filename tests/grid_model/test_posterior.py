@@ -22,7 +22,7 @@ from grid_model.posterior import (
     supply_tree_from_network,
 )
 from tests.grid_model import naive
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, feeders_of_buildings, radial_feeder
 from tests.grid_model.naive import brute_force_posterior
 
 PRIORS = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3)
@@ -115,18 +115,21 @@ def test_the_incremental_state_equals_the_batch_dp_after_adds_and_removals() -> 
         {v: post.top_probability[v] for v in act.tolist()})
 
 
-@pytest.mark.parametrize("net", [build(TWO_FAULTS_IN_SERIES), radial_feeder(transformers=3, outlets=2)])
+@pytest.mark.parametrize("net", [build(TWO_FAULTS_IN_SERIES), radial_feeder(transformers=3, outlets=2),
+                                 feeders_of_buildings(2, transformers=2, outlets=1, drops=2, customers=70)])
 def test_the_supply_tree_and_the_silent_sums_equal_their_slow_twins(net: Network) -> None:
     """The kernels' candidate parents and depths equal a walk up from every node; their sums
-    over silent subtrees equal a recursion over the candidate tree."""
+    over silent subtrees, and the prior's normaliser, equal a recursion over the candidate tree
+    (drops of 70 customers too: past the kernel's tables)."""
     tree = supply_tree_from_network(net)
     above, depth = naive.candidate_parents(net, (tree.kind >= 0).tolist())
     assert tree.parent.tolist() == above and tree.depth.tolist() == depth
     priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.6)
-    z, kids, _ = Scorer(priors).silent(tree)
-    z_ref, kids_ref = naive.silent_sums(tree, priors)
+    z, kids, normaliser = Scorer(priors).silent(tree)
+    z_ref, kids_ref, normaliser_ref = naive.silent_sums(tree, priors)
     assert z.tolist() == pytest.approx(z_ref, abs=1e-12)
     assert kids.tolist() == pytest.approx(kids_ref, abs=1e-12)
+    assert normaliser == pytest.approx(normaliser_ref, rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(8))

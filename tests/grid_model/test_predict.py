@@ -183,16 +183,17 @@ def test_estimates_come_every_quarter_while_they_move_and_at_a_doubling_once_set
         p.add_call(f"K{k}", c, k)
     estimates = sorted(set(at))
     assert estimates[0] == 32
-    steps = [int(a * 1.25) + 8 == b or int(a * SETTLED_GROWTH) + 8 == b
+    growth = PredictionParams().estimate_growth
+    steps = [int(a * growth) + 8 == b or int(a * SETTLED_GROWTH) + 8 == b
              for a, b in itertools.pairwise(estimates)]
     assert all(steps)
-    quarters = sum(int(a * 1.25) + 8 == b for a, b in itertools.pairwise(estimates))
+    quarters = sum(int(a * growth) + 8 == b for a, b in itertools.pairwise(estimates))
     assert 0 < quarters < len(estimates) - 1
 
 
-@pytest.mark.parametrize("growth", [1.0, 0.5, float("nan")])
+@pytest.mark.parametrize("growth", [1.0, 0.5, float("nan"), float("inf")])
 def test_an_estimate_schedule_that_never_grows_is_refused(growth: float) -> None:
-    with pytest.raises(ValueError, match="estimate_growth must be above 1"):
+    with pytest.raises(ValueError, match="estimate_growth must be above 1 and finite"):
         PredictionParams(estimate_growth=growth)
 
 

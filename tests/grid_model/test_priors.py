@@ -46,14 +46,16 @@ def test_em_recovers_the_call_rate_and_the_fuse_prior_from_the_reports_alone(rat
     assert lv > 2 * priors.prior[CandidateKind.TRANSFORMER]
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_the_expected_counts_equal_their_slow_twin(seed: int) -> None:
     """Random calls and last gasps on feeders with one customer per drop (drops counted as the
-    customer's own fault) and with buildings behind each drop: the E step's counts, summed by
-    class of candidate and in one kernel pass, equal a candidate-by-candidate sum."""
+    customer's own fault), with buildings behind each drop, and with buildings of 70 (past the
+    kernel's tables): the E step's counts, summed by class of candidate and in one kernel pass,
+    equal a candidate-by-candidate sum."""
     rng = np.random.default_rng(seed)
-    net = radial_feeder(transformers=3, outlets=2, drops=4) if seed % 2 else feeders_of_buildings(
-        2, transformers=2, outlets=2, drops=3, customers=2)
+    net = [radial_feeder(transformers=3, outlets=2, drops=4),
+           feeders_of_buildings(2, transformers=2, outlets=2, drops=3, customers=2),
+           feeders_of_buildings(1, transformers=2, outlets=1, drops=2, customers=70)][seed % 3]
     tree = supply_tree_from_network(net)
     priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.6)
     state = MapState(tree, priors)
