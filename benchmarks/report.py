@@ -147,15 +147,17 @@ tracing and grouping 10,000 calls (70 % by customer number, 20 % by address, 10 
 extrapolates to {speed['naive_networkx_trace_s_extrapolated']} s. Peak memory {speed['peak_memory_mb']} MB.
 Grouping is the default posterior predictor, its numba kernels loaded first
 ({speed['kernel_warm_up_s']} s, once per process). Best of three runs
-({', '.join(f'{r} s' for r in speed['resolve_trace_group_runs_s'])}); a fixed numpy workload timed in the same
-process took {speed['reference_workload_s']} s (ratio {speed['ratio_to_reference']}), as the machine's speed varies from
-day to day. Measured 2026-11-29: within the same hour, in the same harness, the code before this
-work (b0e24f5) ran 0.867 s: the posterior's kernels take scalars in their inlined helpers (numba counted
-references to every array an inlined call was handed), the E step's counts are one kernel pass
-plus one over 451 classes of silent candidates, and an estimate that changes nothing defers the
-next until the reports have doubled. Without estimation the same calls take about 0.48 s: the
-target is out of reach while the EM steps run in the caller's thread (the two chains' steps are
-about 0.2 s of the 0.68 s).
+({', '.join(f'{r} s' for r in speed['resolve_trace_group_runs_s'])}); fixed workloads timed in the same process, as
+the machine's speed varies from day to day: numpy's {speed['reference_workload_s']} s (ratio
+{speed['ratio_to_reference']}), the interpreter's {speed['python_reference_s']} s (ratio {speed['ratio_to_python_reference']}).
+Measured 2026-11-29, within the same quarter hour and in the same harness, the code before
+this work (b0e24f5) ran 0.786 s (ratio to the interpreter's workload 6.08): the posterior's kernels
+take scalars in their inlined helpers (numba counted references to every array an inlined call was
+handed), the E step's counts are one kernel pass plus one over 451 classes of silent candidates,
+and an estimate that changes nothing defers the next until the reports have doubled. With
+estimation off the same calls take about 0.15 s less: the target is out of reach while the two
+EM chains' steps run in the caller's thread, and the rest (resolving, tracing, about 25 us of
+Python per call in the predictor) is about 0.46 s.
 
 Accuracy (definitions and seeds in `benchmarks/run_predict.py`; the model and its estimation
 in [docs/prediction.md](../docs/prediction.md)): faults at 25 random non-nested devices and 20

@@ -23,10 +23,11 @@ default parameters and estimates them online; nothing of the generator reaches i
 
 Speed: 10,000 calls resolved, traced and grouped by a fresh predictor in the default (posterior)
 mode, its construction included; the best of ``SPEED_RUNS`` runs, each run's time listed, and
-beside it a fixed numpy workload timed in the same process (``reference_workload_s``, the one
-of ``run_routing``'s CI record): the machine's speed varies from day to day by up to half, so
-compare ``ratio_to_reference`` across days. The numba kernels are loaded first and their load
-time reported apart (``kernel_warm_up_s``: once per process).
+beside it two fixed workloads timed in the same process: numpy's (``reference_workload_s``, the
+one of ``run_routing``'s CI record) and the interpreter's (``python_reference_s``: dicts, small
+objects and calls, as most of the per-call path is Python). The machine's speed varies from day
+to day by up to half, so compare the ratios to them across days. The numba kernels are loaded
+first and their load time reported apart (``kernel_warm_up_s``: once per process).
 
 Seeds: the default parameters were tuned on the ``TUNED`` seeds; the ``HELD_OUT`` seeds were run
 only to report; the results JSON lists both and the summary gives the held-out means.
@@ -241,6 +242,19 @@ def warm_up(region: Region) -> float:
     return time.perf_counter() - t0
 
 
+def python_reference() -> float:
+    """A fixed pure-Python workload (dict inserts and look-ups, tuples, method calls) timed in
+    the same run: the prediction's per-call path is mostly the interpreter's work."""
+    t0 = time.perf_counter()
+    seen: dict[int, tuple[int, int]] = {}
+    for i in range(300_000):
+        seen[i * 7 % 100_003] = (i, i % 13)
+    total = 0
+    for i in range(300_000):
+        total += seen.get(i, (0, 0))[1]
+    return time.perf_counter() - t0
+
+
 def speed() -> dict[str, Any]:
     from grid_model.network import build_network
     from grid_model.predict import OutagePredictor
@@ -285,6 +299,7 @@ def speed() -> dict[str, Any]:
         runs.append(time.perf_counter() - t0)
     ours_s = min(runs)
     reference_s = min(reference_workload() for _ in range(SPEED_RUNS))
+    python_s = min(python_reference() for _ in range(SPEED_RUNS))
     g = nx.Graph()
     g.add_edges_from((int(i), int(p)) for i, p in enumerate(net.parent) if p >= 0)
     subs = [int(s) for s in np.flatnonzero(net.kind == NodeKind.SUBSTATION)]
@@ -304,6 +319,8 @@ def speed() -> dict[str, Any]:
             "resolve_trace_group_runs_s": [round(r, 3) for r in runs],
             "reference_workload_s": round(reference_s, 3),
             "ratio_to_reference": round(ours_s / reference_s, 3),
+            "python_reference_s": round(python_s, 3),
+            "ratio_to_python_reference": round(ours_s / python_s, 3),
             "calls_per_s": round(len(calls) / ours_s),
             "naive_networkx_trace_s_extrapolated": round(naive_s, 2),
             "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
