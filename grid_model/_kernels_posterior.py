@@ -98,10 +98,7 @@ def out_score(kd: int, c: int, lv: bool, k: int, g: int, fresh: int, forbidden: 
 @inline
 def silent_out(kd: int, c: int, lv: bool, coef: npt.NDArray[np.float64]) -> float:
     """``out_score`` of a utility candidate with no reports below."""
-    o = coef[kd] + c * coef[COEF_LOG_1P]
-    if lv:
-        o += c * coef[COEF_LOG_1A]
-    return o
+    return out_score(kd, c, lv, 0, 0, 0, False, coef)
 
 
 @inline
