@@ -114,16 +114,23 @@ def _reports(region: Region, ops: list[int], customer_side: list[int], rate: flo
     return calls, gasps, where
 
 
+def _reports_per_outage(top: np.ndarray, where: dict[str, int]) -> dict[int, int]:
+    """Per true outage (the topmost operated element over a reporting node, ``_top_op``), the
+    reports from below it."""
+    reports: dict[int, int] = {}
+    for node in where.values():
+        if top[node] >= 0:
+            reports[int(top[node])] = reports.get(int(top[node]), 0) + 1
+    return reports
+
+
 def _score(region: Region, ops: list[int], customer_side: list[int], incidents: list[dict[str, Any]],
            where: dict[str, int]) -> dict[str, Any]:
     net = region.network
     index = net.index_of()
     dev_index = {d: i for i, d in enumerate(net.device_id) if d}
     top = _top_op(region, ops)
-    reports_of: dict[int, int] = {}
-    for node in where.values():
-        if top[node] >= 0:
-            reports_of[int(top[node])] = reports_of.get(int(top[node]), 0) + 1
+    reports_of = _reports_per_outage(top, where)
     predicted: dict[int, str] = {}
     incident_of: dict[str, tuple[int, str]] = {}
     for inc in incidents:
@@ -403,11 +410,7 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
         for rate in rates:
             rng = np.random.default_rng([seed, int(rate * 1000), False])
             calls, _, where = _reports(region, ops, customer_side, rate, False, rng)
-            reports: dict[int, int] = {}
-            for node in where.values():
-                if top[node] >= 0:
-                    reports[int(top[node])] = reports.get(int(top[node]), 0) + 1
-            located = [op for op, n in reports.items() if n >= 2]
+            located = [op for op, n in _reports_per_outage(top, where).items() if n >= 2]
             nodes = [where[c.call_id] for c in calls]
             row: dict[str, Any] = {"seed": seed, "call_rate": rate, "outages_located": len(located)}
             for name, group in (("grid", None), ("feeder", feeder)):
