@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -20,6 +22,8 @@ from routing.problem import ProblemError
 
 if TYPE_CHECKING:
     from api.store import Store
+    from grid_model.posterior import OutagePriors
+    from grid_model.region import Region
 
 
 def _non_negative_int(text: str) -> int:
@@ -73,6 +77,26 @@ def _positive_minutes(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
     if not 0 < value <= 7 * 24 * 60:
         raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most a week, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a share above 0 and below 1, got {text}")
     return value
 
 
@@ -366,12 +390,17 @@ def _predict(args: argparse.Namespace) -> int:
     from grid_model.calls_csv import read_calls_csv
     from grid_model.grids import load_grid
     from grid_model.incidents import predict_calls
+    from grid_model.posterior import CANDIDATE_NAMES
+    from grid_model.predict import PredictionParams
 
     region = load_grid(args.grid)
+    start, history = _prediction_start(args, region)
     rows = read_calls_csv(Path(args.calls))
-    pred = predict_calls(region, rows.calls)
+    pred = predict_calls(region, rows.calls, PredictionParams(priors=start))
     doc = {"grid": args.grid, "epoch": rows.epoch, "calls": len(rows.calls),
-           "rejected_rows": rows.rejected, "incidents": pred.incidents}
+           "rejected_rows": rows.rejected, "incidents": pred.incidents,
+           "start": {"priors": dict(zip(CANDIDATE_NAMES, start.prior, strict=True)),
+                     "call_rate": start.call_rate, "history": history}}
     Path(args.output).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     for line in rows.rejected:
         print(f"rejected: {line}", file=sys.stderr)
@@ -381,6 +410,34 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"{len(rows.calls)} calls -> {len(pred.incidents)} incidents {kinds}; "
           f"{len(rows.rejected)} rows rejected; wrote {args.output}")
     return 0
+
+
+def _prediction_start(args: argparse.Namespace,
+                      region: Region) -> tuple[OutagePriors, dict[str, object] | None]:
+    """Where the predictor's estimation starts: the defaults, with ``--call-rate``, or the priors
+    from ``--history`` (its outages per storm by kind, over this grid's elements), and what the
+    history gave and what was inferred in reading it (None without one)."""
+    from grid_model.history import read_history
+    from grid_model.history_columns import FORMATS, read_column_mapping
+    from grid_model.posterior import CANDIDATE_NAMES, supply_tree_from_network
+    from grid_model.priors import DEFAULT_PRIORS, outages_per_storm, priors_from_history
+
+    call_rate = DEFAULT_PRIORS.call_rate if args.call_rate is None else args.call_rate
+    if not args.history:
+        if args.columns or args.format or args.history_storms is not None:
+            raise ValueError("--format, --columns and --history-storms describe a --history file; none given")
+        return dataclasses.replace(DEFAULT_PRIORS, call_rate=call_rate), None
+    mapping = read_column_mapping(Path(args.columns)) if args.columns else FORMATS[args.format or "pge"]
+    history = read_history(Path(args.history), mapping=mapping)
+    storms = 1.0 if args.history_storms is None else args.history_storms
+    per_storm = outages_per_storm((e.extent for e in history.events), storms)
+    start = priors_from_history(supply_tree_from_network(region.network), per_storm, call_rate=call_rate)
+    print(f"start from {args.history}: {len(history.events)} outages over {storms:g} storm(s), per storm "
+          + ", ".join(f"{CANDIDATE_NAMES[k]} {n:g}" for k, n in per_storm.items())
+          + f"; extent inferred for {history.inference_counts()['extent_inferred']}")
+    return start, {"file": args.history, "events": len(history.events), "storms": storms,
+                   "outages_per_storm": {CANDIDATE_NAMES[k]: n for k, n in per_storm.items()},
+                   **history.inference_counts()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -527,6 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default | simbench:CODE | GeoPackage or GeoJSON folder | pandapower .json")
     pr.add_argument("--calls", required=True, help="CSV: call_id,time,customer_id[,address,lon,lat]")
     pr.add_argument("-o", "--output", required=True, help="incidents.json to write")
+    pr.add_argument("--history", help="start the estimation from this grid's outage history (CSV or "
+                                      "Parquet): its outages per storm by kind become the priors")
+    pr_columns = pr.add_mutually_exclusive_group()
+    pr_columns.add_argument("--format", choices=sorted(FORMATS), help="--history column preset (default pge)")
+    pr_columns.add_argument("--columns", metavar="MAPPING.toml", help="--history: a column mapping file")
+    pr.add_argument("--history-storms", type=_positive_float, metavar="N",
+                    help="--history: how many storms the history covers (default 1)")
+    pr.add_argument("--call-rate", type=_rate, help="the share of customers without supply who call, "
+                                                    "where its estimation starts (default 0.1)")
     pr.set_defaults(func=_predict)
     return parser
 

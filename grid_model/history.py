@@ -147,10 +147,17 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
         return ([str(c) for c in frame.columns],
                 [(f"{path} row {k + 1}", {str(c): text(v) for c, v in r.items()})
                  for k, r in enumerate(records)])
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        return (list(reader.fieldnames or []),
-                [(f"{path}:{line}", row) for line, row in enumerate(reader, start=2)])
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            return (list(reader.fieldnames or []),
+                    [(f"{path}:{line}", row) for line, row in enumerate(reader, start=2)])
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from exc
+    except csv.Error as exc:
+        raise HistoryError(f"{path}: not a CSV file: {exc}") from exc
 
 
 def read_history(path: Path, *, mapping: ColumnMapping = FORMATS["pge"],

@@ -18,14 +18,15 @@ Two sources:
   own installation the cause. Runs from several starts compare by the reports' log-likelihood
   plus these priors' log-density (``EmStep.objective``);
 - ``priors_from_history``: a utility's record of past outages, counted by kind of element that
-  operated, over the number of elements of each kind (one storm's worth): a start for the EM
-  (``PredictionParams.priors``) better than the default.
+  operated (``outages_per_storm`` reads them off an outage history's extents), over the number of
+  elements of each kind (one storm's worth): a start for the EM (``PredictionParams.priors``)
+  better than the default.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,13 @@ DEFAULT_PRIORS = OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call
 SCATTERED_START = OutagePriors(prior=(0.005, 0.005, 0.01, 0.01, 0.05, 0.005), call_rate=0.3, gasp_rate=0.0)
 # The gasp rate assumed once the first last gasp shows that meters have AMI, until estimated.
 AMI_GASP_RATE = 0.5
+# The candidate kind each extent of an outage history stands for (``grid_model.history``: as the
+# file gives it or inferred). Utilities' outage records name no LV outlet fuse and no customer's
+# own installation, so a history says nothing of those two kinds.
+EXTENT_KINDS: dict[str, CandidateKind] = {
+    "feeder": CandidateKind.FEEDER, "mv_device": CandidateKind.MV_DEVICE,
+    "transformer": CandidateKind.TRANSFORMER, "service_drop": CandidateKind.SERVICE_DROP,
+}
 _CS = int(CandidateKind.CUSTOMER_SIDE)
 
 
@@ -160,13 +168,33 @@ class PriorEstimator:
         return s
 
 
+def outages_per_storm(extents: Iterable[str], storms: float) -> dict[CandidateKind, float]:
+    """The mean outages per storm at each kind of element a history can name (``EXTENT_KINDS``,
+    none recorded: 0), from its events' extents over the ``storms`` storms it covers."""
+    if not 0.0 < storms < math.inf:
+        raise PosteriorError(f"a history covers a positive number of storms, got {storms}")
+    counts = dict.fromkeys(EXTENT_KINDS.values(), 0.0)
+    for extent in extents:
+        if extent not in EXTENT_KINDS:
+            raise PosteriorError(f"unknown extent {extent!r}; known: {', '.join(EXTENT_KINDS)}")
+        counts[EXTENT_KINDS[extent]] += 1.0
+    return {kind: n / storms for kind, n in counts.items()}
+
+
 def priors_from_history(tree: SupplyTree, outages_by_kind: Mapping[CandidateKind, float], *,
                         call_rate: float, start: OutagePriors = DEFAULT_PRIORS,
                         strength: float = 20.0) -> OutagePriors:
     """Priors from a history: ``outages_by_kind`` is the mean number of outages per storm at
-    elements of each kind (a utility's record, or a replay's), over this network's elements."""
+    elements of each kind (a utility's record, or a replay's), over this network's elements; a
+    kind it leaves out keeps the start's prior (the history does not know it), a kind it gives as
+    0 was never out."""
     if not 0.0 < call_rate < 1.0:
         raise PosteriorError(f"call rate must lie in (0, 1), got {call_rate}")
-    counts = [float(outages_by_kind.get(k, 0.0)) for k in CandidateKind]
+    for kind, n in outages_by_kind.items():
+        if not 0.0 <= n < math.inf:
+            raise PosteriorError(f"outages per storm of kind {CandidateKind(kind).name.lower()} must be "
+                                 f"0 or more, got {n}")
+    counts = [float(outages_by_kind[k]) if k in outages_by_kind else start.prior[k] * tree.n_of_kind[k]
+              for k in CandidateKind]
     prior = _kind_priors(counts, tree.n_of_kind, start, [strength] * len(CandidateKind))
     return OutagePriors(prior, call_rate, start.gasp_rate)

@@ -64,6 +64,15 @@ def test_missing_columns_and_an_empty_file_are_named(tmp_path: Path) -> None:
         read_history(_csv(tmp_path, []))
 
 
+def test_a_file_that_is_not_there_or_not_text_is_named(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match=r"gone.csv: cannot read: No such file or directory"):
+        read_history(tmp_path / "gone.csv")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes((HEADER + "\n" + GOOD[0].replace("San Jose", "San José") + "\n").encode("latin-1"))
+    with pytest.raises(HistoryError, match=r"latin.csv: not UTF-8 text \(byte \d+ of the file\)"):
+        read_history(latin)
+
+
 def test_a_parquet_history_reads_like_the_csv(tmp_path: Path) -> None:
     import pandas as pd
 

@@ -18,33 +18,12 @@ from grid_model.pandapower_import import region_from_pandapower, switches_from_p
 from grid_model.switches import SwitchKind
 from grid_model.switching import plan_switching
 from grid_model.trace import trace
-from tests.grid_model.pp_feeders import two_feeders_with_a_tie
+from tests.grid_model.pp_feeders import one_transformer_grid, two_feeders_with_a_tie
 
 CABLE = "NA2XS2Y 1x95 RM/25 12/20 kV"
 
-def _net() -> pp.pandapowerNet:
-    """110 kV grid -> 20 kV busbar -> two MV buses -> one 0.4 kV transformer -> LV feeder."""
-    net = pp.create_empty_network()
-    hv = pp.create_bus(net, 110.0)
-    mvbar = pp.create_bus(net, 20.0)
-    m1, m2 = pp.create_bus(net, 20.0), pp.create_bus(net, 20.0)
-    lv0, lv1, lv2 = (pp.create_bus(net, 0.4) for _ in range(3))
-    pp.create_ext_grid(net, hv)
-    pp.create_transformer(net, hv, mvbar, std_type="25 MVA 110/20 kV")
-    pp.create_line(net, mvbar, m1, 1.0, std_type="NA2XS2Y 1x95 RM/25 12/20 kV")
-    pp.create_line(net, m1, m2, 2.0, std_type="NA2XS2Y 1x95 RM/25 12/20 kV")
-    pp.create_transformer(net, m2, lv0, std_type="0.4 MVA 20/0.4 kV")
-    pp.create_line(net, lv0, lv1, 0.1, std_type="NAYY 4x50 SE")
-    pp.create_line(net, lv1, lv2, 0.1, std_type="NAYY 4x50 SE")
-    pp.create_load(net, lv1, 0.003)
-    pp.create_load(net, lv2, 0.003)
-    pp.create_load(net, lv2, 0.004)
-    pp.create_switch(net, m1, 1, et="l", closed=True, type="CB")
-    return net
-
-
 def test_ids_and_devices_follow_the_documented_convention() -> None:
-    region = region_from_pandapower(_net(), name="tiny")
+    region = region_from_pandapower(one_transformer_grid(), name="tiny")
     net = region.network
     idx = net.index_of()
     assert sorted(region.customers["customer_id"]) == ["load:0", "load:1", "load:2"]
@@ -59,7 +38,7 @@ def test_ids_and_devices_follow_the_documented_convention() -> None:
 
 
 def test_open_switch_breaks_its_line_and_leaves_an_island() -> None:
-    net = _net()
+    net = one_transformer_grid()
     pp.create_switch(net, 3, 1, et="l", closed=False, type="LBS")
     with pytest.raises(NetworkError, match=r"island: bus:\d+ \(with load:\d+\)"):
         region_from_pandapower(net, name="tiny")
@@ -146,7 +125,7 @@ def test_two_substations_in_parallel_are_refused_naming_them() -> None:
 def test_a_closed_bus_coupler_on_a_feeder_is_a_switch_point() -> None:
     """A closed bus-bus switch inside a feeder is an edge of the tree (the import failed on one
     before) and a sectionalising switch."""
-    net = _net()
+    net = one_transformer_grid()
     m3 = pp.create_bus(net, 20.0)
     pp.create_switch(net, 3, m3, et="b", closed=True, type="LBS")
     pp.create_load(net, m3, 0.1)
@@ -161,7 +140,7 @@ def test_a_closed_bus_coupler_on_a_feeder_is_a_switch_point() -> None:
 
 def test_predict_cli_on_a_pandapower_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grid = tmp_path / "tiny.json"
-    pp.to_json(_net(), str(grid))
+    pp.to_json(one_transformer_grid(), str(grid))
     calls = tmp_path / "calls.csv"
     calls.write_text("call_id,time,customer_id\n"
                      "K1,2024-02-04T10:00:00Z,load:1\n"
@@ -184,7 +163,7 @@ def test_predict_cli_on_a_pandapower_file(tmp_path: Path, capsys: pytest.Capture
 def test_predict_cli_refuses_a_csv_without_its_columns(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     grid = tmp_path / "tiny.json"
-    pp.to_json(_net(), str(grid))
+    pp.to_json(one_transformer_grid(), str(grid))
     calls = tmp_path / "calls.csv"
     calls.write_text("id,when\nK1,0\n", encoding="utf-8")
     assert main(["predict", "--grid", str(grid), "--calls", str(calls), "-o", str(tmp_path / "o")]) == 2

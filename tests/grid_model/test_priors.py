@@ -14,7 +14,7 @@ from grid_model.posterior import (
     PosteriorError,
     supply_tree_from_network,
 )
-from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, _clip, priors_from_history
+from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, _clip, outages_per_storm, priors_from_history
 from tests.grid_model import naive
 from tests.grid_model.feeders import feeders_of_buildings, radial_feeder
 
@@ -92,17 +92,34 @@ def test_elements_below_a_dark_feeder_keep_their_prior() -> None:
 
 def test_a_history_gives_outages_per_element_of_each_kind() -> None:
     """Eight transformer outages a storm on 16 transformers: a prior near one half of the
-    start's weight-20 mean with 8/16 (the start counts as 20 elements)."""
+    start's weight-20 mean with 8/16 (the start counts as 20 elements); a feeder never out in
+    the history is shrunk toward 0; a kind the history does not name keeps the start's prior."""
     net = radial_feeder(transformers=16, outlets=3, drops=10)
     tree = supply_tree_from_network(net)
-    priors = priors_from_history(tree, {CandidateKind.TRANSFORMER: 8.0}, call_rate=0.12)
+    priors = priors_from_history(tree, {CandidateKind.TRANSFORMER: 8.0, CandidateKind.FEEDER: 0.0},
+                                 call_rate=0.12)
     start = DEFAULT_PRIORS.prior[CandidateKind.TRANSFORMER]
     assert priors.prior[CandidateKind.TRANSFORMER] == pytest.approx((8 + 20 * start) / (16 + 20))
     assert priors.prior[CandidateKind.FEEDER] == pytest.approx(20 * DEFAULT_PRIORS.prior[0] / (1 + 20))
+    for kind in (CandidateKind.LV_FUSE, CandidateKind.SERVICE_DROP, CandidateKind.CUSTOMER_SIDE):
+        assert priors.prior[kind] == pytest.approx(DEFAULT_PRIORS.prior[kind])
     assert priors.call_rate == 0.12
     assert int((net.kind == NodeKind.TRANSFORMER).sum()) == tree.n_of_kind[CandidateKind.TRANSFORMER]
     with pytest.raises(PosteriorError, match="call rate must lie in"):
         priors_from_history(tree, {}, call_rate=1.5)
+    with pytest.raises(PosteriorError, match="kind transformer must be 0 or more, got -1"):
+        priors_from_history(tree, {CandidateKind.TRANSFORMER: -1.0}, call_rate=0.1)
+
+
+def test_a_historys_extents_count_per_storm_by_kind() -> None:
+    extents = ["transformer"] * 5 + ["service_drop"] * 3 + ["feeder"]
+    assert outages_per_storm(extents, 2) == {CandidateKind.FEEDER: 0.5, CandidateKind.MV_DEVICE: 0.0,
+                                             CandidateKind.TRANSFORMER: 2.5, CandidateKind.SERVICE_DROP: 1.5}
+    with pytest.raises(PosteriorError, match="unknown extent 'lv_fuse'"):
+        outages_per_storm(["lv_fuse"], 1)
+    for storms in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(PosteriorError, match="a positive number of storms"):
+            outages_per_storm(extents, storms)
 
 
 def test_the_scalar_clip_is_numpys() -> None:
