@@ -14,6 +14,11 @@ default parameters and estimates them online; nothing of the generator reaches i
 - device match: over true outages with at least two reports (calls and last gasps from the
   customers it darkened, an outage nested in another counting as the outer one), the share with
   a predicted incident at exactly its element (one report cannot locate a device);
+- device match, identifiable: the same over the located outages that the reports can tell from
+  an outage of the nearest candidate above them (some customer below that candidate kept
+  supply). When every customer below it is dark (on dense storm damage, every drop of an LV
+  outlet torn down), who lost supply is the same as if that candidate had operated: no report
+  can say which, only the priors (and one outage there is the likelier reading);
 - lone callers: over customer-side faults from energised places, the share predicted
   customer-side at their own node;
 - customers-out F1: predicted = customers under predicted device incidents; precision against
@@ -124,6 +129,26 @@ def _reports_per_outage(top: np.ndarray, where: dict[str, int]) -> dict[int, int
     return reports
 
 
+def _identifiable(region: Region, top: np.ndarray, located: list[int]) -> list[int]:
+    """The outages of ``located`` that reports can tell from an outage of the nearest candidate
+    above them: some customer below that candidate kept supply (``top`` < 0)."""
+    net = region.network
+    parent = supply_tree_from_network(net).parent
+    node_of = region.customers["node_idx"].to_numpy()  # sorted: the network's preorder
+    lit = np.concatenate([[0], np.cumsum(top[node_of] < 0)])
+    out = []
+    for op in located:
+        above = int(parent[op])
+        if above < 0:
+            out.append(op)
+            continue
+        sl = net.subtree(above)
+        lo, hi = np.searchsorted(node_of, [sl.start, sl.stop])
+        if lit[hi] > lit[lo]:
+            out.append(op)
+    return out
+
+
 def _score(region: Region, ops: list[int], customer_side: list[int], incidents: list[dict[str, Any]],
            where: dict[str, int]) -> dict[str, Any]:
     net = region.network
@@ -144,6 +169,8 @@ def _score(region: Region, ops: list[int], customer_side: list[int], incidents: 
     match = sum(1 for op in located if predicted.get(op) == "device")
     cust = region.customers
     node_of = cust["node_idx"].to_numpy()
+    identifiable = _identifiable(region, top, located)
+    match_identifiable = sum(1 for op in identifiable if predicted.get(op) == "device")
     lone = [c for c, n in where.items() if n in set(customer_side) and top[n] < 0 and c.startswith("K")]
     lone_ok = sum(1 for c in lone if incident_of.get(c) == (where[c], "customer_side"))
     out_mask = np.zeros(net.n_nodes, dtype=bool)
@@ -162,6 +189,8 @@ def _score(region: Region, ops: list[int], customer_side: list[int], incidents: 
     f1 = 2 * precision * recall / max(1e-12, precision + recall)
     return {"incidents": len(predicted), "outages_located": len(located),
             "device_match": round(match / max(1, len(located)), 4),
+            "outages_identifiable": len(identifiable),
+            "device_match_identifiable": round(match_identifiable / max(1, len(identifiable)), 4),
             "lone_callers": len(lone), "lone_customer_side": round(lone_ok / max(1, len(lone)), 4),
             "customers_out_f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
             "recall_ceiling": round(float(seen.sum() / max(1, dark.sum())), 4)}
@@ -231,8 +260,8 @@ def _summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
         family = "storm" if grid == "default" else "simbench"
         held = [c for c in cases if c["grid"] == grid and c["seed"] in HELD_OUT[family]]
         out[grid] = {k: {m: round(float(np.mean([c[k][m] for c in held])), 4)
-                         for m in ("device_match", "customers_out_f1", "lone_customer_side", "recall_ceiling",
-                                   "time_s")} for k in keys}
+                         for m in ("device_match", "device_match_identifiable", "customers_out_f1",
+                                   "lone_customer_side", "recall_ceiling", "time_s")} for k in keys}
     return out
 
 
