@@ -23,7 +23,7 @@ def construct_by_insertion(D, S, NB, CN, rng):
             pending[n] = j
             n += 1
     recreate(D, S, NB, CN, pending, n, NO_BLINK, RANDOM_ORDER, undo_log(D, S), 1, False,
-             np.zeros(0, dtype=np.int64), rng)
+             np.zeros(0, dtype=np.int64), False, rng)
 
 
 @leaf

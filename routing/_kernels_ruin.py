@@ -1,13 +1,14 @@
 """Ruin and recreate (private kernels): adjacent string removal (SISR), greedy reinsertion in a
-random, weight or deadline order, accepted by simulated annealing.
+random, weight or deadline order (some recreates first open a route), accepted by simulated
+annealing.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from routing._kernels_config import inline, kernel, leaf
-from routing._kernels_insert import cheaper_insertion, insert_at, remove_range
+from routing._kernels_config import INF, inline, kernel, leaf
+from routing._kernels_insert import cheaper_insertion, insert_at, insert_delta, remove_range
 from routing._kernels_rng import randint, random, shuffle, uniform
 from routing._kernels_route import recompute_route, unassigned_cost
 from routing._kernels_undo import begin, touch, undo, undo_log
@@ -63,13 +64,28 @@ def recreate_mode(rng):
     return RANDOM_ORDER if u < 0.4 else (BY_WEIGHT if u < 0.8 else BY_DEADLINE)
 
 
+@leaf
+def open_route(D, S, U, it, c):
+    """Put ``c`` alone on the first empty route of a crew able to serve it (backed up in
+    ``U``); False if there is none or ``c`` cannot go there."""
+    for r in range(D.n_crews):
+        if S.rlen[r] == 0 and (D.crew_skills[r] & D.order_skill[c]) != 0:
+            if insert_delta(D, S, r, 0, c) >= INF:
+                return False
+            touch(S, U, r, it)
+            insert_at(D, S, r, 0, c)
+            return True
+    return False
+
+
 @kernel
-def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark, rng):
+def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark, opening, rng):
     """Insert ``removed`` orders greedily in a random, weight or deadline order; each route
-    is backed up in ``U`` before its first change of iteration ``it``. With ``drop``, an
-    insertion may leave out the orders after it that no longer fit: they join ``removed``
-    (``mark[j] == it``: j is in it already) and are inserted in turn. Returns the length of
-    ``removed``."""
+    is backed up in ``U`` before its first change of iteration ``it``. With ``opening``, the
+    first of them starts a route of its own (``open_route``), which the others may join.
+    With ``drop``, an insertion may leave out the orders after it that no longer fit: they
+    join ``removed`` (``mark[j] == it``: j is in it already) and are inserted in turn.
+    Returns the length of ``removed``."""
     if mode == RANDOM_ORDER:
         shuffle(rng, removed[:n_removed])
     else:
@@ -87,6 +103,8 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark, r
         for i in range(n_removed):
             mark[removed[i]] = it
     i = 0
+    if opening and n_removed > 0 and open_route(D, S, U, it, removed[0]):
+        i = 1
     while i < n_removed:
         c = removed[i]
         i += 1
@@ -124,12 +142,14 @@ def _recreated_cost(D, S, U, removed, n_removed):
 
 @kernel
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
-                    avg_removed, max_string, blink, changed, drop, rng):
+                    avg_removed, max_string, blink, changed, drop, open_share, rng):
     """Ruin (adjacent string removals) and recreate, accepted by simulated annealing with the
     temperature falling from ``t_start`` to ``t_end`` over these iterations. Keeps the best
     solution in ``B``. Only the routes an iteration changes are backed up and, if it is
     rejected, restored; an accepted iteration flags the routes it changed in ``changed``.
     ``drop``: an insertion may leave out the orders after it that no longer fit (``recreate``).
+    ``open_share``: the share of recreates that first open a route (``recreate``); none
+    draws a random number when it is 0, so the stream is the same as without them.
     Returns (current cost, best cost, accepted count)."""
     N = D.n_orders
     removed = np.empty(N, dtype=np.int64)
@@ -154,8 +174,9 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                     removed[n_removed] = j
                     n_removed += 1
                     old_unplanned += unassigned_cost(D, j)
+        opening = open_share > 0.0 and random(rng) < open_share
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
-                             it, drop, mark, rng)
+                             it, drop, mark, opening, rng)
         new_cost = (cur_cost - U.cost_before[0] - old_unplanned
                     + _recreated_cost(D, S, U, removed, n_removed))
         if new_cost < cur_cost - temp * np.log(random(rng) + 1e-300):
@@ -187,7 +208,7 @@ def sample_deltas(D, S, NB, CN, n_iter, avg_removed, max_string, blink, drop, rn
         if n_removed < 0:
             return out[:it - 1]
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
-                             it, drop, mark, rng)
+                             it, drop, mark, False, rng)
         out[it - 1] = _recreated_cost(D, S, U, removed, n_removed) - U.cost_before[0]
         undo(D, S, U, removed, n_removed)
     return out

@@ -47,6 +47,7 @@ class SearchCore:
         self.best_cost = 0
         self._temps: tuple[float, float] | None = None
         self._drop = not data.distance_objective and params.drop_tails
+        self._open = params.open_route if data.distance_objective else 0.0
         self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = params.ls_near_first
@@ -111,7 +112,7 @@ class SearchCore:
                     self.D, self.S, self.best, self.NB, self.CN, chunk,
                     self._temperature(f0), self._temperature(min(1.0, f0 + 0.02)),
                     np.int64(self.cost), np.int64(self.best_cost), p.avg_removed,
-                    p.max_string, p.blink, changed, self._drop, self.rng)
+                    p.max_string, p.blink, changed, self._drop, self._open, self.rng)
                 iterations += chunk
                 if self.D.distance_objective:
                     self._exchange_tails()

@@ -92,6 +92,15 @@ class SolverParams:
     0) or the orders within that many positions of a change, and the routes each annealing
     chunk changed (``ls_requeue``). ``drop_tails`` (dispatch objective): ruin and recreate may
     insert into a route full up to its crew's end, leaving out the orders that no longer fit.
+    ``open_route`` (distance objective): the share of ruin-and-recreate iterations whose
+    recreate first puts one removed order on a route of its own. Greedy insertion never opens
+    a route while a detour costs less than a round trip from the depot, so the count of routes
+    only falls (Gehring-Homberger R2_10_1: 31 after construction, 29 after annealing, against
+    37 in the best-known plan, which annealing from that plan also brought down to 30 within
+    3 s); these moves let it rise again where that pays. Off by default: a share of 0.5 took
+    R2_10_1 from 2.2-3.7 % to 1.2 % of the best known at 60 s, but on held-out instances it
+    helped only where the best-known plan has more routes than annealing settles at (R2_10_2,
+    R2_10_5) and hurt where it has fewer (RC2_10_2, RC2_10_4: 4.8 -> 8.0 %).
     Annealing and local search settings were tuned on seed 1 of each storm family at
     10,000 orders / 300 crews (``benchmarks.run_routing --suite families``)."""
 
@@ -117,6 +126,7 @@ class SolverParams:
     ls_window: int = 3
     ls_requeue: bool = True
     drop_tails: bool = True
+    open_route: float = 0.0
 
     def orders_listed(self, hard_windows: bool) -> int:
         """Neighbours listed per order (see ``k_orders``)."""

@@ -134,7 +134,8 @@ def test_annealing_that_leaves_out_route_tails_keeps_its_books() -> None:
     changed = np.zeros(p.n_crews, dtype=np.bool_)
     cur, _, accepted = ruin_k.sisr_iterations(
         solver.core.D, solver.core.S, solver.core.best, solver.core.NB, solver.core.CN, 400, 1e7, 1e5,
-        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, solver.core.rng)
+        np.int64(solver.cost), np.int64(solver.best_cost), 6.0, 5, 0.01, changed, True, 0.0,
+        solver.core.rng)
     assert accepted > 0 and changed.any()
     assert cur == route_k.total_cost(solver.core.D, solver.core.S) == evaluate(p, solver.plan().routes).cost
 

@@ -11,6 +11,7 @@ import pytest
 
 from routing import _kernels_insert as insert_k
 from routing import _kernels_route as route_k
+from routing import _kernels_ruin as ruin_k
 from routing import _kernels_tail as tail_k
 from routing.arrays import kernel_data, state_from_routes
 from routing.evaluate import PlanError, evaluate
@@ -151,6 +152,22 @@ def test_tails_exchange_descent_saves_what_it_says_and_stays_feasible() -> None:
     plan = solver.plan()
     assert saved > 0 and not plan.unassigned
     assert evaluate(p, plan.routes).cost == before - saved == plan.cost
+
+
+def test_annealing_that_opens_routes_keeps_its_books() -> None:
+    """Recreates that first put an order on a route of its own (``open_share`` 1): at a
+    temperature that accepts every move the count of routes rises above the first plan's, and
+    the cost the annealing returns is the evaluator's."""
+    p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
+    solver = DispatchSolver(p, seed=3)
+    core = solver.core
+    first = int(np.count_nonzero(core.S.rlen))
+    changed = np.zeros(p.n_crews, dtype=np.bool_)
+    cur, _, accepted = ruin_k.sisr_iterations(
+        core.D, core.S, core.best, core.NB, core.CN, 50, 1e9, 1e9, np.int64(solver.cost),
+        np.int64(solver.best_cost), 10.0, 10, 0.01, changed, False, 1.0, core.rng)
+    assert accepted == 50 and int(np.count_nonzero(core.S.rlen)) > first
+    assert cur == route_k.total_cost(core.D, core.S) == evaluate(p, solver.plan().routes).cost
 
 
 def test_same_seed_same_plan_under_an_iteration_limit() -> None:
