@@ -68,11 +68,16 @@ def exchange_tails(D, S, r1, i, r2, j, buf):
 
 
 @kernel
-def tails_exchange_descent(D, S, NB):
+def tails_exchange_descent(D, S, NB, dirty):
     """Distance objective: apply improving 2-opt* moves between the routes of neighbouring
-    orders (a new arc from an order to a neighbour in another route, either way) until none
-    is left. Returns the distance saved."""
+    orders (a new arc from an order to a neighbour in another route, either way), pass after
+    pass, until a pass finds none. Returns the distance saved. A move's gain depends on its two
+    routes only: a pass prices only the pairs with a route changed since the last pass began
+    (the first pass: ``dirty``, the routes the annealing changed since the last descent, which
+    left none to improve) or during this pass, which applies the same moves as pricing every
+    pair. ``dirty`` is cleared at the end."""
     buf = np.empty(S.routes.shape[1], dtype=np.int64)
+    moved = np.zeros(dirty.shape[0], dtype=np.bool_)  # the routes this pass changed
     saved = np.int64(0)
     improved = True
     while improved:
@@ -84,7 +89,7 @@ def tails_exchange_descent(D, S, NB):
             for k in range(NB.shape[1]):
                 v = NB[u, k]
                 r2 = S.route_of[v]
-                if r2 < 0 or r2 == r1 or not _interchangeable(D, r1, r2):
+                if r2 < 0 or r2 == r1 or not (dirty[r1] or dirty[r2]) or not _interchangeable(D, r1, r2):
                     continue
                 i, j = S.pos_of[u], S.pos_of[v] - 1
                 d = tails_exchange_delta(D, S, r1, i, r2, j)
@@ -93,7 +98,10 @@ def tails_exchange_descent(D, S, NB):
                     d = tails_exchange_delta(D, S, r1, i, r2, j)
                 if d < 0:
                     exchange_tails(D, S, r1, i, r2, j, buf)
+                    dirty[r1] = dirty[r2] = moved[r1] = moved[r2] = True
                     saved -= d
                     improved = True
                     break
+        dirty[:] = moved
+        moved[:] = False
     return saved

@@ -89,7 +89,9 @@ class SearchCore:
             queue = self._queue
             lkern.queue_orders(queue, np.flatnonzero(self.D.order_skill != 0), self.rng)
             near = self._local_lists()
-        changed = np.zeros(int(self.D.n_crews), dtype=np.bool_)
+        # the routes each annealing chunk changed: what the local search queues (dispatch), or
+        # what the 2-opt* descent prices (distance objective: every route the first time)
+        changed = np.full(int(self.D.n_crews), self.D.distance_objective, dtype=np.bool_)
         while True:
             elapsed = time.perf_counter() - t0
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:
@@ -115,7 +117,7 @@ class SearchCore:
                     p.max_string, p.blink, changed, self._drop, self._open, self.rng)
                 iterations += chunk
                 if self.D.distance_objective:
-                    self._exchange_tails()
+                    self._exchange_tails(changed)
                 if queue is not None and p.ls_requeue:
                     lkern.queue_routes(self.S, queue, changed)
                 since += chunk
@@ -184,10 +186,11 @@ class SearchCore:
         self.best.routes[:, :] = self.S.routes
         self.best.rlen[:] = self.S.rlen
 
-    def _exchange_tails(self) -> None:
+    def _exchange_tails(self, changed: np.ndarray) -> None:
         """Distance objective: 2-opt* descent on the current plan between annealing chunks
-        (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept)."""
-        self.cost -= int(tail_k.tails_exchange_descent(self.D, self.S, self.NB))
+        (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept), over
+        the pairs of routes with one ``changed`` since the last descent (it clears the flags)."""
+        self.cost -= int(tail_k.tails_exchange_descent(self.D, self.S, self.NB, changed))
         if self.cost < self.best_cost:
             self._keep_current()
 

@@ -144,14 +144,42 @@ def test_tails_exchange_delta_matches_full_recomputation() -> None:
     assert checked > 50 and infeasible > 200
 
 
+def _every_route(solver: DispatchSolver) -> np.ndarray:
+    return np.ones(int(solver.core.D.n_crews), dtype=np.bool_)
+
+
 def test_tails_exchange_descent_saves_what_it_says_and_stays_feasible() -> None:
     p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
     solver = DispatchSolver(p, seed=3)
     before = int(route_k.total_cost(solver.core.D, solver.core.S))
-    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB))
+    dirty = _every_route(solver)
+    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB, dirty))
     plan = solver.plan()
-    assert saved > 0 and not plan.unassigned
+    assert saved > 0 and not plan.unassigned and not dirty.any()
     assert evaluate(p, plan.routes).cost == before - saved == plan.cost
+
+
+def test_a_descent_over_the_changed_routes_applies_what_one_over_all_does() -> None:
+    """From a 2-opt* local optimum, an annealing chunk changes some routes; the descent that
+    prices only pairs with a changed route ends at the same plan, saving the same, as one that
+    prices every pair (a move's gain depends on its two routes only)."""
+    p = read_vrptw(SOLOMON / "R101.txt", "solomon")
+    solvers = [DispatchSolver(p, seed=5), DispatchSolver(p, seed=5)]
+    saved = []
+    for k, solver in enumerate(solvers):
+        c = solver.core
+        tail_k.tails_exchange_descent(c.D, c.S, c.NB, _every_route(solver))
+        cost = int(route_k.total_cost(c.D, c.S))
+        changed = np.zeros(int(c.D.n_crews), dtype=np.bool_)
+        ruin_k.sisr_iterations(c.D, c.S, c.best, c.NB, c.CN, 20, 50.0, 50.0, np.int64(cost), np.int64(cost),
+                               c.params.avg_removed, c.params.max_string, c.params.blink, changed, False, 0.0,
+                               c.rng)
+        routed = c.S.rlen > 0
+        assert 0 < changed[routed].sum() < routed.sum()  # some routes changed, some not
+        dirty = changed if k == 0 else _every_route(solver)
+        saved.append(int(tail_k.tails_exchange_descent(c.D, c.S, c.NB, dirty)))
+    assert saved[0] == saved[1] > 0
+    assert solvers[0].plan().routes == solvers[1].plan().routes
 
 
 def test_annealing_that_opens_routes_keeps_its_books() -> None:
