@@ -46,8 +46,9 @@ def _predict(files: dict[str, Path], *extra: str) -> int:
 
 def test_a_history_of_transformer_outages_puts_two_callers_on_it(files: dict[str, Path]) -> None:
     """Without a history the two callers' likeliest common cause is the LV fuse above them; a
-    history where the grid's one transformer went out six times a storm (the prior (6 + 20 x 0.02)
-    / (1 + 20)) makes it the transformer. Kinds a history cannot name keep the defaults."""
+    history where the grid's one transformer went out six times in two storms (the prior
+    (3 + 20 x 0.02) / (1 + 20)) makes it the transformer. Kinds a history cannot name keep the
+    defaults."""
     assert _predict(files) == 0
     plain = json.loads(files["out"].read_text())
     assert [i["device_id"] for i in plain["incidents"]] == ["fuse:line:2"]
