@@ -70,31 +70,30 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_minutes(text: str) -> float:
+def _number(text: str, what: str = "a number") -> float:
+    """An argument as a float, or argparse's error naming ``what`` it should be."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def _positive_minutes(text: str) -> float:
+    value = _number(text, "a number of minutes")
     if not 0 < value <= 7 * 24 * 60:
         raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most a week, got {text}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {text}")
     return value
 
 
 def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"a share above 0 and below 1, got {text}")
     return value
@@ -418,7 +417,7 @@ def _prediction_start(args: argparse.Namespace,
     from ``--history`` (its outages per storm by kind, over this grid's elements), and what the
     history gave and what was inferred in reading it (None without one)."""
     from grid_model.history import read_history
-    from grid_model.history_columns import FORMATS, read_column_mapping
+    from grid_model.history_columns import column_mapping
     from grid_model.posterior import CANDIDATE_NAMES, supply_tree_from_network
     from grid_model.priors import DEFAULT_PRIORS, outages_per_storm, priors_from_history
 
@@ -427,7 +426,7 @@ def _prediction_start(args: argparse.Namespace,
         if args.columns or args.format or args.history_storms is not None:
             raise ValueError("--format, --columns and --history-storms describe a --history file; none given")
         return dataclasses.replace(DEFAULT_PRIORS, call_rate=call_rate), None
-    mapping = read_column_mapping(Path(args.columns)) if args.columns else FORMATS[args.format or "pge"]
+    mapping = column_mapping(args.format or "pge", Path(args.columns) if args.columns else None)
     history = read_history(Path(args.history), mapping=mapping)
     storms = 1.0 if args.history_storms is None else args.history_storms
     per_storm = outages_per_storm((e.extent for e in history.events), storms)

@@ -15,8 +15,13 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 
+def _document(name: str) -> Any:
+    """A results file whole: its ``meta`` (how it was run) and its ``results``."""
+    return json.loads((RESULTS / name).read_text())
+
+
 def _load(name: str) -> Any:
-    return json.loads((RESULTS / name).read_text())["results"]
+    return _document(name)["results"]
 
 
 def _met(ok: bool) -> str:
@@ -71,7 +76,8 @@ feeders-out reading: 0.06)."""
 
 
 def render() -> str:
-    storm, hg = _load("routing-storm.json"), _load("routing-vrptw.json")
+    storm, hg_run = _load("routing-storm.json"), _document("routing-vrptw.json")
+    hg = hg_run["results"]
     solomon, ci = _load("routing-solomon.json"), _load("routing-ci.json")
     speed, accuracy = _load("predict-speed.json"), _load("predict-accuracy.json")
     big = next(r for r in storm if r["orders"] == 10000)
@@ -140,8 +146,8 @@ Crews cannot serve every order within 16 hours in the larger workloads, so plans
     pyvrp_mean = sum(r["pyvrp"]["gap"] for r in hg) / len(hg)
     by_class = _class_means(hg)
     behind = [c for c, (_, ours, theirs) in by_class.items() if ours > theirs]
-    at_a_time = json.loads((RESULTS / "routing-vrptw.json").read_text())["meta"].get("instances_at_a_time", 1)
-    sequential = json.loads((RESULTS / "routing-vrptw-sequential.json").read_text())
+    at_a_time = hg_run["meta"].get("instances_at_a_time", 1)
+    sequential = _document("routing-vrptw-sequential.json")
     seq_class, seq_date = _class_means(sequential["results"]), sequential["meta"]["date"]
     seq_pyvrp = sum(r["pyvrp"]["gap"] for r in sequential["results"]) / len(sequential["results"])
     seq_behind = [c for c, (_, ours, _) in by_class.items() if ours > seq_class[c][2]]

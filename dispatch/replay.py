@@ -48,7 +48,7 @@ from dispatch.sim.world import World, WorldFault
 from dispatch.switchboard import SwitchingMode
 from grid_model.generate import RegionParams
 from grid_model.history import History, read_history
-from grid_model.history_columns import FORMATS, read_column_mapping
+from grid_model.history_columns import FORMATS, column_mapping
 from grid_model.history_grid import HistoryGrid, HistoryGridParams, build_history_grid
 from grid_model.network import AREA_NAMES, Construction, NodeKind
 from grid_model.region import Region, Staging, load_region
@@ -322,8 +322,7 @@ def replay_history(path: Path, options: ReplayOptions, *,
         raise ReplayError("a history replay needs the number of crews (--crews N, at least 1) or a --roster")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    mapping = (read_column_mapping(options.history_columns) if options.history_columns is not None
-               else FORMATS[options.history_format])
+    mapping = column_mapping(options.history_format, options.history_columns)
     history = read_history(path, mapping=mapping, skip_bad_rows=options.skip_bad_rows)
     gp = dataclasses.replace(grid_params or HistoryGridParams(), seed=options.seed)
     grid, depots = build_history_grid(history, n_crews=options.crews or 1, params=gp,

@@ -96,6 +96,12 @@ def _text(path: Path, where: str, value: object) -> str:
     return value.strip()
 
 
+def column_mapping(preset: str, path: Path | None = None) -> ColumnMapping:
+    """The mapping a history is read through: the file at ``path`` if given, else the preset
+    (one of ``FORMATS``; the caller names an unknown one in its own terms)."""
+    return read_column_mapping(path) if path is not None else FORMATS[preset]
+
+
 def read_column_mapping(path: Path) -> ColumnMapping:
     """Read and check a mapping file: unknown fields and tables, a required field left
     unmapped, two fields on one column, a bad timezone or extent name are refused."""

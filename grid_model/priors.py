@@ -33,7 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model import _kernels_posterior as kernels
-from grid_model.posterior import CandidateKind, MapState, OutagePriors, PosteriorError, Scorer, SupplyTree
+from grid_model.posterior import (
+    CANDIDATE_NAMES,
+    CandidateKind,
+    MapState,
+    OutagePriors,
+    PosteriorError,
+    Scorer,
+    SupplyTree,
+)
 
 # Where estimation starts when nothing better is known: a storm darkens a few per cent of the
 # devices of each kind, drops and customers' own faults less often; a customer left dark calls
@@ -192,8 +200,8 @@ def priors_from_history(tree: SupplyTree, outages_by_kind: Mapping[CandidateKind
         raise PosteriorError(f"call rate must lie in (0, 1), got {call_rate}")
     for kind, n in outages_by_kind.items():
         if not 0.0 <= n < math.inf:
-            raise PosteriorError(f"outages per storm of kind {CandidateKind(kind).name.lower()} must be "
-                                 f"0 or more, got {n}")
+            raise PosteriorError(f"outages per storm of kind {CANDIDATE_NAMES[kind]} must be 0 or more, "
+                                 f"got {n}")
     counts = [float(outages_by_kind[k]) if k in outages_by_kind else start.prior[k] * tree.n_of_kind[k]
               for k in CandidateKind]
     prior = _kind_priors(counts, tree.n_of_kind, start, [strength] * len(CandidateKind))
