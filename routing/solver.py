@@ -97,10 +97,10 @@ class SolverParams:
     a route while a detour costs less than a round trip from the depot, so the count of routes
     only falls (Gehring-Homberger R2_10_1: 31 after construction, 29 after annealing, against
     37 in the best-known plan, which annealing from that plan also brought down to 30 within
-    3 s); these moves let it rise again where that pays. Off by default: a share of 0.5 took
-    R2_10_1 from 2.2-3.7 % to 1.2 % of the best known at 60 s, but on held-out instances it
-    helped only where the best-known plan has more routes than annealing settles at (R2_10_2,
-    R2_10_5) and hurt where it has fewer (RC2_10_2, RC2_10_4: 4.8 -> 8.0 %).
+    3 s); these moves let it rise again where that pays. Off by default: at 300,000
+    iterations, seeds 1-4, a share of 0.5 took R2_10_1 from 2.44 to 1.44 % of the best known
+    and left RC2_10_1 as it was, but on held-out R2/RC2 instances (seed 1) it was worse on 5
+    of 7 (benchmarks/README.md).
     Annealing and local search settings were tuned on seed 1 of each storm family at
     10,000 orders / 300 crews (``benchmarks.run_routing --suite families``)."""
 
