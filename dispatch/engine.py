@@ -514,7 +514,8 @@ class DispatchEngine:
         if device is None:
             raise EventError(f"{source.lower()} report: unknown device {device_id!r}")
         change = self.predictor.add_device_report(f"{source}:{device_id}@{t_s}", device, t_s)
-        if not change.created and origin == OrderOrigin.SCADA:
+        planned = self.predictor.incident(change.incident_id).kind == IncidentKind.PLANNED
+        if not change.created and origin == OrderOrigin.SCADA and not planned:
             self._identified(change.incident_id, device, t_s)
         return self._on_change(change, t_s, origin)
 

@@ -147,6 +147,7 @@ class OutagePredictor:
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
+        self._placed: set[int] = set()  # open incidents a device report or a finding placed
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
         self._planned: list[_Planned] = []
@@ -230,31 +231,33 @@ class OutagePredictor:
     def _group(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> IncidentChange:
         if not 0 <= node_idx < self.net.n_nodes:
             raise ValueError(f"call {call_id}: node {node_idx} is not in the network")
-        for po in self._planned:
-            if po.start_s <= t_s <= po.end_s and self.net.is_ancestor(po.device_idx, node_idx):
-                inc = self.incident(po.incident_id)
-                inc.call_ids.append(call_id)
-                return IncidentChange(inc.incident_id, False)
+        planned = self._planned_over(node_idx, t_s)
+        if planned is not None:
+            planned.call_ids.append(call_id)
+            return IncidentChange(planned.incident_id, False)
         if self._rules is not None:
             existing = self._caller_incident.get(node_idx)
             if existing is not None and self.incidents[existing].is_open:
                 inc = self._surviving(self.incidents[existing])
-                inc.call_ids.append(call_id)
-                return IncidentChange(inc.incident_id, False)
+                if not (gasp and inc.kind == _CUSTOMER_SIDE):  # a gasp: the meter lost supply
+                    inc.call_ids.append(call_id)
+                    return IncidentChange(inc.incident_id, False)
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
             joined = self._open_on(chain, top)
         else:
             top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
+        joined = self._higher(joined, self._placed_above(node_idx))
         if joined >= 0:
             inc = self.incidents[joined]
             self._attach(inc, joined, call_id, node_idx)
             return IncidentChange(inc.incident_id, False)
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
-            # reported before, to an incident off this chain (moved by a finding): it stays there
             inc = self._surviving(self.incidents[existing])
-            inc.call_ids.append(call_id)
-            return IncidentChange(inc.incident_id, False)
+            if inc.node_idx == top or not self.net.is_ancestor(top, inc.node_idx):
+                # reported before, to an incident off this chain: it stays there
+                inc.call_ids.append(call_id)
+                return IncidentChange(inc.incident_id, False)
         inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
         self._attach(inc, len(self.incidents) - 1, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
@@ -268,6 +271,32 @@ class OutagePredictor:
             if a == top:
                 break
         return -1
+
+    def _planned_over(self, node: int, t_s: int) -> Incident | None:
+        """The planned outage whose device is at or above ``node`` and whose window holds ``t_s``."""
+        for po in self._planned:
+            if po.start_s <= t_s <= po.end_s and self.net.is_ancestor(po.device_idx, node):
+                return self.incident(po.incident_id)
+        return None
+
+    def _placed_above(self, node: int) -> int:
+        """The open incident a device report or a finding placed at or above ``node`` (the
+        highest; -1: none). A finding may place one where no chain goes (an MV node without a
+        device), so the chains alone would open a second incident under it."""
+        best = -1
+        for k in list(self._placed):
+            inc = self.incidents[k]
+            if not inc.is_open:
+                self._placed.discard(k)
+            elif self.net.is_ancestor(inc.node_idx, node):
+                best = self._higher(best, k)
+        return best
+
+    def _higher(self, a: int, b: int) -> int:
+        """Of two open incidents on one path (-1: none), the one upstream."""
+        if a < 0 or b < 0:
+            return max(a, b)
+        return a if self.incidents[a].node_idx <= self.incidents[b].node_idx else b
 
     def _decide(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> tuple[int, int]:
         """Count the report in the posterior; its MAP outage, and the open incident at the
@@ -304,17 +333,29 @@ class OutagePredictor:
 
     def add_device_report(self, report_id: str, device_idx: int, t_s: int) -> IncidentChange:
         """A telemetered device (SCADA on a feeder breaker) reports that it opened: an
-        incident at the device for certain, absorbing the open incidents below it; calls
-        from below attach to it."""
+        incident at the device for certain (the one calls put there becomes certain), absorbing
+        the open incidents below it; calls from below attach to it. Inside the window of a
+        planned outage at or above the device, the planned work opened it: the report is that
+        outage's."""
         if not 0 <= device_idx < self.net.n_nodes or self.net.device[device_idx] == DeviceKind.NONE:
             raise ValueError(f"device report {report_id}: node {device_idx} is not a protective device")
-        if self._open_at[device_idx] >= 0:
-            return IncidentChange(self.incidents[self._open_at[device_idx]].incident_id, False)
+        planned = self._planned_over(device_idx, t_s)
+        if planned is not None:  # planned work opened it
+            planned.call_ids.append(report_id)
+            return IncidentChange(planned.incident_id, False)
+        k = self._open_at.item(device_idx)
+        if k >= 0:  # calls put an incident here: now it is certain
+            inc = self.incidents[k]
+            inc.certain = True
+            self._placed.add(k)
+            inc.call_ids.append(report_id)
+            return IncidentChange(inc.incident_id, False)
         for a in self.net.path_up(device_idx)[1:]:
             if self._open_at[a] >= 0:
                 return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
         inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
         inc.certain = True
+        self._placed.add(len(self.incidents) - 1)
         inc.call_ids.append(report_id)
         return IncidentChange(inc.incident_id, True, merged)
 
@@ -329,7 +370,9 @@ class OutagePredictor:
         inc.node_idx = node_idx
         inc.kind = IncidentKind.DEVICE
         inc.certain = True
-        return IncidentChange(incident_id, False, self._settle(inc, self._incident_idx[incident_id]))
+        k = self._incident_idx[incident_id]
+        self._placed.add(k)
+        return IncidentChange(incident_id, False, self._settle(inc, k))
 
     def merge(self, incident_id: str, into_id: str) -> None:
         """A crew found that the incident's cause is the one of ``into_id`` (open, upstream):
@@ -384,7 +427,7 @@ class OutagePredictor:
         covered: set[int] = set()
         parent = self.tree.parent
         for v in self.state.active().tolist():  # preorder: ancestors first
-            if int(parent[v]) in covered or self._open_at[v] >= 0:
+            if int(parent[v]) in covered or self._open_at[v] >= 0 or self._placed_above(v) >= 0:
                 covered.add(v)
             elif self.state.is_out(v):
                 inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)
@@ -486,7 +529,10 @@ class OutagePredictor:
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""
         k = len(self.incidents)
-        inc = Incident(f"I{k + 1:06d}", node, kind, t_s)
+        number = k + 1
+        while f"I{number:06d}" in self._incident_idx:  # a planned outage took that id
+            number += 1
+        inc = Incident(f"I{number:06d}", node, kind, t_s)
         self.incidents.append(inc)
         self._incident_idx[inc.incident_id] = k
         return inc, self._settle(inc, k)

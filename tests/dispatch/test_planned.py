@@ -12,6 +12,7 @@ from dispatch.events import (
     CallbackDue,
     CallReceived,
     ClockTick,
+    DeviceOperated,
     OutageReported,
     PlannedOutageAnnounced,
     PlannedOutageCancelled,
@@ -106,6 +107,22 @@ def test_a_moved_window_attaches_calls_and_calls_back_at_its_new_end(
     assert due.order_id == "P1" and due.customer_id == customer and len(engine.orders) == 1
     with pytest.raises(EventError, match="P1 is over"):
         engine.handle(PlannedOutageChanged(at + 4 * 3600 + 1, "P1", at + 7200, at + 5 * 3600))
+
+
+def test_a_device_opened_by_the_planned_work_sends_no_crew(engine: DispatchEngine,
+                                                           small_region: Region) -> None:
+    """SCADA reports the fuse the planned work opened, inside its window: no work order, and
+    the report is the planned outage's; after the window the same report is a fault."""
+    fuse, customer = _fuse_and_customer(small_region)
+    at = WEEK
+    engine.handle(PlannedOutageAnnounced(0, "P1", fuse, at, at + 3600))
+    assert engine.handle(DeviceOperated(at + 60, fuse)) == [] and not engine.orders
+    assert engine.predictor.incident("P1").call_ids == [f"SCADA:{fuse}@{at + 60}"]
+    engine.handle(CallReceived(at + 120, Call("K1", at + 120, customer_id=customer)))
+    assert not engine.orders
+    engine.handle(DeviceOperated(at + 7200, fuse))
+    (order,) = engine.orders.values()
+    assert small_region.network.device_id[order.node_idx] == fuse
 
 
 def test_a_window_that_only_shrinks_needs_no_notice(engine: DispatchEngine, small_region: Region) -> None:

@@ -156,6 +156,35 @@ def test_a_telemetered_breaker_is_an_incident_at_once_and_absorbs_the_calls_belo
     assert below.incident_id == inc.incident_id and not below.created
 
 
+def test_a_device_report_at_an_incident_calls_opened_makes_it_certain() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, FIXED)
+    p.add_call("K1", idx["C3"], 100)
+    calls = p.add_call("K2", idx["C4"], 110)
+    inc = p.incident(calls.incident_id)
+    assert inc.node_idx == idx["L3"] and not inc.certain and p.confidence(inc) < 1.0
+    report = p.add_device_report("REPORT:LF-L3", idx["L3"], 130)
+    assert report.incident_id == inc.incident_id and not report.created
+    assert inc.certain and p.confidence(inc) == 1.0 and inc.call_ids == ["K1", "K2", "REPORT:LF-L3"]
+
+
+def test_a_device_opened_by_planned_work_is_no_new_incident() -> None:
+    """SCADA reports the recloser that planned work opened: the report attaches to the planned
+    outage (no repair is dispatched), and a predicted incident never takes its id."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, FIXED)
+    p.add_planned("I000002", idx["J2"], 1000, 5000)
+    report = p.add_device_report("SCADA:RC-J2", idx["J2"], 1200)
+    assert report.incident_id == "I000002" and not report.created
+    assert p.incident("I000002").call_ids == ["SCADA:RC-J2"]
+    lone = p.add_call("K1", idx["C1"], 1300)  # outside the planned area
+    assert lone.created and lone.incident_id not in ("I000002",)
+    assert len({i.incident_id for i in p.incidents}) == len(p.incidents)
+    assert p.add_call("K2", idx["C4"], 1400).incident_id == "I000002"
+
+
 def test_a_device_report_from_a_node_without_a_device_is_refused() -> None:
     net = build(TWO_FAULTS_IN_SERIES)
     p = OutagePredictor(net)
@@ -278,3 +307,32 @@ def test_a_cause_found_upstream_moves_the_incident_and_absorbs_those_below() -> 
     assert p.add_call("K4", idx["C4"], 200).incident_id == inc.incident_id
     with pytest.raises(ValueError, match="not open or not upstream"):
         p.relocate(inc.incident_id, idx["T1"])
+
+
+def test_calls_below_a_cause_found_between_devices_join_it() -> None:
+    """The crew finds the line down at J1 (an MV node with no device, so no candidate): later
+    calls from below join that incident, and a review opens none under it."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, FIXED)
+    first = p.add_call("K1", idx["C3"], 100)
+    p.relocate(first.incident_id, idx["J1"])
+    for k, c in enumerate(("C4", "C5")):
+        change = p.add_call(f"K{k + 2}", idx[c], 200 + k)
+        assert change.incident_id == first.incident_id and not change.created
+    assert _open(p) == ["J1"]
+    p.review()
+    assert not [i for i in p.incidents if i.is_open and i.node_idx != idx["J1"]
+                and net.is_ancestor(idx["J1"], i.node_idx)]
+
+
+def test_a_last_gasp_after_a_call_from_the_same_meter_moves_it_off_the_customers_breaker() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, FIXED)
+    call = p.add_call("K1", idx["C3"], 100)
+    assert p.incident(call.incident_id).kind == IncidentKind.CUSTOMER_SIDE
+    gasp = p.add_last_gasp("AMI1", idx["C3"], 160)
+    inc = p.incident(gasp.incident_id)
+    assert inc.kind == IncidentKind.DEVICE and inc.node_idx != idx["C3"]
+    assert gasp.merged == (call.incident_id,)

@@ -117,3 +117,33 @@ def test_under_the_rules_the_predictor_builds_no_posterior() -> None:
     p.close(inc.incident_id, 300)
     assert p.priors == ROLLUP.priors
     assert not {"tree", "state", "estimator"} & set(vars(p))
+
+
+def test_calls_below_a_cause_found_between_devices_join_it() -> None:
+    """A crew finds the line down at J1, an MV node with no device (no rule can predict it):
+    a later call from below joins that incident rather than opening a second one under it."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, ROLLUP)
+    first = p.add_call("K1", idx["C3"], 100)
+    p.relocate(first.incident_id, idx["J1"])
+    later = p.add_call("K2", idx["C4"], 200)
+    assert later.incident_id == first.incident_id and not later.created
+    assert [i.incident_id for i in p.incidents if i.is_open] == [first.incident_id]
+    elsewhere = p.add_call("K3", idx["C1"], 210)  # T1 hangs on J1 too
+    assert elsewhere.incident_id == first.incident_id
+
+
+def test_a_last_gasp_after_a_call_from_the_same_meter_moves_it_off_the_customers_breaker() -> None:
+    """Call first, then the meter's last gasp (a congested AMI network): the meter lost supply,
+    so the fault is not the customer's own breaker, as when the gasp comes first."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    p = OutagePredictor(net, ROLLUP)
+    call = p.add_call("K1", idx["C3"], 100)
+    assert p.incident(call.incident_id).kind == IncidentKind.CUSTOMER_SIDE
+    gasp = p.add_last_gasp("AMI1", idx["C3"], 160)
+    inc = p.incident(gasp.incident_id)
+    assert inc.node_idx == idx["SD3"] and inc.kind == IncidentKind.DEVICE
+    assert gasp.created and gasp.merged == (call.incident_id,)
+    assert inc.call_ids == ["K1", "AMI1"]
