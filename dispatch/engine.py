@@ -163,6 +163,8 @@ class DispatchEngine:
         self._open_order_at = np.full(self.net.n_nodes, -1, dtype=np.int64)
         self._parent: list[int] = self.net.parent.tolist()
         self._unreached: dict[str, Unreached | None] = {}
+        # jobs a merge moved to another order: the order each was made for (its site is that one's)
+        self._taken_in: dict[str, str] = {}
         self._order_list: list[WorkOrder] = []
         self._order_pos: dict[str, int] = {}
         self._first_open = 0
@@ -544,10 +546,15 @@ class DispatchEngine:
                                    OrderOrigin.AMI)
         over = self.predictor.add_restore(msg_id, res.node_idx, ev.t_s)
         order = self.orders.get(self.order_of_incident.get(over or "", ""))
-        if order is None or order.status not in WAITING or (
+        if order is None or order.status not in WAITING or self._worked_job(order) is not None or (
                 self.switchboard is not None and self.switchboard.pending(order.order_id)):
             return []
         return self._cancel_order(order, ev.t_s)
+
+    def _worked_job(self, order: WorkOrder) -> str | None:
+        """A job of a waiting order a crew is at work on (one it took in with a merged order)."""
+        return next((job.job_id for job in self._live_jobs_of(order) if job.status == JobStatus.ON_SITE),
+                    None)
 
     def _on_change(self, change: IncidentChange, t_s: int, origin: OrderOrigin) -> list[Decision]:
         """A new incident gets a work order and its first job; the orders of the incidents it
@@ -646,6 +653,7 @@ class DispatchEngine:
             if job.kind == JobKind.FIRST_RESPONSE and job.status != JobStatus.ON_SITE:
                 out.extend(self._hand_over_or_recall(job, into, t_s))
             else:
+                self._taken_in.setdefault(job_id, child.order_id)
                 job.order_id = into.order_id
                 into.jobs.append(job_id)
                 self.policy.on_job_change(job)
@@ -1120,10 +1128,15 @@ class DispatchEngine:
         state.arrive(ev.t_s, job.x_m, job.y_m)
         self._crew_snap[ev.crew_id] = self._site_snap(job)
         order = self.orders[job.order_id]
-        if job.kind != JobKind.SWITCHING:
+        owner = self._taken_in.get(job.job_id)
+        if job.kind == JobKind.SWITCHING:
+            if order.status in WAITING:  # a crew works on it; a switch is not the incident's site
+                order.move(OrderStatus.ON_SITE, ev.t_s)
+                self._unreached.pop(order.order_id, None)
+        elif owner is None:
             self._reach(order, ev.t_s, state.role.value)
-        elif order.status in WAITING:  # a crew works on it; a switch is not the incident's site: not reached
-            order.move(OrderStatus.ON_SITE, ev.t_s)
+        else:  # a job the order took in with a merged order: the crew is at that order's site
+            self._reach(self.orders[owner], ev.t_s, state.role.value)
             self._unreached.pop(order.order_id, None)
         self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)
@@ -1328,6 +1341,10 @@ class DispatchEngine:
         order = self._order(ev.order_id)
         if order.status not in WAITING:
             raise EventError(f"cannot cancel {ev.order_id}: it is {order.status.value}")
+        working = self._worked_job(order)
+        if working is not None:
+            raise EventError(f"cannot cancel {ev.order_id}: a crew is at work on it ({working}, a job it "
+                             f"took in with a merged order)")
         if self.switchboard is not None and self.switchboard.pending(order.order_id):
             raise EventError(f"cannot cancel {ev.order_id}: its switching is not back to normal "
                              f"({', '.join(self.switchboard.off_normal(order.order_id))})")

@@ -48,7 +48,7 @@ CHAINS_MET = 1.05
 # After an estimate that changed nothing, estimate again when the reports have grown this much:
 # EM steps cost about the same for every report so far, and settled parameters rarely move.
 SETTLED_GROWTH = 2.0
-_DROP = int(NodeKind.SERVICE_DROP)
+_DROP, _MV_NODE = int(NodeKind.SERVICE_DROP), int(NodeKind.MV_NODE)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
 
 
@@ -147,7 +147,7 @@ class OutagePredictor:
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
-        self._placed: set[int] = set()  # open incidents a device report or a finding placed
+        self._off_chain: set[int] = set()  # open incidents a finding placed where no chain goes
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
         self._planned: list[_Planned] = []
@@ -246,7 +246,7 @@ class OutagePredictor:
             joined = self._open_on(chain, top)
         else:
             top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
-        joined = self._higher(joined, self._placed_above(node_idx))
+        joined = self._higher(joined, self._off_chain_above(node_idx))
         if joined >= 0:
             inc = self.incidents[joined]
             self._attach(inc, joined, call_id, node_idx)
@@ -279,15 +279,15 @@ class OutagePredictor:
                 return self.incident(po.incident_id)
         return None
 
-    def _placed_above(self, node: int) -> int:
-        """The open incident a device report or a finding placed at or above ``node`` (the
-        highest; -1: none). A finding may place one where no chain goes (an MV node without a
-        device), so the chains alone would open a second incident under it."""
+    def _off_chain_above(self, node: int) -> int:
+        """The open incident a finding placed where no chain goes (an MV node without a device)
+        at or above ``node`` (the highest; -1: none): the chains alone would open a second
+        incident under it."""
         best = -1
-        for k in list(self._placed):
+        for k in list(self._off_chain):
             inc = self.incidents[k]
             if not inc.is_open:
-                self._placed.discard(k)
+                self._off_chain.discard(k)
             elif self.net.is_ancestor(inc.node_idx, node):
                 best = self._higher(best, k)
         return best
@@ -347,7 +347,6 @@ class OutagePredictor:
         if k >= 0:  # calls put an incident here: now it is certain
             inc = self.incidents[k]
             inc.certain = True
-            self._placed.add(k)
             inc.call_ids.append(report_id)
             return IncidentChange(inc.incident_id, False)
         for a in self.net.path_up(device_idx)[1:]:
@@ -355,7 +354,6 @@ class OutagePredictor:
                 return IncidentChange(self.incidents[self._open_at[a]].incident_id, False)
         inc, merged = self._open_incident(device_idx, IncidentKind.DEVICE, t_s)
         inc.certain = True
-        self._placed.add(len(self.incidents) - 1)
         inc.call_ids.append(report_id)
         return IncidentChange(inc.incident_id, True, merged)
 
@@ -371,7 +369,8 @@ class OutagePredictor:
         inc.kind = IncidentKind.DEVICE
         inc.certain = True
         k = self._incident_idx[incident_id]
-        self._placed.add(k)
+        if self.net.device.item(node_idx) == DeviceKind.NONE and self.net.kind.item(node_idx) <= _MV_NODE:
+            self._off_chain.add(k)
         return IncidentChange(incident_id, False, self._settle(inc, k))
 
     def merge(self, incident_id: str, into_id: str) -> None:
@@ -427,7 +426,7 @@ class OutagePredictor:
         covered: set[int] = set()
         parent = self.tree.parent
         for v in self.state.active().tolist():  # preorder: ancestors first
-            if int(parent[v]) in covered or self._open_at[v] >= 0 or self._placed_above(v) >= 0:
+            if int(parent[v]) in covered or self._open_at[v] >= 0 or self._off_chain_above(v) >= 0:
                 covered.add(v)
             elif self.state.is_out(v):
                 inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)

@@ -522,6 +522,9 @@ def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_j
     eng.handle(OutageReported(t + 20, net.device_id[fuse]))
     (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
     assert joined.status == OrderStatus.NEW and repair.job_id in joined.jobs
+    assert joined.reached_s is None and joined.site_reached_s is None
+    with pytest.raises(EventError, match="a crew is at work on it"):  # it would call the crew off
+        eng.handle(OrderCancelled(t + 25, joined.order_id, "duplicate"))
     above = next(n for n in net.path_up(fuse)[1:] if net.device_id[n])
     fixed = Finding(net.device_id[above], "mv", 0, fixed=True)
     eng.handle(FirstResponseDone(t + 30, go2.crew_id, go2.job_id, (fixed,)))
@@ -529,6 +532,30 @@ def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_j
     out = eng.handle(RepairFinished(t + 40, repair.crew_id, repair.job_id, ()))
     assert joined.status == OrderStatus.REPAIRED and joined.reached_s == t + 40
     assert sorted(d.customer_id for d in _only(out, CallbackDue)) == sorted([first, second])
+
+
+def test_a_crew_at_the_site_of_an_order_taken_in_does_not_reach_the_order_that_took_it(
+        small_region: Region, travel: RoadTravel) -> None:
+    """The repair crew is on its way under a lateral when the lateral's fuse is reported out and
+    its order takes in the repair's: the crew arriving at the repair is at the site of the order
+    it came with, not at the fuse (it used to count as the fuse order's arrival, which flattered
+    arrival within limit and dropped the fuse's first response from the optimizer's deadlines)."""
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    fuse, first, _ = _lateral_with_two_transformers(small_region)
+    _on_shift(eng, 0, "FR1", "R1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
+    site = eng.orders[go.order_id].element_id
+    found = (Finding(site, "lv", 2 * H),)
+    (repair,) = _only(eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, found)), Assign)
+    eng.handle(OutageReported(t + 70, net.device_id[fuse]))
+    (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
+    assert repair.job_id in joined.jobs and eng.orders[go.order_id].merged_into == joined.order_id
+    eng.handle(CrewArrived(t + 60 + repair.travel_s, repair.crew_id, repair.job_id))
+    assert joined.reached_s is None and joined.site_reached_s is None and eng.unreached(joined) is not None
+    assert eng.orders[go.order_id].reached_s == t
 
 
 def _responder_on_site_under_a_lateral(region: Region, travel: RoadTravel
