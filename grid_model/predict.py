@@ -273,9 +273,10 @@ class OutagePredictor:
         return -1
 
     def _planned_over(self, node: int, t_s: int) -> Incident | None:
-        """The planned outage whose device is at or above ``node`` and whose window holds ``t_s``."""
+        """The planned outage whose device is at or above ``node`` and whose window holds ``t_s``
+        (its end excluded: the outage is over then, as ``dispatch.planned`` says)."""
         for po in self._planned:
-            if po.start_s <= t_s <= po.end_s and self.net.is_ancestor(po.device_idx, node):
+            if po.start_s <= t_s < po.end_s and self.net.is_ancestor(po.device_idx, node):
                 return self.incident(po.incident_id)
         return None
 
