@@ -254,8 +254,9 @@ class OutagePredictor:
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
             inc = self._surviving(self.incidents[existing])
-            if inc.node_idx == top or not self.net.is_ancestor(top, inc.node_idx):
-                # reported before, to an incident off this chain: it stays there
+            if not (gasp and inc.kind == _CUSTOMER_SIDE and inc.node_idx != top):
+                # reported before, to an incident off this chain (moved by a finding): it stays
+                # there, unless a gasp says the meter lost supply
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
         inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
