@@ -180,7 +180,7 @@ def test_a_device_opened_by_planned_work_is_no_new_incident() -> None:
     assert report.incident_id == "I000002" and not report.created
     assert p.incident("I000002").call_ids == ["SCADA:RC-J2"]
     lone = p.add_call("K1", idx["C1"], 1300)  # outside the planned area
-    assert lone.created and lone.incident_id not in ("I000002",)
+    assert lone.created and lone.incident_id != "I000002"
     assert len({i.incident_id for i in p.incidents}) == len(p.incidents)
     assert p.add_call("K2", idx["C4"], 1400).incident_id == "I000002"
 
