@@ -186,7 +186,7 @@ instance. Against those PyVRP figures ours trails on {", ".join(seq_behind) or "
 """)
     counts = ", ".join(f"{r['instance']} {r['ours']['routes']}/{_bks_routes(r['instance'])}" for r in hg
                        if _hg_class(r["instance"]) in ("R2", "RC2"))
-    out.append(f"""Where we trail (R2, RC2: 18-37 routes of 27-56 orders), the count of routes is mostly the first
+    out.append(f"""Where we trail (R2; RC2 on some instances and runs: 18-37 routes of 27-56 orders), the count of routes is mostly the first
 plan's: a ruin takes one string of at most 10 orders from a route, so it never empties a longer
 one, and greedy insertion never opens a route while a detour costs less than a round trip from the
 depot. Routes, ours / the best-known
