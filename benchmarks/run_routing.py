@@ -285,11 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"suite": args.suite, "meta": meta, "results": result}
     out = args.out or RESULTS / f"routing-{args.suite}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
+    text = json.dumps(doc, indent=1)
+    out.write_text(text)
     if args.suite == "vrptw" and args.jobs == 1 and not args.instances and args.out is None:
         # the reference a run of two instances at a time is read against (benchmarks.report)
-        (RESULTS / "routing-vrptw-sequential.json").write_text(json.dumps(doc, indent=1))
-    print(json.dumps(doc, indent=1) if args.suite == "ci" else f"wrote {out}")
+        (RESULTS / "routing-vrptw-sequential.json").write_text(text)
+    print(text if args.suite == "ci" else f"wrote {out}")
     baseline = RESULTS / "routing-ci.json"
     if args.suite == "ci" and baseline.exists() and out != baseline:
         ref = json.loads(baseline.read_text())["results"]["ratio_total"]

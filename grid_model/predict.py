@@ -115,6 +115,12 @@ class Incident:
         return not self.merged_into and self.closed_s is None
 
 
+def _gasp_moves(inc: Incident, gasp: bool) -> bool:
+    """A last gasp from a node whose incident is its customer's own fault: the meter lost
+    supply, so the fault is above (the report leaves that incident)."""
+    return gasp and inc.kind == _CUSTOMER_SIDE
+
+
 class IncidentChange(NamedTuple):
     """What one call did: joined ``incident_id``; created it; merged these into it (a named
     tuple: one is built per report, in half a frozen dataclass's time)."""
@@ -239,14 +245,15 @@ class OutagePredictor:
             existing = self._caller_incident.get(node_idx)
             if existing is not None and self.incidents[existing].is_open:
                 inc = self._surviving(self.incidents[existing])
-                if not (gasp and inc.kind == _CUSTOMER_SIDE):  # a gasp: the meter lost supply
+                if not _gasp_moves(inc, gasp):
                     inc.call_ids.append(call_id)
                     return IncidentChange(inc.incident_id, False)
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
             joined = self._open_on(chain, top)
         else:
             top, joined = self._decide(call_id, node_idx, t_s, gasp=gasp)
-        joined = self._higher(joined, self._off_chain_above(node_idx))
+        if self._off_chain:
+            joined = self._higher(joined, self._off_chain_above(node_idx))
         if joined >= 0:
             inc = self.incidents[joined]
             self._attach(inc, joined, call_id, node_idx)
@@ -254,9 +261,8 @@ class OutagePredictor:
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
             inc = self._surviving(self.incidents[existing])
-            if not (gasp and inc.kind == _CUSTOMER_SIDE and inc.node_idx != top):
-                # reported before, to an incident off this chain (moved by a finding): it stays
-                # there, unless a gasp says the meter lost supply
+            if not (_gasp_moves(inc, gasp) and inc.node_idx != top):
+                # reported before, to an incident off this chain (moved by a finding): it stays there
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
         inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
