@@ -851,12 +851,14 @@ class DispatchEngine:
         return self._cancel_step_jobs(self.switchboard.drop(ps), t_s) if self.switchboard is not None else []
 
     def _cancel_step_jobs(self, steps: list[PlannedStep], t_s: int) -> list[Decision]:
-        """Cancel the switching jobs of steps that are moot or dropped (their crews recalled)."""
+        """Cancel the switching jobs of steps that are moot or dropped (their crews recalled);
+        an order left with no crew on its way waits again."""
         out: list[Decision] = []
         for ps in steps:
             job = self.jobs[ps.job_id]
             if job.status in LIVE_JOB:
                 out.extend(self._cancel_job(job, t_s))
+                self._refresh_waiting(self.orders[job.order_id], t_s)
         return out
 
     def _on_fault_located(self, ev: FaultLocated) -> list[Decision]:
