@@ -1,13 +1,19 @@
-"""Alerts before a promise is broken: an order still waiting for a crew shortly before its
-arrival limit, or still open shortly before its repair limit. Each is raised once."""
+"""Alerts before a promise is broken: an order no crew has reached shortly before its arrival
+limit, or still open shortly before its repair limit. Each limit is alerted once.
+
+Orders merged into another are watched too, as the KPIs judge them: each by its own arrival
+limit, and by the repair limit its head's fault class sets (the order it was merged into), for
+its own report time. A limit that moves (a merge, a relocation to another class) is watched
+again; an alert queued for a limit the order no longer has is dropped."""
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 
 from dispatch.events import Alert
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OPEN, WAITING, WorkOrder
+from dispatch.orders import OPEN, WorkOrder, surviving
 
 
 class LimitAlerts:
@@ -16,28 +22,38 @@ class LimitAlerts:
     def __init__(self, limits: ServiceLimits) -> None:
         self.limits = limits
         self._heap: list[tuple[int, str, str, int]] = []
-        self._sent: set[tuple[str, str]] = set()
+        self._sent: set[tuple[str, str, int]] = set()
         self.raised = 0
 
-    def watch(self, order: WorkOrder) -> None:
-        """Alert before the order's arrival limit and, if its fault class has one, its repair limit."""
+    def watch(self, order: WorkOrder, orders: Mapping[str, WorkOrder]) -> None:
+        """Alert before the order's arrival limit and, if its head's fault class has one, its
+        repair limit."""
         lead = self.limits.alert_before_s
         heapq.heappush(self._heap, (order.deadline_s - lead["arrival"], order.order_id, "arrival_limit",
                                     order.deadline_s))
-        repair_limit = self.limits.repair_limit(order.limit_class)
-        if repair_limit is not None:
-            due = order.first_report_s + repair_limit
+        due = self._repair_due(order, orders)
+        if due is not None:
             heapq.heappush(self._heap, (due - lead["repair"], order.order_id, "repair_limit", due))
 
-    def due(self, t_s: int, orders: dict[str, WorkOrder]) -> list[Alert]:
+    def due(self, t_s: int, orders: Mapping[str, WorkOrder]) -> list[Alert]:
         """Alerts falling due by ``t_s`` for orders still short of the limit."""
         out = []
         while self._heap and self._heap[0][0] <= t_s:
             _, order_id, kind, limit = heapq.heappop(self._heap)
             order = orders[order_id]
-            pending = order.status in WAITING if kind == "arrival_limit" else order.status in OPEN
-            if pending and (order_id, kind) not in self._sent:
-                self._sent.add((order_id, kind))
+            if kind == "arrival_limit":
+                current = limit == order.deadline_s
+                pending = order.reached_s is None
+            else:
+                current = limit == self._repair_due(order, orders)
+                pending = True
+            pending = pending and surviving(order, orders).status in OPEN
+            if current and pending and (order_id, kind, limit) not in self._sent:
+                self._sent.add((order_id, kind, limit))
                 self.raised += 1
                 out.append(Alert(t_s, order_id, kind, limit))
         return out
+
+    def _repair_due(self, order: WorkOrder, orders: Mapping[str, WorkOrder]) -> int | None:
+        repair_limit = self.limits.repair_limit(surviving(order, orders).limit_class)
+        return None if repair_limit is None else order.first_report_s + repair_limit

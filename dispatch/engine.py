@@ -69,7 +69,7 @@ from dispatch.events import (
 from dispatch.generators import GeneratorFleet, GeneratorTruck
 from dispatch.jobs import LIVE_JOB, Job, JobKind, JobStatus
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder
+from dispatch.orders import OPEN, WAITING, OrderOrigin, OrderStatus, WorkOrder, surviving
 from dispatch.planned import PlannedBook, PlannedOutage
 from dispatch.policy import DispatchPolicy
 from dispatch.roster import ON_A_JOB, SENDABLE, CrewAvailability, CrewState, CrewStatus
@@ -602,8 +602,8 @@ class DispatchEngine:
             deadline_s=t_s + self.limits.arrival_limit(area), customers=int(self._customers_below[node]),
             critical=int(self._critical_below[node]), origin=origin)
         order.history.append((t_s, OrderStatus.NEW))
-        self.alerts.watch(order)
         self.orders[order.order_id] = order
+        self.alerts.watch(order, self.orders)
         self.order_of_incident[incident_id] = order.order_id
         self._order_list.append(order)
         self._order_pos[order.order_id] = len(self._order_list) - 1
@@ -626,10 +626,14 @@ class DispatchEngine:
         self.etrs.touch(order.order_id)
         return job
 
+    def _watch_limits(self, order: WorkOrder) -> None:
+        """Watch the limits of ``order`` and the orders it absorbed again: its site or the
+        order carrying its work changed, and with it the fault class that sets a repair limit."""
+        for o in (order, *(self.orders[i] for i in order.absorbed)):
+            self.alerts.watch(o, self.orders)
+
     def _surviving(self, order: WorkOrder) -> WorkOrder:
-        while order.merged_into:
-            order = self.orders[order.merged_into]
-        return order
+        return surviving(order, self.orders)
 
     def _surviving_incident(self, incident_id: str) -> str:
         inc = self.predictor.incident(incident_id)
@@ -662,6 +666,7 @@ class DispatchEngine:
         child.merged_into = into.order_id
         child.move(OrderStatus.MERGED, t_s)
         into.absorbed += [child.order_id, *child.absorbed]
+        self._watch_limits(child)
         self._unreached.pop(into.order_id, None)
         for job in self._live_jobs_of(into):
             self.policy.on_job_change(job)
@@ -846,12 +851,14 @@ class DispatchEngine:
         return self._cancel_step_jobs(self.switchboard.drop(ps), t_s) if self.switchboard is not None else []
 
     def _cancel_step_jobs(self, steps: list[PlannedStep], t_s: int) -> list[Decision]:
-        """Cancel the switching jobs of steps that are moot or dropped (their crews recalled)."""
+        """Cancel the switching jobs of steps that are moot or dropped (their crews recalled);
+        an order left with no crew on its way waits again."""
         out: list[Decision] = []
         for ps in steps:
             job = self.jobs[ps.job_id]
             if job.status in LIVE_JOB:
                 out.extend(self._cancel_job(job, t_s))
+                self._refresh_waiting(self.orders[job.order_id], t_s)
         return out
 
     def _on_fault_located(self, ev: FaultLocated) -> list[Decision]:
@@ -1256,7 +1263,7 @@ class DispatchEngine:
         order.customers = int(self._customers_below[node])
         order.critical = int(self._critical_below[node])
         self._open_order_at[node] = self._order_pos[order.order_id]
-        self.alerts.watch(order)
+        self._watch_limits(order)
         out: list[Decision] = []
         for child_id in change.merged:
             out.extend(self._merge_order(child_id, order, t_s))

@@ -33,7 +33,7 @@ from dispatch.crews import CrewRole
 from dispatch.engine import DispatchEngine
 from dispatch.jobs import JobKind
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
+from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder, surviving
 from dispatch.sim.field import FieldStats
 from dispatch.sim.world import World
 from grid_model.network import AREA_NAMES
@@ -61,9 +61,7 @@ def _promised(orders: dict[str, WorkOrder]) -> list[tuple[WorkOrder, WorkOrder]]
     work the utility's callback reopened (no 95598 report)."""
     out = []
     for o in orders.values():
-        head = o
-        while head.merged_into:
-            head = orders[head.merged_into]
+        head = surviving(o, orders)
         if o.origin == OrderOrigin.CALLBACK or (o.reached_s is None and head.status == OrderStatus.CANCELLED):
             continue
         out.append((o, head))

@@ -11,6 +11,7 @@ cancelled, and a crew on its way may be recalled (the order is new again).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -122,3 +123,11 @@ class WorkOrder:
     def urgency(self) -> tuple[int, int, int]:
         """Sort key, most urgent first: critical customers, then the earliest deadline."""
         return (0 if self.critical else 1, self.deadline_s, self.first_report_s)
+
+
+def surviving(order: WorkOrder, orders: Mapping[str, WorkOrder]) -> WorkOrder:
+    """The order that carries ``order``'s work: itself, or the order it was merged into (at the
+    end of the chain)."""
+    while order.merged_into:
+        order = orders[order.merged_into]
+    return order

@@ -21,6 +21,7 @@ from dispatch.events import (
     FaultLocated,
     OrderCancelled,
     ShiftStarted,
+    StepHeld,
     SwitchRefused,
 )
 from dispatch.jobs import JobKind, JobStatus
@@ -204,14 +205,11 @@ def test_an_isolating_step_that_did_not_hold_takes_back_the_closes_made_after_it
     assert all(ps.status == StepStatus.DROPPED for ps in closed_after)
 
 
-def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_region: Region,
-                                                                       layer: SwitchLayer) -> None:
-    """Found by the API fuzzer: a recloser's order with a manual step under way folds into the
-    order of the breaker above it (SCADA trips it too), which no crew has reached; the crew
-    sent to the switch arrives. The order was left en route with no crew on the way (and new
-    at its next change): a crew working on its jobs has it on site, but not reached (a switch is
-    not where the order's arrival limit is met: that waits for a crew at the incident)."""
-    net = small_region.network
+def _crew_on_the_way_to_a_switch(region: Region, layer: SwitchLayer) -> tuple[DispatchEngine, str, str, str]:
+    """A recloser's order with a manual step under way folds into the order of the breaker
+    above it (SCADA trips it too), which no crew has reached. Returns the engine, that order,
+    the switching job and the crew on its way to it."""
+    net = region.network
 
     def manual(f: int) -> bool:
         cleared = np.arange(net.n_nodes) == net.device_ancestor[f]
@@ -223,9 +221,9 @@ def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_reg
                  if net.device[int(net.device_ancestor[f])] == DeviceKind.RECLOSER and manual(f))
     recloser = int(net.device_ancestor[fault])
     breaker = next(n for n in net.path_up(recloser)[1:] if net.device[n] != DeviceKind.NONE)
-    crews = storm_roster(small_region, seed=0, params=RosterParams())
+    crews = storm_roster(region, seed=0, params=RosterParams())
     chosen, limits = make_policy("optimizer", {})
-    engine = DispatchEngine(small_region, crews, chosen, travel=RoadTravel(small_region.roads), limits=limits,
+    engine = DispatchEngine(region, crews, chosen, travel=RoadTravel(region.roads), limits=limits,
                             switches=layer, switching=SwitchingMode.FULL)
     for c in crews:
         engine.handle(ShiftStarted(600, c.crew_id), settle=False)
@@ -240,10 +238,36 @@ def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_reg
     switching = next(engine.jobs[j] for j in first.jobs if engine.jobs[j].kind == JobKind.SWITCHING)
     engine.handle(DispatcherAssigned(640, first.order_id, mv[1], switching.job_id), settle=False)
     engine.handle(DeviceOperated(650, net.device_id[breaker]), settle=False)
-    upper = engine.orders[first.merged_into]
+    return engine, first.merged_into, switching.job_id, mv[1]
+
+
+def test_a_crew_at_a_switch_of_an_order_not_yet_reached_has_it_on_site(small_region: Region,
+                                                                       layer: SwitchLayer) -> None:
+    """Found by the API fuzzer: the crew sent to the switch of an order no crew has reached
+    arrives. The order was left en route with no crew on the way (and new at its next change):
+    a crew working on its jobs has it on site, but not reached (a switch is not where the
+    order's arrival limit is met: that waits for a crew at the incident)."""
+    engine, upper_id, switching_id, crew_id = _crew_on_the_way_to_a_switch(small_region, layer)
+    upper = engine.orders[upper_id]
     assert upper.status == OrderStatus.EN_ROUTE and upper.reached_s is None
     assert [engine.jobs[j].status for j in upper.jobs if engine.jobs[j].kind == JobKind.SWITCHING] == \
         [JobStatus.EN_ROUTE]
-    engine.handle(CrewArrived(660, mv[1], switching.job_id), settle=False)
+    engine.handle(CrewArrived(660, crew_id, switching_id), settle=False)
     assert upper.status == OrderStatus.ON_SITE and upper.reached_s is None
     assert upper.site_reached_s is None
+
+
+def test_an_order_whose_only_crew_on_the_way_is_called_off_a_switch_waits_again(
+        small_region: Region, layer: SwitchLayer) -> None:
+    """A dispatcher holds the step a crew is driving to, on an order no crew has reached: the
+    crew is called back, and the order waits for a crew again (it stayed en route with no crew
+    on the way, so no plan or map showed it waiting)."""
+    engine, upper_id, switching_id, crew_id = _crew_on_the_way_to_a_switch(small_region, layer)
+    upper = engine.orders[upper_id]
+    assert upper.status == OrderStatus.EN_ROUTE
+    assert engine.switchboard is not None
+    step = next(ps for ps in engine.switchboard.steps if ps.job_id == switching_id)
+    out = engine.handle(StepHeld(670, step.step_id, "crew needed elsewhere"), settle=False)
+    assert [(type(d).__name__, d.crew_id) for d in out] == [("Recall", crew_id)]
+    assert engine.jobs[switching_id].status == JobStatus.CANCELLED
+    assert upper.status == OrderStatus.NEW
