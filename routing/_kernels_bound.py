@@ -97,6 +97,29 @@ def _done_weight(order, weight, size, room, free, cap, contains):
     return val
 
 
+@nb.njit(cache=True, nogil=True)
+def _resort(order, key, moved, is_moved):
+    """Restore ``order`` to ascending (key, index) after the keys of ``moved`` (flagged in
+    ``is_moved``, cleared here) changed: the others keep their order, so one merge does it
+    (what a full stable argsort of ``key`` gives, in O(n + m log m))."""
+    moved.sort()
+    moved = moved[np.argsort(key[moved], kind="mergesort")]
+    merged = np.empty_like(order)
+    a = b = 0
+    for i in range(len(order)):
+        while a < len(order) and is_moved[order[a]]:
+            a += 1
+        if b < len(moved) and (a == len(order) or key[moved[b]] < key[order[a]] or (
+                key[moved[b]] == key[order[a]] and moved[b] < order[a])):
+            merged[i] = moved[b]
+            b += 1
+        else:
+            merged[i] = order[a]
+            a += 1
+    order[:] = merged
+    is_moved[moved] = False
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def _ramp_mid(t0, t1, start):
     """At the middle of (t0, t1], the least concave majorant's value of max(0, t - start)
@@ -120,25 +143,37 @@ def capacity_integral(grid, busy_from, virtual_from, size, cust, cust_from, late
     steps' weights counted (the scale of the float error)."""
     n = len(size)
     n_sets = crew_sets.shape[1]
-    thresholds = np.sort(np.concatenate((cust_from, late_from)))
+    when = np.concatenate((cust_from, late_from))  # event e: order e % n gains a rate
+    events = np.argsort(when, kind="mergesort")
     seen = 0
     weight = np.zeros(n)
-    order = np.arange(n)
+    key = np.empty(n)
+    for j in range(n):
+        key[j] = -np.inf if size[j] <= 0 else -0.0
+    order = np.argsort(key, kind="mergesort")
+    moved = np.empty(n, dtype=np.int64)
+    is_moved = np.zeros(n, dtype=np.bool_)
     room = np.zeros(n)
     free = np.zeros(n)
     cap = np.zeros(n_sets)
     total = scale = 0.0
     for k in range(1, len(grid)):
         t0, t1 = grid[k - 1], grid[k]
-        if seen < len(thresholds) and thresholds[seen] <= t0:
-            while seen < len(thresholds) and thresholds[seen] <= t0:
-                seen += 1
-            key = np.empty(n)
-            for j in range(n):
-                weight[j] = (cust[j] if t0 >= cust_from[j] else 0.0) + (
-                    late_w[j] if t0 >= late_from[j] else 0.0)
+        m = 0
+        while seen < 2 * n and when[events[seen]] <= t0:
+            e = events[seen]
+            j = e % n
+            weight[j] += late_w[j] if e >= n else cust[j]
+            if not is_moved[j]:
+                is_moved[j] = True
+                moved[m] = j
+                m += 1
+            seen += 1
+        if m > 0:
+            for i in range(m):
+                j = moved[i]
                 key[j] = -np.inf if size[j] <= 0 else -weight[j] / size[j]
-            order = np.argsort(key, kind="mergesort")
+            _resort(order, key, moved[:m], is_moved)
         held = 0.0
         for j in range(n):
             held += weight[j]
