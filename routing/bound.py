@@ -65,6 +65,7 @@ shift_work beyond step 2, crew ends beyond step 2, capacity and demand.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -80,6 +81,9 @@ MAX_HALL_TYPES = 6
 FLOAT_SLACK_S = 1
 # A route's rounded euclidean legs reach an order at least the direct leg less this (``_metric``).
 METRIC_SLACK_S = 1
+# Leads and trails a caller may give ``bound_with`` lie within this of 0 (about 35,000 years): the
+# int64 sums of the kernels that check and use them cannot wrap.
+MAX_SHIFT_S = 2**40
 # Candidate predecessors of each order in the assignment that chooses leads and trails.
 NEAR = 16
 # The auction's budget: bids per order and candidate (it stops early; any prices are valid).
@@ -105,20 +109,15 @@ class Legs(NamedTuple):
 def lower_bound(p: Problem) -> int:
     """A lower bound on the least docs/formats.md cost of any plan for ``p`` (same units): the
     larger of the bounds for two choices of busy intervals, each order's least leg in as its
-    lead (``nearest_lead_trail``), and the leads and trails ``lead_trail`` chooses.
+    lead (``plain_lead_trail``), and the leads and trails ``lead_trail`` chooses.
     Raises ``ProblemError`` for an instance scored on distance (VRPTW) or with a negative
     lateness weight, for which the objective is not the dispatch cost the bound is about."""
     _check(p)
     if p.n_orders == 0:
         return 0
     legs = least_legs(p)
-    release = _release(p, legs)
-    per_order = int(np.sum(_cost_at(p, release)))
-    if release.min() >= p.horizon_s:
-        return per_order
-    nearest = _capacity_part(p, release, legs.into, np.zeros(p.n_orders, dtype=np.int64))
-    lead, trail = _choose(p, legs, release)
-    return per_order + max(nearest, _capacity_part(p, release, lead, trail))
+    plain = (legs.into, np.zeros(p.n_orders, dtype=np.int64))
+    return _bound(p, legs, lambda release: [plain, _choose(p, legs, release)])
 
 
 def bound_with(p: Problem, lead: I64, trail: I64) -> int:
@@ -132,11 +131,17 @@ def bound_with(p: Problem, lead: I64, trail: I64) -> int:
     worst = lead_trail_violation(p, lead, trail)
     if worst > 0:
         raise ValueError(f"lower bound: the leads and trails break a condition by {worst} s")
-    release = _release(p, least_legs(p))
+    return _bound(p, least_legs(p), lambda _: [(lead, trail)])
+
+
+def _bound(p: Problem, legs: Legs, choices: Callable[[I64], list[tuple[I64, I64]]]) -> int:
+    """The per-order bound (step 2) plus the best capacity part over the busy intervals
+    ``choices(release)`` gives (steps 3-5)."""
+    release = _release(p, legs)
     per_order = int(np.sum(_cost_at(p, release)))
     if release.min() >= p.horizon_s:
         return per_order
-    return per_order + _capacity_part(p, release, lead, trail)
+    return per_order + max(_capacity_part(p, release, lead, trail) for lead, trail in choices(release))
 
 
 def lead_trail_violation(p: Problem, lead: I64, trail: I64) -> int:
@@ -147,10 +152,13 @@ def lead_trail_violation(p: Problem, lead: I64, trail: I64) -> int:
     lead, trail = np.asarray(lead, dtype=np.int64), np.asarray(trail, dtype=np.int64)
     if lead.shape != (p.n_orders,) or trail.shape != (p.n_orders,):
         raise ValueError(f"lower bound: leads and trails must have one entry per order ({p.n_orders})")
+    if np.any(np.abs(lead) > MAX_SHIFT_S) or np.any(np.abs(trail) > MAX_SHIFT_S):
+        raise ValueError(f"lower bound: leads and trails must lie within {MAX_SHIFT_S} s of 0 (the kernels' "
+                         f"sums would overflow)")
     return int(kern.lead_trail_violation(kernel_data(p), _slack(p), lead, trail))
 
 
-def nearest_lead_trail(p: Problem) -> tuple[I64, I64]:
+def plain_lead_trail(p: Problem) -> tuple[I64, I64]:
     """The plain choice: each order's least leg in as its lead, no trail."""
     return least_legs(p).into, np.zeros(p.n_orders, dtype=np.int64)
 

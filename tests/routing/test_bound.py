@@ -22,7 +22,7 @@ from routing.bound import (
     lead_trail_violation,
     lower_bound,
     most_leads,
-    nearest_lead_trail,
+    plain_lead_trail,
 )
 from routing.evaluate import evaluate
 from routing.io import problem_from_dict, problem_to_dict, read_vrptw
@@ -88,7 +88,7 @@ def test_bound_is_never_below_the_nearest_leg_bound_and_above_it_with_travel() -
     higher = 0
     for seed in range(60):
         p = _tiny(seed)
-        plain = bound_with(p, *nearest_lead_trail(p))
+        plain = bound_with(p, *plain_lead_trail(p))
         bound = lower_bound(p)
         assert bound >= plain, f"seed {seed}"
         higher += seed % 3 != 0 and bound > plain  # seed % 3 == 0: all at one place, no travel
@@ -103,7 +103,7 @@ def test_chosen_leads_and_trails_meet_every_condition(small_region: Region) -> N
         assert lead_trail_violation(p, lead, trail) <= 0
         assert np.all(trail <= 0) and np.all(p.service_s + trail >= 0) and np.all(lead >= 0)
     lead, trail = lead_trail(storms[0])
-    tau, _ = nearest_lead_trail(storms[0])
+    tau, _ = plain_lead_trail(storms[0])
     assert np.sum(lead + trail) != np.sum(tau)  # not the plain choice
 
 
@@ -132,6 +132,15 @@ def test_leads_and_trails_that_break_a_condition_are_refused(lead: list[int], tr
             bound_with(p, np.array(lead), np.array(trail))
     else:
         assert bound_with(p, np.array(lead), np.array(trail)) <= brute_force_with_unassigned(p)[0]
+
+
+def test_leads_and_trails_the_kernels_sums_would_wrap_are_refused() -> None:
+    """Found in review: a trail of 2**63 - 1 wrapped the checker's int64 sums to a pass, and the
+    bound then came out far above the optimum."""
+    p = _two_orders()
+    for lead, trail in (([80, 50], [0, 2**63 - 1]), ([2**41, 50], [0, 0]), ([80, 50], [-(2**41), 0])):
+        with pytest.raises(ValueError, match="within 1099511627776 s of 0"):
+            bound_with(p, np.array(lead), np.array(trail))
 
 
 def test_most_leads_are_the_leads_the_trails_allow() -> None:
