@@ -112,7 +112,7 @@ python -m benchmarks.run_api_fuzz                   # results/api-fuzz.json (abo
 python -m benchmarks.run_notices                    # results/notices.json (about 10 min)
 python -m benchmarks.run_switching                  # results/switching.json (about 15 min)
 python -m benchmarks.run_switching --breakdown      # results/switching-breakdown.json (about 15 min)
-python -m benchmarks.rebound results/routing-*.json  # storm, families, draws: bound again, gaps recounted
+python -m benchmarks.rebound benchmarks/results/routing-*.json  # storm results: bound again, gaps recounted
 ```
 
 ## Storm dispatch (docs/formats.md objective; lower is better)
