@@ -1,10 +1,12 @@
 """Alerts before a promise is broken: an order no crew has reached shortly before its arrival
 limit, or still open shortly before its repair limit. Each limit is alerted once.
 
-Orders merged into another are watched too, as the KPIs judge them: each by its own arrival
+Orders are alerted as the KPIs judge them: orders merged into another each by its own arrival
 limit, and by the repair limit its head's fault class sets (the order it was merged into), for
-its own report time. A limit that moves (a merge, a relocation to another class) is watched
-again; an alert queued for a limit the order no longer has is dropped."""
+its own report time; none for work the utility's own callback reopened (no 95598 report, no
+promise), nor a repair limit once the head's fault is the customer's own. A limit that moves (a
+merge, a relocation to another class) is watched again; an alert queued for a limit the order
+no longer has is dropped."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 
 from dispatch.events import Alert
 from dispatch.limits import ServiceLimits
-from dispatch.orders import OPEN, WorkOrder, surviving
+from dispatch.orders import OPEN, OrderOrigin, WorkOrder, surviving
 
 
 class LimitAlerts:
@@ -28,6 +30,8 @@ class LimitAlerts:
     def watch(self, order: WorkOrder, orders: Mapping[str, WorkOrder]) -> None:
         """Alert before the order's arrival limit and, if its head's fault class has one, its
         repair limit."""
+        if order.origin == OrderOrigin.CALLBACK:
+            return
         lead = self.limits.alert_before_s
         heapq.heappush(self._heap, (order.deadline_s - lead["arrival"], order.order_id, "arrival_limit",
                                     order.deadline_s))
@@ -46,7 +50,7 @@ class LimitAlerts:
                 pending = order.reached_s is None
             else:
                 current = limit == self._repair_due(order, orders)
-                pending = True
+                pending = not surviving(order, orders).customer_side
             pending = pending and surviving(order, orders).status in OPEN
             if current and pending and (order_id, kind, limit) not in self._sent:
                 self._sent.add((order_id, kind, limit))

@@ -1145,6 +1145,7 @@ class DispatchEngine:
         else:  # a job the order took in with a merged order: the crew is at that order's site
             self._reach(self.orders[owner], ev.t_s, state.role.value)
             self._unreached.pop(order.order_id, None)
+            self._refresh_waiting(order, ev.t_s)
         self.etrs.touch(job.order_id)
         self.policy.on_crew_change(ev.crew_id)
         return self._duty_check(state, ev.t_s)

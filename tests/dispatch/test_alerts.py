@@ -7,7 +7,7 @@ from __future__ import annotations
 from dispatch.alerts import LimitAlerts
 from dispatch.events import Alert
 from dispatch.limits import HOUR, ServiceLimits
-from dispatch.orders import OrderStatus, WorkOrder
+from dispatch.orders import OrderOrigin, OrderStatus, WorkOrder
 
 
 def _order(oid: str, limit_class: str = "lv", reported_s: int = 100, deadline_s: int = 2800) -> WorkOrder:
@@ -107,3 +107,16 @@ def test_a_merged_order_reached_with_its_head_is_not_alerted() -> None:
     for o in (head, child):
         o.reach(1000, "first_responder")
     assert alerts.due(2500, orders) == []
+
+
+def test_no_alert_for_work_a_callback_reopened_nor_a_repair_limit_of_a_customer_side_fault() -> None:
+    """As the KPIs: an order the utility's callback reopened made no promise; a fault found on
+    the customer's side carries no repair limit."""
+    alerts = LimitAlerts(ServiceLimits())
+    reopened, own = _order("W1"), _order("W2")
+    reopened.origin = OrderOrigin.CALLBACK
+    orders = {"W1": reopened, "W2": own}
+    for o in (reopened, own):
+        alerts.watch(o, orders)
+    own.customer_side = True
+    assert alerts.due(10**6, orders) == [Alert(10**6, "W2", "arrival_limit", 2800)]

@@ -558,6 +558,26 @@ def test_a_crew_at_the_site_of_an_order_taken_in_does_not_reach_the_order_that_t
     assert eng.orders[go.order_id].reached_s == t
 
 
+def test_an_order_whose_only_crew_on_the_way_arrives_at_a_job_it_took_in_waits_again(
+        small_region: Region, travel: RoadTravel) -> None:
+    """The same, with nobody sent to the fuse yet: once the repair crew is at the repair it came
+    with, no crew is on its way to the fuse order (it stayed en route)."""
+    eng = _engine(small_region, travel)
+    net = small_region.network
+    fuse, first, _ = _lateral_with_two_transformers(small_region)
+    _on_shift(eng, 0, "FR1", "R1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
+    found = (Finding(eng.orders[go.order_id].element_id, "lv", 2 * H),)
+    (repair,) = _only(eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, found)), Assign)
+    eng.handle(OutageReported(t + 70, net.device_id[fuse]), settle=False)
+    (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
+    assert joined.status == OrderStatus.EN_ROUTE
+    eng.handle(CrewArrived(t + 60 + repair.travel_s, repair.crew_id, repair.job_id), settle=False)
+    assert joined.status == OrderStatus.NEW and joined.reached_s is None
+
+
 def _responder_on_site_under_a_lateral(region: Region, travel: RoadTravel
                                        ) -> tuple[DispatchEngine, int, str, Assign, int]:
     """FR1 on site at a caller's transformer under a lateral fuse: the engine, the fuse, a
