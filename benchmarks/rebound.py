@@ -4,7 +4,8 @@ from the recorded costs: a stronger bound re-judges past runs without running th
 
     python -m benchmarks.rebound benchmarks/results/routing-*.json   # storm, families, draws
 
-Each row's ``lower_bound`` gains ``recomputed`` (the date) and ``previous`` (the bound it had).
+Each row's ``lower_bound`` gains ``recomputed`` (the date), ``previous`` (the bound it had) and
+``plain`` (the bound of the plain busy intervals, which checks the next rebuild of the instance).
 """
 
 from __future__ import annotations
@@ -33,16 +34,26 @@ def instance_of(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def rebound_row(row: dict[str, Any], date: str) -> None:
-    """Recompute the row's bound and recount its gaps (in place)."""
-    from routing.bound import lower_bound
+    """Recompute the row's bound and recount its gaps (in place). Raises ``ValueError`` when the
+    instance rebuilt from the row's seed is not the one measured: the bound of the plain busy
+    intervals (each order's least leg in, no trail) must be the one recorded the last time, or,
+    the first time, the recorded bound must be it or the current bound."""
+    from routing.bound import bound_with, lower_bound, plain_lead_trail
     from routing.io import problem_from_dict
 
     p = problem_from_dict(instance_of(row))
     t0 = time.perf_counter()
     bound = lower_bound(p)
-    previous = row["lower_bound"].get("previous", row["lower_bound"]["cost"])
-    row["lower_bound"] = {"cost": bound, "runtime_s": time.perf_counter() - t0, "recomputed": date,
-                          "previous": previous}
+    runtime_s = time.perf_counter() - t0
+    recorded = row["lower_bound"]
+    plain = bound_with(p, *plain_lead_trail(p))
+    same = plain == recorded["plain"] if "plain" in recorded else recorded["cost"] in (plain, bound)
+    if not same:
+        name = f"{row.get('family', 'storm')} {row['orders']}/{row['crews']} seed {row.get('seed', 1)}"
+        raise ValueError(f"{name}: the instance rebuilt from its seed is not the one measured (bound "
+                         f"{recorded['cost']} recorded, {plain} / {bound} now): its generator changed since")
+    row["lower_bound"] = {"cost": bound, "runtime_s": runtime_s, "recomputed": date,
+                          "previous": recorded.get("previous", recorded["cost"]), "plain": plain}
     for key in RESULTS_WITH_GAP:
         res = row.get(key)
         if isinstance(res, dict) and "gap_to_bound" in res:
