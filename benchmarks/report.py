@@ -854,6 +854,9 @@ the responders' visits and the call-takers), which nothing was tuned on. Means o
     for label, key, fmt in _KPI_ROWS:
         cells = [_kpi(r[p], key, fmt) for r in (tuned, held) for p in ("baseline", "optimizer")]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+    shared = _document("dispatch-policies.json")["meta"].get("shared_machine")
+    if shared:
+        out.append(f"\nSimulation times: {shared}; they are not speed figures.")
     day = pol["day"]
     ceiling = pol["arrival_ceiling"]
     only3 = ceiling["arrival_only_three_times_the_responders"]
