@@ -24,6 +24,12 @@ def _load(name: str) -> Any:
     return _document(name)["results"]
 
 
+def _shared(name: str) -> str:
+    """A result file's word that its times were taken on a machine busy with other work."""
+    shared = _document(name)["meta"].get("shared_machine")
+    return f"\nTimes in this run: {shared}; they are not speed figures." if shared else ""
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -630,7 +636,7 @@ onto a fault that happened in a dead section after the plan, a tie whose far fee
 unseen: the engine cannot know those); switches or ties left off normal at the end: {off_normal}.
 
 A switching plan for a fault at each of the region's {plans['faults']:,} MV junctions: p50 {plans['p50_ms']} ms, p95
-{plans['p95_ms']} ms, p99 {plans['p99_ms']} ms, max {plans['max_ms']} ms ({plans['over_10ms']} over 10 ms; target under 10 ms).
+{plans['p95_ms']} ms, p99 {plans['p99_ms']} ms, max {plans['max_ms']} ms ({plans['over_10ms']} over 10 ms; target under 10 ms).{_shared("switching.json")}
 """
 
 
@@ -854,9 +860,7 @@ the responders' visits and the call-takers), which nothing was tuned on. Means o
     for label, key, fmt in _KPI_ROWS:
         cells = [_kpi(r[p], key, fmt) for r in (tuned, held) for p in ("baseline", "optimizer")]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    shared = _document("dispatch-policies.json")["meta"].get("shared_machine")
-    if shared:
-        out.append(f"\nSimulation times: {shared}; they are not speed figures.")
+    out.append(_shared("dispatch-policies.json"))
     day = pol["day"]
     ceiling = pol["arrival_ceiling"]
     only3 = ceiling["arrival_only_three_times_the_responders"]
