@@ -534,23 +534,29 @@ def test_a_repair_that_came_with_a_merged_order_repairs_the_unreached_order_it_j
     assert sorted(d.customer_id for d in _only(out, CallbackDue)) == sorted([first, second])
 
 
+def _repair_on_its_way_under_a_lateral(region: Region, travel: RoadTravel
+                                       ) -> tuple[DispatchEngine, int, Assign, Assign, int]:
+    """FR1 found an LV fault at a caller's transformer under a lateral fuse and R1 is on its way
+    to repair it: the engine, the fuse, FR1's and R1's assignments and FR1's arrival time."""
+    eng = _engine(region, travel)
+    fuse, first, _ = _lateral_with_two_transformers(region)
+    _on_shift(eng, 0, "FR1", "R1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
+    t = 100 + go.travel_s
+    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
+    found = (Finding(eng.orders[go.order_id].element_id, "lv", 2 * H),)
+    (repair,) = _only(eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, found)), Assign)
+    return eng, fuse, go, repair, t
+
+
 def test_a_crew_at_the_site_of_an_order_taken_in_does_not_reach_the_order_that_took_it(
         small_region: Region, travel: RoadTravel) -> None:
     """The repair crew is on its way under a lateral when the lateral's fuse is reported out and
     its order takes in the repair's: the crew arriving at the repair is at the site of the order
     it came with, not at the fuse (it used to count as the fuse order's arrival, which flattered
     arrival within limit and dropped the fuse's first response from the optimizer's deadlines)."""
-    eng = _engine(small_region, travel)
-    net = small_region.network
-    fuse, first, _ = _lateral_with_two_transformers(small_region)
-    _on_shift(eng, 0, "FR1", "R1")
-    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
-    t = 100 + go.travel_s
-    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
-    site = eng.orders[go.order_id].element_id
-    found = (Finding(site, "lv", 2 * H),)
-    (repair,) = _only(eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, found)), Assign)
-    eng.handle(OutageReported(t + 70, net.device_id[fuse]))
+    eng, fuse, go, repair, t = _repair_on_its_way_under_a_lateral(small_region, travel)
+    eng.handle(OutageReported(t + 70, small_region.network.device_id[fuse]))
     (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
     assert repair.job_id in joined.jobs and eng.orders[go.order_id].merged_into == joined.order_id
     eng.handle(CrewArrived(t + 60 + repair.travel_s, repair.crew_id, repair.job_id))
@@ -562,16 +568,8 @@ def test_an_order_whose_only_crew_on_the_way_arrives_at_a_job_it_took_in_waits_a
         small_region: Region, travel: RoadTravel) -> None:
     """The same, with nobody sent to the fuse yet: once the repair crew is at the repair it came
     with, no crew is on its way to the fuse order (it stayed en route)."""
-    eng = _engine(small_region, travel)
-    net = small_region.network
-    fuse, first, _ = _lateral_with_two_transformers(small_region)
-    _on_shift(eng, 0, "FR1", "R1")
-    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=first))), Assign)
-    t = 100 + go.travel_s
-    eng.handle(CrewArrived(t, go.crew_id, go.job_id))
-    found = (Finding(eng.orders[go.order_id].element_id, "lv", 2 * H),)
-    (repair,) = _only(eng.handle(FirstResponseDone(t + 60, go.crew_id, go.job_id, found)), Assign)
-    eng.handle(OutageReported(t + 70, net.device_id[fuse]), settle=False)
+    eng, fuse, _, repair, t = _repair_on_its_way_under_a_lateral(small_region, travel)
+    eng.handle(OutageReported(t + 70, small_region.network.device_id[fuse]), settle=False)
     (joined,) = (o for o in eng.orders.values() if o.node_idx == fuse)
     assert joined.status == OrderStatus.EN_ROUTE
     eng.handle(CrewArrived(t + 60 + repair.travel_s, repair.crew_id, repair.job_id), settle=False)
