@@ -35,7 +35,7 @@ class LimitAlerts:
         lead = self.limits.alert_before_s
         heapq.heappush(self._heap, (order.deadline_s - lead["arrival"], order.order_id, "arrival_limit",
                                     order.deadline_s))
-        due = self._repair_due(order, orders)
+        due = self._repair_due(order, surviving(order, orders))
         if due is not None:
             heapq.heappush(self._heap, (due - lead["repair"], order.order_id, "repair_limit", due))
 
@@ -45,19 +45,21 @@ class LimitAlerts:
         while self._heap and self._heap[0][0] <= t_s:
             _, order_id, kind, limit = heapq.heappop(self._heap)
             order = orders[order_id]
+            head = surviving(order, orders)
             if kind == "arrival_limit":
                 current = limit == order.deadline_s
                 pending = order.reached_s is None
             else:
-                current = limit == self._repair_due(order, orders)
-                pending = not surviving(order, orders).customer_side
-            pending = pending and surviving(order, orders).status in OPEN
+                current = limit == self._repair_due(order, head)
+                pending = not head.customer_side
+            pending = pending and head.status in OPEN
             if current and pending and (order_id, kind, limit) not in self._sent:
                 self._sent.add((order_id, kind, limit))
                 self.raised += 1
                 out.append(Alert(t_s, order_id, kind, limit))
         return out
 
-    def _repair_due(self, order: WorkOrder, orders: Mapping[str, WorkOrder]) -> int | None:
-        repair_limit = self.limits.repair_limit(surviving(order, orders).limit_class)
+    def _repair_due(self, order: WorkOrder, head: WorkOrder) -> int | None:
+        """The order's repair limit: its head's fault class's, from its own report."""
+        repair_limit = self.limits.repair_limit(head.limit_class)
         return None if repair_limit is None else order.first_report_s + repair_limit
