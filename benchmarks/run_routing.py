@@ -188,6 +188,7 @@ def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: 
         r = pyvrp.solve(data, stop=PyvrpRuntime(seconds), seed=seed, display=False)
         dist = r.cost() / 10
         out["pyvrp"] = {"distance": dist, "gap": round((dist - bks) / bks, 5), "feasible": r.is_feasible(),
+                        "routes": r.best.num_routes(),
                         "version": pyvrp.__version__ if hasattr(pyvrp, "__version__") else "?"}
     out["peak_memory_mb"] = _peak_mb()
     return out
