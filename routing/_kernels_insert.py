@@ -8,15 +8,14 @@ from __future__ import annotations
 from routing._kernels_config import INF, inline, leaf
 from routing._kernels_rng import random
 from routing._kernels_route import (
-    after_head,
     arrive,
     head_end,
     joined_leg,
+    leg_into,
     order_cost,
     recompute_route,
     tail_delta,
     tail_drop_delta,
-    travel,
     unassigned_cost,
 )
 
@@ -25,14 +24,13 @@ NO_BLINK = 0.0
 
 
 @inline
-def _insert_distance(D, S, r, p, c, prev, leg, f):
+def _insert_distance(D, S, r, p, c, leg, f):
     """Distance objective: O(1) with the latest starts of the route (``f``: when ``c`` would
-    be finished, after ``leg`` from ``prev``)."""
+    be finished, after a leg of ``leg``)."""
     out = joined_leg(D, S, r, f, D.n_crews + c, r, p)
     if out >= INF:
         return INF
-    nxt = after_head(D, S, r, r, p)
-    return leg + out - (travel(D, prev, nxt) if nxt >= 0 else 0)
+    return leg + out - leg_into(S, r, p)
 
 
 @inline
@@ -56,11 +54,11 @@ def _start_at(D, S, r, p, c):
 @inline
 def insert_delta(D, S, r, p, c):
     """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
-    prev, leg, a, f = _start_at(D, S, r, p, c)
+    _, leg, a, f = _start_at(D, S, r, p, c)
     if a >= INF:
         return INF
     if D.distance_objective:
-        return _insert_distance(D, S, r, p, c, prev, leg, f)
+        return _insert_distance(D, S, r, p, c, leg, f)
     d = tail_delta(D, S, r, p, f, D.n_crews + c, r)
     if d >= INF:
         return INF

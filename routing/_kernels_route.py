@@ -255,10 +255,20 @@ def tail_drop_delta(D, S, r, i, t, prev):
 
 
 @leaf
+def leg_into(S, r, k):
+    """Distance objective: the length of the leg of route ``r`` into position ``k`` (``rlen``:
+    the way back to the depot, 0 for an open route), read from the prefix costs."""
+    L = S.rlen[r]
+    if k < L:
+        return S.cpre[r, k] - (S.cpre[r, k - 1] if k > 0 else 0)
+    return S.rcost[r] - (S.cpre[r, L - 1] if L > 0 else 0)
+
+
+@leaf
 def latest_starts(D, S, r):
     """Backward pass: the latest start at each position of route ``r`` that keeps every later
-    order, and the return to the depot, within their limits."""
-    K = D.n_crews
+    order, and the return to the depot, within their limits (legs read from the prefix costs,
+    which the caller has set)."""
     L = S.rlen[r]
     if L == 0:
         return
@@ -267,11 +277,11 @@ def latest_starts(D, S, r):
     if D.hard_windows:
         late = min(late, D.deadline[j])
         if D.closed_routes:
-            late = min(late, D.crew_end[r] - D.service[j] - travel(D, K + j, r))
+            late = min(late, D.crew_end[r] - D.service[j] - leg_into(S, r, L))
     S.aux[r, L - 1] = late
     for i in range(L - 2, -1, -1):
         j = S.routes[r, i]
-        late = min(D.crew_end[r], late - travel(D, K + j, K + S.routes[r, i + 1]) - D.service[j])
+        late = min(D.crew_end[r], late - (S.cpre[r, i + 1] - S.cpre[r, i]) - D.service[j])
         if D.hard_windows:
             late = min(late, D.deadline[j])
         S.aux[r, i] = late

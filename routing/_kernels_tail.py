@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from routing._kernels_config import INF, kernel, leaf
-from routing._kernels_route import head_end, joined_leg, recompute_route
+from routing._kernels_route import head_end, joined_leg, leg_into, recompute_route, travel
 
 
 @leaf
@@ -76,6 +76,7 @@ def tails_exchange_descent(D, S, NB, dirty):
     (the first pass: ``dirty``, the routes the annealing changed since the last descent, which
     left none to improve) or during this pass, which applies the same moves as pricing every
     pair. ``dirty`` is cleared at the end."""
+    K = D.n_crews
     buf = np.empty(S.routes.shape[1], dtype=np.int64)
     moved = np.zeros(dirty.shape[0], dtype=np.bool_)  # the routes this pass changed
     saved = np.int64(0)
@@ -91,11 +92,16 @@ def tails_exchange_descent(D, S, NB, dirty):
                 r2 = S.route_of[v]
                 if r2 < 0 or r2 == r1 or not (dirty[r1] or dirty[r2]) or not _interchangeable(D, r1, r2):
                     continue
+                # the new arc u -> v (or v -> u) costs at least the move's change plus the two
+                # legs it replaces: most pairs are dismissed on it, before any timing
                 i, j = S.pos_of[u], S.pos_of[v] - 1
-                d = tails_exchange_delta(D, S, r1, i, r2, j)
+                d = np.int64(0)
+                if travel(D, K + u, K + v) < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+                    d = tails_exchange_delta(D, S, r1, i, r2, j)
                 if d >= 0:
                     i, j = S.pos_of[u] - 1, S.pos_of[v]
-                    d = tails_exchange_delta(D, S, r1, i, r2, j)
+                    if travel(D, K + v, K + u) < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+                        d = tails_exchange_delta(D, S, r1, i, r2, j)
                 if d < 0:
                     exchange_tails(D, S, r1, i, r2, j, buf)
                     dirty[r1] = dirty[r2] = moved[r1] = moved[r2] = True
