@@ -5,6 +5,8 @@ edits that insert and remove orders.
 
 from __future__ import annotations
 
+import numpy as np
+
 from routing._kernels_config import INF, inline, leaf
 from routing._kernels_rng import random
 from routing._kernels_route import (
@@ -115,6 +117,16 @@ def _candidate(D, S, r, p, c, drop):
     return insert_delta(D, S, r, p, c), S.rlen[r]
 
 
+@inline
+def _until_blink(blink, rng):
+    """How many positions are priced before the next one is skipped (each one is, with
+    probability ``blink``: a geometric draw, one random number per skip instead of one per
+    position); -1: none is."""
+    if blink <= 0.0:
+        return -1
+    return int(np.log(1.0 - random(rng)) / np.log(1.0 - blink))
+
+
 @leaf
 def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
@@ -122,14 +134,17 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     a position may leave out the orders after it that no longer fit (``insert_drop_delta``).
     Returns (route, position, delta, the first position left out of that route)."""
     best_r, best_p, best_d, best_cut = -1, -1, INF, -1
+    skip = _until_blink(blink, rng)
     for k in range(NB.shape[1]):
         q = NB[c, k]
         r = S.route_of[q]
         if r < 0:
             continue
         for p in (S.pos_of[q], S.pos_of[q] + 1):
-            if blink > 0.0 and random(rng) < blink:
+            if skip == 0:
+                skip = _until_blink(blink, rng)
                 continue
+            skip -= 1
             d, cut = _candidate(D, S, r, p, c, drop)
             if d < best_d:
                 best_r, best_p, best_d, best_cut = r, p, d, cut
