@@ -92,8 +92,8 @@ def tails_exchange_descent(D, S, NB, dirty):
                 r2 = S.route_of[v]
                 if r2 < 0 or r2 == r1 or not (dirty[r1] or dirty[r2]) or not _interchangeable(D, r1, r2):
                     continue
-                # the new arc u -> v (or v -> u) costs at least the move's change plus the two
-                # legs it replaces: most pairs are dismissed on it, before any timing
+                # the move changes the distance by at least the new arc u -> v (or v -> u) less
+                # the two legs it replaces: most pairs are dismissed on that, before any timing
                 i, j = S.pos_of[u], S.pos_of[v] - 1
                 d = np.int64(0)
                 if travel(D, K + u, K + v) < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):

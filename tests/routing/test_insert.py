@@ -1,7 +1,12 @@
-"""The shared "insert if cheaper than leaving out" step: an order goes in where its cheapest
-position costs less than leaving it unassigned, and stays out otherwise."""
+"""Insertion kernels: the shared "insert if cheaper than leaving out" step (an order goes in
+where its cheapest position costs less than leaving it unassigned, and stays out otherwise),
+the positions a blink skips, and the legs the distance prices read from the prefix costs."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
 
 from routing import _kernels_insert as insert_k
 from routing import _kernels_route as route_k
@@ -10,8 +15,11 @@ from routing._kernels_neighbours import nearest_lists
 from routing._kernels_rng import rng_state
 from routing.arrays import empty_state, kernel_data
 from routing.evaluate import evaluate
-from routing.io import problem_from_dict
+from routing.io import problem_from_dict, read_vrptw
 from routing.problem import Problem
+from routing.solver import DispatchSolver
+
+SOLOMON = Path(__file__).parents[1] / "data" / "solomon"
 
 
 def _problem() -> Problem:
@@ -42,3 +50,29 @@ def test_an_order_goes_in_only_where_that_costs_less_than_leaving_it_out() -> No
     assert s.route_of[far] == -1 and s.rlen[0] == 1
     # the independent evaluator agrees that the plan without FAR is the cheaper one
     assert evaluate(p, {"C0": ["NEAR"]}).cost < evaluate(p, {"C0": ["NEAR", "FAR"]}).cost
+
+
+def test_a_blink_skips_each_position_with_its_own_chance() -> None:
+    """The gaps between skipped positions are geometric: each position is skipped with
+    probability ``blink``, whatever came before."""
+    rng = rng_state(7)
+    gaps = np.array([insert_k._until_blink(0.1, rng) for _ in range(20_000)])
+    assert gaps.min() >= 0
+    assert abs(gaps.mean() - 9.0) < 0.3  # (1 - 0.1) / 0.1 positions priced per skip
+    assert abs((gaps == 0).mean() - 0.1) < 0.01
+    assert insert_k._until_blink(0.0, rng) == -1  # no blink: nothing is skipped
+
+
+def test_the_legs_read_from_the_prefix_costs_are_the_travel_between_the_stops() -> None:
+    p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
+    solver = DispatchSolver(p, seed=2)
+    d, s = solver.core.D, solver.core.S
+    n_crews = int(d.n_crews)
+    checked = 0
+    for r in range(n_crews):
+        stops = [r] + [n_crews + int(j) for j in s.routes[r, :s.rlen[r]]] + ([r] if s.rlen[r] else [])
+        for k in range(int(s.rlen[r]) + 1):
+            want = route_k.travel(d, stops[k], stops[k + 1]) if s.rlen[r] else 0
+            assert route_k.leg_into(s, r, k) == want
+            checked += 1
+    assert checked > 100
