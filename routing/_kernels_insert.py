@@ -38,25 +38,25 @@ def _insert_distance(D, S, r, p, c, leg, f):
 @inline
 def _start_at(D, S, r, p, c):
     """Where every insertion price starts: may ``c`` go at position ``p`` of route ``r`` (skill,
-    frozen head, room, capacity, arrival in time)? Returns (the order before it, the leg in,
-    arrival, finish); arrival INF when it may not."""
+    frozen head, room, capacity, arrival in time)? Returns (the leg in, arrival, finish);
+    arrival INF when it may not."""
     L = S.rlen[r]
     if ((D.crew_skills[r] & D.order_skill[c]) == 0 or p < S.frozen[r] or p > L
             or S.routes.shape[1] <= L + 1):
-        return -1, 0, INF, INF
+        return 0, INF, INF
     if D.crew_capacity[r] > 0 and S.load[r] + D.demand[c] > D.crew_capacity[r]:
-        return -1, 0, INF, INF
+        return 0, INF, INF
     t, prev = head_end(D, S, r, p - 1)
     leg, a, fits = arrive(D, r, t, prev, c)
     if not fits:
-        return -1, 0, INF, INF
-    return prev, leg, a, a + D.service[c]
+        return 0, INF, INF
+    return leg, a, a + D.service[c]
 
 
 @inline
 def insert_delta(D, S, r, p, c):
     """Cost change of inserting order ``c`` at position ``p`` of route ``r`` (INF if infeasible)."""
-    _, leg, a, f = _start_at(D, S, r, p, c)
+    leg, a, f = _start_at(D, S, r, p, c)
     if a >= INF:
         return INF
     if D.distance_objective:
@@ -101,7 +101,7 @@ def insert_drop_delta(D, S, r, p, c):
     Returns (cost change or INF, the first position of route ``r`` left out: ``rlen`` if
     none)."""
     L = S.rlen[r]
-    _, leg, a, f = _start_at(D, S, r, p, c)
+    leg, a, f = _start_at(D, S, r, p, c)
     if a >= INF:
         return INF, L
     d, cut = tail_drop_delta(D, S, r, p, f, D.n_crews + c)
