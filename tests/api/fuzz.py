@@ -792,9 +792,11 @@ class ApiFuzz(RuleBasedStateMachine):
         self._send("helper_reassigned", "POST", "/v1/plan/replan", (202,))
 
     def cancel(self, data: st.DataObject) -> None:
-        """A dispatcher cancels an order no crew has reached (now and then one that was: 409)."""
-        waiting = [o for o, order in self.orders.items() if order["status"] in WAITING]
-        others = [o for o, order in self.orders.items() if order["status"] not in WAITING]
+        """A dispatcher cancels an order no crew has reached (now and then one that was, or one
+        with a crew at work on a job it took in with a merged order: 409)."""
+        waiting = [o for o, order in self.orders.items() if order["status"] in WAITING
+                   and not any(j["status"] == "on_site" for j in order["jobs"])]
+        others = [o for o in self.orders if o not in waiting]
         order_id = self._pick(data, others if self._chance(data, 20) else waiting)
         if order_id is not None:
             self._send("cancel", "POST", f"/v1/work-orders/{order_id}/status",
