@@ -136,19 +136,21 @@ U_NODE, U_PARENT, U_KIND, U_CUSTOMERS, U_LV_SIDE, U_OWN = 0, 1, 2, 3, 4, 5
 
 
 @kernel
-def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.NDArray[np.float64]) -> tuple[
+def silent_sums(utility: npt.NDArray[np.int64], orphans: int, coef: npt.NDArray[np.float64]) -> tuple[
         npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Per node of ``n``, the log-sum over its subtree's states when nobody below it reported
-    (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
-    candidates (their table, in preorder) are visited: a customer's own fault cannot be silent
-    (its ``out`` is ``IMPOSSIBLE``), so its ``z`` is 0. In the same pass, the log of the sum over
+    """Per column of the ``utility`` candidates' table (in preorder), the log-sum over the
+    candidate's subtree's states when nobody below it reported (``z``), and the same summed over
+    its candidate children (``kids``); one entry more, 0, for every other node: a customer's own
+    fault cannot be silent (its ``out`` is ``IMPOSSIBLE``), so its ``z`` is 0 (per column, not per
+    node: every EM step asks for these sums under new priors, and filling two arrays over every
+    node made the call a third slower). In the same pass, the log of the sum over
     every set of topmost outages of their prior odds' product: the normaliser of the model's
     prior (the same sums with no one to report, customer-side candidates included; ``orphans``:
     the customers with no candidate above). Without utility candidates below (a drop, mostly),
     both sums depend on the candidate's kind, side and customers only: they come from tables."""
     m = utility.shape[1]
-    zc = np.empty(m)
-    kids = np.zeros(m)
+    z = np.zeros(m + 1)
+    kids = np.zeros(m + 1)
     prior_kids = np.zeros(m)
     cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
     z_leaf = silent_table(coef)
@@ -167,7 +169,7 @@ def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.
             zv = z_leaf[2 * kd + lv, c]
         else:
             zv = log_add_exp(silent_out(kd, c, lv, coef), kids[i])
-        zc[i] = zv
+        z[i] = zv
         own = utility[U_OWN, i]
         if prior_kids[i] == 0.0 and own < MEMO_CUSTOMERS:
             prior_z = prior_leaf[kd, own]
@@ -179,13 +181,7 @@ def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.
             prior_kids[p] += prior_z
         else:
             normaliser += prior_z
-    z = np.zeros(n)
-    kids_of = np.zeros(n)
-    for i in range(m):
-        v = utility[U_NODE, i]
-        z[v] = zc[i]
-        kids_of[v] = kids[i]
-    return z, kids_of, normaliser
+    return z, kids, normaliser
 
 
 # The expected counts one EM step gathers (``silent_counts`` + ``expected_counts``): per candidate
@@ -335,14 +331,15 @@ def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
 @kernel
 def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
               counts: npt.NDArray[np.int64], coef: npt.NDArray[np.float64], z_silent: npt.NDArray[np.float64],
-              kids_silent: npt.NDArray[np.float64], pos: npt.NDArray[np.int64]) -> tuple[
-                  npt.NDArray[np.float64], float]:
+              kids_silent: npt.NDArray[np.float64], column: npt.NDArray[np.int64],
+              pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], float]:
     """Each candidate with reports (``act``, preorder): its posterior probability of being the
     topmost outage on its path. The DP's sum pass bottom-up (log-sum-exp; the candidates without
     reports enter by ``silent_sums``), then top-down the weight of the states above and beside
     each. Also the log-evidence the reports add to the silent tree: the sum over the top
-    candidates with reports of their log-sum less their silent one. ``pos``: scratch, one entry
-    per node."""
+    candidates with reports of their log-sum less their silent one. The silent sums are read at
+    each node's ``column`` (``SupplyTree.utility_position``). ``pos``: scratch, one entry per
+    node."""
     n = act.shape[0]
     out = np.empty(n)
     inn = np.empty(n)
@@ -353,14 +350,14 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
         pos[v] = i
         out[i] = out_score(tree[KIND, v], tree[CUSTOMERS, v], tree[LV_SIDE, v], counts[CALLS, v],
                            counts[GASPS, v], counts[FRESH, v], counts[FORBIDDEN_UNTIL, v] > now_s, coef)
-        child[i] = kids_silent[v]
+        child[i] = kids_silent[column[v]]
     for i in range(n - 1, -1, -1):  # children first
         v = act[i]
         inn[i] = child[i] + IMPOSSIBLE * counts[OWN, v]
         z[i] = np.logaddexp(out[i], inn[i])
         p = tree[PARENT, v]
         if p >= 0:
-            child[pos[p]] += z[i] - z_silent[v]
+            child[pos[p]] += z[i] - z_silent[column[v]]
     w = np.empty(n)  # log-weight of the states above and beside the candidate
     root_z = np.empty(n)
     prob = np.empty(n)
@@ -369,7 +366,7 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
         p = tree[PARENT, act[i]]
         if p < 0:
             w[i], root_z[i] = 0.0, z[i]
-            evidence += z[i] - z_silent[act[i]]
+            evidence += z[i] - z_silent[column[act[i]]]
         else:
             j = pos[p]
             w[i], root_z[i] = w[j] + inn[j] - z[i], root_z[j]
