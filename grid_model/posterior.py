@@ -150,15 +150,15 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     own = np.bincount(cand_parent[kind == CandidateKind.CUSTOMER_SIDE] + 1, minlength=n + 1)
     utility = np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE))
     m = len(utility)
-    position = np.full(n, m, dtype=np.int64)  # a node's place in ``utility`` (m: none)
+    position = np.full(n + 1, m, dtype=np.int64)  # a node's place in ``utility`` (m: none; index -1 too)
     position[utility] = np.arange(m)
-    above = cand_parent[utility]  # a utility candidate's nearest candidate above is one too
+    above = position[cand_parent[utility]]
     lv_side = np.asarray(nk > NodeKind.TRANSFORMER)
-    table = np.stack([utility, np.where(above >= 0, position[above], -1), kind[utility], customers[utility],
+    table = np.stack([utility, np.where(above < m, above, -1), kind[utility], customers[utility],
                       lv_side[utility], own[utility + 1]]).astype(np.int64)
     return SupplyTree(kind=kind, parent=cand_parent, customers=customers, lv_side=lv_side, depth=depth,
                       n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
-                      utility=table, utility_position=position, orphans=int(own[0]))
+                      utility=table, utility_position=position[:n], orphans=int(own[0]))
 
 
 class Scorer:
