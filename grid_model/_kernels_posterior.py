@@ -57,18 +57,21 @@ def candidate_parents(parent: npt.NDArray[np.int64], cand: npt.NDArray[np.bool_]
 
 @kernel
 def kinds_below(parent: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], counted: npt.NDArray[np.bool_],
-                n_kinds: int) -> npt.NDArray[np.float64]:
-    """Per node, the ``counted`` candidates strictly below it, by kind (``parent``: the nearest
-    candidate above, -1 at the top; nodes in preorder)."""
-    n = kind.shape[0]
-    below = np.zeros((n, n_kinds))
-    for v in range(n - 1, -1, -1):  # children first
+                column: npt.NDArray[np.int64], m: int, n_kinds: int) -> npt.NDArray[np.float64]:
+    """Per utility candidate (row ``column[v]``, ``SupplyTree.utility_position``: ``m`` rows),
+    the ``counted`` candidates strictly below it, by kind; one row more, of zeros, for every other
+    node (a customer's own installation has nothing below it; ``parent``: the nearest candidate
+    above, -1 at the top; nodes in preorder). Per utility candidate, not per node: a row for
+    every node (8 MB on the default region, zeroed inside a fresh predictor's first reports) made
+    this kernel twice as slow there."""
+    below = np.zeros((m + 1, n_kinds))
+    for v in range(kind.shape[0] - 1, -1, -1):  # children first
         p = parent[v]
-        if p >= 0 and kind[v] >= 0:
+        if p >= 0 and kind[v] >= 0 and column[p] < m:
             for k in range(n_kinds):
-                below[p, k] += below[v, k]
+                below[column[p], k] += below[column[v], k]
             if counted[v]:
-                below[p, kind[v]] += 1.0
+                below[column[p], kind[v]] += 1.0
     return below
 
 
@@ -229,10 +232,11 @@ def expected_counts(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], k
                     customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
                     calls: npt.NDArray[np.int64], gasps: npt.NDArray[np.int64],
                     lone_drop: npt.NDArray[np.bool_], below: npt.NDArray[np.float64],
-                    coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+                    column: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """What the candidates with reports (``act``, each the topmost outage with probability
     ``prob``) change in ``silent_counts``: their expected counts, less the silent share each
-    held there. A drop serving one customer counts as that customer's own fault."""
+    held there. A drop serving one customer counts as that customer's own fault. ``below``: as
+    ``kinds_below`` gives it, read at each node's ``column``."""
     e = np.zeros(E_SIZE)
     share = silent_shares(coef)
     for i in range(act.shape[0]):
@@ -242,14 +246,14 @@ def expected_counts(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], k
         if kd == CUSTOMER_SIDE or lone_drop[v]:
             e[E_OUT + CUSTOMER_SIDE] += p
             for k in range(below.shape[1]):
-                e[E_COVERED + k] += p * below[v, k]
+                e[E_COVERED + k] += p * below[column[v], k]
             continue
         c = customers[v]
         lv = lv_side[v]
         q = share[2 * kd + lv, c] if c < MEMO_CUSTOMERS else logistic(silent_out(kd, c, lv, coef))
         e[E_OUT + kd] += p - q
         for k in range(below.shape[1]):
-            e[E_COVERED + k] += (p - q) * below[v, k]
+            e[E_COVERED + k] += (p - q) * below[column[v], k]
         e[E_DARK] += (p - q) * c
         e[E_CALLS] += p * calls[v]
         if lv:

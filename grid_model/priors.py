@@ -117,9 +117,10 @@ class PriorEstimator:
         kind = tree.kind[dev].astype(np.int64)
         self._elements = np.bincount(kind, minlength=len(CandidateKind)).tolist()
         self._elements[_CS] = tree.n_of_kind[_CS]
-        self._below = kernels.kinds_below(tree.parent, tree.kind, counted, len(CandidateKind))
+        self._below = kernels.kinds_below(tree.parent, tree.kind, counted, tree.utility_position,
+                                          tree.utility.shape[1], len(CandidateKind))
         # what ``silent_counts`` reads: those candidates by class of kind, side and customers
-        lv, n, dev_below = tree.lv_side[dev], tree.customers[dev], self._below[dev]
+        lv, n, dev_below = tree.lv_side[dev], tree.customers[dev], self._below[tree.utility_position[dev]]
         key = (2 * kind + lv) * (int(n.max(initial=0)) + 1) + n
         _, first, of_class, weight = np.unique(key, return_index=True, return_inverse=True,
                                                return_counts=True)
@@ -145,7 +146,7 @@ class PriorEstimator:
         act, p_top, log_likelihood = state.marginals(priors)
         return log_likelihood, self.silent_counts(priors) + kernels.expected_counts(
             act, p_top, tree.kind, tree.customers, tree.lv_side, state.k, state.g, self._lone_drop,
-            self._below, Scorer(priors).coef)
+            self._below, tree.utility_position, Scorer(priors).coef)
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> EmStep:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
