@@ -57,18 +57,21 @@ def candidate_parents(parent: npt.NDArray[np.int64], cand: npt.NDArray[np.bool_]
 
 @kernel
 def kinds_below(parent: npt.NDArray[np.int64], kind: npt.NDArray[np.int8], counted: npt.NDArray[np.bool_],
-                n_kinds: int) -> npt.NDArray[np.float64]:
-    """Per node, the ``counted`` candidates strictly below it, by kind (``parent``: the nearest
-    candidate above, -1 at the top; nodes in preorder)."""
-    n = kind.shape[0]
-    below = np.zeros((n, n_kinds))
-    for v in range(n - 1, -1, -1):  # children first
+                column: npt.NDArray[np.int64], m: int, n_kinds: int) -> npt.NDArray[np.float64]:
+    """Per utility candidate (row ``column[v]``, ``SupplyTree.utility_position``: ``m`` rows),
+    the ``counted`` candidates strictly below it, by kind; one row more, of zeros, for every other
+    node (a customer's own installation has nothing below it; ``parent``: the nearest candidate
+    above, -1 at the top; nodes in preorder). Per utility candidate, not per node: a row for
+    every node (8 MB on the default region, zeroed inside a fresh predictor's first reports) made
+    this kernel twice as slow there."""
+    below = np.zeros((m + 1, n_kinds))
+    for v in range(kind.shape[0] - 1, -1, -1):  # children first
         p = parent[v]
-        if p >= 0 and kind[v] >= 0:
+        if p >= 0 and kind[v] >= 0 and column[p] < m:
             for k in range(n_kinds):
-                below[p, k] += below[v, k]
+                below[column[p], k] += below[column[v], k]
             if counted[v]:
-                below[p, kind[v]] += 1.0
+                below[column[p], kind[v]] += 1.0
     return below
 
 
@@ -136,19 +139,21 @@ U_NODE, U_PARENT, U_KIND, U_CUSTOMERS, U_LV_SIDE, U_OWN = 0, 1, 2, 3, 4, 5
 
 
 @kernel
-def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.NDArray[np.float64]) -> tuple[
+def silent_sums(utility: npt.NDArray[np.int64], orphans: int, coef: npt.NDArray[np.float64]) -> tuple[
         npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Per node of ``n``, the log-sum over its subtree's states when nobody below it reported
-    (``z``), and the same summed over its candidate children (``kids``). Only the ``utility``
-    candidates (their table, in preorder) are visited: a customer's own fault cannot be silent
-    (its ``out`` is ``IMPOSSIBLE``), so its ``z`` is 0. In the same pass, the log of the sum over
+    """Per column of the ``utility`` candidates' table (in preorder), the log-sum over the
+    candidate's subtree's states when nobody below it reported (``z``), and the same summed over
+    its candidate children (``kids``); one entry more, 0, for every other node: a customer's own
+    fault cannot be silent (its ``out`` is ``IMPOSSIBLE``), so its ``z`` is 0 (per column, not per
+    node: every EM step asks for these sums under new priors, and filling two arrays over every
+    node made the call a third slower). In the same pass, the log of the sum over
     every set of topmost outages of their prior odds' product: the normaliser of the model's
     prior (the same sums with no one to report, customer-side candidates included; ``orphans``:
     the customers with no candidate above). Without utility candidates below (a drop, mostly),
     both sums depend on the candidate's kind, side and customers only: they come from tables."""
     m = utility.shape[1]
-    zc = np.empty(m)
-    kids = np.zeros(m)
+    z = np.zeros(m + 1)
+    kids = np.zeros(m + 1)
     prior_kids = np.zeros(m)
     cs = math.log1p(math.exp(coef[CUSTOMER_SIDE]))
     z_leaf = silent_table(coef)
@@ -167,7 +172,7 @@ def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.
             zv = z_leaf[2 * kd + lv, c]
         else:
             zv = log_add_exp(silent_out(kd, c, lv, coef), kids[i])
-        zc[i] = zv
+        z[i] = zv
         own = utility[U_OWN, i]
         if prior_kids[i] == 0.0 and own < MEMO_CUSTOMERS:
             prior_z = prior_leaf[kd, own]
@@ -179,13 +184,7 @@ def silent_sums(utility: npt.NDArray[np.int64], n: int, orphans: int, coef: npt.
             prior_kids[p] += prior_z
         else:
             normaliser += prior_z
-    z = np.zeros(n)
-    kids_of = np.zeros(n)
-    for i in range(m):
-        v = utility[U_NODE, i]
-        z[v] = zc[i]
-        kids_of[v] = kids[i]
-    return z, kids_of, normaliser
+    return z, kids, normaliser
 
 
 # The expected counts one EM step gathers (``silent_counts`` + ``expected_counts``): per candidate
@@ -233,10 +232,11 @@ def expected_counts(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], k
                     customers: npt.NDArray[np.int64], lv_side: npt.NDArray[np.bool_],
                     calls: npt.NDArray[np.int64], gasps: npt.NDArray[np.int64],
                     lone_drop: npt.NDArray[np.bool_], below: npt.NDArray[np.float64],
-                    coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+                    column: npt.NDArray[np.int64], coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """What the candidates with reports (``act``, each the topmost outage with probability
     ``prob``) change in ``silent_counts``: their expected counts, less the silent share each
-    held there. A drop serving one customer counts as that customer's own fault."""
+    held there. A drop serving one customer counts as that customer's own fault. ``below``: as
+    ``kinds_below`` gives it, read at each node's ``column``."""
     e = np.zeros(E_SIZE)
     share = silent_shares(coef)
     for i in range(act.shape[0]):
@@ -246,14 +246,14 @@ def expected_counts(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], k
         if kd == CUSTOMER_SIDE or lone_drop[v]:
             e[E_OUT + CUSTOMER_SIDE] += p
             for k in range(below.shape[1]):
-                e[E_COVERED + k] += p * below[v, k]
+                e[E_COVERED + k] += p * below[column[v], k]
             continue
         c = customers[v]
         lv = lv_side[v]
         q = share[2 * kd + lv, c] if c < MEMO_CUSTOMERS else logistic(silent_out(kd, c, lv, coef))
         e[E_OUT + kd] += p - q
         for k in range(below.shape[1]):
-            e[E_COVERED + k] += (p - q) * below[v, k]
+            e[E_COVERED + k] += (p - q) * below[column[v], k]
         e[E_DARK] += (p - q) * c
         e[E_CALLS] += p * calls[v]
         if lv:
@@ -335,14 +335,15 @@ def rescore(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
 @kernel
 def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64],
               counts: npt.NDArray[np.int64], coef: npt.NDArray[np.float64], z_silent: npt.NDArray[np.float64],
-              kids_silent: npt.NDArray[np.float64], pos: npt.NDArray[np.int64]) -> tuple[
-                  npt.NDArray[np.float64], float]:
+              kids_silent: npt.NDArray[np.float64], column: npt.NDArray[np.int64],
+              pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], float]:
     """Each candidate with reports (``act``, preorder): its posterior probability of being the
     topmost outage on its path. The DP's sum pass bottom-up (log-sum-exp; the candidates without
     reports enter by ``silent_sums``), then top-down the weight of the states above and beside
     each. Also the log-evidence the reports add to the silent tree: the sum over the top
-    candidates with reports of their log-sum less their silent one. ``pos``: scratch, one entry
-    per node."""
+    candidates with reports of their log-sum less their silent one. The silent sums are read at
+    each node's ``column`` (``SupplyTree.utility_position``). ``pos``: scratch, one entry per
+    node."""
     n = act.shape[0]
     out = np.empty(n)
     inn = np.empty(n)
@@ -353,14 +354,14 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
         pos[v] = i
         out[i] = out_score(tree[KIND, v], tree[CUSTOMERS, v], tree[LV_SIDE, v], counts[CALLS, v],
                            counts[GASPS, v], counts[FRESH, v], counts[FORBIDDEN_UNTIL, v] > now_s, coef)
-        child[i] = kids_silent[v]
+        child[i] = kids_silent[column[v]]
     for i in range(n - 1, -1, -1):  # children first
         v = act[i]
         inn[i] = child[i] + IMPOSSIBLE * counts[OWN, v]
         z[i] = np.logaddexp(out[i], inn[i])
         p = tree[PARENT, v]
         if p >= 0:
-            child[pos[p]] += z[i] - z_silent[v]
+            child[pos[p]] += z[i] - z_silent[column[v]]
     w = np.empty(n)  # log-weight of the states above and beside the candidate
     root_z = np.empty(n)
     prob = np.empty(n)
@@ -369,7 +370,7 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
         p = tree[PARENT, act[i]]
         if p < 0:
             w[i], root_z[i] = 0.0, z[i]
-            evidence += z[i] - z_silent[act[i]]
+            evidence += z[i] - z_silent[column[act[i]]]
         else:
             j = pos[p]
             w[i], root_z[i] = w[j] + inn[j] - z[i], root_z[j]

@@ -90,8 +90,9 @@ class SupplyTree:
     transformer (LV side, where a dark element leaves the concentrator powered); the candidates
     that are the utility's elements (not a customer's own installation), in preorder, as a table
     that the silent sums read in order (rows ``kernels.U_*``: node, position of the candidate
-    above, kind, customers, LV side, customers whose nearest candidate above it is); the
-    customers with no candidate above (``orphans``)."""
+    above, kind, customers, LV side, customers whose nearest candidate above it is), and per node
+    its column there (``utility_position``; the column count for the other nodes: where the silent
+    sums keep their 0); the customers with no candidate above (``orphans``)."""
 
     kind: npt.NDArray[np.int8]
     parent: npt.NDArray[np.int64]
@@ -100,6 +101,7 @@ class SupplyTree:
     depth: npt.NDArray[np.int32]
     n_of_kind: tuple[int, ...]
     utility: npt.NDArray[np.int64]
+    utility_position: npt.NDArray[np.int64]
     orphans: int
 
     @property
@@ -147,14 +149,16 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     customers = net.count_below(nk == NodeKind.CUSTOMER)
     own = np.bincount(cand_parent[kind == CandidateKind.CUSTOMER_SIDE] + 1, minlength=n + 1)
     utility = np.flatnonzero((kind >= 0) & (kind != CandidateKind.CUSTOMER_SIDE))
-    position = np.full(n + 1, -1, dtype=np.int64)  # a node's place in ``utility`` (index -1: none)
-    position[utility] = np.arange(len(utility))
+    m = len(utility)
+    position = np.full(n + 1, m, dtype=np.int64)  # a node's place in ``utility`` (m: none; index -1 too)
+    position[utility] = np.arange(m)
+    above = position[cand_parent[utility]]
     lv_side = np.asarray(nk > NodeKind.TRANSFORMER)
-    table = np.stack([utility, position[cand_parent[utility]], kind[utility], customers[utility],
+    table = np.stack([utility, np.where(above < m, above, -1), kind[utility], customers[utility],
                       lv_side[utility], own[utility + 1]]).astype(np.int64)
     return SupplyTree(kind=kind, parent=cand_parent, customers=customers, lv_side=lv_side, depth=depth,
                       n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
-                      utility=table, orphans=int(own[0]))
+                      utility=table, utility_position=position[:n], orphans=int(own[0]))
 
 
 class Scorer:
@@ -174,11 +178,12 @@ class Scorer:
 
     def silent(self, tree: SupplyTree) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
         """For every candidate, the log-sum over its subtree's states when nobody below it
-        reported (``z``), and the same summed over its children (``kids``): what the sum pass
-        adds for the candidates without reports (the max pass needs none: their best is 0); and
-        the log of the prior's normaliser over every set of topmost outages."""
+        reported (``z``), and the same summed over its children (``kids``), at its
+        ``tree.utility_position`` (0 there for a customer's own fault): what the sum pass adds for
+        the candidates without reports (the max pass needs none: their best is 0); and the log of
+        the prior's normaliser over every set of topmost outages."""
         if self._silent is None:
-            self._silent = kernels.silent_sums(tree.utility, tree.n_nodes, tree.orphans, self.coef)
+            self._silent = kernels.silent_sums(tree.utility, tree.orphans, self.coef)
         return self._silent
 
     def out(self, kind: int, n: int, k: int, g: int, g_fresh: int, lv_side: bool, forbidden: bool) -> float:
@@ -266,7 +271,8 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
     z_silent, kids_silent, _ = scorer.silent(tree)
     out_s: dict[int, float] = {}
     in_max: dict[int, float] = {v: IMPOSSIBLE * own.get(v, 0) for v in nodes}
-    in_sum = {v: in_max[v] + float(kids_silent[v]) for v in nodes}
+    column = tree.utility_position
+    in_sum = {v: in_max[v] + float(kids_silent[column[v]]) for v in nodes}
     best: dict[int, float] = {}
     z: dict[int, float] = {}
     kind, parent, cust, lv = tree.kind, tree.parent, tree.customers, tree.lv_side
@@ -278,7 +284,7 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
         p = int(parent[v])
         if p >= 0:
             in_max[p] += best[v]
-            in_sum[p] += z[v] - float(z_silent[v])
+            in_sum[p] += z[v] - float(z_silent[column[v]])
     top_p: dict[int, float] = {}
     chosen: set[int] = set()
     covered: set[int] = set()
@@ -327,7 +333,7 @@ class MapState:
     def __init__(self, tree: SupplyTree, priors: OutagePriors) -> None:
         self.tree = tree
         self.scorer = Scorer(priors)
-        n = tree.n_nodes
+        n = self._n_nodes = tree.n_nodes
         self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side], dtype=np.int64)
         self._counts = np.zeros((5, n), dtype=np.int64)
         self._scores = np.zeros((3, n))
@@ -367,7 +373,7 @@ class MapState:
 
     def _report(self, node_idx: int, call: int, gasp: int, fresh: int, margin: float,
                 marks: npt.NDArray[np.int64]) -> tuple[int, int, int]:
-        if not 0 <= node_idx < self.tree.n_nodes:
+        if not 0 <= node_idx < self._n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
         self._active = None
         return kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
@@ -404,9 +410,10 @@ class MapState:
         scorer = self.scorer if priors == self.scorer.priors else Scorer(priors)
         z, kids, normaliser = scorer.silent(self.tree)
         act = self.active()
+        column = self.tree.utility_position
         prob, evidence = kernels.marginals(act, self.now_s, self._tree, self._counts, scorer.coef, z, kids,
-                                           self._pos)
-        return Marginals(act, prob, float(z[self._tops].sum()) + evidence - normaliser)
+                                           column, self._pos)
+        return Marginals(act, prob, float(z[column[self._tops]].sum()) + evidence - normaliser)
 
     def active(self) -> npt.NDArray[np.int64]:
         """Candidates with reports below them, in preorder; kept until the next report (an

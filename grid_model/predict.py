@@ -50,6 +50,8 @@ CHAINS_MET = 1.05
 SETTLED_GROWTH = 2.0
 _DROP, _MV_NODE = int(NodeKind.SERVICE_DROP), int(NodeKind.MV_NODE)
 _MV_KINDS = (CandidateKind.FEEDER, CandidateKind.MV_DEVICE)
+# Subtrees up to this many nodes are searched for open incidents in Python, longer ones with numpy.
+_SHORT_SUBTREE = 64
 
 
 def _moved(a: OutagePriors, b: OutagePriors) -> float:
@@ -237,7 +239,7 @@ class OutagePredictor:
     def _group(self, call_id: str, node_idx: int, t_s: int, *, gasp: bool) -> IncidentChange:
         if not 0 <= node_idx < self.net.n_nodes:
             raise ValueError(f"call {call_id}: node {node_idx} is not in the network")
-        planned = self._planned_over(node_idx, t_s)
+        planned = self._planned_over(node_idx, t_s) if self._planned else None
         if planned is not None:
             planned.call_ids.append(call_id)
             return IncidentChange(planned.incident_id, False)
@@ -388,7 +390,7 @@ class OutagePredictor:
         if not (child.is_open and parent.is_open and self.net.is_ancestor(parent.node_idx, child.node_idx)):
             raise ValueError(f"incident {incident_id} cannot merge into {into_id}: not both open, or "
                              f"{into_id} is not upstream")
-        self._merge(child, parent)
+        self._merge(child, parent, self._incident_idx[into_id])
 
     def close(self, incident_id: str, t_s: int) -> None:
         """The incident is repaired: its callers stop counting toward later predictions, and
@@ -537,11 +539,13 @@ class OutagePredictor:
         """A new incident at ``node``; the open incidents below it merge into it."""
         k = len(self.incidents)
         number = k + 1
-        while f"I{number:06d}" in self._incident_idx:  # a planned outage took that id
+        incident_id = f"I{number:06d}"
+        while incident_id in self._incident_idx:  # a planned outage took that id
             number += 1
-        inc = Incident(f"I{number:06d}", node, kind, t_s)
+            incident_id = f"I{number:06d}"
+        inc = Incident(incident_id, node, kind, t_s)
         self.incidents.append(inc)
-        self._incident_idx[inc.incident_id] = k
+        self._incident_idx[incident_id] = k
         return inc, self._settle(inc, k)
 
     def _settle(self, inc: Incident, k: int) -> tuple[str, ...]:
@@ -552,12 +556,21 @@ class OutagePredictor:
             self._open_at[node] = k
             return ()
         merged: list[str] = []
-        for below in (np.flatnonzero(self._open_at[node:node + size] >= 0) + node).tolist():
-            child = self.incidents[self._open_at.item(below)]
-            self._merge(child, inc)
+        for below in self._open_within(node, size):
+            child = self.incidents[below]
+            self._merge(child, inc, k)
             merged.append(child.incident_id)
         self._open_at[node] = k
         return tuple(merged)
+
+    def _open_within(self, node: int, size: int) -> list[int]:
+        """The open incidents at ``node`` and in its subtree of ``size`` nodes, in preorder: a
+        short subtree read as a list (a drop's, an outlet's: numpy's calls cost several times
+        the scan), a long one by a mask."""
+        marks = self._open_at[node:node + size]
+        if size <= _SHORT_SUBTREE:
+            return [k for k in marks.tolist() if k >= 0]
+        return marks[marks >= 0].tolist()
 
     def _surviving(self, inc: Incident) -> Incident:
         while inc.merged_into:
@@ -571,13 +584,16 @@ class OutagePredictor:
         inc.restored_nodes.discard(node_idx)
         self._caller_incident[node_idx] = k
 
-    def _merge(self, child: Incident, parent: Incident) -> None:
+    def _merge(self, child: Incident, parent: Incident, k: int) -> None:
+        """``child`` merges into ``parent`` (``incidents[k]``), its callers with it."""
         child.merged_into = parent.incident_id
         self._open_at[child.node_idx] = -1
-        k = self._incident_idx[parent.incident_id]
-        for node in child.caller_nodes - child.restored_nodes:
+        restored = child.restored_nodes
+        for node in child.caller_nodes - restored if restored else child.caller_nodes:
             self._caller_incident[node] = k
         parent.caller_nodes |= child.caller_nodes
-        parent.restored_nodes |= child.restored_nodes
+        if restored:
+            parent.restored_nodes |= restored
         parent.call_ids.extend(child.call_ids)
-        parent.first_report_s = min(parent.first_report_s, child.first_report_s)
+        if child.first_report_s < parent.first_report_s:
+            parent.first_report_s = child.first_report_s

@@ -111,19 +111,22 @@ class PriorEstimator:
         # the M step counts such outages as customer-side, and the drop prior comes from drops
         # serving several customers only (where two calls from one drop tell them apart).
         self._lone_drop = (tree.kind == CandidateKind.SERVICE_DROP) & (tree.customers <= 1)
-        dev = (tree.kind >= 0) & (tree.kind != _CS) & ~self._lone_drop
-        self._elements = np.bincount(tree.kind[dev], minlength=len(CandidateKind)).tolist()
-        self._elements[_CS] = tree.n_of_kind[_CS]
         counted = (tree.kind >= 0) & ~self._lone_drop
-        self._below = kernels.kinds_below(tree.parent, tree.kind, counted, len(CandidateKind))
+        # the utility's elements (by index: each boolean mask over the network is a pass over it)
+        dev = np.flatnonzero(counted & (tree.kind != _CS))
+        kind = tree.kind[dev].astype(np.int64)
+        self._elements = np.bincount(kind, minlength=len(CandidateKind)).tolist()
+        self._elements[_CS] = tree.n_of_kind[_CS]
+        self._below = kernels.kinds_below(tree.parent, tree.kind, counted, tree.utility_position,
+                                          tree.utility.shape[1], len(CandidateKind))
         # what ``silent_counts`` reads: those candidates by class of kind, side and customers
-        kind, lv, n = tree.kind[dev].astype(np.int64), tree.lv_side[dev], tree.customers[dev]
+        lv, n, dev_below = tree.lv_side[dev], tree.customers[dev], self._below[tree.utility_position[dev]]
         key = (2 * kind + lv) * (int(n.max(initial=0)) + 1) + n
         _, first, of_class, weight = np.unique(key, return_index=True, return_inverse=True,
                                                return_counts=True)
         below = np.zeros((len(first), len(CandidateKind)))
         for k in range(len(CandidateKind)):
-            below[:, k] = np.bincount(of_class, self._below[dev, k], minlength=len(first))
+            below[:, k] = np.bincount(of_class, dev_below[:, k], minlength=len(first))
         self._classes = (kind[first], lv[first], n[first], weight.astype(np.int64), below)
         self._silent: tuple[OutagePriors, npt.NDArray[np.float64]] | None = None
 
@@ -143,7 +146,7 @@ class PriorEstimator:
         act, p_top, log_likelihood = state.marginals(priors)
         return log_likelihood, self.silent_counts(priors) + kernels.expected_counts(
             act, p_top, tree.kind, tree.customers, tree.lv_side, state.k, state.g, self._lone_drop,
-            self._below, Scorer(priors).coef)
+            self._below, tree.utility_position, Scorer(priors).coef)
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> EmStep:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last

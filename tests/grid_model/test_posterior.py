@@ -127,8 +127,9 @@ def test_the_supply_tree_and_the_silent_sums_equal_their_slow_twins(net: Network
     priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.01, 0.004), call_rate=0.3, gasp_rate=0.6)
     z, kids, normaliser = Scorer(priors).silent(tree)
     z_ref, kids_ref, normaliser_ref = naive.silent_sums(tree, priors)
-    assert z.tolist() == pytest.approx(z_ref, abs=1e-12)
-    assert kids.tolist() == pytest.approx(kids_ref, abs=1e-12)
+    column = tree.utility_position
+    assert z[column].tolist() == pytest.approx(z_ref, abs=1e-12)
+    assert kids[column].tolist() == pytest.approx(kids_ref, abs=1e-12)
     assert normaliser == pytest.approx(normaliser_ref, rel=1e-12)
 
 
