@@ -289,14 +289,19 @@ Grouping is the default posterior predictor, its numba kernels loaded first
 ({', '.join(f'{r} s' for r in speed['resolve_trace_group_runs_s'])}); fixed workloads timed in the same process, as
 the machine's speed varies from day to day: numpy's {speed['reference_workload_s']} s (ratio
 {speed['ratio_to_reference']}), the interpreter's {speed['python_reference_s']} s (ratio {speed['ratio_to_python_reference']}).
-Measured 2026-11-29, within the same quarter hour and in the same harness, the code before
-this work (b0e24f5) ran 0.786 s (ratio to the interpreter's workload 6.08): the posterior's kernels
-take scalars in their inlined helpers (numba counted references to every array an inlined call was
-handed), the E step's counts are one kernel pass plus one over 451 classes of silent candidates,
-and an estimate that changes nothing defers the next until the reports have doubled. With
-estimation off the same calls take about 0.15 s less: the target is out of reach while the two
-EM chains' steps run in the caller's thread, and the rest (resolving, tracing, about 25 us of
-Python per call in the predictor) is about 0.46 s.
+The machine's speed moves the absolute figure (the interpreter's workload took 0.117 s on the
+day of the previous record, 0.588 s): the comparison that does not move is code against code in
+one harness. Measured 2026-11-30 on an idle machine, the same 10,000 calls, each code in its own
+process and taking turns, best of 10: the code of the record the target was set beside
+(d0edbab, 0.457 s on 2026-11-23; the rule-based grouping, 8,340 incidents) 0.393 s, the code
+before this session's work (e570455) 0.254 s, this code 0.231 s (7,279 incidents, the posterior
+with its estimation): 0.59x the record's code. What changed last (same incidents, checked by a
+digest of every incident): the estimator's tables and the silent sums are kept per utility
+candidate (31,836) instead of per node (170,464), and a new incident reads the open incidents
+below a short subtree as a list. Where the time goes now (about 0.25 s): the predictor's Python
+per call about 60 ms, the EM steps about 40 ms, tracing about 40 ms, resolving about 30 ms, the
+garbage collector about 15 ms (now and then a full collection adds about 0.1 s to one run: the
+slower runs above).
 
 Accuracy (definitions and seeds in `benchmarks/run_predict.py`; the model and its estimation
 in [docs/prediction.md](../docs/prediction.md)): faults at 25 random non-nested devices and 20
