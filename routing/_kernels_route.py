@@ -281,7 +281,7 @@ def latest_starts(D, S, r):
     S.aux[r, L - 1] = late
     for i in range(L - 2, -1, -1):
         j = S.routes[r, i]
-        late = min(D.crew_end[r], late - (S.cpre[r, i + 1] - S.cpre[r, i]) - D.service[j])
+        late = min(D.crew_end[r], late - leg_into(S, r, i + 1) - D.service[j])
         if D.hard_windows:
             late = min(late, D.deadline[j])
         S.aux[r, i] = late
