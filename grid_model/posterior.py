@@ -333,7 +333,7 @@ class MapState:
     def __init__(self, tree: SupplyTree, priors: OutagePriors) -> None:
         self.tree = tree
         self.scorer = Scorer(priors)
-        n = self._n_nodes = tree.n_nodes
+        n = tree.n_nodes
         self._tree = np.stack([tree.kind, tree.parent, tree.customers, tree.lv_side], dtype=np.int64)
         self._counts = np.zeros((5, n), dtype=np.int64)
         self._scores = np.zeros((3, n))
@@ -373,7 +373,7 @@ class MapState:
 
     def _report(self, node_idx: int, call: int, gasp: int, fresh: int, margin: float,
                 marks: npt.NDArray[np.int64]) -> tuple[int, int, int]:
-        if not 0 <= node_idx < self._n_nodes:
+        if not 0 <= node_idx < self.tree.n_nodes:
             raise PosteriorError(f"node {node_idx} is not in the network")
         self._active = None
         return kernels.report(node_idx, call, gasp, fresh, self.now_s, margin, self._tree, self._counts,
