@@ -112,7 +112,11 @@ def log_add_exp(a: float, b: float) -> float:
 
 @inline
 def logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    """``1 / (1 + exp(-x))`` without overflow (``x`` may be ``IMPOSSIBLE``)."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
 
 
 # A candidate's silent score depends only on its kind, its side of the transformer and its
