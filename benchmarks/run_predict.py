@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import sys
 import time
@@ -52,6 +53,7 @@ import networkx as nx
 import numpy as np
 
 from benchmarks.run_routing import reference_workload
+from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.incidents import predict_calls
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.posterior import (
@@ -416,6 +418,75 @@ def _map_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePri
         post = map_outages(tree, Reports.of(calls=units), priors[g])
         chosen |= {o.node_idx for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
     return chosen
+
+
+def _element_log_odds(pi: np.ndarray, cap: float) -> np.ndarray:
+    """Per node, the log-odds of its probability ``pi`` of being out, clipped into [1e-9, ``cap``]:
+    a cap just under 0.5 keeps the priors in the range ``OutagePriors`` allows a kind's prior."""
+    q = np.clip(pi, 1e-9, cap)
+    return np.log(q) - np.log1p(-q)
+
+
+def _silent_best(tree: SupplyTree, log_odds: np.ndarray, call_rate: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate, three log-odds against nothing out: the best of the candidates strictly
+    below it while it is out (each nested one out when its prior is above a half: unseen either
+    way), the best of its subtree's states with its supply on and nobody below reporting, and the
+    latter summed over its children. With every prior below a half all three are 0, which is why
+    ``map_outages`` can skip the subtrees without reports; above a half, a silent element may
+    still be likelier out than not."""
+    n = tree.n_nodes
+    cand = np.flatnonzero(tree.kind >= 0)
+    gain = np.maximum(log_odds, 0.0)
+    nested, silent, kids = np.zeros(n), np.zeros(n), np.zeros(n)
+    log_1p = math.log1p(-call_rate)
+    depth = tree.depth[cand]
+    for d in range(int(depth.max()), -1, -1):  # children before parents
+        level = cand[depth == d]
+        util = level[tree.kind[level] != CandidateKind.CUSTOMER_SIDE]  # a silent customer's own: not out
+        out = log_odds[util] + nested[util] + tree.customers[util] * log_1p
+        silent[util] = np.maximum(out, kids[util])
+        up = level[tree.parent[level] >= 0]
+        np.add.at(nested, tree.parent[up], nested[up] + gain[up])
+        np.add.at(kids, tree.parent[up], silent[up])
+    return nested, silent, kids
+
+
+def _map_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float) -> set[int]:
+    """The utility elements of the batch MAP of calls from ``nodes`` when every candidate has a
+    prior of its own (``log_odds`` per node): ``map_outages``'s max pass with the prior read per
+    node instead of per kind (out: its log-odds, the best of what is nested below it, every
+    customer below calling or not at ``call_rate``; in: its children's best), exact for priors
+    above a half too (``_silent_best``)."""
+    nested, silent, kids = _silent_best(tree, log_odds, call_rate)
+    calls: dict[int, int] = {}
+    own: set[int] = set()
+    for u in set(nodes):
+        chain = tree.chain(u)
+        own.add(chain[0])  # supply on there, only the unit's own fault explains its call
+        for v in chain:
+            calls[v] = calls.get(v, 0) + 1
+    chains = sorted(calls)
+    log_p, log_1p = math.log(call_rate), math.log1p(-call_rate)
+    inner = {v: float(kids[v]) + IMPOSSIBLE * (v in own) for v in chains}
+    out: dict[int, float] = {}
+    for v in reversed(chains):  # children before parents (preorder)
+        if tree.kind[v] == CandidateKind.CUSTOMER_SIDE:
+            out[v] = float(log_odds[v])
+        else:
+            k, n = calls[v], int(tree.customers[v])
+            out[v] = float(log_odds[v] + nested[v]) + k * log_p + (n - k) * log_1p
+        if tree.parent[v] >= 0:
+            inner[int(tree.parent[v])] += max(out[v], inner[v]) - float(silent[v])
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    for v in chains:  # parents before children
+        p = int(tree.parent[v])
+        if p >= 0 and (p in chosen or p in covered):
+            covered.add(v)
+        elif out[v] > inner[v] + TIE:
+            chosen.add(v)
+    return {v for v in chosen if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
 
 
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
