@@ -66,7 +66,7 @@ from grid_model.posterior import (
 )
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
-from grid_model.storm import Call, StormParams, generate_storm
+from grid_model.storm import Call, StormParams, damage_probabilities, generate_storm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RATES = (0.05, 0.1, 0.2, 0.3)
@@ -75,6 +75,9 @@ AMI_SHARE = 0.8  # meters whose last gasp gets through a powered concentrator
 GRIDS = ("1-MVLV-rural-all-0-sw", "1-MVLV-urban-all-0-sw", "1-MVLV-semiurb-all-0-sw", "1-MVLV-comm-all-0-sw")
 SIMBENCH_FAULTS, SIMBENCH_CUSTOMER_SIDE = 25, 20
 CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this much on the grid's
+# the ceiling's per-element priors, clipped from 1e-9 up to: just under a half (the range of
+# ``OutagePriors``), or just under 1 (the storm's own, log-odds kept finite)
+ELEMENT_CAPS = {"true_priors_per_element": 0.5 - 1e-9, "true_priors_per_element_uncapped": 1 - 1e-9}
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
 SPEED_RUNS = 3
@@ -492,10 +495,13 @@ def _map_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, c
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             rates: tuple[float, ...] = (0.1, 0.3)) -> dict[str, Any]:
     """How far the model can go on the generated storms: the device match of the batch MAP (calls
-    only) when the priors are not estimated but read off the storm itself (the true call rate,
-    the share of each kind's elements out: over the whole grid, or per feeder); beside it, the
-    tool's own (its estimates, the accuracy suite's cases). The model's priors are per kind; a
-    storm's damage is dense along its track, which priors per kind cannot say."""
+    only) when the priors are not estimated but read off the storm itself, with the true call
+    rate: the share of each kind's elements out, over the whole grid or per feeder; or each
+    element's own probability of being out at the snapshot (``damage_probabilities``: the
+    storm's wind field, fragilities and timing), kept under a half as ``OutagePriors`` keeps a
+    kind's prior, or not (``ELEMENT_CAPS``). Beside them, the tool's own (its estimates, the
+    accuracy suite's cases). The model's priors are per kind; a storm's damage is dense along its
+    track, which priors per kind cannot say."""
     from grid_model.region import load_region
 
     region = load_region()
@@ -505,8 +511,9 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
     feeder = net.feeder_idx.astype(np.int64)
     cases = []
     for seed in seeds:
-        ops, customer_side, _ = _storm_truth(region, seed)
+        ops, customer_side, peak = _storm_truth(region, seed)
         top = _top_op(region, ops)
+        damage = damage_probabilities(region, StormParams(seed=seed), peak)
         for rate in rates:
             rng = np.random.default_rng([seed, int(rate * 1000), False])
             calls, _, where = _reports(region, ops, customer_side, rate, False, rng)
@@ -515,16 +522,32 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             row: dict[str, Any] = {"seed": seed, "call_rate": rate, "outages_located": len(located)}
             for name, group in (("grid", None), ("feeder", feeder)):
                 chosen = _map_devices(tree, nodes, _true_priors(tree, ops, customer_side, group, rate), group)
-                hits = sum(op in chosen for op in located)
-                row[f"true_priors_per_{name}"] = round(hits / max(1, len(located)), 4)
+                row[f"true_priors_per_{name}"] = _match(chosen, located)
+            for name, cap in ELEMENT_CAPS.items():
+                chosen = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
+                row[name] = _match(chosen, located)
             pred = predict_calls(region, calls, resolver=resolver)
             row["estimated"] = _score(region, ops, customer_side, pred.incidents, where)["device_match"]
             cases.append(row)
             print(json.dumps(row), file=sys.stderr)
+    held = [c for c in cases if c["seed"] in HELD_OUT["storm"]]
+    return {"seeds": list(seeds), "tuned_seeds": list(TUNED["storm"]),
+            "held_out_seeds": list(HELD_OUT["storm"]), "mean": _rate_means(cases, rates),
+            "held_out_mean": _rate_means(held, rates), "cases": cases}
+
+
+def _match(chosen: set[int], located: list[int]) -> float:
+    """The share of the located outages whose element the MAP chose."""
+    return round(sum(op in chosen for op in located) / max(1, len(located)), 4)
+
+
+def _rate_means(cases: list[dict[str, Any]], rates: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    """Per call rate, the mean over ``cases`` of each ceiling column and the estimates'."""
+    if not cases:
+        return {}
     keys = [k for k in cases[0] if k.startswith(("true_", "estimated"))]
-    mean = {f"rate_{r}": {k: round(float(np.mean([c[k] for c in cases if c["call_rate"] == r])), 4)
+    return {f"rate_{r}": {k: round(float(np.mean([c[k] for c in cases if c["call_rate"] == r])), 4)
                           for k in keys} for r in rates}
-    return {"seeds": list(seeds), "tuned_seeds": list(TUNED["storm"]), "mean": mean, "cases": cases}
 
 
 def main(argv: list[str] | None = None) -> int:
