@@ -42,16 +42,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 import numpy as np
 
 from benchmarks.run_routing import reference_workload
+from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.incidents import predict_calls
 from grid_model.network import DeviceKind, NodeKind
 from grid_model.posterior import (
@@ -64,7 +67,7 @@ from grid_model.posterior import (
 )
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
-from grid_model.storm import Call, StormParams, generate_storm
+from grid_model.storm import Call, StormParams, damage_probabilities, generate_storm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RATES = (0.05, 0.1, 0.2, 0.3)
@@ -73,6 +76,10 @@ AMI_SHARE = 0.8  # meters whose last gasp gets through a powered concentrator
 GRIDS = ("1-MVLV-rural-all-0-sw", "1-MVLV-urban-all-0-sw", "1-MVLV-semiurb-all-0-sw", "1-MVLV-comm-all-0-sw")
 SIMBENCH_FAULTS, SIMBENCH_CUSTOMER_SIDE = 25, 20
 CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this much on the grid's
+# the ceiling's per-element priors, clipped from 1e-9 up to: just under a half (the range of
+# ``OutagePriors``), or just under 1 (the storm's own, log-odds kept finite)
+ELEMENT_CAPS = {"true_priors_per_element": 0.5 - 1e-9, "true_priors_per_element_uncapped": 1 - 1e-9}
+Fold = Callable[[Any, Any], Any]  # np.maximum or np.logaddexp: the best state, or all of them
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
 SPEED_RUNS = 3
@@ -418,42 +425,217 @@ def _map_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePri
     return chosen
 
 
+def _element_log_odds(pi: np.ndarray, cap: float) -> np.ndarray:
+    """Per node, the log-odds of its probability ``pi`` of being out, clipped into [1e-9, ``cap``]:
+    a cap just under 0.5 keeps the priors in the range ``OutagePriors`` allows a kind's prior."""
+    q = np.clip(pi, 1e-9, cap)
+    return np.log(q) - np.log1p(-q)
+
+
+def _silent_scores(tree: SupplyTree, log_odds: np.ndarray, call_rate: float, fold: Fold
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate, three log-odds against nothing out, over the states ``fold`` folds (max:
+    the best one; logaddexp: all of them): of the candidates strictly below it while it is out
+    (each out or not, unseen either way), of its subtree with its supply on and nobody below
+    reporting, and the latter summed over its children. With every prior below a half the best
+    is 0 for all three, which is why ``map_outages``'s max pass can skip the subtrees without
+    reports; above a half a silent element may be likelier out than not."""
+    n = tree.n_nodes
+    cand = np.flatnonzero(tree.kind >= 0)
+    free = fold(0.0, log_odds)
+    nested, silent, kids = np.zeros(n), np.zeros(n), np.zeros(n)
+    log_1p = math.log1p(-call_rate)
+    depth = tree.depth[cand]
+    for d in range(int(depth.max()), -1, -1):  # children before parents
+        level = cand[depth == d]
+        util = level[tree.kind[level] != CandidateKind.CUSTOMER_SIDE]  # a silent customer's own: not out
+        silent[util] = fold(log_odds[util] + nested[util] + tree.customers[util] * log_1p, kids[util])
+        up = level[tree.parent[level] >= 0]
+        np.add.at(nested, tree.parent[up], nested[up] + free[up])
+        np.add.at(kids, tree.parent[up], silent[up])
+    return nested, silent, kids
+
+
+class _ChainScores(NamedTuple):
+    """The candidates on the chains of the calls (preorder), per candidate its calls below, its
+    score out (the topmost outage on its path) and in (not out, its children decide), and the
+    two folded (``score``)."""
+
+    chains: list[int]
+    calls: dict[int, int]
+    out: dict[int, float]
+    inner: dict[int, float]
+    score: dict[int, float]
+
+
+def _chain_scores(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float,
+                  fold: Fold) -> _ChainScores:
+    """``map_outages``'s upward pass over the chains of calls from ``nodes`` with a prior per
+    node (``log_odds``) instead of per kind: out, its log-odds, what is nested below it
+    (``_silent_scores``), every customer below calling or not at ``call_rate``; in, its
+    children's scores. Exact for priors above a half too."""
+    nested, silent, kids = _silent_scores(tree, log_odds, call_rate, fold)
+    calls = _calls_below(tree, nodes)
+    own = {tree.chain(u)[0] for u in nodes}  # supply on there: only the unit's own fault explains it
+    chains = sorted(calls)
+    log_p, log_1p = math.log(call_rate), math.log1p(-call_rate)
+    inner = {v: float(kids[v]) + IMPOSSIBLE * (v in own) for v in chains}
+    out: dict[int, float] = {}
+    score: dict[int, float] = {}
+    for v in reversed(chains):  # children before parents (preorder)
+        if tree.kind[v] == CandidateKind.CUSTOMER_SIDE:
+            out[v] = float(log_odds[v])
+        else:
+            k, n = calls[v], int(tree.customers[v])
+            out[v] = float(log_odds[v] + nested[v]) + k * log_p + (n - k) * log_1p
+        score[v] = float(fold(out[v], inner[v]))
+        if tree.parent[v] >= 0:
+            inner[int(tree.parent[v])] += score[v] - float(silent[v])
+    return _ChainScores(chains, calls, out, inner, score)
+
+
+def _calls_below(tree: SupplyTree, nodes: list[int]) -> dict[int, int]:
+    """Per candidate on the chains of the calls from ``nodes`` (one per node), the calls below it."""
+    calls: dict[int, int] = {}
+    for u in set(nodes):
+        for v in tree.chain(u):
+            calls[v] = calls.get(v, 0) + 1
+    return calls
+
+
+def _topmost(tree: SupplyTree, chains: list[int], pick: Callable[[int], bool]) -> set[int]:
+    """The utility elements ``pick`` takes going down the chains, none below one taken."""
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    for v in chains:  # parents before children
+        p = int(tree.parent[v])
+        if p >= 0 and (p in chosen or p in covered):
+            covered.add(v)
+        elif pick(v):
+            chosen.add(v)
+    return {v for v in chosen if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
+
+
+def _map_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float) -> set[int]:
+    """The utility elements of the batch MAP (calls only) when every candidate has a prior of
+    its own: ``map_outages``'s choice with the prior read per node."""
+    s = _chain_scores(tree, nodes, log_odds, call_rate, np.maximum)
+    return _topmost(tree, s.chains, lambda v: s.out[v] > s.inner[v] + TIE)
+
+
+def _top_probabilities(tree: SupplyTree, s: _ChainScores) -> dict[int, float]:
+    """Per candidate on the chains, its posterior probability of being the topmost outage on
+    its path (``map_outages``'s outside pass; ``s`` folded with logaddexp)."""
+    outside: dict[int, float] = {}
+    root: dict[int, float] = {}
+    top_p: dict[int, float] = {}
+    for v in s.chains:  # parents before children
+        p = int(tree.parent[v])
+        if p < 0:
+            outside[v], root[v] = 0.0, s.score[v]
+        else:
+            outside[v], root[v] = outside[p] + s.inner[p] - s.score[v], root[p]
+        top_p[v] = math.exp(min(0.0, outside[v] + s.out[v] - root[v]))
+    return top_p
+
+
+def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
+                                call_rate: float) -> set[int]:
+    """The utility elements, none nested in another, with the most expected device matches: the
+    sum of their posterior probabilities of being the topmost outage, counting those with at
+    least two calls below (the ones the match counts). Not a reading of the calls as a whole:
+    it may name elements that are less likely out than not, which the match does not charge."""
+    s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
+    top_p = _top_probabilities(tree, s)
+    gain = {v: top_p[v] if s.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
+            for v in s.chains}
+    below = dict.fromkeys(s.chains, 0.0)
+    for v in reversed(s.chains):  # children before parents
+        if tree.parent[v] >= 0:
+            below[int(tree.parent[v])] += max(gain[v], below[v])
+    return _topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
+
+
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             rates: tuple[float, ...] = (0.1, 0.3)) -> dict[str, Any]:
     """How far the model can go on the generated storms: the device match of the batch MAP (calls
-    only) when the priors are not estimated but read off the storm itself (the true call rate,
-    the share of each kind's elements out: over the whole grid, or per feeder); beside it, the
-    tool's own (its estimates, the accuracy suite's cases). The model's priors are per kind; a
-    storm's damage is dense along its track, which priors per kind cannot say."""
+    only) when the priors are not estimated but read off the storm itself, with the true call
+    rate (``_ceiling_readings``); beside them, the tool's own (its estimates, the accuracy
+    suite's cases), and per reading the share of the elements it names with two calls or more
+    below that are outages located (``precision_*``: the match does not charge the others). The
+    model's priors are per kind; a storm's damage is dense along its track, which priors per kind
+    cannot say."""
     from grid_model.region import load_region
 
     region = load_region()
     net = region.network
     tree = supply_tree_from_network(net)
     resolver = CallResolver(region)
-    feeder = net.feeder_idx.astype(np.int64)
     cases = []
     for seed in seeds:
-        ops, customer_side, _ = _storm_truth(region, seed)
+        ops, customer_side, peak = _storm_truth(region, seed)
         top = _top_op(region, ops)
+        damage = damage_probabilities(region, StormParams(seed=seed), peak)
         for rate in rates:
             rng = np.random.default_rng([seed, int(rate * 1000), False])
             calls, _, where = _reports(region, ops, customer_side, rate, False, rng)
             located = [op for op, n in _reports_per_outage(top, where).items() if n >= 2]
             nodes = [where[c.call_id] for c in calls]
+            readings = _ceiling_readings(region, tree, nodes, ops, customer_side, damage, rate)
             row: dict[str, Any] = {"seed": seed, "call_rate": rate, "outages_located": len(located)}
-            for name, group in (("grid", None), ("feeder", feeder)):
-                chosen = _map_devices(tree, nodes, _true_priors(tree, ops, customer_side, group, rate), group)
-                hits = sum(op in chosen for op in located)
-                row[f"true_priors_per_{name}"] = round(hits / max(1, len(located)), 4)
+            row.update({name: _match(chosen, located) for name, chosen in readings.items()})
             pred = predict_calls(region, calls, resolver=resolver)
             row["estimated"] = _score(region, ops, customer_side, pred.incidents, where)["device_match"]
+            below = _calls_below(tree, nodes)
+            row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
+                        for name, chosen in readings.items()})
             cases.append(row)
             print(json.dumps(row), file=sys.stderr)
-    keys = [k for k in cases[0] if k.startswith(("true_", "estimated"))]
-    mean = {f"rate_{r}": {k: round(float(np.mean([c[k] for c in cases if c["call_rate"] == r])), 4)
+    held = [c for c in cases if c["seed"] in HELD_OUT["storm"]]
+    return {"seeds": list(seeds), "tuned_seeds": list(TUNED["storm"]),
+            "held_out_seeds": list(HELD_OUT["storm"]), "mean": _rate_means(cases, rates),
+            "held_out_mean": _rate_means(held, rates), "cases": cases}
+
+
+def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: list[int],
+                      customer_side: list[int], damage: np.ndarray, rate: float) -> dict[str, set[int]]:
+    """The utility elements each reading of the calls from ``nodes`` names, at the true call
+    rate: the batch MAP with the share of each kind's elements out, over the whole grid or per
+    feeder; with each element's own probability of being out (``damage``), kept under a half as
+    ``OutagePriors`` keeps a kind's prior, or not (``ELEMENT_CAPS``); and with the latter, the
+    elements with the most expected device matches (``_expected_match_per_element``)."""
+    feeder = region.network.feeder_idx.astype(np.int64)
+    out = {}
+    for name, group in (("grid", None), ("feeder", feeder)):
+        priors = _true_priors(tree, ops, customer_side, group, rate)
+        out[f"true_priors_per_{name}"] = _map_devices(tree, nodes, priors, group)
+    for name, cap in ELEMENT_CAPS.items():
+        out[name] = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
+    own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
+    out["true_priors_per_element_expected_match"] = _expected_match_per_element(tree, nodes, own, rate)
+    return out
+
+
+def _match(chosen: set[int], located: list[int]) -> float:
+    """The share of the located outages whose element the reading named."""
+    return round(sum(op in chosen for op in located) / max(1, len(located)), 4)
+
+
+def _precision(chosen: set[int], below: dict[int, int], located: list[int]) -> float:
+    """The share of the elements named with two calls or more below them (``below``) that are
+    located outages."""
+    named = [v for v in chosen if below.get(v, 0) >= 2]
+    return round(len(set(named) & set(located)) / max(1, len(named)), 4)
+
+
+def _rate_means(cases: list[dict[str, Any]], rates: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    """Per call rate, the mean over ``cases`` of each ceiling column, its precision and the
+    estimates' match."""
+    if not cases:
+        return {}
+    keys = [k for k in cases[0] if k.startswith(("true_", "precision_", "estimated"))]
+    return {f"rate_{r}": {k: round(float(np.mean([c[k] for c in cases if c["call_rate"] == r])), 4)
                           for k in keys} for r in rates}
-    return {"seeds": list(seeds), "tuned_seeds": list(TUNED["storm"]), "mean": mean, "cases": cases}
 
 
 def main(argv: list[str] | None = None) -> int:

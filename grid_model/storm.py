@@ -14,11 +14,13 @@ really failed), kept apart; ``grid_model.stormfile`` writes and reads both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from grid_model.network import Construction, DeviceKind, NodeKind
 from grid_model.region import Region
@@ -90,6 +92,7 @@ FAULT_CLASSES: dict[int, FaultClass] = {
     NodeKind.CUSTOMER: FaultClass("customer_side", "lv", 0.035, 0.035, False, 0.5 * HOUR, 0.0),
 }
 CABLE_REPAIR_FACTOR = 2.0
+_OWN_ELEMENT = ("service_drop", "customer_side")  # fault classes that open their own node
 MINOR_REPAIR_MEDIAN_S = 20 * 60
 
 
@@ -163,32 +166,93 @@ def _exposure(net_x: np.ndarray, net_y: np.ndarray, p0: np.ndarray, p1: np.ndarr
     return np.linalg.norm(pts - closest, axis=1), frac * duration_s
 
 
+@dataclass(frozen=True, slots=True)
+class _WindField:
+    """A storm's track, and per node its hazard (fragility multiplier), its peak time and the
+    spread of its fault times around that peak."""
+
+    p0: np.ndarray
+    p1: np.ndarray
+    hazard: np.ndarray
+    t_peak: np.ndarray
+    spread_s: float
+
+
+def _wind_field(rng: np.random.Generator, region: Region, p: StormParams, duration_s: float) -> _WindField:
+    """The wind field's hazard and timing per node: the first draws of a storm's stream, so
+    ``generate_storm`` and ``damage_probabilities`` read the same field off the same seed."""
+    net = region.network
+    if p.kind == "day":
+        ox, oy = region.origin_m
+        origin = np.array([ox, oy])
+        return _WindField(origin, origin, np.full(net.n_nodes, p.day_hazard),
+                         rng.uniform(0.0, duration_s, net.n_nodes), 0.0)
+    p0, p1 = _track(rng, region, p.heading_deg)
+    dist, t_peak = _exposure(net.x_m, net.y_m, p0, p1, duration_s)
+    wind = p.max_wind_ms * np.exp(-((dist / (p.radius_km * 1000.0)) ** 2))
+    wind *= rng.lognormal(0.0, 0.15, len(wind))
+    hazard = p.intensity * np.clip(wind / p.max_wind_ms, 0.0, 1.3) ** 3
+    return _WindField(p0, p1, hazard, t_peak, 1.5 * HOUR)
+
+
 def generate_storm(region: Region, params: StormParams | None = None) -> Storm:
     """A storm over ``region``; deterministic for ``params.seed`` and the region."""
     p = params or StormParams()
     rng = np.random.default_rng([p.seed, region.seed])
-    net = region.network
     duration_s = p.duration_h * HOUR
-    if p.kind == "day":
-        ox, oy = region.origin_m
-        p0 = p1 = np.array([ox, oy])
-        hazard = np.full(net.n_nodes, p.day_hazard)
-        t_peak = rng.uniform(0.0, duration_s, net.n_nodes)
-        spread_s = 0.0
-    else:
-        p0, p1 = _track(rng, region, p.heading_deg)
-        dist, t_peak = _exposure(net.x_m, net.y_m, p0, p1, duration_s)
-        wind = p.max_wind_ms * np.exp(-((dist / (p.radius_km * 1000.0)) ** 2))
-        wind *= rng.lognormal(0.0, 0.15, len(wind))
-        hazard = p.intensity * np.clip(wind / p.max_wind_ms, 0.0, 1.3) ** 3
-        spread_s = 1.5 * HOUR
-
-    faults = _damage(rng, np.random.default_rng([p.seed, region.seed, 31]), region, hazard, t_peak,
-                     spread_s, duration_s)
+    field = _wind_field(rng, region, p, duration_s)
+    faults = _damage(rng, np.random.default_rng([p.seed, region.seed, 31]), region, field.hazard,
+                     field.t_peak, field.spread_s, duration_s)
     planned = _planned_outages(rng, region, p, duration_s)
     calls, cause, cust_idx = _calls(rng, region, p, faults, planned)
-    return Storm(p, (tuple(p0.tolist()), tuple(p1.tolist())), faults, planned,
+    return Storm(p, (tuple(field.p0.tolist()), tuple(field.p1.tolist())), faults, planned,
                  calls, cause, cust_idx)
+
+
+def damage_probabilities(region: Region, params: StormParams, until_s: float) -> np.ndarray:
+    """Per node, the probability that the storm of ``params`` has it operated (out) by ``until_s``
+    (a fault recorded at a second ``t_s <= until_s``): 0 for a node no fault opens. A fault at a
+    node opens the node itself for a service drop or a customer's own installation, else the
+    nearest device above it; the nodes' faults are independent, so per element
+    ``1 - prod(1 - p_fault * p_by_then)`` over the nodes whose faults open it. The hazard and
+    peak times are the storm's own (replayed from its seed): what a perfect wind-field damage
+    forecast would give, not a draw."""
+    rng = np.random.default_rng([params.seed, region.seed])
+    duration_s = params.duration_h * HOUR
+    field = _wind_field(rng, region, params, duration_s)
+    net = region.network
+    log_stay = np.zeros(net.n_nodes)
+    by_then = _fault_by(field.t_peak, field.spread_s, duration_s, until_s)
+    for kind, fc in FAULT_CLASSES.items():
+        nodes = np.flatnonzero(net.kind == kind)
+        hit = _fault_probability(region, fc, nodes, field.hazard) * by_then[nodes]
+        operates = nodes if fc.name in _OWN_ELEMENT else net.device_ancestor[nodes]
+        log_stay += np.bincount(operates, weights=np.log1p(-hit), minlength=net.n_nodes)
+    return -np.expm1(log_stay)
+
+
+def _fault_by(t_peak: np.ndarray, spread_s: float, duration_s: float, until_s: float) -> np.ndarray:
+    """Per node, the probability that its fault time, ``clip(t_peak + N(0, spread_s), 60,
+    duration_s)`` truncated to the second, is at most ``until_s``."""
+    bound = math.floor(until_s) + 1  # t_s <= until_s: the time before the truncation is below this
+    if bound <= 60:
+        return np.zeros(len(t_peak))
+    if bound > duration_s:
+        return np.ones(len(t_peak))
+    if spread_s == 0:
+        return (t_peak < bound).astype(float)
+    return ndtr((bound - t_peak) / spread_s)
+
+
+def _fault_probability(region: Region, fc: FaultClass, nodes: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """Per node of ``nodes``, the probability of a fault of class ``fc`` at its ``hazard``: the
+    fragility by construction, per km of the section's line for MV sections."""
+    net = region.network
+    cable = net.construction[nodes] == Construction.CABLE
+    base = np.where(cable, fc.p_cable, fc.p_overhead)
+    if fc.per_km:
+        return 1.0 - np.exp(-base * net.length_m[nodes] / 1000.0 * hazard[nodes])
+    return np.clip(base * hazard[nodes], 0.0, 0.95)
 
 
 def _damage(rng: np.random.Generator, minor_rng: np.random.Generator, region: Region,
@@ -199,12 +263,7 @@ def _damage(rng: np.random.Generator, minor_rng: np.random.Generator, region: Re
     out: list[tuple[int, int, int, FaultClass]] = []
     for kind, fc in FAULT_CLASSES.items():
         nodes = np.flatnonzero(net.kind == kind)
-        cable = net.construction[nodes] == Construction.CABLE
-        base = np.where(cable, fc.p_cable, fc.p_overhead)
-        if fc.per_km:
-            prob = 1.0 - np.exp(-base * net.length_m[nodes] / 1000.0 * hazard[nodes])
-        else:
-            prob = np.clip(base * hazard[nodes], 0.0, 0.95)
+        prob = _fault_probability(region, fc, nodes, hazard)
         hit = nodes[rng.random(len(nodes)) < prob]
         t = np.clip(t_peak[hit] + rng.normal(0, spread_s, len(hit)), 60, duration_s)
         median = fc.repair_median_s * np.where(net.construction[hit] == Construction.CABLE,
@@ -216,7 +275,7 @@ def _damage(rng: np.random.Generator, minor_rng: np.random.Generator, region: Re
     out.sort(key=lambda f: (f[0], f[1]))
     faults = []
     for k, (t_s, node, repair_s, fc) in enumerate(out):
-        operates = node if fc.name in ("service_drop", "customer_side") else int(net.device_ancestor[node])
+        operates = node if fc.name in _OWN_ELEMENT else int(net.device_ancestor[node])
         cable = net.construction[node] == Construction.CABLE
         limit_class = "cable" if cable and fc.name == "mv_section" else fc.limit_class
         faults.append(Fault(f"X{k + 1:05d}", t_s, node, operates, fc.name, limit_class, repair_s))

@@ -1,7 +1,9 @@
-"""Storm ground truth agrees with the calls; the event file round-trips and rejects bad lines."""
+"""Storm ground truth agrees with the calls; the event file round-trips and rejects bad lines; the
+damage probabilities agree with the storms drawn."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
-from grid_model.storm import StormParams, generate_storm
+from grid_model.storm import HOUR, StormParams, damage_probabilities, generate_storm
 from grid_model.stormfile import StormFileError, read_events, read_truth, write_storm
 
 
@@ -41,6 +43,57 @@ def test_storm_is_deterministic_for_a_seed(small_region: Region) -> None:
     c = generate_storm(small_region, StormParams(seed=5))
     assert a.calls == b.calls and a.faults == b.faults
     assert a.calls != c.calls
+
+
+# sha256 of ``repr(storm.faults)`` on the test region, recorded at c649315, before the wind field
+# was factored out of ``generate_storm`` for ``damage_probabilities``: the storms drawn must not move.
+FAULTS_SHA256 = {
+    ("typhoon", 1): "a2c5b0b4252717baa50f9378250ba0e8e23201f3862e52afd7219ecc67b28297",
+    ("typhoon", 2): "1cf111738369d334a9f6f70083eda2007e4b46585c8acd62fd15339008ea83a3",
+    ("day", 1): "fbba94f94dfe5447fee58d1d2f8cc752a182ccf92bec31ba4386c4b3c0164f0a",
+    ("day", 2): "dc41e486e9beb3cf750a26c2b293f5f71c4ef1f629232ef8c116ebdab09f62c7",
+}
+
+
+@pytest.mark.parametrize(("kind", "seed"), sorted(FAULTS_SHA256))
+def test_the_faults_of_a_seed_are_the_ones_drawn_before_the_refactor(
+        small_region: Region, kind: str, seed: int) -> None:
+    params = StormParams(seed=seed) if kind == "typhoon" else StormParams.normal_day(seed)
+    faults = generate_storm(small_region, params).faults
+    assert hashlib.sha256(repr(faults).encode()).hexdigest() == FAULTS_SHA256[(kind, seed)]
+
+
+@pytest.mark.parametrize("kind", ["typhoon", "day"])
+def test_damage_probabilities_match_the_elements_out_in_drawn_storms(small_region: Region, kind: str) -> None:
+    """Over ten storms, at half their duration: every element out had a probability above 0, and
+    per band of probability the elements out number what the probabilities expect (within four
+    standard deviations)."""
+    probs, outs = [], []
+    for seed in range(1, 11):
+        params = StormParams(seed=seed) if kind == "typhoon" else StormParams.normal_day(seed)
+        until = params.duration_h * HOUR / 2
+        pi = damage_probabilities(small_region, params, until)
+        out = np.zeros(len(pi), dtype=bool)
+        out[[f.operates_idx for f in generate_storm(small_region, params).faults if f.t_s <= until]] = True
+        assert (pi[out] > 0).all()
+        probs.append(pi)
+        outs.append(out)
+    pi, out = np.concatenate(probs), np.concatenate(outs)
+    band = np.digitize(pi, [1e-12, 0.05, 0.2, 0.5, 0.8])
+    assert out.sum() > 40
+    for b in np.unique(band[out]):
+        here = band == b
+        expected, var = pi[here].sum(), (pi[here] * (1 - pi[here])).sum()
+        assert abs(out[here].sum() - expected) < 4 * var ** 0.5 + 1, (b, out[here].sum(), expected)
+
+
+def test_damage_probabilities_grow_with_time_from_none_to_the_storm_s_whole(small_region: Region) -> None:
+    params = StormParams(seed=3)
+    before, mid, after = (damage_probabilities(small_region, params, t) for t in (0, 15 * HOUR, 40 * HOUR))
+    assert (before == 0).all()
+    assert (mid <= after).all() and mid.sum() < after.sum()
+    ever = {f.operates_idx for f in generate_storm(small_region, params).faults}
+    assert (after[sorted(ever)] > 0).all()
 
 
 def test_event_file_round_trips_and_every_call_resolves_to_its_caller(

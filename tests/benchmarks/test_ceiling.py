@@ -1,0 +1,122 @@
+"""The ceiling suite's readings with a prior per element: with every element of a kind at that
+kind's prior the MAP is the batch MAP's (``map_outages``), and with any priors in (0, 1) the MAP,
+the probabilities of being the topmost outage and the expected-match choice are what enumerating
+every joint state of a small feeder gives. (The probabilities are not ``map_outages``'s: its prior
+is over sets of topmost outages, while here every element is out independently, as in the
+storms, so an outage leaves what is nested below it free: a factor ``1 / (1 - pi)`` each.)"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from benchmarks.run_predict import (
+    _chain_scores,
+    _expected_match_per_element,
+    _map_per_element,
+    _top_probabilities,
+)
+from grid_model.network import Network, NodeKind
+from grid_model.posterior import (
+    CandidateKind,
+    OutagePriors,
+    Reports,
+    SupplyTree,
+    map_outages,
+    supply_tree_from_network,
+)
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, feeders_of_buildings
+
+
+def _customers(net: Network) -> list[int]:
+    return [v for v in range(net.n_nodes) if net.kind[v] == NodeKind.CUSTOMER]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_per_kind_priors_read_per_element_choose_the_batch_map_s_outages(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    net = feeders_of_buildings(3) if seed % 2 else build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    customers = _customers(net)
+    priors = OutagePriors(prior=tuple(float(x) for x in rng.uniform(0.002, 0.45, len(CandidateKind))),
+                          call_rate=float(rng.uniform(0.05, 0.6)))
+    calls = sorted(int(c) for c in rng.choice(customers, max(1, len(customers) // 5), replace=False))
+    kind_odds = np.log(np.asarray(priors.prior) / (1 - np.asarray(priors.prior)))
+    log_odds = np.where(tree.kind >= 0, kind_odds[tree.kind], 0.0)
+    post = map_outages(tree, Reports.of(calls=calls), priors)
+    assert post.outages
+    expected = {o.node_idx for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
+    assert _map_per_element(tree, calls, log_odds, priors.call_rate) == expected
+
+
+class _Joint(NamedTuple):
+    """Every joint state of a feeder's candidates (a customer's: their own fault), one row each:
+    the log-odds of the state and the calls against nothing out and nobody calling (-inf where
+    the state cannot give the calls), and per utility candidate whether it is the topmost outage
+    on its path."""
+
+    log_weight: np.ndarray
+    topmost: dict[int, np.ndarray]
+
+
+def _joint(net: Network, tree: SupplyTree, calls: set[int], log_odds: np.ndarray, p: float) -> _Joint:
+    cands = [v for v in range(net.n_nodes) if tree.kind[v] >= 0]
+    col = {v: j for j, v in enumerate(cands)}
+    out = np.array(list(itertools.product((False, True), repeat=len(cands))))
+    log_weight = out @ log_odds[cands]
+    for c in _customers(net):
+        dark = out[:, [col[v] for v in tree.chain(c)[1:]]].any(axis=1)
+        log_weight += np.where(dark, math.log(p) if c in calls else math.log1p(-p), 0.0)
+        own = out[:, col[c]] == (c in calls)  # supply on: a call is the customer's own fault
+        log_weight[~dark & ~own] = -math.inf
+    topmost = {v: out[:, col[v]] & ~out[:, [col[u] for u in tree.chain(v)[1:]]].any(axis=1)
+               for v in cands if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
+    return _Joint(log_weight, topmost)
+
+
+def _case(seed: int) -> tuple[Network, SupplyTree, set[int], np.ndarray, float]:
+    """The two-faults feeder, log-odds drawn in (-5, 3) per element (above 0, nested and silent
+    elements are likelier out than not, which the passes must count), calls and a call rate."""
+    rng = np.random.default_rng(100 + seed)
+    net = build(TWO_FAULTS_IN_SERIES)
+    customers = _customers(net)
+    log_odds = rng.uniform(-5.0, 3.0, net.n_nodes)
+    p = float(rng.uniform(0.1, 0.6))
+    calls = {int(c) for c in customers if rng.random() < 0.5} or {customers[0]}
+    return net, supply_tree_from_network(net), calls, log_odds, p
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_per_element_priors_choose_the_best_joint_state(seed: int) -> None:
+    net, tree, calls, log_odds, p = _case(seed)
+    joint = _joint(net, tree, calls, log_odds, p)
+    best = int(np.argmax(joint.log_weight))
+    on_chains = {v for c in calls for v in tree.chain(c)}
+    expected = {v for v, top in joint.topmost.items() if top[best] and v in on_chains}
+    assert _map_per_element(tree, sorted(calls), log_odds, p) == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_per_element_top_probabilities_and_the_expected_match_equal_enumeration(seed: int) -> None:
+    """Each candidate's probability of being the topmost outage is its share of the joint states'
+    weight; the expected-match choice is the set of elements, none nested in another, with the
+    largest sum of those probabilities over the elements with two calls below or more."""
+    net, tree, calls, log_odds, p = _case(seed)
+    joint = _joint(net, tree, calls, log_odds, p)
+    weight = np.exp(joint.log_weight - joint.log_weight.max())
+    s = _chain_scores(tree, sorted(calls), log_odds, p, np.logaddexp)
+    top_p = _top_probabilities(tree, s)
+    for v in s.chains:
+        if tree.kind[v] != CandidateKind.CUSTOMER_SIDE:
+            assert top_p[v] == pytest.approx(weight[joint.topmost[v]].sum() / weight.sum(), abs=1e-9)
+    counted = [v for v in s.chains if s.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE]
+    antichains = (set(a) for r in range(len(counted) + 1) for a in itertools.combinations(counted, r)
+                  if not any(u != v and u in tree.chain(v) for u in a for v in a))
+    best = max(antichains, key=lambda a: sum(top_p[v] for v in a))
+    chosen = _expected_match_per_element(tree, sorted(calls), log_odds, p)
+    assert sum(top_p[v] for v in chosen) == pytest.approx(sum(top_p[v] for v in best), abs=1e-12)
+    assert chosen == best
