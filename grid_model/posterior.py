@@ -12,7 +12,12 @@ is on). The model, per outage snapshot:
 - a meter below a dark LV element (its transformer live) sends a last gasp with the gasp rate
   ``a`` (the concentrator at the transformer passes it on); a meter below a dark transformer
   or MV device cannot, so a fresh last gasp rules its transformer and everything above out;
-- an outage nested below another is unobservable and integrates out (prior ``pi`` or ``1-pi``).
+- an outage nested below another is unobservable. The max pass integrates it out exactly (with
+  every prior below a half its likelier state is "not out", what the scores count); the sum pass
+  counts the elements below a topmost outage as not out, so its probabilities are those of a
+  prior over sets of topmost outages. Under independence an outage would also gain a factor
+  ``1 / (1 - pi)`` per element nested below it (for a median feeder at the default priors about
+  e^6.75): the confidences and EM's likelihood read topmost outages, not independent elements.
 
 So the likelihood factorises over the tree: at each candidate ``v``, either ``v`` is the topmost
 out on its path (score ``out(v)``: its prior log-odds, every customer below calling or not at
