@@ -297,7 +297,8 @@ Crews cannot serve every order within 16 hours in the larger workloads, so plans
     out.append(f"| mean of {len(hg)} | | | {100 * ours_mean:.2f} % | | {100 * pyvrp_mean:.2f} % |\n")
     target = f"""Target, a mean gap per class no worse than PyVRP's at 60 s: {_met(not behind)}
 ({", ".join(behind) + " behind" if behind else "every class"}); over the {len(hg)} instances run, ours
-{100 * ours_mean:.2f} % against {100 * pyvrp_mean:.2f} %, worse on {len(worse)} of them ({", ".join(worse) or "none"})."""
+{100 * ours_mean:.2f} % against {100 * pyvrp_mean:.2f} %, worse on {len(worse)} of them ({", ".join(worse) or "none"}).
+PyVRP release measured: {hg_run["meta"].get("peers", {}).get("pyvrp") or "not recorded (runs before it was kept)"}."""
     if at_a_time == 1:
         out.append("| class | ours, mean gap | PyVRP, mean gap |\n| --- | --- | --- |\n" + "\n".join(
             f"| {c} ({n}) | {100 * o:.2f} % | {100 * t:.2f} % |" for c, (n, o, t) in by_class.items()) + f"""

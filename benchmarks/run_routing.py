@@ -19,6 +19,7 @@ so figures to publish come from one instance at a time.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import multiprocessing as mp
 import platform
@@ -189,9 +190,19 @@ def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: 
         dist = r.cost() / 10
         out["pyvrp"] = {"distance": dist, "gap": round((dist - bks) / bks, 5), "feasible": r.is_feasible(),
                         "routes": r.best.num_routes(),
-                        "version": pyvrp.__version__ if hasattr(pyvrp, "__version__") else "?"}
+                        "version": package_version("pyvrp")}
     out["peak_memory_mb"] = _peak_mb()
     return out
+
+
+def package_version(name: str) -> str | None:
+    """The installed version of a peer solver's package (``pyvrp``, ``ortools``), None if absent:
+    a peer's figures mean little without it (the algorithm behind ``pyvrp.solve`` changed between
+    releases: 0.14 runs an iterated local search). PyVRP has no ``__version__``."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _vrptw_row(work: tuple[str, str, float, float, bool, int]) -> dict[str, Any]:
@@ -257,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="vrptw, solomon: instances run at a time (one process and core each)")
     args = ap.parse_args(argv)
     meta = {"machine": platform.machine(), "python": platform.python_version(),
-            "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs}
+            "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
+            "peers": {name: package_version(name) for name in ("pyvrp", "ortools")}}
     if args.suite == "ci":
         result: Any = _in_child(ci_workload)
     elif args.suite == "families":
