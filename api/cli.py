@@ -219,7 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
     lock = WriterLock(settings.database_url).acquire()  # held until the process ends
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per webhook delivery
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per webhook delivery
     try:
         uvicorn.run(create_app(settings, writer_lock=lock), host=args.host, port=args.port,
                     log_level="warning", timeout_graceful_shutdown=5)

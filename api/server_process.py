@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 
 def free_port() -> int:
@@ -56,9 +56,9 @@ def start_server(data_dir: Path, port: int, env: dict[str, str], *extra: str,
         if proc.poll() is not None:
             raise RuntimeError(f"server exited {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return proc
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.2)
     proc.kill()
@@ -74,14 +74,14 @@ def kill_mid_burst(proc: subprocess.Popen[bytes], port: int, headers: dict[str, 
     stop = threading.Event()
 
     def client(k: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=5) as http:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=5) as http:
             n = 0
             while not stop.is_set():
                 call_id = f"{prefix}{k}-{n}"
                 customer = customers[(k * 7919 + n * 31) % len(customers)]
                 try:
                     r = http.post("/v1/calls", json={"call_id": call_id, "customer_id": customer})
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     return
                 if r.status_code in (200, 201, 202):
                     with lock:
@@ -101,7 +101,8 @@ def kill_mid_burst(proc: subprocess.Popen[bytes], port: int, headers: dict[str, 
     return acknowledged
 
 
-def at_once(clients: list[httpx.Client], request: Callable[[httpx.Client, int], httpx.Response]) -> list[Any]:
+def at_once(clients: list[httpx2.Client],
+            request: Callable[[httpx2.Client, int], httpx2.Response]) -> list[Any]:
     """Every client (each on its own connection) sends ``request`` at the same moment, from its
     own thread; their answers, in order."""
     barrier = threading.Barrier(len(clients))
@@ -119,10 +120,10 @@ def at_once(clients: list[httpx.Client], request: Callable[[httpx.Client, int], 
     return answers
 
 
-def caught_up(http: httpx.Client, headers: dict[str, str] | None = None,
+def caught_up(http: httpx2.Client, headers: dict[str, str] | None = None,
               timeout_s: float = 60.0) -> dict[str, Any]:
     """``/v1/status`` once the engine has applied every logged event and decided on them (a
-    ``TestClient`` is an httpx client too); ``RuntimeError`` if it has not in ``timeout_s``."""
+    ``TestClient`` is an httpx2 client too); ``RuntimeError`` if it has not in ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         status: dict[str, Any] = http.get("/v1/status", headers=headers).json()

@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from api.outbox import DueDelivery, Outbox
 
@@ -186,10 +186,10 @@ class _Worker:
         self.d.outbox.record(done, failed)
         return len(due), len(done)
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> httpx2.Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = httpx.Client(timeout=self.d.timeout_s, follow_redirects=False)
+            client = httpx2.Client(timeout=self.d.timeout_s, follow_redirects=False)
             self._local.client = client
         return client
 
@@ -202,8 +202,8 @@ class _Worker:
                    "User-Agent": "outage-dispatch-webhooks/1"}
         try:
             r = self._client().post(x.url, content=body, headers=headers)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             return "no answer in time"
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             return f"no delivery: {type(exc).__name__}"
         return "" if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"

@@ -134,10 +134,10 @@ def _run_loop(coro: Any) -> Any:
 
 
 def _plan_latency(port: int, token: str) -> dict[str, Any]:
-    import httpx
+    import httpx2
 
     h = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=120) as client:
+    with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=120) as client:
         for _ in range(1200):  # let the engine apply the whole burst
             status = client.get("/v1/status").json()
             if status["engine"]["applied_seq"] >= status["store"]["last_seq"] - 5:
@@ -165,7 +165,7 @@ def plan_at_10k(database_url: str | None) -> dict[str, Any]:
     """The plan endpoint with every event of PG&E's storm open at once: the server runs on the
     grid built around the history (one element per event), every event's device is reported
     open, nobody repairs anything."""
-    import httpx
+    import httpx2
 
     pge = Path(__file__).resolve().parents[1] / "data" / "pge-2024-02-storm.csv"
     events = pge.read_text(encoding="utf-8").splitlines()[1:]
@@ -177,8 +177,8 @@ def plan_at_10k(database_url: str | None) -> dict[str, Any]:
         proc = _serve(data_dir, port, database_url, grid=f"history:{pge}")
         try:
             t0 = time.perf_counter()
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}",
-                              headers={"Authorization": f"Bearer {dispatcher}"}, timeout=60) as client:
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}",
+                               headers={"Authorization": f"Bearer {dispatcher}"}, timeout=60) as client:
                 for device in devices:
                     client.post("/v1/device-reports", json={"device_id": device}).raise_for_status()
             report_s = time.perf_counter() - t0

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from api.server_process import (
     at_once,
@@ -49,7 +49,7 @@ def _customers() -> list[str]:
     return [str(c) for c in load_region(RegionParams(scale=0.1)).customers["customer_id"]]
 
 
-def _wait_for_crew(client: httpx.Client, call_id: str, customer: str) -> dict[str, Any]:
+def _wait_for_crew(client: httpx2.Client, call_id: str, customer: str) -> dict[str, Any]:
     client.post("/v1/calls", json={"call_id": call_id, "customer_id": customer}).raise_for_status()
     for _ in range(1000):
         orders = [o for o in client.get("/v1/work-orders?open_only=true").json() if o["status"] == "en_route"]
@@ -63,9 +63,9 @@ def if_match(base: str, token: str, customers: list[str], trials: int) -> dict[s
     h = {"Authorization": f"Bearer {token}"}
     outcomes: dict[str, int] = {}
     failures: list[str] = []
-    with httpx.Client(base_url=base, headers=h, timeout=60) as client:
+    with httpx2.Client(base_url=base, headers=h, timeout=60) as client:
         oid = _wait_for_crew(client, "IM-0", customers[7])["order_id"]
-        racers = [httpx.Client(base_url=base, headers=h, timeout=60) for _ in range(2)]
+        racers = [httpx2.Client(base_url=base, headers=h, timeout=60) for _ in range(2)]
         for trial in range(trials):
             order = client.get(f"/v1/work-orders/{oid}").json()
             idle = [c["crew_id"] for c in client.get("/v1/crews?status=idle").json()
@@ -91,8 +91,8 @@ def idempotency(base: str, token: str, customers: list[str], trials: int,
                 senders: int = 16) -> dict[str, Any]:
     h = {"Authorization": f"Bearer {token}"}
     failures: list[str] = []
-    racers = [httpx.Client(base_url=base, headers=h, timeout=60) for _ in range(senders)]
-    with httpx.Client(base_url=base, headers=h, timeout=60) as client:
+    racers = [httpx2.Client(base_url=base, headers=h, timeout=60) for _ in range(senders)]
+    with httpx2.Client(base_url=base, headers=h, timeout=60) as client:
         for trial in range(trials):
             for c in racers:
                 c.get("/healthz")
@@ -123,7 +123,7 @@ def kill_9(database_url: str | None, customers: list[str], rounds: int) -> dict[
             acknowledged = kill_mid_burst(proc, port, h, customers, after=300, prefix=f"r{r}-")
             proc = start_server(data_dir, port, env, *SCALE)
             try:
-                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=30) as http:
+                with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=30) as http:
                     status = caught_up(http)
                     lost = [c for c in acknowledged if http.get(f"/v1/calls/{c}").status_code != 200]
             finally:

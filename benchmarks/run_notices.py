@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 
 from api.live import LiveDispatch
@@ -131,7 +131,7 @@ def _outbox_ids(data_dir: Path) -> set[str]:
         db.close()
 
 
-def _wait_delivered(http: httpx.Client, timeout_s: float) -> dict[str, int]:
+def _wait_delivered(http: httpx2.Client, timeout_s: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout_s
     while True:
         (sub,) = http.get("/v1/subscriptions").json()
@@ -279,8 +279,8 @@ def run_load(rate: float, seconds: float) -> dict[str, Any]:
         proc = start_server(data_dir, port, env, "--allow-private-webhooks")
         try:
             due_at = asyncio.run(_offer(port, token, customers, rate, seconds, 64))
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}",
-                              headers={"Authorization": f"Bearer {dispatcher}"}, timeout=60) as http:
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}",
+                               headers={"Authorization": f"Bearer {dispatcher}"}, timeout=60) as http:
                 deliveries = _wait_delivered(http, 300)
                 owed = http.get("/v1/kpis").json()["callbacks_owed"]
         finally:

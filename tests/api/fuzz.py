@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
@@ -475,7 +475,7 @@ class ApiFuzz(RuleBasedStateMachine):
         store.dispose()
         self.tally.runs += 1
         self.server = FuzzServer(self.settings, self.grid.region)
-        self.http = httpx.Client(base_url=self.server.start(), timeout=90)
+        self.http = httpx2.Client(base_url=self.server.start(), timeout=90)
         self._receiving = contextlib.ExitStack()
         self.receiver = self._receiving.enter_context(receiver())
         self._send("subscribe", "POST", "/v1/subscriptions", (201,),
@@ -532,7 +532,7 @@ class ApiFuzz(RuleBasedStateMachine):
 
     def _send(self, kind: str, method: str, path: str, ok: Sequence[int], *, role: str = "dispatcher",
               crew_id: str = "", version: str | None = None,
-              body: dict[str, Any] | None = None) -> httpx.Response:
+              body: dict[str, Any] | None = None) -> httpx2.Response:
         """One operation: a 5xx, or an answer outside ``ok``, is a problem; so is a change by a
         request refused (or a read) sent while the state last read was the server's."""
         headers = self._as(role, crew_id)
@@ -540,10 +540,10 @@ class ApiFuzz(RuleBasedStateMachine):
             headers["If-Match"] = version
         try:
             r = self.http.request(method, path, headers=headers, json=body)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             self.tally.answered(kind, 0, f"{method} {path} {body}")
             self.tally.problem("engine", f"{kind} {method} {path} {body}: no answer in 90 s")
-            return httpx.Response(599)
+            return httpx2.Response(599)
         self.tally.answered(kind, r.status_code, f"{method} {path} {body}")
         if r.status_code >= 500:
             self.tally.problem("5xx", f"{kind} {method} {path} {body} -> {r.status_code} {r.text[:500]}")
@@ -696,7 +696,7 @@ class ApiFuzz(RuleBasedStateMachine):
                               {"findings": self._findings(data, job)})
 
     def _crew_report(self, data: st.DataObject, kind: str, crew_id: str, path: str,
-                     body: dict[str, Any], ok: Sequence[int] = (200,), **send: Any) -> httpx.Response:
+                     body: dict[str, Any], ok: Sequence[int] = (200,), **send: Any) -> httpx2.Response:
         """A report by the crew on a job, with its own token or through a dispatcher, on the
         job's order or, now and then, on an order merged into it (as a crew that set off for
         that one would); ``ok`` and ``send`` go on to ``_send``."""
@@ -962,7 +962,7 @@ class ApiFuzz(RuleBasedStateMachine):
         self.tally.answered("restart", 0)
         self.tally.restarts += 1
         try:
-            self.http = httpx.Client(base_url=self.server.start(), timeout=90)
+            self.http = httpx2.Client(base_url=self.server.start(), timeout=90)
         except RuntimeError as exc:
             self.tally.problem("engine", f"the server did not start again on its store: {exc}")
             raise

@@ -36,7 +36,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import numpy.typing as npt
 from hypothesis import strategies as st
@@ -199,7 +199,7 @@ class SwitchingFuzz(ApiFuzz):
     # -- requests --------------------------------------------------------------------------
     def _send(self, kind: str, method: str, path: str, ok: Any, *, role: str = "dispatcher",
               crew_id: str = "", version: str | None = None, body: dict[str, Any] | None = None,
-              names: tuple[str, ...] = ()) -> httpx.Response:
+              names: tuple[str, ...] = ()) -> httpx2.Response:
         """``ApiFuzz._send``, and a refusal must say why (``error``), naming one of ``names``."""
         r = super()._send(kind, method, path, ok, role=role, crew_id=crew_id, version=version, body=body)
         if 400 <= r.status_code < 500:

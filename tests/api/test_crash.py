@@ -8,7 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from api.server_process import caught_up, free_port, kill_mid_burst, server_env, start_server, token_from_cli
 from dispatch.notices import NoticeKind
@@ -31,7 +31,7 @@ def test_kill_9_mid_burst_loses_no_acknowledged_call(tmp_path: Path) -> None:
 
     proc = start_server(data_dir, port, env, "--scale", "0.1")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
             status = caught_up(http)
             for call_id in acknowledged:
                 assert http.get(f"/v1/calls/{call_id}").status_code == 200, call_id
@@ -61,12 +61,12 @@ def test_kill_9_mid_burst_loses_no_customer_notice(tmp_path: Path) -> None:
     with receiver() as rec:
         proc = start_server(data_dir, port, env, "--scale", "0.1", "--allow-private-webhooks")
         hook = {"url": rec.url, "kinds": [k.value for k in NoticeKind], "secret": "hook-secret-0123456789"}
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/subscriptions", json=hook, headers=headers)
+        r = httpx2.post(f"http://127.0.0.1:{port}/v1/subscriptions", json=hook, headers=headers)
         assert r.status_code == 201
         kill_mid_burst(proc, port, headers, customers)
         proc = start_server(data_dir, port, env, "--scale", "0.1", "--allow-private-webhooks")
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
                 caught_up(http)
                 owed = {cb["customer_id"] for cb in http.get("/v1/callbacks?due=false&limit=10000").json()}
                 deadline = time.monotonic() + 60

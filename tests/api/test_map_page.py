@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from api.app import create_app
@@ -36,10 +36,10 @@ def _storm(base: str, token: str, region: Region) -> list[dict]:  # type: ignore
     h = {"Authorization": f"Bearer {token}"}
     customers = region.customers["customer_id"]
     for k in range(8):
-        httpx.post(f"{base}/v1/calls", json={"call_id": f"P{k}", "customer_id": str(customers.iloc[97 * k])},
-                   headers=h).raise_for_status()
+        httpx2.post(f"{base}/v1/calls", json={"call_id": f"P{k}", "customer_id": str(customers.iloc[97 * k])},
+                    headers=h).raise_for_status()
     for _ in range(200):
-        orders = httpx.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
+        orders = httpx2.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
         if orders and all(o["crew_id"] for o in orders):
             return orders  # type: ignore[no-any-return]
         time.sleep(0.05)
@@ -93,7 +93,7 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
     base, tokens = http_server
     h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
     orders = _storm(base, tokens["dispatcher"], region)
-    on_duty = [c for c in httpx.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
+    on_duty = [c for c in httpx2.get(f"{base}/v1/crews", headers=h).json() if c["status"] != "off"]
     with _page("en-US") as (page, errors):
         page.goto(base + "/")
         page.fill("#token", "not-a-token")
@@ -119,7 +119,7 @@ def test_the_map_shows_what_the_api_holds_and_reassigns_through_it(
         assert crew_id
         page.click("#reassign button")
         page.wait_for_selector(f"#reassign-result:has-text('{crew_id}')")
-        after = httpx.get(f"{base}/v1/work-orders/{order_id}", headers=h).json()
+        after = httpx2.get(f"{base}/v1/work-orders/{order_id}", headers=h).json()
         assert after["crew_id"] == crew_id and after["status"] == "en_route"
         page.click("#lang")
         assert page.text_content("#count-orders") == str(len(orders))
@@ -138,15 +138,15 @@ def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
     h = {"Authorization": f"Bearer {tokens['dispatcher']}"}
     device_id, fault, flagged = breaker_fault(region)
     with served(create_app(settings, region=region)) as base:
-        httpx.post(f"{base}/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
-                   headers=h).raise_for_status()
+        httpx2.post(f"{base}/v1/device-reports", json={"device_id": device_id, "indicators": flagged},
+                    headers=h).raise_for_status()
         for _ in range(200):
-            orders = httpx.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
+            orders = httpx2.get(f"{base}/v1/work-orders?open_only=true", headers=h).json()
             if orders and orders[0]["switching"]:
                 break
             time.sleep(0.05)
         (order,) = orders
-        shown = httpx.get(f"{base}/v1/map/switches", headers=h).json()["features"]
+        shown = httpx2.get(f"{base}/v1/map/switches", headers=h).json()["features"]
         off_normal = sum(f["geometry"]["type"] == "Point" and f["properties"]["off_normal"] for f in shown)
         points = sum(f["geometry"]["type"] == "Point" for f in shown)
         assert off_normal >= 1
@@ -162,20 +162,20 @@ def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
             page.wait_for_selector(f"#steps li[data-step='{step['step_id']}'] button:has-text('Hold')")
             page.click(f"#steps li[data-step='{step['step_id']}'] button.hold")
             page.wait_for_selector(f"#steps li.held[data-step='{step['step_id']}']")
-            assert httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
+            assert httpx2.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
             page.click(f"#steps li[data-step='{step['step_id']}'] button.hold:has-text('Release')")
             page.wait_for_selector(f"#steps li[data-step='{step['step_id']}']:not(.held)")
-            assert not httpx.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
+            assert not httpx2.get(f"{base}/v1/switching/{step['step_id']}", headers=h).json()["held"]
             # the repair crew's patrol brings the manual steps; one moved before the isolation it
             # waits for is refused by the server, and the page says why
             oid = order["order_id"]
             crew = next(j["crew_id"] for j in order["jobs"] if j["kind"] == "repair")
             for what, body in (("status", {"status": "on_site", "crew_id": crew}),
                                ("faults-found", {"crew_id": crew, "element_ids": [fault]})):
-                version = httpx.get(f"{base}/v1/work-orders/{oid}", headers=h).headers["ETag"]
-                httpx.post(f"{base}/v1/work-orders/{oid}/{what}", json=body,
-                           headers={**h, "If-Match": version}).raise_for_status()
-            steps = httpx.get(f"{base}/v1/work-orders/{oid}", headers=h).json()["switching"]
+                version = httpx2.get(f"{base}/v1/work-orders/{oid}", headers=h).headers["ETag"]
+                httpx2.post(f"{base}/v1/work-orders/{oid}/{what}", json=body,
+                            headers={**h, "If-Match": version}).raise_for_status()
+            steps = httpx2.get(f"{base}/v1/work-orders/{oid}", headers=h).json()["switching"]
             status = {s["step_id"]: s["status"] for s in steps}
             restore = next(s for s in steps
                            if s["phase"] == "restore" and any(status[a] != "done" for a in s["after"]))
@@ -183,7 +183,7 @@ def test_the_map_draws_the_switch_states_and_a_dispatcher_holds_a_step_from_it(
             page.wait_for_selector(f"#steps li[data-step='{restore['step_id']}'] button.move")
             page.click(f"#steps li[data-step='{restore['step_id']}'] button.move")
             page.wait_for_selector("#reassign-result:has-text('is unsafe')")
-            after = httpx.get(f"{base}/v1/switching/{restore['step_id']}", headers=h).json()["after"]
+            after = httpx2.get(f"{base}/v1/switching/{restore['step_id']}", headers=h).json()["after"]
             assert after == restore["after"]
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "map-switching.png"))
@@ -199,7 +199,7 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
     base = f"http://127.0.0.1:{port}"
     try:
         assert "demo mode (development use only)" in (tmp_path / "demo" / "server.log").read_text()
-        assert httpx.post(f"{base}/v1/calls", json={"call_id": "X", "customer_id": "1"}).status_code == 403
+        assert httpx2.post(f"{base}/v1/calls", json={"call_id": "X", "customer_id": "1"}).status_code == 403
         with _page("zh-CN") as (page, errors):
             page.goto(base + "/")
             page.wait_for_selector("#app:not([hidden])")
@@ -207,7 +207,7 @@ def test_demo_mode_plays_the_storm_for_an_anonymous_reader(tmp_path: Path) -> No
             _wait_until(page, "document.querySelectorAll('path.order-marker').length > 0", timeout=60_000)
             for _ in range(40):  # the storm moves on: compare a moment when page and API agree
                 drawn = page.locator("path.order-marker").count()
-                api_open = len(httpx.get(f"{base}/v1/work-orders?open_only=true").json())
+                api_open = len(httpx2.get(f"{base}/v1/work-orders?open_only=true").json())
                 if drawn == api_open == int(page.text_content("#count-orders") or -1):
                     break
                 time.sleep(0.25)
@@ -234,6 +234,6 @@ def test_the_api_docs_work_offline(http_server: tuple[str, dict[str, str]]) -> N
         page.on("request", lambda r: None if r.url.startswith(base) else elsewhere.append(r.url))
         page.goto(base + "/docs")
         page.wait_for_selector(".opblock-summary-path", timeout=30_000)
-        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        paths = httpx2.get(f"{base}/openapi.json").json()["paths"]
         assert page.locator(".opblock").count() == sum(len(ops) for ops in paths.values())
     assert errors == [] and elsewhere == []

@@ -44,7 +44,7 @@ def test_no_request_gets_a_server_error(case: schemathesis.Case, server: tuple[T
     for headers in ({"Authorization": f"Bearer {token}"}, {}):
         kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
         kwargs.pop("cookies", None)
-        if isinstance(kwargs.get("data"), bytes | str):  # raw bodies go as content to httpx
+        if isinstance(kwargs.get("data"), bytes | str):  # raw bodies go as content to httpx2
             kwargs["content"] = kwargs.pop("data")
         try:
             response = client.request(**kwargs)

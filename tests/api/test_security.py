@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -120,8 +120,8 @@ def test_a_revoked_token_ends_its_open_stream(tmp_path: Path, region: Region) ->
     ended = threading.Event()
     with served(create_app(settings, region=region)) as base:
         def read() -> None:
-            with httpx.stream("GET", f"{base}/v1/events/stream", timeout=30,
-                              headers={"Authorization": f"Bearer {token}"}) as stream:
+            with httpx2.stream("GET", f"{base}/v1/events/stream", timeout=30,
+                               headers={"Authorization": f"Bearer {token}"}) as stream:
                 for _ in stream.iter_lines():
                     pass
             ended.set()

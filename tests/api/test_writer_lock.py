@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from api.server_process import free_port, server_env, start_server, token_from_cli
@@ -38,7 +38,7 @@ def test_a_second_server_on_the_same_store_refuses_to_start(store: str, tmp_path
         assert second.returncode != 0 and time.monotonic() - t0 < 30
         assert "another outage-dispatch server" in second.stderr and "Traceback" not in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
-        r = httpx.get(f"http://127.0.0.1:{port}/v1/kpis", headers={"Authorization": f"Bearer {token}"})
+        r = httpx2.get(f"http://127.0.0.1:{port}/v1/kpis", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
     finally:
         first.terminate()
