@@ -64,6 +64,8 @@ from grid_model.posterior import (
     SupplyTree,
     map_outages,
     supply_tree_from_network,
+    top_probabilities,
+    topmost,
 )
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
@@ -503,40 +505,23 @@ def _calls_below(tree: SupplyTree, nodes: list[int]) -> dict[int, int]:
     return calls
 
 
-def _topmost(tree: SupplyTree, chains: list[int], pick: Callable[[int], bool]) -> set[int]:
-    """The utility elements ``pick`` takes going down the chains, none below one taken."""
-    chosen: set[int] = set()
-    covered: set[int] = set()
-    for v in chains:  # parents before children
-        p = int(tree.parent[v])
-        if p >= 0 and (p in chosen or p in covered):
-            covered.add(v)
-        elif pick(v):
-            chosen.add(v)
-    return {v for v in chosen if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
+def _utility_topmost(tree: SupplyTree, chains: list[int], pick: Callable[[int], bool]) -> set[int]:
+    """The utility elements ``pick`` takes going down the chains, none below one taken
+    (``topmost``, customers' own faults left out)."""
+    return {v for v in topmost(tree.parent, chains, pick) if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
 
 
 def _map_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float) -> set[int]:
     """The utility elements of the batch MAP (calls only) when every candidate has a prior of
     its own: ``map_outages``'s choice with the prior read per node."""
     s = _chain_scores(tree, nodes, log_odds, call_rate, np.maximum)
-    return _topmost(tree, s.chains, lambda v: s.out[v] > s.inner[v] + TIE)
+    return _utility_topmost(tree, s.chains, lambda v: s.out[v] > s.inner[v] + TIE)
 
 
 def _top_probabilities(tree: SupplyTree, s: _ChainScores) -> dict[int, float]:
     """Per candidate on the chains, its posterior probability of being the topmost outage on
     its path (``map_outages``'s outside pass; ``s`` folded with logaddexp)."""
-    outside: dict[int, float] = {}
-    root: dict[int, float] = {}
-    top_p: dict[int, float] = {}
-    for v in s.chains:  # parents before children
-        p = int(tree.parent[v])
-        if p < 0:
-            outside[v], root[v] = 0.0, s.score[v]
-        else:
-            outside[v], root[v] = outside[p] + s.inner[p] - s.score[v], root[p]
-        top_p[v] = math.exp(min(0.0, outside[v] + s.out[v] - root[v]))
-    return top_p
+    return top_probabilities(tree.parent, s.chains, s.out, s.inner, s.score)
 
 
 def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
@@ -553,7 +538,7 @@ def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np
     for v in reversed(s.chains):  # children before parents
         if tree.parent[v] >= 0:
             below[int(tree.parent[v])] += max(gain[v], below[v])
-    return _topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
+    return _utility_topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
 
 
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],

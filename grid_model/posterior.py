@@ -32,7 +32,7 @@ each candidate's posterior probability of being the topmost outage, by one outsi
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
@@ -290,22 +290,8 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
         if p >= 0:
             in_max[p] += best[v]
             in_sum[p] += z[v] - float(z_silent[column[v]])
-    top_p: dict[int, float] = {}
-    chosen: set[int] = set()
-    covered: set[int] = set()
-    w: dict[int, float] = {}
-    root_z: dict[int, float] = {}
-    for v in nodes:  # parents before children
-        p = int(parent[v])
-        if p < 0:
-            w[v], root_z[v] = 0.0, z[v]
-        else:
-            w[v], root_z[v] = w[p] + in_sum[p] - z[v], root_z[p]
-        top_p[v] = math.exp(min(0.0, w[v] + out_s[v] - root_z[v]))
-        if p >= 0 and (p in chosen or p in covered):
-            covered.add(v)
-        elif out_s[v] > in_max[v] + TIE:
-            chosen.add(v)
+    top_p = top_probabilities(parent, nodes, out_s, in_sum, z)
+    chosen = topmost(parent, nodes, lambda v: out_s[v] > in_max[v] + TIE)
     explains: dict[int, list[int]] = {v: [] for v in chosen}
     for u, chain in zip(reports.node_idx.tolist(), unit_chain, strict=True):
         top = next((v for v in reversed(chain) if v in chosen), None)
@@ -315,6 +301,38 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
                     for v in sorted(chosen))
     score = sum(best[v] for v in nodes if parent[v] < 0)
     return Posterior(outages, score, top_p)
+
+
+def top_probabilities(parent: npt.NDArray[np.int64], nodes: Sequence[int], out: Mapping[int, float],
+                      inner: Mapping[int, float], z: Mapping[int, float]) -> dict[int, float]:
+    """The DP's outside pass: per candidate of ``nodes`` (preorder), its posterior probability of
+    being the topmost outage on its path, from its log-odds ``out`` (topmost out), ``inner`` (not
+    out, its children's sums) and their log-sum ``z``."""
+    top_p: dict[int, float] = {}
+    w: dict[int, float] = {}  # log-weight of the states above and beside the candidate
+    root_z: dict[int, float] = {}
+    for v in nodes:  # parents before children
+        p = int(parent[v])
+        if p < 0:
+            w[v], root_z[v] = 0.0, z[v]
+        else:
+            w[v], root_z[v] = w[p] + inner[p] - z[v], root_z[p]
+        top_p[v] = math.exp(min(0.0, w[v] + out[v] - root_z[v]))
+    return top_p
+
+
+def topmost(parent: npt.NDArray[np.int64], nodes: Sequence[int], pick: Callable[[int], bool]) -> set[int]:
+    """The candidates of ``nodes`` (preorder) that ``pick`` takes going down, none below one
+    taken."""
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    for v in nodes:  # parents before children
+        p = int(parent[v])
+        if p >= 0 and (p in chosen or p in covered):
+            covered.add(v)
+        elif pick(v):
+            chosen.add(v)
+    return chosen
 
 
 class Marginals(NamedTuple):
