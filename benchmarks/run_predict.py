@@ -47,6 +47,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -81,6 +82,7 @@ CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this
 # the ceiling's per-element priors, clipped from 1e-9 up to: just under a half (the range of
 # ``OutagePriors``), or just under 1 (the storm's own, log-odds kept finite)
 ELEMENT_CAPS = {"true_priors_per_element": 0.5 - 1e-9, "true_priors_per_element_uncapped": 1 - 1e-9}
+CALLS_PSEUDO = 0.5  # calls: a feeder's calls per customer lean this much on the grid's
 Fold = Callable[[Any, Any], Any]  # np.maximum or np.logaddexp: the best state, or all of them
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
@@ -549,13 +551,15 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
     suite's cases), and per reading the share of the elements it names with two calls or more
     below that are outages located (``precision_*``: the match does not charge the others). The
     model's priors are per kind; a storm's damage is dense along its track, which priors per kind
-    cannot say."""
+    cannot say: the ``BY_CALLS_READINGS`` give each feeder its own priors from the calls alone."""
     from grid_model.region import load_region
 
     region = load_region()
     net = region.network
     tree = supply_tree_from_network(net)
     resolver = CallResolver(region)
+    feeder = net.feeder_idx.astype(np.int64)
+    cust_nodes = region.customers["node_idx"].to_numpy()
     cases = []
     for seed in seeds:
         ops, customer_side, peak = _storm_truth(region, seed)
@@ -571,6 +575,9 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             row.update({name: _match(chosen, located) for name, chosen in readings.items()})
             pred = predict_calls(region, calls, resolver=resolver)
             row["estimated"] = _score(region, ops, customer_side, pred.incidents, where)["device_match"]
+            readings.update(_by_calls_readings(tree, feeder, cust_nodes, nodes, ops, customer_side, rate,
+                                               pred.priors))
+            row.update({name: _match(readings[name], located) for name in BY_CALLS_READINGS})
             below = _calls_below(tree, nodes)
             row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
                         for name, chosen in readings.items()})
@@ -599,6 +606,40 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
     own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
     out["true_priors_per_element_expected_match"] = _expected_match_per_element(tree, nodes, own, rate)
     return out
+
+
+BY_CALLS_READINGS = ("estimated_batch_map", "estimated_by_calls", "true_priors_per_grid_by_calls")
+
+
+def calls_intensity(feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[int]) -> np.ndarray:
+    """Per feeder, its calls per customer over the grid's, leaning on the grid's by
+    ``CALLS_PSEUDO`` calls (1 for a feeder without calls and customers): how much more of it the
+    calls say is dark than of the grid on the average."""
+    n_feeders = int(feeder.max()) + 1
+    customers = np.bincount(feeder[customer_nodes], minlength=n_feeders)
+    calls = np.bincount(feeder[np.asarray(nodes, dtype=np.int64)], minlength=n_feeders)
+    per_customer = len(nodes) / max(1, int(customers.sum()))
+    return (calls + CALLS_PSEUDO) / (per_customer * customers + CALLS_PSEUDO)
+
+
+def _by_feeder(priors: OutagePriors, intensity: np.ndarray) -> dict[int, OutagePriors]:
+    """Per feeder, ``priors`` with every kind's prior times the feeder's ``intensity`` (kept in
+    the range of ``OutagePriors``, as ``_true_priors`` keeps a share)."""
+    return {f: replace(priors, prior=tuple(float(np.clip(p * m, 1e-6, 0.45)) for p in priors.prior))
+            for f, m in enumerate(intensity.tolist())}
+
+
+def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[int],
+                       ops: list[int], customer_side: list[int], rate: float, estimated: OutagePriors
+                       ) -> dict[str, set[int]]:
+    """Priors that vary by feeder with nothing but the calls: the batch MAP with the tool's own
+    estimates (what its predictor reads the calls with), with them per feeder times the feeder's
+    ``calls_intensity``, and with the true shares over the grid times the same."""
+    intensity = calls_intensity(feeder, customer_nodes, nodes)
+    grid = _true_priors(tree, ops, customer_side, None, rate)[0]
+    return {"estimated_batch_map": _map_devices(tree, nodes, {0: estimated}, None),
+            "estimated_by_calls": _map_devices(tree, nodes, _by_feeder(estimated, intensity), feeder),
+            "true_priors_per_grid_by_calls": _map_devices(tree, nodes, _by_feeder(grid, intensity), feeder)}
 
 
 def _match(chosen: set[int], located: list[int]) -> float:

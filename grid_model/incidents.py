@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
-from grid_model.posterior import CANDIDATE_NAMES
+from grid_model.posterior import CANDIDATE_NAMES, OutagePriors
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
@@ -26,8 +26,12 @@ BATCH_ESTIMATE_GROWTH = 3.0
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
+    """The incidents (located and unlocated), how many calls were unlocated, and the parameters
+    the grouping read the reports with (estimated from them unless fixed)."""
+
     incidents: list[dict[str, object]]
     unlocated: int
+    priors: OutagePriors
 
 
 def _replay(net: Network, params: PredictionParams, located: list[tuple[Call, int]],
@@ -103,4 +107,4 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
             out[-1]["alternatives"] = [
                 {"element_id": net.device_id[v] or net.node_id[v], "kind": CANDIDATE_NAMES[kind],
                  "probability": p} for v, kind, p in predictor.explanations(node) if p >= 0.001]
-    return Prediction(out + unlocated, len(unlocated))
+    return Prediction(out + unlocated, len(unlocated), predictor.priors)

@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 
 from benchmarks.run_predict import (
+    CALLS_PSEUDO,
+    _by_feeder,
     _chain_scores,
     _expected_match_per_element,
     _map_per_element,
     _top_probabilities,
+    calls_intensity,
 )
 from grid_model.network import Network, NodeKind
 from grid_model.posterior import (
@@ -120,3 +123,22 @@ def test_per_element_top_probabilities_and_the_expected_match_equal_enumeration(
     chosen = _expected_match_per_element(tree, sorted(calls), log_odds, p)
     assert sum(top_p[v] for v in chosen) == pytest.approx(sum(top_p[v] for v in best), abs=1e-12)
     assert chosen == best
+
+
+def test_calls_intensity_is_each_feeder_s_calls_per_customer_over_the_grid_s() -> None:
+    feeder = np.array([0, 0, 0, 1, 1, 1, 2])
+    customers = np.array([0, 1, 2, 3, 4, 5])  # three customers on feeders 0 and 1, none on 2
+    calls = [0, 1, 1, 2]  # four calls from feeder 0, none from 1: 4 / 6 per customer on the grid
+    lean = CALLS_PSEUDO
+    expected = [(4 + lean) / (4 / 6 * 3 + lean), lean / (4 / 6 * 3 + lean), 1.0]
+    assert calls_intensity(feeder, customers, calls) == pytest.approx(expected)
+
+
+def test_priors_by_feeder_scale_every_kind_and_stay_in_range() -> None:
+    priors = OutagePriors(prior=(0.01, 0.02, 0.03, 0.04, 0.2, 0.001), call_rate=0.3)
+    by_feeder = _by_feeder(priors, np.array([2.0, 0.5, 1e-9]))
+    assert by_feeder[0].prior == pytest.approx((0.02, 0.04, 0.06, 0.08, 0.4, 0.002))
+    assert by_feeder[1].prior == pytest.approx((0.005, 0.01, 0.015, 0.02, 0.1, 0.0005))
+    assert by_feeder[2].prior == pytest.approx((1e-6,) * 6)
+    assert _by_feeder(priors, np.array([5.0]))[0].prior[4] == 0.45
+    assert all(p.call_rate == 0.3 for p in by_feeder.values())
