@@ -10,6 +10,8 @@ import numpy as np
 from routing._kernels_config import INF, inline, leaf
 from routing._kernels_rng import random
 from routing._kernels_route import (
+    DIMACS,
+    EUCLIDEAN,
     arrive,
     head_end,
     joined_leg,
@@ -18,6 +20,7 @@ from routing._kernels_route import (
     recompute_route,
     tail_delta,
     tail_drop_delta,
+    travel,
     unassigned_cost,
 )
 
@@ -127,6 +130,15 @@ def _until_blink(blink, rng):
     return int(np.log(1.0 - random(rng)) / np.log(1.0 - blink))
 
 
+@inline
+def _prunable(D, drop):
+    """Whether ``best_insertion_cut`` may pass over a position next to ``q`` on a bound: for
+    the distance objective an insertion next to ``q`` costs at least the leg between ``c`` and
+    ``q`` less the leg it replaces, the same either way for a symmetric travel kind."""
+    kind = D.travel_kind
+    return D.distance_objective and not drop and kind in (DIMACS, EUCLIDEAN)
+
+
 @leaf
 def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     """Cheapest feasible position for ``c`` next to its nearest orders, or at the start or end
@@ -135,16 +147,20 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     Returns (route, position, delta, the first position left out of that route)."""
     best_r, best_p, best_d, best_cut = -1, -1, INF, -1
     skip = _until_blink(blink, rng)
+    prune = _prunable(D, drop)
     for k in range(NB.shape[1]):
         q = NB[c, k]
         r = S.route_of[q]
         if r < 0:
             continue
+        near = travel(D, D.n_crews + c, D.n_crews + q) if prune else np.int64(0)
         for p in (S.pos_of[q], S.pos_of[q] + 1):
             if skip == 0:
                 skip = _until_blink(blink, rng)
                 continue
             skip -= 1
+            if prune and near - leg_into(S, r, p) >= best_d:
+                continue
             d, cut = _candidate(D, S, r, p, c, drop)
             if d < best_d:
                 best_r, best_p, best_d, best_cut = r, p, d, cut
