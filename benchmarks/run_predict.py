@@ -83,6 +83,9 @@ CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this
 # ``OutagePriors``), or just under 1 (the storm's own, log-odds kept finite)
 ELEMENT_CAPS = {"true_priors_per_element": 0.5 - 1e-9, "true_priors_per_element_uncapped": 1 - 1e-9}
 CALLS_PSEUDO = 0.5  # calls: a feeder's calls per customer lean this much on the grid's
+# where the benchmark's own priors (true shares, shares times calls) are kept: inside the
+# range of ``OutagePriors`` (0, 0.5)
+PRIOR_LOW, PRIOR_HIGH = 1e-6, 0.45
 Fold = Callable[[Any, Any], Any]  # np.maximum or np.logaddexp: the best state, or all of them
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
@@ -411,7 +414,7 @@ def _true_priors(tree: SupplyTree, ops: list[int], customer_side: list[int], gro
         elements = np.bincount(tree.kind[in_g], minlength=kinds)
         out = np.bincount(tree.kind[out_nodes[group[out_nodes] == g]], minlength=kinds)
         share = (out + CEILING_SHRINK * grid_share) / (elements + CEILING_SHRINK)
-        priors[g] = OutagePriors(tuple(float(x) for x in np.clip(share, 1e-6, 0.45)), call_rate)
+        priors[g] = OutagePriors(tuple(float(x) for x in np.clip(share, PRIOR_LOW, PRIOR_HIGH)), call_rate)
     return priors
 
 
@@ -623,9 +626,10 @@ def calls_intensity(feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[
 
 
 def _by_feeder(priors: OutagePriors, intensity: np.ndarray) -> dict[int, OutagePriors]:
-    """Per feeder, ``priors`` with every kind's prior times the feeder's ``intensity`` (kept in
-    the range of ``OutagePriors``, as ``_true_priors`` keeps a share)."""
-    return {f: replace(priors, prior=tuple(float(np.clip(p * m, 1e-6, 0.45)) for p in priors.prior))
+    """Per feeder, ``priors`` with every kind's prior times the feeder's ``intensity`` (kept
+    between ``PRIOR_LOW`` and ``PRIOR_HIGH``, as ``_true_priors`` keeps a share)."""
+    return {f: replace(priors, prior=tuple(float(x) for x in np.clip(np.multiply(priors.prior, m),
+                                                                      PRIOR_LOW, PRIOR_HIGH)))
             for f, m in enumerate(intensity.tolist())}
 
 
