@@ -46,7 +46,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,7 +57,7 @@ import numpy as np
 from benchmarks.run_routing import reference_workload
 from grid_model._kernels_posterior import IMPOSSIBLE, TIE
 from grid_model.incidents import predict_calls
-from grid_model.network import DeviceKind, NodeKind
+from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     OutagePriors,
@@ -181,33 +181,37 @@ def _score(region: Region, ops: list[int], customer_side: list[int], incidents: 
             incident_of[c] = (node, inc["kind"])
     located = [op for op, n in reports_of.items() if n >= 2]
     match = sum(1 for op in located if predicted.get(op) == "device")
-    cust = region.customers
-    node_of = cust["node_idx"].to_numpy()
     identifiable = _identifiable(region, top, located)
     match_identifiable = sum(1 for op in identifiable if predicted.get(op) == "device")
     lone = [c for c, n in where.items() if n in set(customer_side) and top[n] < 0 and c.startswith("K")]
     lone_ok = sum(1 for c in lone if incident_of.get(c) == (where[c], "customer_side"))
-    out_mask = np.zeros(net.n_nodes, dtype=bool)
-    seen_mask = np.zeros(net.n_nodes, dtype=bool)
-    for op in ops:
-        out_mask[net.subtree(op)] = True
-    for op in reports_of:
-        seen_mask[net.subtree(op)] = True
-    pred_mask = np.zeros(net.n_nodes, dtype=bool)
-    for node, kind in predicted.items():
-        if kind == "device" and node >= 0:
-            pred_mask[net.subtree(node)] = True
-    dark, seen, pred = out_mask[node_of], seen_mask[node_of], pred_mask[node_of]
-    precision = float((pred & dark).sum() / max(1, pred.sum()))
-    recall = float((pred & seen).sum() / max(1, seen.sum()))
-    f1 = 2 * precision * recall / max(1e-12, precision + recall)
+    named = [node for node, kind in predicted.items() if kind == "device" and node >= 0]
+    customers = region.customers["node_idx"].to_numpy()
+    precision, recall, f1, ceiling = _customers_out(net, customers, ops, reports_of, named)
     return {"incidents": len(predicted), "outages_located": len(located),
             "device_match": round(match / max(1, len(located)), 4),
             "outages_identifiable": len(identifiable),
             "device_match_identifiable": round(match_identifiable / max(1, len(identifiable)), 4),
             "lone_callers": len(lone), "lone_customer_side": round(lone_ok / max(1, len(lone)), 4),
             "customers_out_f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
-            "recall_ceiling": round(float(seen.sum() / max(1, dark.sum())), 4)}
+            "recall_ceiling": round(ceiling, 4)}
+
+
+def _customers_out(net: Network, node_of: np.ndarray, ops: list[int], reported: Iterable[int],
+                   named: Iterable[int]) -> tuple[float, float, float, float]:
+    """Customers (at ``node_of``) out as the elements ``named`` say: precision against every
+    customer truly dark (below ``ops``), recall over the customers of the outages that sent at
+    least one report (``reported``), F1, and the recall ceiling (those customers' share of all
+    dark ones)."""
+    masks = np.zeros((3, net.n_nodes), dtype=bool)
+    for row, elements in enumerate((ops, reported, named)):
+        for v in elements:
+            masks[row, net.subtree(v)] = True
+    dark, seen, pred = masks[:, node_of]
+    precision = float((pred & dark).sum() / max(1, pred.sum()))
+    recall = float((pred & seen).sum() / max(1, seen.sum()))
+    f1 = 2 * precision * recall / max(1e-12, precision + recall)
+    return precision, recall, f1, float(seen.sum() / max(1, dark.sum()))
 
 
 def _rates(region: Region, ops: list[int], customer_side: list[int], seed: int,
@@ -554,7 +558,9 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
     suite's cases), and per reading the share of the elements it names with two calls or more
     below that are outages located (``precision_*``: the match does not charge the others). The
     model's priors are per kind; a storm's damage is dense along its track, which priors per kind
-    cannot say: the ``BY_CALLS_READINGS`` give each feeder its own priors from the calls alone."""
+    cannot say: the ``BY_CALLS_READINGS`` give each feeder its own priors from the calls alone,
+    with their customers-out F1 beside the tool's (``f1_*``: what naming more small outages costs
+    the big ones)."""
     from grid_model.region import load_region
 
     region = load_region()
@@ -577,10 +583,14 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             row: dict[str, Any] = {"seed": seed, "call_rate": rate, "outages_located": len(located)}
             row.update({name: _match(chosen, located) for name, chosen in readings.items()})
             pred = predict_calls(region, calls, resolver=resolver)
-            row["estimated"] = _score(region, ops, customer_side, pred.incidents, where)["device_match"]
+            tool = _score(region, ops, customer_side, pred.incidents, where)
+            row["estimated"], row["f1_estimated"] = tool["device_match"], tool["customers_out_f1"]
             readings.update(_by_calls_readings(tree, feeder, cust_nodes, nodes, ops, customer_side, rate,
                                                pred.priors))
             row.update({name: _match(readings[name], located) for name in BY_CALLS_READINGS})
+            reported = _reports_per_outage(top, where)
+            row.update({f"f1_{name}": round(_customers_out(net, cust_nodes, ops, reported, chosen)[2], 4)
+                        for name, chosen in readings.items() if name in BY_CALLS_READINGS})
             below = _calls_below(tree, nodes)
             row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
                         for name, chosen in readings.items()})
@@ -659,11 +669,11 @@ def _precision(chosen: set[int], below: dict[int, int], located: list[int]) -> f
 
 
 def _rate_means(cases: list[dict[str, Any]], rates: tuple[float, ...]) -> dict[str, dict[str, float]]:
-    """Per call rate, the mean over ``cases`` of each ceiling column, its precision and the
-    estimates' match."""
+    """Per call rate, the mean over ``cases`` of each ceiling column, its precision and
+    customers-out F1, and the estimates' match."""
     if not cases:
         return {}
-    keys = [k for k in cases[0] if k.startswith(("true_", "precision_", "estimated"))]
+    keys = [k for k in cases[0] if k.startswith(("true_", "precision_", "f1_", "estimated"))]
     return {f"rate_{r}": {k: round(float(np.mean([c[k] for c in cases if c["call_rate"] == r])), 4)
                           for k in keys} for r in rates}
 

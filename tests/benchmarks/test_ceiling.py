@@ -18,6 +18,7 @@ from benchmarks.run_predict import (
     CALLS_PSEUDO,
     _by_feeder,
     _chain_scores,
+    _customers_out,
     _expected_match_per_element,
     _map_per_element,
     _top_probabilities,
@@ -142,3 +143,17 @@ def test_priors_by_feeder_scale_every_kind_and_stay_in_range() -> None:
     assert by_feeder[2].prior == pytest.approx((1e-6,) * 6)
     assert _by_feeder(priors, np.array([5.0]))[0].prior[4] == 0.45
     assert all(p.call_rate == 0.3 for p in by_feeder.values())
+
+
+def test_customers_out_counts_the_customers_below_what_is_named() -> None:
+    """T3 (C3, C4, C5) and L1 (C1, C2) out, only T3 reported: naming L3 and SD1, or the feeder
+    breaker, names every dark customer and no lit one (the recall ceiling: 3 of 5 sent a
+    report); with T3 alone out, naming T1 and SD4 names C1, C2 (lit) and C4, C5 (dark)."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    idx = net.index_of()
+    node_of = np.array(_customers(net))
+    ops = [idx["T3"], idx["L1"]]
+    assert _customers_out(net, node_of, ops, [idx["T3"]], [idx["L3"], idx["SD1"]]) == (1.0, 1.0, 1.0, 0.6)
+    assert _customers_out(net, node_of, ops, [idx["T3"]], [idx["F1"]]) == (1.0, 1.0, 1.0, 0.6)
+    precision, recall, f1, _ = _customers_out(net, node_of, [idx["T3"]], [idx["T3"]], [idx["T1"], idx["SD4"]])
+    assert (precision, recall) == (2 / 4, 2 / 3) and f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
