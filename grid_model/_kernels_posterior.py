@@ -136,10 +136,10 @@ def silent_table(coef: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return table
 
 
-# Rows of the utility candidates' table (``SupplyTree.utility``): the node, the position in the
-# table of the candidate above (-1: none), its kind, customers, LV side, and the customers whose
-# nearest candidate above it is.
-U_NODE, U_PARENT, U_KIND, U_CUSTOMERS, U_LV_SIDE, U_OWN = 0, 1, 2, 3, 4, 5
+# Rows of the utility candidates' table (``SupplyTree.utility``): the position in the table of
+# the candidate above (-1: none), its kind, customers, LV side, and the customers whose nearest
+# candidate above it is.
+U_PARENT, U_KIND, U_CUSTOMERS, U_LV_SIDE, U_OWN = 0, 1, 2, 3, 4
 
 
 @kernel

@@ -94,8 +94,8 @@ class SupplyTree:
     nearest candidate strictly above it, its customers below, and whether it lies below its
     transformer (LV side, where a dark element leaves the concentrator powered); the candidates
     that are the utility's elements (not a customer's own installation), in preorder, as a table
-    that the silent sums read in order (rows ``kernels.U_*``: node, position of the candidate
-    above, kind, customers, LV side, customers whose nearest candidate above it is), and per node
+    that the silent sums read in order (rows ``kernels.U_*``: position of the candidate above,
+    kind, customers, LV side, customers whose nearest candidate above it is), and per node
     its column there (``utility_position``; the column count for the other nodes: where the silent
     sums keep their 0); the customers with no candidate above (``orphans``)."""
 
@@ -159,8 +159,8 @@ def supply_tree_from_network(net: Network) -> SupplyTree:
     position[utility] = np.arange(m)
     above = position[cand_parent[utility]]
     lv_side = np.asarray(nk > NodeKind.TRANSFORMER)
-    table = np.stack([utility, np.where(above < m, above, -1), kind[utility], customers[utility],
-                      lv_side[utility], own[utility + 1]]).astype(np.int64)
+    table = np.stack([np.where(above < m, above, -1), kind[utility], customers[utility], lv_side[utility],
+                      own[utility + 1]]).astype(np.int64)
     return SupplyTree(kind=kind, parent=cand_parent, customers=customers, lv_side=lv_side, depth=depth,
                       n_of_kind=tuple(int(np.count_nonzero(kind == k)) for k in CandidateKind),
                       utility=table, utility_position=position[:n], orphans=int(own[0]))
