@@ -97,6 +97,19 @@ def _by_calls_rows(ceiling: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+# How far a storm's customers-out F1 must fall, with priors per feeder from the calls, to be named
+# in the text: at 10 % a collapse, at 30 % any fall beyond rounding.
+F1_COLLAPSE, F1_FALL = 0.2, 0.02
+
+
+def _f1_falls(ceiling: dict[str, Any], rate: float, by: float) -> str:
+    """The storms whose customers-out F1 falls by more than ``by`` at ``rate`` with priors per
+    feeder from the calls: each with the tool's F1 and the reading's."""
+    return ", ".join(f"{c['seed']}{' (held out)' if c['seed'] in ceiling['held_out_seeds'] else ''} "
+                     f"{c['f1_estimated']:.2f} to {c['f1_estimated_by_calls']:.2f}" for c in ceiling["cases"]
+                     if c["call_rate"] == rate and c["f1_estimated"] - c["f1_estimated_by_calls"] > by)
+
+
 def _by_calls_paragraph(ceiling: dict[str, Any]) -> str:
     """What priors per feeder, read off the calls alone, add to the tool's estimates, and what
     they cost the customers-out F1."""
@@ -104,13 +117,8 @@ def _by_calls_paragraph(ceiling: dict[str, Any]) -> str:
     gain = held["estimated_by_calls"] - held["estimated_batch_map"]
     low = ceiling["mean"]["rate_0.1"]
     held_low = ceiling["held_out_mean"]["rate_0.1"]
-    fallen = [c for c in ceiling["cases"]
-              if c["call_rate"] == 0.1 and c["f1_estimated"] - c["f1_estimated_by_calls"] > 0.2]
-    fallen30 = [c for c in ceiling["cases"]
-                if c["call_rate"] == 0.3 and c["f1_estimated"] - c["f1_estimated_by_calls"] > 0.02]
-    falls30 = ", ".join(f"{c['seed']} {c['f1_estimated']:.2f} to {c['f1_estimated_by_calls']:.2f}" for c in fallen30)
-    falls = ", ".join(f"{c['seed']}{' (held out)' if c['seed'] in ceiling['held_out_seeds'] else ''} "
-                      f"{c['f1_estimated']:.2f} to {c['f1_estimated_by_calls']:.2f}" for c in fallen)
+    falls = _f1_falls(ceiling, 0.1, F1_COLLAPSE)
+    falls30 = _f1_falls(ceiling, 0.3, F1_FALL)
     return f"""
 Where the estimates lose is their one prior per kind over the whole grid. Priors that vary by
 feeder can be read off the calls alone (`calls_intensity` in `benchmarks/run_predict.py`): each

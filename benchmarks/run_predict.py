@@ -577,7 +577,8 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
         for rate in rates:
             rng = np.random.default_rng([seed, int(rate * 1000), False])
             calls, _, where = _reports(region, ops, customer_side, rate, False, rng)
-            located = [op for op, n in _reports_per_outage(top, where).items() if n >= 2]
+            reported = _reports_per_outage(top, where)
+            located = [op for op, n in reported.items() if n >= 2]
             nodes = [where[c.call_id] for c in calls]
             readings = _ceiling_readings(region, tree, nodes, ops, customer_side, damage, rate)
             row: dict[str, Any] = {"seed": seed, "call_rate": rate, "outages_located": len(located)}
@@ -588,9 +589,9 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             readings.update(_by_calls_readings(tree, feeder, cust_nodes, nodes, ops, customer_side, rate,
                                                pred.priors))
             row.update({name: _match(readings[name], located) for name in BY_CALLS_READINGS})
-            reported = _reports_per_outage(top, where)
-            row.update({f"f1_{name}": round(_customers_out(net, cust_nodes, ops, reported, chosen)[2], 4)
-                        for name, chosen in readings.items() if name in BY_CALLS_READINGS})
+            for name in BY_CALLS_READINGS:
+                _, _, f1, _ = _customers_out(net, cust_nodes, ops, reported, readings[name])
+                row[f"f1_{name}"] = round(f1, 4)
             below = _calls_below(tree, nodes)
             row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
                         for name, chosen in readings.items()})
