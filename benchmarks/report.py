@@ -70,13 +70,15 @@ TARGET_STORMS = 0.90  # issue 18: generated storms, device match at 30 % calls
 
 def _ceiling_rows(ceiling: dict[str, Any], metric: str, estimated: bool) -> str:
     """Per call rate, over all storms and over the held-out ones: each reading's mean of
-    ``metric`` (``""``: the device match, ``"precision_"``: its precision), the estimates' too."""
+    ``metric`` (``""``: the device match, ``"precision_"``: its precision, ``"f1_"``: the
+    customers-out F1), the estimates' too."""
     rows = []
     for key in ceiling["mean"]:
         for label, means in (("all", ceiling["mean"]), ("held out", ceiling["held_out_mean"])):
             m = means[key]
-            cells = [f"{m[metric + name.removeprefix('true_priors_' if metric else '')]:.3f}" for name, _ in _READINGS]
-            cells += [f"{m['estimated']:.3f}"] if estimated else []
+            cells = [f"{m[metric + (name.removeprefix('true_priors_') if metric == 'precision_' else name)]:.3f}"
+                     for name, _ in _READINGS]
+            cells += [f"{m[metric + 'estimated']:.3f}"] if estimated else []
             rows.append(f"| {100 * float(key.split('_')[-1]):.0f} % | {label} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -149,8 +151,12 @@ can be handed. At 30 % the F1 falls where the most feeders are out ({falls30}). 
 the predictor (a row of priors per feeder in the posterior's kernels, the factor refreshed with
 every estimate), the accuracy suite gives the same figures; an EM of one factor per feeder from
 the posterior (a Gamma prior worth 5 or 20 outages; tried on the tuned storms) gains as much at
-30 % and loses as much F1 at 10-20 %. Neither is in the tool: priors that vary by feeder need
-evidence the calls do not double-count (a history per circuit, the storm's track)."""
+30 % and loses as much F1 at 10-20 %. Neither is in the tool. Evidence the calls do not
+double-count (a history per circuit, the storm's track) would not be enough at low call rates:
+the storm's own shares per feeder lower the F1 at 10 % too (over all storms
+{low['f1_true_priors_per_grid']:.3f} to {low['f1_true_priors_per_feeder']:.3f}, above), if less than the factor from the calls
+({low['f1_estimated']:.3f} to {low['f1_estimated_by_calls']:.3f} from the tool's); priors per feeder would want a reading that
+weighs the customers out rather than the MAP's joint mode."""
 
 
 def _ceiling_storms(ceiling: dict[str, Any]) -> str:
@@ -236,7 +242,33 @@ tool's estimates beat them on storms 5, 9 and 12 (0.73-0.76 against 0.49-0.55), 
 nearer the scattered start read dense damage better than the model's own truth, one more sign
 that one prior per kind does not fit this damage (and on storm 8 the estimates fell into the
 feeders-out reading: 0.06).
+{_ceiling_f1_paragraph(ceiling)}
 {_by_calls_paragraph(ceiling)}"""
+
+
+def _ceiling_f1_paragraph(ceiling: dict[str, Any]) -> str:
+    """What the readings with the storm's truth cost the customers-out F1: at low call rates the
+    finer the priors, the lower it is."""
+    head = " | ".join(label for _, label in _READINGS)
+    rule = "| --- | --- |" + " --- |" * len(_READINGS)
+    low, high = ceiling["mean"]["rate_0.1"], ceiling["mean"]["rate_0.3"]
+    at30 = [high[f"f1_{name}"] for name, _ in _READINGS if name != "true_priors_per_element_expected_match"]
+    return f"""
+Finer priors cost the big outages at low call rates, even the storm's own. The customers-out F1 of
+each reading, the tool's last:
+
+| calls | storms | {head} | the tool's estimates |
+{rule} --- |
+{_ceiling_rows(ceiling, "f1_", True)}
+
+At 10 % calls the F1 is highest with one share per kind over the grid ({low['f1_true_priors_per_grid']:.3f} over all
+storms) and falls with every finer prior: per feeder {low['f1_true_priors_per_feeder']:.3f}, each element's own
+probability {low['f1_true_priors_per_element_uncapped']:.3f}, though with the latter the model's likelihood is the generator's.
+The MAP is the likeliest joint reading of the calls, and at 10 % the likeliest reading of a
+hard-hit feeder's few calls is often many small faults rather than its trip: right on more
+elements, wrong by a feeder's customers where it errs. At 30 % the MAP readings' F1 are
+{min(at30):.3f}-{max(at30):.3f}. (The most expected matches name elements less likely out than not, which the
+F1 charges: {low['f1_true_priors_per_element_expected_match']:.3f} and {high['f1_true_priors_per_element_expected_match']:.3f}.)"""
 
 
 def _seeds_section() -> str:

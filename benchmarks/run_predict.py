@@ -556,11 +556,10 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
     only) when the priors are not estimated but read off the storm itself, with the true call
     rate (``_ceiling_readings``); beside them, the tool's own (its estimates, the accuracy
     suite's cases), and per reading the share of the elements it names with two calls or more
-    below that are outages located (``precision_*``: the match does not charge the others). The
+    below that are outages located (``precision_*``: the match does not charge the others) and
+    its customers-out F1 (``f1_*``: what naming more small outages costs the big ones). The
     model's priors are per kind; a storm's damage is dense along its track, which priors per kind
-    cannot say: the ``BY_CALLS_READINGS`` give each feeder its own priors from the calls alone,
-    with their customers-out F1 beside the tool's (``f1_*``: what naming more small outages costs
-    the big ones)."""
+    cannot say: the ``BY_CALLS_READINGS`` give each feeder its own priors from the calls alone."""
     from grid_model.region import load_region
 
     region = load_region()
@@ -589,8 +588,8 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             readings.update(_by_calls_readings(tree, feeder, cust_nodes, nodes, ops, customer_side, rate,
                                                pred.priors))
             row.update({name: _match(readings[name], located) for name in BY_CALLS_READINGS})
-            for name in BY_CALLS_READINGS:
-                _, _, f1, _ = _customers_out(net, cust_nodes, ops, reported, readings[name])
+            for name, chosen in readings.items():
+                _, _, f1, _ = _customers_out(net, cust_nodes, ops, reported, chosen)
                 row[f"f1_{name}"] = round(f1, 4)
             below = _calls_below(tree, nodes)
             row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
