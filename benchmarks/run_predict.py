@@ -550,6 +550,35 @@ def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np
     return _utility_topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
 
 
+def _dark_at_least_half(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
+                        call_rate: float) -> set[int]:
+    """The utility elements, none nested in another, below which the customers are dark with a
+    posterior probability of at least a half: the element's and its ancestors' probabilities of
+    being the topmost outage, summed (those events exclude one another). Each element decided on
+    its customers' own posterior, where the MAP takes the likeliest explanation of all the calls
+    at once."""
+    s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
+    top_p = _top_probabilities(tree, s)
+    dark: dict[int, float] = {}
+    for v in s.chains:  # parents before children (preorder); a chain holds every candidate above
+        own = top_p[v] if tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
+        dark[v] = dark.get(int(tree.parent[v]), 0.0) + own
+    return _utility_topmost(tree, s.chains, lambda v: dark[v] >= 0.5)
+
+
+def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors], group: np.ndarray | None) -> np.ndarray:
+    """Per candidate, the log-odds of its kind's prior in its group (one group: the whole grid),
+    as the readings with a prior per element take them."""
+    group = np.zeros(tree.n_nodes, dtype=np.int64) if group is None else group
+    cand = np.flatnonzero(tree.kind >= 0)
+    table = np.full((max(priors) + 1, len(CandidateKind)), 0.5)
+    for g, p in priors.items():
+        table[g] = p.prior
+    pi = np.full(tree.n_nodes, 0.5)
+    pi[cand] = table[group[cand], tree.kind[cand]]
+    return np.log(pi) - np.log1p(-pi)
+
+
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             rates: tuple[float, ...] = (0.1, 0.3)) -> dict[str, Any]:
     """How far the model can go on the generated storms: the device match of the batch MAP (calls
@@ -608,20 +637,26 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
     rate: the batch MAP with the share of each kind's elements out, over the whole grid or per
     feeder; with each element's own probability of being out (``damage``), kept under a half as
     ``OutagePriors`` keeps a kind's prior, or not (``ELEMENT_CAPS``); and with the latter, the
-    elements with the most expected device matches (``_expected_match_per_element``)."""
+    elements with the most expected device matches (``_expected_match_per_element``). Each
+    ``*_dark`` reading takes the same priors but names the elements below which the customers
+    are dark with a posterior of at least a half (``_dark_at_least_half``) instead of the MAP's."""
     feeder = region.network.feeder_idx.astype(np.int64)
     out = {}
     for name, group in (("grid", None), ("feeder", feeder)):
         priors = _true_priors(tree, ops, customer_side, group, rate)
         out[f"true_priors_per_{name}"] = _map_devices(tree, nodes, priors, group)
+        out[f"true_priors_per_{name}_dark"] = _dark_at_least_half(
+            tree, nodes, _node_log_odds(tree, priors, group), rate)
     for name, cap in ELEMENT_CAPS.items():
         out[name] = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
     own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
     out["true_priors_per_element_expected_match"] = _expected_match_per_element(tree, nodes, own, rate)
+    out["true_priors_per_element_dark"] = _dark_at_least_half(tree, nodes, own, rate)
     return out
 
 
-BY_CALLS_READINGS = ("estimated_batch_map", "estimated_by_calls", "true_priors_per_grid_by_calls")
+BY_CALLS_READINGS = ("estimated_batch_map", "estimated_by_calls", "true_priors_per_grid_by_calls",
+                     "estimated_dark", "estimated_by_calls_dark")
 
 
 def calls_intensity(feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[int]) -> np.ndarray:
@@ -648,12 +683,19 @@ def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.
                        ) -> dict[str, set[int]]:
     """Priors that vary by feeder with nothing but the calls: the batch MAP with the tool's own
     estimates (what its predictor reads the calls with), with them per feeder times the feeder's
-    ``calls_intensity``, and with the true shares over the grid times the same."""
+    ``calls_intensity``, and with the true shares over the grid times the same; the first two
+    also naming the elements whose customers are dark with a posterior of at least a half
+    (``*_dark``, ``_dark_at_least_half``), at the tool's estimated call rate."""
     intensity = calls_intensity(feeder, customer_nodes, nodes)
     grid = _true_priors(tree, ops, customer_side, None, rate)[0]
+    per_feeder = _by_feeder(estimated, intensity)
     return {"estimated_batch_map": _map_devices(tree, nodes, {0: estimated}, None),
-            "estimated_by_calls": _map_devices(tree, nodes, _by_feeder(estimated, intensity), feeder),
-            "true_priors_per_grid_by_calls": _map_devices(tree, nodes, _by_feeder(grid, intensity), feeder)}
+            "estimated_by_calls": _map_devices(tree, nodes, per_feeder, feeder),
+            "true_priors_per_grid_by_calls": _map_devices(tree, nodes, _by_feeder(grid, intensity), feeder),
+            "estimated_dark": _dark_at_least_half(
+                tree, nodes, _node_log_odds(tree, {0: estimated}, None), estimated.call_rate),
+            "estimated_by_calls_dark": _dark_at_least_half(
+                tree, nodes, _node_log_odds(tree, per_feeder, feeder), estimated.call_rate)}
 
 
 def _match(chosen: set[int], located: list[int]) -> float:

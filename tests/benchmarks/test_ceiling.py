@@ -19,8 +19,10 @@ from benchmarks.run_predict import (
     _by_feeder,
     _chain_scores,
     _customers_out,
+    _dark_at_least_half,
     _expected_match_per_element,
     _map_per_element,
+    _node_log_odds,
     _top_probabilities,
     calls_intensity,
 )
@@ -102,6 +104,38 @@ def test_per_element_priors_choose_the_best_joint_state(seed: int) -> None:
     on_chains = {v for c in calls for v in tree.chain(c)}
     expected = {v for v, top in joint.topmost.items() if top[best] and v in on_chains}
     assert _map_per_element(tree, sorted(calls), log_odds, p) == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_dark_reading_names_the_topmost_elements_whose_customers_are_dark_at_least_half_the_time(
+        seed: int) -> None:
+    """An element's customers are dark in the joint states where it or an element above it is out
+    (as the topmost outage of the path); the reading names the topmost of the elements on the
+    calls' chains where those states hold half the weight or more."""
+    net, tree, calls, log_odds, p = _case(seed)
+    joint = _joint(net, tree, calls, log_odds, p)
+    weight = np.exp(joint.log_weight - joint.log_weight.max())
+    on_chains = sorted({v for c in calls for v in tree.chain(c)})
+
+    def dark(v: int) -> float:
+        states = np.any([joint.topmost[u] for u in tree.chain(v) if u in joint.topmost], axis=0)
+        return float(weight[states].sum() / weight.sum())
+
+    half = [v for v in on_chains if v in joint.topmost and dark(v) >= 0.5]
+    expected = {v for v in half if not any(u in half for u in tree.chain(v)[1:])}
+    assert _dark_at_least_half(tree, sorted(calls), log_odds, p) == expected
+
+
+def test_node_log_odds_read_each_candidate_s_kind_in_its_group() -> None:
+    net = feeders_of_buildings(3)
+    tree = supply_tree_from_network(net)
+    group = (np.arange(net.n_nodes) % 2).astype(np.int64)
+    priors = {g: OutagePriors(prior=tuple(0.01 * (g + 1) * (k + 1) for k in range(len(CandidateKind))),
+                              call_rate=0.2) for g in (0, 1)}
+    got = _node_log_odds(tree, priors, group)
+    for v in np.flatnonzero(tree.kind >= 0).tolist():
+        pi = priors[int(group[v])].prior[int(tree.kind[v])]
+        assert got[v] == pytest.approx(math.log(pi / (1 - pi)))
 
 
 @pytest.mark.parametrize("seed", range(10))
