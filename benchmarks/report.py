@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,19 +69,29 @@ _READINGS = (("true_priors_per_grid", "true shares over the grid"),
 TARGET_STORMS = 0.90  # issue 18: generated storms, device match at 30 % calls
 
 
-def _ceiling_rows(ceiling: dict[str, Any], metric: str, estimated: bool) -> str:
-    """Per call rate, over all storms and over the held-out ones: each reading's mean of
-    ``metric`` (``""``: the device match, ``"precision_"``: its precision, ``"f1_"``: the
-    customers-out F1), the estimates' too."""
+def _rate_rows(ceiling: dict[str, Any], cells: Callable[[dict[str, float]], list[str]]) -> str:
+    """A table's rows: per call rate, over all storms and over the held-out ones, the ``cells``
+    of those means."""
     rows = []
     for key in ceiling["mean"]:
         for label, means in (("all", ceiling["mean"]), ("held out", ceiling["held_out_mean"])):
-            m = means[key]
-            cells = [f"{m[metric + (name.removeprefix('true_priors_') if metric == 'precision_' else name)]:.3f}"
-                     for name, _ in _READINGS]
-            cells += [f"{m[metric + 'estimated']:.3f}"] if estimated else []
-            rows.append(f"| {100 * float(key.split('_')[-1]):.0f} % | {label} | " + " | ".join(cells) + " |")
+            rows.append(f"| {100 * float(key.split('_')[-1]):.0f} % | {label} | " + " | ".join(cells(means[key])) + " |")
     return "\n".join(rows)
+
+
+def _head(labels: list[str]) -> str:
+    """A ceiling table's head: call rate, storms, then ``labels``."""
+    return f"| calls | storms | {' | '.join(labels)} |\n| --- | --- |" + " --- |" * len(labels)
+
+
+def _ceiling_rows(ceiling: dict[str, Any], metric: str, estimated: bool) -> str:
+    """Each reading's mean of ``metric`` (``""``: the device match, ``"precision_"``: its
+    precision, ``"f1_"``: the customers-out F1), the estimates' too."""
+    def key(name: str) -> str:
+        return metric + (name.removeprefix("true_priors_") if metric == "precision_" else name)
+
+    names = [name for name, _ in _READINGS] + (["estimated"] if estimated else [])
+    return _rate_rows(ceiling, lambda m: [f"{m[key(name)]:.3f}" for name in names])
 
 
 _BY_CALLS = ("estimated", "estimated_batch_map", "estimated_by_calls", "precision_estimated_by_calls",
@@ -89,14 +100,8 @@ _BY_CALLS = ("estimated", "estimated_batch_map", "estimated_by_calls", "precisio
 
 
 def _by_calls_rows(ceiling: dict[str, Any]) -> str:
-    """Per call rate, over all storms and the held-out ones: the readings with priors per feeder
-    from the calls (``_BY_CALLS``)."""
-    rows = []
-    for key in ceiling["mean"]:
-        for label, means in (("all", ceiling["mean"]), ("held out", ceiling["held_out_mean"])):
-            cells = [f"{means[key][name]:.3f}" for name in _BY_CALLS]
-            rows.append(f"| {100 * float(key.split('_')[-1]):.0f} % | {label} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    """The readings with priors per feeder from the calls (``_BY_CALLS``)."""
+    return _rate_rows(ceiling, lambda m: [f"{m[name]:.3f}" for name in _BY_CALLS])
 
 
 # How far a storm's customers-out F1 must fall, with priors per feeder from the calls, to be named
@@ -104,12 +109,12 @@ def _by_calls_rows(ceiling: dict[str, Any]) -> str:
 F1_COLLAPSE, F1_FALL = 0.2, 0.02
 
 
-def _f1_falls(ceiling: dict[str, Any], rate: float, by: float) -> str:
-    """The storms whose customers-out F1 falls by more than ``by`` at ``rate`` with priors per
-    feeder from the calls: each with the tool's F1 and the reading's."""
+def _f1_falls(ceiling: dict[str, Any], rate: float, by: float, reading: str = "f1_estimated_by_calls") -> str:
+    """The storms whose customers-out F1 falls by more than ``by`` at ``rate`` from the tool's to
+    ``reading``'s (default: priors per feeder from the calls): each with both."""
     return ", ".join(f"{c['seed']}{' (held out)' if c['seed'] in ceiling['held_out_seeds'] else ''} "
-                     f"{c['f1_estimated']:.2f} to {c['f1_estimated_by_calls']:.2f}" for c in ceiling["cases"]
-                     if c["call_rate"] == rate and c["f1_estimated"] - c["f1_estimated_by_calls"] > by)
+                     f"{c['f1_estimated']:.2f} to {c[reading]:.2f}" for c in ceiling["cases"]
+                     if c["call_rate"] == rate and c["f1_estimated"] - c[reading] > by)
 
 
 def _by_calls_paragraph(ceiling: dict[str, Any]) -> str:
@@ -181,8 +186,7 @@ def _ceiling_storms(ceiling: dict[str, Any]) -> str:
 def _ceiling_paragraph() -> str:
     """What the model reaches on the storms when given their truth instead of estimates."""
     ceiling = _load("predict-ceiling.json")
-    head = " | ".join(label for _, label in _READINGS)
-    rule = "| --- | --- |" + " --- |" * len(_READINGS)
+    labels = [label for _, label in _READINGS]
     at30 = [c for c in ceiling["cases"] if c["call_rate"] == 0.3]
     mean30, held30 = ceiling["mean"]["rate_0.3"], ceiling["held_out_mean"]["rate_0.3"]
     own = [c["true_priors_per_element_uncapped"] for c in at30]
@@ -198,8 +202,7 @@ The target is out of the model's reach on these storms, measured (`--suite ceili
 {', '.join(map(str, ceiling['held_out_seeds']))} held out; calls only): the device match when the priors are
 not estimated but read off each storm, with its true call rate, beside the tool's estimates.
 
-| calls | storms | {head} | the tool's estimates |
-{rule} --- |
+{_head([*labels, "the tool's estimates"])}
 {_ceiling_rows(ceiling, "", True)}
 
 *True shares*: per kind, the share of its elements the storm put out (the model's priors are one
@@ -226,8 +229,7 @@ reaches {mean30['true_priors_per_element_expected_match']:.3f} at 30 % ({held30[
 chance of being a located outage rather than as one explanation of the calls: of the elements
 a reading names with two calls or more below, the share that are outages located is
 
-| calls | storms | {head} |
-{rule}
+{_head(labels)}
 {_ceiling_rows(ceiling, "precision_", False)}
 
 So the 0.90 at 30 % is {limit_word} the most any reading of the calls alone can expect on these storms
@@ -247,80 +249,93 @@ feeders-out reading: 0.06).
 {_dark_paragraph(ceiling)}"""
 
 
-# The priors the ceiling suite reads the calls with twice, by the MAP and by the customers' own
-# posterior (``_dark_at_least_half``): (the MAP's column, the other's, the label).
-_DARK = (("true_priors_per_grid", "true_priors_per_grid_dark", "true shares over the grid"),
-         ("true_priors_per_feeder", "true_priors_per_feeder_dark", "true shares per feeder"),
-         ("true_priors_per_element_uncapped", "true_priors_per_element_dark", "per element, the storm's own"),
-         ("estimated_batch_map", "estimated_dark", "the tool's estimates"),
-         ("estimated_by_calls", "estimated_by_calls_dark", "the tool's, times calls per feeder"))
+# The priors the ceiling suite reads the calls with by the MAP and by the customers' own posterior,
+# the elements out independently and (priors per kind) under the tool's posterior over sets of
+# topmost outages: (the MAP's column, the others', the label).
+_DARK = (("true_priors_per_grid", "true_priors_per_grid_dark", "true_priors_per_grid_dark_sets",
+          "true shares over the grid"),
+         ("true_priors_per_feeder", "true_priors_per_feeder_dark", "true_priors_per_feeder_dark_sets",
+          "true shares per feeder"),
+         ("true_priors_per_element_uncapped", "true_priors_per_element_dark", "", "per element, the storm's own"),
+         ("estimated_batch_map", "estimated_dark", "estimated_dark_sets", "the tool's estimates"),
+         ("estimated_by_calls", "estimated_by_calls_dark", "estimated_by_calls_dark_sets",
+          "the tool's, times calls per feeder"))
 
 
 def _dark_rows(ceiling: dict[str, Any], metric: str) -> str:
-    """Per call rate, over all storms and the held-out ones: ``metric`` (``""``: device match,
-    ``"f1_"``) of each of ``_DARK``'s priors read by the MAP and by the customers' posterior."""
-    rows = []
-    for key in ceiling["mean"]:
-        for label, means in (("all", ceiling["mean"]), ("held out", ceiling["held_out_mean"])):
-            cells = [f"{means[key][metric + m]:.3f} / {means[key][metric + d]:.3f}" for m, d, _ in _DARK]
-            rows.append(f"| {100 * float(key.split('_')[-1]):.0f} % | {label} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    """``metric`` (``""``: device match, ``"f1_"``) of each of ``_DARK``'s priors read by the MAP
+    and by the customers' posterior (a dash: not read so)."""
+    def cell(m: dict[str, float], names: tuple[str, ...]) -> str:
+        return " / ".join(f"{m[metric + name]:.3f}" if name else "-" for name in names)
+
+    return _rate_rows(ceiling, lambda m: [cell(m, (a, b, c)) for a, b, c, _ in _DARK])
+
+
+def _move(means: dict[str, float], before: str, after: str) -> str:
+    """``before``'s mean to ``after``'s, for the text."""
+    return f"{means[before]:.3f} to {means[after]:.3f}"
 
 
 def _dark_paragraph(ceiling: dict[str, Any]) -> str:
     """What naming the elements whose customers are dark with a posterior of at least a half,
     instead of the MAP's, does to the device match and the customers-out F1."""
-    head = " | ".join(label for _, _, label in _DARK)
-    rule = "| --- | --- |" + " --- |" * len(_DARK)
+    labels = [label for *_, label in _DARK]
     all10 = ceiling["mean"]["rate_0.1"]
     held10, held30 = ceiling["held_out_mean"]["rate_0.1"], ceiling["held_out_mean"]["rate_0.3"]
-
-    def move(means: dict[str, float], m: str, d: str) -> str:
-        return f"{means[m]:.3f} to {means[d]:.3f}"
-
+    falls = _f1_falls(ceiling, 0.1, F1_FALL, "f1_estimated_by_calls_dark")
     return f"""
 **A reading per customer instead of the MAP.** The MAP names the likeliest explanation of all
-the calls at once. Naming instead each element below which the customers are dark with a posterior
-of at least a half (`_dark_at_least_half` in `benchmarks/run_predict.py`: the element's and its
-ancestors' probabilities of being the topmost outage, summed), with the same priors, gives (MAP /
-dark at half or more; device match, then customers-out F1):
+the calls at once. Naming instead each element on the calls' paths below which the customers are
+dark with a posterior of at least a half (the element's and its ancestors' probabilities of being
+the topmost outage, summed), with the same priors, and with two posteriors: every element out
+independently, as the storms draw them (`_dark_at_least_half` in `benchmarks/run_predict.py`),
+and, for priors per kind, the tool's own, a prior over sets of topmost outages (`_dark_devices`).
+The two give the same MAP (a test checks it); their probabilities differ: the first sums over the
+elements nested below an outage (out or not, unseen), which weighs a big outage more.
 
-| calls | storms | {head} |
-{rule}
+Device match, MAP / dark at half or more, elements independent / dark at half or more, the tool's
+posterior:
+
+{_head(labels)}
 {_dark_rows(ceiling, "")}
 
-| calls | storms | {head} |
-{rule}
+Customers-out F1, the same readings:
+
+{_head(labels)}
 {_dark_rows(ceiling, "f1_")}
 
-With the storm's finer priors the customers' posterior beats the MAP on both measures, most at 10 %
-calls (over all storms, per feeder: device match {move(all10, 'true_priors_per_feeder', 'true_priors_per_feeder_dark')}, F1
-{move(all10, 'f1_true_priors_per_feeder', 'f1_true_priors_per_feeder_dark')}; per element {move(all10, 'true_priors_per_element_uncapped', 'true_priors_per_element_dark')} and
-{move(all10, 'f1_true_priors_per_element_uncapped', 'f1_true_priors_per_element_dark')}): it is the MAP's joint mode, more than the finer priors, that reads a
-hard-hit feeder's few calls as many small faults. With the tool's own estimates it gains a little
-at both rates (held out, 10 %: {move(held10, 'estimated_batch_map', 'estimated_dark')}, F1
-{move(held10, 'f1_estimated_batch_map', 'f1_estimated_dark')}; 30 %: {move(held30, 'estimated_batch_map', 'estimated_dark')}, F1
-{move(held30, 'f1_estimated_batch_map', 'f1_estimated_dark')}). With them times calls per feeder the held-out storms reach
-{held30['estimated_by_calls_dark']:.3f} at 30 % with the F1 up ({move(held30, 'f1_estimated_batch_map', 'f1_estimated_by_calls_dark')}), but at
-10 % the F1 still falls ({move(held10, 'f1_estimated_batch_map', 'f1_estimated_by_calls_dark')}) on the storms with many feeders out.
-The predictor names the MAP: the other reading needs the posterior's sum pass kept up to date
-report by report as the max pass is (`MapState`), and incidents that may move down as well as
-up. Not built yet."""
+With the elements independent the customers' posterior beats the MAP on both measures, most at
+10 % calls and with finer priors (over all storms, per feeder: device match
+{_move(all10, 'true_priors_per_feeder', 'true_priors_per_feeder_dark')}, F1 {_move(all10, 'f1_true_priors_per_feeder', 'f1_true_priors_per_feeder_dark')}; per element
+{_move(all10, 'true_priors_per_element_uncapped', 'true_priors_per_element_dark')} and {_move(all10, 'f1_true_priors_per_element_uncapped', 'f1_true_priors_per_element_dark')}), naming fewer elements that
+are not outages (precision per feeder at 10 % {_move(all10, 'precision_per_feeder', 'precision_per_feeder_dark')}): it is the MAP's joint mode,
+more than the finer priors, that reads a hard-hit feeder's few calls as many small faults. Under
+the tool's posterior the same reading gains device match at 30 % (true shares over the grid, held
+out: {_move(held30, 'true_priors_per_grid', 'true_priors_per_grid_dark_sets')}) but loses F1 at 10 % (over all storms, true shares over the grid
+{_move(all10, 'f1_true_priors_per_grid', 'f1_true_priors_per_grid_dark_sets')}, the tool's estimates {_move(all10, 'f1_estimated_batch_map', 'f1_estimated_dark_sets')}): a tripped feeder's
+customers fall under a half there. With the tool's estimates and the elements independent it
+gains a little at both rates (held out, 10 %: {_move(held10, 'estimated_batch_map', 'estimated_dark')}, F1
+{_move(held10, 'f1_estimated_batch_map', 'f1_estimated_dark')}; 30 %: {_move(held30, 'estimated_batch_map', 'estimated_dark')}, F1
+{_move(held30, 'f1_estimated_batch_map', 'f1_estimated_dark')}). Priors per feeder from the calls, read so, keep their own MAP's device match
+(held out, 30 %: {_move(held30, 'estimated_by_calls', 'estimated_by_calls_dark')}) and lift its F1 ({_move(held30, 'f1_estimated_by_calls', 'f1_estimated_by_calls_dark')}; the
+tool's {held30['f1_estimated_batch_map']:.3f}), but at 10 % the F1 stays below the tool's ({_move(held10, 'f1_estimated_batch_map', 'f1_estimated_by_calls_dark')}
+held out; storm, the tool's F1 and theirs: {falls}).
+The predictor names the MAP of its posterior over sets: the reading per customer needs the sum pass
+with the elements independent kept up to date report by report as the max pass is (`MapState`),
+and incidents that may move down as well as up. Not built yet."""
 
 
 def _ceiling_f1_paragraph(ceiling: dict[str, Any]) -> str:
     """What the readings with the storm's truth cost the customers-out F1: at low call rates the
     finer the priors, the lower it is."""
-    head = " | ".join(label for _, label in _READINGS)
-    rule = "| --- | --- |" + " --- |" * len(_READINGS)
+    labels = [label for _, label in _READINGS] + ["the tool's estimates"]
     low, high = ceiling["mean"]["rate_0.1"], ceiling["mean"]["rate_0.3"]
     at30 = [high[f"f1_{name}"] for name, _ in _READINGS if name != "true_priors_per_element_expected_match"]
     return f"""
-Finer priors cost the big outages at low call rates, even the storm's own. The customers-out F1 of
-each reading, the tool's last:
+Read by the MAP, finer priors cost the big outages at low call rates, even the storm's own. The
+customers-out F1 of each reading, the tool's last:
 
-| calls | storms | {head} | the tool's estimates |
-{rule} --- |
+{_head(labels)}
 {_ceiling_rows(ceiling, "f1_", True)}
 
 At 10 % calls the F1 is highest with one share per kind over the grid ({low['f1_true_priors_per_grid']:.3f} over all
@@ -329,7 +344,7 @@ probability {low['f1_true_priors_per_element_uncapped']:.3f}, though with the la
 The MAP is the likeliest joint reading of the calls, and at 10 % the likeliest reading of a
 hard-hit feeder's few calls is often many small faults rather than its trip: right on more
 elements, wrong by a feeder's customers where it errs. At 30 % the MAP readings' F1 are
-{min(at30):.3f}-{max(at30):.3f}. (The most expected matches name elements less likely out than not, which the
+{min(at30):.3f}-{max(at30):.3f} over all storms. (The most expected matches name elements less likely out than not, which the
 F1 charges: {low['f1_true_priors_per_element_expected_match']:.3f} and {high['f1_true_priors_per_element_expected_match']:.3f}.)"""
 
 

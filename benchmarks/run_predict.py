@@ -422,15 +422,19 @@ def _true_priors(tree: SupplyTree, ops: list[int], customer_side: list[int], gro
     return priors
 
 
+def _by_group(nodes: list[int], group: np.ndarray | None) -> dict[int, list[int]]:
+    """The reporting ``nodes`` by their group (one group, 0: the whole grid)."""
+    by_group: dict[int, list[int]] = {}
+    for u in nodes:
+        by_group.setdefault(0 if group is None else int(group[u]), []).append(u)
+    return by_group
+
+
 def _map_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePriors],
                  group: np.ndarray | None) -> set[int]:
     """The utility elements of the batch MAP, each group of reports with its group's priors."""
-    group = np.zeros(tree.n_nodes, dtype=np.int64) if group is None else group
     chosen: set[int] = set()
-    by_group: dict[int, list[int]] = {}
-    for u in nodes:
-        by_group.setdefault(int(group[u]), []).append(u)
-    for g, units in by_group.items():
+    for g, units in _by_group(nodes, group).items():
         post = map_outages(tree, Reports.of(calls=units), priors[g])
         chosen |= {o.node_idx for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
     return chosen
@@ -550,33 +554,53 @@ def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np
     return _utility_topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
 
 
+def _dark_topmost(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> set[int]:
+    """The utility elements on ``chains`` (preorder, every candidate above one included), none
+    nested in another, below which the customers are dark with a posterior of at least a half:
+    the element's and its ancestors' probabilities ``top_p`` of being the topmost outage, summed
+    (those events exclude one another)."""
+    dark: dict[int, float] = {}
+    for v in chains:  # parents first
+        dark[v] = dark.get(int(tree.parent[v]), 0.0) + top_p[v]
+    return _utility_topmost(tree, chains, lambda v: dark[v] >= 0.5)
+
+
 def _dark_at_least_half(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
                         call_rate: float) -> set[int]:
-    """The utility elements, none nested in another, below which the customers are dark with a
-    posterior probability of at least a half: the element's and its ancestors' probabilities of
-    being the topmost outage, summed (those events exclude one another). Each element decided on
-    its customers' own posterior, where the MAP takes the likeliest explanation of all the calls
-    at once."""
+    """``_dark_topmost`` with a prior per element (every element out independently): each element
+    on the calls' chains decided on its customers' own posterior, where the MAP takes the
+    likeliest explanation of all the calls at once."""
     s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
-    top_p = _top_probabilities(tree, s)
-    dark: dict[int, float] = {}
-    for v in s.chains:  # parents before children (preorder); a chain holds every candidate above
-        own = top_p[v] if tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
-        dark[v] = dark.get(int(tree.parent[v]), 0.0) + own
-    return _utility_topmost(tree, s.chains, lambda v: dark[v] >= 0.5)
+    return _dark_topmost(tree, s.chains, _top_probabilities(tree, s))
 
 
-def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors], group: np.ndarray | None) -> np.ndarray:
-    """Per candidate, the log-odds of its kind's prior in its group (one group: the whole grid),
-    as the readings with a prior per element take them."""
-    group = np.zeros(tree.n_nodes, dtype=np.int64) if group is None else group
+def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors],
+                   group: np.ndarray | None) -> np.ndarray:
+    """Per candidate, the log-odds of its kind's prior in its group (one group, 0: the whole
+    grid), for the readings with a prior per element; every candidate's group must have priors."""
     cand = np.flatnonzero(tree.kind >= 0)
-    table = np.full((max(priors) + 1, len(CandidateKind)), 0.5)
+    of = np.zeros(len(cand), dtype=np.int64) if group is None else group[cand]
+    missing = set(np.unique(of).tolist()) - set(priors)
+    if missing:
+        raise ValueError(f"no priors for groups {sorted(missing)}")
+    table = np.full((max(priors) + 1, len(CandidateKind)), np.nan)
     for g, p in priors.items():
         table[g] = p.prior
-    pi = np.full(tree.n_nodes, 0.5)
-    pi[cand] = table[group[cand], tree.kind[cand]]
+    pi = np.full(tree.n_nodes, np.nan)
+    pi[cand] = table[of, tree.kind[cand]]
     return np.log(pi) - np.log1p(-pi)
+
+
+def _dark_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePriors],
+                  group: np.ndarray | None) -> set[int]:
+    """``_dark_topmost`` with the tool's posterior (``map_outages``: a prior over sets of topmost
+    outages, per kind), each group of reports with its group's priors, as ``_map_devices`` takes
+    its MAP."""
+    chosen: set[int] = set()
+    for g, units in _by_group(nodes, group).items():
+        top_p = map_outages(tree, Reports.of(calls=units), priors[g]).top_probability
+        chosen |= _dark_topmost(tree, sorted(top_p), top_p)
+    return chosen
 
 
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
@@ -639,14 +663,17 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
     ``OutagePriors`` keeps a kind's prior, or not (``ELEMENT_CAPS``); and with the latter, the
     elements with the most expected device matches (``_expected_match_per_element``). Each
     ``*_dark`` reading takes the same priors but names the elements below which the customers
-    are dark with a posterior of at least a half (``_dark_at_least_half``) instead of the MAP's."""
+    are dark with a posterior of at least a half instead of the MAP's, every element out
+    independently (``_dark_at_least_half``, as the storms draw them) or, for the priors per kind,
+    under the tool's posterior over sets of topmost outages (``*_dark_sets``, ``_dark_devices``)."""
     feeder = region.network.feeder_idx.astype(np.int64)
     out = {}
     for name, group in (("grid", None), ("feeder", feeder)):
         priors = _true_priors(tree, ops, customer_side, group, rate)
         out[f"true_priors_per_{name}"] = _map_devices(tree, nodes, priors, group)
-        out[f"true_priors_per_{name}_dark"] = _dark_at_least_half(
-            tree, nodes, _node_log_odds(tree, priors, group), rate)
+        log_odds = _node_log_odds(tree, priors, group)
+        out[f"true_priors_per_{name}_dark"] = _dark_at_least_half(tree, nodes, log_odds, rate)
+        out[f"true_priors_per_{name}_dark_sets"] = _dark_devices(tree, nodes, priors, group)
     for name, cap in ELEMENT_CAPS.items():
         out[name] = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
     own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
@@ -656,7 +683,8 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
 
 
 BY_CALLS_READINGS = ("estimated_batch_map", "estimated_by_calls", "true_priors_per_grid_by_calls",
-                     "estimated_dark", "estimated_by_calls_dark")
+                     "estimated_dark", "estimated_by_calls_dark", "estimated_dark_sets",
+                     "estimated_by_calls_dark_sets")
 
 
 def calls_intensity(feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[int]) -> np.ndarray:
@@ -684,8 +712,8 @@ def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.
     """Priors that vary by feeder with nothing but the calls: the batch MAP with the tool's own
     estimates (what its predictor reads the calls with), with them per feeder times the feeder's
     ``calls_intensity``, and with the true shares over the grid times the same; the first two
-    also naming the elements whose customers are dark with a posterior of at least a half
-    (``*_dark``, ``_dark_at_least_half``), at the tool's estimated call rate."""
+    also naming the elements whose customers are dark with a posterior of at least a half, the
+    elements out independently (``*_dark``) or under the tool's posterior (``*_dark_sets``)."""
     intensity = calls_intensity(feeder, customer_nodes, nodes)
     grid = _true_priors(tree, ops, customer_side, None, rate)[0]
     per_feeder = _by_feeder(estimated, intensity)
@@ -695,7 +723,9 @@ def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.
             "estimated_dark": _dark_at_least_half(
                 tree, nodes, _node_log_odds(tree, {0: estimated}, None), estimated.call_rate),
             "estimated_by_calls_dark": _dark_at_least_half(
-                tree, nodes, _node_log_odds(tree, per_feeder, feeder), estimated.call_rate)}
+                tree, nodes, _node_log_odds(tree, per_feeder, feeder), estimated.call_rate),
+            "estimated_dark_sets": _dark_devices(tree, nodes, {0: estimated}, None),
+            "estimated_by_calls_dark_sets": _dark_devices(tree, nodes, per_feeder, feeder)}
 
 
 def _match(chosen: set[int], located: list[int]) -> float:

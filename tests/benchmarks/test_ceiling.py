@@ -20,6 +20,7 @@ from benchmarks.run_predict import (
     _chain_scores,
     _customers_out,
     _dark_at_least_half,
+    _dark_topmost,
     _expected_match_per_element,
     _map_per_element,
     _node_log_odds,
@@ -126,16 +127,40 @@ def test_the_dark_reading_names_the_topmost_elements_whose_customers_are_dark_at
     assert _dark_at_least_half(tree, sorted(calls), log_odds, p) == expected
 
 
-def test_node_log_odds_read_each_candidate_s_kind_in_its_group() -> None:
+def test_node_log_odds_read_each_candidate_s_kind_in_its_group_and_refuse_a_group_without_priors() -> None:
     net = feeders_of_buildings(3)
     tree = supply_tree_from_network(net)
-    group = (np.arange(net.n_nodes) % 2).astype(np.int64)
+    cand = np.flatnonzero(tree.kind >= 0)
+    group = np.zeros(net.n_nodes, dtype=np.int64)
+    group[cand[::2]] = 1
     priors = {g: OutagePriors(prior=tuple(0.01 * (g + 1) * (k + 1) for k in range(len(CandidateKind))),
                               call_rate=0.2) for g in (0, 1)}
     got = _node_log_odds(tree, priors, group)
-    for v in np.flatnonzero(tree.kind >= 0).tolist():
+    for v in cand.tolist():
         pi = priors[int(group[v])].prior[int(tree.kind[v])]
         assert got[v] == pytest.approx(math.log(pi / (1 - pi)))
+    with pytest.raises(ValueError, match=r"no priors for groups \[1\]"):
+        _node_log_odds(tree, {0: priors[0]}, group)
+
+
+def test_the_dark_reading_sums_the_topmost_probabilities_down_a_path_and_names_no_customer() -> None:
+    """Feeder head, transformer, LV fuse, drop and a customer's own installation on one path: an
+    element is named when it and the elements above it hold half the probability or more of
+    being the topmost outage, the highest such; a customer's own fault makes no one dark."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    path = tree.chain(_customers(net)[0])[::-1]  # from the top down, the customer's own last
+    assert tree.kind[path[-1]] == CandidateKind.CUSTOMER_SIDE and len(path) >= 3
+    top, second = path[0], path[1]
+
+    def named(*shares: float) -> set[int]:
+        top_p = dict.fromkeys(path, 0.0) | dict(zip(path, shares, strict=False))
+        return _dark_topmost(tree, sorted(path), top_p)
+
+    assert named(0.3, 0.25) == {second}
+    assert named(0.5, 0.25) == {top}
+    assert named(0.2, 0.2) == set()
+    assert named(*([0.0] * (len(path) - 1) + [0.9])) == set()
 
 
 @pytest.mark.parametrize("seed", range(10))
