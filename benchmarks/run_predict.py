@@ -2,7 +2,7 @@
 
     python -m benchmarks.run_predict --suite accuracy   # SimBench grids + generator storms
     python -m benchmarks.run_predict --suite speed      # 10,000 calls on the default region
-    python -m benchmarks.run_predict --suite ceiling    # the storms' device match with true priors
+    python -m benchmarks.run_predict --suite ceiling    # storms read with true priors: MAP, per customer
 
 Accuracy: faults at random protective devices (SimBench: 25 non-nested devices, and 20 customers
 whose own installation failed, calling from energised places), or a generated storm's faults
