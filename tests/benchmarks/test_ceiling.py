@@ -144,9 +144,9 @@ def test_node_log_odds_read_each_candidate_s_kind_in_its_group_and_refuse_a_grou
 
 
 def test_the_dark_reading_sums_the_topmost_probabilities_down_a_path_and_names_no_customer() -> None:
-    """Feeder head, transformer, LV fuse, drop and a customer's own installation on one path: an
-    element is named when it and the elements above it hold half the probability or more of
-    being the topmost outage, the highest such; a customer's own fault makes no one dark."""
+    """The candidates on one customer's path, the customer's own installation last: an element
+    is named when it and the elements above it hold half the probability or more of being the
+    topmost outage, the highest such; a customer's own fault makes no one dark."""
     net = build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)
     path = tree.chain(_customers(net)[0])[::-1]  # from the top down, the customer's own last
