@@ -104,8 +104,8 @@ def _by_calls_rows(ceiling: dict[str, Any]) -> str:
     return _rate_rows(ceiling, lambda m: [f"{m[name]:.3f}" for name in _BY_CALLS])
 
 
-# How far a storm's customers-out F1 must fall, with priors per feeder from the calls, to be named
-# in the text: at 10 % a collapse, at 30 % any fall beyond rounding.
+# How far a storm's customers-out F1 must fall from the tool's (with priors per feeder from the
+# calls, or another reading) to be named in the text: a collapse, or any fall beyond rounding.
 F1_COLLAPSE, F1_FALL = 0.2, 0.02
 
 
@@ -289,7 +289,7 @@ the calls at once. Naming instead each element on the calls' paths below which t
 dark with a posterior of at least a half (the element's and its ancestors' probabilities of being
 the topmost outage, summed), with the same priors, and with two posteriors: every element out
 independently, as the storms draw them (`_dark_at_least_half` in `benchmarks/run_predict.py`),
-and, for priors per kind, the tool's own, a prior over sets of topmost outages (`_dark_devices`).
+and, for priors per kind, the tool's own, a prior over sets of topmost outages (`_dark_named`).
 The two give the same MAP (a test checks it); their probabilities differ: the first sums over the
 elements nested below an outage (out or not, unseen), which weighs a big outage more.
 

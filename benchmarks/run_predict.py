@@ -61,6 +61,7 @@ from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     OutagePriors,
+    Posterior,
     Reports,
     SupplyTree,
     map_outages,
@@ -430,14 +431,23 @@ def _by_group(nodes: list[int], group: np.ndarray | None) -> dict[int, list[int]
     return by_group
 
 
+def _posteriors(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePriors],
+                group: np.ndarray | None) -> list[Posterior]:
+    """The tool's batch posterior (``map_outages``) of each group of reports, with its group's
+    priors: what its MAP (``_map_named``) and its reading per customer (``_dark_named``) read."""
+    return [map_outages(tree, Reports.of(calls=units), priors[g])
+            for g, units in _by_group(nodes, group).items()]
+
+
+def _map_named(posteriors: list[Posterior]) -> set[int]:
+    """The utility elements of the posteriors' MAP."""
+    return {o.node_idx for post in posteriors for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
+
+
 def _map_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePriors],
                  group: np.ndarray | None) -> set[int]:
     """The utility elements of the batch MAP, each group of reports with its group's priors."""
-    chosen: set[int] = set()
-    for g, units in _by_group(nodes, group).items():
-        post = map_outages(tree, Reports.of(calls=units), priors[g])
-        chosen |= {o.node_idx for o in post.outages if o.kind != CandidateKind.CUSTOMER_SIDE}
-    return chosen
+    return _map_named(_posteriors(tree, nodes, priors, group))
 
 
 def _element_log_odds(pi: np.ndarray, cap: float) -> np.ndarray:
@@ -544,7 +554,12 @@ def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np
     least two calls below (the ones the match counts). Not a reading of the calls as a whole:
     it may name elements that are less likely out than not, which the match does not charge."""
     s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
-    top_p = _top_probabilities(tree, s)
+    return _expected_match(tree, s, _top_probabilities(tree, s))
+
+
+def _expected_match(tree: SupplyTree, s: _ChainScores, top_p: dict[int, float]) -> set[int]:
+    """``_expected_match_per_element`` from the chains' scores ``s`` and their probabilities
+    ``top_p`` of being the topmost outage."""
     gain = {v: top_p[v] if s.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
             for v in s.chains}
     below = dict.fromkeys(s.chains, 0.0)
@@ -591,16 +606,11 @@ def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors],
     return np.log(pi) - np.log1p(-pi)
 
 
-def _dark_devices(tree: SupplyTree, nodes: list[int], priors: dict[int, OutagePriors],
-                  group: np.ndarray | None) -> set[int]:
-    """``_dark_topmost`` with the tool's posterior (``map_outages``: a prior over sets of topmost
-    outages, per kind), each group of reports with its group's priors, as ``_map_devices`` takes
-    its MAP."""
-    chosen: set[int] = set()
-    for g, units in _by_group(nodes, group).items():
-        top_p = map_outages(tree, Reports.of(calls=units), priors[g]).top_probability
-        chosen |= _dark_topmost(tree, sorted(top_p), top_p)
-    return chosen
+def _dark_named(tree: SupplyTree, posteriors: list[Posterior]) -> set[int]:
+    """``_dark_topmost`` with the tool's posteriors (``_posteriors``: a prior over sets of topmost
+    outages, per kind)."""
+    return {v for post in posteriors
+            for v in _dark_topmost(tree, sorted(post.top_probability), post.top_probability)}
 
 
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
@@ -665,20 +675,23 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
     ``*_dark`` reading takes the same priors but names the elements below which the customers
     are dark with a posterior of at least a half instead of the MAP's, every element out
     independently (``_dark_at_least_half``, as the storms draw them) or, for the priors per kind,
-    under the tool's posterior over sets of topmost outages (``*_dark_sets``, ``_dark_devices``)."""
+    under the tool's posterior over sets of topmost outages (``*_dark_sets``, ``_dark_named``)."""
     feeder = region.network.feeder_idx.astype(np.int64)
     out = {}
     for name, group in (("grid", None), ("feeder", feeder)):
         priors = _true_priors(tree, ops, customer_side, group, rate)
-        out[f"true_priors_per_{name}"] = _map_devices(tree, nodes, priors, group)
+        posteriors = _posteriors(tree, nodes, priors, group)
+        out[f"true_priors_per_{name}"] = _map_named(posteriors)
         log_odds = _node_log_odds(tree, priors, group)
         out[f"true_priors_per_{name}_dark"] = _dark_at_least_half(tree, nodes, log_odds, rate)
-        out[f"true_priors_per_{name}_dark_sets"] = _dark_devices(tree, nodes, priors, group)
+        out[f"true_priors_per_{name}_dark_sets"] = _dark_named(tree, posteriors)
     for name, cap in ELEMENT_CAPS.items():
         out[name] = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
     own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
-    out["true_priors_per_element_expected_match"] = _expected_match_per_element(tree, nodes, own, rate)
-    out["true_priors_per_element_dark"] = _dark_at_least_half(tree, nodes, own, rate)
+    s = _chain_scores(tree, nodes, own, rate, np.logaddexp)
+    top_p = _top_probabilities(tree, s)
+    out["true_priors_per_element_expected_match"] = _expected_match(tree, s, top_p)
+    out["true_priors_per_element_dark"] = _dark_topmost(tree, s.chains, top_p)
     return out
 
 
@@ -717,15 +730,17 @@ def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.
     intensity = calls_intensity(feeder, customer_nodes, nodes)
     grid = _true_priors(tree, ops, customer_side, None, rate)[0]
     per_feeder = _by_feeder(estimated, intensity)
-    return {"estimated_batch_map": _map_devices(tree, nodes, {0: estimated}, None),
-            "estimated_by_calls": _map_devices(tree, nodes, per_feeder, feeder),
+    batch = _posteriors(tree, nodes, {0: estimated}, None)
+    by_calls = _posteriors(tree, nodes, per_feeder, feeder)
+    return {"estimated_batch_map": _map_named(batch),
+            "estimated_by_calls": _map_named(by_calls),
             "true_priors_per_grid_by_calls": _map_devices(tree, nodes, _by_feeder(grid, intensity), feeder),
             "estimated_dark": _dark_at_least_half(
                 tree, nodes, _node_log_odds(tree, {0: estimated}, None), estimated.call_rate),
             "estimated_by_calls_dark": _dark_at_least_half(
                 tree, nodes, _node_log_odds(tree, per_feeder, feeder), estimated.call_rate),
-            "estimated_dark_sets": _dark_devices(tree, nodes, {0: estimated}, None),
-            "estimated_by_calls_dark_sets": _dark_devices(tree, nodes, per_feeder, feeder)}
+            "estimated_dark_sets": _dark_named(tree, batch),
+            "estimated_by_calls_dark_sets": _dark_named(tree, by_calls)}
 
 
 def _match(chosen: set[int], located: list[int]) -> float:
