@@ -42,20 +42,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from benchmarks.run_routing import reference_workload
-from grid_model._kernels_posterior import IMPOSSIBLE, TIE
+from grid_model._kernels_posterior import TIE
+from grid_model.dark import chain_scores, dark_topmost, evidence_of_calls, topmost_probabilities
 from grid_model.incidents import predict_calls
 from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
@@ -66,7 +66,6 @@ from grid_model.posterior import (
     SupplyTree,
     map_outages,
     supply_tree_from_network,
-    top_probabilities,
     topmost,
 )
 from grid_model.region import Region
@@ -87,7 +86,6 @@ CALLS_PSEUDO = 0.5  # calls: a feeder's calls per customer lean this much on the
 # where the benchmark's own priors (true shares, shares times calls) are kept: inside the
 # range of ``OutagePriors`` (0, 0.5)
 PRIOR_LOW, PRIOR_HIGH = 1e-6, 0.45
-Fold = Callable[[Any, Any], Any]  # np.maximum or np.logaddexp: the best state, or all of them
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
 SPEED_RUNS = 3
@@ -457,77 +455,6 @@ def _element_log_odds(pi: np.ndarray, cap: float) -> np.ndarray:
     return np.log(q) - np.log1p(-q)
 
 
-def _silent_scores(tree: SupplyTree, log_odds: np.ndarray, call_rate: float, fold: Fold
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per candidate, three log-odds against nothing out, over the states ``fold`` folds (max:
-    the best one; logaddexp: all of them): of the candidates strictly below it while it is out
-    (each out or not, unseen either way), of its subtree with its supply on and nobody below
-    reporting, and the latter summed over its children. With every prior below a half the best
-    is 0 for all three, which is why ``map_outages``'s max pass can skip the subtrees without
-    reports; above a half a silent element may be likelier out than not."""
-    n = tree.n_nodes
-    cand = np.flatnonzero(tree.kind >= 0)
-    free = fold(0.0, log_odds)
-    nested, silent, kids = np.zeros(n), np.zeros(n), np.zeros(n)
-    log_1p = math.log1p(-call_rate)
-    depth = tree.depth[cand]
-    for d in range(int(depth.max()), -1, -1):  # children before parents
-        level = cand[depth == d]
-        util = level[tree.kind[level] != CandidateKind.CUSTOMER_SIDE]  # a silent customer's own: not out
-        silent[util] = fold(log_odds[util] + nested[util] + tree.customers[util] * log_1p, kids[util])
-        up = level[tree.parent[level] >= 0]
-        np.add.at(nested, tree.parent[up], nested[up] + free[up])
-        np.add.at(kids, tree.parent[up], silent[up])
-    return nested, silent, kids
-
-
-class _ChainScores(NamedTuple):
-    """The candidates on the chains of the calls (preorder), per candidate its calls below, its
-    score out (the topmost outage on its path) and in (not out, its children decide), and the
-    two folded (``score``)."""
-
-    chains: list[int]
-    calls: dict[int, int]
-    out: dict[int, float]
-    inner: dict[int, float]
-    score: dict[int, float]
-
-
-def _chain_scores(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float,
-                  fold: Fold) -> _ChainScores:
-    """``map_outages``'s upward pass over the chains of calls from ``nodes`` with a prior per
-    node (``log_odds``) instead of per kind: out, its log-odds, what is nested below it
-    (``_silent_scores``), every customer below calling or not at ``call_rate``; in, its
-    children's scores. Exact for priors above a half too."""
-    nested, silent, kids = _silent_scores(tree, log_odds, call_rate, fold)
-    calls = _calls_below(tree, nodes)
-    own = {tree.chain(u)[0] for u in nodes}  # supply on there: only the unit's own fault explains it
-    chains = sorted(calls)
-    log_p, log_1p = math.log(call_rate), math.log1p(-call_rate)
-    inner = {v: float(kids[v]) + IMPOSSIBLE * (v in own) for v in chains}
-    out: dict[int, float] = {}
-    score: dict[int, float] = {}
-    for v in reversed(chains):  # children before parents (preorder)
-        if tree.kind[v] == CandidateKind.CUSTOMER_SIDE:
-            out[v] = float(log_odds[v])
-        else:
-            k, n = calls[v], int(tree.customers[v])
-            out[v] = float(log_odds[v] + nested[v]) + k * log_p + (n - k) * log_1p
-        score[v] = float(fold(out[v], inner[v]))
-        if tree.parent[v] >= 0:
-            inner[int(tree.parent[v])] += score[v] - float(silent[v])
-    return _ChainScores(chains, calls, out, inner, score)
-
-
-def _calls_below(tree: SupplyTree, nodes: list[int]) -> dict[int, int]:
-    """Per candidate on the chains of the calls from ``nodes`` (one per node), the calls below it."""
-    calls: dict[int, int] = {}
-    for u in set(nodes):
-        for v in tree.chain(u):
-            calls[v] = calls.get(v, 0) + 1
-    return calls
-
-
 def _utility_topmost(tree: SupplyTree, chains: list[int], pick: Callable[[int], bool]) -> set[int]:
     """The utility elements ``pick`` takes going down the chains, none below one taken
     (``topmost``, customers' own faults left out)."""
@@ -537,14 +464,8 @@ def _utility_topmost(tree: SupplyTree, chains: list[int], pick: Callable[[int], 
 def _map_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray, call_rate: float) -> set[int]:
     """The utility elements of the batch MAP (calls only) when every candidate has a prior of
     its own: ``map_outages``'s choice with the prior read per node."""
-    s = _chain_scores(tree, nodes, log_odds, call_rate, np.maximum)
-    return _utility_topmost(tree, s.chains, lambda v: s.out[v] > s.inner[v] + TIE)
-
-
-def _top_probabilities(tree: SupplyTree, s: _ChainScores) -> dict[int, float]:
-    """Per candidate on the chains, its posterior probability of being the topmost outage on
-    its path (``map_outages``'s outside pass; ``s`` folded with logaddexp)."""
-    return top_probabilities(tree.parent, s.chains, s.out, s.inner, s.score)
+    s = chain_scores(tree, evidence_of_calls(tree, nodes), log_odds, call_rate, np.maximum)
+    return _utility_topmost(tree, s.chains.tolist(), lambda v: s.out[v] > s.inner[v] + TIE)
 
 
 def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
@@ -553,40 +474,37 @@ def _expected_match_per_element(tree: SupplyTree, nodes: list[int], log_odds: np
     sum of their posterior probabilities of being the topmost outage, counting those with at
     least two calls below (the ones the match counts). Not a reading of the calls as a whole:
     it may name elements that are less likely out than not, which the match does not charge."""
-    s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
-    return _expected_match(tree, s, _top_probabilities(tree, s))
+    ev = evidence_of_calls(tree, nodes)
+    s = chain_scores(tree, ev, log_odds, call_rate, np.logaddexp)
+    return _expected_match(tree, s.chains.tolist(), ev.calls, topmost_probabilities(tree, s))
 
 
-def _expected_match(tree: SupplyTree, s: _ChainScores, top_p: dict[int, float]) -> set[int]:
-    """``_expected_match_per_element`` from the chains' scores ``s`` and their probabilities
-    ``top_p`` of being the topmost outage."""
-    gain = {v: top_p[v] if s.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
-            for v in s.chains}
-    below = dict.fromkeys(s.chains, 0.0)
-    for v in reversed(s.chains):  # children before parents
+def _expected_match(tree: SupplyTree, chains: list[int], calls: np.ndarray,
+                    top_p: dict[int, float]) -> set[int]:
+    """``_expected_match_per_element`` from the candidates on the ``chains`` (preorder), the calls
+    below each (per node) and their probabilities ``top_p`` of being the topmost outage."""
+    gain = {v: top_p[v] if calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE else 0.0
+            for v in chains}
+    below = dict.fromkeys(chains, 0.0)
+    for v in reversed(chains):  # children before parents
         if tree.parent[v] >= 0:
             below[int(tree.parent[v])] += max(gain[v], below[v])
-    return _utility_topmost(tree, s.chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
+    return _utility_topmost(tree, chains, lambda v: gain[v] > 0 and gain[v] >= below[v])
 
 
-def _dark_topmost(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> set[int]:
-    """The utility elements on ``chains`` (preorder, every candidate above one included), none
-    nested in another, below which the customers are dark with a posterior of at least a half:
-    the element's and its ancestors' probabilities ``top_p`` of being the topmost outage, summed
-    (those events exclude one another)."""
-    dark: dict[int, float] = {}
-    for v in chains:  # parents first
-        dark[v] = dark.get(int(tree.parent[v]), 0.0) + top_p[v]
-    return _utility_topmost(tree, chains, lambda v: dark[v] >= 0.5)
+def _dark_utility(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> set[int]:
+    """The utility elements of ``grid_model.dark.dark_topmost``: on ``chains``, none nested in
+    another, below which the customers are dark with a posterior of at least a half."""
+    return {v for v in dark_topmost(tree, chains, top_p) if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
 
 
 def _dark_at_least_half(tree: SupplyTree, nodes: list[int], log_odds: np.ndarray,
                         call_rate: float) -> set[int]:
-    """``_dark_topmost`` with a prior per element (every element out independently): each element
+    """``_dark_utility`` with a prior per element (every element out independently): each element
     on the calls' chains decided on its customers' own posterior, where the MAP takes the
     likeliest explanation of all the calls at once."""
-    s = _chain_scores(tree, nodes, log_odds, call_rate, np.logaddexp)
-    return _dark_topmost(tree, s.chains, _top_probabilities(tree, s))
+    s = chain_scores(tree, evidence_of_calls(tree, nodes), log_odds, call_rate, np.logaddexp)
+    return _dark_utility(tree, s.chains.tolist(), topmost_probabilities(tree, s))
 
 
 def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors],
@@ -607,10 +525,10 @@ def _node_log_odds(tree: SupplyTree, priors: dict[int, OutagePriors],
 
 
 def _dark_named(tree: SupplyTree, posteriors: list[Posterior]) -> set[int]:
-    """``_dark_topmost`` with the tool's posteriors (``_posteriors``: a prior over sets of topmost
+    """``_dark_utility`` with the tool's posteriors (``_posteriors``: a prior over sets of topmost
     outages, per kind)."""
     return {v for post in posteriors
-            for v in _dark_topmost(tree, sorted(post.top_probability), post.top_probability)}
+            for v in _dark_utility(tree, sorted(post.top_probability), post.top_probability)}
 
 
 def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
@@ -654,7 +572,7 @@ def ceiling(seeds: tuple[int, ...] = TUNED["storm"] + HELD_OUT["storm"],
             for name, chosen in readings.items():
                 _, _, f1, _ = _customers_out(net, cust_nodes, ops, reported, chosen)
                 row[f"f1_{name}"] = round(f1, 4)
-            below = _calls_below(tree, nodes)
+            below = evidence_of_calls(tree, nodes).calls
             row.update({f"precision_{name.removeprefix('true_priors_')}": _precision(chosen, below, located)
                         for name, chosen in readings.items()})
             cases.append(row)
@@ -688,10 +606,12 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
     for name, cap in ELEMENT_CAPS.items():
         out[name] = _map_per_element(tree, nodes, _element_log_odds(damage, cap), rate)
     own = _element_log_odds(damage, ELEMENT_CAPS["true_priors_per_element_uncapped"])
-    s = _chain_scores(tree, nodes, own, rate, np.logaddexp)
-    top_p = _top_probabilities(tree, s)
-    out["true_priors_per_element_expected_match"] = _expected_match(tree, s, top_p)
-    out["true_priors_per_element_dark"] = _dark_topmost(tree, s.chains, top_p)
+    ev = evidence_of_calls(tree, nodes)
+    s = chain_scores(tree, ev, own, rate, np.logaddexp)
+    top_p = topmost_probabilities(tree, s)
+    chains = s.chains.tolist()
+    out["true_priors_per_element_expected_match"] = _expected_match(tree, chains, ev.calls, top_p)
+    out["true_priors_per_element_dark"] = _dark_utility(tree, chains, top_p)
     return out
 
 
@@ -748,10 +668,10 @@ def _match(chosen: set[int], located: list[int]) -> float:
     return round(sum(op in chosen for op in located) / max(1, len(located)), 4)
 
 
-def _precision(chosen: set[int], below: dict[int, int], located: list[int]) -> float:
-    """The share of the elements named with two calls or more below them (``below``) that are
-    located outages."""
-    named = [v for v in chosen if below.get(v, 0) >= 2]
+def _precision(chosen: set[int], below: np.ndarray, located: list[int]) -> float:
+    """The share of the elements named with two calls or more below them (``below``, per node)
+    that are located outages."""
+    named = [v for v in chosen if below[v] >= 2]
     return round(len(set(named) & set(located)) / max(1, len(named)), 4)
 
 

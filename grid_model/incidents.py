@@ -3,13 +3,15 @@ incidents as the ``predict`` command writes them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
-from grid_model.posterior import CANDIDATE_NAMES, OutagePriors
-from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams
+from grid_model.dark import read_dark
+from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network, NodeKind
+from grid_model.posterior import CANDIDATE_NAMES, CandidateKind, OutagePriors
+from grid_model.predict import Incident, IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
@@ -60,7 +62,8 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
     report on (an estimate that drifts while the reports arrive otherwise leaves early incidents
     too high: incidents never move down). A customer-side incident lists its ``alternatives``:
     each element on the caller's path with its posterior probability of being the cause
-    (customer-side, drop, fuse, ...)."""
+    (customer-side, drop, fuse, ...). With the posterior (no roll-up rules) the incidents are
+    then read again from all the reports at once, per customer (``_read_per_customer``)."""
     params = params or PredictionParams()
     resolver = resolver or CallResolver(region)
     located: list[tuple[Call, int]] = []
@@ -78,17 +81,21 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
         first = replace(params, estimate_growth=BATCH_ESTIMATE_GROWTH)
         params = replace(params, priors=_replay(region.network, first, located, gasps).priors, estimate=False)
     predictor = _replay(region.network, params, located, gasps)
+    if params.rollup is None:
+        incidents, probability = _read_per_customer(predictor, located, gasps)
+    else:
+        incidents, probability = predictor.incidents, None
     net = region.network
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
     cust_ids = cust["customer_id"].to_numpy()
     critical = (cust["critical"] != "").to_numpy()
     merged_from: dict[str, list[str]] = {}
-    for inc in predictor.incidents:
+    for inc in incidents:
         if inc.merged_into:
             merged_from.setdefault(inc.merged_into, []).append(inc.incident_id)
     out: list[dict[str, object]] = []
-    for inc in predictor.incidents:
+    for inc in incidents:
         if not inc.is_open or (inc.kind == IncidentKind.PLANNED and not inc.call_ids):
             continue
         sl = net.subtree(inc.node_idx)
@@ -99,12 +106,54 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
             "incident_id": inc.incident_id, "kind": inc.kind.value, "device_id": device,
             "element_kind": KIND_NAMES[net.kind[node]], "customers_out": cust_ids[lo:hi].tolist(),
             "critical_customers": cust_ids[lo:hi][critical[lo:hi]].tolist(),
-            "call_ids": list(inc.call_ids), "confidence": predictor.confidence(inc),
+            "call_ids": list(inc.call_ids),
+            "confidence": predictor.confidence(inc) if probability is None else round(
+                probability.get(node, 0.0), 3),
             "first_report_s": inc.first_report_s, "area_class": AREA_NAMES[net.area[node]],
             "merged_from": merged_from.get(inc.incident_id, []),
         })
         if inc.kind == IncidentKind.CUSTOMER_SIDE:
+            explained = (predictor.explanations(node) if probability is None else
+                         [(v, CandidateKind(int(predictor.tree.kind[v])), round(probability.get(v, 0.0), 4))
+                          for v in predictor.tree.chain(node)])
             out[-1]["alternatives"] = [
                 {"element_id": net.device_id[v] or net.node_id[v], "kind": CANDIDATE_NAMES[kind],
-                 "probability": p} for v, kind, p in predictor.explanations(node) if p >= 0.001]
+                 "probability": p} for v, kind, p in explained if p >= 0.001]
     return Prediction(out + unlocated, len(unlocated), predictor.priors)
+
+
+def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int]],
+                       gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], dict[int, float]]:
+    """The incidents of the whole batch read per customer (``grid_model.dark``): one at each
+    element below which the customers are dark with a posterior of at least a half, every
+    element out independently, with the reports below it (each at the highest such element on
+    its chain; the chain's lowest element when none is). The replay's grouping decided report by
+    report and could only move an incident up; with every report known, the reading places
+    each at once. Returns the incidents (numbered by first report) and per candidate on the
+    reports' chains its posterior probability of being the topmost outage."""
+    reading = read_dark(predictor.state)
+    tree, net = predictor.tree, predictor.net
+    reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
+                     + [(t_s, message_id, node) for message_id, node, t_s in gasps])
+    place: dict[int, int] = {}
+    for _, _, node in reports:
+        if node not in place:
+            chain = tree.chain(node)
+            place[node] = next((v for v in reversed(chain) if v in reading.named), chain[0])
+    units = Counter(place.values())
+    state = predictor.state
+    for node, element in place.items():
+        if units[element] == 1:  # a lone reporter: its likeliest cause alone (customer-side, often)
+            place[node] = state.top(state.chain(node))
+    at: dict[int, Incident] = {}
+    for t_s, report_id, node in reports:
+        element = place[node]
+        inc = at.get(element)
+        if inc is None:
+            # below the service drop (a customer, a meter box): the customer's own fault
+            kind = IncidentKind.CUSTOMER_SIDE if net.kind.item(element) > NodeKind.SERVICE_DROP \
+                else IncidentKind.DEVICE
+            inc = at[element] = Incident(f"I{len(at) + 1:06d}", element, kind, t_s)
+        inc.call_ids.append(report_id)
+        inc.caller_nodes.add(node)
+    return list(at.values()), reading.top_probability

@@ -247,6 +247,10 @@ class Posterior:
     top_probability: dict[int, float]
 
 
+# Scores per candidate: a dict of the candidates visited, or an array over every node.
+NodeScores = Mapping[int, float] | npt.NDArray[np.float64]
+
+
 def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
                 forbidden: Collection[int] = ()) -> Posterior:
     """The MAP set of outaged candidates given ``reports``, with posterior probabilities.
@@ -303,8 +307,8 @@ def map_outages(tree: SupplyTree, reports: Reports, priors: OutagePriors, *,
     return Posterior(outages, score, top_p)
 
 
-def top_probabilities(parent: npt.NDArray[np.int64], nodes: Sequence[int], out: Mapping[int, float],
-                      inner: Mapping[int, float], z: Mapping[int, float]) -> dict[int, float]:
+def top_probabilities(parent: npt.NDArray[np.int64], nodes: Sequence[int], out: NodeScores,
+                      inner: NodeScores, z: NodeScores) -> dict[int, float]:
     """The DP's outside pass: per candidate of ``nodes`` (preorder), its posterior probability of
     being the topmost outage on its path, from its log-odds ``out`` (topmost out), ``inner`` (not
     out, its children's sums) and their log-sum ``z``."""

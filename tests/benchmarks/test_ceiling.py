@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -17,17 +16,16 @@ import pytest
 from benchmarks.run_predict import (
     CALLS_PSEUDO,
     _by_feeder,
-    _chain_scores,
     _customers_out,
     _dark_at_least_half,
-    _dark_topmost,
+    _dark_utility,
     _expected_match_per_element,
     _map_per_element,
     _node_log_odds,
-    _top_probabilities,
     calls_intensity,
 )
-from grid_model.network import Network, NodeKind
+from grid_model.dark import chain_scores, evidence_of_calls, topmost_probabilities
+from grid_model.network import Network
 from grid_model.posterior import (
     CandidateKind,
     OutagePriors,
@@ -37,10 +35,7 @@ from grid_model.posterior import (
     supply_tree_from_network,
 )
 from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, feeders_of_buildings
-
-
-def _customers(net: Network) -> list[int]:
-    return [v for v in range(net.n_nodes) if net.kind[v] == NodeKind.CUSTOMER]
+from tests.grid_model.joint import customer_nodes, joint_states
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -48,7 +43,7 @@ def test_per_kind_priors_read_per_element_choose_the_batch_map_s_outages(seed: i
     rng = np.random.default_rng(seed)
     net = feeders_of_buildings(3) if seed % 2 else build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)
-    customers = _customers(net)
+    customers = customer_nodes(net)
     priors = OutagePriors(prior=tuple(float(x) for x in rng.uniform(0.002, 0.45, len(CandidateKind))),
                           call_rate=float(rng.uniform(0.05, 0.6)))
     calls = sorted(int(c) for c in rng.choice(customers, max(1, len(customers) // 5), replace=False))
@@ -60,37 +55,12 @@ def test_per_kind_priors_read_per_element_choose_the_batch_map_s_outages(seed: i
     assert _map_per_element(tree, calls, log_odds, priors.call_rate) == expected
 
 
-class _Joint(NamedTuple):
-    """Every joint state of a feeder's candidates (a customer's: their own fault), one row each:
-    the log-odds of the state and the calls against nothing out and nobody calling (-inf where
-    the state cannot give the calls), and per utility candidate whether it is the topmost outage
-    on its path."""
-
-    log_weight: np.ndarray
-    topmost: dict[int, np.ndarray]
-
-
-def _joint(net: Network, tree: SupplyTree, calls: set[int], log_odds: np.ndarray, p: float) -> _Joint:
-    cands = [v for v in range(net.n_nodes) if tree.kind[v] >= 0]
-    col = {v: j for j, v in enumerate(cands)}
-    out = np.array(list(itertools.product((False, True), repeat=len(cands))))
-    log_weight = out @ log_odds[cands]
-    for c in _customers(net):
-        dark = out[:, [col[v] for v in tree.chain(c)[1:]]].any(axis=1)
-        log_weight += np.where(dark, math.log(p) if c in calls else math.log1p(-p), 0.0)
-        own = out[:, col[c]] == (c in calls)  # supply on: a call is the customer's own fault
-        log_weight[~dark & ~own] = -math.inf
-    topmost = {v: out[:, col[v]] & ~out[:, [col[u] for u in tree.chain(v)[1:]]].any(axis=1)
-               for v in cands if tree.kind[v] != CandidateKind.CUSTOMER_SIDE}
-    return _Joint(log_weight, topmost)
-
-
 def _case(seed: int) -> tuple[Network, SupplyTree, set[int], np.ndarray, float]:
     """The two-faults feeder, log-odds drawn in (-5, 3) per element (above 0, nested and silent
     elements are likelier out than not, which the passes must count), calls and a call rate."""
     rng = np.random.default_rng(100 + seed)
     net = build(TWO_FAULTS_IN_SERIES)
-    customers = _customers(net)
+    customers = customer_nodes(net)
     log_odds = rng.uniform(-5.0, 3.0, net.n_nodes)
     p = float(rng.uniform(0.1, 0.6))
     calls = {int(c) for c in customers if rng.random() < 0.5} or {customers[0]}
@@ -100,7 +70,7 @@ def _case(seed: int) -> tuple[Network, SupplyTree, set[int], np.ndarray, float]:
 @pytest.mark.parametrize("seed", range(10))
 def test_per_element_priors_choose_the_best_joint_state(seed: int) -> None:
     net, tree, calls, log_odds, p = _case(seed)
-    joint = _joint(net, tree, calls, log_odds, p)
+    joint = joint_states(net, tree, calls, log_odds, p)
     best = int(np.argmax(joint.log_weight))
     on_chains = {v for c in calls for v in tree.chain(c)}
     expected = {v for v, top in joint.topmost.items() if top[best] and v in on_chains}
@@ -114,7 +84,7 @@ def test_the_dark_reading_names_the_topmost_elements_whose_customers_are_dark_at
     (as the topmost outage of the path); the reading names the topmost of the elements on the
     calls' chains where those states hold half the weight or more."""
     net, tree, calls, log_odds, p = _case(seed)
-    joint = _joint(net, tree, calls, log_odds, p)
+    joint = joint_states(net, tree, calls, log_odds, p)
     weight = np.exp(joint.log_weight - joint.log_weight.max())
     on_chains = sorted({v for c in calls for v in tree.chain(c)})
 
@@ -149,13 +119,13 @@ def test_the_dark_reading_sums_the_topmost_probabilities_down_a_path_and_names_n
     topmost outage, the highest such; a customer's own fault makes no one dark."""
     net = build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)
-    path = tree.chain(_customers(net)[0])[::-1]  # from the top down, the customer's own last
+    path = tree.chain(customer_nodes(net)[0])[::-1]  # from the top down, the customer's own last
     assert tree.kind[path[-1]] == CandidateKind.CUSTOMER_SIDE and len(path) >= 3
     top, second = path[0], path[1]
 
     def named(*shares: float) -> set[int]:
         top_p = dict.fromkeys(path, 0.0) | dict(zip(path, shares, strict=False))
-        return _dark_topmost(tree, sorted(path), top_p)
+        return _dark_utility(tree, sorted(path), top_p)
 
     assert named(0.3, 0.25) == {second}
     assert named(0.5, 0.25) == {top}
@@ -169,14 +139,16 @@ def test_per_element_top_probabilities_and_the_expected_match_equal_enumeration(
     weight; the expected-match choice is the set of elements, none nested in another, with the
     largest sum of those probabilities over the elements with two calls below or more."""
     net, tree, calls, log_odds, p = _case(seed)
-    joint = _joint(net, tree, calls, log_odds, p)
+    joint = joint_states(net, tree, calls, log_odds, p)
     weight = np.exp(joint.log_weight - joint.log_weight.max())
-    s = _chain_scores(tree, sorted(calls), log_odds, p, np.logaddexp)
-    top_p = _top_probabilities(tree, s)
-    for v in s.chains:
+    ev = evidence_of_calls(tree, sorted(calls))
+    s = chain_scores(tree, ev, log_odds, p, np.logaddexp)
+    top_p = topmost_probabilities(tree, s)
+    for v in s.chains.tolist():
         if tree.kind[v] != CandidateKind.CUSTOMER_SIDE:
             assert top_p[v] == pytest.approx(weight[joint.topmost[v]].sum() / weight.sum(), abs=1e-9)
-    counted = [v for v in s.chains if s.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE]
+    counted = [v for v in s.chains.tolist()
+               if ev.calls[v] >= 2 and tree.kind[v] != CandidateKind.CUSTOMER_SIDE]
     antichains = (set(a) for r in range(len(counted) + 1) for a in itertools.combinations(counted, r)
                   if not any(u != v and u in tree.chain(v) for u in a for v in a))
     best = max(antichains, key=lambda a: sum(top_p[v] for v in a))
@@ -210,7 +182,7 @@ def test_customers_out_counts_the_customers_below_what_is_named() -> None:
     report); with T3 alone out, naming T1 and SD4 names C1, C2 (lit) and C4, C5 (dark)."""
     net = build(TWO_FAULTS_IN_SERIES)
     idx = net.index_of()
-    node_of = np.array(_customers(net))
+    node_of = np.array(customer_nodes(net))
     ops = [idx["T3"], idx["L1"]]
     assert _customers_out(net, node_of, ops, [idx["T3"]], [idx["L3"], idx["SD1"]]) == (1.0, 1.0, 1.0, 0.6)
     assert _customers_out(net, node_of, ops, [idx["T3"]], [idx["F1"]]) == (1.0, 1.0, 1.0, 0.6)

@@ -1,0 +1,139 @@
+"""The reading per customer (``grid_model.dark``) against enumerating every joint state of a
+small feeder, calls and last gasps included; the choice among elements the reports cannot tell
+apart; and ``predict_calls`` grouping a batch by it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grid_model.dark import (
+    chain_scores,
+    dark_topmost,
+    evidence_of_calls,
+    evidence_of_state,
+    kind_log_odds,
+    likeliest_of_equals,
+    read_dark,
+    topmost_probabilities,
+)
+from grid_model.incidents import predict_calls
+from grid_model.pandapower_import import region_from_pandapower
+from grid_model.posterior import CandidateKind, MapState, OutagePriors, supply_tree_from_network
+from grid_model.predict import OutagePredictor, PredictionParams
+from grid_model.storm import Call
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model.joint import customer_nodes, joint_states
+from tests.grid_model.pp_feeders import one_transformer_grid
+
+PRIORS = OutagePriors(prior=(0.02, 0.02, 0.02, 0.02, 0.005, 0.002), call_rate=0.3, gasp_rate=0.6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_topmost_probabilities_and_the_dark_reading_equal_enumeration(seed: int) -> None:
+    """Per element on the reports' chains, its probability of being the topmost outage is its
+    share of the joint states' weight; the reading names the topmost elements whose customers
+    are dark in half the weight or more. Log-odds per element in (-5, 3) (above 0 a silent or
+    nested element is likelier out than not); on odd seeds some dark meters sent last gasps."""
+    rng = np.random.default_rng(200 + seed)
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    customers = customer_nodes(net)
+    log_odds = rng.uniform(-5.0, 3.0, net.n_nodes)
+    p = float(rng.uniform(0.1, 0.6))
+    a = float(rng.uniform(0.3, 0.9)) if seed % 2 else 0.0
+    calls = {c for c in customers if rng.random() < 0.4} or {customers[0]}
+    gasps = frozenset(c for c in customers if c not in calls and rng.random() < 0.5) if a else frozenset()
+    state = MapState(tree, PRIORS)
+    for c in calls:
+        state.report(c, call=1)
+    for c in gasps:
+        state.report(c, gasp=1, fresh=1)
+    joint = joint_states(net, tree, calls, log_odds, p, gasps, a)
+    weight = np.exp(joint.log_weight - joint.log_weight.max())
+    s = chain_scores(tree, evidence_of_state(state), log_odds, p, np.logaddexp, a)
+    top_p = topmost_probabilities(tree, s)
+    chains = s.chains.tolist()
+    assert set(chains) == {v for c in calls | gasps for v in tree.chain(c)}
+    for v in chains:
+        if v in joint.topmost:
+            assert top_p[v] == pytest.approx(weight[joint.topmost[v]].sum() / weight.sum(), abs=1e-9)
+
+    def dark(v: int) -> float:
+        states = np.any([joint.topmost[u] for u in tree.chain(v) if u in joint.topmost], axis=0)
+        return float(weight[states].sum() / weight.sum())
+
+    half = [v for v in chains if v in joint.topmost and dark(v) >= 0.5]
+    expected = {v for v in half if not any(u in half for u in tree.chain(v)[1:])}
+    named = dark_topmost(tree, chains, top_p)
+    assert {v for v in named if tree.kind[v] != CandidateKind.CUSTOMER_SIDE} == expected
+    # a caller below nothing named is their own fault; every caller is below something named
+    assert all(any(v in named for v in tree.chain(c)) for c in calls)
+
+
+def test_evidence_of_calls_counts_each_caller_once_on_its_chain() -> None:
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    idx = net.index_of()
+    ev = evidence_of_calls(tree, [idx["C4"], idx["C5"], idx["C4"]])
+    assert ev.calls[idx["SD4"]] == ev.calls[idx["L3"]] == ev.calls[idx["F1"]] == 2
+    assert ev.own[idx["C4"]] == ev.own[idx["C5"]] == 1 and ev.calls[idx["L1"]] == 0
+    assert ev.chains.tolist() == sorted([*tree.chain(idx["C4"]), idx["C5"]])
+    assert not ev.gasps.any() and not ev.forbidden.any()
+
+
+def test_a_fresh_gasp_rules_out_every_mv_outage_above_it() -> None:
+    """A meter's last gasp says its transformer kept supply: no outage at or above the
+    transformer explains it, so its chain's MV elements and transformer have no probability."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    idx = net.index_of()
+    state = MapState(tree, PRIORS)
+    for c in ("C3", "C4"):
+        state.report(idx[c], gasp=1, fresh=1)
+    reading = read_dark(state)
+    for element in ("F1", "J2", "J3", "T3"):
+        assert reading.top_probability[idx[element]] < 1e-6
+    assert reading.named == {idx["L3"]}
+
+
+def _two_callers_on_one_transformer(transformer_prior: float) -> tuple[OutagePredictor, dict[str, int]]:
+    region = region_from_pandapower(one_transformer_grid(), name="tiny")
+    prior = (0.02, 0.02, transformer_prior, 0.02, 0.005, 0.002)
+    predictor = OutagePredictor(region.network, PredictionParams(OutagePriors(prior, 0.1), estimate=False))
+    customers = dict(zip(region.customers["customer_id"], region.customers["node_idx"].tolist(), strict=True))
+    for k, c in enumerate(("load:1", "load:2")):
+        predictor.add_call(f"K{k}", customers[c], 60 * k)
+    return predictor, customers
+
+
+def test_of_elements_with_the_same_customers_the_likeliest_kind_is_named_the_lowest_of_equals() -> None:
+    """Breaker, switch, transformer fuse and LV fuse over the same three customers: two calls
+    make them dark, and the reports cannot tell the four apart. With equal priors the lowest is
+    named (the MAP's choice); a transformer twice as likely out takes it."""
+    for transformer_prior, expected in ((0.02, "fuse:line:2"), (0.04, "fuse:trafo:1")):
+        predictor, _ = _two_callers_on_one_transformer(transformer_prior)
+        net, tree = predictor.net, predictor.tree
+        reading = read_dark(predictor.state)
+        assert [net.device_id[v] for v in reading.named] == [expected]
+        chain = sorted(tree.chain(next(iter(reading.named))))
+        top = [v for v in chain if tree.parent[v] < 0]
+        log_odds = kind_log_odds(tree, predictor.state.priors.prior)
+        assert likeliest_of_equals(tree, chain, set(top), log_odds) == reading.named
+
+
+def test_predict_calls_groups_the_batch_by_the_reading_and_keeps_a_lone_caller_customer_side() -> None:
+    """Two callers under one LV fuse make one incident with both calls; a caller alone is their
+    own fault (a lone reporter's likeliest cause, not the drop the reading would name)."""
+    region = region_from_pandapower(one_transformer_grid(), name="tiny")
+    customers = dict(zip(region.customers["customer_id"], region.customers["node_idx"].tolist(), strict=True))
+    params = PredictionParams(OutagePriors((0.02, 0.02, 0.02, 0.02, 0.005, 0.002), 0.1), estimate=False)
+    pair = [Call("K1", 60, customer_id="load:1"), Call("K2", 120, customer_id="load:2")]
+    incidents = predict_calls(region, pair, params).incidents
+    assert [(i["device_id"], i["call_ids"], i["kind"]) for i in incidents] == [
+        ("fuse:line:2", ["K1", "K2"], "device")]
+    assert 0.0 < incidents[0]["confidence"] < 1.0
+    alone = predict_calls(region, [Call("K3", 60, customer_id="load:0")], params).incidents
+    assert [(i["kind"], i["call_ids"]) for i in alone] == [("customer_side", ["K3"])]
+    assert {a["kind"] for a in alone[0]["alternatives"]} >= {"customer_side", "service_drop"}
+    assert customers["load:0"] not in (customers["load:1"], customers["load:2"])
