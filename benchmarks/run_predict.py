@@ -56,6 +56,7 @@ import numpy as np
 from benchmarks.run_routing import reference_workload
 from grid_model._kernels_posterior import TIE
 from grid_model.dark import chain_scores, dark_topmost, evidence_of_calls, topmost_probabilities
+from grid_model.feeder_factor import PRIOR_HIGH, PRIOR_LOW, calls_intensity
 from grid_model.incidents import predict_calls
 from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
@@ -82,10 +83,6 @@ CEILING_SHRINK = 5.0  # elements: the ceiling's true shares per feeder lean this
 # the ceiling's per-element priors, clipped from 1e-9 up to: just under a half (the range of
 # ``OutagePriors``), or just under 1 (the storm's own, log-odds kept finite)
 ELEMENT_CAPS = {"true_priors_per_element": 0.5 - 1e-9, "true_priors_per_element_uncapped": 1 - 1e-9}
-CALLS_PSEUDO = 0.5  # calls: a feeder's calls per customer lean this much on the grid's
-# where the benchmark's own priors (true shares, shares times calls) are kept: inside the
-# range of ``OutagePriors`` (0, 0.5)
-PRIOR_LOW, PRIOR_HIGH = 1e-6, 0.45
 TUNED = {"simbench": (1, 2), "storm": (1, 4, 5, 8, 9, 10, 11, 12)}
 HELD_OUT = {"simbench": (3, 4, 5), "storm": (2, 3, 6, 7)}
 SPEED_RUNS = 3
@@ -618,17 +615,6 @@ def _ceiling_readings(region: Region, tree: SupplyTree, nodes: list[int], ops: l
 BY_CALLS_READINGS = ("estimated_batch_map", "estimated_by_calls", "true_priors_per_grid_by_calls",
                      "estimated_dark", "estimated_by_calls_dark", "estimated_dark_sets",
                      "estimated_by_calls_dark_sets")
-
-
-def calls_intensity(feeder: np.ndarray, customer_nodes: np.ndarray, nodes: list[int]) -> np.ndarray:
-    """Per feeder, its calls per customer over the grid's, leaning on the grid's by
-    ``CALLS_PSEUDO`` calls (1 for a feeder without calls and customers): how much more of it the
-    calls say is dark than of the grid on the average."""
-    n_feeders = int(feeder.max()) + 1
-    customers = np.bincount(feeder[customer_nodes], minlength=n_feeders)
-    calls = np.bincount(feeder[np.asarray(nodes, dtype=np.int64)], minlength=n_feeders)
-    per_customer = len(nodes) / max(1, int(customers.sum()))
-    return (calls + CALLS_PSEUDO) / (per_customer * customers + CALLS_PSEUDO)
 
 
 def _by_feeder(priors: OutagePriors, intensity: np.ndarray) -> dict[int, OutagePriors]:

@@ -194,10 +194,12 @@ class DarkReading(NamedTuple):
     top_probability: dict[int, float]
 
 
-def read_dark(state: MapState) -> DarkReading:
-    """The reading per customer of the reports ``state`` holds, under its priors (per kind)."""
+def read_dark(state: MapState, log_odds: npt.NDArray[np.float64] | None = None) -> DarkReading:
+    """The reading per customer of the reports ``state`` holds, under its priors: per kind, or
+    per node (``log_odds``) with its call and gasp rates."""
     tree, priors = state.tree, state.priors
-    log_odds = kind_log_odds(tree, priors.prior)
+    if log_odds is None:
+        log_odds = kind_log_odds(tree, priors.prior)
     s = chain_scores(tree, evidence_of_state(state), log_odds, priors.call_rate, np.logaddexp,
                      priors.gasp_rate)
     top_p = topmost_probabilities(tree, s)

@@ -7,8 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from grid_model.dark import read_dark
+from grid_model.feeder_factor import applies, calls_intensity, feeder_log_odds
 from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network, NodeKind
 from grid_model.posterior import CANDIDATE_NAMES, CandidateKind, OutagePriors
 from grid_model.predict import Incident, IncidentKind, OutagePredictor, PredictionParams
@@ -122,6 +124,17 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
     return Prediction(out + unlocated, len(unlocated), predictor.priors)
 
 
+def _by_feeder(predictor: OutagePredictor, nodes: list[int]) -> npt.NDArray[np.float64] | None:
+    """Per node, the log-odds of its kind's prior times its feeder's calls intensity
+    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it."""
+    if not applies(predictor.state.priors.call_rate) or not nodes:
+        return None
+    net = predictor.net
+    feeder = net.feeder_idx.astype(np.int64)
+    intensity = calls_intensity(feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER), nodes)
+    return feeder_log_odds(predictor.tree, predictor.state.priors.prior, feeder, intensity)
+
+
 def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int]],
                        gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], dict[int, float]]:
     """The incidents of the whole batch read per customer (``grid_model.dark``): one at each
@@ -131,8 +144,8 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
     report and could only move an incident up; with every report known, the reading places
     each at once. Returns the incidents (numbered by first report) and per candidate on the
     reports' chains its posterior probability of being the topmost outage."""
-    reading = read_dark(predictor.state)
-    tree, net = predictor.tree, predictor.net
+    tree, net, state = predictor.tree, predictor.net, predictor.state
+    reading = read_dark(state, _by_feeder(predictor, [node for _, node in located]))
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
                      + [(t_s, message_id, node) for message_id, node, t_s in gasps])
     place: dict[int, int] = {}
@@ -141,7 +154,6 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
             chain = tree.chain(node)
             place[node] = next((v for v in reversed(chain) if v in reading.named), chain[0])
     units = Counter(place.values())
-    state = predictor.state
     for node, element in place.items():
         if units[element] == 1:  # a lone reporter: its likeliest cause alone (customer-side, often)
             place[node] = state.top(state.chain(node))

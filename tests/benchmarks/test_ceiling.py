@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from benchmarks.run_predict import (
-    CALLS_PSEUDO,
     _by_feeder,
     _customers_out,
     _dark_at_least_half,
@@ -22,7 +21,6 @@ from benchmarks.run_predict import (
     _expected_match_per_element,
     _map_per_element,
     _node_log_odds,
-    calls_intensity,
 )
 from grid_model.dark import chain_scores, evidence_of_calls, topmost_probabilities
 from grid_model.network import Network
@@ -155,15 +153,6 @@ def test_per_element_top_probabilities_and_the_expected_match_equal_enumeration(
     chosen = _expected_match_per_element(tree, sorted(calls), log_odds, p)
     assert sum(top_p[v] for v in chosen) == pytest.approx(sum(top_p[v] for v in best), abs=1e-12)
     assert chosen == best
-
-
-def test_calls_intensity_is_each_feeder_s_calls_per_customer_over_the_grid_s() -> None:
-    feeder = np.array([0, 0, 0, 1, 1, 1, 2])
-    customers = np.array([0, 1, 2, 3, 4, 5])  # three customers on feeders 0 and 1, none on 2
-    calls = [0, 1, 1, 2]  # four calls from feeder 0, none from 1: 4 / 6 per customer on the grid
-    lean = CALLS_PSEUDO
-    expected = [(4 + lean) / (4 / 6 * 3 + lean), lean / (4 / 6 * 3 + lean), 1.0]
-    assert calls_intensity(feeder, customers, calls) == pytest.approx(expected)
 
 
 def test_priors_by_feeder_scale_every_kind_and_stay_in_range() -> None:

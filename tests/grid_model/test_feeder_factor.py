@@ -1,0 +1,59 @@
+"""Priors per feeder from the calls alone: each feeder's calls per customer over the grid's,
+weighed by the estimated call rate, scaling every kind's prior on the feeder."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from grid_model.feeder_factor import (
+    CALLS_PSEUDO,
+    FROM_CALL_RATE,
+    PRIOR_HIGH,
+    PRIOR_LOW,
+    applies,
+    calls_intensity,
+    feeder_log_odds,
+)
+from grid_model.posterior import CandidateKind, supply_tree_from_network
+from tests.grid_model.feeders import feeders_of_buildings
+
+
+def test_calls_intensity_is_each_feeder_s_calls_per_customer_over_the_grid_s() -> None:
+    feeder = np.array([0, 0, 0, 1, 1, 1, 2, -1])
+    customers = np.array([0, 1, 2, 3, 4, 5, 7])  # three on feeders 0 and 1, none on 2, one above
+    calls = [0, 1, 1, 2, 7]  # four calls from feeder 0, none from 1, one from above the feeders
+    lean = CALLS_PSEUDO
+    expected = [(4 + lean) / (4 / 6 * 3 + lean), lean / (4 / 6 * 3 + lean), 1.0]
+    assert calls_intensity(feeder, customers, calls) == pytest.approx(expected)
+
+
+def test_the_factor_applies_from_an_estimated_call_rate_on() -> None:
+    assert not applies(0.05) and not applies(FROM_CALL_RATE - 1e-9)
+    assert applies(FROM_CALL_RATE) and applies(0.3)
+
+
+def test_feeder_log_odds_scale_each_kind_s_prior_on_its_feeder_and_stay_in_range() -> None:
+    """Two feeders: the first's priors doubled, the second's a millionth (kept at PRIOR_LOW); a
+    node that is no candidate gets 0."""
+    net = feeders_of_buildings(2, transformers=2, outlets=1, drops=2, customers=1)
+    tree = supply_tree_from_network(net)
+    feeder = net.feeder_idx.astype(np.int64)
+    prior = (0.01, 0.02, 0.03, 0.04, 0.3, 0.001)
+    got = feeder_log_odds(tree, prior, feeder, np.array([2.0, 1e-6]))
+
+    def odds(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    for v in range(net.n_nodes):
+        kind = int(tree.kind[v])
+        if kind < 0:
+            assert got[v] == 0.0
+            continue
+        scale = 1.0 if feeder[v] < 0 else (2.0, 1e-6)[feeder[v]]
+        expected = min(max(prior[kind] * scale, PRIOR_LOW), PRIOR_HIGH)
+        assert got[v] == pytest.approx(odds(expected))
+    drops = np.flatnonzero((tree.kind == CandidateKind.SERVICE_DROP) & (feeder == 0))
+    assert got[drops] == pytest.approx(odds(PRIOR_HIGH))  # 0.3 doubled, kept under a half
