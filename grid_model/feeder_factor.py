@@ -1,7 +1,8 @@
 """Priors that vary by feeder, read off the calls alone: a storm's damage is dense along its
 track, which one prior per kind over the grid cannot say. Each feeder's calls per customer over
-the grid's scale every kind's prior on it (``calls_intensity``), for the batch's reading per
-customer (``grid_model.incidents``).
+the grid's (``calls_intensity``) scale every kind's prior on it, for the batch's reading per
+customer (``grid_model.incidents``). (To the power 1.5 it read the tuned storms better still, but
+cost the SimBench grids' scattered faults: ``benchmarks/README.md``.)
 
 Only where the calls are many enough: at low call rates the factor reads a tripped feeder's
 callers as many small faults (the customers-out F1 on the tuned generated storms at 5 % calls
@@ -47,6 +48,8 @@ def feeder_log_odds(tree: SupplyTree, prior: tuple[float, ...], feeder: npt.NDAr
     """Per node, the log-odds of its candidate kind's ``prior`` times its feeder's ``factor``
     (1 above the feeders, ``feeder`` -1), kept between ``PRIOR_LOW`` and ``PRIOR_HIGH`` (0 for a
     node that is no candidate)."""
-    scale = np.where(feeder >= 0, factor[np.maximum(feeder, 0)], 1.0)
+    scale = np.ones(len(feeder))
+    on_feeder = feeder >= 0
+    scale[on_feeder] = factor[feeder[on_feeder]]
     pi = np.clip(np.asarray(prior)[np.maximum(tree.kind, 0)] * scale, PRIOR_LOW, PRIOR_HIGH)
     return np.where(tree.kind >= 0, np.log(pi) - np.log1p(-pi), 0.0)

@@ -3,6 +3,7 @@ incidents as the ``predict`` command writes them."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -126,8 +127,9 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
 
 def _by_feeder(predictor: OutagePredictor, nodes: list[int]) -> npt.NDArray[np.float64] | None:
     """Per node, the log-odds of its kind's prior times its feeder's calls intensity
-    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it."""
-    if not applies(predictor.state.priors.call_rate) or not nodes:
+    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, or
+    the grid has no feeders. ``nodes``: the calling nodes, each counted once as the evidence is."""
+    if not applies(predictor.state.priors.call_rate) or not nodes or predictor.net.feeder_idx.max() < 0:
         return None
     net = predictor.net
     feeder = net.feeder_idx.astype(np.int64)
@@ -135,17 +137,44 @@ def _by_feeder(predictor: OutagePredictor, nodes: list[int]) -> npt.NDArray[np.f
     return feeder_log_odds(predictor.tree, predictor.state.priors.prior, feeder, intensity)
 
 
+def _lone_causes(predictor: OutagePredictor, place: dict[int, int]) -> dict[int, int]:
+    """Where the lone reporters go (each the only reporting node at the element the reading put it
+    at, ``place``): to the MAP's cause (customer-side, often, where the reading names the drop whose
+    customer is likelier dark than not), when that lies at or below the element, or above it when
+    every reporting node below that cause is a lone one with the same cause (a few lone callers
+    the MAP puts under one fuse), so that no incident holds another's customers."""
+    state, size = predictor.state, predictor.net.size
+    units = Counter(place.values())
+    causes: dict[int, int] = {}
+    above: dict[int, list[int]] = {}
+    for node, element in place.items():
+        if units[element] == 1:
+            chain = state.chain(node)
+            top = state.top(chain)
+            if chain.index(top) <= chain.index(element):
+                causes[node] = top
+            else:
+                above.setdefault(top, []).append(node)
+    reporting = sorted(place)
+    for top, nodes in above.items():
+        lo, hi = bisect_left(reporting, top), bisect_left(reporting, top + int(size[top]))
+        if hi - lo == len(nodes):  # every reporting node below ``top`` is one of these
+            causes.update(dict.fromkeys(nodes, top))
+    return causes
+
+
 def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int]],
                        gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], dict[int, float]]:
     """The incidents of the whole batch read per customer (``grid_model.dark``): one at each
     element below which the customers are dark with a posterior of at least a half, every
     element out independently, with the reports below it (each at the highest such element on
-    its chain; the chain's lowest element when none is). The replay's grouping decided report by
+    its chain; the chain's lowest element when none is; a lone reporter where ``_lone_causes``
+    puts it). The replay's grouping decided report by
     report and could only move an incident up; with every report known, the reading places
     each at once. Returns the incidents (numbered by first report) and per candidate on the
     reports' chains its posterior probability of being the topmost outage."""
     tree, net, state = predictor.tree, predictor.net, predictor.state
-    reading = read_dark(state, _by_feeder(predictor, [node for _, node in located]))
+    reading = read_dark(state, _by_feeder(predictor, sorted({node for _, node in located})))
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
                      + [(t_s, message_id, node) for message_id, node, t_s in gasps])
     place: dict[int, int] = {}
@@ -153,10 +182,8 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
         if node not in place:
             chain = tree.chain(node)
             place[node] = next((v for v in reversed(chain) if v in reading.named), chain[0])
-    units = Counter(place.values())
-    for node, element in place.items():
-        if units[element] == 1:  # a lone reporter: its likeliest cause alone (customer-side, often)
-            place[node] = state.top(state.chain(node))
+    for node, cause in _lone_causes(predictor, place).items():
+        place[node] = cause
     at: dict[int, Incident] = {}
     for t_s, report_id, node in reports:
         element = place[node]

@@ -17,12 +17,14 @@ from grid_model.dark import (
     read_dark,
     topmost_probabilities,
 )
-from grid_model.incidents import predict_calls
+from grid_model.incidents import _read_per_customer, predict_calls
+from grid_model.network import DeviceKind, NodeKind
 from grid_model.pandapower_import import region_from_pandapower
 from grid_model.posterior import CandidateKind, MapState, OutagePriors, supply_tree_from_network
 from grid_model.predict import OutagePredictor, PredictionParams
+from grid_model.priors import DEFAULT_PRIORS
 from grid_model.storm import Call
-from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build
+from tests.grid_model.feeders import TWO_FAULTS_IN_SERIES, build, radial_feeder
 from tests.grid_model.joint import customer_nodes, joint_states
 from tests.grid_model.pp_feeders import one_transformer_grid
 
@@ -34,7 +36,8 @@ def test_topmost_probabilities_and_the_dark_reading_equal_enumeration(seed: int)
     """Per element on the reports' chains, its probability of being the topmost outage is its
     share of the joint states' weight; the reading names the topmost elements whose customers
     are dark in half the weight or more. Log-odds per element in (-5, 3) (above 0 a silent or
-    nested element is likelier out than not); on odd seeds some dark meters sent last gasps."""
+    nested element is likelier out than not); on odd seeds some dark meters sent last gasps, on
+    seeds 3, 7 and 11 some of them stale (no longer proving their transformer live)."""
     rng = np.random.default_rng(200 + seed)
     net = build(TWO_FAULTS_IN_SERIES)
     tree = supply_tree_from_network(net)
@@ -44,12 +47,13 @@ def test_topmost_probabilities_and_the_dark_reading_equal_enumeration(seed: int)
     a = float(rng.uniform(0.3, 0.9)) if seed % 2 else 0.0
     calls = {c for c in customers if rng.random() < 0.4} or {customers[0]}
     gasps = frozenset(c for c in customers if c not in calls and rng.random() < 0.5) if a else frozenset()
+    stale = frozenset(c for c in gasps if seed % 4 == 3 and rng.random() < 0.5)
     state = MapState(tree, PRIORS)
     for c in calls:
         state.report(c, call=1)
     for c in gasps:
-        state.report(c, gasp=1, fresh=1)
-    joint = joint_states(net, tree, calls, log_odds, p, gasps, a)
+        state.report(c, gasp=1, fresh=int(c not in stale))
+    joint = joint_states(net, tree, calls, log_odds, p, gasps, a, stale)
     weight = np.exp(joint.log_weight - joint.log_weight.max())
     s = chain_scores(tree, evidence_of_state(state), log_odds, p, np.logaddexp, a)
     top_p = topmost_probabilities(tree, s)
@@ -58,6 +62,10 @@ def test_topmost_probabilities_and_the_dark_reading_equal_enumeration(seed: int)
     for v in chains:
         if v in joint.topmost:
             assert top_p[v] == pytest.approx(weight[joint.topmost[v]].sum() / weight.sum(), abs=1e-9)
+        else:  # a customer's own fault, the topmost cause of its report when nothing above is out
+            above = np.any([joint.topmost[u] for u in tree.chain(v)[1:] if u in joint.topmost], axis=0)
+            own = joint.own_fault[v] & ~above
+            assert top_p[v] == pytest.approx(weight[own].sum() / weight.sum(), abs=1e-9)
 
     def dark(v: int) -> float:
         states = np.any([joint.topmost[u] for u in tree.chain(v) if u in joint.topmost], axis=0)
@@ -67,8 +75,6 @@ def test_topmost_probabilities_and_the_dark_reading_equal_enumeration(seed: int)
     expected = {v for v in half if not any(u in half for u in tree.chain(v)[1:])}
     named = dark_topmost(tree, chains, top_p)
     assert {v for v in named if tree.kind[v] != CandidateKind.CUSTOMER_SIDE} == expected
-    # a caller below nothing named is their own fault; every caller is below something named
-    assert all(any(v in named for v in tree.chain(c)) for c in calls)
 
 
 def test_evidence_of_calls_counts_each_caller_once_on_its_chain() -> None:
@@ -126,7 +132,6 @@ def test_predict_calls_groups_the_batch_by_the_reading_and_keeps_a_lone_caller_c
     """Two callers under one LV fuse make one incident with both calls; a caller alone is their
     own fault (a lone reporter's likeliest cause, not the drop the reading would name)."""
     region = region_from_pandapower(one_transformer_grid(), name="tiny")
-    customers = dict(zip(region.customers["customer_id"], region.customers["node_idx"].tolist(), strict=True))
     params = PredictionParams(OutagePriors((0.02, 0.02, 0.02, 0.02, 0.005, 0.002), 0.1), estimate=False)
     pair = [Call("K1", 60, customer_id="load:1"), Call("K2", 120, customer_id="load:2")]
     incidents = predict_calls(region, pair, params).incidents
@@ -136,4 +141,59 @@ def test_predict_calls_groups_the_batch_by_the_reading_and_keeps_a_lone_caller_c
     alone = predict_calls(region, [Call("K3", 60, customer_id="load:0")], params).incidents
     assert [(i["kind"], i["call_ids"]) for i in alone] == [("customer_side", ["K3"])]
     assert {a["kind"] for a in alone[0]["alternatives"]} >= {"customer_side", "service_drop"}
-    assert customers["load:0"] not in (customers["load:1"], customers["load:2"])
+
+
+def test_lone_reporters_keep_what_the_reading_names_when_the_map_puts_them_above() -> None:
+    """Six callers, one on each of five LV outlets and two on a sixth, of a feeder of 144
+    customers: the MAP of all the calls is the feeder's trip, the reading names the six outlets.
+    A lone caller moves to the MAP's cause only at or below what the reading named for it, so no
+    incident holds another's customers and every call is at an outlet."""
+    net = radial_feeder(8, 3, 6)
+    idx = net.index_of()
+    predictor = OutagePredictor(net, PredictionParams(DEFAULT_PRIORS, estimate=False))
+    callers = ["C0_1_3", "C2_1_4", "C5_0_0", "C6_2_0", "C6_2_3", "C7_0_2"]
+    located = [(Call(f"K{k}", k, customer_id=c), idx[c]) for k, c in enumerate(callers)]
+    for call, node in located:
+        predictor.add_call(call.call_id, node, call.t_s)
+    state = predictor.state
+    assert {state.top(state.chain(idx[c])) for c in callers} == {idx["F1"]}
+    incidents, probability = _read_per_customer(predictor, located, [])
+    assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [
+        ("L0_1", ["K0"]), ("L2_1", ["K1"]), ("L5_0", ["K2"]), ("L6_2", ["K3", "K4"]), ("L7_0", ["K5"])]
+    assert all(0.0 < probability[i.node_idx] < 1.0 for i in incidents)
+
+
+def test_a_grid_without_feeders_is_read_without_the_feeders_factor() -> None:
+    """A fused drop straight on the substation (no feeder): at a call rate where the factor
+    applies, its two callers are read with the kinds' priors alone."""
+    net = build([("S1", NodeKind.SUBSTATION, "", DeviceKind.NONE, ""),
+                 ("SD1", NodeKind.SERVICE_DROP, "S1", DeviceKind.FUSE, "FU-SD1"),
+                 ("MB1", NodeKind.METER_BOX, "SD1", DeviceKind.NONE, ""),
+                 ("C1", NodeKind.CUSTOMER, "MB1", DeviceKind.NONE, ""),
+                 ("C2", NodeKind.CUSTOMER, "MB1", DeviceKind.NONE, "")])
+    assert (net.feeder_idx < 0).all()
+    idx = net.index_of()
+    predictor = OutagePredictor(net, PredictionParams(OutagePriors((0.02,) * 4 + (0.005, 0.002), 0.3),
+                                                      estimate=False))
+    located = [(Call("K1", 0, customer_id="c1"), idx["C1"]), (Call("K2", 5, customer_id="c2"), idx["C2"])]
+    for call, node in located:
+        predictor.add_call(call.call_id, node, call.t_s)
+    incidents, _ = _read_per_customer(predictor, located, [])
+    assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [("SD1", ["K1", "K2"])]
+
+
+def test_lone_reporters_the_map_puts_under_one_cause_alone_join_there() -> None:
+    """Two callers of transformer T3, each on an outlet of their own: the reading names both
+    outlets (each caller's customers likelier dark than not), the MAP one transformer fault for
+    both, and nothing else reports below T3: one incident there with both calls."""
+    net = radial_feeder(8, 3, 6)
+    idx = net.index_of()
+    priors = OutagePriors((0.01, 0.01, 0.03, 0.05, 0.005, 0.002), 0.3)
+    predictor = OutagePredictor(net, PredictionParams(priors, estimate=False))
+    located = [(Call("K0", 0, customer_id="c0"), idx["C3_0_1"]),
+               (Call("K1", 1, customer_id="c1"), idx["C3_1_2"])]
+    for call, node in located:
+        predictor.add_call(call.call_id, node, call.t_s)
+    assert read_dark(predictor.state).named == {idx["L3_0"], idx["L3_1"]}
+    incidents, _ = _read_per_customer(predictor, located, [])
+    assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [("T3", ["K0", "K1"])]

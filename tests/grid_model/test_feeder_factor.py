@@ -17,8 +17,9 @@ from grid_model.feeder_factor import (
     calls_intensity,
     feeder_log_odds,
 )
+from grid_model.network import DeviceKind, NodeKind
 from grid_model.posterior import CandidateKind, supply_tree_from_network
-from tests.grid_model.feeders import feeders_of_buildings
+from tests.grid_model.feeders import build, feeders_of_buildings
 
 
 def test_calls_intensity_is_each_feeder_s_calls_per_customer_over_the_grid_s() -> None:
@@ -57,3 +58,17 @@ def test_feeder_log_odds_scale_each_kind_s_prior_on_its_feeder_and_stay_in_range
         assert got[v] == pytest.approx(odds(expected))
     drops = np.flatnonzero((tree.kind == CandidateKind.SERVICE_DROP) & (feeder == 0))
     assert got[drops] == pytest.approx(odds(PRIOR_HIGH))  # 0.3 doubled, kept under a half
+
+
+def test_candidates_above_every_feeder_keep_their_kind_s_prior() -> None:
+    """A fused drop on the substation itself (feeder -1): no feeder's factor reaches it, even
+    when the grid has no feeder at all (an empty factor)."""
+    net = build([("S1", NodeKind.SUBSTATION, "", DeviceKind.NONE, ""),
+                 ("SD1", NodeKind.SERVICE_DROP, "S1", DeviceKind.FUSE, "FU-SD1"),
+                 ("MB1", NodeKind.METER_BOX, "SD1", DeviceKind.NONE, ""),
+                 ("C1", NodeKind.CUSTOMER, "MB1", DeviceKind.NONE, "")])
+    tree = supply_tree_from_network(net)
+    prior = (0.01, 0.02, 0.03, 0.04, 0.3, 0.001)
+    got = feeder_log_odds(tree, prior, net.feeder_idx.astype(np.int64), np.empty(0))
+    drop = net.index_of()["SD1"]
+    assert got[drop] == pytest.approx(math.log(0.3 / 0.7))
