@@ -148,14 +148,29 @@ def topmost_probabilities(tree: SupplyTree, s: ChainScores) -> dict[int, float]:
     return top_probabilities(tree.parent, s.chains.tolist(), s.out, s.inner, s.score)
 
 
-def dark_topmost(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> set[int]:
-    """The candidates on ``chains`` (preorder, every candidate above one included), none nested
-    in another, below which the customers are dark with a posterior of at least a half: the
-    candidate's and its ancestors' probabilities ``top_p`` of being the topmost outage, summed.
-    A customer's own fault is named where nothing above it is (it called with supply on)."""
+def dark_probabilities(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> dict[int, float]:
+    """Per utility candidate on ``chains`` (preorder, every candidate above one included), the
+    posterior probability that the customers below it are dark: its and its ancestors'
+    probabilities ``top_p`` of being the topmost outage, summed (those events exclude one
+    another); per customer's own installation, that of the candidate above it (the customer's
+    supply is off), its own fault being the customer's and not an outage."""
     dark: dict[int, float] = {}
     for v in chains:  # parents first
-        dark[v] = dark.get(int(tree.parent[v]), 0.0) + top_p[v]
+        above = dark.get(int(tree.parent[v]), 0.0)
+        dark[v] = above if tree.kind[v] == _CS else above + top_p[v]
+    return dark
+
+
+def dark_topmost(tree: SupplyTree, chains: list[int], top_p: dict[int, float]) -> set[int]:
+    """The candidates on ``chains`` (preorder, every candidate above one included), none nested
+    in another, below which the customers are dark with a posterior of at least a half
+    (``dark_probabilities``). A customer's own fault is named where nothing above it is (it called
+    with supply on)."""
+    return _half_dark(tree, chains, dark_probabilities(tree, chains, top_p))
+
+
+def _half_dark(tree: SupplyTree, chains: list[int], dark: dict[int, float]) -> set[int]:
+    """``dark_topmost`` from the ``dark_probabilities``."""
     return topmost(tree.parent, chains, lambda v: dark[v] >= 0.5 or tree.kind[v] == _CS)
 
 
@@ -188,10 +203,11 @@ def likeliest_of_equals(tree: SupplyTree, chains: list[int], named: set[int],
 
 class DarkReading(NamedTuple):
     """The candidates the reading names, and per candidate on the reports' chains its posterior
-    probability of being the topmost outage on its path."""
+    probability of being the topmost outage on its path and that its customers are dark."""
 
     named: set[int]
     top_probability: dict[int, float]
+    dark_probability: dict[int, float]
 
 
 def read_dark(state: MapState, log_odds: npt.NDArray[np.float64] | None = None) -> DarkReading:
@@ -204,4 +220,6 @@ def read_dark(state: MapState, log_odds: npt.NDArray[np.float64] | None = None) 
                      priors.gasp_rate)
     top_p = topmost_probabilities(tree, s)
     chains = s.chains.tolist()
-    return DarkReading(likeliest_of_equals(tree, chains, dark_topmost(tree, chains, top_p), log_odds), top_p)
+    dark = dark_probabilities(tree, chains, top_p)
+    named = likeliest_of_equals(tree, chains, _half_dark(tree, chains, dark), log_odds)
+    return DarkReading(named, top_p, dark)

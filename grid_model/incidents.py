@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from grid_model.dark import read_dark
+from grid_model.dark import DarkReading, read_dark
 from grid_model.feeder_factor import applies, calls_intensity, feeder_log_odds
 from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network, NodeKind
 from grid_model.posterior import CANDIDATE_NAMES, CandidateKind, OutagePriors
@@ -85,9 +85,10 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
         params = replace(params, priors=_replay(region.network, first, located, gasps).priors, estimate=False)
     predictor = _replay(region.network, params, located, gasps)
     if params.rollup is None:
-        incidents, probability = _read_per_customer(predictor, located, gasps)
+        incidents, reading = _read_per_customer(predictor, located, gasps)
+        probability, dark = reading.top_probability, reading.dark_probability
     else:
-        incidents, probability = predictor.incidents, None
+        incidents, probability, dark = predictor.incidents, None, None
     net = region.network
     cust = region.customers
     cust_node = cust["node_idx"].to_numpy()
@@ -114,6 +115,7 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
                 probability.get(node, 0.0), 3),
             "first_report_s": inc.first_report_s, "area_class": AREA_NAMES[net.area[node]],
             "merged_from": merged_from.get(inc.incident_id, []),
+            "dark_probability": None if dark is None else round(dark.get(node, 0.0), 3),
         })
         if inc.kind == IncidentKind.CUSTOMER_SIDE:
             explained = (predictor.explanations(node) if probability is None else
@@ -164,15 +166,16 @@ def _lone_causes(predictor: OutagePredictor, place: dict[int, int]) -> dict[int,
 
 
 def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int]],
-                       gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], dict[int, float]]:
+                       gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], DarkReading]:
     """The incidents of the whole batch read per customer (``grid_model.dark``): one at each
     element below which the customers are dark with a posterior of at least a half, every
     element out independently, with the reports below it (each at the highest such element on
     its chain; the chain's lowest element when none is; a lone reporter where ``_lone_causes``
     puts it). The replay's grouping decided report by
     report and could only move an incident up; with every report known, the reading places
-    each at once. Returns the incidents (numbered by first report) and per candidate on the
-    reports' chains its posterior probability of being the topmost outage."""
+    each at once. Returns the incidents (numbered by first report) and the reading (per
+    candidate on the reports' chains, its posterior probabilities of being the topmost outage and
+    that its customers are dark)."""
     tree, net, state = predictor.tree, predictor.net, predictor.state
     reading = read_dark(state, _by_feeder(predictor, sorted({node for _, node in located})))
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
@@ -195,4 +198,4 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
             inc = at[element] = Incident(f"I{len(at) + 1:06d}", element, kind, t_s)
         inc.call_ids.append(report_id)
         inc.caller_nodes.add(node)
-    return list(at.values()), reading.top_probability
+    return list(at.values()), reading

@@ -9,6 +9,7 @@ import pytest
 
 from grid_model.dark import (
     chain_scores,
+    dark_probabilities,
     dark_topmost,
     evidence_of_calls,
     evidence_of_state,
@@ -129,18 +130,22 @@ def test_of_elements_with_the_same_customers_the_likeliest_kind_is_named_the_low
 
 
 def test_predict_calls_groups_the_batch_by_the_reading_and_keeps_a_lone_caller_customer_side() -> None:
-    """Two callers under one LV fuse make one incident with both calls; a caller alone is their
-    own fault (a lone reporter's likeliest cause, not the drop the reading would name)."""
+    """Two callers under one LV fuse make one incident with both calls, its customers likelier
+    dark than not though the fuse is one of four elements with the same customers; a caller alone
+    is their own fault (a lone reporter's likeliest cause, not the drop the reading would name)."""
     region = region_from_pandapower(one_transformer_grid(), name="tiny")
     params = PredictionParams(OutagePriors((0.02, 0.02, 0.02, 0.02, 0.005, 0.002), 0.1), estimate=False)
     pair = [Call("K1", 60, customer_id="load:1"), Call("K2", 120, customer_id="load:2")]
     incidents = predict_calls(region, pair, params).incidents
     assert [(i["device_id"], i["call_ids"], i["kind"]) for i in incidents] == [
         ("fuse:line:2", ["K1", "K2"], "device")]
-    assert 0.0 < incidents[0]["confidence"] < 1.0
+    assert 0.0 < incidents[0]["confidence"] < 0.5 <= incidents[0]["dark_probability"] < 1.0
     alone = predict_calls(region, [Call("K3", 60, customer_id="load:0")], params).incidents
     assert [(i["kind"], i["call_ids"]) for i in alone] == [("customer_side", ["K3"])]
-    assert {a["kind"] for a in alone[0]["alternatives"]} >= {"customer_side", "service_drop"}
+    alternatives = {a["kind"]: a["probability"] for a in alone[0]["alternatives"]}
+    assert set(alternatives) >= {"customer_side", "service_drop"}
+    # the caller's supply is off unless the fault is their own
+    assert alone[0]["dark_probability"] == pytest.approx(1.0 - alternatives["customer_side"], abs=2e-3)
 
 
 def test_lone_reporters_keep_what_the_reading_names_when_the_map_puts_them_above() -> None:
@@ -157,10 +162,11 @@ def test_lone_reporters_keep_what_the_reading_names_when_the_map_puts_them_above
         predictor.add_call(call.call_id, node, call.t_s)
     state = predictor.state
     assert {state.top(state.chain(idx[c])) for c in callers} == {idx["F1"]}
-    incidents, probability = _read_per_customer(predictor, located, [])
+    incidents, reading = _read_per_customer(predictor, located, [])
     assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [
         ("L0_1", ["K0"]), ("L2_1", ["K1"]), ("L5_0", ["K2"]), ("L6_2", ["K3", "K4"]), ("L7_0", ["K5"])]
-    assert all(0.0 < probability[i.node_idx] < 1.0 for i in incidents)
+    assert all(0.0 < reading.top_probability[i.node_idx] < 1.0 and reading.dark_probability[i.node_idx] >= 0.5
+               for i in incidents)
 
 
 def test_a_grid_without_feeders_is_read_without_the_feeders_factor() -> None:
@@ -197,3 +203,18 @@ def test_lone_reporters_the_map_puts_under_one_cause_alone_join_there() -> None:
     assert read_dark(predictor.state).named == {idx["L3_0"], idx["L3_1"]}
     incidents, _ = _read_per_customer(predictor, located, [])
     assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [("T3", ["K0", "K1"])]
+
+
+def test_dark_probabilities_sum_the_topmost_probabilities_down_a_path() -> None:
+    """Down one caller's path the chance that the customers are dark grows by each element's
+    chance of being the topmost outage; the caller's own installation adds nothing (their own
+    fault leaves the supply on)."""
+    net = build(TWO_FAULTS_IN_SERIES)
+    tree = supply_tree_from_network(net)
+    path = tree.chain(net.index_of()["C4"])[::-1]  # F1 J2 J3 T3 L3 SD4, then the customer's own
+    shares = [0.1, 0.05, 0.2, 0.0, 0.15, 0.1, 0.2]
+    assert len(path) == len(shares)
+    dark = dark_probabilities(tree, path, dict(zip(path, shares, strict=True)))
+    running = np.cumsum(shares[:-1])
+    assert [dark[v] for v in path[:-1]] == pytest.approx(running.tolist())
+    assert dark[path[-1]] == pytest.approx(running[-1])
