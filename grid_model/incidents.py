@@ -171,11 +171,10 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
     element below which the customers are dark with a posterior of at least a half, every
     element out independently, with the reports below it (each at the highest such element on
     its chain; the chain's lowest element when none is; a lone reporter where ``_lone_causes``
-    puts it). The replay's grouping decided report by
-    report and could only move an incident up; with every report known, the reading places
-    each at once. Returns the incidents (numbered by first report) and the reading (per
-    candidate on the reports' chains, its posterior probabilities of being the topmost outage and
-    that its customers are dark)."""
+    puts it). The replay's grouping decided report by report and could only move an incident up;
+    with every report known, the reading places each at once. Returns the incidents (numbered by
+    first report) and the reading (per candidate on the reports' chains, its posterior
+    probabilities of being the topmost outage and that its customers are dark)."""
     tree, net, state = predictor.tree, predictor.net, predictor.state
     reading = read_dark(state, _by_feeder(predictor, sorted({node for _, node in located})))
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
