@@ -175,8 +175,8 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
     with every report known, the reading places each at once. Returns the incidents (numbered by
     first report) and the reading (per candidate on the reports' chains, its posterior
     probabilities of being the topmost outage and that its customers are dark)."""
-    tree, net, state = predictor.tree, predictor.net, predictor.state
-    reading = read_dark(state, _by_feeder(predictor, sorted({node for _, node in located})))
+    tree = predictor.tree
+    reading = read_dark(predictor.state, _by_feeder(predictor, sorted({node for _, node in located})))
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
                      + [(t_s, message_id, node) for message_id, node, t_s in gasps])
     place: dict[int, int] = {}
@@ -191,9 +191,7 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
         element = place[node]
         inc = at.get(element)
         if inc is None:
-            # below the service drop (a customer, a meter box): the customer's own fault
-            kind = IncidentKind.CUSTOMER_SIDE if net.kind.item(element) > NodeKind.SERVICE_DROP \
-                else IncidentKind.DEVICE
+            kind = predictor.incident_kind(element)
             inc = at[element] = Incident(f"I{len(at) + 1:06d}", element, kind, t_s)
         inc.call_ids.append(report_id)
         inc.caller_nodes.add(node)

@@ -267,7 +267,7 @@ class OutagePredictor:
                 # reported before, to an incident off this chain (moved by a finding): it stays there
                 inc.call_ids.append(call_id)
                 return IncidentChange(inc.incident_id, False)
-        inc, merged = self._open_incident(top, self._incident_kind(top), t_s)
+        inc, merged = self._open_incident(top, self.incident_kind(top), t_s)
         self._attach(inc, len(self.incidents) - 1, call_id, node_idx)
         return IncidentChange(inc.incident_id, True, merged)
 
@@ -439,7 +439,7 @@ class OutagePredictor:
             if int(parent[v]) in covered or self._open_at[v] >= 0 or self._off_chain_above(v) >= 0:
                 covered.add(v)
             elif self.state.is_out(v):
-                inc, merged = self._open_incident(v, self._incident_kind(v), self.state.now_s)
+                inc, merged = self._open_incident(v, self.incident_kind(v), self.state.now_s)
                 covered.add(v)
                 changes.append(IncidentChange(inc.incident_id, True, merged))
         return changes
@@ -501,7 +501,7 @@ class OutagePredictor:
                 self.state.report(node, fresh=-1)
                 self._version += 1
 
-    def _incident_kind(self, node: int) -> IncidentKind:
+    def incident_kind(self, node: int) -> IncidentKind:
         """Below the service drop (a customer, a meter box): the customer's own fault."""
         return _CUSTOMER_SIDE if self.net.kind.item(node) > _DROP else _DEVICE
 
