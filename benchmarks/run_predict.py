@@ -55,8 +55,14 @@ import numpy as np
 
 from benchmarks.run_routing import reference_workload
 from grid_model._kernels_posterior import TIE
-from grid_model.dark import chain_scores, dark_topmost, evidence_of_calls, topmost_probabilities
-from grid_model.feeder_factor import PRIOR_HIGH, PRIOR_LOW, calls_intensity
+from grid_model.dark import (
+    chain_scores,
+    dark_topmost,
+    evidence_of_calls,
+    kind_log_odds,
+    topmost_probabilities,
+)
+from grid_model.feeder_factor import PRIOR_HIGH, PRIOR_LOW, calls_intensity, feeder_log_odds
 from grid_model.incidents import predict_calls
 from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.posterior import (
@@ -642,9 +648,9 @@ def _by_calls_readings(tree: SupplyTree, feeder: np.ndarray, customer_nodes: np.
             "estimated_by_calls": _map_named(by_calls),
             "true_priors_per_grid_by_calls": _map_devices(tree, nodes, _by_feeder(grid, intensity), feeder),
             "estimated_dark": _dark_at_least_half(
-                tree, nodes, _node_log_odds(tree, {0: estimated}, None), estimated.call_rate),
+                tree, nodes, kind_log_odds(tree, estimated.prior), estimated.call_rate),
             "estimated_by_calls_dark": _dark_at_least_half(
-                tree, nodes, _node_log_odds(tree, per_feeder, feeder), estimated.call_rate),
+                tree, nodes, feeder_log_odds(tree, estimated.prior, feeder, intensity), estimated.call_rate),
             "estimated_dark_sets": _dark_named(tree, batch),
             "estimated_by_calls_dark_sets": _dark_named(tree, by_calls)}
 
