@@ -328,10 +328,11 @@ Batch prediction (`predict_calls`: the `predict` command and these suites) now r
 tool's estimates, and times calls per feeder from an estimated call rate of 0.15, where the
 factor's F1 holds (the threshold tuned on the tuned storms; the accuracy section gives the
 runs): the tool's column, held out {held10['estimated']:.3f} at 10 % (F1 {held10['f1_estimated']:.3f}) and
-{held30['estimated']:.3f} at 30 % (F1 {held30['f1_estimated']:.3f}). The online predictor of the live engine
-still names the MAP of its posterior over sets (decided incidents move only up): the reading per
-customer there needs the sum pass with the elements independent kept up to date report by report,
-as `MapState` keeps the max pass, and incidents that may move down as well as up."""
+{held30['estimated']:.3f} at 30 % (F1 {held30['f1_estimated']:.3f}). Report by report the online predictor
+names the MAP of its posterior over sets (incidents move only up); its regrouping
+(`OutagePredictor.regroup`) reads the open reports so and moves the incidents no crew is sent to
+there, down and split as well, and `predict` is one pass and a regrouping (the same incidents as
+the two passes it made before, on every case of the accuracy suite)."""
 
 
 def _ceiling_f1_paragraph(ceiling: dict[str, Any]) -> str:
@@ -618,7 +619,7 @@ also fits whole feeders out with few customers calling. EM runs from two starts 
 scattered damage) and the predictor decides with the likelier reading (docs/prediction.md): on
 storm 5 at 30 % EM from the defaults alone ended with feeders out (device match 0.02; now 0.74).
 The M step counts the elements below an outage at their prior (drops came out two to four times
-below their share): on the tuned storms at 30 %, 0.682 before, 0.714 after. The batch's first pass
+below their share): on the tuned storms at 30 %, 0.682 before, 0.714 after. The batch's pass
 estimates each time the reports have tripled (`BATCH_ESTIMATE_GROWTH`, tuned on the tuned storms:
 at 10 % calls 0.22 to 0.54, at 30 % 0.715 to 0.734): on the held-out storms 0.277 to
 0.361 at 10 %, 0.462 to 0.489 at 20 %, 0.589 to 0.588 at 30 %, 0.321 to 0.298 at 5 %: the gain on
@@ -646,8 +647,8 @@ and 30 %): 1 0.716/0.870, 0.766/0.917; 1.5 0.735/0.868, 0.798/0.916; 2 0.725/0.8
 0.671/0.861, 0.703/0.902; its lean on the grid's (half a call) at 2 and 5 calls did no better (at
 30 % 0.765 and 0.763). All these runs (threshold and power) placed a lone reporter at the MAP's
 cause wherever that was,
-which could put it in an incident above others' (mended since: see `_lone_causes` in
-`grid_model/incidents.py`). The power stays 1: at 1.5, with the mended rule, the storms gained
+which could put it in an incident above others' (mended since: see `lone_causes` in
+`grid_model/placement.py`). The power stays 1: at 1.5, with the mended rule, the storms gained
 (held out at 30 % 0.693 to 0.742) but the SimBench grids' scattered faults lost at 30 % (urban held
 out 0.978 to 0.959, under its target; semiurban tuned 1.000 to 0.975), and the held-out SimBench
 figures took part in that choice. The smaller held-out

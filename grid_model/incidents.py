@@ -3,29 +3,26 @@ incidents as the ``predict`` command writes them."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
-import numpy.typing as npt
 
-from grid_model.dark import DarkReading, read_dark
-from grid_model.feeder_factor import applies, calls_intensity, feeder_log_odds
-from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network, NodeKind
+from grid_model.dark import DarkReading
+from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
 from grid_model.posterior import CANDIDATE_NAMES, CandidateKind, OutagePriors
 from grid_model.predict import Incident, IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
 from grid_model.storm import Call
 
-# How much the reports grow between two estimates in the first pass of a batch. Tuned (storms
+# How much the reports grow between two estimates in a batch's pass. Tuned (storms
 # 1, 4, 5, 8-12 and SimBench seeds 1-2 of ``benchmarks/run_predict.py``): from 1.25 (the online
 # default) to 3, device match on the storms at 10 % calls rose from 0.22 to 0.54 and at 30 % from
 # 0.715 to 0.734, SimBench unchanged (at 4: 0.59 and 0.728). Fewer EM steps leave the estimates
 # nearer their starts, which on dense storm damage read the reports better than the likelihood's
 # maximum does: EM run again from the starts on all the reports, kept by likelihood, fell back
-# to 0.28 at 10 %. Online, each decision needs the estimates of its time: the default stays.
+# to 0.28 at 10 %. Online, each decision needs the estimates of its time: the default stays (a
+# live predictor's ``regroup`` reads its reports under estimates that started from these).
 BATCH_ESTIMATE_GROWTH = 3.0
 
 
@@ -41,7 +38,9 @@ class Prediction:
 
 def _replay(net: Network, params: PredictionParams, located: list[tuple[Call, int]],
             gasps: list[tuple[str, int, int]]) -> OutagePredictor:
-    """One pass of the reports, in time order, through a fresh predictor, then its review."""
+    """One pass of the reports, in time order, through a fresh predictor, then its regrouping
+    (``OutagePredictor.regroup``: the parameters estimated again from every report, each read per
+    customer) as of the last report."""
     predictor = OutagePredictor(net, params)
     g = 0
     for call, node in located:
@@ -51,7 +50,8 @@ def _replay(net: Network, params: PredictionParams, located: list[tuple[Call, in
         predictor.add_call(call.call_id, node, call.t_s)
     for gasp in gasps[g:]:
         predictor.add_last_gasp(*gasp)
-    predictor.review()
+    last = max([call.t_s for call, _ in located[-1:]] + [t_s for _, _, t_s in gasps[-1:]], default=0)
+    predictor.regroup(last)
     return predictor
 
 
@@ -60,13 +60,11 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
                   last_gasps: list[tuple[str, int, int]] | None = None) -> Prediction:
     """Group ``calls`` (in time order) into incidents; unresolvable calls become ``unlocated``.
     ``last_gasps`` are AMI messages as (message id, customer node, time), merged in by time.
-    Two passes, as the whole batch is known: the first estimates the parameters online (at
-    ``BATCH_ESTIMATE_GROWTH``), the second groups the same reports with them from the first
-    report on (an estimate that drifts while the reports arrive otherwise leaves early incidents
-    too high: incidents never move down). A customer-side incident lists its ``alternatives``:
+    One pass, estimating the parameters online at ``BATCH_ESTIMATE_GROWTH``, then the
+    predictor's regrouping, which estimates them again from every report and reads each per
+    customer (``_read_per_customer``). A customer-side incident lists its ``alternatives``:
     each element on the caller's path with its posterior probability of being the cause
-    (customer-side, drop, fuse, ...). With the posterior (no roll-up rules) the incidents are
-    then read again from all the reports at once, per customer (``_read_per_customer``)."""
+    (customer-side, drop, fuse, ...)."""
     params = params or PredictionParams()
     resolver = resolver or CallResolver(region)
     located: list[tuple[Call, int]] = []
@@ -81,8 +79,7 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
                               "confidence": 0.0, "reason": res.reason, "first_report_s": call.t_s})
     gasps = sorted(last_gasps or [], key=lambda g: g[2])
     if params.estimate and params.rollup is None:
-        first = replace(params, estimate_growth=BATCH_ESTIMATE_GROWTH)
-        params = replace(params, priors=_replay(region.network, first, located, gasps).priors, estimate=False)
+        params = replace(params, estimate_growth=BATCH_ESTIMATE_GROWTH)
     predictor = _replay(region.network, params, located, gasps)
     if params.rollup is None:
         incidents, reading = _read_per_customer(predictor, located, gasps)
@@ -127,65 +124,18 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
     return Prediction(out + unlocated, len(unlocated), predictor.priors)
 
 
-def _by_feeder(predictor: OutagePredictor, nodes: list[int]) -> npt.NDArray[np.float64] | None:
-    """Per node, the log-odds of its kind's prior times its feeder's calls intensity
-    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, or
-    the grid has no feeders. ``nodes``: the calling nodes, each counted once as the evidence is."""
-    if not applies(predictor.state.priors.call_rate) or not nodes or predictor.net.feeder_idx.max() < 0:
-        return None
-    net = predictor.net
-    feeder = net.feeder_idx.astype(np.int64)
-    intensity = calls_intensity(feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER), nodes)
-    return feeder_log_odds(predictor.tree, predictor.state.priors.prior, feeder, intensity)
-
-
-def _lone_causes(predictor: OutagePredictor, place: dict[int, int]) -> dict[int, int]:
-    """Where the lone reporters go (each the only reporting node at the element the reading put it
-    at, ``place``): to the MAP's cause (customer-side, often, where the reading names the drop whose
-    customer is likelier dark than not), when that lies at or below the element, or above it when
-    every reporting node below that cause is a lone one with the same cause (a few lone callers
-    the MAP puts under one fuse), so that no incident holds another's customers."""
-    state, size = predictor.state, predictor.net.size
-    units = Counter(place.values())
-    causes: dict[int, int] = {}
-    above: dict[int, list[int]] = {}
-    for node, element in place.items():
-        if units[element] == 1:
-            chain = state.chain(node)
-            top = state.top(chain)
-            if chain.index(top) <= chain.index(element):
-                causes[node] = top
-            else:
-                above.setdefault(top, []).append(node)
-    reporting = sorted(place)
-    for top, nodes in above.items():
-        lo, hi = bisect_left(reporting, top), bisect_left(reporting, top + int(size[top]))
-        if hi - lo == len(nodes):  # every reporting node below ``top`` is one of these
-            causes.update(dict.fromkeys(nodes, top))
-    return causes
-
-
 def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int]],
                        gasps: list[tuple[str, int, int]]) -> tuple[list[Incident], DarkReading]:
-    """The incidents of the whole batch read per customer (``grid_model.dark``): one at each
-    element below which the customers are dark with a posterior of at least a half, every
-    element out independently, with the reports below it (each at the highest such element on
-    its chain; the chain's lowest element when none is; a lone reporter where ``_lone_causes``
-    puts it). The replay's grouping decided report by report and could only move an incident up;
-    with every report known, the reading places each at once. Returns the incidents (numbered by
-    first report) and the reading (per candidate on the reports' chains, its posterior
-    probabilities of being the topmost outage and that its customers are dark)."""
-    tree = predictor.tree
-    reading = read_dark(predictor.state, _by_feeder(predictor, sorted({node for _, node in located})))
+    """The incidents of the whole batch as the predictor's regrouping read them per customer
+    (``grid_model.placement``): one at each element below which the customers are dark with a
+    posterior of at least a half, every element out independently, with the reports below it.
+    Returns the incidents (numbered by first report, their reports in time order) and the reading
+    (per candidate on the reports' chains, its posterior probabilities of being the topmost
+    outage and that its customers are dark)."""
+    assert predictor.reading is not None, "the replay ends with a regrouping"
+    place = predictor.placement()
     reports = sorted([(call.t_s, call.call_id, node) for call, node in located]
                      + [(t_s, message_id, node) for message_id, node, t_s in gasps])
-    place: dict[int, int] = {}
-    for _, _, node in reports:
-        if node not in place:
-            chain = tree.chain(node)
-            place[node] = next((v for v in reversed(chain) if v in reading.named), chain[0])
-    for node, cause in _lone_causes(predictor, place).items():
-        place[node] = cause
     at: dict[int, Incident] = {}
     for t_s, report_id, node in reports:
         element = place[node]
@@ -195,4 +145,4 @@ def _read_per_customer(predictor: OutagePredictor, located: list[tuple[Call, int
             inc = at[element] = Incident(f"I{len(at) + 1:06d}", element, kind, t_s)
         inc.call_ids.append(report_id)
         inc.caller_nodes.add(node)
-    return list(at.values()), reading
+    return list(at.values()), predictor.reading

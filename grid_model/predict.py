@@ -4,8 +4,10 @@ Incremental, as an OMS prediction engine works: each report (a call, a meter's l
 updates the posterior DP of ``grid_model.posterior`` on its candidate chain only, and joins the
 incident at the MAP outage that explains it (the highest candidate out on its chain), or the open
 incident above that. When a report makes a candidate out whose subtree holds open incidents,
-they merge into a new incident there; merged incidents are kept. Decided incidents are not taken
-back (the dispatcher has acted on them): later evidence only moves outages up.
+they merge into a new incident there; merged incidents are kept. Report by report, later
+evidence only moves outages up. ``regroup`` reads every open report again per customer
+(``grid_model.placement``, as the batch does) and moves the incidents no one has acted on where
+that puts them: down and split as well as up and merged; those a crew is sent to stay.
 
 The parameters (priors per kind, call and gasp rates) start from ``PredictionParams.priors``
 and, unless ``estimate`` is off, are re-estimated online from the incidents decided so far
@@ -23,7 +25,8 @@ back is over.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -32,7 +35,9 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from grid_model.dark import DarkReading
 from grid_model.network import DeviceKind, Network, NodeKind
+from grid_model.placement import place_reports, read_reports
 from grid_model.posterior import (
     CandidateKind,
     MapState,
@@ -74,12 +79,12 @@ class PredictionParams:
     """Where the posterior's parameters start (``priors``); whether they are estimated online
     (``estimate``), again each time the reports have grown by ``estimate_growth`` (plus a few:
     an EM step costs about the same for every report so far, so geometric steps keep the total a
-    few times the last one; doubled after an estimate that changed nothing; ``predict_calls``'s
-    first pass uses its own ``BATCH_ESTIMATE_GROWTH``); the odds by which an outage above must
-    beat the explanation below before a report opens its incident there (``up_odds``: decided
-    incidents are never moved down, and while an outage's calls are still arriving its silent
-    customers weigh less than they will, so a report errs low; later reports and ``review`` move
-    it up); how long an element a crew has just restored, and the MV devices below it, are known
+    few times the last one; doubled after an estimate that changed nothing; ``predict_calls``
+    uses its own ``BATCH_ESTIMATE_GROWTH``); the odds by which an outage above must beat the
+    explanation below before a report opens its incident there (``up_odds``: report by report
+    incidents only move up, and while an outage's calls are still arriving its silent customers
+    weigh less than they will, so a report errs low; later reports, ``review`` and ``regroup``
+    move it up); how long an element a crew has just restored, and the MV devices below it, are known
     energised (``restored_quiet_s``); how long a last gasp proves its transformer live
     (``ami_alive_s``). With ``rollup`` set, the roll-up rules of ``grid_model.rollup`` decide
     where each report goes instead (the engine's grouping)."""
@@ -132,6 +137,17 @@ class IncidentChange(NamedTuple):
     merged: tuple[str, ...] = ()
 
 
+class Regrouping(NamedTuple):
+    """What ``OutagePredictor.regroup`` changed: incidents moved (each with the node it left),
+    incidents it opened, incidents merged (each with the one it went into), and reporting nodes
+    that changed incident (node, from, to)."""
+
+    moved: tuple[tuple[str, int], ...] = ()
+    created: tuple[str, ...] = ()
+    merged: tuple[tuple[str, str], ...] = ()
+    regrouped: tuple[tuple[int, str, str], ...] = ()
+
+
 @dataclass(slots=True)
 class _Planned:
     incident_id: str
@@ -155,6 +171,8 @@ class OutagePredictor:
         self._fresh: deque[tuple[int, int]] = deque()
         self._open_at = np.full(network.n_nodes, -1, dtype=np.int64)
         self._caller_incident: dict[int, int] = {}
+        self._reports_of: dict[int, list[tuple[str, int]]] = {}  # per reporting node: (report id, time)
+        self.reading: DarkReading | None = None  # the last regrouping's reading per customer
         self._off_chain: set[int] = set()  # open incidents a finding placed where no chain goes
         self.incidents: list[Incident] = []
         self._incident_idx: dict[str, int] = {}
@@ -248,7 +266,7 @@ class OutagePredictor:
             if existing is not None and self.incidents[existing].is_open:
                 inc = self._surviving(self.incidents[existing])
                 if not _gasp_moves(inc, gasp):
-                    inc.call_ids.append(call_id)
+                    self._count(inc, call_id, node_idx, t_s)
                     return IncidentChange(inc.incident_id, False)
             chain, top = self._rules.add(node_idx, t_s, gasp=gasp)
             joined = self._open_on(chain, top)
@@ -258,17 +276,17 @@ class OutagePredictor:
             joined = self._higher(joined, self._off_chain_above(node_idx))
         if joined >= 0:
             inc = self.incidents[joined]
-            self._attach(inc, joined, call_id, node_idx)
+            self._attach(inc, joined, call_id, node_idx, t_s)
             return IncidentChange(inc.incident_id, False)
         existing = self._caller_incident.get(node_idx)
         if existing is not None and self.incidents[existing].is_open:
             inc = self._surviving(self.incidents[existing])
             if not (_gasp_moves(inc, gasp) and inc.node_idx != top):
                 # reported before, to an incident off this chain (moved by a finding): it stays there
-                inc.call_ids.append(call_id)
+                self._count(inc, call_id, node_idx, t_s)
                 return IncidentChange(inc.incident_id, False)
         inc, merged = self._open_incident(top, self.incident_kind(top), t_s)
-        self._attach(inc, len(self.incidents) - 1, call_id, node_idx)
+        self._attach(inc, len(self.incidents) - 1, call_id, node_idx, t_s)
         return IncidentChange(inc.incident_id, True, merged)
 
     def _open_on(self, chain: list[int], top: int) -> int:
@@ -444,6 +462,122 @@ class OutagePredictor:
                 changes.append(IncidentChange(inc.incident_id, True, merged))
         return changes
 
+    def regroup(self, t_s: int, fixed: Callable[[str], bool] = lambda incident_id: False) -> Regrouping:
+        """Estimate the parameters again (unless off; as ``review``), read every open report per
+        customer under them, as the batch does (``grid_model.placement``), and move the incidents
+        no one has acted on to where that reading puts their reports: up, down, split or merged.
+        Certain, planned and ``fixed`` incidents (a crew is on its way or there) stay, with their
+        reports; so does every incident whose reports the reading would put at or above, or
+        below, one of those (no incident holds another's customers). Report by report an incident
+        only moves up, and the estimates drift while the reports arrive: the regrouping undoes
+        what they decided too high. Nothing under roll-up rules."""
+        if self._rules is not None or not self._caller_incident:
+            return Regrouping()
+        st = self.state
+        st.now_s = t_s
+        if self._fresh:
+            self._expire(t_s)
+        if self.params.estimate:
+            self._estimate(iterations=10, force=True)
+        incidents = self.incidents
+        free = {k for k in set(self._caller_incident.values())
+                if incidents[k].is_open and not incidents[k].certain and k not in self._off_chain
+                and incidents[k].kind != IncidentKind.PLANNED and not fixed(incidents[k].incident_id)}
+        held = np.zeros(self.net.n_nodes, dtype=np.bool_)
+        for k in np.flatnonzero(self._open_at >= 0).tolist():
+            if self._open_at[k] not in free:
+                held[k] = True
+        for k in self._off_chain:
+            held[incidents[k].node_idx] = True
+        reading = self.reading = read_reports(st, self.net, sorted(self._callers))
+        place = place_reports(st, self.net, reading, list(self._caller_incident))
+        groups = self._free_groups(place, free, held)
+        return self._apply_groups(groups, free)
+
+    def placement(self) -> dict[int, int]:
+        """Per reporting node with an open report, the element of its incident."""
+        return {node: self.incidents[k].node_idx for node, k in self._caller_incident.items()}
+
+    def _free_groups(self, place: dict[int, int], free: set[int], held: npt.NDArray[np.bool_]
+                     ) -> dict[int, list[int]]:
+        """Per element, the reporting nodes of ``free`` incidents placed there; an incident with
+        a node placed on a path through a ``held`` element stays where it is (it leaves ``free``
+        and its element is held), until no group crosses a held element."""
+        net = self.net
+        while True:
+            groups: dict[int, list[int]] = {}
+            for node, element in place.items():
+                if self._caller_incident[node] in free:
+                    groups.setdefault(element, []).append(node)
+            stuck = {self._caller_incident[n] for e, nodes in groups.items()
+                     if held[net.subtree(e)].any() or held[net.path_up(e)].any() for n in nodes}
+            if not stuck:
+                return groups
+            for k in stuck:
+                free.discard(k)
+                held[self.incidents[k].node_idx] = True
+
+    def _apply_groups(self, groups: dict[int, list[int]], free: set[int]) -> Regrouping:
+        """Give each group one incident: the free one already at its element, else the free one
+        holding most of its nodes (not yet given), else a new one; free incidents left without
+        a group merge into the one that took most of their nodes."""
+        incidents, mine = self.incidents, self._caller_incident
+        owner: dict[int, int] = {}
+        for element in groups:
+            k = self._open_at.item(element)
+            if k in free:
+                owner[element] = k
+        given = set(owner.values())
+        for element in sorted(groups, key=lambda e: -len(groups[e])):
+            if element in owner:
+                continue
+            counts = Counter(mine[n] for n in groups[element] if mine[n] not in given)
+            if counts:
+                owner[element] = min(counts, key=lambda k: (-counts[k], k))
+                given.add(owner[element])
+        moved: list[tuple[str, int]] = []
+        created: list[str] = []
+        regrouped: list[tuple[int, str, str]] = []
+        for k in free:
+            self._open_at[incidents[k].node_idx] = -1
+        for element, nodes in groups.items():
+            if element not in owner:
+                times = [t for n in nodes for _, t in self._reports_of.get(n, ())]
+                first = min(times, default=self.state.now_s)
+                inc = self._new_incident(element, self.incident_kind(element), first)
+                owner[element] = len(incidents) - 1
+                created.append(inc.incident_id)
+            k = owner[element]
+            inc = incidents[k]
+            if inc.node_idx != element:
+                moved.append((inc.incident_id, inc.node_idx))
+                inc.node_idx, inc.kind = element, self.incident_kind(element)
+            for node in nodes:
+                if mine[node] != k:
+                    regrouped.append((node, incidents[mine[node]].incident_id, inc.incident_id))
+                    self._move_node(node, incidents[mine[node]], inc, k)
+        merged = []
+        for k in sorted(free - given):
+            child = incidents[k]
+            into = Counter(to for node, frm, to in regrouped if frm == child.incident_id).most_common(1)
+            parent = self.incident(into[0][0])
+            self._merge(child, parent, self._incident_idx[parent.incident_id])
+            merged.append((child.incident_id, parent.incident_id))
+        for element, k in owner.items():  # after the merges: each cleared its child's old element
+            self._open_at[element] = k
+        return Regrouping(tuple(moved), tuple(created), tuple(merged), tuple(regrouped))
+
+    def _move_node(self, node: int, src: Incident, dst: Incident, k: int) -> None:
+        """A reporting node and its reports in ``src`` leave it for ``dst`` (``incidents[k]``)."""
+        when = dict(self._reports_of.get(node, ()))
+        gone = [c for c in src.call_ids if c in when]
+        src.call_ids[:] = [c for c in src.call_ids if c not in when]
+        src.caller_nodes.discard(node)
+        dst.call_ids.extend(gone)
+        dst.caller_nodes.add(node)
+        dst.first_report_s = min([dst.first_report_s] + [when[c] for c in gone])
+        self._caller_incident[node] = k
+
     def confidence(self, inc: Incident) -> float:
         """How sure the prediction is: 1 for a planned outage and for an element a device
         report or a crew's finding placed; else the posterior probability that the incident's
@@ -479,6 +613,7 @@ class OutagePredictor:
         return self._top[1]
 
     def _forget_unit(self, node: int) -> None:
+        self._reports_of.pop(node, None)
         if self._rules is not None:
             self._rules.remove(node)
             return
@@ -537,6 +672,11 @@ class OutagePredictor:
 
     def _open_incident(self, node: int, kind: IncidentKind, t_s: int) -> tuple[Incident, tuple[str, ...]]:
         """A new incident at ``node``; the open incidents below it merge into it."""
+        inc = self._new_incident(node, kind, t_s)
+        return inc, self._settle(inc, len(self.incidents) - 1)
+
+    def _new_incident(self, node: int, kind: IncidentKind, t_s: int) -> Incident:
+        """A new incident at ``node``, numbered after the last (not yet placed there)."""
         k = len(self.incidents)
         number = k + 1
         incident_id = f"I{number:06d}"
@@ -546,7 +686,7 @@ class OutagePredictor:
         inc = Incident(incident_id, node, kind, t_s)
         self.incidents.append(inc)
         self._incident_idx[incident_id] = k
-        return inc, self._settle(inc, k)
+        return inc
 
     def _settle(self, inc: Incident, k: int) -> tuple[str, ...]:
         """Place ``inc`` (``incidents[k]``) at its node; the open incidents below it merge into it."""
@@ -577,12 +717,18 @@ class OutagePredictor:
             inc = self.incident(inc.merged_into)
         return inc
 
-    def _attach(self, inc: Incident, k: int, call_id: str, node_idx: int) -> None:
+    def _attach(self, inc: Incident, k: int, call_id: str, node_idx: int, t_s: int) -> None:
         """A report joins ``inc`` (``incidents[k]``)."""
-        inc.call_ids.append(call_id)
+        self._count(inc, call_id, node_idx, t_s)
         inc.caller_nodes.add(node_idx)
         inc.restored_nodes.discard(node_idx)
         self._caller_incident[node_idx] = k
+
+    def _count(self, inc: Incident, call_id: str, node_idx: int, t_s: int) -> None:
+        """A report from ``node_idx`` is one of ``inc``'s (kept per node too: a regrouping moves
+        a node's reports with it)."""
+        inc.call_ids.append(call_id)
+        self._reports_of.setdefault(node_idx, []).append((call_id, t_s))
 
     def _merge(self, child: Incident, parent: Incident, k: int) -> None:
         """``child`` merges into ``parent`` (``incidents[k]``), its callers with it."""

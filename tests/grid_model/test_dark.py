@@ -162,6 +162,7 @@ def test_lone_reporters_keep_what_the_reading_names_when_the_map_puts_them_above
         predictor.add_call(call.call_id, node, call.t_s)
     state = predictor.state
     assert {state.top(state.chain(idx[c])) for c in callers} == {idx["F1"]}
+    predictor.regroup(located[-1][0].t_s)
     incidents, reading = _read_per_customer(predictor, located, [])
     assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [
         ("L0_1", ["K0"]), ("L2_1", ["K1"]), ("L5_0", ["K2"]), ("L6_2", ["K3", "K4"]), ("L7_0", ["K5"])]
@@ -184,6 +185,7 @@ def test_a_grid_without_feeders_is_read_without_the_feeders_factor() -> None:
     located = [(Call("K1", 0, customer_id="c1"), idx["C1"]), (Call("K2", 5, customer_id="c2"), idx["C2"])]
     for call, node in located:
         predictor.add_call(call.call_id, node, call.t_s)
+    predictor.regroup(located[-1][0].t_s)
     incidents, _ = _read_per_customer(predictor, located, [])
     assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [("SD1", ["K1", "K2"])]
 
@@ -201,6 +203,7 @@ def test_lone_reporters_the_map_puts_under_one_cause_alone_join_there() -> None:
     for call, node in located:
         predictor.add_call(call.call_id, node, call.t_s)
     assert read_dark(predictor.state).named == {idx["L3_0"], idx["L3_1"]}
+    predictor.regroup(located[-1][0].t_s)
     incidents, _ = _read_per_customer(predictor, located, [])
     assert [(net.node_id[i.node_idx], i.call_ids) for i in incidents] == [("T3", ["K0", "K1"])]
 

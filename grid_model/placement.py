@@ -1,0 +1,72 @@
+"""Where the reading per customer (``grid_model.dark``) puts each reporting node: at the highest
+element on its chain below which the customers are dark with a posterior of at least a half (the
+chain's lowest element when none is), a lone reporter where ``lone_causes`` puts it. Shared by the
+batch (``grid_model.incidents``) and the live predictor's regrouping
+(``OutagePredictor.regroup``), so that both group the same reports alike."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+
+import numpy as np
+import numpy.typing as npt
+
+from grid_model.dark import DarkReading, read_dark
+from grid_model.feeder_factor import applies, calls_intensity, feeder_log_odds
+from grid_model.network import Network, NodeKind
+from grid_model.posterior import MapState
+
+
+def feeder_odds(state: MapState, net: Network, calling: list[int]) -> npt.NDArray[np.float64] | None:
+    """Per node, the log-odds of its kind's prior times its feeder's calls intensity
+    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, or
+    the grid has no feeders. ``calling``: the calling nodes, each counted once as the evidence is."""
+    if not applies(state.priors.call_rate) or not calling or net.feeder_idx.max() < 0:
+        return None
+    feeder = net.feeder_idx.astype(np.int64)
+    intensity = calls_intensity(feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER), calling)
+    return feeder_log_odds(state.tree, state.priors.prior, feeder, intensity)
+
+
+def read_reports(state: MapState, net: Network, calling: list[int]) -> DarkReading:
+    """The reading per customer of the reports ``state`` holds, with the feeders' factor where
+    it applies (``feeder_odds``)."""
+    return read_dark(state, feeder_odds(state, net, calling))
+
+
+def lone_causes(state: MapState, size: npt.NDArray[np.int64], place: dict[int, int]) -> dict[int, int]:
+    """Where the lone reporters go (each the only reporting node at the element the reading put it
+    at, ``place``): to the MAP's cause (customer-side, often, where the reading names the drop whose
+    customer is likelier dark than not), when that lies at or below the element, or above it when
+    every reporting node below that cause is a lone one with the same cause (a few lone callers
+    the MAP puts under one fuse), so that no incident holds another's customers."""
+    units = Counter(place.values())
+    causes: dict[int, int] = {}
+    above: dict[int, list[int]] = {}
+    for node, element in place.items():
+        if units[element] == 1:
+            chain = state.chain(node)
+            top = state.top(chain)
+            if chain.index(top) <= chain.index(element):
+                causes[node] = top
+            else:
+                above.setdefault(top, []).append(node)
+    reporting = sorted(place)
+    for top, nodes in above.items():
+        lo, hi = bisect_left(reporting, top), bisect_left(reporting, top + int(size[top]))
+        if hi - lo == len(nodes):  # every reporting node below ``top`` is one of these
+            causes.update(dict.fromkeys(nodes, top))
+    return causes
+
+
+def place_reports(state: MapState, net: Network, reading: DarkReading, nodes: list[int]) -> dict[int, int]:
+    """Per reporting node (``nodes``, every node with a report in ``state``), the element whose
+    incident it belongs to."""
+    tree = state.tree
+    place: dict[int, int] = {}
+    for node in nodes:
+        chain = tree.chain(node)
+        place[node] = next((v for v in reversed(chain) if v in reading.named), chain[0])
+    place.update(lone_causes(state, net.size, place))
+    return place

@@ -1,0 +1,133 @@
+"""The live predictor's regrouping: incidents no one has acted on move where the reading per
+customer puts their reports (down, split, merged), and the others stay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grid_model.placement import place_reports
+from grid_model.posterior import OutagePriors
+from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams, Regrouping
+from grid_model.priors import DEFAULT_PRIORS
+from tests.grid_model.feeders import radial_feeder
+
+CALLERS = ["C0_1_3", "C2_1_4", "C5_0_0", "C6_2_0", "C6_2_3", "C7_0_2"]
+
+
+def _six_callers(up_odds: float = 1.0) -> tuple[OutagePredictor, dict[str, int]]:
+    """Six callers on a feeder of 144 customers, one on each of five LV outlets and two on a
+    sixth: report by report the MAP ends at the feeder's trip, one incident there (with no
+    margin for moving up, ``up_odds``)."""
+    net = radial_feeder(8, 3, 6)
+    idx = net.index_of()
+    predictor = OutagePredictor(net, PredictionParams(DEFAULT_PRIORS, estimate=False, up_odds=up_odds))
+    for k, c in enumerate(CALLERS):
+        predictor.add_call(f"K{k}", idx[c], 10 * k)
+    return predictor, idx
+
+
+def _open(p: OutagePredictor) -> list[tuple[str, list[str]]]:
+    return sorted((p.net.node_id[i.node_idx], i.call_ids) for i in p.incidents if i.is_open)
+
+
+def test_an_incident_decided_too_high_splits_down_to_the_outlets_the_reading_names() -> None:
+    p, idx = _six_callers()
+    (feeder,) = [i for i in p.incidents if i.is_open]
+    assert feeder.node_idx == idx["F1"] and sorted(feeder.call_ids) == [f"K{k}" for k in range(6)]
+    change = p.regroup(60)
+    assert _open(p) == [("L0_1", ["K0"]), ("L2_1", ["K1"]), ("L5_0", ["K2"]), ("L6_2", ["K3", "K4"]),
+                        ("L7_0", ["K5"])]
+    # the incident keeps the outlet with most of its callers; the other four are new
+    assert feeder.node_idx == idx["L6_2"] and feeder.kind == IncidentKind.DEVICE
+    assert change.moved == ((feeder.incident_id, idx["F1"]),)
+    assert len(change.created) == 4 and not change.merged
+    assert sorted(node for node, frm, _ in change.regrouped if frm == feeder.incident_id) == sorted(
+        idx[c] for c in ("C0_1_3", "C2_1_4", "C5_0_0", "C7_0_2"))
+    assert {p.incident(i).first_report_s for i in change.created} == {0, 10, 20, 50}
+    assert p.placement() == {idx[c]: idx["L" + c[1:4]] for c in CALLERS}
+    assert p.regroup(70) == Regrouping()  # read again, nothing moves
+
+
+def test_incidents_decided_too_low_move_up_and_merge_at_the_outlets() -> None:
+    """With the default margin for moving up, each caller stays their own fault report by
+    report; the reading puts them at the outlets, the two under one outlet merge."""
+    p, idx = _six_callers(PredictionParams().up_odds)
+    assert [n for n, _ in _open(p)] == CALLERS
+    first = {c: p.incident(f"I{k + 1:06d}") for k, c in enumerate(CALLERS)}
+    change = p.regroup(60)
+    assert _open(p) == [("L0_1", ["K0"]), ("L2_1", ["K1"]), ("L5_0", ["K2"]), ("L6_2", ["K3", "K4"]),
+                        ("L7_0", ["K5"])]
+    assert change.merged == ((first["C6_2_3"].incident_id, first["C6_2_0"].incident_id),)
+    assert sorted(change.moved) == sorted((first[c].incident_id, idx[c]) for c in CALLERS if c != "C6_2_3")
+    assert not change.created and all(i.kind == IncidentKind.DEVICE for i in p.incidents if i.is_open)
+
+
+def test_an_incident_a_crew_is_sent_to_stays_with_its_reports() -> None:
+    p, _ = _six_callers()
+    (feeder,) = [i for i in p.incidents if i.is_open]
+    assert p.regroup(60, fixed=lambda incident_id: incident_id == feeder.incident_id) == Regrouping()
+    assert _open(p) == [("F1", [f"K{k}" for k in range(6)])]
+
+
+def test_a_certain_incident_stays_and_the_reports_read_elsewhere_move_around_it() -> None:
+    """The breaker's trip reported by SCADA: every call is the certain incident's."""
+    p, idx = _six_callers()
+    p.add_device_report("SCADA:CB-F1", idx["F1"], 55)
+    assert p.regroup(60) == Regrouping()
+    assert [n for n, _ in _open(p)] == ["F1"]
+
+
+def test_regrouping_under_roll_up_rules_does_nothing() -> None:
+    from grid_model.rollup import RollupParams
+
+    net = radial_feeder(8, 3, 6)
+    idx = net.index_of()
+    p = OutagePredictor(net, PredictionParams(rollup=RollupParams()))
+    p.add_call("K0", idx["C0_1_3"], 0)
+    assert p.regroup(10) == Regrouping() and p.reading is None
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_regrouping_keeps_every_report_and_never_nests_incidents(seed: int) -> None:
+    """Random calls and last gasps on a feeder, random incidents held by crews: after each
+    regrouping, held and certain incidents are where they were with the same reports; every open
+    report is in one open incident on its own path; no open incident lies under another; every
+    report id is still in an incident; with nothing held the incidents sit where the reading
+    per customer puts their reports."""
+    rng = np.random.default_rng(seed)
+    net = radial_feeder(6, 3, 5)
+    customers = [i for i, name in enumerate(net.node_id) if name.startswith("C")]
+    priors = OutagePriors((0.02, 0.02, 0.04, 0.05, 0.01, 0.004), 0.2)
+    p = OutagePredictor(net, PredictionParams(priors, estimate=bool(seed % 2)))
+    reports: list[str] = []
+    held: set[str] = set()
+    for step in range(4):
+        for k in range(int(rng.integers(3, 15))):
+            node = int(rng.choice(customers))
+            rid = f"R{step}_{k}"
+            if rng.random() < 0.2:
+                p.add_last_gasp(rid, node, 100 * step + k)
+            else:
+                p.add_call(rid, node, 100 * step + k)
+            reports.append(rid)
+        opened = [i.incident_id for i in p.incidents if i.is_open]
+        if step % 2 and opened:
+            held.add(str(rng.choice(opened)))
+        before = {i.incident_id: (i.node_idx, set(i.caller_nodes)) for i in p.incidents
+                  if i.is_open and (i.incident_id in held or i.certain)}
+        change = p.regroup(100 * step + 50, fixed=lambda incident_id: incident_id in held)
+        after = {i.incident_id: (i.node_idx, set(i.caller_nodes)) for i in p.incidents
+                 if i.incident_id in before}
+        assert after == before
+        opened_nodes = sorted(i.node_idx for i in p.incidents if i.is_open)
+        assert not any(net.is_ancestor(a, b) for a in opened_nodes for b in opened_nodes if a != b)
+        for node, element in p.placement().items():
+            assert net.is_ancestor(element, node)
+        ids = [c for i in p.incidents if not i.merged_into for c in i.call_ids]
+        assert sorted(ids) == sorted(reports)
+        for child, into in change.merged:
+            assert p.incident(into).is_open and p.incident(child).merged_into == into
+        if not held:
+            assert p.reading is not None
+            assert p.placement() == place_reports(p.state, net, p.reading, sorted(p.placement()))
