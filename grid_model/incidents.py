@@ -81,7 +81,7 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
     if params.estimate and params.rollup is None:
         params = replace(params, estimate_growth=BATCH_ESTIMATE_GROWTH)
     predictor = _replay(region.network, params, located, gasps)
-    if params.rollup is None:
+    if params.rollup is None and predictor.reading is not None:  # no reading: no report located
         incidents, reading = _read_per_customer(predictor, located, gasps)
         probability, dark = reading.top_probability, reading.dark_probability
     else:

@@ -575,6 +575,7 @@ class OutagePredictor:
         src.caller_nodes.discard(node)
         dst.call_ids.extend(gone)
         dst.caller_nodes.add(node)
+        dst.restored_nodes.discard(node)  # back once, dark again since: not over there
         dst.first_report_s = min([dst.first_report_s] + [when[c] for c in gone])
         self._caller_incident[node] = k
 
@@ -734,12 +735,13 @@ class OutagePredictor:
         """``child`` merges into ``parent`` (``incidents[k]``), its callers with it."""
         child.merged_into = parent.incident_id
         self._open_at[child.node_idx] = -1
-        restored = child.restored_nodes
+        restored, mine = child.restored_nodes, self._incident_idx[child.incident_id]
         for node in child.caller_nodes - restored if restored else child.caller_nodes:
-            self._caller_incident[node] = k
+            if self._caller_incident.get(node) == mine:  # not one that moved on to another incident
+                self._caller_incident[node] = k
         parent.caller_nodes |= child.caller_nodes
         if restored:
-            parent.restored_nodes |= restored
+            parent.restored_nodes |= {n for n in restored if self._caller_incident.get(n) != k}
         parent.call_ids.extend(child.call_ids)
         if child.first_report_s < parent.first_report_s:
             parent.first_report_s = child.first_report_s

@@ -148,6 +148,13 @@ def test_predict_calls_groups_the_batch_by_the_reading_and_keeps_a_lone_caller_c
     assert alone[0]["dark_probability"] == pytest.approx(1.0 - alternatives["customer_side"], abs=2e-3)
 
 
+def test_a_batch_without_a_located_call_has_no_incident_but_its_unlocated_calls() -> None:
+    region = region_from_pandapower(one_transformer_grid(), name="tiny")
+    assert predict_calls(region, []).incidents == []
+    (unlocated,) = predict_calls(region, [Call("K1", 0, customer_id="no-such-customer")]).incidents
+    assert (unlocated["kind"], unlocated["call_ids"]) == ("unlocated", ["K1"])
+
+
 def test_lone_reporters_keep_what_the_reading_names_when_the_map_puts_them_above() -> None:
     """Six callers, one on each of five LV outlets and two on a sixth, of a feeder of 144
     customers: the MAP of all the calls is the feeder's trip, the reading names the six outlets.

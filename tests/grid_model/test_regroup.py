@@ -90,7 +90,8 @@ def test_regrouping_under_roll_up_rules_does_nothing() -> None:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_regrouping_keeps_every_report_and_never_nests_incidents(seed: int) -> None:
-    """Random calls and last gasps on a feeder, random incidents held by crews: after each
+    """Random calls, last gasps and meters back on a feeder (an incident is over exactly when none
+    of its reporting nodes is still dark), random incidents held by crews: after each
     regrouping, held and certain incidents are where they were with the same reports; every open
     report is in one open incident on its own path; no open incident lies under another; every
     report id is still in an incident; with nothing held the incidents sit where the reading
@@ -105,11 +106,21 @@ def test_regrouping_keeps_every_report_and_never_nests_incidents(seed: int) -> N
     for step in range(4):
         for k in range(int(rng.integers(3, 15))):
             node = int(rng.choice(customers))
-            rid = f"R{step}_{k}"
+            rid, t = f"R{step}_{k}", 100 * step + k
+            if rng.random() < 0.15 and p.placement():  # a reporting meter is back
+                back = int(rng.choice(sorted(p.placement())))
+                k_back = p._caller_incident[back]
+                over = p.add_restore(f"X{step}_{k}", back, t)
+                reports.append(f"X{step}_{k}")
+                # over only when no node that reported to it is still dark
+                assert (over is not None) == (k_back not in p._caller_incident.values())
+                if over is not None:
+                    p.close(over, t)
+                continue
             if rng.random() < 0.2:
-                p.add_last_gasp(rid, node, 100 * step + k)
+                p.add_last_gasp(rid, node, t)
             else:
-                p.add_call(rid, node, 100 * step + k)
+                p.add_call(rid, node, t)
             reports.append(rid)
         opened = [i.incident_id for i in p.incidents if i.is_open]
         if step % 2 and opened:
@@ -125,9 +136,50 @@ def test_regrouping_keeps_every_report_and_never_nests_incidents(seed: int) -> N
         for node, element in p.placement().items():
             assert net.is_ancestor(element, node)
         ids = [c for i in p.incidents if not i.merged_into for c in i.call_ids]
+        assert all(not (set(p.placement()) & i.restored_nodes) for i in p.incidents if i.is_open)
         assert sorted(ids) == sorted(reports)
         for child, into in change.merged:
             assert p.incident(into).is_open and p.incident(child).merged_into == into
         if not held:
             assert p.reading is not None
             assert p.placement() == place_reports(p.state, net, p.reading, sorted(p.placement()))
+
+
+def test_a_customer_back_and_dark_again_keeps_the_incident_they_rejoin_open() -> None:
+    """Customers report, some meters come back, callers call again and the regroupings join them
+    to incidents they had left when their supply came back: one last meter coming back does not
+    end the incident while others that rejoined it are dark."""
+    net = radial_feeder(3, 2, 2)
+    idx = net.index_of()
+    p = OutagePredictor(net, PredictionParams(OutagePriors((0.02, 0.02, 0.04, 0.05, 0.01, 0.004), 0.2),
+                                              estimate=False))
+
+    def back(report_id: str, customer: str, t_s: int) -> None:
+        over = p.add_restore(report_id, idx[customer], t_s)
+        if over is not None:
+            p.close(over, t_s)
+
+    def calls(*reports: tuple[str, str, int]) -> None:
+        for report_id, customer, t_s in reports:
+            p.add_call(report_id, idx[customer], t_s)
+
+    calls(("R5", "C1_1_1", 600))
+    back("X6", "C1_1_1", 700)
+    calls(("R7", "C0_1_1", 800), ("R8", "C1_1_0", 900), ("R9", "C0_0_0", 1000), ("R10", "C2_1_0", 1100))
+    back("X11", "C2_1_0", 1200)
+    p.regroup(1300)
+    back("X13", "C0_0_0", 1400)
+    calls(("R14", "C1_0_0", 1500))
+    back("X15", "C0_1_1", 1600)
+    p.regroup(1700)
+    back("X17", "C1_0_0", 1800)
+    calls(("R18", "C2_1_0", 1900), ("R19", "C0_0_0", 2000), ("R20", "C0_1_1", 2100), ("R21", "C0_0_1", 2200))
+    back("X22", "C2_1_0", 2300)
+    back("X23", "C0_0_1", 2400)
+    p.regroup(2500)
+    (feeder,) = [i for i in p.incidents if i.is_open]
+    dark = sorted(net.node_id[n] for n in p.placement())
+    assert net.node_id[feeder.node_idx] == "F1" and dark == ["C0_0_0", "C0_1_1", "C1_1_0"]
+    assert not feeder.restored_nodes & set(p.placement())
+    assert p.add_restore("X25", idx["C1_1_0"], 2600) is None
+    assert sorted(net.node_id[n] for n in p.placement()) == ["C0_0_0", "C0_1_1"]
