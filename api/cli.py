@@ -133,7 +133,7 @@ def _replay(args: argparse.Namespace) -> int:
         roster=Path(args.roster) if args.roster else None, crew_scale=args.crew_scale,
         mutual_aid=args.mutual_aid,
         mutual_aid_at_h=args.mutual_aid_at, depots=Path(args.depots) if args.depots else None,
-        params=numbers, switching=switching, seed=args.seed, ami=not args.no_ami,
+        params=numbers, switching=switching, grouping=args.grouping, seed=args.seed, ami=not args.no_ami,
         history_format=args.format or "pge", history_columns=Path(args.columns) if args.columns else None,
         skip_bad_rows=args.skip_bad_rows, progress=not args.quiet)
     if args.history:
@@ -498,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a policy parameter (optimizer field, arrival_urban_min and so on, or "
                          "switching=off|remote|full); repeatable")
     rp.add_argument("--seed", type=int, default=0, help="roster, repair-time and AMI draws (default 0)")
+    rp.add_argument("--grouping", default="rollup", choices=["rollup", "posterior"],
+                    help="how reports are grouped into incidents: the roll-up rules (default) or the "
+                         "posterior, regrouped every 15 min of storm clock (finer incidents)")
     rp.add_argument("--no-ami", action="store_true", help="--storm: no smart-meter messages")
     rp.add_argument("--skip-bad-rows", action="store_true",
                     help="skip history rows that cannot be read (counted) instead of stopping")

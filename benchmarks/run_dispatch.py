@@ -2,6 +2,7 @@
 
     python -m benchmarks.run_dispatch --suite latency    # results/dispatch-latency.json
     python -m benchmarks.run_dispatch --suite policies   # results/dispatch-policies.json
+    python -m benchmarks.run_dispatch --suite grouping   # results/dispatch-grouping.json
 
 latency: (1) the live plan at 10,000 open jobs and 300 crews (a storm-peak snapshot of the
 default region, road travel, duty limits): a seeded stream of events (new job, crew sets off,
@@ -15,6 +16,11 @@ draws each (the draw seeds the roster's skills, the smart meters, the responders
 the call-takers), which nothing was tuned on. Also: an ordinary day (storms 1-6), the ceiling
 of arrival within limit when the optimizer weighs nothing but arrival, and how arrival grows
 with the number of first responders (3, 5 and 10 times the region's, both policies).
+
+grouping: the optimizer with the engine's two groupings of reports into incidents (the roll-up
+rules, its default, and the posterior regrouped every 15 min: ``dispatch.engine.GROUPINGS``) on
+the same typhoons, rosters and draws: storms 1-3 (the optimizer's tuning storms) and the first
+draw of storms 4-6; nothing of the posterior grouping was tuned on any of them.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from dispatch.engine import GROUPINGS
 from grid_model.network import AREA_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -158,22 +165,36 @@ RESPONDER_SCALES = (3.0, 5.0, 10.0)
 ARRIVAL_ONLY = {"arrival_priority": 10_000.0, "late_priority": 1_000.0}
 
 
-def _policy_run(args: tuple[str, int, int, str, dict[str, float], float]) -> dict[str, Any]:
+class Run(NamedTuple):
+    """One replay of the policies and grouping suites."""
+
+    scenario: str
+    storm_seed: int
+    draw: int
+    policy: str
+    params: dict[str, float]
+    responder_scale: float
+    grouping: str = "rollup"
+
+
+def _policy_run(run: Run) -> dict[str, Any]:
     from dispatch.replay import ReplayOptions, replay_storm
     from grid_model.region import load_region
     from grid_model.storm import StormParams, generate_storm
     from grid_model.stormfile import write_storm
 
-    scenario, storm_seed, draw, policy, params, responder_scale = args
+    scenario, storm_seed, draw, policy, params, responder_scale, grouping = run
     region = load_region()
     storm = generate_storm(region, StormParams.normal_day(storm_seed) if scenario == "day"
                            else StormParams(seed=storm_seed))
     with tempfile.TemporaryDirectory() as tmp:
         ev, truth = write_storm(storm, region, Path(tmp), "storm")
-        options = ReplayOptions(policy=policy, seed=draw, params=params, responder_scale=responder_scale)
+        options = ReplayOptions(policy=policy, seed=draw, params=params, responder_scale=responder_scale,
+                                grouping=grouping)
         res = replay_storm(ev, options, truth_path=truth, region=region)
     k = dict(res.kpis)
     k.update({"scenario": scenario, "storm_seed": storm_seed, "draw": draw, "params": params,
+              "grouping": grouping,
               "responder_scale": responder_scale, "simulation_s": round(res.seconds["simulation"], 1),
               **_peak(res)})
     return k
@@ -230,15 +251,36 @@ def _peak_mean(runs: list[dict[str, Any]]) -> dict[str, float]:
 def policies() -> dict[str, Any]:
     """Both policies on the tuned and the held-out typhoons and on ordinary days; the arrival
     ceiling runs (see the module docstring). Every KPI of every run is kept."""
-    jobs: list[tuple[str, int, int, str, dict[str, float], float]] = [
-        ("typhoon", s, d, p, {}, 1.0) for s, d in (*TUNED, *HELD_OUT) for p in ("baseline", "optimizer")]
-    jobs += [("day", s, 1, p, {}, 1.0) for s in DAYS for p in ("baseline", "optimizer")]
-    jobs += [("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 1.0) for s, d in TUNED]
-    jobs += [("typhoon", s, d, p, {}, scale) for s, d in TUNED for scale in RESPONDER_SCALES
+    jobs = [Run("typhoon", s, d, p, {}, 1.0) for s, d in (*TUNED, *HELD_OUT)
+            for p in ("baseline", "optimizer")]
+    jobs += [Run("day", s, 1, p, {}, 1.0) for s in DAYS for p in ("baseline", "optimizer")]
+    jobs += [Run("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 1.0) for s, d in TUNED]
+    jobs += [Run("typhoon", s, d, p, {}, scale) for s, d in TUNED for scale in RESPONDER_SCALES
              for p in ("baseline", "optimizer")]
-    jobs += [("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 3.0) for s, d in TUNED]
+    jobs += [Run("typhoon", s, d, "optimizer", ARRIVAL_ONLY, 3.0) for s, d in TUNED]
     with mp.get_context("spawn").Pool(2) as pool:
         return summarise(pool.map(_policy_run, jobs))
+
+
+GROUPING_STORMS = ((1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1))
+GROUPING_KPIS = ("customer_minutes_interrupted", "critical_customer_minutes_interrupted",
+                 "arrival_within_limit_rate", "critical_arrival_within_limit_rate", "work_orders",
+                 "work_orders_merged", "first_response_jobs", "repair_jobs", "customers_dark_at_end")
+
+
+def grouping() -> dict[str, Any]:
+    """The optimizer with each grouping on ``GROUPING_STORMS``; per grouping the means, and per
+    storm the posterior's customer-minutes over the rules'."""
+    jobs = [Run("typhoon", s, d, "optimizer", {}, 1.0, g) for s, d in GROUPING_STORMS for g in GROUPINGS]
+    with mp.get_context("spawn").Pool(2) as pool:
+        runs = pool.map(_policy_run, jobs)
+    cmi = {(r["storm_seed"], r["draw"], r["grouping"]): r["customer_minutes_interrupted"] for r in runs}
+    return {"storms": [list(x) for x in GROUPING_STORMS],
+            "means": {g: {k: _mean([r for r in runs if r["grouping"] == g], k) for k in GROUPING_KPIS}
+                      for g in GROUPINGS},
+            "posterior_over_rollup_cmi": {f"{s}/{d}": round(cmi[s, d, "posterior"] / cmi[s, d, "rollup"], 4)
+                                          for s, d in GROUPING_STORMS},
+            "runs": runs}
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -282,12 +324,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", choices=("latency", "policies"), required=True)
+    ap.add_argument("--suite", choices=("latency", "policies", "grouping"), required=True)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     meta = {"machine": platform.machine(), "python": platform.python_version()}
     if args.suite == "latency":
         result: dict[str, Any] = {"plan_10k": plan_latency(), "engine_default_storm": engine_latency()}
+    elif args.suite == "grouping":
+        result = grouping()
     else:
         result = policies()
     out = args.out or RESULTS / f"dispatch-{args.suite}.json"

@@ -84,6 +84,17 @@ class CallbackBook:
         if waiting:
             self._waiting_on.setdefault(to_order, []).extend(waiting)
 
+    def move_caller(self, from_order: str, to_order: str, customer_id: str) -> None:
+        """The grouping moved a caller's report to another order: their callback goes with it
+        (the pair with ``from_order`` stays owed: a later call there makes no second callback
+        under the same id)."""
+        mine = self.of_order.get(from_order, [])
+        for callback_id in [c for c in mine if self.callbacks[c].customer_id == customer_id]:
+            mine.remove(callback_id)
+            self.callbacks[callback_id].order_id = to_order
+            self._owed.add((to_order, customer_id))
+            self.of_order.setdefault(to_order, []).append(callback_id)
+
     def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         """``order_id`` is repaired (or cancelled): its callers are due, unless ``held_by``
         names another open order that still holds the caller dark; callers that waited on

@@ -52,6 +52,7 @@ from dispatch.events import (
     Handover,
     Operate,
     OrderCancelled,
+    OrderMoved,
     OutageReported,
     PlannedOutageAnnounced,
     PlannedOutageCancelled,
@@ -94,6 +95,11 @@ TRIAGE = ("", "customer_reset")
 IDLE_PAST_DUTY_GRACE_S = 5 * 60
 
 ENGINE_GROUPING = PredictionParams(rollup=RollupParams())
+# How the engine may group reports into incidents: the roll-up rules (its default), or the
+# posterior, regrouped every ``REGROUP_EVERY_S`` (finer incidents, more first responses).
+GROUPINGS = {"rollup": ENGINE_GROUPING, "posterior": PredictionParams()}
+# With the posterior grouping, how often the predictor regroups the open reports (storm clock).
+REGROUP_EVERY_S = 15 * 60
 
 
 @dataclass(slots=True)
@@ -128,7 +134,8 @@ class DispatchEngine:
                  travel: RoadTravel, limits: ServiceLimits | None = None,
                  estimates: RepairEstimates | None = None,
                  generators: list[GeneratorTruck] | None = None,
-                 switches: SwitchLayer | None = None, switching: SwitchingMode = SwitchingMode.OFF) -> None:
+                 switches: SwitchLayer | None = None, switching: SwitchingMode = SwitchingMode.OFF,
+                 grouping: PredictionParams = ENGINE_GROUPING) -> None:
         self.region = region
         self.net = region.network
         self.policy = policy
@@ -139,7 +146,8 @@ class DispatchEngine:
         # The roll-up rules group faults more coarsely than the posterior places them, and one
         # first response per coarse incident covers a transformer area or feeder: dispatch does
         # better with them (benchmarks/README.md, "Outage prediction").
-        self.predictor = OutagePredictor(self.net, ENGINE_GROUPING)
+        self.predictor = OutagePredictor(self.net, grouping)
+        self._regrouped_s: int | None = None
         self._device_index = {d: i for i, d in enumerate(self.net.device_id) if d}
         self._node_index = self.net.index_of()
         self.clock_s: int | None = None
@@ -374,9 +382,10 @@ class DispatchEngine:
         return out
 
     def settle(self, t_s: int) -> list[Decision]:
-        """The decisions due now: the policy's assignments, alerts, callbacks after planned
-        outages, re-quoted ETRs."""
-        out = self._dispatch(t_s)
+        """The decisions due now: a regrouping's moved orders (posterior grouping), the policy's
+        assignments, alerts, callbacks after planned outages, re-quoted ETRs."""
+        out = self._regroup(t_s)
+        out.extend(self._dispatch(t_s))
         out.extend(self.alerts.due(t_s, self.orders))
         for outage_id in self.planned.ended(t_s):
             out.extend(self.callbacks.planned_ended(outage_id, t_s, self.holder))
@@ -556,13 +565,16 @@ class DispatchEngine:
         return next((job.job_id for job in self._live_jobs_of(order) if job.status == JobStatus.ON_SITE),
                     None)
 
-    def _on_change(self, change: IncidentChange, t_s: int, origin: OrderOrigin) -> list[Decision]:
+    def _on_change(self, change: IncidentChange, t_s: int, origin: OrderOrigin,
+                   promised_from_s: int | None = None) -> list[Decision]:
         """A new incident gets a work order and its first job; the orders of the incidents it
-        merged fold into it (a crew on its way to one of them takes the new job)."""
+        merged fold into it (a crew on its way to one of them takes the new job). The order's
+        arrival limit runs from ``promised_from_s`` (its reports' first, for an order split off
+        by a regrouping; now by default)."""
         inc = self.predictor.incident(change.incident_id)
         if inc.kind == IncidentKind.PLANNED or not change.created:
             return []
-        order = self._new_order(inc.incident_id, inc.node_idx, t_s, origin)
+        order = self._new_order(inc.incident_id, inc.node_idx, t_s, origin, promised_from_s)
         if origin == OrderOrigin.SCADA:
             self._new_job(order, JobKind.REPAIR, order.node_idx, order.skill,
                           self.estimates.repair_s(self.net, order.node_idx), t_s)
@@ -572,13 +584,83 @@ class DispatchEngine:
         out: list[Decision] = []
         for child_id in change.merged:
             out.extend(self._merge_order(child_id, order, t_s))
-        if order.critical and self.generators.trucks:
-            sl = self.net.subtree(order.node_idx)
-            nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
-            out.extend(self.generators.send(order.order_id, nodes, t_s))
+        out.extend(self._send_generators(order, t_s))
         below = self._open_order_at[self.net.subtree(order.node_idx)]
         self.etrs.touch(order.order_id, *(self._order_list[k].order_id for k in below[below >= 0].tolist()))
         return out
+
+    def _send_generators(self, order: WorkOrder, t_s: int) -> list[Decision]:
+        """Trucks to the critical customers behind the order not yet served."""
+        if not (order.critical and self.generators.trucks):
+            return []
+        sl = self.net.subtree(order.node_idx)
+        nodes = (np.flatnonzero(self._critical[sl]) + sl.start).tolist()
+        return list(self.generators.send(order.order_id, nodes, t_s))
+
+    def _regroup(self, t_s: int) -> list[Decision]:
+        """With the posterior grouping, every ``REGROUP_EVERY_S``: the predictor reads the open
+        reports again per customer (``OutagePredictor.regroup``), and the orders no crew was sent
+        to follow their incidents: moved (their first response with them), split into new orders,
+        merged; each caller's callback goes with their report."""
+        if self.predictor.params.rollup is not None or (
+                self._regrouped_s is not None and t_s - self._regrouped_s < REGROUP_EVERY_S):
+            return []
+        self._regrouped_s = t_s
+        change = self.predictor.regroup(t_s, fixed=self._acted_on)
+        order_of = self.order_of_incident
+        out: list[Decision] = []
+        for incident_id, _ in change.moved:
+            order = self.orders[order_of[incident_id]]
+            out.append(self._move_order(order, self.predictor.incident(incident_id).node_idx, t_s))
+            out.extend(self._send_generators(order, t_s))
+        for incident_id in change.created:
+            first = self.predictor.incident(incident_id).first_report_s
+            out.extend(self._on_change(IncidentChange(incident_id, True), t_s, OrderOrigin.CALL, first))
+        for node, frm, to in change.regrouped:
+            self.callbacks.move_caller(order_of[frm], order_of[to], self.customer_id(node))
+        for child, into in change.merged:
+            out.extend(self._merge_order(child, self.orders[order_of[into]], t_s))
+        if self.generators.serving:
+            out.extend(self.generators.release(self._covered, t_s))
+        return out
+
+    def _acted_on(self, incident_id: str) -> bool:
+        """Whether the incident's order is past what a regrouping may change: a crew sent or
+        there, work found beyond its first response, switching planned for it."""
+        order = self.orders.get(self.order_of_incident.get(incident_id, ""))
+        if order is None or order.status != OrderStatus.NEW or order.reached_s is not None:
+            return True
+        if self.switchboard is not None and self.switchboard.pending(order.order_id):
+            return True
+        return any(job.kind != JobKind.FIRST_RESPONSE or job.status != JobStatus.NEW or job.crew_id
+                   for job in self._live_jobs_of(order))
+
+    def _move_order(self, order: WorkOrder, node: int, t_s: int) -> OrderMoved:
+        """A regrouping moved the order's incident: its site and its first response go there."""
+        self._move_site(order, node)
+        for job in self._live_jobs_of(order):
+            job.node_idx, job.element_id, job.limit_class = node, order.element_id, order.limit_class
+            job.x_m, job.y_m = order.x_m, order.y_m
+            self._snap.pop(job.job_id, None)
+            self.policy.on_job_change(job)
+        self.etrs.touch(order.order_id)
+        return OrderMoved(t_s, order.order_id, node, order.element_id, order.customers)
+
+    def _move_site(self, order: WorkOrder, node: int) -> None:
+        """The order's site is now ``node``: its element, place, repair class and customers
+        behind it (its promise, made when it opened, stands)."""
+        if self._open_order_at[order.node_idx] == self._order_pos[order.order_id]:
+            self._open_order_at[order.node_idx] = -1
+        element, _, limit_class = self._site(node)
+        order.node_idx, order.element_id = node, element
+        order.site_reached_s = None  # nobody is at the new site yet
+        order.x_m, order.y_m = float(self.net.x_m[node]), float(self.net.y_m[node])
+        order.skill = order.limit_class = limit_class
+        order.customers = int(self._customers_below[node])
+        order.critical = int(self._critical_below[node])
+        self._open_order_at[node] = self._order_pos[order.order_id]
+        self._unreached.pop(order.order_id, None)  # its critical customers may have changed
+        self._watch_limits(order)
 
     def _site(self, node: int) -> tuple[str, str, str]:
         """Element id, area and repair class (lv, mv or cable) of a site."""
@@ -593,13 +675,15 @@ class DispatchEngine:
         element = net.device_id[node] if net.device[node] != DeviceKind.NONE else net.node_id[node]
         return element, AREA_NAMES[net.area[node]], limit_class
 
-    def _new_order(self, incident_id: str, node: int, t_s: int, origin: OrderOrigin) -> WorkOrder:
+    def _new_order(self, incident_id: str, node: int, t_s: int, origin: OrderOrigin,
+                   promised_from_s: int | None = None) -> WorkOrder:
         element, area, limit_class = self._site(node)
+        first = t_s if promised_from_s is None else promised_from_s
         order = WorkOrder(
             order_id=f"W{len(self._order_list) + 1:06d}", incident_id=incident_id, node_idx=node,
             element_id=element, x_m=float(self.net.x_m[node]), y_m=float(self.net.y_m[node]), area=area,
-            skill=limit_class, limit_class=limit_class, first_report_s=t_s,
-            deadline_s=t_s + self.limits.arrival_limit(area), customers=int(self._customers_below[node]),
+            skill=limit_class, limit_class=limit_class, first_report_s=first,
+            deadline_s=first + self.limits.arrival_limit(area), customers=int(self._customers_below[node]),
             critical=int(self._critical_below[node]), origin=origin)
         order.history.append((t_s, OrderStatus.NEW))
         self.orders[order.order_id] = order
@@ -1254,17 +1338,7 @@ class DispatchEngine:
             self.predictor.merge(order.incident_id, upper.incident_id)
             return self._merge_order(order.incident_id, upper, t_s)
         change = self.predictor.relocate(order.incident_id, node)
-        if self._open_order_at[order.node_idx] == self._order_pos[order.order_id]:
-            self._open_order_at[order.node_idx] = -1
-        element, _, limit_class = self._site(node)
-        order.node_idx, order.element_id = node, element
-        order.site_reached_s = None  # nobody is at the cause yet: the orders it absorbs wait for a crew there
-        order.x_m, order.y_m = float(self.net.x_m[node]), float(self.net.y_m[node])
-        order.skill = order.limit_class = limit_class
-        order.customers = int(self._customers_below[node])
-        order.critical = int(self._critical_below[node])
-        self._open_order_at[node] = self._order_pos[order.order_id]
-        self._watch_limits(order)
+        self._move_site(order, node)  # nobody is at the cause yet: the orders it absorbs wait for one
         out: list[Decision] = []
         for child_id in change.merged:
             out.extend(self._merge_order(child_id, order, t_s))

@@ -348,6 +348,18 @@ class CallUnlocated:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderMoved:
+    """The grouping moved a work order no crew was sent to yet: its site is now ``node_idx``
+    (``element_id``, behind which ``customers`` are out), its first response there."""
+
+    t_s: int
+    order_id: str
+    node_idx: int
+    element_id: str
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
 class EtrUpdate:
     """An order's estimated restoration time (storm clock seconds) was set or moved."""
 
@@ -424,4 +436,4 @@ class CallSettled:
 
 
 Decision = (Assign | Divert | Handover | Recall | CallUnlocated | EtrUpdate | Alert | CallbackDue
-            | SendGenerator | GeneratorReleased | CallSettled | Operate)
+            | SendGenerator | GeneratorReleased | CallSettled | Operate | OrderMoved)

@@ -34,7 +34,7 @@ from dispatch.crews import (
     staged_roster,
     storm_roster,
 )
-from dispatch.engine import DispatchEngine
+from dispatch.engine import GROUPINGS, DispatchEngine
 from dispatch.events import Event, OutageReported
 from dispatch.generators import generator_fleet
 from dispatch.kpis import compute_kpis
@@ -51,6 +51,7 @@ from grid_model.history import History, read_history
 from grid_model.history_columns import FORMATS, column_mapping
 from grid_model.history_grid import HistoryGrid, HistoryGridParams, build_history_grid
 from grid_model.network import AREA_NAMES, Construction, NodeKind
+from grid_model.predict import PredictionParams
 from grid_model.region import Region, Staging, load_region
 from grid_model.storm import CABLE_REPAIR_FACTOR, FAULT_CLASSES, MINOR_REPAIR_MEDIAN_S, Call
 from grid_model.stormfile import StormFileError, read_events, read_header, read_truth
@@ -77,7 +78,8 @@ class ReplayOptions:
     which meters get through. ``crews`` (repair crews) and ``responders`` stage a roster;
     ``roster`` reads one from a file instead; ``crew_scale`` and ``responder_scale`` scale the
     region's own roster. ``switching`` is off, remote or full ("" for the policy's own: the
-    optimizer plans manual switching too, the baseline is a plain FLISR, remote only)."""
+    optimizer plans manual switching too, the baseline is a plain FLISR, remote only).
+    ``grouping``: how the engine groups reports into incidents (``dispatch.engine.GROUPINGS``)."""
 
     policy: str = "optimizer"
     crews: int | None = None
@@ -90,6 +92,7 @@ class ReplayOptions:
     depots: Path | None = None
     params: Mapping[str, float] = field(default_factory=dict)
     switching: str = ""
+    grouping: str = "rollup"
     seed: int = 0
     ami: bool = True
     ami_seed: int | None = None
@@ -188,6 +191,15 @@ def switching_mode(options: ReplayOptions) -> SwitchingMode:
                           f"got {options.switching!r}") from None
 
 
+def grouping_params(options: ReplayOptions) -> PredictionParams:
+    """The engine's grouping as chosen; an unknown choice is refused."""
+    try:
+        return GROUPINGS[options.grouping]
+    except KeyError:
+        raise ReplayError(f"grouping must be one of {', '.join(GROUPINGS)}, "
+                          f"got {options.grouping!r}") from None
+
+
 def _switch_layer(region: Region, options: ReplayOptions) -> SwitchLayer | None:
     """The switches and ties the replay switches with: an imported grid's own when its source
     names them (``Region.switches``), else the placement rule's; none when switching is off."""
@@ -202,7 +214,8 @@ def _simulate(region: Region, crews: list[Crew], events: list[Event], world: Wor
     policy, limits = make_policy(options.policy, options.params)
     engine = DispatchEngine(region, crews, policy, travel=travel, limits=limits,
                             generators=generator_fleet(region) if with_generators else None,
-                            switches=world.switches, switching=switching_mode(options))
+                            switches=world.switches, switching=switching_mode(options),
+                            grouping=grouping_params(options))
     sim = FieldSim(world, crews, region.customers, ami=ami, until_s=max_s,
                    params=dataclasses.replace(options.field_params, seed=options.seed))
     sim.add_outside(events)

@@ -1,5 +1,5 @@
-"""The callback book alone: one callback per calling customer and order, also when a merge
-brings a customer's callback along from the order it was owed with; a customer who never
+"""The callback book alone: one callback per calling customer and order, also when a merge or
+a regrouping brings a customer's callback along from the order it was owed with; a customer who never
 answers is closed unanswered after the last attempt."""
 
 from __future__ import annotations
@@ -22,6 +22,20 @@ def test_a_customer_who_calls_again_after_a_merge_is_owed_one_callback() -> None
         ("W2", "3301000007"), ("W2", "3301000008")]
     due = book.release("W2", 400, lambda node: None)
     assert sorted(d.customer_id for d in due) == ["3301000007", "3301000008"]
+
+
+def test_a_caller_regrouped_to_another_order_takes_their_callback_and_is_owed_no_second() -> None:
+    """A regrouping moves one caller of W1 to W2: their callback goes along (its id kept), the
+    other stays; a repeat call about either order owes no second callback."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    book.owe("W1", "3301000009", 9, 120)
+    book.move_caller("W1", "W2", "3301000007")
+    book.owe("W1", "3301000007", 7, 300)
+    book.owe("W2", "3301000007", 7, 310)
+    assert sorted((cb.callback_id, cb.order_id) for cb in book.callbacks.values()) == [
+        ("W1:3301000007", "W2"), ("W1:3301000009", "W1")]
+    assert [d.customer_id for d in book.release("W2", 400, lambda node: None)] == ["3301000007"]
 
 
 def test_a_customer_who_never_answers_is_closed_unanswered_after_the_last_attempt() -> None:

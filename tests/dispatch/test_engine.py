@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dispatch.crews import Crew, CrewRole
-from dispatch.engine import DispatchEngine, EventError
+from dispatch.engine import REGROUP_EVERY_S, DispatchEngine, EventError
 from dispatch.events import (
     Alert,
     AmiMessage,
@@ -34,6 +34,7 @@ from dispatch.events import (
     GeneratorReleased,
     Handover,
     OrderCancelled,
+    OrderMoved,
     OutageReported,
     Recall,
     RepairFinished,
@@ -49,6 +50,8 @@ from dispatch.orders import OrderOrigin, OrderStatus
 from dispatch.policy import DispatchPolicy, NearestAvailableCrew
 from dispatch.roster import CrewStatus
 from grid_model.network import NodeKind
+from grid_model.predict import PredictionParams
+from grid_model.priors import DEFAULT_PRIORS
 from grid_model.region import Region
 from grid_model.storm import Call
 from routing.travel import RoadTravel
@@ -658,3 +661,74 @@ def test_a_customer_side_finding_at_a_merged_orders_site_leaves_the_head_a_utili
     site = eng.jobs[go.job_id].element_id
     eng.handle(FirstResponseDone(t + 60, "FR1", go.job_id, (Finding(site, "", 600, customer_side=True),)))
     assert not head.customer_side and head.status in (OrderStatus.NEW, OrderStatus.EN_ROUTE)
+
+
+# The posterior's grouping with fixed parameters: report by report each lone caller stays their own
+# fault (an outage above must be 100 times likelier first).
+POSTERIOR = PredictionParams(DEFAULT_PRIORS, estimate=False)
+
+
+def test_orders_no_crew_was_sent_to_follow_their_regrouped_incidents(
+        small_region: Region, travel: RoadTravel) -> None:
+    """Both customers of a transformer's only outlet call; report by report each is their own
+    fault, two orders. The regrouping reads the outlet out: the first order moves there with its
+    first response, the second merges into it, and both callers are called back with it."""
+    eng = _engine(small_region, travel, grouping=POSTERIOR)
+    a, b, outlet = _two_drop_customers(small_region)
+    eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    eng.handle(CallReceived(200, Call("K2", 200, customer_id=b)))
+    w1, w2 = eng.orders.values()
+    assert (w1.node_idx, w2.node_idx) == (_node(small_region, a), _node(small_region, b))
+    assert not _only(eng.handle(ClockTick(100 + REGROUP_EVERY_S - 1)), OrderMoved)  # not due yet
+    out = eng.handle(ClockTick(100 + REGROUP_EVERY_S))
+    net = small_region.network
+    assert _only(out, OrderMoved) == [
+        OrderMoved(100 + REGROUP_EVERY_S, w1.order_id, outlet, net.device_id[outlet], w1.customers)]
+    assert w1.customers == int(np.isin(small_region.customers["node_idx"], range(*net.subtree(outlet).indices(
+        net.n_nodes)[:2])).sum()) > 2
+    assert w1.node_idx == outlet and w1.status == OrderStatus.NEW and w1.skill == "lv"
+    assert w2.status == OrderStatus.MERGED and w2.merged_into == w1.order_id and w1.absorbed == [w2.order_id]
+    (job,) = (eng.jobs[j] for j in w1.jobs)
+    assert (job.node_idx, job.element_id, job.status) == (outlet, net.device_id[outlet], JobStatus.NEW)
+    assert eng.jobs[w2.jobs[0]].status == JobStatus.CANCELLED
+    assert sorted((c.order_id, c.customer_id) for c in eng.callbacks.callbacks.values()) == sorted(
+        [(w1.order_id, a), (w1.order_id, b)])
+    assert eng.predictor.incident(w1.incident_id).call_ids == ["K1", "K2"]
+
+
+def test_an_order_a_crew_is_on_its_way_to_stays_and_so_does_what_would_hold_it(
+        small_region: Region, travel: RoadTravel) -> None:
+    """The first caller's order has its responder on the way: it stays, and the second caller's
+    order, which the reading would put at the outlet above it, stays too."""
+    eng = _engine(small_region, travel, grouping=POSTERIOR)
+    a, b, _ = _two_drop_customers(small_region)
+    _on_shift(eng, 0, "FR1")
+    (go,) = _only(eng.handle(CallReceived(100, Call("K1", 100, customer_id=a))), Assign)
+    eng.handle(CallReceived(200, Call("K2", 200, customer_id=b)))
+    sites = {o.order_id: o.node_idx for o in eng.orders.values()}
+    assert not _only(eng.handle(ClockTick(100 + REGROUP_EVERY_S)), OrderMoved)
+    assert {o.order_id: o.node_idx for o in eng.orders.values()} == sites
+    assert all(o.status in (OrderStatus.EN_ROUTE, OrderStatus.NEW) for o in eng.orders.values())
+    assert eng.orders[go.order_id].status == OrderStatus.EN_ROUTE
+
+
+
+def test_a_caller_back_in_the_dark_keeps_the_order_open_when_the_others_are_back(
+        small_region: Region, travel: RoadTravel) -> None:
+    """Both customers of an outlet call; the first one's meter says supply is back, then they call
+    again. However the regroupings join their reports, the second one's meter coming back does not
+    end the outage while the first one has not been back since their last call."""
+    eng = _engine(small_region, travel, grouping=POSTERIOR)
+    a, b, _ = _two_drop_customers(small_region)
+    meter = dict(zip(small_region.customers["customer_id"], small_region.customers["meter_id"], strict=True))
+    t0 = 12_000
+    eng.handle(CallReceived(t0, Call("K1", t0, customer_id=a)))
+    eng.handle(CallReceived(t0 + 1000, Call("K2", t0 + 1000, customer_id=b)))
+    eng.handle(AmiMessage(t0 + 1600, meter[a], "restore"))
+    eng.handle(ClockTick(t0 + 2600))
+    eng.handle(CallReceived(t0 + 2700, Call("K3", t0 + 2700, customer_id=a)))
+    eng.handle(ClockTick(t0 + 3700))
+    eng.handle(AmiMessage(t0 + 4200, meter[b], "restore"))
+    holder = eng.holder(_node(small_region, a))
+    assert holder is not None and eng.orders[holder].status == OrderStatus.NEW
+    assert not any(cb.due_s is not None and cb.customer_id == a for cb in eng.callbacks.callbacks.values())

@@ -13,12 +13,21 @@ import pytest
 from pyproj import Transformer
 
 from api.cli import main
-from dispatch.replay import ReplayError, ReplayOptions, make_policy, replay_history, replay_storm
+from dispatch.engine import DispatchEngine
+from dispatch.replay import (
+    ReplayError,
+    ReplayOptions,
+    grouping_params,
+    make_policy,
+    replay_history,
+    replay_storm,
+)
 from dispatch.sim.field import FieldParams
 from grid_model.history import HistoryError
 from grid_model.pandapower_import import region_from_pandapower
 from grid_model.region import Region
-from grid_model.stormfile import StormFileError
+from grid_model.storm import StormParams, generate_storm
+from grid_model.stormfile import StormFileError, write_storm
 from tests.grid_model.pp_feeders import two_feeders_with_a_tie
 
 HEADER = ("event_id,start_utc,first_published_utc,last_published_utc,lat,lon,city,circuit_id,"
@@ -323,3 +332,28 @@ def test_a_replay_on_an_imported_grid_switches_with_its_own_switches_and_ties(tm
     assert [(ps.step.action, ps.step.element_id) for ps in board.steps] == [
         ("open", "switch:0"), ("close", "switch:1"), ("open", "switch:1"), ("close", "switch:0")]
     assert replay.kpis["customers_restored_by_switching"] == 2 and replay.kpis["switching_unsafe_steps"] == 0
+
+
+def test_a_storm_replayed_with_the_posterior_grouping_regroups_and_ends_with_every_customer_back(
+        small_region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small region's typhoon with the posterior grouping: orders no crew was sent to move as
+    the regroupings read the reports, and the storm still ends with every fault repaired, every
+    order closed and every caller called back."""
+    moved: list[str] = []
+    move = DispatchEngine._move_order
+
+    def counted(self: DispatchEngine, order, node, t_s):  # type: ignore[no-untyped-def]
+        moved.append(order.order_id)
+        return move(self, order, node, t_s)
+
+    monkeypatch.setattr(DispatchEngine, "_move_order", counted)
+    storm = generate_storm(small_region, StormParams(seed=2))
+    events, truth = write_storm(storm, small_region, tmp_path, "s")
+    kpis = replay_storm(events, ReplayOptions(grouping="posterior", seed=1), truth_path=truth,
+                        region=small_region).kpis
+    assert kpis["grouping"] == "posterior" and moved
+    assert kpis["customers_dark_at_end"] == 0 and kpis["work_orders_open_at_end"] == 0
+    assert kpis["callback_rate"] == 1.0 and kpis["events_rejected"] == 0
+    assert kpis["repairs_by_unqualified_crew"] == 0 and kpis["hours_of_service_breaches"] == 0
+    with pytest.raises(ReplayError, match="grouping must be one of rollup, posterior, got 'map'"):
+        grouping_params(ReplayOptions(grouping="map"))
