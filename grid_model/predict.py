@@ -736,12 +736,16 @@ class OutagePredictor:
         child.merged_into = parent.incident_id
         self._open_at[child.node_idx] = -1
         restored, mine = child.restored_nodes, self._incident_idx[child.incident_id]
-        for node in child.caller_nodes - restored if restored else child.caller_nodes:
-            if self._caller_incident.get(node) == mine:  # not one that moved on to another incident
-                self._caller_incident[node] = k
+        # its callers still reporting to it (not those that moved on to another incident)
+        dark = [n for n in (child.caller_nodes - restored if restored else child.caller_nodes)
+                if self._caller_incident.get(n) == mine]
+        for node in dark:
+            self._caller_incident[node] = k
         parent.caller_nodes |= child.caller_nodes
         if restored:
             parent.restored_nodes |= {n for n in restored if self._caller_incident.get(n) != k}
+        if parent.restored_nodes:
+            parent.restored_nodes.difference_update(dark)  # back there once, dark again here
         parent.call_ids.extend(child.call_ids)
         if child.first_report_s < parent.first_report_s:
             parent.first_report_s = child.first_report_s

@@ -3,14 +3,17 @@ customer puts their reports (down, split, merged), and the others stay."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
+from grid_model.network import DeviceKind
 from grid_model.placement import place_reports
 from grid_model.posterior import OutagePriors
 from grid_model.predict import IncidentKind, OutagePredictor, PredictionParams, Regrouping
 from grid_model.priors import DEFAULT_PRIORS
-from tests.grid_model.feeders import radial_feeder
+from tests.grid_model.feeders import T3_TWO_OUTLETS, build, radial_feeder
 
 CALLERS = ["C0_1_3", "C2_1_4", "C5_0_0", "C6_2_0", "C6_2_3", "C7_0_2"]
 
@@ -183,3 +186,88 @@ def test_a_customer_back_and_dark_again_keeps_the_incident_they_rejoin_open() ->
     assert not feeder.restored_nodes & set(p.placement())
     assert p.add_restore("X25", idx["C1_1_0"], 2600) is None
     assert sorted(net.node_id[n] for n in p.placement()) == ["C0_0_0", "C0_1_1"]
+
+
+def _invariants(p: OutagePredictor, reports: list[str]) -> list[str]:
+    """What must hold between any two operations: open incidents never nest; every open report
+    maps to an open incident on its path that lists it, not as restored; each open incident's
+    dark reporters are exactly those mapped to it, at its element; every report id is in exactly
+    one incident that was not merged; a node's reports are in its incident."""
+    net, incidents = p.net, p.incidents
+    errors = []
+    opened = [i for i in incidents if i.is_open and i.kind != IncidentKind.PLANNED]
+    errors += [f"{a.incident_id} over {b.incident_id}" for a in opened for b in opened
+               if a is not b and net.is_ancestor(a.node_idx, b.node_idx)]
+    for node, k in p._caller_incident.items():
+        inc = incidents[k]
+        if not (inc.is_open and net.is_ancestor(inc.node_idx, node) and node in inc.caller_nodes
+                and node not in inc.restored_nodes):
+            errors.append(f"node {node} in {inc.incident_id}")
+        errors += [f"report {r} of {node}" for r, _ in p._reports_of.get(node, []) if r not in inc.call_ids]
+    for k, inc in enumerate(incidents):
+        if inc.is_open and inc.kind != IncidentKind.PLANNED:
+            mapped = {n for n, m in p._caller_incident.items() if m == k}
+            if inc.caller_nodes - inc.restored_nodes != mapped or p._open_at[inc.node_idx] != k:
+                errors.append(f"{inc.incident_id} reporters or place")
+    count = Counter(r for i in incidents if not i.merged_into for r in i.call_ids)
+    return errors + [f"report {r} x{count[r]}" for r in reports if count[r] != 1]
+
+
+@pytest.mark.parametrize("grid", ["radial", "two_outlets"])
+def test_random_sequences_of_every_operation_keep_the_incidents_consistent(grid: str) -> None:
+    """Calls, last gasps, meters back (their incident closed when over), device reports, crews'
+    findings (relocate, merge), repairs, planned outages and regroupings with random held
+    incidents, 60 operations per sequence, 100 sequences: ``_invariants`` after each."""
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        net = radial_feeder(4, 2, 3) if grid == "radial" else build(T3_TWO_OUTLETS)
+        customers = [i for i, name in enumerate(net.node_id) if name.startswith("C")]
+        devices = [i for i in range(net.n_nodes) if net.device[i] != DeviceKind.NONE]
+        priors = OutagePriors((0.02, 0.02, 0.04, 0.05, 0.01, 0.004), 0.2)
+        p = OutagePredictor(net, PredictionParams(priors, estimate=bool(seed % 2),
+                                                  up_odds=float(rng.choice([1.0, 100.0]))))
+        reports: list[str] = []
+        held: set[str] = set()
+        t = 0
+        for step in range(60):
+            t += int(rng.integers(1, 200))
+            op = rng.choice(["call", "call", "call", "gasp", "restore", "device", "relocate", "merge",
+                             "close", "planned", "regroup", "regroup"])
+            opened = [i for i in p.incidents if i.is_open and i.kind != IncidentKind.PLANNED]
+            rid = f"{op}{step}"
+            try:
+                if op in ("call", "gasp"):
+                    (p.add_call if op == "call" else p.add_last_gasp)(rid, int(rng.choice(customers)), t)
+                    reports.append(rid)
+                elif op == "restore" and p.placement():
+                    over = p.add_restore(rid, int(rng.choice(sorted(p.placement()))), t)
+                    reports.append(rid)
+                    if over is not None and rng.random() < 0.7:
+                        p.close(over, t)
+                elif op == "device":
+                    change = p.add_device_report(rid, int(rng.choice(devices)), t)
+                    if rid in p.incident(change.incident_id).call_ids:
+                        reports.append(rid)
+                elif op == "relocate" and opened:
+                    inc = opened[int(rng.integers(len(opened)))]
+                    ups = [a for a in net.path_up(inc.node_idx)[1:]
+                           if net.kind[a] >= 1 and (net.device[a] != DeviceKind.NONE or net.kind[a] <= 2)]
+                    if ups:
+                        p.relocate(inc.incident_id, int(rng.choice(ups)))
+                elif op == "merge":
+                    pairs = [(a, b) for a in opened for b in opened
+                             if a is not b and net.is_ancestor(b.node_idx, a.node_idx)]
+                    if pairs:
+                        a, b = pairs[int(rng.integers(len(pairs)))]
+                        p.merge(a.incident_id, b.incident_id)
+                elif op == "close" and opened:
+                    p.close(opened[int(rng.integers(len(opened)))].incident_id, t)
+                elif op == "planned":
+                    p.add_planned(rid, int(rng.choice(devices)), t, t + int(rng.integers(100, 2000)))
+                elif op == "regroup":
+                    if opened and rng.random() < 0.5:
+                        held.add(opened[int(rng.integers(len(opened)))].incident_id)
+                    p.regroup(t, fixed=held.__contains__)
+            except ValueError:
+                continue  # refused as asked (a report from a node with no chain, say): nothing changed
+            assert _invariants(p, reports) == [], (grid, seed, step, op)
