@@ -9,7 +9,7 @@ import numpy as np
 
 from grid_model.dark import DarkReading
 from grid_model.network import AREA_NAMES, KIND_NAMES, DeviceKind, Network
-from grid_model.posterior import CANDIDATE_NAMES, CandidateKind, OutagePriors
+from grid_model.posterior import CANDIDATE_NAMES, OutagePriors
 from grid_model.predict import Incident, IncidentKind, OutagePredictor, PredictionParams
 from grid_model.region import Region
 from grid_model.resolve import CallResolver
@@ -115,12 +115,9 @@ def predict_calls(region: Region, calls: list[Call], params: PredictionParams | 
             "dark_probability": None if dark is None else round(dark.get(node, 0.0), 3),
         })
         if inc.kind == IncidentKind.CUSTOMER_SIDE:
-            explained = (predictor.explanations(node) if probability is None else
-                         [(v, CandidateKind(int(predictor.tree.kind[v])), round(probability.get(v, 0.0), 4))
-                          for v in predictor.tree.chain(node)])
             out[-1]["alternatives"] = [
                 {"element_id": net.device_id[v] or net.node_id[v], "kind": CANDIDATE_NAMES[kind],
-                 "probability": p} for v, kind, p in explained if p >= 0.001]
+                 "probability": p} for v, kind, p in predictor.explanations(node, probability) if p >= 0.001]
     return Prediction(out + unlocated, len(unlocated), predictor.priors)
 
 

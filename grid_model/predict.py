@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -484,9 +484,9 @@ class OutagePredictor:
                 if incidents[k].is_open and not incidents[k].certain and k not in self._off_chain
                 and incidents[k].kind != IncidentKind.PLANNED and not fixed(incidents[k].incident_id)}
         held = np.zeros(self.net.n_nodes, dtype=np.bool_)
-        for k in np.flatnonzero(self._open_at >= 0).tolist():
-            if self._open_at[k] not in free:
-                held[k] = True
+        for node in np.flatnonzero(self._open_at >= 0).tolist():
+            if self._open_at.item(node) not in free:
+                held[node] = True
         for k in self._off_chain:
             held[incidents[k].node_idx] = True
         reading = self.reading = read_reports(st, self.net, sorted(self._callers))
@@ -541,10 +541,8 @@ class OutagePredictor:
         for k in free:
             self._open_at[incidents[k].node_idx] = -1
         for element, nodes in groups.items():
-            if element not in owner:
-                times = [t for n in nodes for _, t in self._reports_of.get(n, ())]
-                first = min(times, default=self.state.now_s)
-                inc = self._new_incident(element, self.incident_kind(element), first)
+            if element not in owner:  # its first report time comes with its nodes (``_move_node``)
+                inc = self._new_incident(element, self.incident_kind(element), self.state.now_s)
                 owner[element] = len(incidents) - 1
                 created.append(inc.incident_id)
             k = owner[element]
@@ -556,11 +554,13 @@ class OutagePredictor:
                 if mine[node] != k:
                     regrouped.append((node, incidents[mine[node]].incident_id, inc.incident_id))
                     self._move_node(node, incidents[mine[node]], inc, k)
+        took: dict[str, Counter[str]] = {}  # per incident, how many of its nodes each other took
+        for _, frm, to in regrouped:
+            took.setdefault(frm, Counter())[to] += 1
         merged = []
         for k in sorted(free - given):
             child = incidents[k]
-            into = Counter(to for node, frm, to in regrouped if frm == child.incident_id).most_common(1)
-            parent = self.incident(into[0][0])
+            parent = self.incident(took[child.incident_id].most_common(1)[0][0])
             self._merge(child, parent, self._incident_idx[parent.incident_id])
             merged.append((child.incident_id, parent.incident_id))
         for element, k in owner.items():  # after the merges: each cleared its child's old element
@@ -592,14 +592,19 @@ class OutagePredictor:
             return 0.5
         return round(float(self._top_probability()[v]), 3)
 
-    def explanations(self, node_idx: int) -> list[tuple[int, CandidateKind, float]]:
+    def explanations(self, node_idx: int, probability: Mapping[int, float] | None = None
+                     ) -> list[tuple[int, CandidateKind, float]]:
         """Each candidate on a reporting node's chain, nearest first, with its posterior
-        probability of being the outage that explains the node (customer-side, drop, fuse...)."""
+        probability of being the outage that explains the node (customer-side, drop, fuse...):
+        under the MAP's model, or as ``probability`` gives it (a reading per customer's)."""
         if self._rules is not None:
             return []
         chain = self.state.chain(node_idx)
-        top, kind = self._top_probability(), self.tree.kind
-        return [(v, CandidateKind(int(kind[v])), round(float(top[v]), 4)) for v in chain]
+        if probability is None:
+            top = self._top_probability()
+            probability = {v: float(top[v]) for v in chain}
+        kind = self.tree.kind
+        return [(v, CandidateKind(int(kind[v])), round(probability.get(v, 0.0), 4)) for v in chain]
 
     def _top_probability(self) -> npt.NDArray[np.float64]:
         """Per node, the posterior probability that it is the topmost outage on its path, given
@@ -726,10 +731,11 @@ class OutagePredictor:
         self._caller_incident[node_idx] = k
 
     def _count(self, inc: Incident, call_id: str, node_idx: int, t_s: int) -> None:
-        """A report from ``node_idx`` is one of ``inc``'s (kept per node too: a regrouping moves
-        a node's reports with it)."""
+        """A report from ``node_idx`` is one of ``inc``'s (kept per node too with the posterior: a
+        regrouping moves a node's reports with it; the roll-up rules never regroup)."""
         inc.call_ids.append(call_id)
-        self._reports_of.setdefault(node_idx, []).append((call_id, t_s))
+        if self._rules is None:
+            self._reports_of.setdefault(node_idx, []).append((call_id, t_s))
 
     def _merge(self, child: Incident, parent: Incident, k: int) -> None:
         """``child`` merges into ``parent`` (``incidents[k]``), its callers with it."""
