@@ -4,9 +4,11 @@ and no other open order upstream still holds the caller dark; one still held wai
 order. A callback that finds the customer still dark reopens work (the engine does that).
 
 One callback is owed per calling customer and order: repeat calls of the same customer about
-the same outage do not add any. A customer who does not answer is tried again, up to
-``CALLBACK_ATTEMPTS`` calls; then the callback is closed unanswered (counted apart from those
-that reached the customer).
+the same outage do not add any. A customer has at most one callback not yet due, with the order
+that explains their latest report: a call about another order takes it along (their supply came
+back and went again, or the grouping changed), rather than owing a second. A customer who does
+not answer is tried again, up to ``CALLBACK_ATTEMPTS`` calls; then the callback is closed
+unanswered (counted apart from those that reached the customer).
 """
 
 from __future__ import annotations
@@ -51,35 +53,46 @@ class CallbackBook:
         self.ids: list[str] = []  # every callback owed, in the order owed
         self.of_order: dict[str, list[str]] = {}
         self._owed: set[tuple[str, str]] = set()  # (order, customer) with a callback owed
+        self._waiting: dict[str, str] = {}  # customer -> their callback not yet due (orders only)
         self._waiting_on: dict[str, list[str]] = {}
         self._planned: dict[str, list[str]] = {}
         self.done = 0
         self.unanswered = 0
 
     def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        """A customer called about ``order_id`` (or a planned outage's id): owe a callback,
-        unless one is owed already (it may have come with an order merged into this one)."""
+        """A customer called about ``order_id``: owe a callback, unless one is owed already
+        (it may have come with an order merged into this one); a callback of theirs waiting
+        with another order comes here instead (this order explains their darkness now)."""
+        waiting = self._waiting.get(customer_id)
+        if waiting is not None:
+            if self.callbacks[waiting].order_id != order_id:
+                self._move_callback(waiting, order_id)
+            return
         if (order_id, customer_id) in self._owed:
             return
+        self._add(order_id, customer_id, node_idx, t_s)
+        self._waiting[customer_id] = f"{order_id}:{customer_id}"
+
+    def owe_after_planned(self, outage_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
+        """A caller from inside a planned outage: called back when it ends."""
+        if (outage_id, customer_id) in self._owed:
+            return
+        self._add(outage_id, customer_id, node_idx, t_s)
+        self._planned.setdefault(outage_id, []).append(f"{outage_id}:{customer_id}")
+
+    def _add(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
         callback_id = f"{order_id}:{customer_id}"
         self.callbacks[callback_id] = Callback(callback_id, order_id, customer_id, node_idx, t_s)
         self.ids.append(callback_id)
         self.of_order.setdefault(order_id, []).append(callback_id)
         self._owed.add((order_id, customer_id))
 
-    def owe_after_planned(self, outage_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        """A caller from inside a planned outage: called back when it ends."""
-        self.owe(outage_id, customer_id, node_idx, t_s)
-        self._planned.setdefault(outage_id, []).append(f"{outage_id}:{customer_id}")
-
     def move(self, from_order: str, to_order: str) -> None:
         """An order merged into another: its callbacks are now owed with that order, and the
         callbacks that waited for it wait for that order."""
-        moved = self.of_order.pop(from_order, [])
-        for callback_id in moved:
-            self.callbacks[callback_id].order_id = to_order
-            self._owed.add((to_order, self.callbacks[callback_id].customer_id))
-        self.of_order.setdefault(to_order, []).extend(moved)
+        for callback_id in list(self.of_order.get(from_order, [])):
+            self._move_callback(callback_id, to_order)
+        self.of_order.pop(from_order, None)
         waiting = self._waiting_on.pop(from_order, [])
         if waiting:
             self._waiting_on.setdefault(to_order, []).extend(waiting)
@@ -88,12 +101,32 @@ class CallbackBook:
         """The grouping moved a caller's report to another order: their callback goes with it
         (the pair with ``from_order`` stays owed: a later call there makes no second callback
         under the same id)."""
-        mine = self.of_order.get(from_order, [])
-        for callback_id in [c for c in mine if self.callbacks[c].customer_id == customer_id]:
-            mine.remove(callback_id)
-            self.callbacks[callback_id].order_id = to_order
-            self._owed.add((to_order, customer_id))
-            self.of_order.setdefault(to_order, []).append(callback_id)
+        for callback_id in [c for c in self.of_order.get(from_order, [])
+                            if self.callbacks[c].customer_id == customer_id]:
+            self._move_callback(callback_id, to_order)
+
+    def _move_callback(self, callback_id: str, to_order: str) -> None:
+        """The callback is owed with ``to_order`` from now on."""
+        cb = self.callbacks[callback_id]
+        self.of_order[cb.order_id].remove(callback_id)
+        cb.order_id = to_order
+        self._owed.add((to_order, cb.customer_id))
+        self.of_order.setdefault(to_order, []).append(callback_id)
+
+    def release_uncovered(self, order_id: str, covers: Callable[[int], bool], t_s: int,
+                          held_by: Callable[[int], str | None]) -> list[CallbackDue]:
+        """The order moved: its callers it no longer ``covers`` (their supply came back while
+        it was elsewhere) go with the open order that holds them dark now, or are due."""
+        ids = [c for c in self.of_order.get(order_id, [])
+               if self.callbacks[c].due_s is None and not covers(self.callbacks[c].node_idx)]
+        due = []
+        for callback_id in ids:
+            holder = held_by(self.callbacks[callback_id].node_idx)
+            if holder is None:
+                due.append(callback_id)
+            else:
+                self._move_callback(callback_id, holder)
+        return self._due_or_wait(due, t_s, held_by)
 
     def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         """``order_id`` is repaired (or cancelled): its callers are due, unless ``held_by``
@@ -115,10 +148,13 @@ class CallbackBook:
             if cb.due_s is not None:
                 continue
             holder = held_by(cb.node_idx)
-            if holder is not None and holder != cb.order_id:
-                self._waiting_on.setdefault(holder, []).append(callback_id)
+            if holder is not None:
+                if holder != cb.order_id:  # its own order, still open, releases it in turn
+                    self._waiting_on.setdefault(holder, []).append(callback_id)
                 continue
             cb.due_s = t_s
+            if self._waiting.get(cb.customer_id) == callback_id:
+                del self._waiting[cb.customer_id]
             out.append(CallbackDue(t_s, cb.callback_id, cb.order_id, cb.customer_id, cb.node_idx))
         return out
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -601,7 +602,8 @@ class DispatchEngine:
         """With the posterior grouping, every ``REGROUP_EVERY_S``: the predictor reads the open
         reports again per customer (``OutagePredictor.regroup``), and the orders no crew was sent
         to follow their incidents: moved (their first response with them), split into new orders,
-        merged; each caller's callback goes with their report."""
+        merged; each caller's callback goes with their report, and the callers whose supply came
+        back (no report left) and whose order moved away from them are called back now."""
         if self.predictor.params.rollup is not None or (
                 self._regrouped_s is not None and t_s - self._regrouped_s < REGROUP_EVERY_S):
             return []
@@ -620,6 +622,10 @@ class DispatchEngine:
             self.callbacks.move_caller(order_of[frm], order_of[to], self.customer_id(node))
         for child, into in change.merged:
             out.extend(self._merge_order(child, self.orders[order_of[into]], t_s))
+        for incident_id, _ in change.moved:
+            order = self._surviving(self.orders[order_of[incident_id]])
+            out.extend(self.callbacks.release_uncovered(
+                order.order_id, partial(self.net.is_ancestor, order.node_idx), t_s, self.holder))
         if self.generators.serving:
             out.extend(self.generators.release(self._covered, t_s))
         return out

@@ -1,6 +1,7 @@
 """The callback book alone: one callback per calling customer and order, also when a merge or
-a regrouping brings a customer's callback along from the order it was owed with; a customer who never
-answers is closed unanswered after the last attempt."""
+a regrouping brings a customer's callback along from the order it was owed with; one not yet due
+per customer, with the order of their latest call; callers an order moved away from; a customer
+who never answers is closed unanswered after the last attempt."""
 
 from __future__ import annotations
 
@@ -36,6 +37,51 @@ def test_a_caller_regrouped_to_another_order_takes_their_callback_and_is_owed_no
     assert sorted((cb.callback_id, cb.order_id) for cb in book.callbacks.values()) == [
         ("W1:3301000007", "W2"), ("W1:3301000009", "W1")]
     assert [d.customer_id for d in book.release("W2", 400, lambda node: None)] == ["3301000007"]
+
+
+def test_a_customer_calling_about_another_order_takes_their_waiting_callback_along() -> None:
+    """A customer owed a callback with W1 calls about W2 (their supply came back and went, or the
+    grouping moved them): the callback goes to W2, no second is owed; W1's repair leaves it, W2's
+    makes it due."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    book.owe("W1", "3301000009", 9, 110)
+    book.owe("W2", "3301000007", 7, 300)
+    assert sorted((cb.callback_id, cb.order_id) for cb in book.callbacks.values()) == [
+        ("W1:3301000007", "W2"), ("W1:3301000009", "W1")]
+    assert [d.customer_id for d in book.release("W1", 400, lambda node: None)] == ["3301000009"]
+    assert [d.customer_id for d in book.release("W2", 500, lambda node: None)] == ["3301000007"]
+    book.owe("W3", "3301000007", 7, 600)  # due already: a new call owes a new callback
+    assert book.callbacks["W3:3301000007"].order_id == "W3"
+
+
+def test_a_held_callback_brought_to_an_open_order_waits_for_that_order() -> None:
+    """W1 is repaired while W2 upstream holds its caller dark: the callback waits on W2. The
+    customer then calls about W3, which holds them now: W2's repair does not make it due (it is
+    W3's to release), W3's does."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    holder = {"now": "W2"}
+    assert book.release("W1", 200, lambda node: holder["now"]) == []
+    book.owe("W3", "3301000007", 7, 300)
+    holder["now"] = "W3"
+    assert book.release("W2", 400, lambda node: holder["now"]) == []
+    holder["now"] = None
+    (due,) = book.release("W3", 500, lambda node: holder["now"])
+    assert (due.callback_id, due.order_id, due.t_s) == ("W1:3301000007", "W3", 500)
+
+
+def test_callers_an_order_moved_away_from_go_with_the_order_holding_them_or_are_due() -> None:
+    """W1 moved: of its callers it no longer covers, one is held dark by W5 (the callback goes
+    there) and one is held by nothing (due now); the one it still covers stays."""
+    book = CallbackBook()
+    for node in (7, 8, 9):
+        book.owe("W1", f"330100000{node}", node, 100)
+    held = {7: None, 8: "W5", 9: "W1"}
+    due = book.release_uncovered("W1", lambda node: node == 9, 200, held.get)
+    assert [(d.customer_id, d.order_id) for d in due] == [("3301000007", "W1")]
+    assert {cb.customer_id: (cb.order_id, cb.due_s) for cb in book.callbacks.values()} == {
+        "3301000007": ("W1", 200), "3301000008": ("W5", None), "3301000009": ("W1", None)}
 
 
 def test_a_customer_who_never_answers_is_closed_unanswered_after_the_last_attempt() -> None:

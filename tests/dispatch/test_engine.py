@@ -717,7 +717,8 @@ def test_a_caller_back_in_the_dark_keeps_the_order_open_when_the_others_are_back
         small_region: Region, travel: RoadTravel) -> None:
     """Both customers of an outlet call; the first one's meter says supply is back, then they call
     again. However the regroupings join their reports, the second one's meter coming back does not
-    end the outage while the first one has not been back since their last call."""
+    end the outage while the first one has not been back since their last call, nor makes the
+    callback of that last call due."""
     eng = _engine(small_region, travel, grouping=POSTERIOR)
     a, b, _ = _two_drop_customers(small_region)
     meter = dict(zip(small_region.customers["customer_id"], small_region.customers["meter_id"], strict=True))
@@ -731,4 +732,32 @@ def test_a_caller_back_in_the_dark_keeps_the_order_open_when_the_others_are_back
     eng.handle(AmiMessage(t0 + 4200, meter[b], "restore"))
     holder = eng.holder(_node(small_region, a))
     assert holder is not None and eng.orders[holder].status == OrderStatus.NEW
-    assert not any(cb.due_s is not None and cb.customer_id == a for cb in eng.callbacks.callbacks.values())
+    mine = sorted((cb.called_s, cb.order_id, cb.due_s) for cb in eng.callbacks.callbacks.values()
+                  if cb.customer_id == a)
+    assert mine == [(t0, holder, t0 + 2600), (t0 + 2700, holder, None)]  # back: called back once
+
+
+def test_a_caller_back_whose_order_moves_away_is_called_back_and_owed_one_callback_if_dark_again(
+        small_region: Region, travel: RoadTravel) -> None:
+    """Both customers of an outlet call and the regrouping joins them at the outlet. The first
+    one's meter says supply is back; the next regrouping moves the order down to the second
+    caller: the first, no longer behind it, is called back then (they used to keep a callback
+    under an order elsewhere). Dark again, they call: one callback owed, with the order that
+    explains that call."""
+    eng = _engine(small_region, travel, grouping=POSTERIOR)
+    a, b, outlet = _two_drop_customers(small_region)
+    meter = dict(zip(small_region.customers["customer_id"], small_region.customers["meter_id"], strict=True))
+    eng.handle(CallReceived(100, Call("K1", 100, customer_id=a)))
+    eng.handle(CallReceived(200, Call("K2", 200, customer_id=b)))
+    eng.handle(ClockTick(100 + REGROUP_EVERY_S))
+    (w1,) = (o for o in eng.orders.values() if o.status == OrderStatus.NEW)
+    assert w1.node_idx == outlet
+    t = 100 + REGROUP_EVERY_S
+    eng.handle(AmiMessage(t + 60, meter[a], "restore"))
+    out = eng.handle(ClockTick(t + REGROUP_EVERY_S))
+    assert _only(out, OrderMoved) and w1.node_idx == _node(small_region, b)
+    assert [(d.order_id, d.customer_id) for d in _only(out, CallbackDue)] == [(w1.order_id, a)]
+    eng.handle(CallReceived(t + REGROUP_EVERY_S + 60, Call("K3", t + REGROUP_EVERY_S + 60, customer_id=a)))
+    waiting = [(cb.order_id, cb.customer_id) for cb in eng.callbacks.callbacks.values() if cb.due_s is None]
+    (w3,) = (o for o in eng.orders.values() if o.status == OrderStatus.NEW and o is not w1)
+    assert sorted(waiting) == sorted([(w1.order_id, b), (w3.order_id, a)])
