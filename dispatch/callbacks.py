@@ -3,10 +3,9 @@ customer-side advice). A callback falls due when the order that explained the ca
 and no other open order upstream still holds the caller dark; one still held waits for that
 order. A callback that finds the customer still dark reopens work (the engine does that).
 
-One callback is owed per calling customer and order: repeat calls of the same customer about
-the same outage do not add any. A customer has at most one callback not yet due, with the order
-that explains their latest report: a call about another order takes it along (their supply came
-back and went again, or the grouping changed), rather than owing a second. A customer who does
+A customer has at most one callback not yet due, with the order that explains their latest call:
+repeat calls about it add none, and a call about another order takes it along (their supply came
+back and went again, or the grouping changed) rather than owing a second. A customer who does
 not answer is tried again, up to ``CALLBACK_ATTEMPTS`` calls; then the callback is closed
 unanswered (counted apart from those that reached the customer).
 """
@@ -50,42 +49,50 @@ class CallbackBook:
     def __init__(self, attempts: int = CALLBACK_ATTEMPTS) -> None:
         self.attempts = attempts
         self.callbacks: dict[str, Callback] = {}
-        self.ids: list[str] = []  # every callback owed, in the order owed
+        # a callback id each time a call files it (owed anew, or taken along to the order of
+        # another call): the callers to acknowledge, in order
+        self.filed: list[str] = []
         self.of_order: dict[str, list[str]] = {}
-        self._owed: set[tuple[str, str]] = set()  # (order, customer) with a callback owed
         self._waiting: dict[str, str] = {}  # customer -> their callback not yet due (orders only)
         self._waiting_on: dict[str, list[str]] = {}
         self._planned: dict[str, list[str]] = {}
         self.done = 0
         self.unanswered = 0
 
-    def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        """A customer called about ``order_id``: owe a callback, unless one is owed already
-        (it may have come with an order merged into this one); a callback of theirs waiting
-        with another order comes here instead (this order explains their darkness now)."""
+    def owe(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> str | None:
+        """A customer called about ``order_id``: owe a callback, unless theirs not yet due is
+        with that order (a repeat call); one with another order comes here instead (this order
+        explains their darkness now). Returns the order it came from, if it moved."""
         waiting = self._waiting.get(customer_id)
         if waiting is not None:
-            if self.callbacks[waiting].order_id != order_id:
-                self._move_callback(waiting, order_id)
-            return
-        if (order_id, customer_id) in self._owed:
-            return
-        self._add(order_id, customer_id, node_idx, t_s)
-        self._waiting[customer_id] = f"{order_id}:{customer_id}"
+            came_from = self.callbacks[waiting].order_id
+            if came_from == order_id:
+                return None
+            self._move_callback(waiting, order_id)
+            self.filed.append(waiting)
+            return came_from
+        callback_id = f"{order_id}:{customer_id}"
+        n = 1
+        while callback_id in self.callbacks:  # called back before about this order, dark again
+            n += 1
+            callback_id = f"{order_id}:{customer_id}:{n}"
+        self._add(callback_id, order_id, customer_id, node_idx, t_s)
+        self._waiting[customer_id] = callback_id
+        return None
 
     def owe_after_planned(self, outage_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        """A caller from inside a planned outage: called back when it ends."""
-        if (outage_id, customer_id) in self._owed:
+        """A caller from inside a planned outage: called back when it ends (once however often
+        they call)."""
+        callback_id = f"{outage_id}:{customer_id}"
+        if callback_id in self.callbacks:
             return
-        self._add(outage_id, customer_id, node_idx, t_s)
-        self._planned.setdefault(outage_id, []).append(f"{outage_id}:{customer_id}")
+        self._add(callback_id, outage_id, customer_id, node_idx, t_s)
+        self._planned.setdefault(outage_id, []).append(callback_id)
 
-    def _add(self, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
-        callback_id = f"{order_id}:{customer_id}"
+    def _add(self, callback_id: str, order_id: str, customer_id: str, node_idx: int, t_s: int) -> None:
         self.callbacks[callback_id] = Callback(callback_id, order_id, customer_id, node_idx, t_s)
-        self.ids.append(callback_id)
+        self.filed.append(callback_id)
         self.of_order.setdefault(order_id, []).append(callback_id)
-        self._owed.add((order_id, customer_id))
 
     def move(self, from_order: str, to_order: str) -> None:
         """An order merged into another: its callbacks are now owed with that order, and the
@@ -98,9 +105,7 @@ class CallbackBook:
             self._waiting_on.setdefault(to_order, []).extend(waiting)
 
     def move_caller(self, from_order: str, to_order: str, customer_id: str) -> None:
-        """The grouping moved a caller's report to another order: their callback goes with it
-        (the pair with ``from_order`` stays owed: a later call there makes no second callback
-        under the same id)."""
+        """The grouping moved a caller's report to another order: their callback goes with it."""
         for callback_id in [c for c in self.of_order.get(from_order, [])
                             if self.callbacks[c].customer_id == customer_id]:
             self._move_callback(callback_id, to_order)
@@ -110,23 +115,26 @@ class CallbackBook:
         cb = self.callbacks[callback_id]
         self.of_order[cb.order_id].remove(callback_id)
         cb.order_id = to_order
-        self._owed.add((to_order, cb.customer_id))
         self.of_order.setdefault(to_order, []).append(callback_id)
 
     def release_uncovered(self, order_id: str, covers: Callable[[int], bool], t_s: int,
                           held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         """The order moved: its callers it no longer ``covers`` (their supply came back while
-        it was elsewhere) go with the open order that holds them dark now, or are due."""
-        ids = [c for c in self.of_order.get(order_id, [])
-               if self.callbacks[c].due_s is None and not covers(self.callbacks[c].node_idx)]
+        it was elsewhere) go with the open order that holds them dark now, or are due; the
+        callers that waited on it and are no longer behind it wait on their holder, or are due."""
         due = []
-        for callback_id in ids:
+        for callback_id in [c for c in self.of_order.get(order_id, [])
+                            if self.callbacks[c].due_s is None and not covers(self.callbacks[c].node_idx)]:
             holder = held_by(self.callbacks[callback_id].node_idx)
             if holder is None:
                 due.append(callback_id)
             else:
                 self._move_callback(callback_id, holder)
-        return self._due_or_wait(due, t_s, held_by)
+        waiting = self._waiting_on.get(order_id, [])
+        gone = [c for c in waiting if not covers(self.callbacks[c].node_idx)]
+        if gone:
+            self._waiting_on[order_id] = [c for c in waiting if c not in gone]
+        return self._due_or_wait(due + gone, t_s, held_by)
 
     def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:
         """``order_id`` is repaired (or cancelled): its callers are due, unless ``held_by``

@@ -489,7 +489,8 @@ class DispatchEngine:
         return out
 
     def _owe_callback(self, incident_id: str, node: int, t_s: int) -> None:
-        """The caller at ``node`` is owed a callback about the incident's order."""
+        """The caller at ``node`` is owed a callback about the incident's order (theirs not yet
+        due comes to it from another order)."""
         customer_id = self.customer_id(node)
         inc = self.predictor.incident(incident_id)
         if inc.kind == IncidentKind.PLANNED:
@@ -497,7 +498,9 @@ class DispatchEngine:
             return
         order = self._surviving(self.orders[self.order_of_incident[self._surviving_incident(incident_id)]])
         if order.status in OPEN:
-            self.callbacks.owe(order.order_id, customer_id, node, t_s)
+            came_from = self.callbacks.owe(order.order_id, customer_id, node, t_s)
+            if came_from is not None:  # a repaired order whose last callback that was closes
+                self._maybe_close(self.orders[came_from], t_s)
 
     def _on_device(self, ev: DeviceOperated) -> list[Decision]:
         """A telemetered trip: the device's incident, and with switching, the remote plan for

@@ -109,7 +109,7 @@ class NoticeBook:
         self.channel = Channel(channel)
         self.etr_margin_s = etr_margin_s
         self.etr_hold_s = etr_hold_s
-        self._seen = 0  # callbacks owed so far (``CallbackBook.ids``) already looked at
+        self._seen = 0  # calls filed so far (``CallbackBook.filed``) already looked at
         self._pending: set[str] = set()  # callbacks whose caller awaits an acknowledgement
         self._told_etr: dict[str, int | None] = {}  # acknowledged, not yet restored: the ETR told
         self._told_area: set[tuple[NoticeKind, str, str]] = set()
@@ -167,11 +167,12 @@ class NoticeBook:
         return out
 
     def _new_callers(self, t_s: int) -> list[Notice]:
-        """Callers owed a callback since the last event: acknowledged at once when their
-        outage has an ETR (a planned outage's end), else at its first quote."""
+        """Callers whose call filed a callback since the last event (a new one, or theirs taken
+        along to another order): acknowledged at once when their outage has an ETR (a planned
+        outage's end), else at its first quote."""
         book = self.engine.callbacks
-        fresh = book.ids[self._seen:]
-        self._seen = len(book.ids)
+        fresh = book.filed[self._seen:]
+        self._seen = len(book.filed)
         out = []
         for callback_id in fresh:
             cb = book.callbacks[callback_id]

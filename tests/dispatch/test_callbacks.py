@@ -84,6 +84,48 @@ def test_callers_an_order_moved_away_from_go_with_the_order_holding_them_or_are_
         "3301000007": ("W1", 200), "3301000008": ("W5", None), "3301000009": ("W1", None)}
 
 
+def test_a_customer_called_back_who_calls_about_the_same_order_again_is_owed_a_new_callback() -> None:
+    """W1 moved away from a caller whose supply came back: called back, restored. Dark again,
+    they call about W1 (the order back over them): a new callback under a new id, not due (the
+    pair with W1 used to count as owed, and the call owed nothing)."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    (due,) = book.release_uncovered("W1", lambda node: False, 200, lambda node: None)
+    book.record(due.callback_id, CallbackOutcome.RESTORED, 300)
+    assert book.owe("W1", "3301000007", 7, 400) is None
+    assert [(cb.callback_id, cb.due_s) for cb in book.callbacks.values()] == [
+        ("W1:3301000007", 200), ("W1:3301000007:2", None)]
+    assert book.filed == ["W1:3301000007", "W1:3301000007:2"]
+
+
+def test_a_call_about_another_order_says_where_the_callback_came_from_and_files_it_again() -> None:
+    """W1 is repaired while W2 holds its caller dark (the callback waits on W2); the customer
+    calls about W3: their callback goes there, ``owe`` names W1 (the engine closes it: no
+    callback is left with it) and the call is filed again (the caller is acknowledged with W3's
+    ETR)."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    assert book.release("W1", 200, lambda node: "W2") == []
+    assert book.owe("W3", "3301000007", 7, 300) == "W1"
+    assert book.of_order["W1"] == [] and book.all_done("W1")
+    assert book.filed == ["W1:3301000007", "W1:3301000007"]
+
+
+def test_callers_waiting_on_an_order_that_moved_away_from_them_are_due_or_wait_on_their_holder() -> None:
+    """W1 and W4 were repaired while W2 held their callers dark; W2 moves and covers neither:
+    the one nothing holds is due at once, the one W5 holds waits on W5."""
+    book = CallbackBook()
+    book.owe("W1", "3301000007", 7, 100)
+    book.owe("W4", "3301000008", 8, 100)
+    book.release("W1", 150, lambda node: "W2")
+    book.release("W4", 160, lambda node: "W2")
+    held = {7: None, 8: "W5"}
+    due = book.release_uncovered("W2", lambda node: False, 200, held.get)
+    assert [(d.callback_id, d.t_s) for d in due] == [("W1:3301000007", 200)]
+    held[8] = None
+    assert [d.callback_id for d in book.release("W5", 300, held.get)] == ["W4:3301000008"]
+
+
 def test_a_customer_who_never_answers_is_closed_unanswered_after_the_last_attempt() -> None:
     """No answer is tried again; at the last attempt the callback closes unanswered, counted
     apart from those that reached the customer (the last attempt always got through before)."""
