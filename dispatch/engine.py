@@ -499,7 +499,7 @@ class DispatchEngine:
         order = self._surviving(self.orders[self.order_of_incident[self._surviving_incident(incident_id)]])
         if order.status in OPEN:
             came_from = self.callbacks.owe(order.order_id, customer_id, node, t_s)
-            if came_from is not None:  # a repaired order whose last callback that was closes
+            if came_from is not None:  # the order it left, if repaired, may have none left: closed
                 self._maybe_close(self.orders[came_from], t_s)
 
     def _on_device(self, ev: DeviceOperated) -> list[Decision]:
@@ -605,8 +605,9 @@ class DispatchEngine:
         """With the posterior grouping, every ``REGROUP_EVERY_S``: the predictor reads the open
         reports again per customer (``OutagePredictor.regroup``), and the orders no crew was sent
         to follow their incidents: moved (their first response with them), split into new orders,
-        merged; each caller's callback goes with their report, and the callers whose supply came
-        back (no report left) and whose order moved away from them are called back now."""
+        merged; each caller's callback goes with their report, and a caller whose supply came back
+        (no report left) and whose order moved away from them goes with the order holding them
+        dark again, or is called back now."""
         if self.predictor.params.rollup is not None or (
                 self._regrouped_s is not None and t_s - self._regrouped_s < REGROUP_EVERY_S):
             return []
