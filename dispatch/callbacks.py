@@ -133,7 +133,7 @@ class CallbackBook:
         waiting = self._waiting_on.get(order_id, [])
         gone = [c for c in waiting if not covers(self.callbacks[c].node_idx)]
         if gone:
-            self._waiting_on[order_id] = [c for c in waiting if c not in gone]
+            self._waiting_on[order_id] = [c for c in waiting if covers(self.callbacks[c].node_idx)]
         return self._due_or_wait(due + gone, t_s, held_by)
 
     def release(self, order_id: str, t_s: int, held_by: Callable[[int], str | None]) -> list[CallbackDue]:

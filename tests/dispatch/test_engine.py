@@ -59,11 +59,6 @@ from routing.travel import RoadTravel
 H = 3600
 
 
-@pytest.fixture(scope="module")
-def travel(small_region: Region) -> RoadTravel:
-    return RoadTravel(small_region.roads)
-
-
 def _engine(region: Region, travel: RoadTravel, policy: DispatchPolicy | None = None,
             extra: tuple[Crew, ...] = (), **kw: object) -> DispatchEngine:
     """A responder FR1 and repair crews R1 (every skill) and R2 (lv), all on a 16 h shift from 0."""

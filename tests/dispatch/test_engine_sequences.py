@@ -49,11 +49,6 @@ GROUPINGS = {"rollup": ENGINE_GROUPING,
              "posterior": PredictionParams(DEFAULT_PRIORS, estimate=False, up_odds=100.0)}
 
 
-@pytest.fixture(scope="module")
-def travel(small_region: Region) -> RoadTravel:
-    return RoadTravel(small_region.roads)
-
-
 def _customer_groups(region: Region) -> list[list[tuple[str, str, int]]]:
     """(customer, meter, node) under each transformer serving two to eight customers."""
     net, cust = region.network, region.customers

@@ -22,11 +22,6 @@ from routing.travel import RoadTravel
 from tests.conftest import SMALL
 
 
-@pytest.fixture(scope="module")
-def travel(small_region: Region) -> RoadTravel:
-    return RoadTravel(small_region.roads)
-
-
 def _far_and_near_customers(region: Region) -> tuple[str, str]:
     """The customers farthest from and nearest to the first depot."""
     d = region.depots[0]
