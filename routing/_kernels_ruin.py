@@ -140,6 +140,17 @@ def _recreated_cost(D, S, U, removed, n_removed):
     return cost
 
 
+@leaf
+def keep_best(S, B):
+    """Copy the plan in ``S`` to ``B``: each route's orders up to its length (what is past a
+    route's end is never read), not the whole table (at 1,000 orders a new best copied
+    half a megabyte, more than an iteration's work)."""
+    for r in range(S.rlen.shape[0]):
+        for i in range(S.rlen[r]):
+            B.routes[r, i] = S.routes[r, i]
+        B.rlen[r] = S.rlen[r]
+
+
 @kernel
 def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost,
                     avg_removed, max_string, blink, changed, drop, open_share, rng):
@@ -186,8 +197,7 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
                 changed[U.touched[i]] = True
             if new_cost < best_cost:
                 best_cost = new_cost
-                B.routes[:, :] = S.routes
-                B.rlen[:] = S.rlen
+                keep_best(S, B)
         else:
             undo(D, S, U, removed, n_removed)
     return cur_cost, best_cost, accepted
