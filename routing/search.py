@@ -183,8 +183,7 @@ class SearchCore:
 
     def _keep_current(self) -> None:
         self.best_cost = self.cost
-        self.best.routes[:, :] = self.S.routes
-        self.best.rlen[:] = self.S.rlen
+        ruin_k.keep_best(self.S, self.best)
 
     def _exchange_tails(self, changed: np.ndarray) -> None:
         """Distance objective: 2-opt* descent on the current plan between annealing chunks
