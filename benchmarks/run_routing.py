@@ -39,16 +39,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
-def reference_workload() -> float:
-    """A fixed numpy workload timed in the same run: solver times are reported as ratios to it."""
-    rng = np.random.default_rng(0)
-    data = rng.random(2_000_000)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        np.sort(data)
-    return time.perf_counter() - t0
-
-
 @numba.njit(cache=True)
 def _scalar_loop(n: int) -> int:
     """Integer arithmetic and data-dependent reads of a small array, the solver kernels' kind of
@@ -64,9 +54,9 @@ def _scalar_loop(n: int) -> int:
 
 def scalar_reference() -> float:
     """A fixed compiled scalar loop timed in the same run (compiled or loaded first): the CI
-    latency record's yardstick. The numpy sort of ``reference_workload`` follows the machine's
-    vector units, which moved its time tenfold between days on the benchmark machine while the
-    solver's did not."""
+    latency record's yardstick. A numpy sort used before follows the machine's vector units,
+    which moved its time tenfold between days on the benchmark machine while the solver's did
+    not."""
     _scalar_loop(10)
     t0 = time.perf_counter()
     _scalar_loop(80_000_000)
