@@ -47,7 +47,7 @@ class SearchCore:
         self.best_cost = 0
         self._temps: tuple[float, float] | None = None
         self._drop = not data.distance_objective and params.drop_tails
-        self._open = params.open_route if data.distance_objective else 0.0
+        self._open = 0.0
         self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = params.ls_near_first
@@ -68,6 +68,24 @@ class SearchCore:
         self.cost = int(route_k.total_cost(self.D, self.S))
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
+        self._open = self.opening_share()
+
+    def opening_share(self) -> float:
+        """The share of recreates that first open a route (``SolverParams.open_route``): as
+        set, or when unset ``open_route_auto`` where the first plan's routes are long (at least
+        ``long_route`` orders a route on the mean) and nearly every order's window narrow (a
+        share ``narrow_share`` within ``narrow_window`` of the crews' shift), else none."""
+        p, data = self.params, self.D
+        if not data.distance_objective:
+            return 0.0
+        if p.open_route is not None:
+            return p.open_route
+        routes = int(np.count_nonzero(self.S.rlen))
+        if not data.hard_windows or routes == 0 or int(data.n_orders) < p.long_route * routes:
+            return 0.0
+        shift = float(np.median(data.crew_end - data.crew_start))
+        narrow = float(np.mean(data.deadline - data.earliest <= p.narrow_window * shift))
+        return p.open_route_auto if narrow >= p.narrow_share else 0.0
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:

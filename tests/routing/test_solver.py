@@ -19,7 +19,7 @@ from routing.heuristics import nearest_available, rule_of_thumb
 from routing.io import problem_from_dict, read_instance, read_vrptw
 from routing.ortools_backend import solve_ortools
 from routing.problem import Problem
-from routing.solver import DispatchSolver, MaxIterations, solve
+from routing.solver import DispatchSolver, MaxIterations, SolverParams, solve
 from tests.routing.naive import brute_force_optimum
 
 DATA = Path(__file__).parents[1] / "data"
@@ -196,6 +196,39 @@ def test_annealing_that_opens_routes_keeps_its_books() -> None:
         np.int64(solver.best_cost), 10.0, 10, 0.01, changed, False, 1.0, core.rng)
     assert accepted == 50 and int(np.count_nonzero(core.S.rlen)) > first
     assert cur == route_k.total_cost(core.D, core.S) == evaluate(p, solver.plan().routes).cost
+
+
+def _narrowed(p: Problem, half_width_s: int) -> Problem:
+    """``p`` with each order's window cut to ``half_width_s`` either side of when its first
+    plan starts it (so every order still fits somewhere)."""
+    solver = DispatchSolver(p, seed=1)
+    s = solver.core.S
+    start = np.array([s.fin[s.route_of[j], s.pos_of[j]] - p.service_s[j] for j in range(p.n_orders)])
+    return dataclasses.replace(p, earliest_s=start - half_width_s, deadline_s=start + half_width_s)
+
+
+def test_routes_are_opened_where_windows_are_narrow_and_routes_long() -> None:
+    """``SolverParams.open_route`` unset: recreates open routes (``open_route_auto``) only when
+    nearly every window is narrow and the first plan's routes are long (here: 10 orders, the
+    100 orders of RC201 fill 6 routes); as set, otherwise."""
+    p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
+    auto = SolverParams(long_route=10)
+    shift = int(p.crew_end_s[0] - p.crew_start_s[0])
+    assert np.mean(p.deadline_s - p.earliest_s <= 0.05 * shift) < 0.9
+    assert DispatchSolver(p, seed=1, params=auto).core.opening_share() == 0.0
+    narrow = _narrowed(p, int(0.02 * shift))
+    long_routes = DispatchSolver(narrow, seed=1, params=auto)
+    assert p.n_orders >= 10 * np.count_nonzero(long_routes.core.S.rlen)
+    assert long_routes.core.opening_share() == 0.5
+    assert DispatchSolver(narrow, seed=1).core.opening_share() == 0.0  # 20 orders a route by default
+    forced = SolverParams(long_route=10, open_route=0.2)
+    assert DispatchSolver(narrow, seed=1, params=forced).core.opening_share() == 0.2
+    short = dataclasses.replace(narrow, crew_capacity=np.full(p.n_crews, 150, dtype=np.int64))
+    solver = DispatchSolver(short, seed=1, params=auto)
+    assert p.n_orders < 10 * np.count_nonzero(solver.core.S.rlen)
+    assert solver.core.opening_share() == 0.0
+    dispatch = DispatchSolver(_random_instance(1), seed=1, params=SolverParams(open_route=0.5))
+    assert dispatch.core.opening_share() == 0.0  # the dispatch objective: no route-opening recreates
 
 
 def test_same_seed_same_plan_under_an_iteration_limit() -> None:
