@@ -5,8 +5,10 @@ VRPTW literature instances against PyVRP, and a CI-sized latency record.
     python -m benchmarks.run_routing --suite storm   # 300/60, 1000/30, 10000/300
     python -m benchmarks.run_routing --suite families [--families other-72h ...] [--seeds 11 12]
         [--seconds 30] [--orders 10000 --crews 300] [--zero-travel]   # the anytime curve per family
+    python -m benchmarks.run_routing --suite opening [--jobs 2]   # route-opening recreates, held out
     python -m benchmarks.run_routing --suite vrptw [--instances R1_10_1 ...] [--seconds 60] [--jobs 2]
         [--solver-seeds 1 2 3]   # both solvers, each seed
+        [--tuning] [--window 120]   # instances 6-10 (tune there, report on 1-5); windows cut
 
 Each workload runs in a fresh process so peak memory is its own; results are JSON under
 ``benchmarks/results/``. Kernels are warmed up first and their load/compile time reported apart.
@@ -25,6 +27,7 @@ import multiprocessing as mp
 import platform
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from benchmarks.tight_windows import tighten
 from routing.warm import warm_up
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -182,7 +186,11 @@ def family_workload(family: str, n_orders: int, n_crews: int, seconds: float, se
     return out
 
 
-def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: bool,
+def _gap(distance: float, bks: float | None) -> float | None:
+    return None if bks is None else round((distance - bks) / bks, 5)
+
+
+def vrptw_workload(path: str, fmt: str, seconds: float, bks: float | None, with_pyvrp: bool,
                    seed: int = 1) -> dict[str, Any]:
     from routing.io import read_vrptw
     from routing.solver import MaxRuntime, solve
@@ -193,7 +201,7 @@ def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: 
     ours = res.cost / 10
     out: dict[str, Any] = {"instance": p.name, "seed": seed, "seconds": seconds, "bks": bks,
                            "kernel_load_or_compile_s": compile_s,
-                           "ours": {"distance": ours, "gap": round((ours - bks) / bks, 5),
+                           "ours": {"distance": ours, "gap": _gap(ours, bks),
                                     "routes": sum(1 for r in res.plan.routes.values() if r),
                                     "unassigned": len(res.plan.unassigned), "iterations": res.iterations}}
     if with_pyvrp:
@@ -203,11 +211,36 @@ def vrptw_workload(path: str, fmt: str, seconds: float, bks: float, with_pyvrp: 
         data = pyvrp.read(path, round_func="dimacs")
         r = pyvrp.solve(data, stop=PyvrpRuntime(seconds), seed=seed, display=False)
         dist = r.cost() / 10
-        out["pyvrp"] = {"distance": dist, "gap": round((dist - bks) / bks, 5), "feasible": r.is_feasible(),
+        out["pyvrp"] = {"distance": dist, "gap": _gap(dist, bks), "feasible": r.is_feasible(),
                         "routes": r.best.num_routes(),
                         "version": package_version("pyvrp")}
     out["peak_memory_mb"] = _peak_mb()
     return out
+
+
+def opening_workload(path: str, seed: int, iterations: int, bks: float) -> dict[str, Any]:
+    """One benchmark run of ``routing-vrptw-seeds.json`` made again for the same number of
+    iterations, without route-opening recreates and with the share ``SearchCore.opening_share``
+    gives it: the rule's effect on an instance no setting was tuned on, on the same budget as
+    the 60 s run PyVRP is compared with (iterations, not seconds: free of the machine's speed
+    on the day)."""
+    from routing.io import read_vrptw
+    from routing.solver import DispatchSolver, MaxIterations, SolverParams
+
+    warm_up()
+    p = read_vrptw(Path(path), "vrplib")
+    out: dict[str, Any] = {"instance": p.name, "seed": seed, "iterations": iterations}
+    for key, params in (("off", SolverParams(open_route=0.0)), ("rule", SolverParams())):
+        solver = DispatchSolver(p, seed=seed, params=params)
+        res = solver.improve(MaxIterations(iterations))
+        out[key] = {"distance": res.cost / 10, "gap": _gap(res.cost / 10, bks),
+                    "share": solver.core.opening_share(),
+                    "routes": sum(1 for r in res.plan.routes.values() if r)}
+    return out
+
+
+def _opening_row(work: tuple[str, int, int, float]) -> dict[str, Any]:
+    return opening_workload(*work)
 
 
 def package_version(name: str) -> str | None:
@@ -220,7 +253,7 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def _vrptw_row(work: tuple[str, str, float, float, bool, int]) -> dict[str, Any]:
+def _vrptw_row(work: tuple[str, str, float, float | None, bool, int]) -> dict[str, Any]:
     return vrptw_workload(*work)
 
 
@@ -254,6 +287,31 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
         return pool.apply(fn, args)
 
 
+def _pooled(fn: Any, work: list[Any], jobs: int) -> list[dict[str, Any]]:
+    """``fn`` over ``work``, ``jobs`` at a time, each in a fresh process (peak memory and kernel
+    load are its own); each row printed as it comes."""
+    with mp.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        result = []
+        for row in pool.imap(fn, work):
+            print(json.dumps(row), flush=True)
+            result.append(row)
+    return result
+
+
+def _opening_work() -> list[tuple[str, int, int, float]]:
+    """The runs of ``routing-vrptw-seeds.json`` on the instances where the route-opening rule
+    fires (``opening_workload``)."""
+    from routing.io import read_vrptw
+    from routing.solver import DispatchSolver
+
+    runs = json.loads((RESULTS / "routing-vrptw-seeds.json").read_text())["results"]
+    path = {name: DATA / "vrptw-hg1000" / f"{name}.vrp" for name in {r["instance"] for r in runs}}
+    fires = {name for name, p in path.items()
+             if DispatchSolver(read_vrptw(p, "vrplib")).core.opening_share() > 0}
+    return [(str(path[r["instance"]]), r["seed"], r["ours"]["iterations"], r["bks"])
+            for r in runs if r["instance"] in fires]
+
+
 def _bks(folder: str, name: str) -> float:
     import csv
 
@@ -266,7 +324,8 @@ def _bks(folder: str, name: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", choices=["ci", "storm", "families", "vrptw", "solomon"], required=True)
+    ap.add_argument("--suite", required=True,
+                    choices=["ci", "storm", "families", "vrptw", "solomon", "opening"])
     ap.add_argument("--instances", nargs="*")
     ap.add_argument("--seconds", type=float, help="time limit (default 60; families: 30)")
     ap.add_argument("--families", nargs="*", help="families: names in dispatch.storm_families "
@@ -277,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=10000)
     ap.add_argument("--crews", type=int, default=300)
     ap.add_argument("--no-pyvrp", action="store_true")
+    ap.add_argument("--tuning", action="store_true", help="vrptw: the tuning instances (Gehring-Homberger "
+                    "6-10 of each class, data/vrptw-hg1000-tuning) instead of the benchmark's 1-5")
+    ap.add_argument("--window", type=int, help="vrptw: cut every customer's window to this width "
+                    "(benchmarks.tight_windows; gaps are then left out: no best-known plan)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--solver-seeds", nargs="*", type=int, default=[1],
                     help="vrptw, solomon: the seeds both solvers run each instance with")
@@ -299,29 +362,35 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({k: row[k] for k in ("family", "seed", "first_plan", "ours", "overrun_s")}),
                       flush=True)
                 result.append(row)
+    elif args.suite == "opening":
+        result = _pooled(_opening_row, _opening_work(), args.jobs)
     elif args.suite == "storm":
         result = [_in_child(storm_workload, 300, 60, 10.0, 10.0),
                   _in_child(storm_workload, 1000, 30, 30.0, 60.0),
                   _in_child(storm_workload, 10000, 300, 30.0, 30.0)]
     else:
-        folder, fmt, ext = (("vrptw-hg1000", "vrplib", ".vrp") if args.suite == "vrptw"
-                            else ("vrptw-solomon", "solomon", ".txt"))
+        folder, fmt, ext = (("vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", "vrplib", ".vrp")
+                            if args.suite == "vrptw" else ("vrptw-solomon", "solomon", ".txt"))
         names = args.instances or sorted(p.stem for p in (DATA / folder).glob(f"*{ext}"))
-        work = [(str(DATA / folder / f"{name}{ext}"), fmt, args.seconds or 60.0, _bks(folder, name),
-                 not args.no_pyvrp, seed) for seed in args.solver_seeds for name in names]
-        # a fresh process per instance (maxtasksperchild): peak memory and kernel load are its own
-        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-            result = []
-            for row in pool.imap(_vrptw_row, work):
-                print(json.dumps(row), flush=True)
-                result.append(row)
+        paths = {name: DATA / folder / f"{name}{ext}" for name in names}
+        bks: dict[str, float | None] = {name: _bks(folder, name) for name in names}
+        if args.window:
+            tight = Path(tempfile.mkdtemp(prefix="tight-windows-"))
+            paths = {name: tighten(path, tight / path.name, args.window) for name, path in paths.items()}
+            bks = dict.fromkeys(names)  # no best-known plan: compare the solvers' distances
+        work = [(str(paths[name]), fmt, args.seconds or 60.0, bks[name], not args.no_pyvrp, seed)
+                for seed in args.solver_seeds for name in names]
+        result = _pooled(_vrptw_row, work, args.jobs)
     doc = {"suite": args.suite, "meta": meta, "results": result}
-    out = args.out or RESULTS / f"routing-{args.suite}.json"
+    tuning = args.suite == "vrptw" and (args.tuning or args.window)
+    if tuning:
+        meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
+    out = args.out or RESULTS / f"routing-{args.suite}{'-tuning' if tuning else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=1)
     out.write_text(text)
     if args.suite == "vrptw" and args.jobs == 1 and not args.instances and args.out is None \
-            and args.solver_seeds == [1]:
+            and args.solver_seeds == [1] and not tuning:
         # the reference a run of two instances at a time is read against (benchmarks.report)
         (RESULTS / "routing-vrptw-sequential.json").write_text(text)
     print(text if args.suite == "ci" else f"wrote {out}")
