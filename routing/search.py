@@ -68,9 +68,13 @@ class SearchCore:
         self.cost = int(route_k.total_cost(self.D, self.S))
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
-        self._open = self.opening_share()
+        self._open = self._opening_rule()
 
     def opening_share(self) -> float:
+        """The share of recreates that first open a route, decided on the first plan."""
+        return self._open
+
+    def _opening_rule(self) -> float:
         """The share of recreates that first open a route (``SolverParams.open_route``): as
         set, or when unset ``open_route_auto`` where the first plan's routes are long (at least
         ``long_route`` orders a route on the mean) and nearly every order's window narrow (a

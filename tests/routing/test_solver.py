@@ -220,6 +220,8 @@ def test_routes_are_opened_where_windows_are_narrow_and_routes_long() -> None:
     long_routes = DispatchSolver(narrow, seed=1, params=auto)
     assert p.n_orders >= 10 * np.count_nonzero(long_routes.core.S.rlen)
     assert long_routes.core.opening_share() == 0.5
+    long_routes.improve(MaxIterations(500))
+    assert long_routes.core.opening_share() == 0.5  # decided on the first plan, kept
     assert DispatchSolver(narrow, seed=1).core.opening_share() == 0.0  # 20 orders a route by default
     forced = SolverParams(long_route=10, open_route=0.2)
     assert DispatchSolver(narrow, seed=1, params=forced).core.opening_share() == 0.2
