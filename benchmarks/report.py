@@ -41,6 +41,12 @@ def _span(config: dict[str, Any], prefix: str, metric: str) -> str:
     return f"{100 * min(values):.1f}-{100 * max(values):.1f} %"
 
 
+def _count_span(values: list[int]) -> str:
+    """The lowest and highest of some counts (routes over seeds): ``30-32``, or ``31`` alone."""
+    lo, hi = min(values), max(values)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
 def _hg_class(instance: str) -> str:
     """The Gehring-Homberger class of an instance name (``RC2_10_4`` -> ``RC2``)."""
     return instance.split("_")[0]
@@ -388,8 +394,7 @@ def _seeds_section() -> str:
         ours_i = float(np.mean([r["ours"]["gap"] for r in runs]))
         theirs_i = float(np.mean([r["pyvrp"]["gap"] for r in runs]))
         pyvrp_ahead[fewer] += theirs_i < ours_i
-        span = f"{routes[0]}" if len(routes) == 1 else f"{routes[0]}-{routes[-1]}"
-        groups[fewer].append(f"{name} {span}/{best_known}: {100 * ours_i:.2f} / {100 * theirs_i:.2f} %")
+        groups[fewer].append(f"{name} {_count_span(routes)}/{best_known}: {100 * ours_i:.2f} / {100 * theirs_i:.2f} %")
     return f"""
 The long-route classes over seeds {", ".join(map(str, seeds))} of both solvers ({seconds} s each, one instance at a
 time, `--solver-seeds`; {doc["meta"].get("note", "")}):
@@ -427,8 +432,7 @@ def _opening_section() -> str:
         off = float(np.mean([r["off"]["gap"] for r in runs]))
         rule = float(np.mean([r["rule"]["gap"] for r in runs]))
         better = sum(r["rule"]["gap"] < r["off"]["gap"] for r in runs)
-        routes = f"{min(r['off']['routes'] for r in runs)}-{max(r['off']['routes'] for r in runs)} / " \
-                 f"{min(r['rule']['routes'] for r in runs)}-{max(r['rule']['routes'] for r in runs)}"
+        routes = " / ".join(_count_span([r[k]["routes"] for r in runs]) for k in ("off", "rule"))
         lines.append(f"| {name} | {len(runs)} | {100 * off:.2f} % | {100 * rule:.2f} % | {better} of {len(runs)} | {routes} |")
     rule_gap = {(r["instance"], r["seed"]): r["rule"]["gap"] for r in rows}
     estimate = []

@@ -233,7 +233,8 @@ def opening_workload(path: str, seed: int, iterations: int, bks: float) -> dict[
     for key, params in (("off", SolverParams(open_route=0.0)), ("rule", SolverParams())):
         solver = DispatchSolver(p, seed=seed, params=params)
         res = solver.improve(MaxIterations(iterations))
-        out[key] = {"distance": res.cost / 10, "gap": _gap(res.cost / 10, bks),
+        distance = res.cost / 10
+        out[key] = {"distance": distance, "gap": _gap(distance, bks),
                     "share": solver.core.opening_share(),
                     "routes": sum(1 for r in res.plan.routes.values() if r)}
     return out
