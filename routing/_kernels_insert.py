@@ -15,9 +15,11 @@ from routing._kernels_route import (
     arrive,
     head_end,
     joined_leg,
+    latest_starts_before,
     leg_into,
     order_cost,
-    recompute_route,
+    retime_from,
+    suffix_aggregates,
     tail_delta,
     tail_drop_delta,
     travel,
@@ -72,13 +74,28 @@ def insert_delta(D, S, r, p, c):
 
 @leaf
 def insert_at(D, S, r, p, c):
+    """Put order ``c`` at position ``p`` of route ``r``: the head before ``p`` keeps its
+    times, and (distance objective) the orders after it their latest starts, one place on."""
     L = S.rlen[r]
     for i in range(L, p, -1):
         S.routes[r, i] = S.routes[r, i - 1]
+        if D.distance_objective:
+            S.aux[r, i] = S.aux[r, i - 1]
     S.routes[r, p] = c
     S.rlen[r] = L + 1
     S.route_of[c] = r
-    recompute_route(D, S, r)
+    _refresh(D, S, r, p, p + 1)
+
+
+@leaf
+def _refresh(D, S, r, p, keep):
+    """Route ``r`` changed from position ``p``; (distance objective) the latest starts from
+    ``keep`` on still hold."""
+    retime_from(D, S, r, p)
+    if D.distance_objective:
+        latest_starts_before(D, S, r, keep)
+    else:
+        suffix_aggregates(D, S, r)
 
 
 @leaf
@@ -92,8 +109,10 @@ def remove_range(D, S, r, start, length, out, n_out):
         S.route_of[c] = -1
     for i in range(start + length, L):
         S.routes[r, i - length] = S.routes[r, i]
+        if D.distance_objective:
+            S.aux[r, i - length] = S.aux[r, i]
     S.rlen[r] = L - length
-    recompute_route(D, S, r)
+    _refresh(D, S, r, start, start)
     return n_out
 
 

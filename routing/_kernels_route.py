@@ -88,13 +88,25 @@ def unassigned_cost(D, j):
 @leaf
 def recompute_route(D, S, r):
     """Re-time route ``r`` and refresh its prefix caches; returns False if it is infeasible."""
+    ok = retime_from(D, S, r, 0)
+    if D.distance_objective:
+        latest_starts(D, S, r)
+    else:
+        suffix_aggregates(D, S, r)
+    return ok
+
+
+@leaf
+def retime_from(D, S, r, p):
+    """Re-time route ``r`` from position ``p`` on (its head before ``p`` unchanged) and
+    refresh the prefix caches there, its cost and load, not the suffix arrays or latest
+    starts; returns False if the part re-timed or the whole route's load breaks a limit."""
     K = D.n_crews
-    t = D.crew_start[r]
-    prev = r
-    cost = np.int64(0)
-    load = np.int64(0)
+    t, prev = head_end(D, S, r, p - 1)
+    cost = S.cpre[r, p - 1] if p > 0 else np.int64(0)
+    load = S.lpre[r, p - 1] if p > 0 else np.int64(0)
     ok = True
-    for i in range(S.rlen[r]):
+    for i in range(p, S.rlen[r]):
         j = S.routes[r, i]
         leg, a, fits = arrive(D, r, t, prev, j)
         if not fits:
@@ -119,10 +131,6 @@ def recompute_route(D, S, r):
     S.load[r] = load
     if D.crew_capacity[r] > 0 and load > D.crew_capacity[r]:
         ok = False
-    if D.distance_objective:
-        latest_starts(D, S, r)
-    else:
-        suffix_aggregates(D, S, r)
     return ok
 
 
@@ -269,17 +277,28 @@ def latest_starts(D, S, r):
     """Backward pass: the latest start at each position of route ``r`` that keeps every later
     order, and the return to the depot, within their limits (legs read from the prefix costs,
     which the caller has set)."""
+    latest_starts_before(D, S, r, S.rlen[r])
+
+
+@leaf
+def latest_starts_before(D, S, r, keep):
+    """``latest_starts`` for the positions before ``keep`` only: those from ``keep`` on hold
+    theirs already (an edit before them leaves what follows them as it was); ``keep`` at or
+    past the route's last position: every position."""
     L = S.rlen[r]
     if L == 0:
         return
-    j = S.routes[r, L - 1]
-    late = D.crew_end[r]
-    if D.hard_windows:
-        late = min(late, D.deadline[j])
-        if D.closed_routes:
-            late = min(late, D.crew_end[r] - D.service[j] - leg_into(S, r, L))
-    S.aux[r, L - 1] = late
-    for i in range(L - 2, -1, -1):
+    if keep >= L:
+        j = S.routes[r, L - 1]
+        late = D.crew_end[r]
+        if D.hard_windows:
+            late = min(late, D.deadline[j])
+            if D.closed_routes:
+                late = min(late, D.crew_end[r] - D.service[j] - leg_into(S, r, L))
+        S.aux[r, L - 1] = late
+        keep = L - 1
+    late = S.aux[r, keep]
+    for i in range(keep - 1, -1, -1):
         j = S.routes[r, i]
         late = min(D.crew_end[r], late - leg_into(S, r, i + 1) - D.service[j])
         if D.hard_windows:

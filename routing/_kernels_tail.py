@@ -89,13 +89,28 @@ def exchange_tails(D, S, r1, i, r2, j, buf):
     recompute_route(D, S, r2)
 
 
+@kernel
+def neighbour_legs(D, NB):
+    """The legs between each order and its listed neighbours, both ways: (``out[u, k]``: from
+    ``u`` to ``NB[u, k]``, ``back[u, k]``: from it to ``u``), read by the descent's bound
+    instead of a travel computed per pair and pass."""
+    K = D.n_crews
+    out = np.empty(NB.shape, dtype=np.int64)
+    back = np.empty(NB.shape, dtype=np.int64)
+    for u in range(NB.shape[0]):
+        for k in range(NB.shape[1]):
+            v = NB[u, k]
+            out[u, k] = travel(D, K + u, K + v) if v >= 0 else INF
+            back[u, k] = travel(D, K + v, K + u) if v >= 0 else INF
+    return out, back
+
+
 @leaf
-def _descent_pass(D, S, NB, cls, dirty, moved, buf):
+def _descent_pass(D, S, NB, legs_out, legs_back, cls, dirty, moved, buf):
     """One pass of ``tails_exchange_descent`` over the pairs with a ``dirty`` route, flagging
     the routes it changes in ``dirty`` and ``moved``; returns the distance saved. A leaf: in
     a kernel compiled with reference counting, the inlined price took and released a
     reference on each read of an array of ``S`` (the descent ran four times as long)."""
-    K = D.n_crews
     saved = np.int64(0)
     for u in range(D.n_orders):
         r1 = S.route_of[u]
@@ -110,11 +125,11 @@ def _descent_pass(D, S, NB, cls, dirty, moved, buf):
             # the two legs it replaces: most pairs are dismissed on that, before any timing
             i, j = S.pos_of[u], S.pos_of[v] - 1
             d = np.int64(0)
-            if travel(D, K + u, K + v) < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+            if legs_out[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
                 d = tails_exchange_delta(D, S, r1, i, r2, j)
             if d >= 0:
                 i, j = S.pos_of[u] - 1, S.pos_of[v]
-                if travel(D, K + v, K + u) < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+                if legs_back[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
                     d = tails_exchange_delta(D, S, r1, i, r2, j)
             if d < 0:
                 exchange_tails(D, S, r1, i, r2, j, buf)
@@ -125,21 +140,21 @@ def _descent_pass(D, S, NB, cls, dirty, moved, buf):
 
 
 @kernel
-def tails_exchange_descent(D, S, NB, dirty):
+def tails_exchange_descent(D, S, NB, legs, dirty):
     """Distance objective: apply improving 2-opt* moves between the routes of neighbouring
     orders (a new arc from an order to a neighbour in another route, either way), pass after
     pass, until a pass finds none. Returns the distance saved. A move's gain depends on its two
     routes only: a pass prices only the pairs with a route changed since the last pass began
     (the first pass: ``dirty``, the routes the annealing changed since the last descent, which
     left none to improve) or during this pass, which applies the same moves as pricing every
-    pair. ``dirty`` is cleared at the end."""
+    pair. ``dirty`` is cleared at the end. ``legs``: ``neighbour_legs(D, NB)``."""
     cls = crew_classes(D)
     buf = np.empty(S.routes.shape[1], dtype=np.int64)
     moved = np.zeros(dirty.shape[0], dtype=np.bool_)  # the routes this pass changed
     saved = np.int64(0)
     improved = True
     while improved:
-        gained = _descent_pass(D, S, NB, cls, dirty, moved, buf)
+        gained = _descent_pass(D, S, NB, legs[0], legs[1], cls, dirty, moved, buf)
         saved += gained
         improved = gained > 0
         dirty[:] = moved

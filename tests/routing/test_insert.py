@@ -76,3 +76,65 @@ def test_the_legs_read_from_the_prefix_costs_are_the_travel_between_the_stops() 
             assert route_k.leg_into(s, r, k) == want
             checked += 1
     assert checked > 100
+
+
+def _caches(d, s, r: int) -> tuple:  # type: ignore[no-untyped-def]
+    """Route ``r``'s timing caches as the kernels read them: up to its length (the distance
+    objective's latest starts one a position, the dispatch suffix arrays seven)."""
+    n = int(s.rlen[r])
+    width = 1 if d.distance_objective else route_k.SUFFIX_FIELDS
+    return (s.routes[r, :n].tolist(), s.fin[r, :n].tolist(), s.cpre[r, :n].tolist(),
+            s.lpre[r, :n].tolist(), s.aux[r, :n * width].tolist(), int(s.rcost[r]), int(s.load[r]),
+            s.pos_of[s.routes[r, :n]].tolist())
+
+
+def _assert_as_recomputed(d, s) -> None:  # type: ignore[no-untyped-def]
+    for r in range(int(d.n_crews)):
+        kept = _caches(d, s, r)
+        route_k.recompute_route(d, s, r)
+        assert kept == _caches(d, s, r), f"route {r}"
+
+
+def _storm() -> Problem:
+    """The dispatch objective, soft windows and waits: 30 orders, 3 crews."""
+    rng = np.random.default_rng(4)
+    orders = [{"id": f"W{j}", "x": float(rng.uniform(0, 20_000)), "y": float(rng.uniform(0, 20_000)),
+               "reported": 0, "deadline": int(rng.integers(1800, 20_000)), "service": 900,
+               "earliest": int(rng.integers(0, 2)) * 3600, "skill": "lv",
+               "customers": int(rng.integers(1, 90)), "priority": 1} for j in range(30)]
+    crews = [{"id": f"C{i}", "x": 10_000.0, "y": 10_000.0, "start": 0, "end": 60_000, "skills": ["lv"]}
+             for i in range(3)]
+    return problem_from_dict({"name": "storm", "horizon": 60_000, "lateness_weight": 10,
+                              "travel": {"kind": "euclidean", "speed_kmh": 30.0, "detour": 1.3},
+                              "crews": crews, "orders": orders})
+
+
+def test_edits_and_rejected_iterations_leave_the_caches_a_full_retiming_would() -> None:
+    """Insertions and removals re-time a route from the edit on (the distance objective's
+    latest starts only before it), and a rejected annealing iteration copies its routes'
+    caches back: each leaves every cache as a re-timing of the whole route would, for the
+    distance objective (R101: tight windows, capacity) and the dispatch objective."""
+    from routing import _kernels_ruin as ruin_k
+
+    for p in (read_vrptw(SOLOMON / "R101.txt", "solomon"), _storm()):
+        solver = DispatchSolver(p, seed=2)
+        c = solver.core
+        d, s = c.D, c.S
+        rng = np.random.default_rng(3)
+        buf = np.empty(p.n_orders, dtype=np.int64)
+        for _ in range(40):
+            r = int(rng.choice(np.flatnonzero(s.rlen > 1)))
+            start = int(rng.integers(0, s.rlen[r]))
+            n = int(rng.integers(1, min(3, int(s.rlen[r]) - start) + 1))
+            insert_k.remove_range(d, s, r, start, n, buf, 0)
+            for k in range(n):
+                to = int(rng.integers(0, p.n_crews))
+                insert_k.insert_at(d, s, to, int(rng.integers(0, s.rlen[to] + 1)), int(buf[k]))
+            _assert_as_recomputed(d, s)
+        cost = int(route_k.total_cost(d, s))
+        changed = np.zeros(p.n_crews, dtype=np.bool_)
+        # a temperature of 0 rejects every worsening iteration: most are undone
+        ruin_k.sisr_iterations(d, s, c.best, c.NB, c.CN, 200, 0.0, 0.0, np.int64(cost), np.int64(cost),
+                               10.0, 10, 0.01, changed, c.params.drop_tails and not d.distance_objective,
+                               0.0, c.rng)
+        _assert_as_recomputed(d, s)

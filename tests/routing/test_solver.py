@@ -153,7 +153,8 @@ def test_tails_exchange_descent_saves_what_it_says_and_stays_feasible() -> None:
     solver = DispatchSolver(p, seed=3)
     before = int(route_k.total_cost(solver.core.D, solver.core.S))
     dirty = _every_route(solver)
-    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB, dirty))
+    saved = int(tail_k.tails_exchange_descent(solver.core.D, solver.core.S, solver.core.NB,
+                                                 tail_k.neighbour_legs(solver.core.D, solver.core.NB), dirty))
     plan = solver.plan()
     assert saved > 0 and not plan.unassigned and not dirty.any()
     assert evaluate(p, plan.routes).cost == before - saved == plan.cost
@@ -168,7 +169,7 @@ def test_a_descent_over_the_changed_routes_applies_what_one_over_all_does() -> N
     saved = []
     for k, solver in enumerate(solvers):
         c = solver.core
-        tail_k.tails_exchange_descent(c.D, c.S, c.NB, _every_route(solver))
+        tail_k.tails_exchange_descent(c.D, c.S, c.NB, tail_k.neighbour_legs(c.D, c.NB), _every_route(solver))
         cost = int(route_k.total_cost(c.D, c.S))
         changed = np.zeros(int(c.D.n_crews), dtype=np.bool_)
         ruin_k.sisr_iterations(c.D, c.S, c.best, c.NB, c.CN, 20, 50.0, 50.0, np.int64(cost), np.int64(cost),
@@ -177,7 +178,8 @@ def test_a_descent_over_the_changed_routes_applies_what_one_over_all_does() -> N
         routed = c.S.rlen > 0
         assert 0 < changed[routed].sum() < routed.sum()  # some routes changed, some not
         dirty = changed if k == 0 else _every_route(solver)
-        saved.append(int(tail_k.tails_exchange_descent(c.D, c.S, c.NB, dirty)))
+        legs = tail_k.neighbour_legs(c.D, c.NB)
+        saved.append(int(tail_k.tails_exchange_descent(c.D, c.S, c.NB, legs, dirty)))
     assert saved[0] == saved[1] > 0
     assert solvers[0].plan().routes == solvers[1].plan().routes
 
