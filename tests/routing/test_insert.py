@@ -1,6 +1,7 @@
 """Insertion kernels: the shared "insert if cheaper than leaving out" step (an order goes in
 where its cheapest position costs less than leaving it unassigned, and stays out otherwise),
-the positions a blink skips, and the legs the distance prices read from the prefix costs."""
+the positions a blink skips, the legs the distance prices read from the prefix costs, and the
+caches an edit or a rejected iteration leaves."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from routing import _kernels_insert as insert_k
 from routing import _kernels_route as route_k
+from routing import _kernels_ruin as ruin_k
 from routing._kernels_config import INF
 from routing._kernels_neighbours import nearest_lists
 from routing._kernels_rng import rng_state
@@ -114,8 +116,6 @@ def test_edits_and_rejected_iterations_leave_the_caches_a_full_retiming_would() 
     latest starts only before it), and a rejected annealing iteration copies its routes'
     caches back: each leaves every cache as a re-timing of the whole route would, for the
     distance objective (R101: tight windows, capacity) and the dispatch objective."""
-    from routing import _kernels_ruin as ruin_k
-
     for p in (read_vrptw(SOLOMON / "R101.txt", "solomon"), _storm()):
         solver = DispatchSolver(p, seed=2)
         c = solver.core
