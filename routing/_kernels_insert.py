@@ -15,11 +15,9 @@ from routing._kernels_route import (
     arrive,
     head_end,
     joined_leg,
-    latest_starts_before,
     leg_into,
     order_cost,
-    retime_from,
-    suffix_aggregates,
+    refresh_route,
     tail_delta,
     tail_drop_delta,
     travel,
@@ -84,18 +82,7 @@ def insert_at(D, S, r, p, c):
     S.routes[r, p] = c
     S.rlen[r] = L + 1
     S.route_of[c] = r
-    _refresh(D, S, r, p, p + 1)
-
-
-@leaf
-def _refresh(D, S, r, p, keep):
-    """Route ``r`` changed from position ``p``; (distance objective) the latest starts from
-    ``keep`` on still hold."""
-    retime_from(D, S, r, p)
-    if D.distance_objective:
-        latest_starts_before(D, S, r, keep)
-    else:
-        suffix_aggregates(D, S, r)
+    refresh_route(D, S, r, p, p + 1)
 
 
 @leaf
@@ -112,7 +99,7 @@ def remove_range(D, S, r, start, length, out, n_out):
         if D.distance_objective:
             S.aux[r, i - length] = S.aux[r, i]
     S.rlen[r] = L - length
-    _refresh(D, S, r, start, start)
+    refresh_route(D, S, r, start, start)
     return n_out
 
 

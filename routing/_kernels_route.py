@@ -88,9 +88,17 @@ def unassigned_cost(D, j):
 @leaf
 def recompute_route(D, S, r):
     """Re-time route ``r`` and refresh its prefix caches; returns False if it is infeasible."""
-    ok = retime_from(D, S, r, 0)
+    return refresh_route(D, S, r, 0, S.rlen[r])
+
+
+@leaf
+def refresh_route(D, S, r, p, keep):
+    """Route ``r`` changed from position ``p`` on: re-time it from there and refresh its caches,
+    the distance objective's latest starts only before ``keep`` (those from ``keep`` on still
+    hold); returns False if the part re-timed or the route's load breaks a limit."""
+    ok = retime_from(D, S, r, p)
     if D.distance_objective:
-        latest_starts(D, S, r)
+        latest_starts_before(D, S, r, keep)
     else:
         suffix_aggregates(D, S, r)
     return ok
@@ -273,18 +281,12 @@ def leg_into(S, r, k):
 
 
 @leaf
-def latest_starts(D, S, r):
-    """Backward pass: the latest start at each position of route ``r`` that keeps every later
-    order, and the return to the depot, within their limits (legs read from the prefix costs,
-    which the caller has set)."""
-    latest_starts_before(D, S, r, S.rlen[r])
-
-
-@leaf
 def latest_starts_before(D, S, r, keep):
-    """``latest_starts`` for the positions before ``keep`` only: those from ``keep`` on hold
-    theirs already (an edit before them leaves what follows them as it was); ``keep`` at or
-    past the route's last position: every position."""
+    """Backward pass: the latest start at each position of route ``r`` before ``keep`` that
+    keeps every later order, and the return to the depot, within their limits (legs read from
+    the prefix costs, which the caller has set). Those from ``keep`` on hold theirs already (an
+    edit before them leaves what follows them as it was); ``keep`` at or past the route's last
+    position: every position."""
     L = S.rlen[r]
     if L == 0:
         return

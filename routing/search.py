@@ -51,12 +51,12 @@ class SearchCore:
         self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = params.ls_near_first
-        self._legs: tuple[np.ndarray, np.ndarray] | None = None
 
     def bind(self, data: KernelData, state: State, near: np.ndarray, crews: np.ndarray) -> None:
         """Work on these arrays from now on (a live plan's views, after orders joined): the
         problem's arrays ``D``, the plan ``S``, each order's nearest orders ``NB`` and crews ``CN``."""
         self.D, self.S, self.NB, self.CN = data, state, near, crews
+        self._legs: tuple[np.ndarray, np.ndarray] | None = None  # neighbour_legs of NB, on first use
 
     def construct(self) -> None:
         """The first plan, around the routes ``S`` holds: for the dispatch objective the
@@ -212,8 +212,7 @@ class SearchCore:
         """Distance objective: 2-opt* descent on the current plan between annealing chunks
         (tail exchanges are moves ruin and recreate rarely finds; the best plan is kept), over
         the pairs of routes with one ``changed`` since the last descent (it clears the flags)."""
-        if self._legs is None or self._legs[0].shape != self.NB.shape:
-            # the distance objective's problem is fixed: its neighbour lists never change
+        if self._legs is None:
             self._legs = tail_k.neighbour_legs(self.D, self.NB)
         self.cost -= int(tail_k.tails_exchange_descent(self.D, self.S, self.NB, self._legs, changed))
         if self.cost < self.best_cost:
