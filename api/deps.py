@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal
@@ -83,3 +83,7 @@ PathId = Annotated[str, Path(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 # Header values are printable ASCII (RFC 9110 tokens and entity tags).
 IfMatch = Annotated[str | None, Header(max_length=100, pattern=r"^[\x21-\x7e]+$")]
 IdempotencyKey = Annotated[str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")]
+
+# A page of a list, the same rule and the same 422 body on every list: 1..10,000 rows from an offset.
+Limit = Annotated[int, Query(ge=1, le=10_000, description="rows in the page, 1..10000")]
+Offset = Annotated[int, Query(ge=0, description="rows skipped before the page")]

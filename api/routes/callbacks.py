@@ -4,11 +4,9 @@ still dark reopens work."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
 
-from api.deps import Live, PathId, Who, allow
+from api.deps import Limit, Live, Offset, PathId, Who, allow
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.schemas import CallbackOut, CallbackOutcomeIn
@@ -32,12 +30,9 @@ def _find(lv: LiveDispatch, callback_id: str) -> Callback:
 
 
 @router.get("/v1/callbacks", response_model=list[CallbackOut], responses=ERRORS)
-def list_callbacks(who: Who, lv: Live, due: bool = True, limit: Annotated[int, "max rows"] = 500,
-                   offset: int = 0) -> list[CallbackOut]:
+def list_callbacks(who: Who, lv: Live, due: bool = True, limit: Limit = 500,
+                   offset: Offset = 0) -> list[CallbackOut]:
     """Callbacks due and not yet done (``due=false``: every callback owed, done or not)."""
-    if not 1 <= limit <= 10_000 or offset < 0:
-        raise ApiError(422, "limit must be 1..10000 and offset 0 or more",
-                       [{"field": "limit", "reason": "out of range"}])
     with lv.lock:
         owed = lv.engine.callbacks.callbacks.values()
         rows = [cb for cb in owed if not due or (cb.due_s is not None and cb.outcome is None)]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from api.deps import Dispatcher, Live, PathId
+from api.deps import Dispatcher, Limit, Live, Offset, PathId
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.outbox import Subscription
@@ -62,7 +62,7 @@ def unsubscribe(subscription_id: PathId, who: Dispatcher, lv: Live) -> Subscript
             responses=ERRORS)
 def deliveries(subscription_id: PathId, who: Dispatcher, lv: Live,
                status: Literal["pending", "delivered", "failed", "dropped"] | None = None,
-               limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0)) -> list[DeliveryOut]:
+               limit: Limit = 500, offset: Offset = 0) -> list[DeliveryOut]:
     """The subscriber's deliveries, oldest notice first (``status`` to pick one state)."""
     _find(lv, subscription_id)
     rows = lv.notifier.outbox.deliveries_of(subscription_id, status=status, limit=limit, offset=offset)

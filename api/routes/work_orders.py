@@ -5,12 +5,12 @@ names the version it read (If-Match)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
 
 from api.auth import Principal
-from api.deps import Dispatcher, IfMatch, Live, PathId, Who, allow
+from api.deps import Dispatcher, IfMatch, Limit, Live, Offset, PathId, Who, allow
 from api.errors import ERRORS, ApiError
 from api.live import LiveDispatch
 from api.schemas import AssignmentIn, FaultsFoundIn, FirstResponseIn, StatusChange, WorkOrderOut
@@ -23,10 +23,7 @@ router = APIRouter(tags=["work orders"])
 
 @router.get("/v1/work-orders", response_model=list[WorkOrderOut], responses=ERRORS)
 def list_orders(who: Who, lv: Live, status: OrderStatus | None = None, open_only: bool = False,
-                limit: Annotated[int, "max rows"] = 500, offset: int = 0) -> list[WorkOrderOut]:
-    if not 1 <= limit <= 10_000 or offset < 0:
-        raise ApiError(422, "limit must be 1..10000 and offset 0 or more",
-                       [{"field": "limit", "reason": "out of range"}])
+                limit: Limit = 500, offset: Offset = 0) -> list[WorkOrderOut]:
     with lv.lock:
         orders = [o for o in lv.engine.orders.values()
                   if (status is None or o.status == status) and (not open_only or o.status in OPEN)]

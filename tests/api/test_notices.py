@@ -346,8 +346,16 @@ def test_notices_after_the_watermark_are_derived_again_and_only_those(tmp_path: 
     assert not set(again) & (set(first) - lost)  # what was committed is not sent twice
 
 
-def test_callbacks_list_refuses_a_bad_page(api: Api) -> None:
-    r = api.client.get("/v1/callbacks?limit=0", headers=api.as_("call_taker"))
+@pytest.mark.parametrize("path", ["/v1/callbacks", "/v1/work-orders", "/v1/subscriptions/sub-1/deliveries"])
+@pytest.mark.parametrize(("query", "field"), [("limit=0", "query.limit"), ("limit=10001", "query.limit"),
+                                              ("offset=-1", "query.offset"), ("limit=ten", "query.limit")])
+def test_every_list_refuses_a_bad_page_the_same_way(api: Api, path: str, query: str, field: str) -> None:
+    r = api.client.get(f"{path}?{query}", headers=api.as_("dispatcher"))
     assert r.status_code == 422
+    assert r.json()["error"] == "invalid request"
+    assert [f["field"] for f in r.json()["fields"]] == [field]
+
+
+def test_callbacks_outcome_of_no_callback_is_not_found(api: Api) -> None:
     assert api.client.post("/v1/callbacks/nobody/outcome", json={"outcome": "restored"},
                            headers=api.as_("call_taker")).status_code == 404
