@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# the routing kernels compiled once here, so a first `solve --seconds S` keeps its limit
+	$(BIN)/python -c 'from routing.warm import warm_up; print(f"routing kernels compiled in {warm_up():.0f} s")'
 	touch $(STAMP)
 
 venv: $(STAMP)
