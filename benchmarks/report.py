@@ -484,6 +484,8 @@ python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 
 python -m benchmarks.run_routing --suite opening --jobs 2  # results/routing-opening.json (about 25 min)
 python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 1 2 3 \
     --out benchmarks/results/routing-vrptw-r2.json   # R2 again over seeds (about 30 min)
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances RC1_10_1 ... RC2_10_5 --solver-seeds 2 3 \
+    --out /tmp/rc.json   # RC1 and RC2, seeds 2-3 (about 40 min; results/routing-vrptw-rc.json adds seed 1 of the 30)
 python -m benchmarks.run_routing --suite vrptw --tuning --window 120 --out /tmp/tight.json  # tuning only
 python -m benchmarks.run_routing --suite solomon --seconds 10 --no-pyvrp
 python -m benchmarks.run_routing --suite ci         # what `make bench-ci` runs in CI
@@ -596,7 +598,8 @@ Where our plans have fewer routes than the best-known plan, what R2 lacks is rou
 reasons above (from the best-known plan of R2_10_1, 37 routes, the annealing came down to 30
 within 3 s).
 {_opening_section()}{_seeds_section("routing-vrptw-r2.json", "R2 alone again, earlier on the day of the run of all 30 above and with the same "
-                "kernels (R2 behind in that run too),")}
+                "kernels (R2 behind in that run too),")}{_seeds_section("routing-vrptw-rc.json", "RC1 and RC2, the "
+                "classes closest to PyVRP's after R2, with the same kernels,")}
 | Solomon, 10 s (ours) | BKS (DIMACS) | ours | gap |
 | --- | --- | --- | --- |""")
     for r in solomon:
