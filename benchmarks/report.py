@@ -365,8 +365,9 @@ F1 charges: {low['f1_true_priors_per_element_expected_match']:.3f} and {high['f1
 
 
 def _seeds_section(name: str = "routing-vrptw-seeds.json", lead: str = "The long-route classes") -> str:
-    """The long-route classes over several seeds of both solvers (``--solver-seeds``, the run in
-    ``name``): one run per instance moves a class's mean by more than the difference being judged."""
+    """The classes of the run in ``name`` over several seeds of both solvers (``--solver-seeds``),
+    each one's lead seed by seed: one run per instance moves a class's mean by more than the
+    difference being judged."""
     if not (RESULTS / name).exists():
         return ""
     doc = _document(name)
@@ -384,8 +385,9 @@ def _seeds_section(name: str = "routing-vrptw-seeds.json", lead: str = "The long
                      max(v[2] for v in per_seed.values()) - min(v[2] for v in per_seed.values()))
         if len(seeds) > 1:
             diffs = [100 * (v[1] - v[2]) for v in per_seed.values()]
-            lead_by_seed.append(f"{c} {np.mean(diffs):+.2f} points (standard deviation over seeds "
-                                f"{np.std(diffs, ddof=1):.2f}, standard error of the mean {np.std(diffs, ddof=1) / np.sqrt(len(diffs)):.2f})")
+            sd = float(np.std(diffs, ddof=1))
+            lead_by_seed.append(f"{c} {np.mean(diffs):+.2f} points (standard deviation over seeds {sd:.2f}, "
+                                f"standard error of the mean {sd / np.sqrt(len(diffs)):.2f})")
         ahead = sum(1 for r in of_c if r["ours"]["gap"] <= r["pyvrp"]["gap"])
         if ours > theirs:
             behind.append(c)
