@@ -481,13 +481,14 @@ kernel load (or first compile) time is reported apart from run time.
 ```
 python -m benchmarks.run_routing --suite storm      # results/routing-storm.json (about 6 min)
 python -m benchmarks.run_routing --suite vrptw --seconds 60  # the 30 HG instances (about 65 min; --jobs 2: 33)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... RC2_10_5 --solver-seeds 1 2 3 \
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... RC2_10_5 --solver-seeds 1 2 3 \\
     --out benchmarks/results/routing-vrptw-seeds.json   # R2 and RC2 over seeds (about 60 min)
 python -m benchmarks.run_routing --suite opening --jobs 2  # results/routing-opening.json (about 25 min)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 1 2 3 \
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 1 2 3 \\
     --out benchmarks/results/routing-vrptw-r2.json   # R2 again over seeds (about 30 min)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances RC1_10_1 ... RC2_10_5 --solver-seeds 2 3 \
-    --out /tmp/rc.json   # RC1 and RC2, seeds 2-3 (about 40 min; results/routing-vrptw-rc.json adds seed 1 of the 30)
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances RC1_10_1 ... RC2_10_5 --solver-seeds 2 3 \\
+    --out RC.json --add   # RC1 and RC2, seeds 2-3 added to a file of seed 1's rows (about 40 min;
+    # results/routing-vrptw-rc.json: seed 1's rows are those of the run of all 30)
 python -m benchmarks.run_routing --suite vrptw --tuning --window 120 --out /tmp/tight.json  # tuning only
 python -m benchmarks.run_routing --suite solomon --seconds 10 --no-pyvrp
 python -m benchmarks.run_routing --suite ci         # what `make bench-ci` runs in CI

@@ -8,6 +8,7 @@ VRPTW literature instances against PyVRP, and a CI-sized latency record.
     python -m benchmarks.run_routing --suite opening [--jobs 2]   # route-opening recreates, held out
     python -m benchmarks.run_routing --suite vrptw [--instances R1_10_1 ...] [--seconds 60] [--jobs 2]
         [--solver-seeds 1 2 3]   # both solvers, each seed
+        [--out FILE --add]   # this run's rows added to FILE (same instance and seed: replaced)
         [--tuning] [--window 120]   # instances 6-10 (tune there, report on 1-5); windows cut
 
 Each workload runs in a fresh process so peak memory is its own; results are JSON under
@@ -338,6 +339,25 @@ def _opening_work() -> list[tuple[str, int, int, float]]:
             for r in runs if r["instance"] in fires]
 
 
+def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str, Any]:
+    """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced;
+    ``meta.runs`` lists each run's date, peers and rows (the first run's from its own meta)."""
+    if old.get("suite") != new["suite"]:
+        raise SystemExit(f"{where}: suite {old.get('suite')!r}, not {new['suite']!r}: nothing added")
+
+    def run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"date": meta.get("date"), "peers": meta.get("peers"),
+                "instances_at_a_time": meta.get("instances_at_a_time"),
+                "rows": sorted({(r["instance"], r["seed"]) for r in rows})}
+
+    fresh = {(r["instance"], r["seed"]) for r in new["results"]}
+    meta = dict(old["meta"])
+    runs = meta.pop("runs", None) or [run(meta, old["results"])]
+    meta["runs"] = [*runs, run(new["meta"], new["results"])]
+    kept = [r for r in old["results"] if (r["instance"], r["seed"]) not in fresh]
+    return {"suite": old["suite"], "meta": meta, "results": kept + new["results"]}
+
+
 def _bks(folder: str, name: str) -> float:
     import csv
 
@@ -371,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="vrptw, solomon: the seeds both solvers run each instance with")
     ap.add_argument("--jobs", type=int, default=1, choices=[1, 2],
                     help="vrptw, solomon: instances run at a time (one process and core each)")
+    ap.add_argument("--add", action="store_true", help="vrptw, solomon: add this run's rows to the "
+                    "--out file (a row of the same instance and seed is replaced), its date to meta.runs")
     args = ap.parse_args(argv)
+    if args.add and (args.suite not in ("vrptw", "solomon") or args.out is None or not args.out.exists()):
+        ap.error("--add needs --suite vrptw or solomon and an existing --out file to add to")
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
             "peers": {name: package_version(name) for name in ("pyvrp", "ortools")}}
@@ -408,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in args.solver_seeds for name in names]
         result = _pooled(_vrptw_row, work, args.jobs)
     doc = {"suite": args.suite, "meta": meta, "results": result}
+    if args.add:
+        doc = added_run(json.loads(args.out.read_text()), doc, args.out)
     tuning = args.suite == "vrptw" and (args.tuning or args.window)
     if tuning:
         meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
