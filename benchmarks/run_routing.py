@@ -68,10 +68,11 @@ def _sorting_loop(reps: int, n: int) -> int:
 
 def sorting_reference() -> float:
     """A fixed compiled loop timed in the same run (compiled or loaded first): the CI latency
-    record's yardstick. On the benchmark machine the solver's speed has two modes within one
-    process (C101 + R101 + RC201 0.33-0.36 s or 0.54-0.61 s, 4,000 iterations each); these
-    sorts follow them (0.024 or 0.037 s at 40 x 2,000), where a chain of multiplies did not
-    (0.13-0.15 s either way) and a numpy sort moved tenfold between days on its own."""
+    record's yardstick. The benchmark machine runs in two speeds that switch over time (the
+    same sort on the same buffer: 24 or 44 ms; C101 + R101 + RC201 at 4,000 iterations each:
+    0.33-0.36 or 0.54-0.61 s); these sorts follow them (0.024 or 0.037 s at 40 x 2,000), where
+    a chain of multiplies did not (0.13-0.15 s either way) and a numpy sort moved tenfold
+    between days on its own."""
     _sorting_loop(1, 10)
     t0 = time.perf_counter()
     _sorting_loop(200, 2000)
