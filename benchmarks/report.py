@@ -613,9 +613,9 @@ within 3 s).
 
 `make bench-ci` (run by `.ci/run`) solves C101, R101 and RC201 for a fixed 4,000 iterations and
 divides each time by a fixed compiled loop of insertion sorts timed just before
-(`sorting_reference`: the solver's kind of work, branches on data; the solver's speed has two modes
-on this machine, and the sorts follow them where a chain of multiplies did not), in seven rounds,
-the median round recorded, so a slowdown shows as a ratio even on a noisy machine. Baseline
+(`sorting_reference`: the solver's kind of work, branches on data; this machine runs in two speeds
+that switch over time, and the sorts follow them where a chain of multiplies did not), in seven
+rounds, the median round recorded, so a slowdown shows as a ratio even on a noisy machine. Baseline
 (`results/routing-ci.json`): reference {ci['reference_s']:.3f} s;
 ratios {ratios}; total {ci['ratio_total']}.
 
