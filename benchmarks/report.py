@@ -496,7 +496,7 @@ python -m benchmarks.run_predict --suite accuracy   # results/predict-accuracy.j
 python -m benchmarks.run_predict --suite speed      # results/predict-speed.json
 python -m benchmarks.run_predict --suite ceiling    # results/predict-ceiling.json (about 5 min)
 python -m benchmarks.run_dispatch --suite latency   # results/dispatch-latency.json
-python -m benchmarks.run_dispatch --suite policies  # results/dispatch-policies.json (about 3 min)
+python -m benchmarks.run_dispatch --suite policies  # results/dispatch-policies.json (about 28 min)
 python -m benchmarks.run_dispatch --suite grouping  # results/dispatch-grouping.json (about 8 min)
 python -m benchmarks.run_replay --suite speed       # results/replay-speed.json (about 2 min)
 python -m benchmarks.run_replay --suite experiment  # results/replay-experiment.json (about 6 min)
@@ -1307,7 +1307,8 @@ the responders' visits and the call-takers), which nothing was tuned on. Means o
     for label, key, fmt in _KPI_ROWS:
         cells = [_kpi(r[p], key, fmt) for r in (tuned, held) for p in ("baseline", "optimizer")]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out.append(_shared("dispatch-policies.json"))
+    if shared := _shared("dispatch-policies.json"):
+        out.append(shared)
     day = pol["day"]
     ceiling = pol["arrival_ceiling"]
     only3 = ceiling["arrival_only_three_times_the_responders"]
