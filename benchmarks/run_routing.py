@@ -45,10 +45,11 @@ TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 @numba.njit(cache=True)
-def _sorting_loop(reps: int, n: int) -> int:
-    """Insertion sorts of ``reps`` arrays of ``n`` pseudo-random integers: data-dependent
-    branches and reads of a small array, the solver kernels' kind of work; returns a checksum."""
-    a = np.empty(n, dtype=np.int64)
+def _sorting_loop(a: np.ndarray, reps: int) -> int:
+    """Fill ``a`` with pseudo-random integers and insertion-sort it, ``reps`` times:
+    data-dependent branches and reads of a small array, the solver kernels' kind of work;
+    returns a checksum of the middle elements."""
+    n = a.shape[0]
     x = np.int64(7)
     acc = np.int64(0)
     for _ in range(reps):
@@ -68,14 +69,14 @@ def _sorting_loop(reps: int, n: int) -> int:
 
 def sorting_reference() -> float:
     """A fixed compiled loop timed in the same run (compiled or loaded first): the CI latency
-    record's yardstick. The benchmark machine runs in two speeds that switch over time (the
-    same sort on the same buffer: 24 or 44 ms; C101 + R101 + RC201 at 4,000 iterations each:
-    0.33-0.36 or 0.54-0.61 s); these sorts follow them (0.024 or 0.037 s at 40 x 2,000), where
-    a chain of multiplies did not (0.13-0.15 s either way) and a numpy sort moved tenfold
-    between days on its own."""
-    _sorting_loop(1, 10)
+    record's yardstick, 200 sorts of 2,000 integers. The benchmark machine runs in two speeds
+    that switch over time: 40 such sorts took 24 or 37 ms as C101 + R101 + RC201 at 4,000
+    iterations each took 0.33-0.36 or 0.54-0.61 s, where a chain of multiplies did not follow
+    (0.13-0.15 s either way) and a numpy sort moved tenfold between days on its own."""
+    a = np.empty(2000, dtype=np.int64)
+    _sorting_loop(a[:10], 1)
     t0 = time.perf_counter()
-    _sorting_loop(200, 2000)
+    _sorting_loop(a, 200)
     return time.perf_counter() - t0
 
 
@@ -272,40 +273,35 @@ def _vrptw_row(work: tuple[str, str, float, float | None, bool, int]) -> dict[st
 
 def ci_workload(rounds: int = 7) -> dict[str, Any]:
     """Fixed-iteration runs (deterministic work) timed against a compiled loop of sorts
-    (``sorting_reference``), in ``rounds`` rounds of the yardstick then every run: each round's
-    ratio sets its runs against the yardstick timed seconds before, and the median round is
-    recorded (back-to-back records of one reference then the best of three runs moved x1.03 to
-    x1.58 on an idle machine)."""
+    (``sorting_reference``), in ``rounds`` rounds of the yardstick then every run; the round
+    whose total ratio is the median is recorded, its yardstick, times and ratios (back-to-back
+    records of one reference then the best of three runs moved x1.03 to x1.58 on an idle
+    machine)."""
     from routing.io import read_vrptw
     from routing.solver import DispatchSolver, MaxIterations
 
     compile_s = warm_up()
     names = ("C101", "R101", "RC201")
     problems = {n: read_vrptw(TESTS_DATA / "solomon" / f"{n}.txt", "solomon") for n in names}
-    refs, totals = [], []
-    seconds: dict[str, list[float]] = {n: [] for n in names}
-    ratios: dict[str, list[float]] = {n: [] for n in names}
+    measured = []
     results = {}
     for _ in range(rounds):
         ref = sorting_reference()
-        refs.append(ref)
-        total = 0.0
+        seconds = {}
         for name, problem in problems.items():
             s = DispatchSolver(problem, seed=1)
             t0 = time.perf_counter()
             results[name] = s.improve(MaxIterations(4000))
-            took = time.perf_counter() - t0
-            seconds[name].append(took)
-            ratios[name].append(took / ref)
-            total += took
-        totals.append(total / ref)
-    runs = {n: {"seconds": float(np.median(seconds[n])),
-                "ratio_to_reference": round(float(np.median(ratios[n])), 3),
+            seconds[name] = time.perf_counter() - t0
+        measured.append((sum(seconds.values()) / ref, ref, seconds))
+    measured.sort(key=lambda m: m[0])
+    total, ref, seconds = measured[rounds // 2]
+    runs = {n: {"seconds": seconds[n], "ratio_to_reference": round(seconds[n] / ref, 3),
                 "distance": results[n].cost / 10, "iterations": results[n].iterations}
             for n in names}
-    return {"reference_s": float(np.median(refs)), "kernel_load_or_compile_s": compile_s,
-            "rounds": rounds, "runs": runs, "ratio_total": round(float(np.median(totals)), 3),
-            "ratio_total_spread": [round(min(totals), 3), round(max(totals), 3)],
+    return {"reference_s": ref, "kernel_load_or_compile_s": compile_s, "rounds": rounds,
+            "runs": runs, "ratio_total": round(total, 3),
+            "ratio_total_spread": [round(measured[0][0], 3), round(measured[-1][0], 3)],
             "peak_memory_mb": _peak_mb()}
 
 
@@ -340,22 +336,38 @@ def _opening_work() -> list[tuple[str, int, int, float]]:
             for r in runs if r["instance"] in fires]
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, int]:
+    """A literature row's instance and solver seed (rows written before seeds were recorded
+    ran seed 1: ``solve(..., seed=1)`` then)."""
+    return row["instance"], int(row.get("seed", 1))
+
+
 def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str, Any]:
-    """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced;
-    ``meta.runs`` lists each run's date, peers and rows (the first run's from its own meta)."""
-    if old.get("suite") != new["suite"]:
-        raise SystemExit(f"{where}: suite {old.get('suite')!r}, not {new['suite']!r}: nothing added")
+    """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced
+    (an earlier run's ``rows`` in ``meta.runs`` lose it); ``meta.runs`` lists each run's date,
+    machine, peers and rows as ``[instance, seed]`` (the first run's from the file's own meta,
+    which stays the top-level one). Refused, naming the file, for another suite or another
+    instance set or window width."""
+    def kind(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"suite": doc.get("suite"), "instances": doc["meta"].get("instances"),
+                "window": doc["meta"].get("window")}
+
+    was, now = kind(old), kind(new)
+    for key in was:
+        if was[key] != now[key]:
+            raise SystemExit(f"{where}: {key} {was[key]!r}, not {now[key]!r}: nothing added")
 
     def run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"date": meta.get("date"), "peers": meta.get("peers"),
-                "instances_at_a_time": meta.get("instances_at_a_time"),
-                "rows": sorted({(r["instance"], r["seed"]) for r in rows})}
+        return {**{k: meta.get(k) for k in ("date", "machine", "python", "cpus", "peers",
+                                            "instances_at_a_time")},
+                "rows": [list(k) for k in sorted({_row_key(r) for r in rows})]}
 
-    fresh = {(r["instance"], r["seed"]) for r in new["results"]}
+    fresh = {_row_key(r) for r in new["results"]}
     meta = dict(old["meta"])
-    runs = meta.pop("runs", None) or [run(meta, old["results"])]
+    runs = [{**earlier, "rows": [k for k in earlier["rows"] if (k[0], k[1]) not in fresh]}
+            for earlier in meta.pop("runs", None) or [run(meta, old["results"])]]
     meta["runs"] = [*runs, run(new["meta"], new["results"])]
-    kept = [r for r in old["results"] if (r["instance"], r["seed"]) not in fresh]
+    kept = [r for r in old["results"] if _row_key(r) not in fresh]
     return {"suite": old["suite"], "meta": meta, "results": kept + new["results"]}
 
 
@@ -397,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.add and (args.suite not in ("vrptw", "solomon") or args.out is None or not args.out.exists()):
         ap.error("--add needs --suite vrptw or solomon and an existing --out file to add to")
+    if args.add and json.loads(args.out.read_text()).get("suite") != args.suite:
+        ap.error(f"--add: {args.out} holds another suite's results, not {args.suite}'s")
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
             "peers": {name: package_version(name) for name in ("pyvrp", "ortools")}}
@@ -432,12 +446,12 @@ def main(argv: list[str] | None = None) -> int:
         work = [(str(paths[name]), fmt, args.seconds or 60.0, bks[name], not args.no_pyvrp, seed)
                 for seed in args.solver_seeds for name in names]
         result = _pooled(_vrptw_row, work, args.jobs)
-    doc = {"suite": args.suite, "meta": meta, "results": result}
-    if args.add:
-        doc = added_run(json.loads(args.out.read_text()), doc, args.out)
     tuning = args.suite == "vrptw" and (args.tuning or args.window)
     if tuning:
         meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
+    doc = {"suite": args.suite, "meta": meta, "results": result}
+    if args.add:
+        doc = added_run(json.loads(args.out.read_text()), doc, args.out)
     out = args.out or RESULTS / f"routing-{args.suite}{'-tuning' if tuning else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=1)

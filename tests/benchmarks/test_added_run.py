@@ -2,38 +2,57 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from benchmarks.run_routing import added_run, main
 
 
-def _row(instance: str, seed: int, distance: float) -> dict:
-    return {"instance": instance, "seed": seed, "ours": {"distance": distance}}
+def _row(instance: str, seed: int | None, distance: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"instance": instance, "ours": {"distance": distance}}
+    if seed is not None:
+        row["seed"] = seed
+    return row
 
 
-def _doc(date: str, rows: list[dict], suite: str = "vrptw") -> dict:
+def _doc(date: str, rows: list[dict[str, Any]], suite: str = "vrptw", **meta: Any) -> dict[str, Any]:
     return {"suite": suite, "meta": {"date": date, "peers": {"pyvrp": "0.14.1"},
-                                     "instances_at_a_time": 1}, "results": rows}
+                                     "instances_at_a_time": 1, **meta}, "results": rows}
 
 
-def test_rows_are_added_and_a_rerun_row_replaced() -> None:
-    old = _doc("2026-12-01", [_row("RC1_10_1", 1, 100.0), _row("RC1_10_2", 1, 200.0)])
+def _on_disk(doc: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(doc))
+
+
+def test_rows_are_added_and_a_rerun_row_replaced_in_the_file_and_its_runs() -> None:
+    old = _doc("2026-12-01", [_row("RC1_10_1", 1, 100.0), _row("RC1_10_2", None, 200.0)])
     new = _doc("2026-12-02", [_row("RC1_10_2", 1, 190.0), _row("RC1_10_1", 2, 101.0)])
-    doc = added_run(old, new, Path("rc.json"))
-    got = {(r["instance"], r["seed"]): r["ours"]["distance"] for r in doc["results"]}
+    doc = _on_disk(added_run(old, new, Path("rc.json")))
+    got = {(r["instance"], r.get("seed", 1)): r["ours"]["distance"] for r in doc["results"]}
     assert got == {("RC1_10_1", 1): 100.0, ("RC1_10_2", 1): 190.0, ("RC1_10_1", 2): 101.0}
-    assert [r["date"] for r in doc["meta"]["runs"]] == ["2026-12-01", "2026-12-02"]
-    assert doc["meta"]["runs"][1]["rows"] == [("RC1_10_1", 2), ("RC1_10_2", 1)]
-    third = added_run(doc, _doc("2026-12-03", [_row("RC1_10_1", 3, 99.0)]), Path("rc.json"))
-    assert [r["date"] for r in third["meta"]["runs"]] == ["2026-12-01", "2026-12-02", "2026-12-03"]
-    assert len(third["results"]) == 4
+    runs = doc["meta"]["runs"]
+    assert [r["date"] for r in runs] == ["2026-12-01", "2026-12-02"]
+    assert runs[0]["rows"] == [["RC1_10_1", 1]]  # its RC1_10_2 row was replaced by the second run
+    assert runs[1]["rows"] == [["RC1_10_1", 2], ["RC1_10_2", 1]]
+    before = json.dumps(doc)
+    third = _on_disk(added_run(doc, _doc("2026-12-03", [_row("RC1_10_1", 1, 99.0)]), Path("rc.json")))
+    assert json.dumps(doc) == before  # the file read in is left as it was
+    assert [r["rows"] for r in third["meta"]["runs"]] == [[], [["RC1_10_1", 2], ["RC1_10_2", 1]],
+                                                         [["RC1_10_1", 1]]]
+    assert sorted(r["ours"]["distance"] for r in third["results"]) == [99.0, 101.0, 190.0]
+    assert third["meta"]["date"] == "2026-12-01"  # the top-level meta stays the first run's
 
 
-def test_a_run_of_another_suite_is_refused_naming_the_file() -> None:
-    with pytest.raises(SystemExit, match=r"rc\.json: suite 'vrptw', not 'solomon'"):
-        added_run(_doc("d", []), _doc("d", [], suite="solomon"), Path("rc.json"))
+@pytest.mark.parametrize(("new", "says"), [
+    (_doc("d", [], suite="solomon"), "suite 'vrptw', not 'solomon'"),
+    (_doc("d", [], instances="vrptw-hg1000", window=120), "instances None, not 'vrptw-hg1000'"),
+])
+def test_a_run_of_another_kind_is_refused_naming_the_file(new: dict[str, Any], says: str) -> None:
+    with pytest.raises(SystemExit, match=rf"rc\.json: {says}"):
+        added_run(_doc("d", []), new, Path("rc.json"))
 
 
 @pytest.mark.parametrize("argv", [["--suite", "ci", "--add"],
@@ -44,3 +63,12 @@ def test_add_without_a_file_to_add_to_is_refused(argv: list[str],
     with pytest.raises(SystemExit):
         main(argv)
     assert "--add needs --suite vrptw or solomon and an existing --out file" in capsys.readouterr().err
+
+
+def test_add_to_another_suites_file_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "solomon.json"
+    out.write_text(json.dumps(_doc("d", [], suite="solomon")))
+    with pytest.raises(SystemExit):
+        main(["--suite", "vrptw", "--add", "--out", str(out)])
+    assert "holds another suite's results, not vrptw's" in capsys.readouterr().err
