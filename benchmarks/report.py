@@ -617,7 +617,7 @@ divides each time by a fixed compiled loop of insertion sorts timed just before
 (`sorting_reference`: the solver's kind of work, branches on data; this machine runs in two speeds
 that switch over time, and the sorts follow them where a chain of multiplies did not), in
 {ci['rounds']} rounds, the round of the median ratio recorded. Not yet steady enough: on 2026-12-01
-eight records on an idle machine gave 2.68-3.28, and a fresh clone's CI run, right after the test
+eleven records on an idle machine gave 2.68-3.28, and a fresh clone's CI run, right after the test
 suite, 4.34 (its rounds 2.50-4.75), past the x1.3 warning with no code changed. Baseline
 (`results/routing-ci.json`): reference {ci['reference_s']:.3f} s;
 ratios {ratios}; total {ci['ratio_total']}.
