@@ -409,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.add and (args.suite not in ("vrptw", "solomon") or args.out is None or not args.out.exists()):
         ap.error("--add needs --suite vrptw or solomon and an existing --out file to add to")
-    if args.add and json.loads(args.out.read_text()).get("suite") != args.suite:
+    added_to: dict[str, Any] | None = json.loads(args.out.read_text()) if args.add else None
+    if added_to is not None and added_to.get("suite") != args.suite:
         ap.error(f"--add: {args.out} holds another suite's results, not {args.suite}'s")
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
@@ -450,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     if tuning:
         meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
     doc = {"suite": args.suite, "meta": meta, "results": result}
-    if args.add:
-        doc = added_run(json.loads(args.out.read_text()), doc, args.out)
+    if added_to is not None:
+        doc = added_run(added_to, doc, args.out)
     out = args.out or RESULTS / f"routing-{args.suite}{'-tuning' if tuning else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=1)
