@@ -342,20 +342,26 @@ def _row_key(row: dict[str, Any]) -> tuple[str, int]:
     return row["instance"], int(row.get("seed", 1))
 
 
+def _kind(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"suite": doc.get("suite"), "instances": doc["meta"].get("instances"),
+            "window": doc["meta"].get("window")}
+
+
+def refuse_other_kind(old: dict[str, Any], new: dict[str, Any], where: Path) -> None:
+    """Stop, naming the file, when ``new`` is another suite, instance set or window width than
+    the results in ``old`` (checked before a run: its flags say all three)."""
+    was, now = _kind(old), _kind(new)
+    for key in was:
+        if was[key] != now[key]:
+            raise SystemExit(f"{where}: {key} {was[key]!r}, not {now[key]!r}: nothing added")
+
+
 def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str, Any]:
     """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced
     (an earlier run's ``rows`` in ``meta.runs`` lose it); ``meta.runs`` lists each run's date,
     machine, peers and rows as ``[instance, seed]`` (the first run's from the file's own meta,
-    which stays the top-level one). Refused, naming the file, for another suite or another
-    instance set or window width."""
-    def kind(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"suite": doc.get("suite"), "instances": doc["meta"].get("instances"),
-                "window": doc["meta"].get("window")}
-
-    was, now = kind(old), kind(new)
-    for key in was:
-        if was[key] != now[key]:
-            raise SystemExit(f"{where}: {key} {was[key]!r}, not {now[key]!r}: nothing added")
+    which stays the top-level one). Refused for another kind of results (``refuse_other_kind``)."""
+    refuse_other_kind(old, new, where)
 
     def run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {**{k: meta.get(k) for k in ("date", "machine", "python", "cpus", "peers",
@@ -415,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
             "peers": {name: package_version(name) for name in ("pyvrp", "ortools")}}
+    tuning = args.suite == "vrptw" and (args.tuning or args.window)
+    if tuning:
+        meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
+    if added_to is not None:
+        refuse_other_kind(added_to, {"suite": args.suite, "meta": meta}, args.out)
     if args.suite == "ci":
         result: Any = _in_child(ci_workload)
     elif args.suite == "families":
@@ -447,9 +458,6 @@ def main(argv: list[str] | None = None) -> int:
         work = [(str(paths[name]), fmt, args.seconds or 60.0, bks[name], not args.no_pyvrp, seed)
                 for seed in args.solver_seeds for name in names]
         result = _pooled(_vrptw_row, work, args.jobs)
-    tuning = args.suite == "vrptw" and (args.tuning or args.window)
-    if tuning:
-        meta.update(instances="vrptw-hg1000-tuning" if args.tuning else "vrptw-hg1000", window=args.window)
     doc = {"suite": args.suite, "meta": meta, "results": result}
     if added_to is not None:
         doc = added_run(added_to, doc, args.out)

@@ -72,3 +72,16 @@ def test_add_to_another_suites_file_is_refused_before_any_work(
     with pytest.raises(SystemExit):
         main(["--suite", "vrptw", "--add", "--out", str(out)])
     assert "holds another suite's results, not vrptw's" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    ([], "instances 'vrptw-hg1000-tuning', not None"),
+    (["--tuning", "--window", "120"], "window None, not 120"),
+])
+def test_add_of_another_instance_set_or_window_is_refused_before_any_work(
+        flags: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "tuning.json"
+    out.write_text(json.dumps(_doc("d", [], instances="vrptw-hg1000-tuning", window=None)))
+    monkeypatch.setattr("benchmarks.run_routing._pooled", lambda *a: pytest.fail("it ran"))
+    with pytest.raises(SystemExit, match=rf"tuning\.json: {says}: nothing added"):
+        main(["--suite", "vrptw", "--add", "--out", str(out), *flags])
