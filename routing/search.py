@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from routing import _kernels_construct as construct_k
+from routing import _kernels_ils as ils_k
 from routing import _kernels_insert as insert_k
 from routing import _kernels_local as lkern
 from routing import _kernels_route as route_k
@@ -48,6 +49,7 @@ class SearchCore:
         self._temps: tuple[float, float] | None = None
         self._drop = not data.distance_objective and params.drop_tails
         self._open = 0.0
+        self._ils = False
         self._queue: LocalQueue | None = None
         self._nb_local: np.ndarray | None = None
         self._near = params.ls_near_first
@@ -69,28 +71,49 @@ class SearchCore:
         self.cost = int(route_k.total_cost(self.D, self.S))
         self.best = Best(self.S.routes.copy(), self.S.rlen.copy())
         self.best_cost = self.cost
-        self._open = self._opening_rule()
+        self._open, self._ils = self._opening_rule(), self._local_search_rule()
 
     def opening_share(self) -> float:
         """The share of recreates that first open a route, decided on the first plan."""
         return self._open
 
+    def iterated(self) -> bool:
+        """Whether the search is the iterated local search, decided on the first plan."""
+        return self._ils
+
+    def _dense_long_routes(self) -> float:
+        """Distance objective under hard windows whose first plan's routes are long (at least
+        ``long_route`` orders a route on the mean): the share of orders whose window is
+        narrow (within ``narrow_window`` of the crews' shift); else 0."""
+        p, data = self.params, self.D
+        routes = int(np.count_nonzero(self.S.rlen))
+        if (not data.distance_objective or not data.hard_windows or routes == 0
+                or int(data.n_orders) < p.long_route * routes):
+            return 0.0
+        shift = float(np.median(data.crew_end - data.crew_start))
+        return float(np.mean(data.deadline - data.earliest <= p.narrow_window * shift))
+
     def _opening_rule(self) -> float:
         """The share of recreates that first open a route (``SolverParams.open_route``): as
-        set, or when unset ``open_route_auto`` where the first plan's routes are long (at least
-        ``long_route`` orders a route on the mean) and nearly every order's window narrow (a
-        share ``narrow_share`` within ``narrow_window`` of the crews' shift), else none."""
-        p, data = self.params, self.D
-        if not data.distance_objective:
+        set, or when unset ``open_route_auto`` where the first plan's routes are long and
+        nearly every order's window narrow (a share ``narrow_share``), else none."""
+        p = self.params
+        if not self.D.distance_objective:
             return 0.0
         if p.open_route is not None:
             return p.open_route
-        routes = int(np.count_nonzero(self.S.rlen))
-        if not data.hard_windows or routes == 0 or int(data.n_orders) < p.long_route * routes:
-            return 0.0
-        shift = float(np.median(data.crew_end - data.crew_start))
-        narrow = float(np.mean(data.deadline - data.earliest <= p.narrow_window * shift))
-        return p.open_route_auto if narrow >= p.narrow_share else 0.0
+        return p.open_route_auto if self._dense_long_routes() >= p.narrow_share else 0.0
+
+    def _local_search_rule(self) -> bool:
+        """Whether to search by iterated local search (``SolverParams.ils``): as set, or when
+        unset where the first plan's routes are long and most orders' windows narrow (a share
+        ``ils_narrow_share``)."""
+        p = self.params
+        if not self.D.distance_objective:
+            return False
+        if p.ils is not None:
+            return p.ils
+        return self._dense_long_routes() >= p.ils_narrow_share
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:
@@ -115,6 +138,8 @@ class SearchCore:
         # the routes each annealing chunk changed: what the local search queues (dispatch), or
         # what the 2-opt* descent prices (distance objective: every route the first time)
         changed = np.full(int(self.D.n_crews), self.D.distance_objective, dtype=np.bool_)
+        if self._ils:
+            return self._iterated_local_search(stop, t0, history)
         while True:
             elapsed = time.perf_counter() - t0
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:
@@ -147,6 +172,41 @@ class SearchCore:
             if self.best_cost < before:
                 since = 0
                 history.append((time.perf_counter() - t0, int(self.best_cost)))
+        self._restore_best()
+        return history, iterations, time.perf_counter() - t0
+
+    def _iterated_local_search(self, stop: StoppingCriterion, t0: float,
+                               history: list[tuple[float, int]]
+                               ) -> tuple[list[tuple[float, int]], int, float]:
+        """Distance objective with ``SolverParams.ils``: ``_kernels_ils`` until ``stop``."""
+        p = self.params
+        if self._legs is None:
+            self._legs = tail_k.neighbour_legs(self.D, self.NB)
+        cls = tail_k.crew_classes(self.D)
+        every = np.ones(int(self.D.n_crews), dtype=np.bool_)
+        ils_k.descend(self.D, self.S, self.NB, self.CN, self._legs, cls, every)
+        self.cost = int(ils_k.plan_cost(self.D, self.S))
+        if self.cost < self.best_cost:
+            self._keep_current()
+        current = Best(self.S.routes.copy(), self.S.rlen.copy())
+        hist = np.full(p.ils_history, self.cost, dtype=np.int64)
+        at = np.zeros(1, dtype=np.int64)
+        iterations = since = 0
+        while True:
+            elapsed = time.perf_counter() - t0
+            if stop(elapsed, iterations, since):
+                break
+            before = self.best_cost
+            cost, best = ils_k.ils_iterations(
+                self.D, self.S, self.best, current, self.NB, self.CN, self._legs,
+                p.ils_chunk, np.int64(self.cost), np.int64(self.best_cost), hist, at,
+                p.avg_removed, p.max_string, p.blink, self._open, self.rng)
+            self.cost, self.best_cost = int(cost), int(best)
+            iterations += p.ils_chunk
+            since += p.ils_chunk
+            if self.best_cost < before:
+                since = 0
+                history.append((time.perf_counter() - t0, self.best_cost))
         self._restore_best()
         return history, iterations, time.perf_counter() - t0
 

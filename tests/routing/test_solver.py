@@ -235,6 +235,30 @@ def test_routes_are_opened_where_windows_are_narrow_and_routes_long() -> None:
     assert dispatch.core.opening_share() == 0.0  # the dispatch objective: no route-opening recreates
 
 
+def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes_long() -> None:
+    """``SolverParams.ils`` unset: iterated local search where a share ``ils_narrow_share`` of
+    the windows is narrow and the first plan's routes long, annealing elsewhere; as set,
+    otherwise. An annealing chunk is 250 iterations, a local search chunk 20."""
+    p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
+    auto = SolverParams(long_route=10)
+    shift = int(p.crew_end_s[0] - p.crew_start_s[0])
+    assert np.mean(p.deadline_s - p.earliest_s <= 0.05 * shift) < 0.7
+    assert not DispatchSolver(p, seed=1, params=auto).core.iterated()
+    narrow = _narrowed(p, int(0.02 * shift))
+    solver = DispatchSolver(narrow, seed=1, params=auto)
+    assert solver.core.iterated()
+    result = solver.improve(MaxIterations(100))
+    assert result.iterations == 100 and result.cost == evaluate(narrow, result.plan.routes).cost
+    assert not DispatchSolver(narrow, seed=1).core.iterated()  # 20 orders a route by default
+    strict = SolverParams(long_route=10, ils_narrow_share=1.01)
+    assert not DispatchSolver(narrow, seed=1, params=strict).core.iterated()
+    assert DispatchSolver(p, seed=1, params=SolverParams(ils=True)).core.iterated()
+    annealing = DispatchSolver(p, seed=1, params=SolverParams(ils=False))
+    assert not annealing.core.iterated() and annealing.improve(MaxIterations(100)).iterations == 250
+    dispatch = DispatchSolver(_random_instance(1), seed=1, params=SolverParams(ils=True))
+    assert not dispatch.core.iterated()  # the dispatch objective: annealing and local search
+
+
 def test_same_seed_same_plan_under_an_iteration_limit() -> None:
     p = read_instance(DATA / "two_crews.instance.json")
     a = solve(p, MaxIterations(500), seed=4)
