@@ -8,31 +8,19 @@ from __future__ import annotations
 import numpy as np
 
 from routing._kernels_config import kernel, leaf
-from routing._kernels_insert import insert_at, insert_delta, remove_range
+from routing._kernels_insert import _prunable, insert_at, insert_delta, remove_range
 from routing._kernels_rng import randint, random
 from routing._kernels_route import (
     after_head,
     head_end,
     leg_into,
     recompute_route,
+    total_cost,
     travel,
-    unassigned_cost,
 )
 from routing._kernels_ruin import keep_best, recreate, recreate_mode, ruin
 from routing._kernels_tail import crew_classes, exchange_tails, tails_exchange_delta
 from routing._kernels_undo import begin, undo_log
-
-
-@leaf
-def plan_cost(D, S):
-    """The plan's cost: its routes and the orders left out."""
-    cost = np.int64(0)
-    for r in range(D.n_crews):
-        cost += S.rcost[r]
-    for j in range(D.n_orders):
-        if S.route_of[j] < 0:
-            cost += unassigned_cost(D, j)
-    return cost
 
 
 @leaf
@@ -78,14 +66,15 @@ def _cheapest_elsewhere(D, S, NB, CN, u, r, limit):
     than ``limit``; returns (route, position, distance added), route -1 if none."""
     best_r, best_p, best_d = -1, -1, limit
     K = D.n_crews
+    prune = _prunable(D, False)
     for k in range(NB.shape[1]):
         q = NB[u, k]
         r2 = S.route_of[q]
         if r2 < 0 or r2 == r:
             continue
-        near = travel(D, K + u, K + q)
+        near = travel(D, K + u, K + q) if prune else np.int64(0)
         for p in (S.pos_of[q], S.pos_of[q] + 1):
-            if near - leg_into(S, r2, p) >= best_d:
+            if prune and near - leg_into(S, r2, p) >= best_d:
                 continue
             d = insert_delta(D, S, r2, p, u)
             if d < best_d:
@@ -98,11 +87,12 @@ def _cheapest_elsewhere(D, S, NB, CN, u, r, limit):
             d = insert_delta(D, S, r2, p, u)
             if d < best_d:
                 best_r, best_p, best_d = r2, p, d
-    for r2 in range(K if travel(D, r, K + u) + travel(D, K + u, r) < best_d else 0):
+    for r2 in range(K):
         if S.rlen[r2] == 0 and (D.crew_skills[r2] & D.order_skill[u]) != 0:
-            d = insert_delta(D, S, r2, 0, u)
-            if d < best_d:
-                best_r, best_p, best_d = r2, 0, d
+            if travel(D, r2, K + u) < best_d:  # the leg out alone
+                d = insert_delta(D, S, r2, 0, u)
+                if d < best_d:
+                    best_r, best_p, best_d = r2, 0, d
             break
     return best_r, best_p, best_d
 
@@ -110,8 +100,8 @@ def _cheapest_elsewhere(D, S, NB, CN, u, r, limit):
 @leaf
 def _relocate_pass(D, S, NB, CN, dirty, moved, orders, buf):
     """Each order of a ``dirty`` route to its cheapest position in another route when that
-    costs less than its removal saves; flags the routes changed in ``moved``; returns the
-    distance saved."""
+    costs less than its removal saves (moves within a route are the recreates' to find);
+    flags the routes changed in ``moved``; returns the distance saved."""
     saved = np.int64(0)
     for k in range(_orders_of(S, dirty, orders)):
         u = orders[k]
@@ -136,9 +126,11 @@ def _relocate_pass(D, S, NB, CN, dirty, moved, orders, buf):
 
 @leaf
 def _tails_pass(D, S, NB, legs_out, legs_back, cls, dirty, moved, orders, buf):
-    """``_kernels_tail``'s 2-opt* pass from the orders of the ``dirty`` routes only (a pair
-    of routes is met from the dirty one's side); flags the routes changed in ``moved``;
-    returns the distance saved."""
+    """``_kernels_tail``'s 2-opt* pass from the orders of the ``dirty`` routes only: a new
+    arc between ``u`` and a neighbour ``v`` in another route, either way, for each order ``u``
+    of a dirty route (not from an order of a clean route whose neighbour is in a dirty one,
+    as PyVRP's search starts from its perturbed orders only); flags the routes changed in
+    ``moved``; returns the distance saved."""
     saved = np.int64(0)
     for m in range(_orders_of(S, dirty, orders)):
         u = orders[m]
@@ -199,10 +191,11 @@ def descend(D, S, NB, CN, legs, cls, changed):
 def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, hist_at,
                    avg_removed, max_string, blink, open_share, rng):
     """``n_iter`` iterations: ruin and recreate, ``descend`` from the routes they changed,
-    accept when the result costs less than the current plan or than the current plan of
-    ``len(hist)`` iterations ago (late acceptance; ``hist_at[0]``: the ring's position; the
-    ring starts full of the first plan's cost). ``C`` holds the current plan, ``B`` the best; a new
-    best is descended from every route first. Returns (current cost, best cost)."""
+    accept when the result costs less than the current plan or than the ring's entry at
+    ``hist_at[0]``, which the cost of the current plan then replaces if lower (late acceptance
+    over ``len(hist)`` iterations; the ring starts full of the first plan's cost). ``C`` holds
+    the current plan, ``B`` the best; a new best is descended from every route first. Returns
+    (current cost, best cost, iterations run: fewer when nothing is left to ruin)."""
     K, N = D.n_crews, D.n_orders
     removed = np.empty(N, dtype=np.int64)
     mark = np.zeros(0, dtype=np.int64)
@@ -210,6 +203,7 @@ def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, 
     cls = crew_classes(D)
     changed = np.zeros(K, dtype=np.bool_)
     H = hist.shape[0]
+    done = 0
     for it in range(1, n_iter + 1):
         begin(U)
         changed[:] = False
@@ -232,11 +226,11 @@ def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, 
         for i in range(U.n_touched[0]):
             changed[U.touched[i]] = True
         descend(D, S, NB, CN, legs, cls, changed)
-        cand = plan_cost(D, S)
+        cand = total_cost(D, S)
         if cand < best_cost:
             changed[:] = True
             descend(D, S, NB, CN, legs, cls, changed)
-            cand = plan_cost(D, S)
+            cand = total_cost(D, S)
             best_cost = cand
             keep_best(S, B)
         late = hist[hist_at[0]]
@@ -248,4 +242,5 @@ def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, 
         if cur_cost < late:
             hist[hist_at[0]] = cur_cost
         hist_at[0] = (hist_at[0] + 1) % H
-    return cur_cost, best_cost
+        done = it
+    return cur_cost, best_cost, done

@@ -3,8 +3,9 @@
 crews that change between searches).
 
 The core builds the first plan, improves it (ruin and recreate with simulated annealing; for
-the distance objective a 2-opt* descent between annealing chunks, for the dispatch objective a
-local search), keeps the best plan, inserts and removes single orders, and owns the random
+the distance objective a 2-opt* descent between annealing chunks, or where routes are long and
+most windows narrow an iterated local search instead; for the dispatch objective a local
+search), keeps the best plan, inserts and removes single orders, and owns the random
 state its kernels draw from (``_kernels_rng``): two cores never share a stream.
 """
 
@@ -117,9 +118,10 @@ class SearchCore:
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:
-        """Ruin and recreate (and, for the dispatch objective, a local search) until ``stop``
-        and keep the best plan; returns the best cost over time, the ruin-and-recreate
-        iterations run and the seconds taken, all counted from ``started`` (default now)."""
+        """Ruin and recreate (and, for the dispatch objective, a local search; where
+        ``iterated``, the iterated local search) until ``stop`` and keep the best plan; returns
+        the best cost over time, the ruin-and-recreate iterations run and the seconds taken, all
+        counted from ``started`` (default now)."""
         t0 = time.perf_counter() if started is None else started
         history = [(time.perf_counter() - t0, self.best_cost)]
         iterations = since = 0
@@ -178,35 +180,39 @@ class SearchCore:
     def _iterated_local_search(self, stop: StoppingCriterion, t0: float,
                                history: list[tuple[float, int]]
                                ) -> tuple[list[tuple[float, int]], int, float]:
-        """Distance objective with ``SolverParams.ils``: ``_kernels_ils`` until ``stop``."""
+        """``search`` where ``iterated``: a descent of the first plan, then ``_kernels_ils``
+        until ``stop``; the iterations counted are local search iterations."""
         p = self.params
         if self._legs is None:
             self._legs = tail_k.neighbour_legs(self.D, self.NB)
         cls = tail_k.crew_classes(self.D)
         every = np.ones(int(self.D.n_crews), dtype=np.bool_)
         ils_k.descend(self.D, self.S, self.NB, self.CN, self._legs, cls, every)
-        self.cost = int(ils_k.plan_cost(self.D, self.S))
+        self.recount()
         if self.cost < self.best_cost:
             self._keep_current()
+            history.append((time.perf_counter() - t0, self.best_cost))
         current = Best(self.S.routes.copy(), self.S.rlen.copy())
         hist = np.full(p.ils_history, self.cost, dtype=np.int64)
         at = np.zeros(1, dtype=np.int64)
         iterations = since = 0
         while True:
             elapsed = time.perf_counter() - t0
-            if stop(elapsed, iterations, since):
+            if stop(elapsed, iterations, since) or self.D.n_orders < 2:
                 break
             before = self.best_cost
-            cost, best = ils_k.ils_iterations(
+            cost, best, done = ils_k.ils_iterations(
                 self.D, self.S, self.best, current, self.NB, self.CN, self._legs,
                 p.ils_chunk, np.int64(self.cost), np.int64(self.best_cost), hist, at,
                 p.avg_removed, p.max_string, p.blink, self._open, self.rng)
             self.cost, self.best_cost = int(cost), int(best)
-            iterations += p.ils_chunk
-            since += p.ils_chunk
+            iterations += int(done)
+            since += int(done)
             if self.best_cost < before:
                 since = 0
                 history.append((time.perf_counter() - t0, self.best_cost))
+            if done < p.ils_chunk:  # nothing left to ruin
+                break
         self._restore_best()
         return history, iterations, time.perf_counter() - t0
 

@@ -1,7 +1,8 @@
 """``solve(problem, stop, seed=...)``: construction, then ruin-and-recreate improvement with
-simulated annealing (for the distance objective, with a 2-opt* descent between chunks), in
-numba kernels; ``DispatchSolver`` keeps a plan alive for live use (insert a new order, remove
-one, re-optimise with jobs frozen).
+simulated annealing (for the distance objective, with a 2-opt* descent between chunks, or an
+iterated local search where routes are long and most windows narrow), in numba kernels;
+``DispatchSolver`` keeps a plan alive for live use (insert a new order, remove one, re-optimise
+with jobs frozen).
 
 The kernels' own cost is checked against ``routing.evaluate`` on every result.
 """
@@ -116,7 +117,7 @@ class SolverParams:
     shift). Measured on the tuning instances (seed 1, 60 s, against annealing): tight variants
     of R2 6-10 -1.47 % (5 of 5 better, 40-47 routes against 33-37: annealing's greedy
     recreates let the count of routes only fall, where most windows are narrow the best plans
-    have many routes), of RC2 6-10 -0.15 %; originals with narrow share 0.75 (R2_10_6) -0.69 %,
+    have many routes), of RC2 6-10 -0.29 % (4 of 5); originals with narrow share 0.75 (R2_10_6) -0.69 %,
     and up to 2.9 % worse where most windows are wide (R2_10_7, R2_10_8), which the rule leaves
     to annealing.
     Annealing and local search settings were tuned on seed 1 of each storm family at
@@ -153,6 +154,11 @@ class SolverParams:
     long_route: int = 20
     narrow_window: float = 0.05
     narrow_share: float = 0.9
+
+    def __post_init__(self) -> None:
+        for name in ("ils_history", "ils_chunk", "chunk_iterations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SolverParams.{name} must be at least 1, not {getattr(self, name)}")
 
     def orders_listed(self, hard_windows: bool) -> int:
         """Neighbours listed per order (see ``k_orders``)."""

@@ -15,7 +15,7 @@ from routing.heuristics import nearest_available, rule_of_thumb
 from routing.io import problem_from_dict
 from routing.live import LivePlan, NewOrder
 from routing.problem import Objective, TravelKind
-from routing.solver import DispatchSolver, MaxIterations
+from routing.solver import DispatchSolver, MaxIterations, SolverParams
 
 _TINY = {"name": "warm", "horizon": 9000, "travel": {"kind": "euclidean", "speed_kmh": 30.0},
          "crews": [{"id": f"C{k}", "x": 0.0, "y": 0.0, "start": 0, "end": 9000, "skills": ["lv"]}
@@ -25,9 +25,9 @@ _TINY = {"name": "warm", "horizon": 9000, "travel": {"kind": "euclidean", "speed
 
 
 def warm_up() -> float:
-    """Run each kernel once on a tiny instance: the solver's (dispatch and VRPTW objectives),
-    the live plan's, the rules' and the lower bound's. Returns the seconds it took (compile,
-    or load from the cache)."""
+    """Run each kernel once on a tiny instance: the solver's (dispatch and VRPTW objectives,
+    annealing and iterated local search), the live plan's, the rules' and the lower bound's.
+    Returns the seconds it took (compile, or load from the cache)."""
     t0 = time.perf_counter()
     p = problem_from_dict(_TINY)
     solver = DispatchSolver(p)
@@ -37,6 +37,7 @@ def warm_up() -> float:
     vrptw = dataclasses.replace(p, objective=Objective.DISTANCE, travel_kind=TravelKind.DIMACS,
                                 closed_routes=True, hard_windows=True, lateness_weight=0)
     DispatchSolver(vrptw).improve(MaxIterations(10))
+    DispatchSolver(vrptw, params=SolverParams(ils=True)).improve(MaxIterations(10))
     rule_of_thumb(p)
     nearest_available(p)
     lower_bound(p)

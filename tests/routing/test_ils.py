@@ -96,4 +96,39 @@ def test_the_search_keeps_its_books_and_repeats_for_a_seed() -> None:
     runs = [solve(p, MaxIterations(400), seed=2, params=params) for _ in range(2)]
     assert runs[0].plan.routes == runs[1].plan.routes
     assert runs[0].cost == evaluate(p, runs[0].plan.routes).cost < first
-    assert [c for _, c in runs[0].history] == sorted((c for _, c in runs[0].history), reverse=True)
+    costs = [c for _, c in runs[0].history]
+    assert costs == sorted(costs, reverse=True) and costs[-1] == runs[0].cost
+
+
+def _snapshot(solver: DispatchSolver) -> dict[str, list[list[int]] | list[int]]:
+    """A plan's routes and every per-route cache, each route up to its length."""
+    s = solver.core.S
+    per_route = {name: [getattr(s, name)[r, :s.rlen[r]].tolist() for r in range(s.rlen.shape[0])]
+                 for name in ("routes", "fin", "cpre", "lpre", "aux")}
+    routed = s.route_of >= 0  # an unassigned order's position is not kept
+    return {**per_route, **{name: getattr(s, name).tolist()
+                            for name in ("rlen", "route_of", "rcost", "load")},
+            "pos_of": s.pos_of[routed].tolist()}
+
+
+def test_iterations_all_rejected_leave_the_plan_and_its_caches_as_they_were() -> None:
+    """Nothing beats a current and a late cost of 0: every ruin, recreate and descent is undone,
+    orders the recreate left out or took in from the unassigned included."""
+    p = read_vrptw(SOLOMON / "RC201.txt", "solomon")
+    solver = DispatchSolver(p, seed=4)
+    c = solver.core
+    out = [c.S.routes[0, 1], c.S.routes[1, 0]]  # two orders unassigned in the current plan
+    for j in out:
+        c.remove(int(j))
+    c.recount()
+    before = _snapshot(solver)
+    current = Best(c.S.routes.copy(), c.S.rlen.copy())
+    best = Best(c.S.routes.copy(), c.S.rlen.copy())
+    legs = tail_k.neighbour_legs(c.D, c.NB)
+    zero = np.zeros(300, dtype=np.int64)
+    cur, low, done = ils_k.ils_iterations(c.D, c.S, best, current, c.NB, c.CN, legs, 300,
+                                          np.int64(0), np.int64(0), zero, np.zeros(1, np.int64),
+                                          10.0, 10, 0.01, 0.5, c.rng)
+    assert (cur, low, done) == (0, 0, 300)
+    assert _snapshot(solver) == before
+    assert [int(c.S.route_of[j]) for j in out] == [-1, -1]

@@ -259,6 +259,12 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert not dispatch.core.iterated()  # the dispatch objective: annealing and local search
 
 
+@pytest.mark.parametrize("field", ["ils_history", "ils_chunk", "chunk_iterations"])
+def test_search_settings_below_one_are_refused(field: str) -> None:
+    with pytest.raises(ValueError, match=f"SolverParams.{field} must be at least 1, not 0"):
+        SolverParams(**{field: 0})
+
+
 def test_same_seed_same_plan_under_an_iteration_limit() -> None:
     p = read_instance(DATA / "two_crews.instance.json")
     a = solve(p, MaxIterations(500), seed=4)

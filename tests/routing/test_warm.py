@@ -14,7 +14,7 @@ from numba.core.registry import CPUDispatcher
 import routing
 from routing.io import read_instance, read_vrptw
 from routing.live import LivePlan, NewOrder
-from routing.solver import DispatchSolver, MaxIterations
+from routing.solver import DispatchSolver, MaxIterations, SolverParams
 from routing.warm import warm_up
 
 DATA = Path(__file__).parents[1] / "data"
@@ -36,11 +36,13 @@ def test_after_the_warm_up_other_instances_compile_nothing() -> None:
     before = {name: len(k.overloads) for name, k in kernels.items()}
     ran = ("_kernels_construct.construct_by_insertion", "_kernels_ruin.sisr_iterations",
            "_kernels_local.descend", "_kernels_tail.tails_exchange_descent", "_kernels_live.best_pull",
-           "_kernels_bound.least_travel")
+           "_kernels_bound.least_travel", "_kernels_ils.ils_iterations")
     assert all(before[name] >= 1 for name in ran)
     for p in (read_instance(DATA / "two_crews.instance.json"),
               read_vrptw(DATA / "solomon" / "C101.txt", "solomon")):
         DispatchSolver(p, seed=3).improve(MaxIterations(200))
+    rc201 = read_vrptw(DATA / "solomon" / "RC201.txt", "solomon")
+    DispatchSolver(rc201, seed=3, params=SolverParams(ils=True)).improve(MaxIterations(200))
     plan = LivePlan(read_instance(DATA / "two_crews.instance.json"), seed=3)
     plan.add(NewOrder("NEW", 1500.0, 800.0, 60, 3600, 1200, 12, 2, "lv"))
     plan.search(MaxIterations(200))
