@@ -9,7 +9,7 @@ import numpy as np
 
 from routing._kernels_config import kernel, leaf
 from routing._kernels_insert import _prunable, insert_at, insert_delta, remove_range
-from routing._kernels_rng import randint, random
+from routing._kernels_rng import random
 from routing._kernels_route import (
     after_head,
     head_end,
@@ -18,8 +18,8 @@ from routing._kernels_route import (
     total_cost,
     travel,
 )
-from routing._kernels_ruin import keep_best, recreate, recreate_mode, ruin
-from routing._kernels_tail import crew_classes, exchange_tails, tails_exchange_delta
+from routing._kernels_ruin import add_unplanned, keep_best, recreate, recreate_mode, ruin
+from routing._kernels_tail import crew_classes, exchange_first_tail
 from routing._kernels_undo import begin, undo_log
 
 
@@ -133,28 +133,10 @@ def _tails_pass(D, S, NB, legs_out, legs_back, cls, dirty, moved, orders, buf):
     ``moved``; returns the distance saved."""
     saved = np.int64(0)
     for m in range(_orders_of(S, dirty, orders)):
-        u = orders[m]
-        r1 = S.route_of[u]
-        if r1 < 0:
-            continue
-        for k in range(NB.shape[1]):
-            v = NB[u, k]
-            r2 = S.route_of[v]
-            if r2 < 0 or r2 == r1 or cls[r1] != cls[r2]:
-                continue
-            i, j = S.pos_of[u], S.pos_of[v] - 1
-            d = np.int64(0)
-            if legs_out[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
-                d = tails_exchange_delta(D, S, r1, i, r2, j)
-            if d >= 0:
-                i, j = S.pos_of[u] - 1, S.pos_of[v]
-                if legs_back[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
-                    d = tails_exchange_delta(D, S, r1, i, r2, j)
-            if d < 0:
-                exchange_tails(D, S, r1, i, r2, j, buf)
-                moved[r1] = moved[r2] = True
-                saved -= d
-                break
+        if S.route_of[orders[m]] >= 0:
+            d, _, _ = exchange_first_tail(D, S, NB, legs_out, legs_back, cls, orders[m], dirty,
+                                          False, moved, buf)
+            saved += d
     return saved
 
 
@@ -210,16 +192,7 @@ def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, 
         n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng)
         if n_removed < 0:
             break
-        for _ in range(5):
-            j = randint(rng, 0, N)
-            if S.route_of[j] < 0:
-                fresh = True
-                for i in range(n_removed):
-                    if removed[i] == j:
-                        fresh = False
-                if fresh:
-                    removed[n_removed] = j
-                    n_removed += 1
+        n_removed, _ = add_unplanned(D, S, removed, n_removed, rng)
         opening = open_share > 0.0 and random(rng) < open_share
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
                              it, False, mark, opening, rng)

@@ -58,6 +58,25 @@ def ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng):
 
 
 @inline
+def add_unplanned(D, S, removed, n_removed, rng):
+    """Five draws of a random order: each one unplanned and not yet in ``removed`` joins it
+    (for the recreate to try again). Returns (length of ``removed``, what those cost unplanned)."""
+    old_unplanned = np.int64(0)
+    for _ in range(5):
+        j = randint(rng, 0, D.n_orders)
+        if S.route_of[j] < 0:
+            fresh = True
+            for i in range(n_removed):
+                if removed[i] == j:
+                    fresh = False
+            if fresh:
+                removed[n_removed] = j
+                n_removed += 1
+                old_unplanned += unassigned_cost(D, j)
+    return n_removed, old_unplanned
+
+
+@inline
 def recreate_mode(rng):
     """Insertion order of a recreate: random (40 %), by weight (40 %) or by deadline."""
     u = random(rng)
@@ -173,18 +192,7 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
         n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng)
         if n_removed < 0:
             break
-        old_unplanned = np.int64(0)
-        for _ in range(5):
-            j = randint(rng, 0, N)
-            if S.route_of[j] < 0:
-                fresh = True
-                for i in range(n_removed):
-                    if removed[i] == j:
-                        fresh = False
-                if fresh:
-                    removed[n_removed] = j
-                    n_removed += 1
-                    old_unplanned += unassigned_cost(D, j)
+        n_removed, old_unplanned = add_unplanned(D, S, removed, n_removed, rng)
         opening = open_share > 0.0 and random(rng) < open_share
         n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
                              it, drop, mark, opening, rng)

@@ -105,6 +105,35 @@ def neighbour_legs(D, NB):
     return out, back
 
 
+@inline
+def exchange_first_tail(D, S, NB, legs_out, legs_back, cls, u, dirty, either, moved, buf):
+    """Apply the first improving 2-opt* move giving order ``u`` a neighbour as its next or
+    previous order across two routes (``either``: only between routes one of which is
+    ``dirty``), flagging both routes in ``moved``; returns (distance saved, the two routes),
+    (0, -1, -1) when there is none."""
+    r1 = S.route_of[u]
+    for k in range(NB.shape[1]):
+        v = NB[u, k]
+        r2 = S.route_of[v]
+        if r2 < 0 or r2 == r1 or (either and not (dirty[r1] or dirty[r2])) or cls[r1] != cls[r2]:
+            continue
+        # the move changes the distance by at least the new arc u -> v (or v -> u) less the
+        # two legs it replaces: most pairs are dismissed on that, before any timing
+        i, j = S.pos_of[u], S.pos_of[v] - 1
+        d = np.int64(0)
+        if legs_out[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+            d = tails_exchange_delta(D, S, r1, i, r2, j)
+        if d >= 0:
+            i, j = S.pos_of[u] - 1, S.pos_of[v]
+            if legs_back[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
+                d = tails_exchange_delta(D, S, r1, i, r2, j)
+        if d < 0:
+            exchange_tails(D, S, r1, i, r2, j, buf)
+            moved[r1] = moved[r2] = True
+            return -d, r1, r2
+    return np.int64(0), -1, -1
+
+
 @leaf
 def _descent_pass(D, S, NB, legs_out, legs_back, cls, dirty, moved, buf):
     """One pass of ``tails_exchange_descent`` over the pairs with a ``dirty`` route, flagging
@@ -116,26 +145,11 @@ def _descent_pass(D, S, NB, legs_out, legs_back, cls, dirty, moved, buf):
         r1 = S.route_of[u]
         if r1 < 0:
             continue
-        for k in range(NB.shape[1]):
-            v = NB[u, k]
-            r2 = S.route_of[v]
-            if r2 < 0 or r2 == r1 or not (dirty[r1] or dirty[r2]) or cls[r1] != cls[r2]:
-                continue
-            # the move changes the distance by at least the new arc u -> v (or v -> u) less
-            # the two legs it replaces: most pairs are dismissed on that, before any timing
-            i, j = S.pos_of[u], S.pos_of[v] - 1
-            d = np.int64(0)
-            if legs_out[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
-                d = tails_exchange_delta(D, S, r1, i, r2, j)
-            if d >= 0:
-                i, j = S.pos_of[u] - 1, S.pos_of[v]
-                if legs_back[u, k] < leg_into(S, r1, i + 1) + leg_into(S, r2, j + 1):
-                    d = tails_exchange_delta(D, S, r1, i, r2, j)
-            if d < 0:
-                exchange_tails(D, S, r1, i, r2, j, buf)
-                dirty[r1] = dirty[r2] = moved[r1] = moved[r2] = True
-                saved -= d
-                break
+        d, r1, r2 = exchange_first_tail(D, S, NB, legs_out, legs_back, cls, u, dirty, True, moved,
+                                        buf)
+        if d > 0:
+            dirty[r1] = dirty[r2] = True
+            saved += d
     return saved
 
 
