@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from routing._kernels_config import kernel, leaf
-from routing._kernels_insert import _prunable, insert_at, insert_delta, remove_range
+from routing._kernels_insert import insert_at, insert_delta, prunable, remove_range
 from routing._kernels_rng import random
 from routing._kernels_route import (
     after_head,
@@ -25,6 +25,7 @@ from routing._kernels_undo import begin, undo_log
 
 @leaf
 def _copy_routes(src_routes, src_len, dst_routes, dst_len, changed):
+    """Accept: the ``changed`` routes' orders copied into the current plan."""
     for r in range(changed.shape[0]):
         if changed[r]:
             for i in range(src_len[r]):
@@ -66,7 +67,7 @@ def _cheapest_elsewhere(D, S, NB, CN, u, r, limit):
     than ``limit``; returns (route, position, distance added), route -1 if none."""
     best_r, best_p, best_d = -1, -1, limit
     K = D.n_crews
-    prune = _prunable(D, False)
+    prune = prunable(D, False)
     for k in range(NB.shape[1]):
         q = NB[u, k]
         r2 = S.route_of[q]

@@ -137,7 +137,7 @@ def _until_blink(blink, rng):
 
 
 @inline
-def _prunable(D, drop):
+def prunable(D, drop):
     """Whether ``best_insertion_cut`` may pass over a position next to ``q`` on a bound: for
     the distance objective an insertion next to ``q`` costs at least the leg between ``c`` and
     ``q`` less the leg it replaces, the same either way for a symmetric travel kind."""
@@ -153,7 +153,7 @@ def best_insertion_cut(D, S, NB, CN, c, blink, drop, rng):
     Returns (route, position, delta, the first position left out of that route)."""
     best_r, best_p, best_d, best_cut = -1, -1, INF, -1
     skip = _until_blink(blink, rng)
-    prune = _prunable(D, drop)
+    prune = prunable(D, drop)
     for k in range(NB.shape[1]):
         q = NB[c, k]
         r = S.route_of[q]
