@@ -9,7 +9,6 @@ import numpy as np
 
 from routing._kernels_config import kernel, leaf
 from routing._kernels_insert import insert_at, insert_delta, prunable, remove_range
-from routing._kernels_rng import random
 from routing._kernels_route import (
     after_head,
     head_end,
@@ -18,9 +17,9 @@ from routing._kernels_route import (
     total_cost,
     travel,
 )
-from routing._kernels_ruin import add_unplanned, keep_best, recreate, recreate_mode, ruin
-from routing._kernels_tail import crew_classes, exchange_first_tail
-from routing._kernels_undo import begin, undo_log
+from routing._kernels_ruin import keep_best, perturb
+from routing._kernels_tail import exchange_first_tail
+from routing._kernels_undo import undo_log
 
 
 @leaf
@@ -171,9 +170,9 @@ def descend(D, S, NB, CN, legs, cls, changed):
 
 
 @kernel
-def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, hist_at,
+def ils_iterations(D, S, B, C, NB, CN, legs, cls, n_iter, cur_cost, best_cost, hist, hist_at,
                    avg_removed, max_string, blink, open_share, rng):
-    """``n_iter`` iterations: ruin and recreate, ``descend`` from the routes they changed,
+    """``n_iter`` iterations: ruin and recreate (``perturb``), ``descend`` from the routes they changed,
     accept when the result costs less than the current plan or than the ring's entry at
     ``hist_at[0]``, which the cost of the current plan then replaces if lower (late acceptance
     over ``len(hist)`` iterations; the ring starts full of the first plan's cost). ``C`` holds
@@ -183,20 +182,15 @@ def ils_iterations(D, S, B, C, NB, CN, legs, n_iter, cur_cost, best_cost, hist, 
     removed = np.empty(N, dtype=np.int64)
     mark = np.zeros(0, dtype=np.int64)
     U = undo_log(D, S)
-    cls = crew_classes(D)
     changed = np.zeros(K, dtype=np.bool_)
     H = hist.shape[0]
     done = 0
     for it in range(1, n_iter + 1):
-        begin(U)
         changed[:] = False
-        n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng)
+        n_removed, _ = perturb(D, S, NB, CN, U, it, removed, mark, False, avg_removed,
+                               max_string, blink, open_share, rng)
         if n_removed < 0:
             break
-        n_removed, _ = add_unplanned(D, S, removed, n_removed, rng)
-        opening = open_share > 0.0 and random(rng) < open_share
-        n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
-                             it, False, mark, opening, rng)
         for i in range(U.n_touched[0]):
             changed[U.touched[i]] = True
         descend(D, S, NB, CN, legs, cls, changed)

@@ -147,6 +147,24 @@ def recreate(D, S, NB, CN, removed, n_removed, blink, mode, U, it, drop, mark, o
 
 
 @inline
+def perturb(D, S, NB, CN, U, it, removed, mark, drop, avg_removed, max_string, blink,
+            open_share, rng):
+    """One ruin and recreate, iteration ``it`` of either search: string removals, a few
+    unplanned orders drawn to try again (``add_unplanned``), a recreate that opens a route with
+    probability ``open_share``. Returns (length of ``removed``, what its drawn orders cost
+    unplanned); -1 when nothing movable is planned."""
+    begin(U)
+    n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng)
+    if n_removed < 0:
+        return -1, np.int64(0)
+    n_removed, old_unplanned = add_unplanned(D, S, removed, n_removed, rng)
+    opening = open_share > 0.0 and random(rng) < open_share
+    n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U, it,
+                         drop, mark, opening, rng)
+    return n_removed, old_unplanned
+
+
+@inline
 def _recreated_cost(D, S, U, removed, n_removed):
     """The cost, after a recreate, of the routes it touched and of the removed orders it left
     out."""
@@ -188,14 +206,10 @@ def sisr_iterations(D, S, B, NB, CN, n_iter, t_start, t_end, cur_cost, best_cost
     accepted = 0
     for it in range(1, n_iter + 1):
         temp = t_start * (t_end / t_start) ** (it / n_iter) if t_start > 0 else 0.0
-        begin(U)
-        n_removed = ruin(D, S, NB, U, it, removed, avg_removed, max_string, rng)
+        n_removed, old_unplanned = perturb(D, S, NB, CN, U, it, removed, mark, drop, avg_removed,
+                                           max_string, blink, open_share, rng)
         if n_removed < 0:
             break
-        n_removed, old_unplanned = add_unplanned(D, S, removed, n_removed, rng)
-        opening = open_share > 0.0 and random(rng) < open_share
-        n_removed = recreate(D, S, NB, CN, removed, n_removed, blink, recreate_mode(rng), U,
-                             it, drop, mark, opening, rng)
         new_cost = (cur_cost - U.cost_before[0] - old_unplanned
                     + _recreated_cost(D, S, U, removed, n_removed))
         if new_cost < cur_cost - temp * np.log(random(rng) + 1e-300):

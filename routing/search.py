@@ -202,7 +202,7 @@ class SearchCore:
                 break
             before = self.best_cost
             cost, best, done = ils_k.ils_iterations(
-                self.D, self.S, self.best, current, self.NB, self.CN, self._legs,
+                self.D, self.S, self.best, current, self.NB, self.CN, self._legs, cls,
                 p.ils_chunk, np.int64(self.cost), np.int64(self.best_cost), hist, at,
                 p.avg_removed, p.max_string, p.blink, self._open, self.rng)
             self.cost, self.best_cost = int(cost), int(best)

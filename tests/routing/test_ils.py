@@ -126,7 +126,8 @@ def test_iterations_all_rejected_leave_the_plan_and_its_caches_as_they_were() ->
     best = Best(c.S.routes.copy(), c.S.rlen.copy())
     legs = tail_k.neighbour_legs(c.D, c.NB)
     zero = np.zeros(300, dtype=np.int64)
-    cur, low, done = ils_k.ils_iterations(c.D, c.S, best, current, c.NB, c.CN, legs, 300,
+    cur, low, done = ils_k.ils_iterations(c.D, c.S, best, current, c.NB, c.CN, legs,
+                                          tail_k.crew_classes(c.D), 300,
                                           np.int64(0), np.int64(0), zero, np.zeros(1, np.int64),
                                           10.0, 10, 0.01, 0.5, c.rng)
     assert (cur, low, done) == (0, 0, 300)
