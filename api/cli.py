@@ -364,7 +364,7 @@ def _solve(args: argparse.Namespace) -> int:
     plan = result.plan
     ev = evaluate(problem, plan.routes)
     routes: dict[str, list[object]] = {c: list(seq) for c, seq in plan.routes.items()}
-    info: dict[str, object] = {"name": "outage-dispatch sisr", "seed": args.seed,
+    info: dict[str, object] = {"name": "outage-dispatch sisr", "search": result.search, "seed": args.seed,
                                "seconds": 0.0, "cost": ev.cost, "iterations": result.iterations}
     if problem.objective == Objective.DISTANCE:
         routes = {c: [int(o) for o in seq] for c, seq in plan.routes.items() if seq}

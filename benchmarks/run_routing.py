@@ -206,20 +206,19 @@ def _gap(distance: float, bks: float | None) -> float | None:
 def vrptw_workload(path: str, fmt: str, seconds: float, bks: float | None, with_pyvrp: bool,
                    seed: int = 1) -> dict[str, Any]:
     from routing.io import read_vrptw
-    from routing.solver import DispatchSolver, MaxRuntime
+    from routing.solver import MaxRuntime, solve
 
     compile_s = warm_up()
     p = read_vrptw(Path(path), fmt)
     t0 = time.perf_counter()
-    solver = DispatchSolver(p, seed=seed)  # what ``solve`` runs, kept to ask which search it chose
-    res = solver.improve(MaxRuntime(seconds), started=t0)
+    res = solve(p, MaxRuntime(seconds), seed=seed, started=t0)
     ours = res.cost / 10
     out: dict[str, Any] = {"instance": p.name, "seed": seed, "seconds": seconds, "bks": bks,
                            "kernel_load_or_compile_s": compile_s,
                            "ours": {"distance": ours, "gap": _gap(ours, bks),
                                     "routes": sum(1 for r in res.plan.routes.values() if r),
                                     "unassigned": len(res.plan.unassigned), "iterations": res.iterations,
-                                    "search": "iterated" if solver.core.iterated() else "annealing"}}
+                                    "search": res.search}}
     if with_pyvrp:
         import pyvrp
         from pyvrp.stop import MaxRuntime as PyvrpRuntime

@@ -13,19 +13,19 @@ from routing.solver import Plan, Result, plan_of_state
 
 def rule_of_thumb(problem: Problem) -> Result:
     """The crew that frees up first takes the job with the most customers per hour of work."""
-    return _run(problem, lambda d, s: construct_k.construct_by_rule(d, s, 0.0))
+    return _run(problem, lambda d, s: construct_k.construct_by_rule(d, s, 0.0), "rule of thumb")
 
 
 def nearest_available(problem: Problem) -> Result:
     """Most urgent order first (earliest deadline), to the crew that can get there first."""
-    return _run(problem, construct_k.construct_nearest_available)
+    return _run(problem, construct_k.construct_nearest_available, "nearest available")
 
 
-def _run(problem: Problem, build: Callable[[KernelData, State], None]) -> Result:
+def _run(problem: Problem, build: Callable[[KernelData, State], None], rule: str) -> Result:
     t0 = time.perf_counter()
     d = kernel_data(problem)
     s = empty_state(problem)
     build(d, s)
     plan: Plan = plan_of_state(problem, d, s)
     seconds = time.perf_counter() - t0
-    return Result(plan, plan.cost, [(seconds, plan.cost)], 0, seconds, seconds)
+    return Result(plan, plan.cost, [(seconds, plan.cost)], 0, seconds, seconds, rule)

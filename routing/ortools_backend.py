@@ -104,4 +104,5 @@ def solve_ortools(problem: Problem, seconds: float, *, metaheuristic: str = "GUI
     ev = evaluate(p, routes)
     planned = {o for seq in routes.values() for o in seq}
     plan = Plan(routes, [o for o in p.order_ids if o not in planned], ev.cost)
-    return Result(plan, ev.cost, [(runtime, ev.cost)] if sol is not None else [], 0, runtime, runtime)
+    return Result(plan, ev.cost, [(runtime, ev.cost)] if sol is not None else [], 0, runtime, runtime,
+                  f"or-tools {metaheuristic.lower().replace('_', ' ')}")

@@ -176,12 +176,16 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """A solver's plan and how it got there; ``search`` names what improved it (``annealing`` or
+    ``iterated``, the iterated local search, for ours; a peer's method for the others)."""
+
     plan: Plan
     cost: int
     history: list[tuple[float, int]]
     iterations: int
     construct_s: float
     runtime_s: float
+    search: str
 
 
 class CostMismatchError(AssertionError):
@@ -255,7 +259,8 @@ class DispatchSolver:
         check = evaluate(self.problem, plan.routes)
         if check.cost != plan.cost:
             raise CostMismatchError(f"solver cost {plan.cost} != evaluator cost {check.cost}")
-        return Result(plan, plan.cost, history, iterations, self.construct_s, runtime_s)
+        search = "iterated" if self.core.iterated() else "annealing"
+        return Result(plan, plan.cost, history, iterations, self.construct_s, runtime_s, search)
 
 
 def plan_of_state(problem: Problem, data: KernelData, state: State) -> Plan:

@@ -79,6 +79,7 @@ def test_cli_solve_writes_a_feasible_plan_and_explains_what_it_leaves_out(tmp_pa
     plan = json.loads(out.read_text())
     p = problem_from_dict(inst)
     assert evaluate(p, plan["routes"]).cost == plan["solver"]["cost"]
+    assert plan["solver"]["search"] == "annealing"  # the dispatch objective's search
     assert plan["unassigned"] == ["W7"]
     assert plan["solver"]["unassigned_reasons"]["W7"] == (
         "no crew with the skill can reach it before the end of its shift")

@@ -249,12 +249,15 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert solver.core.iterated()
     result = solver.improve(MaxIterations(100))
     assert result.iterations == 100 and result.cost == evaluate(narrow, result.plan.routes).cost
+    assert result.search == "iterated"
     assert not DispatchSolver(narrow, seed=1).core.iterated()  # 20 orders a route by default
     strict = SolverParams(long_route=10, ils_narrow_share=1.01)
     assert not DispatchSolver(narrow, seed=1, params=strict).core.iterated()
     assert DispatchSolver(p, seed=1, params=SolverParams(ils=True)).core.iterated()
     annealing = DispatchSolver(p, seed=1, params=SolverParams(ils=False))
-    assert not annealing.core.iterated() and annealing.improve(MaxIterations(100)).iterations == 250
+    assert not annealing.core.iterated()
+    assert annealing.improve(MaxIterations(100)).search == "annealing"
+    assert annealing.improve(MaxIterations(100)).iterations == 250
     dispatch = DispatchSolver(_random_instance(1), seed=1, params=SolverParams(ils=True))
     assert not dispatch.core.iterated()  # the dispatch objective: annealing and local search
 
@@ -301,8 +304,8 @@ def test_frozen_jobs_stay_first_on_their_crew() -> None:
 
 def test_peers_build_complete_feasible_plans() -> None:
     p = _random_instance(5, n=8)
-    for result in (rule_of_thumb(p), nearest_available(p)):
-        assert not result.plan.unassigned
+    for result, rule in ((rule_of_thumb(p), "rule of thumb"), (nearest_available(p), "nearest available")):
+        assert not result.plan.unassigned and result.search == rule
         assert evaluate(p, result.plan.routes).cost == result.cost
 
 
@@ -311,7 +314,7 @@ def test_ortools_models_the_same_objective() -> None:
     optimum, _ = brute_force_optimum(p)
     ref = solve_ortools(p, seconds=3.0)
     assert ref.cost == evaluate(p, ref.plan.routes).cost
-    assert ref.cost == optimum
+    assert ref.cost == optimum and ref.search == "or-tools guided local search"
 
 
 @pytest.mark.parametrize("seed", [2, 5, 6])
