@@ -419,8 +419,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.add and (args.suite not in ("vrptw", "solomon") or args.out is None or not args.out.exists()):
         ap.error("--add needs --suite vrptw or solomon and an existing --out file to add to")
     added_to: dict[str, Any] | None = json.loads(args.out.read_text()) if args.add else None
-    if added_to is not None and added_to.get("suite") != args.suite:
-        ap.error(f"--add: {args.out} holds another suite's results, not {args.suite}'s")
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "cpus": mp.cpu_count(), "date": time.strftime("%Y-%m-%d"), "instances_at_a_time": args.jobs,
             "peers": {name: package_version(name) for name in ("pyvrp", "ortools")}}

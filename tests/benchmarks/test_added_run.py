@@ -65,23 +65,15 @@ def test_add_without_a_file_to_add_to_is_refused(argv: list[str],
     assert "--add needs --suite vrptw or solomon and an existing --out file" in capsys.readouterr().err
 
 
-def test_add_to_another_suites_file_is_refused_before_any_work(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "solomon.json"
-    out.write_text(json.dumps(_doc("d", [], suite="solomon")))
-    with pytest.raises(SystemExit):
-        main(["--suite", "vrptw", "--add", "--out", str(out)])
-    assert "holds another suite's results, not vrptw's" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(("flags", "says"), [
-    ([], "instances 'vrptw-hg1000-tuning', not None"),
-    (["--tuning", "--window", "120"], "window None, not 120"),
+@pytest.mark.parametrize(("suite", "flags", "says"), [
+    ("solomon", ["--tuning"], "suite 'solomon', not 'vrptw'"),
+    ("vrptw", [], "instances 'vrptw-hg1000-tuning', not None"),
+    ("vrptw", ["--tuning", "--window", "120"], "window None, not 120"),
 ])
-def test_add_of_another_instance_set_or_window_is_refused_before_any_work(
-        flags: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_of_another_suite_instance_set_or_window_is_refused_before_any_work(
+        suite: str, flags: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "tuning.json"
-    out.write_text(json.dumps(_doc("d", [], instances="vrptw-hg1000-tuning", window=None)))
+    out.write_text(json.dumps(_doc("d", [], suite=suite, instances="vrptw-hg1000-tuning", window=None)))
     monkeypatch.setattr("benchmarks.run_routing._pooled", lambda *a: pytest.fail("it ran"))
     with pytest.raises(SystemExit, match=rf"tuning\.json: {says}: nothing added"):
         main(["--suite", "vrptw", "--add", "--out", str(out), *flags])
