@@ -483,20 +483,22 @@ kernel load (or first compile) time is reported apart from run time.
 ```
 python -m benchmarks.run_routing --suite storm      # results/routing-storm.json (about 6 min)
 python -m benchmarks.run_routing --suite vrptw --seconds 60  # the 30 HG instances (about 65 min; --jobs 2: 33)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... RC2_10_5 --solver-seeds 1 2 3 \\
-    --out benchmarks/results/routing-vrptw-seeds.json   # R2 and RC2 over seeds (about 60 min)
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... RC2_10_5 --solver-seeds 1 2 3 4 5 \\
+    --out benchmarks/results/routing-vrptw-seeds.json   # R2 and RC2 over seeds (about 110 min)
 python -m benchmarks.run_routing --suite opening --jobs 2  # results/routing-opening.json (about 25 min)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 1 2 3 \\
-    --out benchmarks/results/routing-vrptw-r2.json   # R2 again over seeds (about 30 min)
-python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 2 \\
-    --out benchmarks/results/routing-vrptw-r2-ils.json   # R2 with the iterated local search, seed 2 (about 12 min)
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 1 2 3 4 5 \\
+    --out benchmarks/results/routing-vrptw-r2.json   # R2 again over seeds (about 55 min)
+python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances R2_10_1 ... R2_10_5 --solver-seeds 2 3 4 5 \\
+    --out benchmarks/results/routing-vrptw-r2-ils.json   # R2 with the iterated local search (about 45 min)
 python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances RC1_10_1 ... RC2_10_5 --out RC.json
 python -m benchmarks.run_routing --suite vrptw --seconds 60 --instances RC1_10_1 ... RC2_10_5 --solver-seeds 2 3 \\
     --out RC.json --add   # RC1 and RC2, seed 1 then seeds 2-3 added (about 60 min; in
-    # results/routing-vrptw-rc.json, made before --add, seed 1's rows are those of the run of all 30)
+    # results/routing-vrptw-rc.json, made before --add, seed 1's rows are those of the run of all 30
+    # before the iterated local search, 6b9c9b4)
 python -m benchmarks.run_routing --suite vrptw --tuning --window 120 --out /tmp/tight.json  # tuning only
 python -m benchmarks.run_routing --suite solomon --seconds 10 --no-pyvrp
-python -m benchmarks.run_routing --suite ci         # what `make bench-ci` runs in CI
+python -m benchmarks.run_routing --suite ci --out benchmarks/results/routing-ci.latest.json
+    # what `make bench-ci` runs in CI, read against results/routing-ci.json (the baseline)
 python -m benchmarks.run_predict --suite accuracy   # results/predict-accuracy.json
 python -m benchmarks.run_predict --suite speed      # results/predict-speed.json
 python -m benchmarks.run_predict --suite ceiling    # results/predict-ceiling.json (about 5 min)
@@ -564,8 +566,8 @@ PyVRP release measured: {hg_run["meta"].get("peers", {}).get("pyvrp") or "not re
 
 {target}
 Both solvers run one thread, one after the other, seed 1, one instance at a time ({hg_run["meta"].get("note") or hg_run["meta"]["date"]}). PyVRP's figures
-move from run to run more than ours: in the sequential run of 2026-11-23 its mean gap was 2.37 %
-(R2 1.51 %, RC2 2.36 %; ours then, older code, 2.24 %), against
+move from run to run more than ours: in the sequential run of 2026-11-23 (the results file as of
+c550a45) its mean gap was 2.37 % (R2 1.51 %, RC2 2.36 %; ours then, older code, 2.24 %), against
 {100 * pyvrp_mean:.2f} % here.
 """)
     else:
@@ -602,10 +604,10 @@ once on one core each): the tight variants (every window cut to 120) of R2 -1.47
 better, 40-47 routes against 33-37), of RC2 -0.29 % (4 of 5); R2_10_6, three quarters of its
 windows narrow, -0.69 and -0.38 % (seeds 1, 2); RC2_10_6 -0.35 % (seed 2); where most windows
 are wide it was worse (R2_10_7 +1.0 %, R2_10_8 +2.9 %), left to annealing by the rule.
-The runs over seeds below were made before it, with annealing on every instance.
+The runs over seeds below were made before it, with annealing on every instance, but the last.
 
-Where we trail (R2; RC2 on some instances and runs: 18-37 routes of 27-56 orders), the count of routes
-is off the best-known plan's, and it is settled early in a run: a ruin takes one string of at most
+Where we trailed with annealing everywhere (R2 in the runs over seeds below; RC2 on some
+instances and runs: 18-37 routes of 27-56 orders), the count of routes is off the best-known plan's, and it is settled early in a run: a ruin takes one string of at most
 10 orders from a route, so it never empties a longer one, and greedy insertion never opens a route
 while a detour costs less than a round trip from the depot (R2_10_6, not a benchmark instance,
 seed 1: 47 routes in the first plan, 25 after 25,000 of 300,000 iterations and to the end).

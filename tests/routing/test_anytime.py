@@ -197,15 +197,16 @@ def test_unassigned_reasons_match_one_by_one() -> None:
 
 
 def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The public API's example in the README's routing section, verbatim."""
+    """The public API's example in the README's routing section, verbatim but for where it
+    writes the plan."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Routing"):]
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
-    (tmp_path / "storm.instance.json").write_text((DATA / "two_crews.instance.json").read_text())
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code.group(1), "README.md", "exec"), {})
-    plan = json.loads((tmp_path / "storm.plan.json").read_text())
+    monkeypatch.chdir(ROOT)  # the example reads an instance of the repository's tests
+    code_in_tmp = code.group(1).replace('"two_crews.plan.json"', repr(str(tmp_path / "two_crews.plan.json")))
+    exec(compile(code_in_tmp, "README.md", "exec"), {})
+    plan = json.loads((tmp_path / "two_crews.plan.json").read_text())
     assert plan["lower_bound"] <= plan["solver"]["cost"]
     assert set(routing.__all__) <= set(dir(routing))
     assert SolverParams is routing.SolverParams and NO_STATS.size == 0
