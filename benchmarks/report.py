@@ -628,7 +628,7 @@ within 3 s).
                 "instance (the kernels of the run of all 30 before this one, R2 behind in it),")}{_seeds_section(
                 "routing-vrptw-rc.json", "RC1 and RC2, the classes closest to PyVRP's after R2, with the same "
                 "annealing kernels,")}{_seeds_section("routing-vrptw-r2-ils.json", "R2 with the iterated local "
-                "search (R2_10_1 and R2_10_5 run it), on a seed other than the run of all 30 above,")}
+                "search (R2_10_1 and R2_10_5 run it), on seeds other than the run of all 30 above,")}
 | Solomon, 10 s (ours) | BKS (DIMACS) | ours | gap |
 | --- | --- | --- | --- |""")
     for r in solomon:
