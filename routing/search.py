@@ -82,14 +82,14 @@ class SearchCore:
         """Whether the search is the iterated local search, decided on the first plan."""
         return self._ils
 
-    def _dense_long_routes(self) -> float:
+    def _dense_long_routes(self, long_route: int) -> float:
         """Distance objective under hard windows whose first plan's routes are long (at least
         ``long_route`` orders a route on the mean): the share of orders whose window is
         narrow (within ``narrow_window`` of the crews' shift); else 0."""
         p, data = self.params, self.D
         routes = int(np.count_nonzero(self.S.rlen))
         if (not data.distance_objective or not data.hard_windows or routes == 0
-                or int(data.n_orders) < p.long_route * routes):
+                or int(data.n_orders) < long_route * routes):
             return 0.0
         shift = float(np.median(data.crew_end - data.crew_start))
         return float(np.mean(data.deadline - data.earliest <= p.narrow_window * shift))
@@ -103,18 +103,18 @@ class SearchCore:
             return 0.0
         if p.open_route is not None:
             return p.open_route
-        return p.open_route_auto if self._dense_long_routes() >= p.narrow_share else 0.0
+        return p.open_route_auto if self._dense_long_routes(p.long_route) >= p.narrow_share else 0.0
 
     def _local_search_rule(self) -> bool:
         """Whether to search by iterated local search (``SolverParams.ils``): as set, or when
-        unset where the first plan's routes are long and most orders' windows narrow (a share
-        ``ils_narrow_share``)."""
+        unset where the first plan's routes are long (``ils_long_route``) and most orders'
+        windows narrow (a share ``ils_narrow_share``)."""
         p = self.params
         if not self.D.distance_objective:
             return False
         if p.ils is not None:
             return p.ils
-        return self._dense_long_routes() >= p.ils_narrow_share
+        return self._dense_long_routes(p.ils_long_route) >= p.ils_narrow_share
 
     def search(self, stop: StoppingCriterion, *, started: float | None = None
                ) -> tuple[list[tuple[float, int]], int, float]:

@@ -112,14 +112,17 @@ class SolverParams:
     of annealing: each iteration a ruin and recreate, then relocate and 2-opt* passes from the
     routes it changed, accepted when the cost beats the current plan's or the one
     ``ils_history`` iterations ago (late acceptance, PyVRP's scheme), ``ils_chunk`` iterations
-    between checks of the time. Unset (None): where the first plan's routes are long and
-    most orders' windows narrow (a share ``ils_narrow_share`` within ``narrow_window`` of the
-    shift). Measured on the tuning instances (seed 1, 60 s, against annealing): tight variants
-    of R2 6-10 -1.47 % (5 of 5 better, 40-47 routes against 33-37: annealing's greedy
-    recreates let the count of routes only fall, where most windows are narrow the best plans
-    have many routes), of RC2 6-10 -0.29 % (4 of 5); originals with narrow share 0.75 (R2_10_6) -0.69 %,
-    and up to 2.9 % worse where most windows are wide (R2_10_7, R2_10_8), which the rule leaves
-    to annealing.
+    between checks of the time. Unset (None): where the first plan's routes are long
+    (``ils_long_route`` orders a route or more) and most orders' windows narrow (a share
+    ``ils_narrow_share`` within ``narrow_window`` of the shift). Measured on the tuning
+    instances (seed 1, 60 s, against annealing): tight variants of R2 6-10 -1.47 % (5 of 5
+    better, 40-47 routes against 33-37: annealing's greedy recreates let the count of routes
+    only fall, where most windows are narrow the best plans have many routes), of RC2 6-10
+    -0.29 % (4 of 5); originals with narrow share 0.75 (R2_10_6) -0.69 %, and up to 2.9 % worse
+    where most windows are wide (R2_10_7, R2_10_8), which the rule leaves to annealing. The
+    route length: with first plans of 17-20 orders a route (windows cut to 30 on R2 7-10, to 60
+    on RC2 6-10) -0.88 % (seed 1, 8 of 9 better) and -0.72 % (seed 2, 7 of 9); with 8-10 (R1
+    and RC1 6-10 with most windows narrow, seed 1) +0.35 % (1 of 4): hence 15.
     Annealing and local search settings were tuned on seed 1 of each storm family at
     10,000 orders / 300 crews (``benchmarks.run_routing --suite families``)."""
 
@@ -151,6 +154,7 @@ class SolverParams:
     ils_narrow_share: float = 0.7
     ils_history: int = 300
     ils_chunk: int = 20
+    ils_long_route: int = 15
     long_route: int = 20
     narrow_window: float = 0.05
     narrow_share: float = 0.9
