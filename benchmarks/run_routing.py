@@ -346,8 +346,8 @@ def _row_key(row: dict[str, Any]) -> tuple[str, int]:
 
 
 def _kind(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"suite": doc.get("suite"), "instances": doc["meta"].get("instances"),
-            "window": doc["meta"].get("window")}
+    meta = doc.get("meta") or {}
+    return {"suite": doc.get("suite"), "instances": meta.get("instances"), "window": meta.get("window")}
 
 
 def refuse_other_kind(old: dict[str, Any], new: dict[str, Any], where: Path) -> None:

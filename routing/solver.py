@@ -160,7 +160,7 @@ class SolverParams:
     narrow_share: float = 0.9
 
     def __post_init__(self) -> None:
-        for name in ("ils_history", "ils_chunk", "chunk_iterations"):
+        for name in ("ils_history", "ils_chunk", "chunk_iterations", "ils_long_route", "long_route"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SolverParams.{name} must be at least 1, not {getattr(self, name)}")
 

@@ -77,3 +77,13 @@ def test_add_of_another_suite_instance_set_or_window_is_refused_before_any_work(
     monkeypatch.setattr("benchmarks.run_routing._pooled", lambda *a: pytest.fail("it ran"))
     with pytest.raises(SystemExit, match=rf"tuning\.json: {says}: nothing added"):
         main(["--suite", "vrptw", "--add", "--out", str(out), *flags])
+
+
+def test_add_to_a_file_of_another_benchmark_is_refused_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A results file without the routing suites' keys (``suite``, ``meta``), as run_predict's."""
+    out = tmp_path / "predict.json"
+    out.write_text(json.dumps({"grids": {}, "rates": [0.1]}))
+    monkeypatch.setattr("benchmarks.run_routing._pooled", lambda *a: pytest.fail("it ran"))
+    with pytest.raises(SystemExit, match=r"predict\.json: suite None, not 'vrptw': nothing added"):
+        main(["--suite", "vrptw", "--add", "--out", str(out)])

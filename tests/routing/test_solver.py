@@ -247,7 +247,7 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert not DispatchSolver(p, seed=1, params=auto).core.iterated()
     narrow = _narrowed(p, int(0.02 * shift))
     solver = DispatchSolver(narrow, seed=1, params=auto)
-    assert solver.core.iterated()
+    assert np.count_nonzero(solver.core.S.rlen) == 6 and solver.core.iterated()
     result = solver.improve(MaxIterations(100))
     assert result.iterations == 100 and result.cost == evaluate(narrow, result.plan.routes).cost
     assert result.search == "iterated"
@@ -263,7 +263,8 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert not dispatch.core.iterated()  # the dispatch objective: annealing and local search
 
 
-@pytest.mark.parametrize("field", ["ils_history", "ils_chunk", "chunk_iterations"])
+@pytest.mark.parametrize("field", ["ils_history", "ils_chunk", "chunk_iterations", "ils_long_route",
+                                   "long_route"])
 def test_search_settings_below_one_are_refused(field: str) -> None:
     with pytest.raises(ValueError, match=f"SolverParams.{field} must be at least 1, not 0"):
         SolverParams(**{field: 0})
