@@ -121,8 +121,10 @@ class SolverParams:
     -0.29 % (4 of 5); originals with narrow share 0.75 (R2_10_6) -0.69 %, and up to 2.9 % worse
     where most windows are wide (R2_10_7, R2_10_8), which the rule leaves to annealing. The
     route length: with first plans of 17-20 orders a route (windows cut to 30 on R2 7-10, to 60
-    on RC2 6-10) -0.88 % (seed 1, 8 of 9 better) and -0.72 % (seed 2, 7 of 9); with 8-10 (R1
-    and RC1 6-10 with most windows narrow, seed 1) +0.35 % (1 of 4): hence 15.
+    on RC2 6-10) -0.88 % (seed 1, 8 of 9 better) and -0.72 % (seed 2, 7 of 9), R2 -1.2 to -2.0 %
+    each, RC2 (17.2) -0.37 and -0.07 % on the mean; with 11.5-15.4 (C2 6-10, three quarters of
+    the windows cut to 160 and a quarter the whole horizon, as C2_10_2) +0.41 % (2 of 5, +1.18 %
+    at 15.4); with 8-10 (R1 and RC1 6-10 with most windows narrow) +0.35 % (1 of 4): hence 17.
     Annealing and local search settings were tuned on seed 1 of each storm family at
     10,000 orders / 300 crews (``benchmarks.run_routing --suite families``)."""
 
@@ -154,7 +156,7 @@ class SolverParams:
     ils_narrow_share: float = 0.7
     ils_history: int = 300
     ils_chunk: int = 20
-    ils_long_route: int = 15
+    ils_long_route: int = 17
     long_route: int = 20
     narrow_window: float = 0.05
     narrow_share: float = 0.9
