@@ -361,7 +361,7 @@ def refuse_other_kind(old: dict[str, Any], new: dict[str, Any], where: Path) -> 
 
 def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str, Any]:
     """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced
-    (an earlier run's ``rows`` in ``meta.runs`` lose it); ``meta.runs`` lists each run's date,
+    in its place (an earlier run's ``rows`` in ``meta.runs`` lose it), the others after them; ``meta.runs`` lists each run's date,
     machine, peers and rows as ``[instance, seed]`` (the first run's from the file's own meta,
     which stays the top-level one). Refused for another kind of results (``refuse_other_kind``)."""
     refuse_other_kind(old, new, where)
@@ -376,8 +376,11 @@ def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str
     runs = [{**earlier, "rows": [k for k in earlier["rows"] if (k[0], k[1]) not in fresh]}
             for earlier in meta.pop("runs", None) or [run(meta, old["results"])]]
     meta["runs"] = [*runs, run(new["meta"], new["results"])]
-    kept = [r for r in old["results"] if _row_key(r) not in fresh]
-    return {"suite": old["suite"], "meta": meta, "results": kept + new["results"]}
+    by_key = {_row_key(r): r for r in new["results"]}
+    replaced = [by_key.get(_row_key(r), r) for r in old["results"]]
+    held = {_row_key(r) for r in old["results"]}
+    added = [r for r in new["results"] if _row_key(r) not in held]
+    return {"suite": old["suite"], "meta": meta, "results": replaced + added}
 
 
 def _bks(folder: str, name: str) -> float:
