@@ -625,11 +625,12 @@ most windows narrow) +0.35 % (1 of 4), so it is 17. That takes in R2_10_2 (19.2 
 whose rows here and below were made again with it (the table's row in a later run, `meta.runs`),
 and leaves C2_10_2 (16.7) to annealing; the bound was 15 for those runs, which took in C2_10_2
 too, until the C2 variants were run (the benchmark's route counts were known by then).
-The runs over seeds below were made before it, with annealing on every instance, but the last.
+The runs over seeds below were made before it, with annealing on every instance, but the last
+two (R2 and RC2 with it).
 
 Where we trailed with annealing everywhere (R2 in the runs over seeds below; RC2 on some
-instances and runs: 18-37 routes of 27-56 orders), the count of routes is off the best-known plan's, and it is settled early in a run: a ruin takes one string of at most
-10 orders from a route, so it never empties a longer one, and greedy insertion never opens a route
+instances and runs: 18-37 routes of 27-56 orders), the count of routes is off the best-known
+plan's, and it is settled early in a run: a ruin takes one string of at most 10 orders from a route, so it never empties a longer one, and greedy insertion never opens a route
 while a detour costs less than a round trip from the depot (R2_10_6, not a benchmark instance,
 seed 1: 47 routes in the first plan, 25 after 25,000 of 300,000 iterations and to the end).
 Routes, ours / the best-known

@@ -360,10 +360,11 @@ def refuse_other_kind(old: dict[str, Any], new: dict[str, Any], where: Path) -> 
 
 
 def added_run(old: dict[str, Any], new: dict[str, Any], where: Path) -> dict[str, Any]:
-    """``old`` results with ``new``'s rows added, a row of the same instance and seed replaced
-    in its place (an earlier run's ``rows`` in ``meta.runs`` lose it), the others after them; ``meta.runs`` lists each run's date,
-    machine, peers and rows as ``[instance, seed]`` (the first run's from the file's own meta,
-    which stays the top-level one). Refused for another kind of results (``refuse_other_kind``)."""
+    """``old`` results with ``new``'s rows added: a row of the same instance and seed replaced
+    in its place (an earlier run's ``rows`` in ``meta.runs`` lose it), the others after them.
+    ``meta.runs`` lists each run's date, machine, peers and rows as ``[instance, seed]`` (the
+    first run's from the file's own meta, which stays the top-level one). Refused for another
+    kind of results (``refuse_other_kind``)."""
     refuse_other_kind(old, new, where)
 
     def run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
