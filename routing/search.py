@@ -124,6 +124,8 @@ class SearchCore:
         counted from ``started`` (default now)."""
         t0 = time.perf_counter() if started is None else started
         history = [(time.perf_counter() - t0, self.best_cost)]
+        if self._ils:
+            return self._iterated_local_search(stop, t0, history)
         iterations = since = 0
         p = self.params
         chunk = p.chunk_iterations
@@ -140,8 +142,6 @@ class SearchCore:
         # the routes each annealing chunk changed: what the local search queues (dispatch), or
         # what the 2-opt* descent prices (distance objective: every route the first time)
         changed = np.full(int(self.D.n_crews), self.D.distance_objective, dtype=np.bool_)
-        if self._ils:
-            return self._iterated_local_search(stop, t0, history)
         while True:
             elapsed = time.perf_counter() - t0
             if stop(elapsed, iterations, since) or self.D.n_orders < 2:

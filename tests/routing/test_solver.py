@@ -257,8 +257,8 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert DispatchSolver(p, seed=1, params=SolverParams(ils=True)).core.iterated()
     annealing = DispatchSolver(p, seed=1, params=SolverParams(ils=False))
     assert not annealing.core.iterated()
-    assert annealing.improve(MaxIterations(100)).search == "annealing"
-    assert annealing.improve(MaxIterations(100)).iterations == 250
+    annealed = annealing.improve(MaxIterations(100))
+    assert annealed.search == "annealing" and annealed.iterations == 250
     dispatch = DispatchSolver(_random_instance(1), seed=1, params=SolverParams(ils=True))
     assert not dispatch.core.iterated()  # the dispatch objective: annealing and local search
 
