@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model.dark import DarkReading, read_dark
-from grid_model.feeder_factor import applies, calls_intensity, feeder_log_odds
-from grid_model.network import Network, NodeKind
+from grid_model.feeder_factor import applies, feeder_intensity, feeder_log_odds
+from grid_model.network import Network
 from grid_model.posterior import MapState
 
 
@@ -22,11 +22,10 @@ def feeder_odds(state: MapState, net: Network, calling: list[int]) -> npt.NDArra
     """Per node, the log-odds of its kind's prior times its feeder's calls intensity
     (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, or
     the grid has no feeders. ``calling``: the calling nodes, each counted once as the evidence is."""
-    if not applies(state.priors.call_rate) or not calling or net.feeder_idx.max() < 0:
+    intensity = feeder_intensity(net, calling) if applies(state.priors.call_rate) else None
+    if intensity is None:
         return None
-    feeder = net.feeder_idx.astype(np.int64)
-    intensity = calls_intensity(feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER), calling)
-    return feeder_log_odds(state.tree, state.priors.prior, feeder, intensity)
+    return feeder_log_odds(state.tree, state.priors.prior, net.feeder_idx.astype(np.int64), intensity)
 
 
 def read_reports(state: MapState, net: Network, calling: list[int]) -> DarkReading:

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model.dark import DarkReading
+from grid_model.feeder_factor import FeederCalls
 from grid_model.network import DeviceKind, Network, NodeKind
 from grid_model.placement import place_reports, read_reports
 from grid_model.posterior import (
@@ -184,6 +185,11 @@ class OutagePredictor:
         self._top: tuple[tuple[int, int], npt.NDArray[np.float64]] | None = None
         self._margin = math.log(self.params.up_odds)
         self._chains = list(dict.fromkeys((self.params.priors, SCATTERED_START)))
+
+    @cached_property
+    def _feeder_calls(self) -> FeederCalls:
+        """The calling nodes per feeder (``_callers`` counted so), for the estimation."""
+        return FeederCalls(self.net)
 
     @cached_property
     def tree(self) -> SupplyTree:
@@ -343,6 +349,7 @@ class OutagePredictor:
             return top, self._open_on(chain, top)
         if new_call:
             self._callers.add(node_idx)
+            self._feeder_calls.add(node_idx)
         if new_gasp:
             if st.priors.gasp_rate == 0.0:  # meters have AMI after all
                 self._ami = True
@@ -624,7 +631,9 @@ class OutagePredictor:
             self._rules.remove(node)
             return
         call = node in self._callers
-        self._callers.discard(node)
+        if call:
+            self._callers.discard(node)
+            self._feeder_calls.add(node, -1)
         until = self._gasped.pop(node, None)
         if not call and until is None:
             return
@@ -664,7 +673,8 @@ class OutagePredictor:
         for start in self._chains:
             step = EmStep(start, -math.inf)
             for _ in range(iterations):
-                step = self.estimator.em_step(st, step.priors, ami=self._ami)
+                step = self.estimator.em_step(st, step.priors, ami=self._ami,
+                                              cover_scale=self._feeder_calls.cover_scale)
             steps.append(step)
         new = max(steps, key=lambda s: s.objective).priors
         self._chains = [s.priors for i, s in enumerate(steps)

@@ -8,8 +8,10 @@ Two sources:
   that an outage there stayed silent, ``sigmoid(prior log-odds + N log(1-p) [+ N log(1-a)])``).
   The M step counts: a kind's prior is its expected outages over its elements (an element below
   an outage is out or not unseen, so it counts at its prior: without that, kinds a storm often
-  hides under a bigger outage, drops most, came out several times below their share); the call rate is
-  the expected callers over the expected dark customers; the gasp rate the expected last gasps
+  hides under a bigger outage, drops most, came out several times below their share; from the
+  call rate the feeders' factor applies at, its prior times a power of the factor of the outage's
+  feeder, ``grid_model.feeder_factor.FeederCalls``: a storm hides most where it is densest); the
+  call rate is the expected callers over the expected dark customers; the gasp rate the expected last gasps
   over the expected dark meters of LV outages. Unreported outages are counted too, which keeps
   the estimates from collapsing at low call rates (a 10-customer fuse at 5 % sends nothing more
   often than not). Each is a posterior mean under a weak prior (``start``, weighted ``strength``
@@ -26,13 +28,14 @@ Two sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from grid_model import _kernels_posterior as kernels
+from grid_model.feeder_factor import PRIOR_HIGH, applies
 from grid_model.posterior import (
     CANDIDATE_NAMES,
     CandidateKind,
@@ -63,6 +66,8 @@ EXTENT_KINDS: dict[str, CandidateKind] = {
     "transformer": CandidateKind.TRANSFORMER, "service_drop": CandidateKind.SERVICE_DROP,
 }
 _CS = int(CandidateKind.CUSTOMER_SIDE)
+# Per node of those given, what the prior of the elements below an outage there is multiplied by
+CoverScale = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -138,20 +143,35 @@ class PriorEstimator:
             self._silent = priors, kernels.silent_counts(*self._classes, Scorer(priors).coef)
         return self._silent[1]
 
-    def expected_counts(self, state: MapState, priors: OutagePriors) -> tuple[float, npt.NDArray[np.float64]]:
+    def expected_counts(self, state: MapState, priors: OutagePriors, cover_scale: CoverScale | None = None
+                        ) -> tuple[float, npt.NDArray[np.float64]]:
         """The E step under ``priors`` on the reports ``state`` holds: the reports' log-likelihood
         and the expected counts (``kernels.E_*``) of outages per kind, elements below them, dark
-        customers, callers and last gasps."""
+        customers, callers and last gasps. ``cover_scale``: for the nodes it is given, what the
+        prior of the elements below a reported outage there is multiplied by (kept under
+        ``PRIOR_HIGH``); each such element then counts as that many elements at its kind's
+        prior."""
         tree = self.tree
         act, p_top, log_likelihood = state.marginals(priors)
-        return log_likelihood, self.silent_counts(priors) + kernels.expected_counts(
+        e = self.silent_counts(priors) + kernels.expected_counts(
             act, p_top, tree.kind, tree.customers, tree.lv_side, state.k, state.g, self._lone_drop,
             self._below, tree.utility_position, Scorer(priors).coef)
+        if cover_scale is not None:
+            pi = np.asarray(priors.prior)
+            more = np.minimum(pi * cover_scale(act)[:, None], PRIOR_HIGH) / pi - 1.0
+            m = len(CandidateKind)
+            e[kernels.E_COVERED:kernels.E_COVERED + m] += (
+                p_top[:, None] * self._below[tree.utility_position[act]] * more).sum(axis=0)
+        return log_likelihood, e
 
-    def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False) -> EmStep:
+    def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False,
+                cover_scale: CoverScale | None = None) -> EmStep:
         """One EM iteration from ``priors`` on the reports ``state`` holds; ``ami``: a last
-        gasp has been seen, so meters have AMI."""
-        log_likelihood, e = self.expected_counts(state, priors)
+        gasp has been seen, so meters have AMI; ``cover_scale``: as ``expected_counts`` takes
+        it, used from the call rate the feeders' factor applies at
+        (``grid_model.feeder_factor``)."""
+        scale = cover_scale if cover_scale is not None and applies(priors.call_rate) else None
+        log_likelihood, e = self.expected_counts(state, priors, scale)
         m = len(CandidateKind)
         outages, covered = e[kernels.E_OUT:kernels.E_OUT + m], e[kernels.E_COVERED:kernels.E_COVERED + m]
         # the elements below an outage: out or not unseen, so as often as the prior says

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from grid_model.feeder_factor import PRIOR_HIGH
 from grid_model.network import Network, NodeKind
 from grid_model.posterior import IMPOSSIBLE, CandidateKind, MapState, OutagePriors, Scorer, SupplyTree
 
@@ -132,11 +133,14 @@ def silent_sums(tree: SupplyTree, priors: OutagePriors) -> tuple[list[float], li
     return z, kids, normaliser
 
 
-def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors) -> list[float]:
+def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors,
+                    cover_scale: np.ndarray | None = None) -> list[float]:
     """The E step's expected counts (``kernels.E_*`` order), candidate by candidate: a candidate
     with reports is out with its marginal, a utility one without with the probability that an
     outage there stayed silent (the logistic of its silent score); a drop serving one customer
-    counts as customer-side, and stays out of the silent counts."""
+    counts as customer-side, and stays out of the silent counts. With ``cover_scale``, an element
+    below a candidate with reports counts as its kind's prior times the scale there (under
+    ``PRIOR_HIGH``) over the prior."""
     m = len(CandidateKind)
     act, prob, _ = state.marginals(priors)
     p_top = dict(zip(act.tolist(), prob.tolist(), strict=True))
@@ -165,8 +169,11 @@ def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors) -> 
                     below[int(tree.kind[u])] += 1
                     break
                 a = int(tree.parent[a])
+        more = [1.0] * m
+        if cover_scale is not None and v in p_top:
+            more = [min(pi * float(cover_scale[v]), PRIOR_HIGH) / pi for pi in priors.prior]
         for k in range(m):
-            covered[k] += p * below[k]
+            covered[k] += p * below[k] * more[k]
         if counted_as != cs:
             dark += p * n
             calls += p * int(state.k[v])

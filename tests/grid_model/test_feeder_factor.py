@@ -10,11 +10,14 @@ import pytest
 
 from grid_model.feeder_factor import (
     CALLS_PSEUDO,
+    COVER_POWER,
     FROM_CALL_RATE,
     PRIOR_HIGH,
     PRIOR_LOW,
+    FeederCalls,
     applies,
     calls_intensity,
+    feeder_intensity,
     feeder_log_odds,
 )
 from grid_model.network import DeviceKind, NodeKind
@@ -72,3 +75,33 @@ def test_candidates_above_every_feeder_keep_their_kind_s_prior() -> None:
     got = feeder_log_odds(tree, prior, net.feeder_idx.astype(np.int64), np.empty(0))
     drop = net.index_of()["SD1"]
     assert got[drop] == pytest.approx(math.log(0.3 / 0.7))
+
+
+def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> None:
+    """Calls from two customers of feeder 0's 24, kept call by call: each node on feeder 0 gets
+    its ``calls_intensity``'s ``COVER_POWER``-th power, each on feeder 1 the other's, the
+    substation (no feeder) 1; a call taken back counts no more; a grid without feeders gives 1."""
+    net = feeders_of_buildings(2, transformers=2, outlets=2, drops=2, customers=3)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    feeder = net.feeder_idx.astype(np.int64)
+    calling = customers[feeder[customers] == 0][:3].tolist()
+    fc = FeederCalls(net)
+    for c in calling:
+        fc.add(c)
+    fc.add(calling[2], -1)
+    scale = fc.cover_scale(np.arange(net.n_nodes))
+    intensity = calls_intensity(feeder, customers, calling[:2])
+    assert feeder_intensity(net, calling[:2]) == pytest.approx(intensity)
+    for v in range(net.n_nodes):
+        expected = 1.0 if feeder[v] < 0 else float(intensity[feeder[v]]) ** COVER_POWER
+        assert scale[v] == pytest.approx(expected)
+    assert scale[feeder == 0].min() > 1.0 > scale[feeder == 1].max()
+    assert feeder_intensity(net, []) is None
+    no_feeder = build([("S1", NodeKind.SUBSTATION, "", DeviceKind.NONE, ""),
+                       ("SD1", NodeKind.SERVICE_DROP, "S1", DeviceKind.FUSE, "FU-SD1"),
+                       ("MB1", NodeKind.METER_BOX, "SD1", DeviceKind.NONE, ""),
+                       ("C1", NodeKind.CUSTOMER, "MB1", DeviceKind.NONE, "")])
+    alone = FeederCalls(no_feeder)
+    alone.add(no_feeder.index_of()["C1"])
+    assert alone.cover_scale(np.arange(no_feeder.n_nodes)).tolist() == [1.0] * no_feeder.n_nodes
+    assert feeder_intensity(no_feeder, [no_feeder.index_of()["C1"]]) is None

@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid_model.network import NodeKind
+from grid_model import _kernels_posterior as kernels
+from grid_model.feeder_factor import COVER_POWER, FROM_CALL_RATE, FeederCalls, feeder_intensity
+from grid_model.network import Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
     MapState,
     OutagePriors,
     PosteriorError,
+    SupplyTree,
     supply_tree_from_network,
 )
 from grid_model.priors import DEFAULT_PRIORS, PriorEstimator, _clip, outages_per_storm, priors_from_history
@@ -46,12 +49,10 @@ def test_em_recovers_the_call_rate_and_the_fuse_prior_from_the_reports_alone(rat
     assert lv > 2 * priors.prior[CandidateKind.TRANSFORMER]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_the_expected_counts_equal_their_slow_twin(seed: int) -> None:
+def _random_reports(seed: int) -> tuple[SupplyTree, MapState, OutagePriors]:
     """Random calls and last gasps on feeders with one customer per drop (drops counted as the
     customer's own fault), with buildings behind each drop, and with buildings of 70 (past the
-    kernel's tables): the E step's counts, summed by class of candidate and in one kernel pass,
-    equal a candidate-by-candidate sum."""
+    kernel's tables)."""
     rng = np.random.default_rng(seed)
     net = [radial_feeder(transformers=3, outlets=2, drops=4),
            feeders_of_buildings(2, transformers=2, outlets=2, drops=3, customers=2),
@@ -64,8 +65,83 @@ def test_the_expected_counts_equal_their_slow_twin(seed: int) -> None:
             state.update(state.chain(c), call=1)
         if rng.random() < 0.2:
             state.update(state.chain(c), gasp=1, fresh=int(rng.random() < 0.5))
+    return tree, state, priors
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_expected_counts_equal_their_slow_twin(seed: int) -> None:
+    """The E step's counts, summed by class of candidate and in one kernel pass, equal a
+    candidate-by-candidate sum."""
+    tree, state, priors = _random_reports(seed)
     _, counts = PriorEstimator(tree, DEFAULT_PRIORS).expected_counts(state, priors)
     assert counts.tolist() == pytest.approx(naive.expected_counts(tree, state, priors), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_scale_on_what_reported_outages_cover_counts_as_their_slow_twin(seed: int) -> None:
+    """With a random scale per node (up to 40: past ``PRIOR_HIGH`` for some kinds), the elements
+    below each candidate with reports count at their kind's prior times its scale, and only
+    those: the other counts stay as without."""
+    tree, state, priors = _random_reports(seed)
+    scale = np.random.default_rng(100 + seed).uniform(0.2, 40.0, tree.n_nodes)
+    estimator = PriorEstimator(tree, DEFAULT_PRIORS)
+    _, counts = estimator.expected_counts(state, priors, lambda nodes: scale[nodes])
+    slow = naive.expected_counts(tree, state, priors, scale)
+    assert counts.tolist() == pytest.approx(slow, rel=1e-9, abs=1e-12)
+    _, plain = estimator.expected_counts(state, priors)
+    covered = np.arange(kernels.E_COVERED, kernels.E_COVERED + len(CandidateKind))
+    assert np.delete(counts, covered).tolist() == np.delete(plain, covered).tolist()
+    assert not np.allclose(counts[covered], plain[covered])
+
+
+def _dark_feeder_and_a_fuse(rate: float) -> tuple[Network, MapState, FeederCalls]:
+    """Two feeders of 288 customers: the first dark, the second with one LV outlet of 24 out,
+    each dark customer calling at ``rate``; the state and the calls per feeder."""
+    net = feeders_of_buildings(2, transformers=6, outlets=2, drops=8, customers=3)
+    tree = supply_tree_from_network(net)
+    rng = np.random.default_rng(5)
+    state = MapState(tree, DEFAULT_PRIORS)
+    out = [net.subtree(net.index_of()[name]) for name in ("F0", "L1.0.0")]
+    calling = [c for c in np.flatnonzero(net.kind == NodeKind.CUSTOMER).tolist()
+               if any(sl.start <= c < sl.stop for sl in out) and rng.random() < rate]
+    feeder_calls = FeederCalls(net)
+    for c in calling:
+        state.update(state.chain(c), call=1)
+        feeder_calls.add(c)
+    return net, state, feeder_calls
+
+
+def test_what_a_dark_feeder_covers_counts_at_its_feeder_s_factor() -> None:
+    """Under a dark feeder whose calls per customer are the grid's 1.9 times, the transformers,
+    fuses and drops it hides count at their prior times the factor's square root: one EM step
+    gives them higher priors than without; the feeder's own prior and the call rate do not move."""
+    net, state, feeder_calls = _dark_feeder_and_a_fuse(0.3)
+    scale = feeder_calls.cover_scale
+    f0 = net.index_of()["F0"]
+    calling = np.flatnonzero(state.own).tolist()
+    feeder_f0 = float(scale(np.array([f0]))[0])
+    assert feeder_f0 == pytest.approx(feeder_intensity(net, calling)[0] ** COVER_POWER)
+    assert 1.3 < feeder_f0 < 1.45
+    estimator = PriorEstimator(state.tree, DEFAULT_PRIORS)
+    start = OutagePriors(DEFAULT_PRIORS.prior, call_rate=0.3)
+    scaled = estimator.em_step(state, start, cover_scale=scale).priors
+    plain = estimator.em_step(state, start).priors
+    for kind in (CandidateKind.TRANSFORMER, CandidateKind.LV_FUSE, CandidateKind.SERVICE_DROP):
+        assert scaled.prior[kind] > plain.prior[kind]
+    # the six transformers under F0 count 0.02 (scale - 1) more each, over 12 transformers and
+    # the start's 20 pseudo-elements
+    t = CandidateKind.TRANSFORMER
+    assert scaled.prior[t] - plain.prior[t] == pytest.approx(6 * 0.02 * (feeder_f0 - 1) / 32, rel=0.1)
+    assert scaled.prior[CandidateKind.FEEDER] == plain.prior[CandidateKind.FEEDER]
+    assert scaled.call_rate == plain.call_rate
+
+
+def test_below_the_factor_s_call_rate_the_scale_is_not_used() -> None:
+    _, state, feeder_calls = _dark_feeder_and_a_fuse(0.3)
+    estimator = PriorEstimator(state.tree, DEFAULT_PRIORS)
+    low = OutagePriors(DEFAULT_PRIORS.prior, call_rate=FROM_CALL_RATE / 2)
+    scaled = estimator.em_step(state, low, cover_scale=feeder_calls.cover_scale)
+    assert scaled == estimator.em_step(state, low)
 
 
 def test_elements_below_a_dark_feeder_keep_their_prior() -> None:
