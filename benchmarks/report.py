@@ -785,7 +785,7 @@ which could put it in an incident above others' (mended since: see `lone_causes`
 (held out at 30 %, before the count below an outage above, 0.693 to 0.742) but the SimBench grids' scattered faults lost at 30 % (urban held
 out 0.978 to 0.959, under its target; semiurban tuned 1.000 to 0.975), and the held-out SimBench
 figures took part in that choice. The smaller held-out
-storms 3 and 7 (296 and 390 outages located at 30 %, against 1,061 on storm 2) stay 0.10-0.12
+storms 3 and 7 (296 and 390 outages located at 30 %, against 1,061 on storm 2) stay 0.09-0.12
 below what the model reaches with their true shares over the grid times calls per feeder (the
 ceiling suite's columns; storm 6, 137 located, is level, storm 2 above): there the estimation
 loses too, not only the model (not investigated: they are held out).

@@ -192,8 +192,9 @@ def silent_sums(utility: npt.NDArray[np.int64], orphans: int, coef: npt.NDArray[
 
 
 # The expected counts one EM step gathers (``silent_counts`` + ``expected_counts``): per candidate
-# kind the expected outages, per kind the expected elements below an outage, then the expected
-# dark customers, dark customers on the LV side, callers and last gasps.
+# kind the expected outages, per kind the expected elements below an outage (each weighted by what
+# ``covered_scaled`` adds to its prior, where it is used), then the expected dark customers, dark
+# customers on the LV side, callers and last gasps.
 E_OUT, E_COVERED = 0, CUSTOMER_SIDE + 1
 E_DARK, E_LV_DARK, E_CALLS, E_GASPS = 2 * E_COVERED, 2 * E_COVERED + 1, 2 * E_COVERED + 2, 2 * E_COVERED + 3
 E_SIZE = E_GASPS + 1
@@ -380,3 +381,22 @@ def marginals(act: npt.NDArray[np.int64], now_s: int, tree: npt.NDArray[np.int64
             w[i], root_z[i] = w[j] + inn[j] - z[i], root_z[j]
         prob[i] = np.exp(min(0.0, w[i] + out[i] - root_z[i]))
     return prob, evidence
+
+
+@kernel
+def covered_scaled(act: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], below: npt.NDArray[np.float64],
+                   column: npt.NDArray[np.int64], scale: npt.NDArray[np.float64],
+                   prior: npt.NDArray[np.float64], cap: float) -> npt.NDArray[np.float64]:
+    """Per kind, what counting the elements below each candidate with reports (``act``, the
+    topmost outage with probability ``prob``) at their kind's ``prior`` times the candidate's
+    ``scale``, kept under ``cap`` (or the prior, where higher), adds to ``expected_counts``'s
+    elements below an outage, in elements at the prior."""
+    out = np.zeros(below.shape[1])
+    for i in range(act.shape[0]):
+        row = column[act[i]]
+        for k in range(below.shape[1]):
+            b = below[row, k]
+            if b > 0.0:
+                more = min(prior[k] * scale[i], max(prior[k], cap)) / prior[k] - 1.0
+                out[k] += prob[i] * b * more
+    return out

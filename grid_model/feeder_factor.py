@@ -9,11 +9,12 @@ callers as many small faults (the customers-out F1 on the tuned generated storms
 fell from 0.44 to 0.33 with it), so it applies from an estimated call rate of ``FROM_CALL_RATE``
 (tuned on storms 1, 4, 5, 8-12 against a weight ramping from 0.10 to 0.20; ``benchmarks/README.md``).
 
-The estimation counts what lies below an outage (out or not, unseen) at its kind's prior times
-the outage's feeder's factor to the power ``COVER_POWER`` (``FeederCalls.cover_scale``, read by
-``PriorEstimator.em_step``): a storm hides the elements it damages most under the outages where
-it is densest, and counted at the prior over the grid the drops came out at a third to two thirds
-of their share (tuned storms 1 and 4 at 30 % calls).
+From the same call rate, the estimation counts what lies below a reported outage (out or not,
+unseen) at its kind's prior times the outage's feeder's factor to the power ``COVER_POWER``, kept
+under ``PRIOR_HIGH`` (``FeederCalls.cover_scale``, read by ``PriorEstimator.em_step``): a storm
+hides the elements it damages most under the outages where it is densest, and counted at the
+prior over the grid the drops came out at a third to two thirds of their share (tuned storms 1
+and 4 at 30 % calls).
 """
 
 from __future__ import annotations
@@ -78,11 +79,21 @@ class FeederCalls:
         self.customers = _customers_per_feeder(self.feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER))
         self.calls = np.zeros(len(self.customers), dtype=np.int64)
 
-    def add(self, node: int, count: int = 1) -> None:
-        """A calling node more (``count`` -1: one less)."""
+    def add(self, node: int) -> None:
+        """A calling node more."""
         f = self.feeder.item(node)
         if f >= 0:
-            self.calls[f] += count
+            self.calls[f] += 1
+
+    def remove(self, node: int) -> None:
+        """A calling node less; refused where its feeder has no calling node counted (the
+        counts would no longer be the predictor's callers)."""
+        f = self.feeder.item(node)
+        if f < 0:
+            return
+        if self.calls[f] == 0:
+            raise ValueError(f"node {node}: no calling node counted on its feeder {f}")
+        self.calls[f] -= 1
 
     def cover_scale(self, nodes: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """Per node of ``nodes``, what the estimation multiplies the prior of the elements below

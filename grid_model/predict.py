@@ -633,7 +633,7 @@ class OutagePredictor:
         call = node in self._callers
         if call:
             self._callers.discard(node)
-            self._feeder_calls.add(node, -1)
+            self._feeder_calls.remove(node)
         until = self._gasped.pop(node, None)
         if not call and until is None:
             return

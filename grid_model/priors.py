@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model import _kernels_posterior as kernels
-from grid_model.feeder_factor import PRIOR_HIGH, applies
+from grid_model.feeder_factor import PRIOR_HIGH, PRIOR_LOW, applies
 from grid_model.posterior import (
     CANDIDATE_NAMES,
     CandidateKind,
@@ -84,7 +84,7 @@ def _kind_priors(counts: Sequence[float], elements: Sequence[int], start: Outage
     for kind in CandidateKind:
         m = elements[kind]
         pi = (counts[kind] + strength[kind] * start.prior[kind]) / (m + strength[kind])
-        out.append(_clip(pi, 1e-6, 0.45))
+        out.append(_clip(pi, PRIOR_LOW, PRIOR_HIGH))
     return tuple(out)
 
 
@@ -149,19 +149,17 @@ class PriorEstimator:
         and the expected counts (``kernels.E_*``) of outages per kind, elements below them, dark
         customers, callers and last gasps. ``cover_scale``: for the nodes it is given, what the
         prior of the elements below a reported outage there is multiplied by (kept under
-        ``PRIOR_HIGH``); each such element then counts as that many elements at its kind's
-        prior."""
+        ``PRIOR_HIGH``, or the prior where higher); each such element then counts as that many
+        elements at its kind's prior."""
         tree = self.tree
         act, p_top, log_likelihood = state.marginals(priors)
         e = self.silent_counts(priors) + kernels.expected_counts(
             act, p_top, tree.kind, tree.customers, tree.lv_side, state.k, state.g, self._lone_drop,
             self._below, tree.utility_position, Scorer(priors).coef)
         if cover_scale is not None:
-            pi = np.asarray(priors.prior)
-            more = np.minimum(pi * cover_scale(act)[:, None], PRIOR_HIGH) / pi - 1.0
-            m = len(CandidateKind)
-            e[kernels.E_COVERED:kernels.E_COVERED + m] += (
-                p_top[:, None] * self._below[tree.utility_position[act]] * more).sum(axis=0)
+            e[kernels.E_COVERED:kernels.E_COVERED + len(CandidateKind)] += kernels.covered_scaled(
+                act, p_top, self._below, tree.utility_position, cover_scale(act), np.asarray(priors.prior),
+                PRIOR_HIGH)
         return log_likelihood, e
 
     def em_step(self, state: MapState, priors: OutagePriors, *, ami: bool = False,
@@ -174,7 +172,8 @@ class PriorEstimator:
         log_likelihood, e = self.expected_counts(state, priors, scale)
         m = len(CandidateKind)
         outages, covered = e[kernels.E_OUT:kernels.E_OUT + m], e[kernels.E_COVERED:kernels.E_COVERED + m]
-        # the elements below an outage: out or not unseen, so as often as the prior says
+        # the elements below an outage: out or not unseen, so as often as the prior says (times
+        # the scale ``expected_counts`` weighed them by)
         counts = outages + covered * np.asarray(priors.prior)
         dark, calls = float(e[kernels.E_DARK]), float(e[kernels.E_CALLS])
         s_p = self.rate_strength

@@ -140,7 +140,7 @@ def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors,
     outage there stayed silent (the logistic of its silent score); a drop serving one customer
     counts as customer-side, and stays out of the silent counts. With ``cover_scale``, an element
     below a candidate with reports counts as its kind's prior times the scale there (under
-    ``PRIOR_HIGH``) over the prior."""
+    ``PRIOR_HIGH``, or the prior where higher) over the prior."""
     m = len(CandidateKind)
     act, prob, _ = state.marginals(priors)
     p_top = dict(zip(act.tolist(), prob.tolist(), strict=True))
@@ -171,7 +171,7 @@ def expected_counts(tree: SupplyTree, state: MapState, priors: OutagePriors,
                 a = int(tree.parent[a])
         more = [1.0] * m
         if cover_scale is not None and v in p_top:
-            more = [min(pi * float(cover_scale[v]), PRIOR_HIGH) / pi for pi in priors.prior]
+            more = [min(pi * float(cover_scale[v]), max(pi, PRIOR_HIGH)) / pi for pi in priors.prior]
         for k in range(m):
             covered[k] += p * below[k] * more[k]
         if counted_as != cs:

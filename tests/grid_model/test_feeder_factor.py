@@ -88,7 +88,7 @@ def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> Non
     fc = FeederCalls(net)
     for c in calling:
         fc.add(c)
-    fc.add(calling[2], -1)
+    fc.remove(calling[2])
     scale = fc.cover_scale(np.arange(net.n_nodes))
     intensity = calls_intensity(feeder, customers, calling[:2])
     assert feeder_intensity(net, calling[:2]) == pytest.approx(intensity)
@@ -105,3 +105,15 @@ def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> Non
     alone.add(no_feeder.index_of()["C1"])
     assert alone.cover_scale(np.arange(no_feeder.n_nodes)).tolist() == [1.0] * no_feeder.n_nodes
     assert feeder_intensity(no_feeder, [no_feeder.index_of()["C1"]]) is None
+    alone.remove(no_feeder.index_of()["C1"])  # above every feeder: never counted
+
+
+def test_feeder_calls_refuse_to_remove_a_call_not_counted() -> None:
+    net = feeders_of_buildings(2, transformers=1, outlets=1, drops=1, customers=2)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    fc = FeederCalls(net)
+    fc.add(int(customers[0]))
+    fc.remove(int(customers[0]))
+    with pytest.raises(ValueError, match=r"no calling node counted on its feeder 0"):
+        fc.remove(int(customers[1]))
+    assert fc.calls.tolist() == [0, 0]

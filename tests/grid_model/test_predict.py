@@ -220,6 +220,41 @@ def test_estimates_come_every_quarter_while_they_move_and_at_a_doubling_once_set
     assert 0 < quarters < len(estimates) - 1
 
 
+def test_the_calls_per_feeder_follow_the_callers_through_restores_and_closed_incidents() -> None:
+    """Random calls, last gasps, restores and closed incidents on three feeders: after each, the
+    calling nodes the predictor counts per feeder for its estimates are its callers, feeder by
+    feeder; and every estimate is given their scale."""
+    net = feeders_of_buildings(3, transformers=3, outlets=2, drops=3, customers=2)
+    feeder = net.feeder_idx.astype(np.int64)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    rng = np.random.default_rng(4)
+    p = OutagePredictor(net)
+    scales: list[object] = []
+    em_step = p.estimator.em_step
+
+    def spied(*args, **kwargs):  # type: ignore[no-untyped-def]
+        scales.append(kwargs.get("cover_scale"))
+        return em_step(*args, **kwargs)
+
+    p.estimator.em_step = spied  # type: ignore[method-assign]
+    for k in range(300):
+        c = int(rng.choice(customers))
+        roll = rng.random()
+        if roll < 0.6:
+            p.add_call(f"K{k}", c, 10 * k)
+        elif roll < 0.75:
+            p.add_last_gasp(f"G{k}", c, 10 * k)
+        elif roll < 0.9:
+            p.add_restore(f"R{k}", c, 10 * k)
+        else:
+            open_ = [inc for inc in p.incidents if inc.is_open]
+            if open_:
+                p.close(open_[int(rng.integers(len(open_)))].incident_id, 10 * k)
+        callers = np.array(sorted(p._callers), dtype=np.int64)
+        assert p._feeder_calls.calls.tolist() == np.bincount(feeder[callers], minlength=3).tolist()
+    assert scales and all(s == p._feeder_calls.cover_scale for s in scales)
+
+
 @pytest.mark.parametrize("growth", [1.0, 0.5, float("nan"), float("inf")])
 def test_an_estimate_schedule_that_never_grows_is_refused(growth: float) -> None:
     with pytest.raises(ValueError, match="estimate_growth must be above 1 and finite"):

@@ -94,6 +94,17 @@ def test_a_scale_on_what_reported_outages_cover_counts_as_their_slow_twin(seed: 
     assert not np.allclose(counts[covered], plain[covered])
 
 
+def test_a_scale_of_one_counts_as_none_even_for_a_prior_above_the_cap() -> None:
+    """A start's prior may lie between ``PRIOR_HIGH`` and a half: scaled by 1, its elements below
+    an outage count as they do unscaled, not cut down to the cap."""
+    tree, state, _ = _random_reports(1)
+    priors = OutagePriors(prior=(0.02, 0.03, 0.04, 0.05, 0.48, 0.004), call_rate=0.3, gasp_rate=0.6)
+    estimator = PriorEstimator(tree, DEFAULT_PRIORS)
+    _, ones = estimator.expected_counts(state, priors, lambda nodes: np.ones(len(nodes)))
+    _, plain = estimator.expected_counts(state, priors)
+    assert ones.tolist() == pytest.approx(plain.tolist(), rel=1e-12, abs=1e-15)
+
+
 def _dark_feeder_and_a_fuse(rate: float) -> tuple[Network, MapState, FeederCalls]:
     """Two feeders of 288 customers: the first dark, the second with one LV outlet of 24 out,
     each dark customer calling at ``rate``; the state and the calls per feeder."""
