@@ -696,7 +696,10 @@ candidate (31,836) instead of per node (170,464), and a new incident reads the o
 below a short subtree as a list. Where the time goes now (about 0.25 s): the predictor's Python
 per call about 60 ms, the EM steps about 40 ms, tracing about 40 ms, resolving about 30 ms, the
 garbage collector about 15 ms (now and then a full collection adds about 0.1 s to one run: the
-slower runs above).
+slower runs above). On 2026-12-01 (a slower day: the interpreter's workload 0.069 s, 0.052 before), with the
+elements below an outage counted at their feeder's scale (accuracy, below), the same harness,
+best of 5 three times each, taking turns: this code 0.351-0.353 s (7,281 incidents), the code
+before it (a4fdd77) 0.383-0.500 s (7,279): no slower.
 
 Accuracy (definitions and seeds in `benchmarks/run_predict.py`; the model and its estimation
 in [docs/prediction.md](../docs/prediction.md)): faults at 25 random non-nested devices and 20
