@@ -29,8 +29,9 @@ CALLS_PSEUDO = 0.5  # calls: a feeder's calls per customer lean this much on the
 PRIOR_LOW, PRIOR_HIGH = 1e-6, 0.45  # a scaled prior is kept inside the range of ``OutagePriors``
 FROM_CALL_RATE = 0.15
 # The factor's power on what an outage covers. A tripped feeder's own calls make its factor, so the
-# whole factor counts them twice: at 1 the tuned storms at 20 % calls lost device match on two of
-# eight (storm 1 0.79 to 0.61); at 0.5 none lost at 20 or 30 % (``benchmarks/README.md``).
+# whole factor counts them twice. Tuned storms against none: at 1 two of eight lost device match
+# at 20 % calls (storm 1 0.79 to 0.61); at 0.75 one (storm 10 0.71 to 0.63, against 0.5); at 0.5
+# none at 20 or 30 %; 0.35 gained less at 30 % on six of eight (``benchmarks/README.md``).
 COVER_POWER = 0.5
 
 

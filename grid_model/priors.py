@@ -11,8 +11,8 @@ Two sources:
   hides under a bigger outage, drops most, came out several times below their share; from the
   call rate the feeders' factor applies at, its prior times a power of the factor of the outage's
   feeder, ``grid_model.feeder_factor.FeederCalls``: a storm hides most where it is densest); the
-  call rate is the expected callers over the expected dark customers; the gasp rate the expected last gasps
-  over the expected dark meters of LV outages. Unreported outages are counted too, which keeps
+  call rate is the expected callers over the expected dark customers; the gasp rate the expected
+  last gasps over the expected dark meters of LV outages. Unreported outages are counted too, which keeps
   the estimates from collapsing at low call rates (a 10-customer fuse at 5 % sends nothing more
   often than not). Each is a posterior mean under a weak prior (``start``, weighted ``strength``
   pseudo-elements, ``customer_strength`` pseudo-customers for a customer's own fault, or
