@@ -31,7 +31,7 @@ FROM_CALL_RATE = 0.15
 # The factor's power on what an outage covers. A tripped feeder's own calls make its factor, so the
 # whole factor counts them twice. Tuned storms against none: at 1 two of eight lost device match
 # at 20 % calls (storm 1 0.79 to 0.61); at 0.75 one (storm 10 0.71 to 0.63, against 0.5); at 0.5
-# none at 20 or 30 %; 0.35 gained less at 30 % on six of eight (``benchmarks/README.md``).
+# none at 20 or 30 %; 0.35 gained less at 30 % on all eight (``benchmarks/README.md``).
 COVER_POWER = 0.5
 
 
