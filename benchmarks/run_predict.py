@@ -20,7 +20,8 @@ default parameters and estimates them online; nothing of the generator reaches i
   outlet torn down), who lost supply is the same as if that candidate had operated: no report
   can say which, only the priors (and one outage there is the likelier reading);
 - lone callers: over customer-side faults from energised places, the share predicted
-  customer-side at their own node;
+  customer-side at their own node; and the other side, over service-drop outages with one
+  report, the share predicted at the drop (``lone_drop_at_drop``);
 - customers-out F1: predicted = customers under predicted device incidents; precision against
   every customer truly dark, recall over the customers of outages that sent at least one report
   (what sent nothing cannot be predicted); the recall ceiling is that share of all dark customers;
@@ -186,6 +187,7 @@ def _score(region: Region, ops: list[int], customer_side: list[int], incidents: 
     match_identifiable = sum(1 for op in identifiable if predicted.get(op) == "device")
     lone = [c for c, n in where.items() if n in set(customer_side) and top[n] < 0 and c.startswith("K")]
     lone_ok = sum(1 for c in lone if incident_of.get(c) == (where[c], "customer_side"))
+    lone_drops, lone_drops_ok = _lone_drops_at_the_drop(net.kind, top, reports_of, where, incident_of)
     named = [node for node, kind in predicted.items() if kind == "device" and node >= 0]
     customers = region.customers["node_idx"].to_numpy()
     precision, recall, f1, ceiling = _customers_out(net, customers, ops, reports_of, named)
@@ -194,8 +196,22 @@ def _score(region: Region, ops: list[int], customer_side: list[int], incidents: 
             "outages_identifiable": len(identifiable),
             "device_match_identifiable": round(match_identifiable / max(1, len(identifiable)), 4),
             "lone_callers": len(lone), "lone_customer_side": round(lone_ok / max(1, len(lone)), 4),
+            "lone_drop_outages": lone_drops,
+            "lone_drop_at_drop": round(lone_drops_ok / max(1, lone_drops), 4),
             "customers_out_f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
             "recall_ceiling": round(ceiling, 4)}
+
+
+def _lone_drops_at_the_drop(kind: np.ndarray, top: np.ndarray, reports_of: dict[int, int],
+                            where: dict[str, int], incident_of: dict[str, tuple[int, str]]
+                            ) -> tuple[int, int]:
+    """The other side of the lone callers: the service-drop outages with one report (a lone
+    caller whose own drop is down, which reads like the customer's own fault), and how many of
+    them the prediction put at the drop."""
+    drops = {op for op, n in reports_of.items() if n == 1 and kind[op] == NodeKind.SERVICE_DROP}
+    at_drop = sum(1 for report, node in where.items()
+                  if top[node] in drops and incident_of.get(report) == (int(top[node]), "device"))
+    return len(drops), at_drop
 
 
 def _customers_out(net: Network, node_of: np.ndarray, ops: list[int], reported: Iterable[int],
@@ -280,7 +296,8 @@ def _summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
         held = [c for c in cases if c["grid"] == grid and c["seed"] in HELD_OUT[family]]
         out[grid] = {k: {m: round(float(np.mean([c[k][m] for c in held])), 4)
                          for m in ("device_match", "device_match_identifiable", "customers_out_f1",
-                                   "lone_customer_side", "recall_ceiling", "time_s")} for k in keys}
+                                   "lone_customer_side", "lone_drop_at_drop", "recall_ceiling", "time_s")}
+                     for k in keys}
     return out
 
 
