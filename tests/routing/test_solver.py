@@ -252,7 +252,7 @@ def test_the_iterated_local_search_runs_where_most_windows_are_narrow_and_routes
     assert result.iterations == 100 and result.cost == evaluate(narrow, result.plan.routes).cost
     assert result.search == "iterated"
     assert not DispatchSolver(narrow, seed=1).core.iterated()  # 16.7 orders a route, the default 17
-    strict = SolverParams(ils_narrow_share=1.01)
+    strict = SolverParams(ils_long_route=15, ils_narrow_share=1.01)
     assert not DispatchSolver(narrow, seed=1, params=strict).core.iterated()
     assert DispatchSolver(p, seed=1, params=SolverParams(ils=True)).core.iterated()
     annealing = DispatchSolver(p, seed=1, params=SolverParams(ils=False))
