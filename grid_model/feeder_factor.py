@@ -61,40 +61,41 @@ def _intensity(calls: npt.NDArray[np.int64], customers: npt.NDArray[np.int64]) -
     return (calls + CALLS_PSEUDO) / (per_customer * customers + CALLS_PSEUDO)
 
 
-def feeder_intensity(net: Network, calling: list[int]) -> npt.NDArray[np.float64] | None:
-    """``calls_intensity`` of the calling nodes ``calling`` (each once, as the evidence counts
-    them), or None where it cannot be read: no calls, or a grid without feeders."""
-    if not calling or net.feeder_idx.max() < 0:
-        return None
-    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
-    return calls_intensity(net.feeder_idx.astype(np.int64), customers, calling)
-
-
 class FeederCalls:
-    """The calling nodes counted per feeder as they come and go, so that the factor of the
-    moment costs a pass over the feeders, not over the grid: the live predictor estimates its
-    parameters often (``cover_scale``)."""
+    """The calling nodes (each once, as the evidence counts them) counted per feeder as they come
+    and go, so that the factor of the moment costs a pass over the feeders, not over the grid:
+    the live predictor estimates its parameters often (``cover_scale``) and reads its reports
+    with the factor at each regrouping (``intensity``)."""
 
     def __init__(self, net: Network) -> None:
         self.feeder = net.feeder_idx.astype(np.int64)
         self.customers = _customers_per_feeder(self.feeder, np.flatnonzero(net.kind == NodeKind.CUSTOMER))
         self.calls = np.zeros(len(self.customers), dtype=np.int64)
+        self.calling = 0  # every calling node, those above every feeder too
 
     def add(self, node: int) -> None:
         """A calling node more."""
+        self.calling += 1
         f = self.feeder.item(node)
         if f >= 0:
             self.calls[f] += 1
 
     def remove(self, node: int) -> None:
-        """A calling node less; refused where its feeder has no calling node counted (the
-        counts would no longer be the predictor's callers)."""
+        """A calling node less; refused where its feeder (or the grid, above every feeder) has
+        no calling node counted (the counts would no longer be the predictor's callers)."""
         f = self.feeder.item(node)
-        if f < 0:
-            return
-        if self.calls[f] == 0:
+        if self.calling == 0 or (f >= 0 and self.calls[f] == 0):
             raise ValueError(f"node {node}: no calling node counted on its feeder {f}")
-        self.calls[f] -= 1
+        self.calling -= 1
+        if f >= 0:
+            self.calls[f] -= 1
+
+    def intensity(self) -> npt.NDArray[np.float64] | None:
+        """``calls_intensity`` of the calling nodes counted, or None where it cannot be read: no
+        calls, or a grid without feeders."""
+        if self.calling == 0 or len(self.customers) == 0:
+            return None
+        return _intensity(self.calls, self.customers)
 
     def cover_scale(self, nodes: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """Per node of ``nodes``, what the estimation multiplies the prior of the elements below

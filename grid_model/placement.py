@@ -13,25 +13,26 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_model.dark import DarkReading, read_dark
-from grid_model.feeder_factor import applies, feeder_intensity, feeder_log_odds
+from grid_model.feeder_factor import FeederCalls, applies, feeder_log_odds
 from grid_model.network import Network
 from grid_model.posterior import MapState
 
 
-def feeder_odds(state: MapState, net: Network, calling: list[int]) -> npt.NDArray[np.float64] | None:
+def feeder_odds(state: MapState, calls: FeederCalls) -> npt.NDArray[np.float64] | None:
     """Per node, the log-odds of its kind's prior times its feeder's calls intensity
-    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, or
-    the grid has no feeders. ``calling``: the calling nodes, each counted once as the evidence is."""
-    intensity = feeder_intensity(net, calling) if applies(state.priors.call_rate) else None
+    (``grid_model.feeder_factor``); None where the estimated call rate is too low for it, no one
+    calls, or the grid has no feeders. ``calls``: the calling nodes of the reports ``state``
+    holds, per feeder."""
+    intensity = calls.intensity() if applies(state.priors.call_rate) else None
     if intensity is None:
         return None
-    return feeder_log_odds(state.tree, state.priors.prior, net.feeder_idx.astype(np.int64), intensity)
+    return feeder_log_odds(state.tree, state.priors.prior, calls.feeder, intensity)
 
 
-def read_reports(state: MapState, net: Network, calling: list[int]) -> DarkReading:
+def read_reports(state: MapState, calls: FeederCalls) -> DarkReading:
     """The reading per customer of the reports ``state`` holds, with the feeders' factor where
     it applies (``feeder_odds``)."""
-    return read_dark(state, feeder_odds(state, net, calling))
+    return read_dark(state, feeder_odds(state, calls))
 
 
 def lone_causes(state: MapState, size: npt.NDArray[np.int64], place: dict[int, int]) -> dict[int, int]:

@@ -188,7 +188,8 @@ class OutagePredictor:
 
     @cached_property
     def _feeder_calls(self) -> FeederCalls:
-        """The calling nodes per feeder (``_callers`` counted so), for the estimation."""
+        """The calling nodes per feeder (``_callers`` counted so), for the estimation and the
+        regrouping's reading."""
         return FeederCalls(self.net)
 
     @cached_property
@@ -496,7 +497,7 @@ class OutagePredictor:
                 held[node] = True
         for k in self._off_chain:
             held[incidents[k].node_idx] = True
-        reading = self.reading = read_reports(st, self.net, sorted(self._callers))
+        reading = self.reading = read_reports(st, self._feeder_calls)
         place = place_reports(st, self.net, reading, list(self._caller_incident))
         groups = self._free_groups(place, free, held)
         return self._apply_groups(groups, free)

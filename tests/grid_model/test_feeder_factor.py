@@ -17,7 +17,6 @@ from grid_model.feeder_factor import (
     FeederCalls,
     applies,
     calls_intensity,
-    feeder_intensity,
     feeder_log_odds,
 )
 from grid_model.network import DeviceKind, NodeKind
@@ -78,9 +77,10 @@ def test_candidates_above_every_feeder_keep_their_kind_s_prior() -> None:
 
 
 def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> None:
-    """Calls from two customers of feeder 0's 24, kept call by call: each node on feeder 0 gets
-    its ``calls_intensity``'s ``COVER_POWER``-th power, each on feeder 1 the other's, the
-    substation (no feeder) 1; a call taken back counts no more; a grid without feeders gives 1."""
+    """Calls from two customers of feeder 0's 24, kept call by call: the intensity is their
+    ``calls_intensity``, each node on feeder 0 gets its ``COVER_POWER``-th power, each on feeder 1
+    the other's, the substation (no feeder) 1; a call taken back counts no more; no calls, or a
+    grid without feeders, give no intensity, and a scale of 1."""
     net = feeders_of_buildings(2, transformers=2, outlets=2, drops=2, customers=3)
     customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
     feeder = net.feeder_idx.astype(np.int64)
@@ -91,12 +91,12 @@ def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> Non
     fc.remove(calling[2])
     scale = fc.cover_scale(np.arange(net.n_nodes))
     intensity = calls_intensity(feeder, customers, calling[:2])
-    assert feeder_intensity(net, calling[:2]) == pytest.approx(intensity)
+    assert fc.intensity() == pytest.approx(intensity)
     for v in range(net.n_nodes):
         expected = 1.0 if feeder[v] < 0 else float(intensity[feeder[v]]) ** COVER_POWER
         assert scale[v] == pytest.approx(expected)
     assert scale[feeder == 0].min() > 1.0 > scale[feeder == 1].max()
-    assert feeder_intensity(net, []) is None
+    assert FeederCalls(net).intensity() is None
     no_feeder = build([("S1", NodeKind.SUBSTATION, "", DeviceKind.NONE, ""),
                        ("SD1", NodeKind.SERVICE_DROP, "S1", DeviceKind.FUSE, "FU-SD1"),
                        ("MB1", NodeKind.METER_BOX, "SD1", DeviceKind.NONE, ""),
@@ -104,8 +104,10 @@ def test_feeder_calls_give_each_node_the_root_of_its_feeder_s_intensity() -> Non
     alone = FeederCalls(no_feeder)
     alone.add(no_feeder.index_of()["C1"])
     assert alone.cover_scale(np.arange(no_feeder.n_nodes)).tolist() == [1.0] * no_feeder.n_nodes
-    assert feeder_intensity(no_feeder, [no_feeder.index_of()["C1"]]) is None
-    alone.remove(no_feeder.index_of()["C1"])  # above every feeder: never counted
+    assert alone.intensity() is None
+    alone.remove(no_feeder.index_of()["C1"])
+    with pytest.raises(ValueError, match=r"no calling node counted on its feeder -1"):
+        alone.remove(no_feeder.index_of()["C1"])
 
 
 def test_feeder_calls_refuse_to_remove_a_call_not_counted() -> None:

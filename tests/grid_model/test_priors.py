@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from grid_model import _kernels_posterior as kernels
-from grid_model.feeder_factor import COVER_POWER, FROM_CALL_RATE, FeederCalls, feeder_intensity
+from grid_model.feeder_factor import COVER_POWER, FROM_CALL_RATE, FeederCalls, calls_intensity
 from grid_model.network import Network, NodeKind
 from grid_model.posterior import (
     CandidateKind,
@@ -131,7 +131,9 @@ def test_what_a_dark_feeder_covers_counts_at_its_feeder_s_factor() -> None:
     f0 = net.index_of()["F0"]
     calling = np.flatnonzero(state.own).tolist()
     feeder_f0 = float(scale(np.array([f0]))[0])
-    assert feeder_f0 == pytest.approx(feeder_intensity(net, calling)[0] ** COVER_POWER)
+    customers = np.flatnonzero(net.kind == NodeKind.CUSTOMER)
+    intensity = calls_intensity(net.feeder_idx.astype(np.int64), customers, calling)
+    assert feeder_f0 == pytest.approx(intensity[0] ** COVER_POWER)
     assert 1.3 < feeder_f0 < 1.45
     estimator = PriorEstimator(state.tree, DEFAULT_PRIORS)
     start = OutagePriors(DEFAULT_PRIORS.prior, call_rate=0.3)
